@@ -1,0 +1,236 @@
+//! The broker's configuration, as read from `config.yaml` (see that file for the
+//! meaning of every key). Every struct rejects unknown keys so a typo stops
+//! start-up with a message naming the key. Defaults follow EMQX 5 where the MQTT
+//! specification leaves a choice.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub listeners: ListenersConfig,
+    pub mqtt: MqttConfig,
+    pub router: RouterConfig,
+    pub retainer: RetainerConfig,
+    pub sys_topics: SysTopicsConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node: NodeConfig::default(),
+            listeners: ListenersConfig::default(),
+            mqtt: MqttConfig::default(),
+            router: RouterConfig::default(),
+            retainer: RetainerConfig::default(),
+            sys_topics: SysTopicsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `node.*`: this broker's identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Node name, used in `$SYS/brokers/<name>/...` and (later) the cluster.
+    pub name: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig { name: "roost@127.0.0.1".into() }
+    }
+}
+
+/// `listeners.*`: one entry per transport.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenersConfig {
+    pub tcp: TcpListenerConfig,
+}
+
+/// `listeners.tcp.*`: plain MQTT over TCP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpListenerConfig {
+    pub enabled: bool,
+    /// Address to listen on, `host:port` (port 0 picks a free port).
+    pub bind: String,
+    /// Connections beyond this many are refused at accept.
+    pub max_connections: usize,
+}
+
+impl Default for TcpListenerConfig {
+    fn default() -> Self {
+        TcpListenerConfig { enabled: true, bind: "0.0.0.0:1883".into(), max_connections: 1_024_000 }
+    }
+}
+
+/// How a message published to a shared subscription picks its member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedStrategy {
+    Random,
+    #[default]
+    RoundRobin,
+    /// The same publisher's messages go to the same member while it stays.
+    HashClientid,
+    /// The same topic's messages go to the same member while it stays.
+    HashTopic,
+}
+
+/// `mqtt.*`: protocol limits and behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Largest packet accepted from, and announced to, clients (bytes).
+    pub max_packet_size: u32,
+    pub max_clientid_len: usize,
+    /// 0 = unlimited.
+    pub max_topic_levels: usize,
+    pub max_qos_allowed: u8,
+    /// Topic Alias Maximum announced to 5.0 clients; 0 disables inbound aliases.
+    pub max_topic_alias: u16,
+    pub retain_available: bool,
+    pub wildcard_subscription: bool,
+    pub shared_subscription: bool,
+    pub shared_subscription_strategy: SharedStrategy,
+    /// Do not deliver a client's own publishes back to it (all versions).
+    pub ignore_loop_deliver: bool,
+    /// Response Information sent in CONNACK to 5.0 clients that request it; empty = none.
+    pub response_information: String,
+    /// Server Keep Alive in seconds; `~` (null) = off: the client's value is used.
+    pub server_keepalive: Option<u16>,
+    /// A connection is closed after keepalive x this many seconds without a packet.
+    pub keepalive_multiplier: f64,
+    /// Outbound QoS 1/2 messages in flight per session (also capped by the client's
+    /// Receive Maximum); announced as the server's Receive Maximum.
+    pub max_inflight: u16,
+    /// Resend unacknowledged messages after this long (0s = only on reconnect).
+    #[serde(with = "humantime_serde")]
+    pub retry_interval: Duration,
+    /// Inbound QoS 2 messages awaiting PUBREL per client.
+    pub max_awaiting_rel: usize,
+    #[serde(with = "humantime_serde")]
+    pub await_rel_timeout: Duration,
+    /// Upper bound of the session expiry a client may ask for; also the expiry of
+    /// 3.1.1 persistent sessions (clean session = false).
+    #[serde(with = "humantime_serde")]
+    pub session_expiry_interval: Duration,
+    /// Messages queued per session beyond the inflight window; oldest dropped first.
+    pub max_mqueue_len: usize,
+    /// Queue QoS 0 messages for offline persistent sessions too.
+    pub mqueue_store_qos0: bool,
+    /// 0 = unlimited.
+    pub max_subscriptions: usize,
+    /// Deliver with the subscription's QoS even when the publish's is lower.
+    pub upgrade_qos: bool,
+    /// How long a new TCP connection may wait before sending CONNECT.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            max_packet_size: 1024 * 1024,
+            max_clientid_len: 65535,
+            max_topic_levels: 128,
+            max_qos_allowed: 2,
+            max_topic_alias: 65535,
+            retain_available: true,
+            wildcard_subscription: true,
+            shared_subscription: true,
+            shared_subscription_strategy: SharedStrategy::RoundRobin,
+            ignore_loop_deliver: false,
+            response_information: String::new(),
+            server_keepalive: None,
+            keepalive_multiplier: 1.5,
+            max_inflight: 32,
+            retry_interval: Duration::from_secs(30),
+            max_awaiting_rel: 100,
+            await_rel_timeout: Duration::from_secs(300),
+            session_expiry_interval: Duration::from_secs(2 * 3600),
+            max_mqueue_len: 1000,
+            mqueue_store_qos0: true,
+            max_subscriptions: 0,
+            upgrade_qos: false,
+            idle_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// `router.*`: the topic index.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Number of topic shard actors (partitions of the index by first topic level).
+    pub shards: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig { shards: 8 }
+    }
+}
+
+/// `retainer.*`: retained messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetainerConfig {
+    /// 0 = unlimited. A new retained topic beyond the limit is not stored (counted).
+    pub max_retained_messages: usize,
+    /// Retained payloads larger than this are not stored (bytes).
+    pub max_payload_size: usize,
+    /// Expiry for retained messages without Message Expiry Interval (0s = never).
+    #[serde(with = "humantime_serde")]
+    pub msg_expiry_interval: Duration,
+    /// How often expired retained messages are purged.
+    #[serde(with = "humantime_serde")]
+    pub msg_clear_interval: Duration,
+}
+
+impl Default for RetainerConfig {
+    fn default() -> Self {
+        RetainerConfig {
+            max_retained_messages: 0,
+            max_payload_size: 1024 * 1024,
+            msg_expiry_interval: Duration::ZERO,
+            msg_clear_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `sys_topics.*`: the broker's own `$SYS/brokers/<node>/...` messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SysTopicsConfig {
+    /// Interval of `$SYS/brokers/<node>/uptime` and stats (0s = off).
+    #[serde(with = "humantime_serde")]
+    pub sys_msg_interval: Duration,
+}
+
+impl Default for SysTopicsConfig {
+    fn default() -> Self {
+        SysTopicsConfig { sys_msg_interval: Duration::from_secs(60) }
+    }
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `roost_actors=debug,info`...
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}

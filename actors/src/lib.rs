@@ -1,0 +1,3 @@
+//! roost-actors: the Roost runtime, every part an actor.
+
+pub mod config;
