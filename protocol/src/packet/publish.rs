@@ -1,7 +1,11 @@
 //! PUBLISH (spec 3.3).
 
-use crate::{Properties, QoS};
-use bytes::Bytes;
+use super::{read_packet_id, write_packet_id};
+use crate::properties::PropertyContext;
+use crate::topic::validate_topic_name;
+use crate::wire::{binary_len, put_string, Reader};
+use crate::{Properties, ProtocolError, ProtocolVersion, QoS};
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// An application message in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -15,4 +19,74 @@ pub struct Publish {
     pub packet_id: u16,
     pub payload: Bytes,
     pub properties: Properties,
+}
+
+impl Publish {
+    /// Decodes the body; `flags` are the fixed header's low nibble, already checked
+    /// for QoS 3 and DUP on QoS 0.
+    pub(crate) fn read(
+        flags: u8,
+        r: &mut Reader,
+        v: ProtocolVersion,
+    ) -> Result<Publish, ProtocolError> {
+        let dup = flags & 0b1000 != 0;
+        let qos = QoS::from_u8((flags >> 1) & 0b11)
+            .ok_or(ProtocolError::Malformed("PUBLISH with QoS 3"))?;
+        let retain = flags & 0b0001 != 0;
+        let topic = r.string()?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            read_packet_id(r)?
+        };
+        let properties = if v.is_v5() {
+            Properties::read(r, PropertyContext::Publish)?
+        } else {
+            Properties::default()
+        };
+        // An empty topic stands for the alias's topic; the broker resolves it.
+        if !(topic.is_empty() && v.is_v5() && properties.topic_alias.is_some()) {
+            validate_topic_name(&topic)?;
+        }
+        let payload = r.rest();
+        Ok(Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+            properties,
+        })
+    }
+
+    pub(crate) fn body_len(&self, v: ProtocolVersion) -> usize {
+        binary_len(self.topic.as_bytes())
+            + if self.qos == QoS::AtMostOnce { 0 } else { 2 }
+            + if v.is_v5() {
+                self.properties.encoded_len()
+            } else {
+                0
+            }
+            + self.payload.len()
+    }
+
+    pub(crate) fn write(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(ProtocolError::Malformed("DUP set on a QoS 0 PUBLISH")); // [MQTT-3.3.1-2]
+        }
+        put_string(buf, &self.topic)?;
+        if self.qos != QoS::AtMostOnce {
+            write_packet_id(buf, self.packet_id)?;
+        }
+        if v.is_v5() {
+            self.properties.write(buf)?;
+        }
+        buf.put_slice(&self.payload);
+        Ok(())
+    }
 }

@@ -1,6 +1,11 @@
 //! SUBSCRIBE (spec 3.8).
 
-use crate::{Properties, QoS};
+use super::{qos_from_bits, read_packet_id, write_packet_id};
+use crate::properties::PropertyContext;
+use crate::topic::parse_subscription_filter;
+use crate::wire::{binary_len, put_string, Reader};
+use crate::{Properties, ProtocolError, ProtocolVersion, QoS};
+use bytes::{BufMut, BytesMut};
 
 /// A request to add subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,4 +36,105 @@ pub enum RetainHandling {
     SendIfNew,
     /// 2: never send retained messages at subscribe time.
     DoNotSend,
+}
+
+impl SubscriptionOptions {
+    /// Parses the options byte. 3.1.1 has only the QoS bits [MQTT-3.8.3-4]; 5.0
+    /// reserves bits 6-7 [MQTT-3.8.3-5]; QoS 3 and Retain Handling 3 are malformed.
+    fn from_byte(byte: u8, v: ProtocolVersion) -> Result<Self, ProtocolError> {
+        let reserved = if v.is_v5() { 0xC0 } else { 0xFC };
+        if byte & reserved != 0 {
+            return Err(ProtocolError::Malformed(
+                "subscription options reserved bits set",
+            ));
+        }
+        let retain_handling = match (byte >> 4) & 0b11 {
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendIfNew,
+            2 => RetainHandling::DoNotSend,
+            _ => return Err(ProtocolError::Malformed("retain handling 3")),
+        };
+        Ok(SubscriptionOptions {
+            qos: qos_from_bits(byte & 0b11)?,
+            no_local: byte & 0x04 != 0,
+            retain_as_published: byte & 0x08 != 0,
+            retain_handling,
+        })
+    }
+
+    /// The options byte; 5.0-only options are dropped for 3.1.1.
+    fn to_byte(self, v: ProtocolVersion) -> u8 {
+        let qos = self.qos as u8;
+        if !v.is_v5() {
+            return qos;
+        }
+        let rh = match self.retain_handling {
+            RetainHandling::SendAtSubscribe => 0,
+            RetainHandling::SendIfNew => 1,
+            RetainHandling::DoNotSend => 2,
+        };
+        qos | (u8::from(self.no_local) << 2) | (u8::from(self.retain_as_published) << 3) | (rh << 4)
+    }
+}
+
+impl Subscribe {
+    pub(crate) fn read(r: &mut Reader, v: ProtocolVersion) -> Result<Subscribe, ProtocolError> {
+        let packet_id = read_packet_id(r)?;
+        let properties = if v.is_v5() {
+            Properties::read(r, PropertyContext::Subscribe)?
+        } else {
+            Properties::default()
+        };
+        let mut filters = Vec::new();
+        while !r.is_empty() {
+            let filter = r.string()?;
+            let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
+            let parsed = parse_subscription_filter(&filter)?;
+            if options.no_local && parsed.group.is_some() && v.is_v5() {
+                // [MQTT-3.8.3-4]
+                return Err(ProtocolError::Protocol("No Local on a shared subscription"));
+            }
+            filters.push((filter, options));
+        }
+        if filters.is_empty() {
+            return Err(ProtocolError::Protocol("SUBSCRIBE without topic filters"));
+            // [MQTT-3.8.3-3]
+        }
+        Ok(Subscribe {
+            packet_id,
+            filters,
+            properties,
+        })
+    }
+
+    pub(crate) fn body_len(&self, v: ProtocolVersion) -> usize {
+        2 + if v.is_v5() {
+            self.properties.encoded_len()
+        } else {
+            0
+        } + self
+            .filters
+            .iter()
+            .map(|(f, _)| binary_len(f.as_bytes()) + 1)
+            .sum::<usize>()
+    }
+
+    pub(crate) fn write(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        if self.filters.is_empty() {
+            return Err(ProtocolError::Protocol("SUBSCRIBE without topic filters"));
+        }
+        write_packet_id(buf, self.packet_id)?;
+        if v.is_v5() {
+            self.properties.write(buf)?;
+        }
+        for (filter, options) in &self.filters {
+            put_string(buf, filter)?;
+            buf.put_u8(options.to_byte(v));
+        }
+        Ok(())
+    }
 }
