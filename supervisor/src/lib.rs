@@ -10,13 +10,28 @@ use ractor::{ActorCell, SpawnErr};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// Message types need an explicit `ractor::Message` impl when ractor's `cluster`
+/// feature is on (it removes the blanket impl); this crate's `cluster` feature
+/// turns that on for its own messages, which stay local-only.
+macro_rules! ractor_message {
+    ($t:ty) => {
+        #[cfg(feature = "cluster")]
+        impl ractor::Message for $t {}
+    };
+}
 
 mod dynamic;
+mod restart;
 mod supervisor;
+#[cfg(test)]
+mod tests;
 
-pub use dynamic::{DynamicSupervisor, DynamicSupervisorArgs, DynamicSupervisorMsg};
-pub use supervisor::{Supervisor, SupervisorArgs, SupervisorMsg};
+pub use dynamic::{
+    DynamicSupervisor, DynamicSupervisorArgs, DynamicSupervisorMsg, DynamicSupervisorState,
+};
+pub use supervisor::{Supervisor, SupervisorArgs, SupervisorMsg, SupervisorState};
 
 /// When a terminated child is restarted (OTP restart types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +47,13 @@ pub enum Restart {
 /// Which children are restarted when one terminates (OTP strategies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
+    /// Only the terminated child is restarted: for independent children.
     OneForOne,
+    /// All children are stopped (reverse start order) and restarted (start
+    /// order): for children that cannot work without each other.
     OneForAll,
+    /// The terminated child and the children started after it are stopped and
+    /// restarted: for children that depend on the ones started before them.
     RestForOne,
 }
 
@@ -42,7 +62,9 @@ pub enum Strategy {
 /// supervisor sees the failure (escalation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Intensity {
+    /// Restarts tolerated within `period`; one more and the supervisor gives up.
     pub max_restarts: u32,
+    /// The sliding window restarts are counted in.
     pub period: Duration,
 }
 
@@ -68,7 +90,9 @@ pub struct ChildSpec {
     pub id: String,
     /// What the child is (`session`, `connection`, `shard`...), for the actor tree.
     pub kind: &'static str,
+    /// When the child is restarted after it terminates.
     pub restart: Restart,
+    /// Starts (and restarts) the child; it must link the child to the cell it is given.
     pub spawn: SpawnFn,
 }
 
@@ -98,24 +122,59 @@ impl std::fmt::Debug for ChildSpec {
     }
 }
 
-/// What a supervisor reports about one running child.
+/// What a supervisor reports about one running child: what the live actor tree
+/// shows (path segment, kind, restarts, uptime) and the cell to reach or kill it.
 #[derive(Debug, Clone)]
 pub struct ChildInfo {
+    /// The child's id from its [`ChildSpec`].
     pub id: String,
+    /// The child's kind from its [`ChildSpec`].
     pub kind: &'static str,
+    /// The running actor; `ActorRef::<M>::from(cell)` gives a typed reference.
     pub cell: ActorCell,
+    /// How many times the supervisor has restarted this child since it was first
+    /// started (kept across restarts).
     pub restarts: u32,
+    /// When the current incarnation started, for the tree's uptime column.
+    pub started_at: SystemTime,
+}
+
+/// A restart the supervisor scheduled for itself (the restart backoff). Only this
+/// crate creates it; it travels in [`SupervisorMsg::Restart`] and
+/// [`DynamicSupervisorMsg::Restart`] so a delayed restart does not block the mailbox.
+#[derive(Debug)]
+pub struct RestartTimer {
+    pub(crate) id: String,
+    pub(crate) seq: u64,
 }
 
 /// Errors of supervisor calls.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
+    /// A live child already has this id (ids are unique per supervisor).
     #[error("child {0} already exists")]
     AlreadyStarted(String),
+    /// The dynamic supervisor's `max_children` is reached.
     #[error("supervisor reached its maximum of {0} children")]
     MaxChildren(usize),
+    /// The child's spawn function failed (its `pre_start` failed, name taken...).
     #[error("spawning the child failed: {0}")]
     Spawn(String),
+    /// The supervisor is not running (stopped, or gave up) or dropped the reply.
     #[error("supervisor unreachable: {0}")]
     Unreachable(String),
+}
+
+/// Ends an RPC to a supervisor: the reply, or why there is none.
+pub(crate) fn call_result<T, M>(
+    result: Result<ractor::rpc::CallResult<T>, ractor::MessagingErr<M>>,
+) -> Result<T, SupervisorError> {
+    match result {
+        Ok(ractor::rpc::CallResult::Success(value)) => Ok(value),
+        Ok(ractor::rpc::CallResult::Timeout) => Err(SupervisorError::Unreachable("timeout".into())),
+        Ok(ractor::rpc::CallResult::SenderError) => {
+            Err(SupervisorError::Unreachable("reply dropped".into()))
+        }
+        Err(err) => Err(SupervisorError::Unreachable(err.to_string())),
+    }
 }
