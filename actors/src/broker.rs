@@ -1,7 +1,35 @@
-//! The running broker: starts the root supervisor and its tree, and stops it.
+//! The running broker: builds the supervision tree, and takes it down gracefully.
+//!
+//! ```text
+//! roost                      root supervisor (one_for_one)
+//! ├── router                 shard supervisor (one_for_one)
+//! │   └── shard-0 .. shard-N
+//! ├── retainer
+//! ├── registry
+//! ├── sessions               dynamic supervisor
+//! │   └── session:<clientid>
+//! └── listeners              supervisor (one_for_one)
+//!     └── tcp                supervisor (one_for_all)
+//!         ├── connections    dynamic supervisor
+//!         │   └── conn:<peer>
+//!         └── acceptor
+//! ```
 
 use crate::config::Config;
+use crate::context::BrokerContext;
+use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
+use crate::registry::{Registry, RegistryMsg, REGISTRY_NAME, SESSIONS_NAME};
+use crate::retainer::Retainer;
+use crate::router::shard::{shard_name, Shard, ShardArgs};
+use crate::session::SessionMsg;
+use ractor::{Actor, ActorCell, ActorRef, SpawnErr};
+use roost_supervisor::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor, SupervisorArgs,
+};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -14,15 +42,100 @@ pub enum BrokerError {
 
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
 pub struct Broker {
+    ctx: Arc<BrokerContext>,
+    root: ActorCell,
     listeners: Vec<(String, SocketAddr)>,
 }
 
+/// Restart intensity of the broker's static supervisors: a part that crashes
+/// more than 10 times in 10 s takes its supervisor down (OTP escalation).
+const INTENSITY: Intensity = Intensity { max_restarts: 10, period: Duration::from_secs(10) };
+
+fn spawn_spec<A>(id: &str, kind: &'static str, restart: Restart, name: Option<String>, actor: A, args: A::Arguments) -> ChildSpec
+where
+    A: Actor + Clone,
+    A::Arguments: Clone + Sync,
+{
+    ChildSpec::new(id, kind, restart, move |sup: ActorCell| {
+        let (actor, args, name) = (actor.clone(), args.clone(), name.clone());
+        async move { Actor::spawn_linked(name, actor, args, sup).await.map(|(r, _)| r.get_cell()) }
+    })
+}
+
+fn supervisor_spec(id: &str, name: Option<String>, strategy: Strategy, children: Vec<ChildSpec>) -> ChildSpec {
+    ChildSpec::new(id, "supervisor", Restart::Permanent, move |sup: ActorCell| {
+        let args = SupervisorArgs { strategy, intensity: INTENSITY, children: children.clone() };
+        let name = name.clone();
+        async move { Actor::spawn_linked(name, Supervisor, args, sup).await.map(|(r, _)| r.get_cell()) }
+    })
+}
+
+fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpec {
+    ChildSpec::new(id, "dynamic_supervisor", Restart::Permanent, move |sup: ActorCell| {
+        // Children of dynamic supervisors are temporary (sessions and connections
+        // are not restarted from scratch), so the intensity guards against storms
+        // of failing starts only.
+        let args = DynamicSupervisorArgs { intensity: Intensity { max_restarts: 1000, period: Duration::from_secs(1) }, max_children };
+        let name = name.clone();
+        async move { Actor::spawn_linked(Some(name), DynamicSupervisor, args, sup).await.map(|(r, _)| r.get_cell()) }
+    })
+}
+
 impl Broker {
-    /// Starts every actor and listener. Each listener logs `listener_ready` with its
-    /// name and bound address once it accepts connections.
+    /// Binds every enabled listener, then starts the actor tree. Each listener
+    /// logs `listener_ready` with its name and bound address once it accepts.
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
-        let _ = config;
-        unimplemented!()
+        let mut listeners = Vec::new();
+        let mut sockets = Vec::new();
+        let tcp = &config.listeners.tcp;
+        if tcp.enabled {
+            let socket = std::net::TcpListener::bind(&tcp.bind).map_err(|source| BrokerError::Bind {
+                listener: "tcp".into(),
+                addr: tcp.bind.clone(),
+                source,
+            })?;
+            let addr = socket.local_addr().map_err(|e| BrokerError::Spawn(e.to_string()))?;
+            listeners.push(("tcp".to_string(), addr));
+            sockets.push(("tcp".to_string(), Arc::new(socket), tcp.max_connections));
+        }
+        let ctx = BrokerContext::new(config);
+
+        let shards = (0..ctx.router.shard_count())
+            .map(|i| {
+                let args = ShardArgs { partition: ctx.router.partition(i) };
+                spawn_spec(&format!("shard-{i}"), "shard", Restart::Permanent, Some(shard_name(i)), Shard, args)
+            })
+            .collect();
+        let listener_specs = sockets
+            .into_iter()
+            .map(|(name, socket, max_connections)| {
+                let args = AcceptorArgs {
+                    ctx: ctx.clone(),
+                    name: name.clone(),
+                    socket,
+                    max_connections,
+                    connections: connections_name(&name),
+                };
+                let children = vec![
+                    dynamic_spec("connections", connections_name(&name), None),
+                    // Transient: a normal stop (shutdown) is final, a crash restarts it.
+                    spawn_spec("acceptor", "acceptor", Restart::Transient, Some(acceptor_name(&name)), Acceptor, args),
+                ];
+                supervisor_spec(&name, None, Strategy::OneForAll, children)
+            })
+            .collect();
+        let children = vec![
+            supervisor_spec("router", Some("roost/router".into()), Strategy::OneForOne, shards),
+            spawn_spec("retainer", "retainer", Restart::Permanent, Some("roost/retainer".into()), Retainer, ctx.clone()),
+            spawn_spec("registry", "registry", Restart::Permanent, Some(REGISTRY_NAME.into()), Registry, ctx.clone()),
+            dynamic_spec("sessions", SESSIONS_NAME.into(), None),
+            supervisor_spec("listeners", Some("roost/listeners".into()), Strategy::OneForOne, listener_specs),
+        ];
+        let args = SupervisorArgs { strategy: Strategy::OneForOne, intensity: INTENSITY, children };
+        let (root, _) = Actor::spawn(Some("roost".into()), Supervisor, args)
+            .await
+            .map_err(|e: SpawnErr| BrokerError::Spawn(e.to_string()))?;
+        Ok(Broker { ctx, root: root.get_cell(), listeners })
     }
 
     /// The bound address of each listener (useful with port 0).
@@ -30,10 +143,50 @@ impl Broker {
         &self.listeners
     }
 
-    /// Graceful stop: stops accepting, publishes the wills of connected clients as
-    /// the spec requires, sends DISCONNECT 0x8B (Server shutting down) to 5.0
-    /// clients, closes every connection, and stops the actor tree.
+    /// The shared broker state (index, retained store, counters).
+    pub fn context(&self) -> &Arc<BrokerContext> {
+        &self.ctx
+    }
+
+    /// Graceful stop: stops accepting, publishes the wills of connected clients
+    /// (the server is closing their connections [MQTT-3.1.2-8]), sends DISCONNECT
+    /// 0x8B (Server shutting down) to 5.0 clients, closes every connection, and
+    /// stops the actor tree.
     pub async fn shutdown(self) {
-        unimplemented!()
+        for (name, _) in &self.listeners {
+            if let Some(acceptor) = ractor::registry::where_is(acceptor_name(name)) {
+                acceptor.stop(Some("shutdown".into()));
+            }
+        }
+        let sessions = match ractor::registry::where_is(REGISTRY_NAME) {
+            Some(r) => {
+                let r: ActorRef<RegistryMsg> = r.into();
+                match r.call(RegistryMsg::Sessions, Some(Duration::from_secs(5))).await {
+                    Ok(ractor::rpc::CallResult::Success(s)) => s,
+                    _ => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        // Wills first, while every subscriber is still connected; the barrier of
+        // calls keeps each session's deliveries ahead of its connection's close.
+        call_all(&sessions, SessionMsg::PublishWillNow).await;
+        call_all(&sessions, SessionMsg::Shutdown).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.ctx.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.root.stop(Some("shutdown".into()));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.root.get_status() != ractor::ActorStatus::Stopped && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
+
+async fn call_all(sessions: &[ActorRef<SessionMsg>], msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg) {
+    for s in sessions {
+        let _ = s.call(msg, Some(Duration::from_secs(2))).await;
+    }
+}
+

@@ -1,0 +1,418 @@
+//! The MQTT channel: the pure protocol logic of one connection, as EMQX's
+//! `emqx_channel`. It takes decoded packets and returns decisions; it does no I/O
+//! and knows no actors, so every rule here is unit-tested without sockets.
+
+use crate::config::MqttConfig;
+use crate::message::Message;
+use roost_protocol::topic::{parse_subscription_filter, validate_topic_name};
+use roost_protocol::{
+    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS, ReasonCode,
+    Subscribe, Will,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A protocol violation: the connection is closed, with DISCONNECT `reason` first
+/// for 5.0 clients (after CONNACK) [MQTT-4.13.1-1].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub reason: ReasonCode,
+    pub why: &'static str,
+}
+
+fn violation(reason: ReasonCode, why: &'static str) -> Violation {
+    Violation { reason, why }
+}
+
+/// What CONNECT negotiated, for the connection actor to open the session.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub client_id: Arc<str>,
+    /// The client id was assigned by the server (5.0 empty client id).
+    pub assigned: bool,
+    pub clean_start: bool,
+    /// Session Expiry Interval in seconds after capping (u32::MAX = never).
+    pub expiry: u32,
+    pub will: Option<Will>,
+    /// Keepalive in force (seconds, 0 = none).
+    pub keep_alive: u16,
+    pub receive_maximum: u16,
+}
+
+/// What to do with an inbound PUBLISH.
+#[derive(Debug)]
+pub enum InboundPublish {
+    /// Route the message, then send `ack` (if any).
+    Route { message: Message, ack: Option<Packet> },
+    /// Do not route (duplicate QoS 2, or refused); send `ack` (if any).
+    Ack(Option<Packet>),
+}
+
+/// Per-connection protocol state.
+pub struct Channel {
+    config: MqttConfig,
+    pub version: ProtocolVersion,
+    pub client_id: Arc<str>,
+    connected: bool,
+    /// Aliases the client set for its publishes (client -> server).
+    aliases_in: HashMap<u16, Arc<str>>,
+    /// Aliases we set for our publishes (server -> client).
+    aliases_out: HashMap<Arc<str>, u16>,
+    client_alias_max: u16,
+    client_max_packet_size: u32,
+    request_problem_information: bool,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
+    awaiting_rel: HashSet<u16>,
+    connect_expiry: u32,
+    /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
+    pub disconnect: Option<(bool, Option<u32>)>,
+}
+
+impl Channel {
+    pub fn new(config: MqttConfig) -> Channel {
+        Channel {
+            config,
+            version: ProtocolVersion::V3_1_1,
+            client_id: "".into(),
+            connected: false,
+            aliases_in: HashMap::new(),
+            aliases_out: HashMap::new(),
+            client_alias_max: 0,
+            client_max_packet_size: u32::MAX,
+            request_problem_information: true,
+            awaiting_rel: HashSet::new(),
+            connect_expiry: 0,
+            disconnect: None,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Checks CONNECT. On refusal returns the CONNACK reason code (the caller sends
+    /// CONNACK with it and closes) [MQTT-3.2.2-*].
+    pub fn connect(&mut self, c: &Connect) -> Result<Accepted, ReasonCode> {
+        self.version = c.protocol;
+        let v5 = c.protocol.is_v5();
+        let p = &c.properties;
+        if v5 && p.receive_maximum == Some(0) {
+            return Err(ReasonCode::ProtocolError);
+        }
+        if v5 && p.maximum_packet_size == Some(0) {
+            return Err(ReasonCode::ProtocolError);
+        }
+        if p.authentication_method.is_some() {
+            // Enhanced authentication is not offered yet.
+            return Err(ReasonCode::BadAuthenticationMethod);
+        }
+        if c.client_id.len() > self.config.max_clientid_len {
+            return Err(ReasonCode::ClientIdentifierNotValid);
+        }
+        let (client_id, assigned): (Arc<str>, bool) = if c.client_id.is_empty() {
+            // 3.1.1: an empty id requires clean session [MQTT-3.1.3-8]; 3.1 has no
+            // empty ids; 5.0 assigns one [MQTT-3.1.3-6].
+            if !v5 && (!c.clean_start || c.protocol == ProtocolVersion::V3_1) {
+                return Err(ReasonCode::ClientIdentifierNotValid);
+            }
+            (format!("roost-{:016x}", rand::random::<u64>()).into(), true)
+        } else {
+            (c.client_id.as_str().into(), false)
+        };
+        if let Some(w) = &c.will {
+            if validate_topic_name(&w.topic).is_err() {
+                return Err(ReasonCode::TopicNameInvalid);
+            }
+            if (w.qos as u8) > self.config.max_qos_allowed {
+                return Err(ReasonCode::QoSNotSupported);
+            }
+            if w.retain && !self.config.retain_available {
+                return Err(ReasonCode::RetainNotSupported);
+            }
+        }
+        let cap = self.config.session_expiry_interval.as_secs().min(u32::MAX as u64) as u32;
+        let expiry = if v5 {
+            p.session_expiry_interval.unwrap_or(0).min(cap)
+        } else if c.clean_start {
+            0
+        } else {
+            cap
+        };
+        let keep_alive = self.config.server_keepalive.unwrap_or(c.keep_alive);
+        self.client_id = client_id.clone();
+        self.connected = true;
+        self.client_alias_max = if v5 { p.topic_alias_maximum.unwrap_or(0) } else { 0 };
+        self.client_max_packet_size = p.maximum_packet_size.unwrap_or(u32::MAX);
+        self.request_problem_information = p.request_problem_information != Some(0);
+        self.connect_expiry = expiry;
+        Ok(Accepted {
+            client_id,
+            assigned,
+            clean_start: c.clean_start,
+            expiry,
+            will: c.will.clone(),
+            keep_alive,
+            receive_maximum: if v5 { p.receive_maximum.unwrap_or(u16::MAX) } else { u16::MAX },
+        })
+    }
+
+    /// The CONNACK for an accepted CONNECT, with the 5.0 properties that tell the
+    /// client our limits [MQTT-3.2.2-*].
+    pub fn connack(&self, accepted: &Accepted, session_present: bool, connect: &Connect) -> ConnAck {
+        let mut props = Properties::default();
+        if self.version.is_v5() {
+            let c = &self.config;
+            props.receive_maximum = Some(c.max_inflight);
+            props.maximum_packet_size = Some(c.max_packet_size);
+            if c.max_topic_alias > 0 {
+                props.topic_alias_maximum = Some(c.max_topic_alias);
+            }
+            if c.max_qos_allowed < 2 {
+                props.maximum_qos = Some(c.max_qos_allowed);
+            }
+            props.retain_available = Some(c.retain_available as u8);
+            props.wildcard_subscription_available = Some(c.wildcard_subscription as u8);
+            props.shared_subscription_available = Some(c.shared_subscription as u8);
+            props.subscription_identifier_available = Some(1);
+            if accepted.assigned {
+                props.assigned_client_identifier = Some(accepted.client_id.to_string());
+            }
+            if let Some(ka) = c.server_keepalive {
+                props.server_keep_alive = Some(ka);
+            }
+            let requested = connect.properties.session_expiry_interval.unwrap_or(0);
+            if requested != accepted.expiry {
+                props.session_expiry_interval = Some(accepted.expiry);
+            }
+            if connect.properties.request_response_information == Some(1) && !c.response_information.is_empty() {
+                props.response_information = Some(c.response_information.clone());
+            }
+        }
+        ConnAck { session_present, reason_code: ReasonCode::Success, properties: props }
+    }
+
+    /// Handles an inbound PUBLISH: topic alias, limits, QoS 2 deduplication.
+    pub fn publish(&mut self, mut p: Publish) -> Result<InboundPublish, Violation> {
+        let v5 = self.version.is_v5();
+        if !p.properties.subscription_identifiers.is_empty() {
+            // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
+            return Err(violation(ReasonCode::ProtocolError, "subscription identifier in PUBLISH"));
+        }
+        if (p.qos as u8) > self.config.max_qos_allowed {
+            return Err(violation(ReasonCode::QoSNotSupported, "QoS above maximum"));
+        }
+        if p.retain && !self.config.retain_available {
+            return Err(violation(ReasonCode::RetainNotSupported, "retain not available"));
+        }
+        let topic: Arc<str> = match p.properties.topic_alias.take() {
+            Some(alias) if v5 => {
+                if alias == 0 || alias > self.config.max_topic_alias {
+                    return Err(violation(ReasonCode::TopicAliasInvalid, "topic alias out of range"));
+                }
+                if p.topic.is_empty() {
+                    match self.aliases_in.get(&alias) {
+                        Some(t) => t.clone(),
+                        None => return Err(violation(ReasonCode::ProtocolError, "unknown topic alias")),
+                    }
+                } else {
+                    let t: Arc<str> = p.topic.as_str().into();
+                    self.aliases_in.insert(alias, t.clone());
+                    t
+                }
+            }
+            _ => {
+                if p.topic.is_empty() {
+                    return Err(violation(ReasonCode::ProtocolError, "empty topic without alias"));
+                }
+                p.topic.as_str().into()
+            }
+        };
+        if validate_topic_name(&topic).is_err() {
+            return Err(violation(ReasonCode::TopicNameInvalid, "invalid topic name"));
+        }
+        let levels = topic.split('/').count();
+        let too_deep = self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
+        // `$SYS` is the broker's own namespace; clients may not publish there.
+        let refused = if topic.starts_with("$SYS") {
+            Some(ReasonCode::NotAuthorized)
+        } else if too_deep {
+            Some(ReasonCode::TopicNameInvalid)
+        } else {
+            None
+        };
+        let ack = |reason: ReasonCode| -> Option<Packet> {
+            let code = if v5 { reason } else { ReasonCode::Success };
+            match p.qos {
+                QoS::AtMostOnce => None,
+                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck { packet_id: p.packet_id, reason_code: code, ..Default::default() })),
+                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec { packet_id: p.packet_id, reason_code: code, ..Default::default() })),
+            }
+        };
+        if let Some(reason) = refused {
+            return Ok(InboundPublish::Ack(ack(reason)));
+        }
+        if p.qos == QoS::ExactlyOnce {
+            if self.awaiting_rel.contains(&p.packet_id) {
+                // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
+                return Ok(InboundPublish::Ack(ack(ReasonCode::Success)));
+            }
+            let limit = if v5 { self.config.max_inflight as usize } else { self.config.max_awaiting_rel };
+            if limit != 0 && self.awaiting_rel.len() >= limit {
+                return Err(violation(ReasonCode::ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL"));
+            }
+            self.awaiting_rel.insert(p.packet_id);
+        }
+        let message = Message::new(topic, p.payload, p.qos, p.retain, self.client_id.clone(), &p.properties);
+        Ok(InboundPublish::Route { message, ack: ack(ReasonCode::Success) })
+    }
+
+    /// PUBREL releases an inbound QoS 2 packet id.
+    pub fn pubrel(&mut self, packet_id: u16) -> Packet {
+        let reason_code = if self.awaiting_rel.remove(&packet_id) || !self.version.is_v5() {
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
+        Packet::PubComp(PubComp { packet_id, reason_code, ..Default::default() })
+    }
+
+    /// The QoS 2 ids awaiting PUBREL, handed to the session when the connection ends.
+    pub fn take_awaiting_rel(&mut self) -> Vec<u16> {
+        self.awaiting_rel.drain().collect()
+    }
+
+    /// Restores QoS 2 ids awaiting PUBREL from the session.
+    pub fn restore_awaiting_rel(&mut self, ids: Vec<u16>) {
+        self.awaiting_rel.extend(ids);
+    }
+
+    /// Checks rules of SUBSCRIBE that close the connection.
+    pub fn subscribe(&self, s: &Subscribe) -> Result<(), Violation> {
+        if s.properties.subscription_identifiers.first() == Some(&0) {
+            return Err(violation(ReasonCode::ProtocolError, "subscription identifier 0"));
+        }
+        for (filter, opts) in &s.filters {
+            let shared = parse_subscription_filter(filter).is_ok_and(|f| f.group.is_some());
+            if shared && opts.no_local {
+                // [MQTT-3.8.3-4]
+                return Err(violation(ReasonCode::ProtocolError, "no local on a shared subscription"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles the client's DISCONNECT: decides the will and the new expiry.
+    pub fn disconnect(&mut self, d: &Disconnect) -> Result<(), Violation> {
+        let expiry = d.properties.session_expiry_interval;
+        if let Some(e) = expiry {
+            if self.connect_expiry == 0 && e != 0 {
+                // [MQTT-3.14.2-2]
+                return Err(violation(ReasonCode::ProtocolError, "session expiry set after connecting with 0"));
+            }
+        }
+        let cap = self.config.session_expiry_interval.as_secs().min(u32::MAX as u64) as u32;
+        let publish_will = d.reason_code == ReasonCode::DisconnectWithWillMessage;
+        self.disconnect = Some((publish_will, expiry.map(|e| e.min(cap))));
+        Ok(())
+    }
+
+    /// Builds the PUBLISH for an outbound message: topic alias, expiry, and the
+    /// client's Maximum Packet Size (None = discard: too large [MQTT-3.1.2-25]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn outbound_publish(
+        &mut self,
+        message: &Message,
+        qos: QoS,
+        packet_id: u16,
+        dup: bool,
+        retain: bool,
+        subscription_id: Option<u32>,
+        now: Instant,
+    ) -> Option<Packet> {
+        let mut properties = if self.version.is_v5() { message.properties.clone() } else { Properties::default() };
+        if self.version.is_v5() {
+            properties.message_expiry_interval = message.remaining_expiry(now);
+            if let Some(id) = subscription_id {
+                properties.subscription_identifiers.push(id);
+            }
+        }
+        let mut publish = Publish {
+            dup,
+            qos,
+            retain,
+            topic: message.topic.to_string(),
+            packet_id,
+            payload: message.payload.clone(),
+            properties,
+        };
+        let mut alias_assigned = None;
+        if self.client_alias_max > 0 {
+            match self.aliases_out.get(&message.topic) {
+                Some(&alias) => {
+                    publish.topic.clear();
+                    publish.properties.topic_alias = Some(alias);
+                }
+                None if self.aliases_out.len() < self.client_alias_max as usize => {
+                    let alias = self.aliases_out.len() as u16 + 1;
+                    publish.properties.topic_alias = Some(alias);
+                    alias_assigned = Some(alias);
+                }
+                None => {}
+            }
+        }
+        let packet = Packet::Publish(publish);
+        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+            return None;
+        }
+        if let Some(alias) = alias_assigned {
+            self.aliases_out.insert(message.topic.clone(), alias);
+        }
+        Some(packet)
+    }
+
+    /// Removes what the client asked not to receive (Reason String and User
+    /// Properties on packets other than PUBLISH, CONNACK and DISCONNECT when
+    /// Request Problem Information is 0 [MQTT-3.1.2-29]), and properties that
+    /// would push a packet over the client's Maximum Packet Size [MQTT-3.1.2-25].
+    pub fn outbound_control(&self, mut packet: Packet) -> Option<Packet> {
+        let strip = |p: &mut Properties| {
+            p.reason_string = None;
+            p.user_properties.clear();
+        };
+        if !self.request_problem_information {
+            match &mut packet {
+                Packet::PubAck(a) => strip(&mut a.properties),
+                Packet::PubRec(a) => strip(&mut a.properties),
+                Packet::PubRel(a) => strip(&mut a.properties),
+                Packet::PubComp(a) => strip(&mut a.properties),
+                Packet::SubAck(a) => strip(&mut a.properties),
+                Packet::UnsubAck(a) => strip(&mut a.properties),
+                Packet::Auth(a) => strip(&mut a.properties),
+                _ => {}
+            }
+        }
+        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+            match &mut packet {
+                Packet::Disconnect(d) => strip(&mut d.properties),
+                Packet::ConnAck(c) => strip(&mut c.properties),
+                Packet::SubAck(a) => strip(&mut a.properties),
+                Packet::UnsubAck(a) => strip(&mut a.properties),
+                Packet::PubAck(a) => strip(&mut a.properties),
+                Packet::PubRec(a) => strip(&mut a.properties),
+                Packet::PubRel(a) => strip(&mut a.properties),
+                Packet::PubComp(a) => strip(&mut a.properties),
+                _ => {}
+            }
+            if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+                return None;
+            }
+        }
+        Some(packet)
+    }
+
+    /// The keepalive deadline for a negotiated keepalive: x multiplier [MQTT-3.1.2-24].
+    pub fn keepalive_timeout(&self, keep_alive: u16) -> Option<Duration> {
+        (keep_alive > 0).then(|| Duration::from_secs_f64(keep_alive as f64 * self.config.keepalive_multiplier))
+    }
+}

@@ -1,0 +1,455 @@
+//! The connection actor: one per client socket. It owns the socket's write half
+//! and a reader task that decodes frames, runs the [`channel::Channel`] logic,
+//! publishes in its own context (no actor hop on the publish path), and writes
+//! what its session hands it.
+
+pub mod channel;
+
+use crate::context::BrokerContext;
+use crate::message::Message;
+use crate::registry::{RegistryMsg, REGISTRY_NAME};
+use crate::session::{BindArgs, Binding, SessionMsg};
+use bytes::BytesMut;
+use channel::{Channel, InboundPublish, Violation};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_protocol::{ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode, SubAck, UnsubAck};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// Decoded batches the reader may hand over before the actor catches up (credit,
+/// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
+const READ_CREDIT: usize = 8;
+/// Packets per batch handed from the reader to the actor.
+const READ_BATCH: usize = 64;
+
+/// A packet the session asks the connection to send.
+#[derive(Debug)]
+pub enum Outgoing {
+    Publish { message: Arc<Message>, qos: QoS, packet_id: u16, dup: bool, retain: bool, subscription_id: Option<u32> },
+    PubRel(u16, ReasonCode),
+    SubAck(SubAck),
+    UnsubAck(UnsubAck),
+}
+
+/// Why the reader stopped.
+#[derive(Debug)]
+pub enum ReadEnd {
+    Eof,
+    Io(std::io::Error),
+    Protocol(ProtocolError),
+    /// Nothing received within keepalive x multiplier (or the CONNECT idle timeout).
+    Timeout,
+}
+
+/// Messages of a connection actor.
+pub enum ConnMsg {
+    /// Packets decoded by the reader task (one credit).
+    Inbound(Vec<Packet>),
+    ReadEnded(ReadEnd),
+    /// Packets from the session.
+    Send(Vec<Outgoing>),
+    /// Server-initiated close: DISCONNECT `reason` (5.0), then close. Replies with
+    /// the inbound QoS 2 ids awaiting PUBREL, for the session that takes over.
+    Kick { reason: ReasonCode, reply: Option<RpcReplyPort<Vec<u16>>> },
+}
+
+/// Start-up arguments: the accepted socket (taken once; connections are never restarted).
+#[derive(Clone)]
+pub struct ConnArgs {
+    pub ctx: Arc<BrokerContext>,
+    pub stream: Arc<parking_lot::Mutex<Option<TcpStream>>>,
+    pub peer: SocketAddr,
+}
+
+pub struct ConnState {
+    ctx: Arc<BrokerContext>,
+    peer: SocketAddr,
+    writer: Option<OwnedWriteHalf>,
+    wbuf: BytesMut,
+    channel: Channel,
+    session: Option<ActorRef<SessionMsg>>,
+    reader: JoinHandle<()>,
+    read_timeout_ms: Arc<AtomicU64>,
+    credit: Arc<Semaphore>,
+    closing: bool,
+}
+
+/// The connection actor.
+#[derive(Clone, Copy)]
+pub struct Connection;
+
+impl Actor for Connection {
+    type Msg = ConnMsg;
+    type State = ConnState;
+    type Arguments = ConnArgs;
+
+    async fn pre_start(&self, myself: ActorRef<ConnMsg>, args: ConnArgs) -> Result<ConnState, ActorProcessingErr> {
+        let stream = args.stream.lock().take().ok_or("connection socket already taken")?;
+        stream.set_nodelay(true)?;
+        let (rd, wr) = stream.into_split();
+        let read_timeout_ms = Arc::new(AtomicU64::new(args.ctx.config.mqtt.idle_timeout.as_millis() as u64));
+        let credit = Arc::new(Semaphore::new(READ_CREDIT));
+        let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
+        let reader = tokio::spawn(read_loop(rd, myself.clone(), read_timeout_ms.clone(), credit.clone(), max_packet));
+        args.ctx.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(ConnState {
+            channel: Channel::new(args.ctx.config.mqtt.clone()),
+            ctx: args.ctx,
+            peer: args.peer,
+            writer: Some(wr),
+            wbuf: BytesMut::with_capacity(4096),
+            session: None,
+            reader,
+            read_timeout_ms,
+            credit,
+            closing: false,
+        })
+    }
+
+    async fn post_stop(&self, myself: ActorRef<ConnMsg>, st: &mut ConnState) -> Result<(), ActorProcessingErr> {
+        st.reader.abort();
+        st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
+        if let Some(session) = st.session.take() {
+            // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
+            // will is published [MQTT-3.1.2-8].
+            let (publish_will, expiry) = st.channel.disconnect.unwrap_or((true, None));
+            let _ = session.cast(SessionMsg::Detach {
+                conn: myself.get_id(),
+                publish_will,
+                expiry,
+                awaiting_rel: st.channel.take_awaiting_rel(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, myself: ActorRef<ConnMsg>, msg: ConnMsg, st: &mut ConnState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ConnMsg::Inbound(packets) => {
+                for p in packets {
+                    if st.closing {
+                        break;
+                    }
+                    st.handle_packet(&myself, p).await;
+                }
+                st.credit.add_permits(1);
+            }
+            ConnMsg::ReadEnded(end) => st.read_ended(end),
+            ConnMsg::Send(batch) => st.send_outgoing(batch),
+            ConnMsg::Kick { reason, reply } => {
+                tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
+                st.close(Some(reason));
+                if let Some(reply) = reply {
+                    let _ = reply.send(st.channel.take_awaiting_rel());
+                }
+                if reason == ReasonCode::SessionTakenOver {
+                    // The session that kicked us handles the will and is re-bound.
+                    st.session = None;
+                }
+            }
+        }
+        st.flush().await;
+        if st.closing {
+            if let Some(mut w) = st.writer.take() {
+                let _ = w.shutdown().await;
+            }
+            myself.stop(None);
+        }
+        Ok(())
+    }
+}
+
+impl ConnState {
+    async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+        if !self.channel.is_connected() {
+            match packet {
+                Packet::Connect(c) => self.connect(myself, c).await,
+                // [MQTT-3.1.0-1] the first packet must be CONNECT.
+                _ => self.close(None),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => {
+                self.ctx.metrics.inc_received();
+                match self.channel.publish(p) {
+                    Ok(InboundPublish::Route { message, ack }) => {
+                        self.ctx.publish(Arc::new(message));
+                        if let Some(ack) = ack {
+                            self.write(ack);
+                        }
+                    }
+                    Ok(InboundPublish::Ack(ack)) => {
+                        if let Some(ack) = ack {
+                            self.write(ack);
+                        }
+                    }
+                    Err(v) => self.violation(v),
+                }
+            }
+            Packet::PubAck(a) => self.to_session(SessionMsg::PubAck(a.packet_id)),
+            Packet::PubRec(a) => self.to_session(SessionMsg::PubRec(a.packet_id)),
+            Packet::PubComp(a) => self.to_session(SessionMsg::PubComp(a.packet_id)),
+            Packet::PubRel(a) => {
+                let comp = self.channel.pubrel(a.packet_id);
+                self.write(comp);
+            }
+            Packet::Subscribe(s) => match self.channel.subscribe(&s) {
+                Ok(()) => self.to_session(SessionMsg::Subscribe(s)),
+                Err(v) => self.violation(v),
+            },
+            Packet::Unsubscribe(u) => self.to_session(SessionMsg::Unsubscribe(u)),
+            Packet::PingReq => self.write(Packet::PingResp),
+            Packet::Disconnect(d) => match self.channel.disconnect(&d) {
+                Ok(()) => self.close(None),
+                Err(v) => self.violation(v),
+            },
+            Packet::Connect(_) => self.violation(Violation { reason: ReasonCode::ProtocolError, why: "second CONNECT" }),
+            Packet::Auth(_) => self.violation(Violation { reason: ReasonCode::ProtocolError, why: "AUTH without enhanced authentication" }),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                self.violation(Violation { reason: ReasonCode::ProtocolError, why: "server-to-client packet from a client" })
+            }
+        }
+    }
+
+    async fn connect(&mut self, myself: &ActorRef<ConnMsg>, c: Connect) {
+        let accepted = match self.channel.connect(&c) {
+            Ok(a) => a,
+            Err(reason) => {
+                tracing::info!(peer = %self.peer, client_id = %c.client_id, ?reason, "connect_refused");
+                self.write(Packet::ConnAck(ConnAck { reason_code: reason, ..Default::default() }));
+                self.close(None);
+                return;
+            }
+        };
+        let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
+            self.refuse(ReasonCode::ServerUnavailable);
+            return;
+        };
+        let registry: ActorRef<RegistryMsg> = registry.into();
+        let bind = BindArgs {
+            binding: Binding { conn: myself.clone(), version: c.protocol, receive_maximum: accepted.receive_maximum },
+            clean_start: accepted.clean_start,
+            expiry: accepted.expiry,
+            will: accepted.will.clone(),
+        };
+        let client_id = accepted.client_id.clone();
+        let opened = registry
+            .call(|reply| RegistryMsg::Open { client_id, bind, reply }, Some(Duration::from_secs(15)))
+            .await;
+        let (session, reply) = match opened {
+            Ok(ractor::rpc::CallResult::Success(Ok(r))) => r,
+            other => {
+                let why = match other {
+                    Ok(ractor::rpc::CallResult::Success(Err(e))) => e,
+                    _ => "registry unavailable".into(),
+                };
+                tracing::warn!(client_id = %accepted.client_id, error = %why, "session_open_failed");
+                self.refuse(ReasonCode::ServerUnavailable);
+                return;
+            }
+        };
+        self.channel.restore_awaiting_rel(reply.awaiting_rel);
+        self.session = Some(session);
+        let timeout = self.channel.keepalive_timeout(accepted.keep_alive).map_or(0, |d| d.as_millis() as u64);
+        self.read_timeout_ms.store(timeout, Ordering::Relaxed);
+        let connack = self.channel.connack(&accepted, reply.session_present, &c);
+        self.ctx.metrics.inc_connections_accepted();
+        tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
+        self.write(Packet::ConnAck(connack));
+    }
+
+    fn refuse(&mut self, reason: ReasonCode) {
+        self.write(Packet::ConnAck(ConnAck { reason_code: reason, ..Default::default() }));
+        self.close(None);
+    }
+
+    fn to_session(&self, msg: SessionMsg) {
+        if let Some(s) = &self.session {
+            let _ = s.cast(msg);
+        }
+    }
+
+    fn read_ended(&mut self, end: ReadEnd) {
+        match end {
+            ReadEnd::Eof | ReadEnd::Io(_) => self.close(None),
+            ReadEnd::Timeout => {
+                tracing::debug!(client_id = %self.channel.client_id, "keepalive_timeout");
+                self.close(Some(ReasonCode::KeepAliveTimeout));
+            }
+            ReadEnd::Protocol(e) => {
+                self.ctx.metrics.inc_protocol_errors();
+                tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, error = %e, "malformed_packet");
+                if let ProtocolError::UnsupportedProtocolVersion { level, .. } = &e {
+                    if !self.channel.is_connected() {
+                        // [MQTT-3.1.2-2] CONNACK 0x01 for 3.x levels, 0x84 for newer ones.
+                        self.channel.version = if *level > 5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 };
+                        self.write(Packet::ConnAck(ConnAck {
+                            reason_code: ReasonCode::UnsupportedProtocolVersion,
+                            ..Default::default()
+                        }));
+                        self.close(None);
+                        return;
+                    }
+                }
+                self.close(Some(e.reason_code()));
+            }
+        }
+    }
+
+    fn violation(&mut self, v: Violation) {
+        self.ctx.metrics.inc_protocol_errors();
+        tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, reason = ?v.reason, why = v.why, "protocol_violation");
+        self.close(Some(v.reason));
+    }
+
+    /// Marks the connection for closing; a 5.0 client that completed CONNECT gets
+    /// DISCONNECT with `reason` first [MQTT-4.13.2-1].
+    fn close(&mut self, reason: Option<ReasonCode>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        if let Some(reason) = reason {
+            if self.channel.is_connected() && self.channel.version.is_v5() {
+                self.write(Packet::Disconnect(Disconnect { reason_code: reason, ..Default::default() }));
+            }
+        }
+    }
+
+    fn send_outgoing(&mut self, batch: Vec<Outgoing>) {
+        let now = Instant::now();
+        for out in batch {
+            match out {
+                Outgoing::Publish { message, qos, packet_id, dup, retain, subscription_id } => {
+                    match self.channel.outbound_publish(&message, qos, packet_id, dup, retain, subscription_id, now) {
+                        Some(p) => {
+                            self.ctx.metrics.inc_delivered();
+                            self.encode(&p);
+                        }
+                        None => {
+                            // Too large for the client: discarded as if delivered
+                            // [MQTT-3.1.2-25], so the inflight slot is freed.
+                            self.ctx.metrics.inc_dropped_too_large();
+                            if qos != QoS::AtMostOnce {
+                                self.to_session(SessionMsg::PubAck(packet_id));
+                            }
+                        }
+                    }
+                }
+                Outgoing::PubRel(id, reason_code) => {
+                    self.write(Packet::PubRel(PubRel { packet_id: id, reason_code, ..Default::default() }))
+                }
+                Outgoing::SubAck(a) => self.write(Packet::SubAck(a)),
+                Outgoing::UnsubAck(a) => self.write(Packet::UnsubAck(a)),
+            }
+        }
+    }
+
+    /// Queues a control packet for writing (after the client's limits are applied).
+    fn write(&mut self, packet: Packet) {
+        if let Some(p) = self.channel.outbound_control(packet) {
+            self.encode(&p);
+        }
+    }
+
+    fn encode(&mut self, p: &Packet) {
+        if let Err(e) = roost_protocol::encode(p, self.channel.version, &mut self.wbuf) {
+            tracing::error!(error = %e, "encode_failed");
+        }
+    }
+
+    /// Writes everything queued in one syscall (or as few as the socket allows).
+    async fn flush(&mut self) {
+        if self.wbuf.is_empty() {
+            return;
+        }
+        let Some(w) = self.writer.as_mut() else {
+            self.wbuf.clear();
+            return;
+        };
+        if w.write_all(&self.wbuf).await.is_err() {
+            self.closing = true;
+        }
+        self.wbuf.clear();
+    }
+}
+
+/// The reader task: reads, decodes, and hands packets to the actor in batches,
+/// waiting for credit so a fast sender cannot flood the mailbox.
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    conn: ActorRef<ConnMsg>,
+    timeout_ms: Arc<AtomicU64>,
+    credit: Arc<Semaphore>,
+    max_packet_size: usize,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut version = ProtocolVersion::V3_1_1;
+    loop {
+        let mut batch = Vec::new();
+        let mut failed = None;
+        while batch.len() < READ_BATCH {
+            match roost_protocol::decode(&mut buf, version, max_packet_size) {
+                Ok(Some(p)) => {
+                    if let Packet::Connect(c) = &p {
+                        version = c.protocol;
+                    }
+                    batch.push(p);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            match credit.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return,
+            }
+            if conn.cast(ConnMsg::Inbound(batch)).is_err() {
+                return;
+            }
+        }
+        if let Some(e) = failed {
+            let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
+            return;
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        let ms = timeout_ms.load(Ordering::Relaxed);
+        let read = rd.read_buf(&mut buf);
+        let n = if ms == 0 {
+            read.await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(ms), read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
+                    return;
+                }
+            }
+        };
+        match n {
+            Ok(0) => {
+                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What every actor of one broker shares: configuration, the topic index, the
+//! retained store and the counters. Passed as `Arc<BrokerContext>` at spawn.
+
+use crate::config::Config;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::retainer::RetainedStore;
+use crate::router::Router;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared, read-mostly broker state.
+pub struct BrokerContext {
+    pub config: Config,
+    pub router: Router,
+    pub retained: RetainedStore,
+    pub metrics: Arc<Metrics>,
+    pub started_at: Instant,
+    /// Live client connections (for `max_connections` and reports).
+    pub connections: AtomicUsize,
+}
+
+impl BrokerContext {
+    /// Builds the context from the configuration.
+    pub fn new(config: Config) -> Arc<BrokerContext> {
+        let metrics = Arc::new(Metrics::default());
+        let router = Router::new(
+            config.router.shards,
+            config.mqtt.shared_subscription_strategy,
+            config.mqtt.ignore_loop_deliver,
+            metrics.clone(),
+        );
+        let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
+        Arc::new(BrokerContext { config, router, retained, metrics, started_at: Instant::now(), connections: AtomicUsize::new(0) })
+    }
+
+    /// Publishes a message in the caller's context: stores or clears it if it is
+    /// retained, then delivers it to every matching subscription. Returns the
+    /// number of deliveries.
+    pub fn publish(&self, msg: Arc<Message>) -> usize {
+        if msg.retain && self.config.mqtt.retain_available {
+            self.retained.retain(&msg);
+        }
+        self.router.route(&msg)
+    }
+}

@@ -1,0 +1,121 @@
+//! Retained messages: the store (written by publishers in their own context, read
+//! by sessions at subscribe time) and the retainer actor that purges expired ones.
+
+use crate::config::RetainerConfig;
+use crate::context::BrokerContext;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use parking_lot::RwLock;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_protocol::topic;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The last retained message of every topic.
+pub struct RetainedStore {
+    messages: RwLock<HashMap<Arc<str>, Arc<Message>>>,
+    config: RetainerConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl RetainedStore {
+    pub fn new(config: RetainerConfig, metrics: Arc<Metrics>) -> RetainedStore {
+        RetainedStore { messages: RwLock::new(HashMap::new()), config, metrics }
+    }
+
+    /// Applies a PUBLISH with the retain flag: an empty payload clears the topic
+    /// [MQTT-3.3.1-10, MQTT-3.3.1-11]; anything else replaces it [MQTT-3.3.1-5].
+    pub fn retain(&self, msg: &Arc<Message>) {
+        if msg.payload.is_empty() {
+            self.messages.write().remove(&msg.topic);
+            return;
+        }
+        if msg.payload.len() > self.config.max_payload_size {
+            self.metrics.inc_retained_dropped();
+            return;
+        }
+        let mut stored = (**msg).clone();
+        if stored.expires_at.is_none() && !self.config.msg_expiry_interval.is_zero() {
+            stored.expires_at = Some(Instant::now() + self.config.msg_expiry_interval);
+        }
+        let mut map = self.messages.write();
+        let max = self.config.max_retained_messages;
+        if max != 0 && map.len() >= max && !map.contains_key(&msg.topic) {
+            self.metrics.inc_retained_dropped();
+            return;
+        }
+        map.insert(msg.topic.clone(), Arc::new(stored));
+    }
+
+    /// The unexpired retained messages whose topic matches `filter`.
+    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let now = Instant::now();
+        let map = self.messages.read();
+        let wildcard = filter.contains(['+', '#']);
+        if !wildcard {
+            return map.get(filter).filter(|m| !m.is_expired(now)).cloned().into_iter().collect();
+        }
+        let mut out: Vec<Arc<Message>> = map
+            .values()
+            .filter(|m| !m.is_expired(now) && topic::matches(filter, &m.topic))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.topic.cmp(&b.topic));
+        out
+    }
+
+    /// Number of retained messages.
+    pub fn len(&self) -> usize {
+        self.messages.read().len()
+    }
+
+    /// Whether nothing is retained.
+    pub fn is_empty(&self) -> bool {
+        self.messages.read().is_empty()
+    }
+
+    /// Drops expired messages; returns how many.
+    pub fn purge_expired(&self) -> usize {
+        let now = Instant::now();
+        let mut map = self.messages.write();
+        let before = map.len();
+        map.retain(|_, m| !m.is_expired(now));
+        before - map.len()
+    }
+}
+
+/// Periodically purges expired retained messages.
+#[derive(Clone, Copy)]
+pub struct Retainer;
+
+/// Message of the retainer's own timer.
+pub enum RetainerMsg {
+    Purge,
+}
+
+impl Actor for Retainer {
+    type Msg = RetainerMsg;
+    type State = Arc<BrokerContext>;
+    type Arguments = Arc<BrokerContext>;
+
+    async fn pre_start(&self, myself: ActorRef<RetainerMsg>, ctx: Arc<BrokerContext>) -> Result<Self::State, ActorProcessingErr> {
+        let every = ctx.retained.config.msg_clear_interval;
+        if !every.is_zero() {
+            myself.send_interval(every, || RetainerMsg::Purge);
+        }
+        Ok(ctx)
+    }
+
+    async fn handle(&self, _myself: ActorRef<RetainerMsg>, msg: RetainerMsg, ctx: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RetainerMsg::Purge => {
+                let n = ctx.retained.purge_expired();
+                if n > 0 {
+                    tracing::debug!(purged = n, "retained_expired_purged");
+                }
+            }
+        }
+        Ok(())
+    }
+}

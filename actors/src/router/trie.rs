@@ -1,0 +1,175 @@
+//! The topic trie: one node per topic level, subscribers at the node where their
+//! filter ends. Matching walks at most three branches per level (exact, `+`,
+//! `#`), so its cost grows with the topic's depth, not with the subscriber count.
+
+use std::collections::HashMap;
+
+/// A trie of topic filters holding values of type `V` keyed by `K` at each filter.
+#[derive(Debug)]
+pub struct TopicTrie<K, V> {
+    root: Node<K, V>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Node<K, V> {
+    children: HashMap<Box<str>, Node<K, V>>,
+    entries: HashMap<K, V>,
+}
+
+impl<K, V> Default for Node<K, V> {
+    fn default() -> Self {
+        Node { children: HashMap::new(), entries: HashMap::new() }
+    }
+}
+
+impl<K, V> Default for TopicTrie<K, V> {
+    fn default() -> Self {
+        TopicTrie { root: Node::default(), len: 0 }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
+    /// Inserts (or replaces) the entry `key` at `filter`. Returns the replaced value.
+    pub fn insert(&mut self, filter: &str, key: K, value: V) -> Option<V> {
+        let mut node = &mut self.root;
+        for level in filter.split('/') {
+            node = node.children.entry(level.into()).or_default();
+        }
+        let old = node.entries.insert(key, value);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Removes the entry `key` at `filter`, pruning empty nodes.
+    pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
+        let levels: Vec<&str> = filter.split('/').collect();
+        let removed = remove_at(&mut self.root, &levels, key);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    /// The entries stored at exactly `filter`.
+    pub fn get_mut(&mut self, filter: &str) -> Option<&mut HashMap<K, V>> {
+        let mut node = &mut self.root;
+        for level in filter.split('/') {
+            node = node.children.get_mut(level)?;
+        }
+        Some(&mut node.entries)
+    }
+
+    /// The entries stored at exactly `filter`.
+    pub fn get(&self, filter: &str) -> Option<&HashMap<K, V>> {
+        let mut node = &self.root;
+        for level in filter.split('/') {
+            node = node.children.get(level)?;
+        }
+        Some(&node.entries)
+    }
+
+    /// Number of entries in the trie.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the trie holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Calls `f` with the entries of every filter matching `topic`. Filters whose
+    /// first level is a wildcard do not match topics starting with `$`
+    /// [MQTT-4.7.2-1].
+    pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a HashMap<K, V>)) {
+        let levels: Vec<&str> = topic.split('/').collect();
+        let dollar = topic.starts_with('$');
+        walk(&self.root, &levels, !dollar, &mut f);
+    }
+}
+
+fn walk<'a, K, V>(
+    node: &'a Node<K, V>,
+    levels: &[&str],
+    wildcards: bool,
+    f: &mut impl FnMut(&'a HashMap<K, V>),
+) {
+    if wildcards {
+        // `#` matches the parent level too: "sport/#" matches "sport".
+        if let Some(hash) = node.children.get("#") {
+            if !hash.entries.is_empty() {
+                f(&hash.entries);
+            }
+        }
+    }
+    let Some((level, rest)) = levels.split_first() else {
+        if !node.entries.is_empty() {
+            f(&node.entries);
+        }
+        return;
+    };
+    if let Some(child) = node.children.get(*level) {
+        walk(child, rest, true, f);
+    }
+    if wildcards {
+        if let Some(plus) = node.children.get("+") {
+            walk(plus, rest, true, f);
+        }
+    }
+}
+
+fn remove_at<K: std::hash::Hash + Eq, V>(node: &mut Node<K, V>, levels: &[&str], key: &K) -> Option<V> {
+    let Some((level, rest)) = levels.split_first() else {
+        return node.entries.remove(key);
+    };
+    let child = node.children.get_mut(*level)?;
+    let removed = remove_at(child, rest, key);
+    if child.entries.is_empty() && child.children.is_empty() {
+        node.children.remove(*level);
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matched(trie: &TopicTrie<u32, ()>, topic: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        trie.for_each_match(topic, |entries| out.extend(entries.keys().copied()));
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn wildcards_and_dollar_topics() {
+        let mut trie = TopicTrie::default();
+        trie.insert("sport/#", 1, ());
+        trie.insert("sport/+/player1", 2, ());
+        trie.insert("#", 3, ());
+        trie.insert("+/tennis/#", 4, ());
+        trie.insert("$SYS/#", 5, ());
+        trie.insert("sport/tennis/player1", 6, ());
+        assert_eq!(matched(&trie, "sport/tennis/player1"), vec![1, 2, 3, 4, 6]);
+        assert_eq!(matched(&trie, "sport"), vec![1, 3]);
+        // [MQTT-4.7.2-1] wildcards at the first level do not match `$` topics.
+        assert_eq!(matched(&trie, "$SYS/uptime"), vec![5]);
+        assert_eq!(trie.len(), 6);
+        assert!(trie.remove("sport/#", &1).is_some());
+        assert_eq!(matched(&trie, "sport"), vec![3]);
+        assert!(trie.remove("sport/#", &1).is_none());
+        assert_eq!(trie.len(), 5);
+    }
+
+    #[test]
+    fn plus_matches_empty_level() {
+        let mut trie = TopicTrie::default();
+        trie.insert("a/+/c", 1, ());
+        trie.insert("+/+", 2, ());
+        assert_eq!(matched(&trie, "a//c"), vec![1]);
+        assert_eq!(matched(&trie, "/x"), vec![2]);
+    }
+}

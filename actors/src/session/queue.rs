@@ -1,0 +1,130 @@
+//! A session's two message stores: the inflight window (QoS 1/2 messages sent and
+//! not yet acknowledged, in send order) and the bounded message queue (MQueue)
+//! that holds what does not fit in the window or arrives while offline.
+
+use super::Delivery;
+use std::collections::VecDeque;
+
+/// Where an outbound QoS 1/2 exchange stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InflightState {
+    /// PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitAck,
+    /// PUBREL sent, waiting for PUBCOMP (QoS 2).
+    AwaitComp,
+}
+
+/// One unacknowledged outbound message.
+#[derive(Debug, Clone)]
+pub struct InflightEntry {
+    pub packet_id: u16,
+    pub delivery: Delivery,
+    pub state: InflightState,
+}
+
+/// The inflight window, ordered by send time so resends keep the original order
+/// [MQTT-4.6.0-1].
+#[derive(Debug, Default)]
+pub struct Inflight {
+    entries: VecDeque<InflightEntry>,
+}
+
+impl Inflight {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, packet_id: u16) -> bool {
+        self.entries.iter().any(|e| e.packet_id == packet_id)
+    }
+
+    pub fn push(&mut self, entry: InflightEntry) {
+        self.entries.push_back(entry);
+    }
+
+    /// Removes the entry for `packet_id` if it is in `state`.
+    pub fn remove(&mut self, packet_id: u16, state: InflightState) -> Option<InflightEntry> {
+        let i = self.entries.iter().position(|e| e.packet_id == packet_id && e.state == state)?;
+        self.entries.remove(i)
+    }
+
+    /// Moves a QoS 2 entry from waiting for PUBREC to waiting for PUBCOMP.
+    pub fn released(&mut self, packet_id: u16) -> bool {
+        match self.entries.iter_mut().find(|e| e.packet_id == packet_id) {
+            Some(e) if e.state == InflightState::AwaitAck => {
+                e.state = InflightState::AwaitComp;
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &InflightEntry> {
+        self.entries.iter()
+    }
+
+    pub fn drain(&mut self) -> impl Iterator<Item = InflightEntry> + '_ {
+        self.entries.drain(..)
+    }
+}
+
+/// What happened when a message was queued.
+#[derive(Debug)]
+pub enum Enqueued {
+    Queued,
+    /// The queue was full: the oldest message was dropped to make room.
+    DroppedOldest(Box<Delivery>),
+}
+
+/// The bounded session queue. When full, the oldest message is dropped (EMQX's
+/// default policy) and the caller counts the drop.
+#[derive(Debug)]
+pub struct MQueue {
+    items: VecDeque<Delivery>,
+    max_len: usize,
+}
+
+impl MQueue {
+    /// `max_len` 0 means unbounded.
+    pub fn new(max_len: usize) -> MQueue {
+        MQueue { items: VecDeque::new(), max_len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn push(&mut self, d: Delivery) -> Enqueued {
+        let dropped = if self.max_len != 0 && self.items.len() >= self.max_len {
+            self.items.pop_front().map(Box::new)
+        } else {
+            None
+        };
+        self.items.push_back(d);
+        match dropped {
+            Some(old) => Enqueued::DroppedOldest(old),
+            None => Enqueued::Queued,
+        }
+    }
+
+    pub fn front(&self) -> Option<&Delivery> {
+        self.items.front()
+    }
+
+    pub fn pop(&mut self) -> Option<Delivery> {
+        self.items.pop_front()
+    }
+
+    pub fn drain(&mut self) -> impl Iterator<Item = Delivery> + '_ {
+        self.items.drain(..)
+    }
+}
