@@ -8,6 +8,7 @@
 //! ├── registry
 //! ├── sessions               dynamic supervisor
 //! │   └── session:<clientid>
+//! ├── sys                    $SYS/brokers/<node>/... publisher
 //! └── listeners              supervisor (one_for_one)
 //!     └── tcp                supervisor (one_for_all)
 //!         ├── connections    dynamic supervisor
@@ -22,9 +23,11 @@ use crate::registry::{Registry, RegistryMsg, REGISTRY_NAME, SESSIONS_NAME};
 use crate::retainer::Retainer;
 use crate::router::shard::{shard_name, Shard, ShardArgs};
 use crate::session::SessionMsg;
+use crate::sys::SysTopics;
 use ractor::{Actor, ActorCell, ActorRef, SpawnErr};
 use roost_supervisor::{
-    ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor, SupervisorArgs,
+    ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor,
+    SupervisorArgs,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -35,7 +38,11 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     #[error("listener {listener}: cannot bind {addr}: {source}")]
-    Bind { listener: String, addr: String, source: std::io::Error },
+    Bind {
+        listener: String,
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("starting the actor tree failed: {0}")]
     Spawn(String),
 }
@@ -49,36 +56,83 @@ pub struct Broker {
 
 /// Restart intensity of the broker's static supervisors: a part that crashes
 /// more than 10 times in 10 s takes its supervisor down (OTP escalation).
-const INTENSITY: Intensity = Intensity { max_restarts: 10, period: Duration::from_secs(10) };
+const INTENSITY: Intensity = Intensity {
+    max_restarts: 10,
+    period: Duration::from_secs(10),
+};
 
-fn spawn_spec<A>(id: &str, kind: &'static str, restart: Restart, name: Option<String>, actor: A, args: A::Arguments) -> ChildSpec
+fn spawn_spec<A>(
+    id: &str,
+    kind: &'static str,
+    restart: Restart,
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+) -> ChildSpec
 where
     A: Actor + Clone,
     A::Arguments: Clone + Sync,
 {
     ChildSpec::new(id, kind, restart, move |sup: ActorCell| {
         let (actor, args, name) = (actor.clone(), args.clone(), name.clone());
-        async move { Actor::spawn_linked(name, actor, args, sup).await.map(|(r, _)| r.get_cell()) }
+        async move {
+            Actor::spawn_linked(name, actor, args, sup)
+                .await
+                .map(|(r, _)| r.get_cell())
+        }
     })
 }
 
-fn supervisor_spec(id: &str, name: Option<String>, strategy: Strategy, children: Vec<ChildSpec>) -> ChildSpec {
-    ChildSpec::new(id, "supervisor", Restart::Permanent, move |sup: ActorCell| {
-        let args = SupervisorArgs { strategy, intensity: INTENSITY, children: children.clone() };
-        let name = name.clone();
-        async move { Actor::spawn_linked(name, Supervisor, args, sup).await.map(|(r, _)| r.get_cell()) }
-    })
+fn supervisor_spec(
+    id: &str,
+    name: Option<String>,
+    strategy: Strategy,
+    children: Vec<ChildSpec>,
+) -> ChildSpec {
+    ChildSpec::new(
+        id,
+        "supervisor",
+        Restart::Permanent,
+        move |sup: ActorCell| {
+            let args = SupervisorArgs {
+                strategy,
+                intensity: INTENSITY,
+                children: children.clone(),
+            };
+            let name = name.clone();
+            async move {
+                Actor::spawn_linked(name, Supervisor, args, sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+        },
+    )
 }
 
 fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpec {
-    ChildSpec::new(id, "dynamic_supervisor", Restart::Permanent, move |sup: ActorCell| {
-        // Children of dynamic supervisors are temporary (sessions and connections
-        // are not restarted from scratch), so the intensity guards against storms
-        // of failing starts only.
-        let args = DynamicSupervisorArgs { intensity: Intensity { max_restarts: 1000, period: Duration::from_secs(1) }, max_children };
-        let name = name.clone();
-        async move { Actor::spawn_linked(Some(name), DynamicSupervisor, args, sup).await.map(|(r, _)| r.get_cell()) }
-    })
+    ChildSpec::new(
+        id,
+        "dynamic_supervisor",
+        Restart::Permanent,
+        move |sup: ActorCell| {
+            // Children of dynamic supervisors are temporary (sessions and connections
+            // are not restarted from scratch), so the intensity guards against storms
+            // of failing starts only.
+            let args = DynamicSupervisorArgs {
+                intensity: Intensity {
+                    max_restarts: 1000,
+                    period: Duration::from_secs(1),
+                },
+                max_children,
+            };
+            let name = name.clone();
+            async move {
+                Actor::spawn_linked(Some(name), DynamicSupervisor, args, sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+        },
+    )
 }
 
 impl Broker {
@@ -89,12 +143,15 @@ impl Broker {
         let mut sockets = Vec::new();
         let tcp = &config.listeners.tcp;
         if tcp.enabled {
-            let socket = std::net::TcpListener::bind(&tcp.bind).map_err(|source| BrokerError::Bind {
-                listener: "tcp".into(),
-                addr: tcp.bind.clone(),
-                source,
-            })?;
-            let addr = socket.local_addr().map_err(|e| BrokerError::Spawn(e.to_string()))?;
+            let socket =
+                std::net::TcpListener::bind(&tcp.bind).map_err(|source| BrokerError::Bind {
+                    listener: "tcp".into(),
+                    addr: tcp.bind.clone(),
+                    source,
+                })?;
+            let addr = socket
+                .local_addr()
+                .map_err(|e| BrokerError::Spawn(e.to_string()))?;
             listeners.push(("tcp".to_string(), addr));
             sockets.push(("tcp".to_string(), Arc::new(socket), tcp.max_connections));
         }
@@ -102,8 +159,17 @@ impl Broker {
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {
-                let args = ShardArgs { partition: ctx.router.partition(i) };
-                spawn_spec(&format!("shard-{i}"), "shard", Restart::Permanent, Some(shard_name(i)), Shard, args)
+                let args = ShardArgs {
+                    partition: ctx.router.partition(i),
+                };
+                spawn_spec(
+                    &format!("shard-{i}"),
+                    "shard",
+                    Restart::Permanent,
+                    Some(shard_name(i)),
+                    Shard,
+                    args,
+                )
             })
             .collect();
         let listener_specs = sockets
@@ -119,23 +185,70 @@ impl Broker {
                 let children = vec![
                     dynamic_spec("connections", connections_name(&name), None),
                     // Transient: a normal stop (shutdown) is final, a crash restarts it.
-                    spawn_spec("acceptor", "acceptor", Restart::Transient, Some(acceptor_name(&name)), Acceptor, args),
+                    spawn_spec(
+                        "acceptor",
+                        "acceptor",
+                        Restart::Transient,
+                        Some(acceptor_name(&name)),
+                        Acceptor,
+                        args,
+                    ),
                 ];
                 supervisor_spec(&name, None, Strategy::OneForAll, children)
             })
             .collect();
         let children = vec![
-            supervisor_spec("router", Some("roost/router".into()), Strategy::OneForOne, shards),
-            spawn_spec("retainer", "retainer", Restart::Permanent, Some("roost/retainer".into()), Retainer, ctx.clone()),
-            spawn_spec("registry", "registry", Restart::Permanent, Some(REGISTRY_NAME.into()), Registry, ctx.clone()),
+            supervisor_spec(
+                "router",
+                Some("roost/router".into()),
+                Strategy::OneForOne,
+                shards,
+            ),
+            spawn_spec(
+                "retainer",
+                "retainer",
+                Restart::Permanent,
+                Some("roost/retainer".into()),
+                Retainer,
+                ctx.clone(),
+            ),
+            spawn_spec(
+                "registry",
+                "registry",
+                Restart::Permanent,
+                Some(REGISTRY_NAME.into()),
+                Registry,
+                ctx.clone(),
+            ),
             dynamic_spec("sessions", SESSIONS_NAME.into(), None),
-            supervisor_spec("listeners", Some("roost/listeners".into()), Strategy::OneForOne, listener_specs),
+            spawn_spec(
+                "sys",
+                "sys_topics",
+                Restart::Permanent,
+                Some("roost/sys".into()),
+                SysTopics,
+                ctx.clone(),
+            ),
+            supervisor_spec(
+                "listeners",
+                Some("roost/listeners".into()),
+                Strategy::OneForOne,
+                listener_specs,
+            ),
         ];
-        let args = SupervisorArgs { strategy: Strategy::OneForOne, intensity: INTENSITY, children };
+        let args = SupervisorArgs {
+            strategy: Strategy::OneForOne,
+            intensity: INTENSITY,
+            children,
+        };
         let (root, _) = Actor::spawn(Some("roost".into()), Supervisor, args)
             .await
             .map_err(|e: SpawnErr| BrokerError::Spawn(e.to_string()))?;
-        Ok(Broker { ctx, root: root.get_cell(), listeners })
+        Ok(Broker {
+            ctx,
+            root: root.get_cell(),
+            listeners,
+        })
     }
 
     /// The bound address of each listener (useful with port 0).
@@ -161,7 +274,10 @@ impl Broker {
         let sessions = match ractor::registry::where_is(REGISTRY_NAME) {
             Some(r) => {
                 let r: ActorRef<RegistryMsg> = r.into();
-                match r.call(RegistryMsg::Sessions, Some(Duration::from_secs(5))).await {
+                match r
+                    .call(RegistryMsg::Sessions, Some(Duration::from_secs(5)))
+                    .await
+                {
                     Ok(ractor::rpc::CallResult::Success(s)) => s,
                     _ => Vec::new(),
                 }
@@ -173,20 +289,26 @@ impl Broker {
         call_all(&sessions, SessionMsg::PublishWillNow).await;
         call_all(&sessions, SessionMsg::Shutdown).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.ctx.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        while self.ctx.connections.load(Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.root.stop(Some("shutdown".into()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.root.get_status() != ractor::ActorStatus::Stopped && tokio::time::Instant::now() < deadline {
+        while self.root.get_status() != ractor::ActorStatus::Stopped
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
-async fn call_all(sessions: &[ActorRef<SessionMsg>], msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg) {
+async fn call_all(
+    sessions: &[ActorRef<SessionMsg>],
+    msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg,
+) {
     for s in sessions {
         let _ = s.call(msg, Some(Duration::from_secs(2))).await;
     }
 }
-

@@ -43,7 +43,9 @@ pub struct NodeConfig {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { name: "roost@127.0.0.1".into() }
+        NodeConfig {
+            name: "roost@127.0.0.1".into(),
+        }
     }
 }
 
@@ -67,7 +69,11 @@ pub struct TcpListenerConfig {
 
 impl Default for TcpListenerConfig {
     fn default() -> Self {
-        TcpListenerConfig { enabled: true, bind: "0.0.0.0:1883".into(), max_connections: 1_024_000 }
+        TcpListenerConfig {
+            enabled: true,
+            bind: "0.0.0.0:1883".into(),
+            max_connections: 1_024_000,
+        }
     }
 }
 
@@ -217,7 +223,9 @@ pub struct SysTopicsConfig {
 
 impl Default for SysTopicsConfig {
     fn default() -> Self {
-        SysTopicsConfig { sys_msg_interval: Duration::from_secs(60) }
+        SysTopicsConfig {
+            sys_msg_interval: Duration::from_secs(60),
+        }
     }
 }
 
@@ -231,6 +239,8 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }

@@ -32,7 +32,14 @@ impl BrokerContext {
             metrics.clone(),
         );
         let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
-        Arc::new(BrokerContext { config, router, retained, metrics, started_at: Instant::now(), connections: AtomicUsize::new(0) })
+        Arc::new(BrokerContext {
+            config,
+            router,
+            retained,
+            metrics,
+            started_at: Instant::now(),
+            connections: AtomicUsize::new(0),
+        })
     }
 
     /// Publishes a message in the caller's context: stores or clears it if it is

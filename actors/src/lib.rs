@@ -13,6 +13,7 @@ pub mod registry;
 pub mod retainer;
 pub mod router;
 pub mod session;
+pub mod sys;
 
 pub use broker::{Broker, BrokerError};
 pub use config::Config;

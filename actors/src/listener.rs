@@ -43,7 +43,11 @@ impl Actor for Acceptor {
     type State = JoinHandle<()>;
     type Arguments = AcceptorArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<()>, args: AcceptorArgs) -> Result<JoinHandle<()>, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<()>,
+        args: AcceptorArgs,
+    ) -> Result<JoinHandle<()>, ActorProcessingErr> {
         let std_listener = args.socket.try_clone()?;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
@@ -52,7 +56,11 @@ impl Actor for Acceptor {
         Ok(tokio::spawn(accept_loop(listener, args)))
     }
 
-    async fn post_stop(&self, _myself: ActorRef<()>, task: &mut JoinHandle<()>) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<()>,
+        task: &mut JoinHandle<()>,
+    ) -> Result<(), ActorProcessingErr> {
         task.abort();
         Ok(())
     }
@@ -84,10 +92,19 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
             stream: Arc::new(parking_lot::Mutex::new(Some(stream))),
             peer,
         };
-        let spec = ChildSpec::new(format!("conn:{peer}"), "connection", Restart::Temporary, move |sup| {
-            let a = conn_args.clone();
-            async move { Actor::spawn_linked(None, Connection, a, sup).await.map(|(r, _)| r.get_cell()) }
-        });
+        let spec = ChildSpec::new(
+            format!("conn:{peer}"),
+            "connection",
+            Restart::Temporary,
+            move |sup| {
+                let a = conn_args.clone();
+                async move {
+                    Actor::spawn_linked(None, Connection, a, sup)
+                        .await
+                        .map(|(r, _)| r.get_cell())
+                }
+            },
+        );
         if let Err(e) = DynamicSupervisor::start_child(&sup, spec).await {
             tracing::warn!(listener = %args.name, %peer, error = %e, "connection_start_failed");
         }

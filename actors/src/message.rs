@@ -46,7 +46,15 @@ impl Message {
         let expires_at = props
             .message_expiry_interval
             .map(|secs| Instant::now() + Duration::from_secs(secs as u64));
-        Message { topic, payload, qos, retain, from, properties, expires_at }
+        Message {
+            topic,
+            payload,
+            qos,
+            retain,
+            from,
+            properties,
+            expires_at,
+        }
     }
 
     /// Whether the message's lifetime has ended.

@@ -21,7 +21,11 @@ pub struct RetainedStore {
 
 impl RetainedStore {
     pub fn new(config: RetainerConfig, metrics: Arc<Metrics>) -> RetainedStore {
-        RetainedStore { messages: RwLock::new(HashMap::new()), config, metrics }
+        RetainedStore {
+            messages: RwLock::new(HashMap::new()),
+            config,
+            metrics,
+        }
     }
 
     /// Applies a PUBLISH with the retain flag: an empty payload clears the topic
@@ -54,7 +58,12 @@ impl RetainedStore {
         let map = self.messages.read();
         let wildcard = filter.contains(['+', '#']);
         if !wildcard {
-            return map.get(filter).filter(|m| !m.is_expired(now)).cloned().into_iter().collect();
+            return map
+                .get(filter)
+                .filter(|m| !m.is_expired(now))
+                .cloned()
+                .into_iter()
+                .collect();
         }
         let mut out: Vec<Arc<Message>> = map
             .values()
@@ -99,7 +108,11 @@ impl Actor for Retainer {
     type State = Arc<BrokerContext>;
     type Arguments = Arc<BrokerContext>;
 
-    async fn pre_start(&self, myself: ActorRef<RetainerMsg>, ctx: Arc<BrokerContext>) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RetainerMsg>,
+        ctx: Arc<BrokerContext>,
+    ) -> Result<Self::State, ActorProcessingErr> {
         let every = ctx.retained.config.msg_clear_interval;
         if !every.is_zero() {
             myself.send_interval(every, || RetainerMsg::Purge);
@@ -107,7 +120,12 @@ impl Actor for Retainer {
         Ok(ctx)
     }
 
-    async fn handle(&self, _myself: ActorRef<RetainerMsg>, msg: RetainerMsg, ctx: &mut Self::State) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<RetainerMsg>,
+        msg: RetainerMsg,
+        ctx: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             RetainerMsg::Purge => {
                 let n = ctx.retained.purge_expired();

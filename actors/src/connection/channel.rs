@@ -6,8 +6,8 @@ use crate::config::MqttConfig;
 use crate::message::Message;
 use roost_protocol::topic::{parse_subscription_filter, validate_topic_name};
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS, ReasonCode,
-    Subscribe, Will,
+    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
+    Publish, QoS, ReasonCode, Subscribe, Will,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -44,7 +44,10 @@ pub struct Accepted {
 #[derive(Debug)]
 pub enum InboundPublish {
     /// Route the message, then send `ack` (if any).
-    Route { message: Message, ack: Option<Packet> },
+    Route {
+        message: Message,
+        ack: Option<Packet>,
+    },
     /// Do not route (duplicate QoS 2, or refused); send `ack` (if any).
     Ack(Option<Packet>),
 }
@@ -131,7 +134,11 @@ impl Channel {
                 return Err(ReasonCode::RetainNotSupported);
             }
         }
-        let cap = self.config.session_expiry_interval.as_secs().min(u32::MAX as u64) as u32;
+        let cap = self
+            .config
+            .session_expiry_interval
+            .as_secs()
+            .min(u32::MAX as u64) as u32;
         let expiry = if v5 {
             p.session_expiry_interval.unwrap_or(0).min(cap)
         } else if c.clean_start {
@@ -142,7 +149,11 @@ impl Channel {
         let keep_alive = self.config.server_keepalive.unwrap_or(c.keep_alive);
         self.client_id = client_id.clone();
         self.connected = true;
-        self.client_alias_max = if v5 { p.topic_alias_maximum.unwrap_or(0) } else { 0 };
+        self.client_alias_max = if v5 {
+            p.topic_alias_maximum.unwrap_or(0)
+        } else {
+            0
+        };
         self.client_max_packet_size = p.maximum_packet_size.unwrap_or(u32::MAX);
         self.request_problem_information = p.request_problem_information != Some(0);
         self.connect_expiry = expiry;
@@ -153,13 +164,22 @@ impl Channel {
             expiry,
             will: c.will.clone(),
             keep_alive,
-            receive_maximum: if v5 { p.receive_maximum.unwrap_or(u16::MAX) } else { u16::MAX },
+            receive_maximum: if v5 {
+                p.receive_maximum.unwrap_or(u16::MAX)
+            } else {
+                u16::MAX
+            },
         })
     }
 
     /// The CONNACK for an accepted CONNECT, with the 5.0 properties that tell the
     /// client our limits [MQTT-3.2.2-*].
-    pub fn connack(&self, accepted: &Accepted, session_present: bool, connect: &Connect) -> ConnAck {
+    pub fn connack(
+        &self,
+        accepted: &Accepted,
+        session_present: bool,
+        connect: &Connect,
+    ) -> ConnAck {
         let mut props = Properties::default();
         if self.version.is_v5() {
             let c = &self.config;
@@ -185,11 +205,17 @@ impl Channel {
             if requested != accepted.expiry {
                 props.session_expiry_interval = Some(accepted.expiry);
             }
-            if connect.properties.request_response_information == Some(1) && !c.response_information.is_empty() {
+            if connect.properties.request_response_information == Some(1)
+                && !c.response_information.is_empty()
+            {
                 props.response_information = Some(c.response_information.clone());
             }
         }
-        ConnAck { session_present, reason_code: ReasonCode::Success, properties: props }
+        ConnAck {
+            session_present,
+            reason_code: ReasonCode::Success,
+            properties: props,
+        }
     }
 
     /// Handles an inbound PUBLISH: topic alias, limits, QoS 2 deduplication.
@@ -197,23 +223,34 @@ impl Channel {
         let v5 = self.version.is_v5();
         if !p.properties.subscription_identifiers.is_empty() {
             // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
-            return Err(violation(ReasonCode::ProtocolError, "subscription identifier in PUBLISH"));
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "subscription identifier in PUBLISH",
+            ));
         }
         if (p.qos as u8) > self.config.max_qos_allowed {
             return Err(violation(ReasonCode::QoSNotSupported, "QoS above maximum"));
         }
         if p.retain && !self.config.retain_available {
-            return Err(violation(ReasonCode::RetainNotSupported, "retain not available"));
+            return Err(violation(
+                ReasonCode::RetainNotSupported,
+                "retain not available",
+            ));
         }
         let topic: Arc<str> = match p.properties.topic_alias.take() {
             Some(alias) if v5 => {
                 if alias == 0 || alias > self.config.max_topic_alias {
-                    return Err(violation(ReasonCode::TopicAliasInvalid, "topic alias out of range"));
+                    return Err(violation(
+                        ReasonCode::TopicAliasInvalid,
+                        "topic alias out of range",
+                    ));
                 }
                 if p.topic.is_empty() {
                     match self.aliases_in.get(&alias) {
                         Some(t) => t.clone(),
-                        None => return Err(violation(ReasonCode::ProtocolError, "unknown topic alias")),
+                        None => {
+                            return Err(violation(ReasonCode::ProtocolError, "unknown topic alias"))
+                        }
                     }
                 } else {
                     let t: Arc<str> = p.topic.as_str().into();
@@ -223,13 +260,19 @@ impl Channel {
             }
             _ => {
                 if p.topic.is_empty() {
-                    return Err(violation(ReasonCode::ProtocolError, "empty topic without alias"));
+                    return Err(violation(
+                        ReasonCode::ProtocolError,
+                        "empty topic without alias",
+                    ));
                 }
                 p.topic.as_str().into()
             }
         };
         if validate_topic_name(&topic).is_err() {
-            return Err(violation(ReasonCode::TopicNameInvalid, "invalid topic name"));
+            return Err(violation(
+                ReasonCode::TopicNameInvalid,
+                "invalid topic name",
+            ));
         }
         let levels = topic.split('/').count();
         let too_deep = self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
@@ -245,8 +288,16 @@ impl Channel {
             let code = if v5 { reason } else { ReasonCode::Success };
             match p.qos {
                 QoS::AtMostOnce => None,
-                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck { packet_id: p.packet_id, reason_code: code, ..Default::default() })),
-                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec { packet_id: p.packet_id, reason_code: code, ..Default::default() })),
+                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
+                    packet_id: p.packet_id,
+                    reason_code: code,
+                    ..Default::default()
+                })),
+                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
+                    packet_id: p.packet_id,
+                    reason_code: code,
+                    ..Default::default()
+                })),
             }
         };
         if let Some(reason) = refused {
@@ -257,14 +308,31 @@ impl Channel {
                 // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
                 return Ok(InboundPublish::Ack(ack(ReasonCode::Success)));
             }
-            let limit = if v5 { self.config.max_inflight as usize } else { self.config.max_awaiting_rel };
+            let limit = if v5 {
+                self.config.max_inflight as usize
+            } else {
+                self.config.max_awaiting_rel
+            };
             if limit != 0 && self.awaiting_rel.len() >= limit {
-                return Err(violation(ReasonCode::ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL"));
+                return Err(violation(
+                    ReasonCode::ReceiveMaximumExceeded,
+                    "too many QoS 2 messages awaiting PUBREL",
+                ));
             }
             self.awaiting_rel.insert(p.packet_id);
         }
-        let message = Message::new(topic, p.payload, p.qos, p.retain, self.client_id.clone(), &p.properties);
-        Ok(InboundPublish::Route { message, ack: ack(ReasonCode::Success) })
+        let message = Message::new(
+            topic,
+            p.payload,
+            p.qos,
+            p.retain,
+            self.client_id.clone(),
+            &p.properties,
+        );
+        Ok(InboundPublish::Route {
+            message,
+            ack: ack(ReasonCode::Success),
+        })
     }
 
     /// PUBREL releases an inbound QoS 2 packet id.
@@ -274,7 +342,11 @@ impl Channel {
         } else {
             ReasonCode::PacketIdentifierNotFound
         };
-        Packet::PubComp(PubComp { packet_id, reason_code, ..Default::default() })
+        Packet::PubComp(PubComp {
+            packet_id,
+            reason_code,
+            ..Default::default()
+        })
     }
 
     /// The QoS 2 ids awaiting PUBREL, handed to the session when the connection ends.
@@ -290,13 +362,19 @@ impl Channel {
     /// Checks rules of SUBSCRIBE that close the connection.
     pub fn subscribe(&self, s: &Subscribe) -> Result<(), Violation> {
         if s.properties.subscription_identifiers.first() == Some(&0) {
-            return Err(violation(ReasonCode::ProtocolError, "subscription identifier 0"));
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "subscription identifier 0",
+            ));
         }
         for (filter, opts) in &s.filters {
             let shared = parse_subscription_filter(filter).is_ok_and(|f| f.group.is_some());
             if shared && opts.no_local {
                 // [MQTT-3.8.3-4]
-                return Err(violation(ReasonCode::ProtocolError, "no local on a shared subscription"));
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "no local on a shared subscription",
+                ));
             }
         }
         Ok(())
@@ -308,10 +386,17 @@ impl Channel {
         if let Some(e) = expiry {
             if self.connect_expiry == 0 && e != 0 {
                 // [MQTT-3.14.2-2]
-                return Err(violation(ReasonCode::ProtocolError, "session expiry set after connecting with 0"));
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "session expiry set after connecting with 0",
+                ));
             }
         }
-        let cap = self.config.session_expiry_interval.as_secs().min(u32::MAX as u64) as u32;
+        let cap = self
+            .config
+            .session_expiry_interval
+            .as_secs()
+            .min(u32::MAX as u64) as u32;
         let publish_will = d.reason_code == ReasonCode::DisconnectWithWillMessage;
         self.disconnect = Some((publish_will, expiry.map(|e| e.min(cap))));
         Ok(())
@@ -330,7 +415,11 @@ impl Channel {
         subscription_id: Option<u32>,
         now: Instant,
     ) -> Option<Packet> {
-        let mut properties = if self.version.is_v5() { message.properties.clone() } else { Properties::default() };
+        let mut properties = if self.version.is_v5() {
+            message.properties.clone()
+        } else {
+            Properties::default()
+        };
         if self.version.is_v5() {
             properties.message_expiry_interval = message.remaining_expiry(now);
             if let Some(id) = subscription_id {
@@ -362,7 +451,8 @@ impl Channel {
             }
         }
         let packet = Packet::Publish(publish);
-        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize
+        {
             return None;
         }
         if let Some(alias) = alias_assigned {
@@ -392,7 +482,8 @@ impl Channel {
                 _ => {}
             }
         }
-        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize
+        {
             match &mut packet {
                 Packet::Disconnect(d) => strip(&mut d.properties),
                 Packet::ConnAck(c) => strip(&mut c.properties),
@@ -404,7 +495,9 @@ impl Channel {
                 Packet::PubComp(a) => strip(&mut a.properties),
                 _ => {}
             }
-            if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize {
+            if roost_protocol::encoded_len(&packet, self.version)
+                > self.client_max_packet_size as usize
+            {
                 return None;
             }
         }
@@ -413,6 +506,271 @@ impl Channel {
 
     /// The keepalive deadline for a negotiated keepalive: x multiplier [MQTT-3.1.2-24].
     pub fn keepalive_timeout(&self, keep_alive: u16) -> Option<Duration> {
-        (keep_alive > 0).then(|| Duration::from_secs_f64(keep_alive as f64 * self.config.keepalive_multiplier))
+        (keep_alive > 0)
+            .then(|| Duration::from_secs_f64(keep_alive as f64 * self.config.keepalive_multiplier))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn connect(version: ProtocolVersion, client_id: &str, clean_start: bool) -> Connect {
+        Connect {
+            protocol: version,
+            clean_start,
+            keep_alive: 30,
+            client_id: client_id.into(),
+            will: None,
+            username: None,
+            password: None,
+            properties: Properties::default(),
+        }
+    }
+
+    fn connected(version: ProtocolVersion, config: MqttConfig) -> Channel {
+        let mut ch = Channel::new(config);
+        ch.connect(&connect(version, "c1", true)).expect("accepted");
+        ch
+    }
+
+    fn publish(topic: &str, qos: QoS, packet_id: u16) -> Publish {
+        Publish {
+            topic: topic.into(),
+            qos,
+            packet_id,
+            payload: Bytes::from_static(b"x"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn empty_client_id_rules() {
+        // [MQTT-3.1.3-8] 3.1.1: empty id needs clean session.
+        let mut ch = Channel::new(MqttConfig::default());
+        assert_eq!(
+            ch.connect(&connect(ProtocolVersion::V3_1_1, "", false))
+                .unwrap_err(),
+            ReasonCode::ClientIdentifierNotValid
+        );
+        let a = Channel::new(MqttConfig::default())
+            .connect(&connect(ProtocolVersion::V3_1_1, "", true))
+            .unwrap();
+        assert!(a.assigned && !a.client_id.is_empty());
+        // [MQTT-3.2.2-16] 5.0: assigned id is returned in CONNACK.
+        let mut ch = Channel::new(MqttConfig::default());
+        let c = connect(ProtocolVersion::V5, "", false);
+        let a = ch.connect(&c).unwrap();
+        let ack = ch.connack(&a, false, &c);
+        assert_eq!(
+            ack.properties.assigned_client_identifier.as_deref(),
+            Some(&*a.client_id)
+        );
+    }
+
+    #[test]
+    fn session_expiry_is_capped_and_v3_persistent_uses_config() {
+        let cfg = MqttConfig {
+            session_expiry_interval: Duration::from_secs(100),
+            ..Default::default()
+        };
+        let mut c = connect(ProtocolVersion::V5, "a", false);
+        c.properties.session_expiry_interval = Some(u32::MAX);
+        let mut ch = Channel::new(cfg.clone());
+        let a = ch.connect(&c).unwrap();
+        assert_eq!(a.expiry, 100);
+        assert_eq!(
+            ch.connack(&a, false, &c).properties.session_expiry_interval,
+            Some(100)
+        );
+        let a = Channel::new(cfg.clone())
+            .connect(&connect(ProtocolVersion::V3_1_1, "a", false))
+            .unwrap();
+        assert_eq!(a.expiry, 100);
+        let a = Channel::new(cfg)
+            .connect(&connect(ProtocolVersion::V3_1_1, "a", true))
+            .unwrap();
+        assert_eq!(a.expiry, 0);
+    }
+
+    #[test]
+    fn server_keepalive_overrides_client() {
+        let cfg = MqttConfig {
+            server_keepalive: Some(7),
+            ..Default::default()
+        };
+        let mut ch = Channel::new(cfg);
+        let c = connect(ProtocolVersion::V5, "a", true);
+        let a = ch.connect(&c).unwrap();
+        assert_eq!(a.keep_alive, 7);
+        assert_eq!(
+            ch.connack(&a, false, &c).properties.server_keep_alive,
+            Some(7)
+        );
+        assert_eq!(ch.keepalive_timeout(7), Some(Duration::from_secs_f64(10.5)));
+        assert_eq!(ch.keepalive_timeout(0), None);
+    }
+
+    #[test]
+    fn inbound_topic_alias() {
+        let mut ch = connected(
+            ProtocolVersion::V5,
+            MqttConfig {
+                max_topic_alias: 10,
+                ..Default::default()
+            },
+        );
+        let mut p = publish("a/b", QoS::AtMostOnce, 0);
+        p.properties.topic_alias = Some(3);
+        match ch.publish(p).unwrap() {
+            InboundPublish::Route { message, .. } => assert_eq!(&*message.topic, "a/b"),
+            other => panic!("{other:?}"),
+        }
+        // [MQTT-3.3.2-12] empty topic + known alias resolves to the topic.
+        let mut p = publish("", QoS::AtMostOnce, 0);
+        p.properties.topic_alias = Some(3);
+        match ch.publish(p).unwrap() {
+            InboundPublish::Route { message, .. } => assert_eq!(&*message.topic, "a/b"),
+            other => panic!("{other:?}"),
+        }
+        // [MQTT-3.3.2-9] alias above the maximum.
+        let mut p = publish("x", QoS::AtMostOnce, 0);
+        p.properties.topic_alias = Some(11);
+        assert_eq!(
+            ch.publish(p).unwrap_err().reason,
+            ReasonCode::TopicAliasInvalid
+        );
+        let mut p = publish("", QoS::AtMostOnce, 0);
+        p.properties.topic_alias = Some(4);
+        assert_eq!(ch.publish(p).unwrap_err().reason, ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn qos2_inbound_is_deduplicated_until_pubrel() {
+        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
+        assert!(matches!(
+            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
+            InboundPublish::Route { .. }
+        ));
+        assert!(matches!(
+            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
+            InboundPublish::Ack(Some(Packet::PubRec(_)))
+        ));
+        assert!(matches!(
+            ch.pubrel(5),
+            Packet::PubComp(PubComp {
+                reason_code: ReasonCode::Success,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ch.pubrel(5),
+            Packet::PubComp(PubComp {
+                reason_code: ReasonCode::PacketIdentifierNotFound,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
+            InboundPublish::Route { .. }
+        ));
+    }
+
+    #[test]
+    fn qos2_awaiting_rel_beyond_receive_maximum_is_refused() {
+        let mut ch = connected(
+            ProtocolVersion::V5,
+            MqttConfig {
+                max_inflight: 2,
+                ..Default::default()
+            },
+        );
+        ch.publish(publish("t", QoS::ExactlyOnce, 1)).unwrap();
+        ch.publish(publish("t", QoS::ExactlyOnce, 2)).unwrap();
+        assert_eq!(
+            ch.publish(publish("t", QoS::ExactlyOnce, 3))
+                .unwrap_err()
+                .reason,
+            ReasonCode::ReceiveMaximumExceeded
+        );
+    }
+
+    #[test]
+    fn sys_topics_are_refused_and_subscription_ids_are_a_protocol_error() {
+        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
+        match ch.publish(publish("$SYS/x", QoS::AtLeastOnce, 1)).unwrap() {
+            InboundPublish::Ack(Some(Packet::PubAck(a))) => {
+                assert_eq!(a.reason_code, ReasonCode::NotAuthorized)
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut p = publish("t", QoS::AtMostOnce, 0);
+        p.properties.subscription_identifiers.push(1);
+        // [MQTT-3.3.4-6]
+        assert_eq!(ch.publish(p).unwrap_err().reason, ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn disconnect_will_and_expiry_rules() {
+        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
+        let mut d = Disconnect::default();
+        d.properties.session_expiry_interval = Some(10);
+        // [MQTT-3.14.2-2] expiry 0 at CONNECT cannot become non-zero.
+        assert_eq!(
+            ch.disconnect(&d).unwrap_err().reason,
+            ReasonCode::ProtocolError
+        );
+        let d = Disconnect {
+            reason_code: ReasonCode::DisconnectWithWillMessage,
+            ..Default::default()
+        };
+        ch.disconnect(&d).unwrap();
+        assert_eq!(ch.disconnect, Some((true, None)));
+    }
+
+    #[test]
+    fn outbound_aliases_respect_client_maximum_and_packet_size() {
+        let mut ch = Channel::new(MqttConfig::default());
+        let mut c = connect(ProtocolVersion::V5, "a", true);
+        c.properties.topic_alias_maximum = Some(1);
+        c.properties.maximum_packet_size = Some(64);
+        ch.connect(&c).unwrap();
+        let now = Instant::now();
+        let m = |topic: &str, n: usize| {
+            Message::new(
+                topic.into(),
+                Bytes::from(vec![0u8; n]),
+                QoS::AtMostOnce,
+                false,
+                "p".into(),
+                &Properties::default(),
+            )
+        };
+        let first = ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now);
+        let Some(Packet::Publish(p)) = first else {
+            panic!()
+        };
+        assert_eq!(
+            (p.topic.as_str(), p.properties.topic_alias),
+            ("a/b", Some(1))
+        );
+        let Some(Packet::Publish(p)) =
+            ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now)
+        else {
+            panic!()
+        };
+        assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("", Some(1)));
+        // Alias space used up: plain topic, no alias [MQTT-3.3.2-11].
+        let Some(Packet::Publish(p)) =
+            ch.outbound_publish(&m("c", 1), QoS::AtMostOnce, 0, false, false, None, now)
+        else {
+            panic!()
+        };
+        assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("c", None));
+        // [MQTT-3.1.2-25] never larger than the client's Maximum Packet Size.
+        assert!(ch
+            .outbound_publish(&m("c", 100), QoS::AtMostOnce, 0, false, false, None, now)
+            .is_none());
     }
 }

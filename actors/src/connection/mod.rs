@@ -12,7 +12,10 @@ use crate::session::{BindArgs, Binding, SessionMsg};
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use roost_protocol::{ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode, SubAck, UnsubAck};
+use roost_protocol::{
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
+    SubAck, UnsubAck,
+};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,7 +35,14 @@ const READ_BATCH: usize = 64;
 /// A packet the session asks the connection to send.
 #[derive(Debug)]
 pub enum Outgoing {
-    Publish { message: Arc<Message>, qos: QoS, packet_id: u16, dup: bool, retain: bool, subscription_id: Option<u32> },
+    Publish {
+        message: Arc<Message>,
+        qos: QoS,
+        packet_id: u16,
+        dup: bool,
+        retain: bool,
+        subscription_id: Option<u32>,
+    },
     PubRel(u16, ReasonCode),
     SubAck(SubAck),
     UnsubAck(UnsubAck),
@@ -57,7 +67,10 @@ pub enum ConnMsg {
     Send(Vec<Outgoing>),
     /// Server-initiated close: DISCONNECT `reason` (5.0), then close. Replies with
     /// the inbound QoS 2 ids awaiting PUBREL, for the session that takes over.
-    Kick { reason: ReasonCode, reply: Option<RpcReplyPort<Vec<u16>>> },
+    Kick {
+        reason: ReasonCode,
+        reply: Option<RpcReplyPort<Vec<u16>>>,
+    },
 }
 
 /// Start-up arguments: the accepted socket (taken once; connections are never restarted).
@@ -90,14 +103,30 @@ impl Actor for Connection {
     type State = ConnState;
     type Arguments = ConnArgs;
 
-    async fn pre_start(&self, myself: ActorRef<ConnMsg>, args: ConnArgs) -> Result<ConnState, ActorProcessingErr> {
-        let stream = args.stream.lock().take().ok_or("connection socket already taken")?;
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ConnMsg>,
+        args: ConnArgs,
+    ) -> Result<ConnState, ActorProcessingErr> {
+        let stream = args
+            .stream
+            .lock()
+            .take()
+            .ok_or("connection socket already taken")?;
         stream.set_nodelay(true)?;
         let (rd, wr) = stream.into_split();
-        let read_timeout_ms = Arc::new(AtomicU64::new(args.ctx.config.mqtt.idle_timeout.as_millis() as u64));
+        let read_timeout_ms = Arc::new(AtomicU64::new(
+            args.ctx.config.mqtt.idle_timeout.as_millis() as u64,
+        ));
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
-        let reader = tokio::spawn(read_loop(rd, myself.clone(), read_timeout_ms.clone(), credit.clone(), max_packet));
+        let reader = tokio::spawn(read_loop(
+            rd,
+            myself.clone(),
+            read_timeout_ms.clone(),
+            credit.clone(),
+            max_packet,
+        ));
         args.ctx.connections.fetch_add(1, Ordering::Relaxed);
         Ok(ConnState {
             channel: Channel::new(args.ctx.config.mqtt.clone()),
@@ -113,7 +142,11 @@ impl Actor for Connection {
         })
     }
 
-    async fn post_stop(&self, myself: ActorRef<ConnMsg>, st: &mut ConnState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ConnMsg>,
+        st: &mut ConnState,
+    ) -> Result<(), ActorProcessingErr> {
         st.reader.abort();
         st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         if let Some(session) = st.session.take() {
@@ -130,7 +163,12 @@ impl Actor for Connection {
         Ok(())
     }
 
-    async fn handle(&self, myself: ActorRef<ConnMsg>, msg: ConnMsg, st: &mut ConnState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<ConnMsg>,
+        msg: ConnMsg,
+        st: &mut ConnState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ConnMsg::Inbound(packets) => {
                 for p in packets {
@@ -211,11 +249,19 @@ impl ConnState {
                 Ok(()) => self.close(None),
                 Err(v) => self.violation(v),
             },
-            Packet::Connect(_) => self.violation(Violation { reason: ReasonCode::ProtocolError, why: "second CONNECT" }),
-            Packet::Auth(_) => self.violation(Violation { reason: ReasonCode::ProtocolError, why: "AUTH without enhanced authentication" }),
-            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
-                self.violation(Violation { reason: ReasonCode::ProtocolError, why: "server-to-client packet from a client" })
-            }
+            Packet::Connect(_) => self.violation(Violation {
+                reason: ReasonCode::ProtocolError,
+                why: "second CONNECT",
+            }),
+            Packet::Auth(_) => self.violation(Violation {
+                reason: ReasonCode::ProtocolError,
+                why: "AUTH without enhanced authentication",
+            }),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => self
+                .violation(Violation {
+                    reason: ReasonCode::ProtocolError,
+                    why: "server-to-client packet from a client",
+                }),
         }
     }
 
@@ -224,7 +270,10 @@ impl ConnState {
             Ok(a) => a,
             Err(reason) => {
                 tracing::info!(peer = %self.peer, client_id = %c.client_id, ?reason, "connect_refused");
-                self.write(Packet::ConnAck(ConnAck { reason_code: reason, ..Default::default() }));
+                self.write(Packet::ConnAck(ConnAck {
+                    reason_code: reason,
+                    ..Default::default()
+                }));
                 self.close(None);
                 return;
             }
@@ -235,14 +284,25 @@ impl ConnState {
         };
         let registry: ActorRef<RegistryMsg> = registry.into();
         let bind = BindArgs {
-            binding: Binding { conn: myself.clone(), version: c.protocol, receive_maximum: accepted.receive_maximum },
+            binding: Binding {
+                conn: myself.clone(),
+                version: c.protocol,
+                receive_maximum: accepted.receive_maximum,
+            },
             clean_start: accepted.clean_start,
             expiry: accepted.expiry,
             will: accepted.will.clone(),
         };
         let client_id = accepted.client_id.clone();
         let opened = registry
-            .call(|reply| RegistryMsg::Open { client_id, bind, reply }, Some(Duration::from_secs(15)))
+            .call(
+                |reply| RegistryMsg::Open {
+                    client_id,
+                    bind,
+                    reply,
+                },
+                Some(Duration::from_secs(15)),
+            )
             .await;
         let (session, reply) = match opened {
             Ok(ractor::rpc::CallResult::Success(Ok(r))) => r,
@@ -258,7 +318,10 @@ impl ConnState {
         };
         self.channel.restore_awaiting_rel(reply.awaiting_rel);
         self.session = Some(session);
-        let timeout = self.channel.keepalive_timeout(accepted.keep_alive).map_or(0, |d| d.as_millis() as u64);
+        let timeout = self
+            .channel
+            .keepalive_timeout(accepted.keep_alive)
+            .map_or(0, |d| d.as_millis() as u64);
         self.read_timeout_ms.store(timeout, Ordering::Relaxed);
         let connack = self.channel.connack(&accepted, reply.session_present, &c);
         self.ctx.metrics.inc_connections_accepted();
@@ -267,7 +330,10 @@ impl ConnState {
     }
 
     fn refuse(&mut self, reason: ReasonCode) {
-        self.write(Packet::ConnAck(ConnAck { reason_code: reason, ..Default::default() }));
+        self.write(Packet::ConnAck(ConnAck {
+            reason_code: reason,
+            ..Default::default()
+        }));
         self.close(None);
     }
 
@@ -290,7 +356,11 @@ impl ConnState {
                 if let ProtocolError::UnsupportedProtocolVersion { level, .. } = &e {
                     if !self.channel.is_connected() {
                         // [MQTT-3.1.2-2] CONNACK 0x01 for 3.x levels, 0x84 for newer ones.
-                        self.channel.version = if *level > 5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 };
+                        self.channel.version = if *level > 5 {
+                            ProtocolVersion::V5
+                        } else {
+                            ProtocolVersion::V3_1_1
+                        };
                         self.write(Packet::ConnAck(ConnAck {
                             reason_code: ReasonCode::UnsupportedProtocolVersion,
                             ..Default::default()
@@ -319,7 +389,10 @@ impl ConnState {
         self.closing = true;
         if let Some(reason) = reason {
             if self.channel.is_connected() && self.channel.version.is_v5() {
-                self.write(Packet::Disconnect(Disconnect { reason_code: reason, ..Default::default() }));
+                self.write(Packet::Disconnect(Disconnect {
+                    reason_code: reason,
+                    ..Default::default()
+                }));
             }
         }
     }
@@ -328,8 +401,23 @@ impl ConnState {
         let now = Instant::now();
         for out in batch {
             match out {
-                Outgoing::Publish { message, qos, packet_id, dup, retain, subscription_id } => {
-                    match self.channel.outbound_publish(&message, qos, packet_id, dup, retain, subscription_id, now) {
+                Outgoing::Publish {
+                    message,
+                    qos,
+                    packet_id,
+                    dup,
+                    retain,
+                    subscription_id,
+                } => {
+                    match self.channel.outbound_publish(
+                        &message,
+                        qos,
+                        packet_id,
+                        dup,
+                        retain,
+                        subscription_id,
+                        now,
+                    ) {
                         Some(p) => {
                             self.ctx.metrics.inc_delivered();
                             self.encode(&p);
@@ -344,9 +432,11 @@ impl ConnState {
                         }
                     }
                 }
-                Outgoing::PubRel(id, reason_code) => {
-                    self.write(Packet::PubRel(PubRel { packet_id: id, reason_code, ..Default::default() }))
-                }
+                Outgoing::PubRel(id, reason_code) => self.write(Packet::PubRel(PubRel {
+                    packet_id: id,
+                    reason_code,
+                    ..Default::default()
+                })),
                 Outgoing::SubAck(a) => self.write(Packet::SubAck(a)),
                 Outgoing::UnsubAck(a) => self.write(Packet::UnsubAck(a)),
             }

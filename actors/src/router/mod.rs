@@ -75,8 +75,15 @@ pub struct Router {
 
 impl Router {
     /// An empty index with `shards` partitions (at least 1).
-    pub fn new(shards: usize, strategy: SharedStrategy, ignore_loop_deliver: bool, metrics: Arc<Metrics>) -> Router {
-        let partitions = (0..shards.max(1)).map(|_| Arc::new(RwLock::new(TopicTrie::default()))).collect();
+    pub fn new(
+        shards: usize,
+        strategy: SharedStrategy,
+        ignore_loop_deliver: bool,
+        metrics: Arc<Metrics>,
+    ) -> Router {
+        let partitions = (0..shards.max(1))
+            .map(|_| Arc::new(RwLock::new(TopicTrie::default())))
+            .collect();
         Router {
             partitions,
             strategy,
@@ -136,20 +143,30 @@ impl Router {
         n
     }
 
-    fn collect(&self, index: usize, msg: &Arc<Message>, out: &mut Vec<(ActorRef<SessionMsg>, Delivery)>) {
+    fn collect(
+        &self,
+        index: usize,
+        msg: &Arc<Message>,
+        out: &mut Vec<(ActorRef<SessionMsg>, Delivery)>,
+    ) {
         let partition = self.partitions[index].read();
         partition.for_each_match(&msg.topic, |entries| {
             for route in entries.values() {
                 match route {
                     Route::Client(sub) => {
-                        if (sub.options.no_local || self.ignore_loop_deliver) && *sub.client_id == *msg.from {
+                        if (sub.options.no_local || self.ignore_loop_deliver)
+                            && *sub.client_id == *msg.from
+                        {
                             continue;
                         }
                         out.push((sub.session.clone(), Delivery::new(msg.clone(), sub, None)));
                     }
                     Route::Group(group) => {
                         if let Some(member) = self.pick(group, msg, None) {
-                            out.push((member.session.clone(), Delivery::new(msg.clone(), member, Some(group.key.clone()))));
+                            out.push((
+                                member.session.clone(),
+                                Delivery::new(msg.clone(), member, Some(group.key.clone())),
+                            ));
                         }
                     }
                 }
@@ -158,7 +175,12 @@ impl Router {
     }
 
     /// Picks the member of `group` that receives `msg`, never `exclude`.
-    fn pick<'g>(&self, group: &'g SharedGroup, msg: &Message, exclude: Option<&str>) -> Option<&'g Subscriber> {
+    fn pick<'g>(
+        &self,
+        group: &'g SharedGroup,
+        msg: &Message,
+        exclude: Option<&str>,
+    ) -> Option<&'g Subscriber> {
         let candidates: Vec<&Subscriber> = group
             .members
             .iter()
@@ -181,11 +203,15 @@ impl Router {
     /// other member exists.
     pub fn redispatch(&self, key: &Arc<SharedKey>, delivery: Delivery, exclude: &str) -> bool {
         let partition = self.partitions[self.partition_of(&key.filter)].read();
-        let Some(entries) = partition.get(&key.filter) else { return false };
+        let Some(entries) = partition.get(&key.filter) else {
+            return false;
+        };
         let Some(Route::Group(group)) = entries.get(&RouteKey::Group(key.group.clone())) else {
             return false;
         };
-        let Some(member) = self.pick(group, &delivery.message, Some(exclude)) else { return false };
+        let Some(member) = self.pick(group, &delivery.message, Some(exclude)) else {
+            return false;
+        };
         let mut d = Delivery::new(delivery.message, member, Some(key.clone()));
         d.qos = delivery.qos.min(member.options.qos);
         member.session.cast(SessionMsg::Deliver(d)).is_ok()
@@ -194,19 +220,37 @@ impl Router {
 
 impl SharedGroup {
     fn new(key: Arc<SharedKey>) -> SharedGroup {
-        SharedGroup { key, members: Vec::new(), cursor: AtomicUsize::new(0) }
+        SharedGroup {
+            key,
+            members: Vec::new(),
+            cursor: AtomicUsize::new(0),
+        }
     }
 }
 
 /// Adds `sub` under `filter` (in `group` if shared) to `trie`. Returns true when the
 /// subscription did not exist before (for Retain Handling 1).
-pub(crate) fn add_route(trie: &mut TopicTrie<RouteKey, Route>, filter: &str, group: Option<Arc<str>>, sub: Subscriber) -> bool {
+pub(crate) fn add_route(
+    trie: &mut TopicTrie<RouteKey, Route>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    sub: Subscriber,
+) -> bool {
     match group {
-        None => trie.insert(filter, RouteKey::Client(sub.client_id.clone()), Route::Client(sub)).is_none(),
+        None => trie
+            .insert(
+                filter,
+                RouteKey::Client(sub.client_id.clone()),
+                Route::Client(sub),
+            )
+            .is_none(),
         Some(group) => {
             let key = RouteKey::Group(group.clone());
             if trie.get(filter).is_none_or(|e| !e.contains_key(&key)) {
-                let shared = Arc::new(SharedKey { group, filter: filter.into() });
+                let shared = Arc::new(SharedKey {
+                    group,
+                    filter: filter.into(),
+                });
                 trie.insert(filter, key.clone(), Route::Group(SharedGroup::new(shared)));
             }
             let Some(Route::Group(g)) = trie.get_mut(filter).and_then(|e| e.get_mut(&key)) else {
@@ -227,9 +271,16 @@ pub(crate) fn add_route(trie: &mut TopicTrie<RouteKey, Route>, filter: &str, gro
 }
 
 /// Removes `client_id`'s subscription under `filter` (in `group` if shared).
-pub(crate) fn remove_route(trie: &mut TopicTrie<RouteKey, Route>, filter: &str, group: Option<Arc<str>>, client_id: &Arc<str>) -> bool {
+pub(crate) fn remove_route(
+    trie: &mut TopicTrie<RouteKey, Route>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    client_id: &Arc<str>,
+) -> bool {
     match group {
-        None => trie.remove(filter, &RouteKey::Client(client_id.clone())).is_some(),
+        None => trie
+            .remove(filter, &RouteKey::Client(client_id.clone()))
+            .is_some(),
         Some(group) => {
             let key = RouteKey::Group(group);
             let Some(Route::Group(g)) = trie.get_mut(filter).and_then(|e| e.get_mut(&key)) else {

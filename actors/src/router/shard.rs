@@ -11,9 +11,19 @@ pub struct Shard;
 /// Requests to a shard.
 pub enum ShardMsg {
     /// Adds a subscription; replies true if it is new.
-    Subscribe { filter: String, group: Option<Arc<str>>, subscriber: Subscriber, reply: RpcReplyPort<bool> },
+    Subscribe {
+        filter: String,
+        group: Option<Arc<str>>,
+        subscriber: Subscriber,
+        reply: RpcReplyPort<bool>,
+    },
     /// Removes a subscription; replies true if it existed.
-    Unsubscribe { filter: String, group: Option<Arc<str>>, client_id: Arc<str>, reply: RpcReplyPort<bool> },
+    Unsubscribe {
+        filter: String,
+        group: Option<Arc<str>>,
+        client_id: Arc<str>,
+        reply: RpcReplyPort<bool>,
+    },
 }
 
 /// The partition a shard owns.
@@ -32,17 +42,36 @@ impl Actor for Shard {
     type State = Arc<Partition>;
     type Arguments = ShardArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<ShardMsg>, args: ShardArgs) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<ShardMsg>,
+        args: ShardArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
         Ok(args.partition)
     }
 
-    async fn handle(&self, _myself: ActorRef<ShardMsg>, msg: ShardMsg, partition: &mut Self::State) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<ShardMsg>,
+        msg: ShardMsg,
+        partition: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ShardMsg::Subscribe { filter, group, subscriber, reply } => {
+            ShardMsg::Subscribe {
+                filter,
+                group,
+                subscriber,
+                reply,
+            } => {
                 let new = add_route(&mut partition.write(), &filter, group, subscriber);
                 let _ = reply.send(new);
             }
-            ShardMsg::Unsubscribe { filter, group, client_id, reply } => {
+            ShardMsg::Unsubscribe {
+                filter,
+                group,
+                client_id,
+                reply,
+            } => {
                 let existed = remove_route(&mut partition.write(), &filter, group, &client_id);
                 let _ = reply.send(existed);
             }

@@ -19,13 +19,19 @@ struct Node<K, V> {
 
 impl<K, V> Default for Node<K, V> {
     fn default() -> Self {
-        Node { children: HashMap::new(), entries: HashMap::new() }
+        Node {
+            children: HashMap::new(),
+            entries: HashMap::new(),
+        }
     }
 }
 
 impl<K, V> Default for TopicTrie<K, V> {
     fn default() -> Self {
-        TopicTrie { root: Node::default(), len: 0 }
+        TopicTrie {
+            root: Node::default(),
+            len: 0,
+        }
     }
 }
 
@@ -121,7 +127,11 @@ fn walk<'a, K, V>(
     }
 }
 
-fn remove_at<K: std::hash::Hash + Eq, V>(node: &mut Node<K, V>, levels: &[&str], key: &K) -> Option<V> {
+fn remove_at<K: std::hash::Hash + Eq, V>(
+    node: &mut Node<K, V>,
+    levels: &[&str],
+    key: &K,
+) -> Option<V> {
     let Some((level, rest)) = levels.split_first() else {
         return node.entries.remove(key);
     };

@@ -18,7 +18,8 @@ use queue::{Enqueued, Inflight, InflightEntry, InflightState, MQueue};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{
-    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    Will,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,7 +40,11 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(message: Arc<Message>, sub: &Subscriber, shared: Option<Arc<SharedKey>>) -> Delivery {
+    pub fn new(
+        message: Arc<Message>,
+        sub: &Subscriber,
+        shared: Option<Arc<SharedKey>>,
+    ) -> Delivery {
         Delivery {
             message,
             qos: sub.options.qos,
@@ -86,7 +91,12 @@ pub enum SessionMsg {
     PubComp(u16),
     /// The bound connection ended. `publish_will` is false after a normal
     /// DISCONNECT; `expiry` is a new Session Expiry Interval from DISCONNECT.
-    Detach { conn: ActorId, publish_will: bool, expiry: Option<u32>, awaiting_rel: Vec<u16> },
+    Detach {
+        conn: ActorId,
+        publish_will: bool,
+        expiry: Option<u32>,
+        awaiting_rel: Vec<u16>,
+    },
     /// From the registry: bind a new connection.
     Bind(BindArgs, RpcReplyPort<BindReply>),
     /// From the registry: end the session if it is still unbound at `generation`.
@@ -112,8 +122,6 @@ pub struct SessionArgs {
 struct SubscriptionRecord {
     filter: String,
     group: Option<Arc<str>>,
-    options: SubscriptionOptions,
-    id: Option<u32>,
 }
 
 pub struct SessionState {
@@ -144,7 +152,11 @@ impl Actor for Session {
     type State = SessionState;
     type Arguments = SessionArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
         let mqtt = &args.ctx.config.mqtt;
         Ok(SessionState {
             mqueue: MQueue::new(mqtt.max_mqueue_len),
@@ -164,7 +176,12 @@ impl Actor for Session {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<SessionMsg>, msg: SessionMsg, st: &mut SessionState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        msg: SessionMsg,
+        st: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             SessionMsg::Deliver(d) => st.deliver(d),
             SessionMsg::Subscribe(s) => st.subscribe(&myself, s).await,
@@ -178,7 +195,8 @@ impl Actor for Session {
                 if st.inflight.released(id) {
                     st.outbox.push(Outgoing::PubRel(id, ReasonCode::Success));
                 } else {
-                    st.outbox.push(Outgoing::PubRel(id, ReasonCode::PacketIdentifierNotFound));
+                    st.outbox
+                        .push(Outgoing::PubRel(id, ReasonCode::PacketIdentifierNotFound));
                 }
             }
             SessionMsg::PubComp(id) => {
@@ -186,7 +204,12 @@ impl Actor for Session {
                     st.drain_mqueue();
                 }
             }
-            SessionMsg::Detach { conn, publish_will, expiry, awaiting_rel } => {
+            SessionMsg::Detach {
+                conn,
+                publish_will,
+                expiry,
+                awaiting_rel,
+            } => {
                 st.detach(&myself, conn, publish_will, expiry, awaiting_rel);
             }
             SessionMsg::Bind(args, reply) => {
@@ -225,7 +248,10 @@ impl Actor for Session {
             }
             SessionMsg::Shutdown(reply) => {
                 if let Some(b) = &st.binding {
-                    let _ = b.conn.cast(ConnMsg::Kick { reason: ReasonCode::ServerShuttingDown, reply: None });
+                    let _ = b.conn.cast(ConnMsg::Kick {
+                        reason: ReasonCode::ServerShuttingDown,
+                        reply: None,
+                    });
                 }
                 let _ = reply.send(());
             }
@@ -251,12 +277,18 @@ impl SessionState {
     /// The inflight window: the client's Receive Maximum capped by max_inflight.
     fn window(&self) -> usize {
         let max = self.ctx.config.mqtt.max_inflight.max(1) as usize;
-        self.binding.as_ref().map_or(0, |b| (b.receive_maximum as usize).min(max))
+        self.binding
+            .as_ref()
+            .map_or(0, |b| (b.receive_maximum as usize).min(max))
     }
 
     fn effective_qos(&self, d: &Delivery) -> QoS {
         let max = QoS::from_u8(self.ctx.config.mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce);
-        let q = if self.ctx.config.mqtt.upgrade_qos { d.qos } else { d.qos.min(d.message.qos) };
+        let q = if self.ctx.config.mqtt.upgrade_qos {
+            d.qos
+        } else {
+            d.qos.min(d.message.qos)
+        };
         q.min(max)
     }
 
@@ -333,7 +365,11 @@ impl SessionState {
 
     fn send_inflight(&mut self, d: Delivery, qos: QoS) {
         let packet_id = self.next_packet_id();
-        self.inflight.push(InflightEntry { packet_id, delivery: d.clone(), state: InflightState::AwaitAck });
+        self.inflight.push(InflightEntry {
+            packet_id,
+            delivery: d.clone(),
+            state: InflightState::AwaitAck,
+        });
         self.send_publish(d, qos, packet_id, false);
     }
 
@@ -356,7 +392,10 @@ impl SessionState {
             let kicked = old
                 .conn
                 .call(
-                    |reply| ConnMsg::Kick { reason: ReasonCode::SessionTakenOver, reply: Some(reply) },
+                    |reply| ConnMsg::Kick {
+                        reason: ReasonCode::SessionTakenOver,
+                        reply: Some(reply),
+                    },
                     Some(Duration::from_secs(5)),
                 )
                 .await;
@@ -382,19 +421,27 @@ impl SessionState {
         self.will = args.will;
         self.expiry = args.expiry;
         // Resend what is unacknowledged, in order, PUBLISH with DUP [MQTT-4.4.0-1].
-        let resend: Vec<(u16, InflightState, Delivery)> =
-            self.inflight.iter().map(|e| (e.packet_id, e.state, e.delivery.clone())).collect();
+        let resend: Vec<(u16, InflightState, Delivery)> = self
+            .inflight
+            .iter()
+            .map(|e| (e.packet_id, e.state, e.delivery.clone()))
+            .collect();
         for (id, state, d) in resend {
             match state {
                 InflightState::AwaitAck => {
                     let qos = self.effective_qos(&d);
                     self.send_publish(d, qos, id, true);
                 }
-                InflightState::AwaitComp => self.outbox.push(Outgoing::PubRel(id, ReasonCode::Success)),
+                InflightState::AwaitComp => {
+                    self.outbox.push(Outgoing::PubRel(id, ReasonCode::Success))
+                }
             }
         }
         self.drain_mqueue();
-        BindReply { session_present, awaiting_rel: std::mem::take(&mut self.awaiting_rel) }
+        BindReply {
+            session_present,
+            awaiting_rel: std::mem::take(&mut self.awaiting_rel),
+        }
     }
 
     fn merge_awaiting_rel(&mut self, ids: Vec<u16>) {
@@ -405,8 +452,18 @@ impl SessionState {
         }
     }
 
-    fn detach(&mut self, myself: &ActorRef<SessionMsg>, conn: ActorId, publish_will: bool, expiry: Option<u32>, ids: Vec<u16>) {
-        let current = self.binding.as_ref().is_some_and(|b| b.conn.get_id() == conn);
+    fn detach(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        conn: ActorId,
+        publish_will: bool,
+        expiry: Option<u32>,
+        ids: Vec<u16>,
+    ) {
+        let current = self
+            .binding
+            .as_ref()
+            .is_some_and(|b| b.conn.get_id() == conn);
         if !current {
             return;
         }
@@ -424,7 +481,9 @@ impl SessionState {
             if delay == 0 {
                 self.publish_will();
             } else if delay < self.expiry {
-                myself.send_after(Duration::from_secs(delay as u64), move || SessionMsg::WillTimer(generation));
+                myself.send_after(Duration::from_secs(delay as u64), move || {
+                    SessionMsg::WillTimer(generation)
+                });
             }
             // Otherwise the session ends first and publishes the will then.
         }
@@ -435,7 +494,9 @@ impl SessionState {
                 generation,
             });
         } else if self.expiry != u32::MAX {
-            myself.send_after(Duration::from_secs(self.expiry as u64), move || SessionMsg::ExpiryTimer(generation));
+            myself.send_after(Duration::from_secs(self.expiry as u64), move || {
+                SessionMsg::ExpiryTimer(generation)
+            });
         }
     }
 
@@ -467,8 +528,12 @@ impl SessionState {
         for r in subs {
             self.remove_route(&r.filter, r.group.clone()).await;
         }
-        let pending: Vec<Delivery> =
-            self.inflight.drain().map(|e| e.delivery).chain(self.mqueue.drain()).collect();
+        let pending: Vec<Delivery> = self
+            .inflight
+            .drain()
+            .map(|e| e.delivery)
+            .chain(self.mqueue.drain())
+            .collect();
         for d in pending {
             if let Some(key) = d.shared.clone() {
                 if !self.ctx.router.redispatch(&key, d, &self.client_id) {
@@ -480,7 +545,11 @@ impl SessionState {
         self.next_packet_id = 1;
     }
 
-    async fn shard_call(&self, filter: &str, make: impl FnOnce(RpcReplyPort<bool>) -> ShardMsg) -> Option<bool> {
+    async fn shard_call(
+        &self,
+        filter: &str,
+        make: impl FnOnce(RpcReplyPort<bool>) -> ShardMsg,
+    ) -> Option<bool> {
         let name = shard_name(self.ctx.router.partition_of(filter));
         let shard: ActorRef<ShardMsg> = ractor::registry::where_is(name)?.into();
         match shard.call(make, Some(Duration::from_secs(5))).await {
@@ -492,9 +561,14 @@ impl SessionState {
     async fn remove_route(&self, filter: &str, group: Option<Arc<str>>) -> bool {
         let client_id = self.client_id.clone();
         let f = filter.to_string();
-        self.shard_call(filter, move |reply| ShardMsg::Unsubscribe { filter: f, group, client_id, reply })
-            .await
-            .unwrap_or(false)
+        self.shard_call(filter, move |reply| ShardMsg::Unsubscribe {
+            filter: f,
+            group,
+            client_id,
+            reply,
+        })
+        .await
+        .unwrap_or(false)
     }
 
     async fn subscribe(&mut self, myself: &ActorRef<SessionMsg>, s: Subscribe) {
@@ -541,7 +615,12 @@ impl SessionState {
             };
             let (f, g) = (filter.clone(), group.clone());
             let added = self
-                .shard_call(&filter, move |reply| ShardMsg::Subscribe { filter: f, group: g, subscriber: subscriber.clone(), reply })
+                .shard_call(&filter, move |reply| ShardMsg::Subscribe {
+                    filter: f,
+                    group: g,
+                    subscriber: subscriber.clone(),
+                    reply,
+                })
                 .await;
             let Some(is_new) = added else {
                 codes.push(ReasonCode::UnspecifiedError);
@@ -549,7 +628,10 @@ impl SessionState {
             };
             self.subscriptions.insert(
                 raw.clone(),
-                SubscriptionRecord { filter: filter.clone(), group: group.clone(), options, id: sub_id },
+                SubscriptionRecord {
+                    filter: filter.clone(),
+                    group: group.clone(),
+                },
             );
             codes.push(match options.qos {
                 QoS::AtMostOnce => ReasonCode::Success,
@@ -577,7 +659,11 @@ impl SessionState {
                 }
             }
         }
-        self.outbox.push(Outgoing::SubAck(SubAck { packet_id: s.packet_id, reason_codes: codes, ..Default::default() }));
+        self.outbox.push(Outgoing::SubAck(SubAck {
+            packet_id: s.packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
         for d in retained {
             self.deliver(d);
         }
@@ -598,7 +684,11 @@ impl SessionState {
                 None => codes.push(ReasonCode::NoSubscriptionExisted),
             }
         }
-        self.outbox.push(Outgoing::UnsubAck(UnsubAck { packet_id: u.packet_id, reason_codes: codes, ..Default::default() }));
+        self.outbox.push(Outgoing::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
     }
 }
 

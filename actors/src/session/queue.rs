@@ -48,7 +48,10 @@ impl Inflight {
 
     /// Removes the entry for `packet_id` if it is in `state`.
     pub fn remove(&mut self, packet_id: u16, state: InflightState) -> Option<InflightEntry> {
-        let i = self.entries.iter().position(|e| e.packet_id == packet_id && e.state == state)?;
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.packet_id == packet_id && e.state == state)?;
         self.entries.remove(i)
     }
 
@@ -92,7 +95,10 @@ pub struct MQueue {
 impl MQueue {
     /// `max_len` 0 means unbounded.
     pub fn new(max_len: usize) -> MQueue {
-        MQueue { items: VecDeque::new(), max_len }
+        MQueue {
+            items: VecDeque::new(),
+            max_len,
+        }
     }
 
     pub fn len(&self) -> usize {
