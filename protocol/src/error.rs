@@ -16,10 +16,20 @@ pub enum ProtocolError {
     Protocol(&'static str),
     /// The packet is larger than the maximum packet size in force.
     #[error("packet of {size} bytes exceeds maximum packet size {max}")]
-    PacketTooLarge { size: usize, max: usize },
+    PacketTooLarge {
+        /// Total packet size: fixed header plus remaining length.
+        size: usize,
+        /// The limit that was exceeded.
+        max: usize,
+    },
     /// CONNECT with a protocol name/level we do not speak.
     #[error("unsupported protocol: name {name:?}, level {level}")]
-    UnsupportedProtocolVersion { name: String, level: u8 },
+    UnsupportedProtocolVersion {
+        /// Protocol name from CONNECT ("MQTT" or "MQIsdp").
+        name: String,
+        /// Protocol level from CONNECT.
+        level: u8,
+    },
     /// PUBLISH topic name with wildcards, U+0000 or otherwise invalid.
     #[error("invalid topic name: {0}")]
     TopicNameInvalid(&'static str),

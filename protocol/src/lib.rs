@@ -4,6 +4,8 @@
 //! connection actor owns the I/O and calls [`decode`] / [`encode`]. Payloads are
 //! `bytes::Bytes` so one received payload can be shared by every subscriber.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod packet;
 pub mod properties;
@@ -47,9 +49,12 @@ impl ProtocolVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(u8)]
 pub enum QoS {
+    /// QoS 0: fire and forget, no acknowledgement.
     #[default]
     AtMostOnce = 0,
+    /// QoS 1: acknowledged with PUBACK, may be duplicated.
     AtLeastOnce = 1,
+    /// QoS 2: four-way PUBREC/PUBREL/PUBCOMP handshake, delivered once.
     ExactlyOnce = 2,
 }
 
@@ -68,22 +73,41 @@ impl QoS {
 /// Every MQTT control packet. Fields not present in a protocol version (e.g.
 /// properties in 3.1.1) are left at their defaults when decoding and ignored when
 /// encoding for that version.
+///
+/// CONNECT is much larger than the other variants, but it is decoded once per
+/// connection and the broker matches on these by value, so it is not boxed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Packet {
+    /// Type 1, client to server.
     Connect(Connect),
+    /// Type 2, server to client.
     ConnAck(ConnAck),
+    /// Type 3, both directions.
     Publish(Publish),
+    /// Type 4, both directions.
     PubAck(PubAck),
+    /// Type 5, both directions.
     PubRec(PubRec),
+    /// Type 6, both directions.
     PubRel(PubRel),
+    /// Type 7, both directions.
     PubComp(PubComp),
+    /// Type 8, client to server.
     Subscribe(Subscribe),
+    /// Type 9, server to client.
     SubAck(SubAck),
+    /// Type 10, client to server.
     Unsubscribe(Unsubscribe),
+    /// Type 11, server to client.
     UnsubAck(UnsubAck),
+    /// Type 12, client to server keep-alive probe.
     PingReq,
+    /// Type 13, server's answer to PINGREQ.
     PingResp,
+    /// Type 14, client to server (both directions in 5.0).
     Disconnect(Disconnect),
+    /// Type 15, both directions, MQTT 5.0 only.
     Auth(Auth),
 }
 

@@ -8,47 +8,89 @@ pub enum ReasonCode {
     /// Also "Normal disconnection" and "Granted QoS 0".
     #[default]
     Success = 0x00,
+    /// Subscription granted with maximum QoS 1.
     GrantedQoS1 = 0x01,
+    /// Subscription granted with maximum QoS 2.
     GrantedQoS2 = 0x02,
+    /// Client disconnects but wants its will published.
     DisconnectWithWillMessage = 0x04,
+    /// PUBACK/PUBREC: accepted, but nobody is subscribed.
     NoMatchingSubscribers = 0x10,
+    /// UNSUBACK: there was no such subscription.
     NoSubscriptionExisted = 0x11,
+    /// AUTH: another authentication step follows.
     ContinueAuthentication = 0x18,
+    /// AUTH: the client starts re-authentication.
     ReAuthenticate = 0x19,
+    /// Failure with no more specific code (3.1.1 SUBACK failure 0x80).
     UnspecifiedError = 0x80,
+    /// The packet could not be parsed.
     MalformedPacket = 0x81,
+    /// A well-formed packet that breaks the protocol.
     ProtocolError = 0x82,
+    /// Valid, but this implementation refuses it.
     ImplementationSpecificError = 0x83,
+    /// CONNECT protocol level not supported.
     UnsupportedProtocolVersion = 0x84,
+    /// Client identifier rejected.
     ClientIdentifierNotValid = 0x85,
+    /// Credentials rejected.
     BadUserNameOrPassword = 0x86,
+    /// The client may not do this.
     NotAuthorized = 0x87,
+    /// The server cannot serve now.
     ServerUnavailable = 0x88,
+    /// The server is busy; try later.
     ServerBusy = 0x89,
+    /// The client is banned.
     Banned = 0x8A,
+    /// The server is shutting down.
     ServerShuttingDown = 0x8B,
+    /// Authentication method unsupported or changed.
     BadAuthenticationMethod = 0x8C,
+    /// Nothing received within 1.5 times the keep alive.
     KeepAliveTimeout = 0x8D,
+    /// Another connection with the same client id took the session.
     SessionTakenOver = 0x8E,
+    /// Topic filter well-formed but not accepted.
     TopicFilterInvalid = 0x8F,
+    /// Topic name well-formed but not accepted.
     TopicNameInvalid = 0x90,
+    /// The packet identifier is already in use.
     PacketIdentifierInUse = 0x91,
+    /// PUBREL/PUBCOMP for an unknown packet identifier.
     PacketIdentifierNotFound = 0x92,
+    /// More unacknowledged QoS>0 PUBLISHes than Receive Maximum.
     ReceiveMaximumExceeded = 0x93,
+    /// Topic alias 0, above the maximum, or unknown.
     TopicAliasInvalid = 0x94,
+    /// The packet exceeds the maximum packet size.
     PacketTooLarge = 0x95,
+    /// The publish rate is too high.
     MessageRateTooHigh = 0x96,
+    /// An implementation or administrative quota was exceeded.
     QuotaExceeded = 0x97,
+    /// Disconnected by an administrator.
     AdministrativeAction = 0x98,
+    /// Payload does not match the payload format indicator.
     PayloadFormatInvalid = 0x99,
+    /// The server does not support retained messages.
     RetainNotSupported = 0x9A,
+    /// QoS above the server's Maximum QoS.
     QoSNotSupported = 0x9B,
+    /// Temporarily use another server.
     UseAnotherServer = 0x9C,
+    /// Permanently use another server.
     ServerMoved = 0x9D,
+    /// Shared subscriptions are not supported.
     SharedSubscriptionsNotSupported = 0x9E,
+    /// Too many connections too fast.
     ConnectionRateExceeded = 0x9F,
+    /// The connection lasted its maximum allowed time.
     MaximumConnectTime = 0xA0,
+    /// Subscription identifiers are not supported.
     SubscriptionIdentifiersNotSupported = 0xA1,
+    /// Wildcard subscriptions are not supported.
     WildcardSubscriptionsNotSupported = 0xA2,
 }
 

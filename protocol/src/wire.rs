@@ -167,3 +167,50 @@ pub(crate) fn put_string(buf: &mut BytesMut, s: &str) -> Result<(), ProtocolErro
 pub(crate) fn binary_len(data: &[u8]) -> usize {
     2 + data.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trip_at_boundaries_spec_1_5_5() {
+        for v in [
+            0, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, MAX_VARINT,
+        ] {
+            let mut buf = BytesMut::new();
+            put_varint(&mut buf, v);
+            assert_eq!(buf.len(), varint_len(v), "{v}");
+            assert_eq!(read_varint(&buf), Ok(Some((v, buf.len()))));
+            // Every strict prefix asks for more bytes.
+            for cut in 0..buf.len() {
+                assert_eq!(read_varint(&buf[..cut]), Ok(None));
+            }
+        }
+    }
+
+    #[test]
+    fn varint_fifth_byte_is_malformed() {
+        assert!(matches!(
+            read_varint(&[0x80, 0x80, 0x80, 0x80, 0x01]),
+            Err(ProtocolError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn reader_rejects_reads_past_end() {
+        let mut r = Reader::new(Bytes::from_static(&[0x00, 0x05, b'a']));
+        assert!(matches!(r.string(), Err(ProtocolError::Malformed(_))));
+        let mut r = Reader::new(Bytes::from_static(&[0x01]));
+        assert!(r.u16().is_err());
+        let mut r = Reader::new(Bytes::from_static(&[0x80]));
+        assert!(r.varint().is_err());
+    }
+
+    #[test]
+    fn binary_longer_than_u16_cannot_be_written() {
+        let mut buf = BytesMut::new();
+        assert!(put_binary(&mut buf, &vec![0u8; 65_536]).is_err());
+        assert!(put_binary(&mut buf, &vec![0u8; 65_535]).is_ok());
+        assert_eq!(buf.len(), binary_len(&[0u8; 65_535]));
+    }
+}

@@ -8,11 +8,17 @@ use common::*;
 use roost_protocol::*;
 
 fn malformed(e: ProtocolError) {
-    assert!(matches!(e, ProtocolError::Malformed(_)), "expected Malformed, got {e:?}");
+    assert!(
+        matches!(e, ProtocolError::Malformed(_)),
+        "expected Malformed, got {e:?}"
+    );
 }
 
 fn protocol(e: ProtocolError) {
-    assert!(matches!(e, ProtocolError::Protocol(_)), "expected Protocol, got {e:?}");
+    assert!(
+        matches!(e, ProtocolError::Protocol(_)),
+        "expected Protocol, got {e:?}"
+    );
 }
 
 // ---------------------------------------------------------------- fixed header
@@ -66,7 +72,10 @@ fn packet_too_large_before_body() {
     let mut buf = BytesMut::from(&[0x30, 0xFF, 0x01][..]);
     assert_eq!(
         decode(&mut buf, V3_1_1, 100),
-        Err(ProtocolError::PacketTooLarge { size: 258, max: 100 })
+        Err(ProtocolError::PacketTooLarge {
+            size: 258,
+            max: 100
+        })
     );
     assert_eq!(
         ProtocolError::PacketTooLarge { size: 1, max: 0 }.reason_code(),
@@ -119,7 +128,10 @@ fn packet_type_15_only_in_v5() {
 fn reserved_flags_mqtt_2_1_3_1() {
     // PUBREL, SUBSCRIBE, UNSUBSCRIBE need 0010.
     malformed(dec_err(&[0x60, 0x02, 0x00, 0x01], V3_1_1));
-    malformed(dec_err(&frame(0x80, &cat(&[&[0, 1], &s("a"), &[0]])), V3_1_1));
+    malformed(dec_err(
+        &frame(0x80, &cat(&[&[0, 1], &s("a"), &[0]])),
+        V3_1_1,
+    ));
     malformed(dec_err(&frame(0xA0, &cat(&[&[0, 1], &s("a")])), V3_1_1));
     // Everything else but PUBLISH needs 0000.
     malformed(dec_err(&[0x42, 0x02, 0x00, 0x01], V3_1_1));
@@ -159,7 +171,10 @@ fn strings_must_be_valid_utf8_mqtt_1_5_4_1() {
 
 #[test]
 fn strings_must_not_contain_nul_mqtt_1_5_4_2() {
-    malformed(dec_err(&frame(0x30, &[0x00, 0x03, b'a', 0x00, b'b']), V3_1_1));
+    malformed(dec_err(
+        &frame(0x30, &[0x00, 0x03, b'a', 0x00, b'b']),
+        V3_1_1,
+    ));
 }
 
 #[test]
@@ -242,7 +257,11 @@ fn connect_v5_spec_3_1_2_12_example_with_will_and_credentials() {
             ..Default::default()
         },
     });
-    assert_eq!(dec_ok(&bytes, V3_1_1), expected, "CONNECT carries its own version");
+    assert_eq!(
+        dec_ok(&bytes, V3_1_1),
+        expected,
+        "CONNECT carries its own version"
+    );
     assert_eq!(enc(&expected, V5), bytes);
 }
 
@@ -266,40 +285,64 @@ fn connect_unsupported_level() {
         }
     );
     let e = dec_err(&frame(0x10, &connect_body("MQTT", 6, 0x02, &s("c"))), V5);
-    assert!(matches!(e, ProtocolError::UnsupportedProtocolVersion { level: 6, .. }));
+    assert!(matches!(
+        e,
+        ProtocolError::UnsupportedProtocolVersion { level: 6, .. }
+    ));
 }
 
 #[test]
 fn connect_unknown_protocol_name_mqtt_3_1_2_1() {
-    protocol(dec_err(&frame(0x10, &connect_body("HTTP", 4, 0x02, &s("c"))), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("HTTP", 4, 0x02, &s("c"))),
+        V5,
+    ));
 }
 
 #[test]
 fn connect_reserved_flag_mqtt_3_1_2_3() {
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x03, &s("c"))), V3_1_1));
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x03, &[0, 0, 1, b'c'])), V5));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x03, &s("c"))),
+        V3_1_1,
+    ));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x03, &[0, 0, 1, b'c'])),
+        V5,
+    ));
 }
 
 #[test]
 fn connect_will_qos_without_will_flag_mqtt_3_1_2_13() {
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x0A, &s("c"))), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x0A, &s("c"))),
+        V3_1_1,
+    ));
 }
 
 #[test]
 fn connect_will_retain_without_will_flag_mqtt_3_1_2_15() {
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x22, &s("c"))), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x22, &s("c"))),
+        V3_1_1,
+    ));
 }
 
 #[test]
 fn connect_will_qos_3_mqtt_3_1_2_14() {
     let rest = cat(&[&s("c"), &s("t"), &s("m")]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x1E, &rest)), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x1E, &rest)),
+        V3_1_1,
+    ));
 }
 
 #[test]
 fn connect_password_without_username_mqtt_3_1_2_22() {
     let rest = cat(&[&s("c"), &s("pw")]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x42, &rest)), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x42, &rest)),
+        V3_1_1,
+    ));
     // 5.0 allows it (spec 3.1.2.9).
     let rest5 = cat(&[&[0], &s("c"), &s("pw")]);
     let Packet::Connect(c) = dec_ok(&frame(0x10, &connect_body("MQTT", 5, 0x42, &rest5)), V5)
@@ -313,10 +356,16 @@ fn connect_password_without_username_mqtt_3_1_2_22() {
 #[test]
 fn connect_missing_payload_fields_are_malformed() {
     // Username flag set, but no user name follows.
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x82, &s("c"))), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x82, &s("c"))),
+        V3_1_1,
+    ));
     // Bytes after the last field.
     let rest = cat(&[&s("c"), &[0xAA]]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 4, 0x02, &rest)), V3_1_1));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 4, 0x02, &rest)),
+        V3_1_1,
+    ));
 }
 
 #[test]
@@ -332,32 +381,53 @@ fn connect_will_topic_is_a_topic_name() {
 fn connect_property_not_allowed_is_malformed() {
     // Topic Alias (0x23) is a PUBLISH-only property.
     let rest = cat(&[&[0x03, 0x23, 0x00, 0x01], &s("c")]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
     // Will Delay Interval belongs to the will, not the CONNECT.
     let rest = cat(&[&[0x05, 0x18, 0, 0, 0, 1], &s("c")]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
 }
 
 #[test]
 fn connect_duplicate_property_is_protocol_error_spec_2_2_2_2() {
     let rest = cat(&[&[0x0A, 0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2], &s("c")]);
-    protocol(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
 }
 
 #[test]
 fn connect_property_values_checked() {
     // Request Problem Information must be 0 or 1.
     let rest = cat(&[&[0x02, 0x17, 0x02], &s("c")]);
-    protocol(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
     // Receive Maximum 0.
     let rest = cat(&[&[0x03, 0x21, 0x00, 0x00], &s("c")]);
-    protocol(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
     // Maximum Packet Size 0.
     let rest = cat(&[&[0x05, 0x27, 0, 0, 0, 0], &s("c")]);
-    protocol(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
     // Authentication Data without Authentication Method (spec 3.1.2.11.10).
     let rest = cat(&[&[0x04, 0x16, 0x00, 0x01, 0xAB], &s("c")]);
-    protocol(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    protocol(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
 }
 
 #[test]
@@ -369,7 +439,10 @@ fn connect_property_length_beyond_remaining_is_malformed() {
 #[test]
 fn unknown_property_identifier_is_malformed() {
     let rest = cat(&[&[0x02, 0x7F, 0x00], &s("c")]);
-    malformed(dec_err(&frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)), V5));
+    malformed(dec_err(
+        &frame(0x10, &connect_body("MQTT", 5, 0x02, &rest)),
+        V5,
+    ));
 }
 
 #[test]
@@ -408,8 +481,14 @@ fn connack_v311_vectors() {
         session_present: true,
         ..Default::default()
     };
-    assert_eq!(enc(&Packet::ConnAck(sp.clone()), V3_1_1), [0x20, 0x02, 0x01, 0x00]);
-    assert_eq!(dec_ok(&[0x20, 0x02, 0x01, 0x00], V3_1_1), Packet::ConnAck(sp));
+    assert_eq!(
+        enc(&Packet::ConnAck(sp.clone()), V3_1_1),
+        [0x20, 0x02, 0x01, 0x00]
+    );
+    assert_eq!(
+        dec_ok(&[0x20, 0x02, 0x01, 0x00], V3_1_1),
+        Packet::ConnAck(sp)
+    );
 }
 
 #[test]
@@ -510,7 +589,10 @@ fn publish_payload_is_zero_copy() {
         panic!()
     };
     assert_eq!(p.payload.len(), 64);
-    assert!(range.contains(&(p.payload.as_ptr() as usize)), "payload was copied");
+    assert!(
+        range.contains(&(p.payload.as_ptr() as usize)),
+        "payload was copied"
+    );
 }
 
 #[test]
@@ -526,7 +608,10 @@ fn publish_topic_wildcard_is_invalid_mqtt_3_3_2_2() {
 
 #[test]
 fn publish_empty_topic_needs_alias_in_v5() {
-    assert!(matches!(dec_err(&frame(0x30, &s("")), V3_1_1), ProtocolError::TopicNameInvalid(_)));
+    assert!(matches!(
+        dec_err(&frame(0x30, &s("")), V3_1_1),
+        ProtocolError::TopicNameInvalid(_)
+    ));
     assert!(matches!(
         dec_err(&frame(0x30, &cat(&[&s(""), &[0]])), V5),
         ProtocolError::TopicNameInvalid(_)
@@ -561,20 +646,29 @@ fn publish_subscription_identifiers() {
     };
     assert_eq!(p.properties.subscription_identifiers, vec![1, 128]);
     // Identifier 0 is a protocol error.
-    protocol(dec_err(&frame(0x30, &cat(&[&s("t"), &[2, 0x0B, 0x00]])), V5));
+    protocol(dec_err(
+        &frame(0x30, &cat(&[&s("t"), &[2, 0x0B, 0x00]])),
+        V5,
+    ));
 }
 
 #[test]
 fn publish_property_not_allowed_and_duplicates() {
     // Session Expiry Interval is not a PUBLISH property.
-    malformed(dec_err(&frame(0x30, &cat(&[&s("t"), &[5, 0x11, 0, 0, 0, 1]])), V5));
+    malformed(dec_err(
+        &frame(0x30, &cat(&[&s("t"), &[5, 0x11, 0, 0, 0, 1]])),
+        V5,
+    ));
     // Two Topic Alias properties.
     protocol(dec_err(
         &frame(0x30, &cat(&[&s("t"), &[6, 0x23, 0, 1, 0x23, 0, 2]])),
         V5,
     ));
     // Payload Format Indicator must be 0 or 1.
-    protocol(dec_err(&frame(0x30, &cat(&[&s("t"), &[2, 0x01, 0x02]])), V5));
+    protocol(dec_err(
+        &frame(0x30, &cat(&[&s("t"), &[2, 0x01, 0x02]])),
+        V5,
+    ));
 }
 
 #[test]
@@ -590,7 +684,10 @@ fn publish_encode_rejects_invalid() {
         topic: "t".into(),
         ..Default::default()
     });
-    assert!(matches!(encode(&p, V3_1_1, &mut buf), Err(ProtocolError::Protocol(_))));
+    assert!(matches!(
+        encode(&p, V3_1_1, &mut buf),
+        Err(ProtocolError::Protocol(_))
+    ));
     assert!(buf.is_empty(), "nothing written on error");
 }
 
@@ -666,7 +763,10 @@ fn ack_reason_code_must_fit_packet() {
     // 0x92 is a PUBREL code, not a PUBACK one.
     malformed(dec_err(&[0x40, 0x03, 0x00, 0x01, 0x92], V5));
     // Properties only valid elsewhere: Topic Alias in PUBACK.
-    malformed(dec_err(&[0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01], V5));
+    malformed(dec_err(
+        &[0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01],
+        V5,
+    ));
 }
 
 // ---------------------------------------------------------------- SUBSCRIBE
@@ -739,28 +839,54 @@ fn subscribe_v311_upper_bits_mqtt_3_8_3_4() {
 
 #[test]
 fn subscribe_retain_handling_3_and_qos_3() {
-    malformed(dec_err(&frame(0x82, &cat(&[&[0, 1, 0], &s("a"), &[0x30]])), V5));
-    malformed(dec_err(&frame(0x82, &cat(&[&[0, 1, 0], &s("a"), &[0x03]])), V5));
-    malformed(dec_err(&frame(0x82, &cat(&[&[0, 1], &s("a"), &[0x03]])), V3_1_1));
+    malformed(dec_err(
+        &frame(0x82, &cat(&[&[0, 1, 0], &s("a"), &[0x30]])),
+        V5,
+    ));
+    malformed(dec_err(
+        &frame(0x82, &cat(&[&[0, 1, 0], &s("a"), &[0x03]])),
+        V5,
+    ));
+    malformed(dec_err(
+        &frame(0x82, &cat(&[&[0, 1], &s("a"), &[0x03]])),
+        V3_1_1,
+    ));
 }
 
 #[test]
 fn subscribe_invalid_filters() {
-    for f in ["a/#/b", "a+", "", "$share/g", "$share//a", "$share/g/", "$share/g+/a"] {
+    for f in [
+        "a/#/b",
+        "a+",
+        "",
+        "$share/g",
+        "$share//a",
+        "$share/g/",
+        "$share/g+/a",
+    ] {
         let e = dec_err(&frame(0x82, &cat(&[&[0, 1], &s(f), &[0]])), V3_1_1);
-        assert!(matches!(e, ProtocolError::TopicFilterInvalid(_)), "{f:?}: {e:?}");
+        assert!(
+            matches!(e, ProtocolError::TopicFilterInvalid(_)),
+            "{f:?}: {e:?}"
+        );
         assert_eq!(e.reason_code(), ReasonCode::TopicFilterInvalid);
     }
 }
 
 #[test]
 fn subscribe_packet_id_zero() {
-    protocol(dec_err(&frame(0x82, &cat(&[&[0, 0], &s("a"), &[0]])), V3_1_1));
+    protocol(dec_err(
+        &frame(0x82, &cat(&[&[0, 0], &s("a"), &[0]])),
+        V3_1_1,
+    ));
 }
 
 #[test]
 fn subscribe_identifier_zero_and_twice() {
-    protocol(dec_err(&frame(0x82, &cat(&[&[0, 1, 2, 0x0B, 0], &s("a"), &[0]])), V5));
+    protocol(dec_err(
+        &frame(0x82, &cat(&[&[0, 1, 2, 0x0B, 0], &s("a"), &[0]])),
+        V5,
+    ));
     protocol(dec_err(
         &frame(0x82, &cat(&[&[0, 1, 4, 0x0B, 1, 0x0B, 2], &s("a"), &[0]])),
         V5,
@@ -850,7 +976,10 @@ fn unsubscribe_rules_mqtt_3_10_3_2() {
         ProtocolError::TopicFilterInvalid(_)
     ));
     // Only User Property is allowed in UNSUBSCRIBE.
-    malformed(dec_err(&frame(0xA2, &cat(&[&[0, 1, 2, 0x0B, 1], &s("a")])), V5));
+    malformed(dec_err(
+        &frame(0xA2, &cat(&[&[0, 1, 2, 0x0B, 1], &s("a")])),
+        V5,
+    ));
 }
 
 // ---------------------------------------------------------------- UNSUBACK
@@ -929,6 +1058,12 @@ fn auth_vectors() {
 
 #[test]
 fn error_reason_codes() {
-    assert_eq!(ProtocolError::Malformed("x").reason_code(), ReasonCode::MalformedPacket);
-    assert_eq!(ProtocolError::Protocol("x").reason_code(), ReasonCode::ProtocolError);
+    assert_eq!(
+        ProtocolError::Malformed("x").reason_code(),
+        ReasonCode::MalformedPacket
+    );
+    assert_eq!(
+        ProtocolError::Protocol("x").reason_code(),
+        ReasonCode::ProtocolError
+    );
 }

@@ -45,10 +45,14 @@ fn topic_name() -> impl Strategy<Value = String> {
 
 fn topic_filter() -> impl Strategy<Value = String> {
     let level = prop_oneof!["[a-z]{1,3}", Just("+".to_string()), Just(String::new())];
-    (vec(level, 1..4), any::<bool>(), option::of(prop_oneof![
-        Just("$share/g/".to_string()),
-        Just("$queue/".to_string())
-    ]))
+    (
+        vec(level, 1..4),
+        any::<bool>(),
+        option::of(prop_oneof![
+            Just("$share/g/".to_string()),
+            Just("$queue/".to_string())
+        ]),
+    )
         .prop_map(|(levels, hash, share)| {
             let mut f = levels.join("/");
             if hash {
@@ -209,8 +213,8 @@ fn code(bytes: &'static [u8]) -> impl Strategy<Value = ReasonCode> {
 }
 
 const CONNACK_V5: &[u8] = &[
-    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95,
-    0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+    0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
 ];
 /// The 5.0 codes that 3.1.1 return codes 0..=5 decode back to.
 const CONNACK_V3: &[u8] = &[0x00, 0x84, 0x85, 0x88, 0x86, 0x87];
@@ -222,8 +226,8 @@ const SUBACK_V5: &[u8] = &[
 const SUBACK_V3: &[u8] = &[0x00, 0x01, 0x02, 0x80];
 const UNSUBACK: &[u8] = &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
 const DISCONNECT: &[u8] = &[
-    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
-    0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
 ];
 const AUTH: &[u8] = &[0x00, 0x18, 0x19];
 
@@ -236,15 +240,20 @@ fn reason(v: ProtocolVersion, allowed: &'static [u8]) -> BoxedStrategy<ReasonCod
 }
 
 fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
-    let will = (topic_name(), data(), qos(), any::<bool>(), props_for(v, Ctx::Will)).prop_map(
-        |(topic, payload, qos, retain, properties)| Will {
+    let will = (
+        topic_name(),
+        data(),
+        qos(),
+        any::<bool>(),
+        props_for(v, Ctx::Will),
+    )
+        .prop_map(|(topic, payload, qos, retain, properties)| Will {
             topic,
             payload,
             qos,
             retain,
             properties,
-        },
-    );
+        });
     (
         any::<bool>(),
         any::<u16>(),
@@ -254,21 +263,31 @@ fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
         option::of(data()),
         props_for(v, Ctx::Connect),
     )
-        .prop_map(move |(clean_start, keep_alive, client_id, will, username, mut password, properties)| {
-            if !v.is_v5() && username.is_none() {
-                password = None; // [MQTT-3.1.2-22]
-            }
-            Packet::Connect(Connect {
-                protocol: v,
+        .prop_map(
+            move |(
                 clean_start,
                 keep_alive,
                 client_id,
                 will,
                 username,
-                password,
+                mut password,
                 properties,
-            })
-        })
+            )| {
+                if !v.is_v5() && username.is_none() {
+                    password = None; // [MQTT-3.1.2-22]
+                }
+                Packet::Connect(Connect {
+                    protocol: v,
+                    clean_start,
+                    keep_alive,
+                    client_id,
+                    will,
+                    username,
+                    password,
+                    properties,
+                })
+            },
+        )
 }
 
 fn publish(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
@@ -282,24 +301,26 @@ fn publish(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
         props_for(v, Ctx::Publish),
         any::<bool>(),
     )
-        .prop_map(move |(dup, qos, retain, topic, id, payload, properties, alias_only)| {
-            let zero = qos == QoS::AtMostOnce;
-            // With a topic alias 5.0 may send an empty topic.
-            let topic = if alias_only && properties.topic_alias.is_some() {
-                String::new()
-            } else {
-                topic
-            };
-            Packet::Publish(Publish {
-                dup: dup && !zero,
-                qos,
-                retain,
-                topic,
-                packet_id: if zero { 0 } else { id },
-                payload,
-                properties,
-            })
-        })
+        .prop_map(
+            move |(dup, qos, retain, topic, id, payload, properties, alias_only)| {
+                let zero = qos == QoS::AtMostOnce;
+                // With a topic alias 5.0 may send an empty topic.
+                let topic = if alias_only && properties.topic_alias.is_some() {
+                    String::new()
+                } else {
+                    topic
+                };
+                Packet::Publish(Publish {
+                    dup: dup && !zero,
+                    qos,
+                    retain,
+                    topic,
+                    packet_id: if zero { 0 } else { id },
+                    payload,
+                    properties,
+                })
+            },
+        )
 }
 
 fn options(v: ProtocolVersion) -> impl Strategy<Value = SubscriptionOptions> {
@@ -329,18 +350,24 @@ fn packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
     let id = 1u16..;
     macro_rules! ack {
         ($variant:ident, $codes:expr) => {
-            (id.clone(), reason(v, $codes), props_for(v, Ctx::Ack)).prop_map(|(packet_id, reason_code, properties)| {
-                Packet::$variant($variant {
-                    packet_id,
-                    reason_code,
-                    properties,
-                })
-            })
+            (id.clone(), reason(v, $codes), props_for(v, Ctx::Ack)).prop_map(
+                |(packet_id, reason_code, properties)| {
+                    Packet::$variant($variant {
+                        packet_id,
+                        reason_code,
+                        properties,
+                    })
+                },
+            )
         };
     }
     let connack = (
         any::<bool>(),
-        if v.is_v5() { code(CONNACK_V5).boxed() } else { code(CONNACK_V3).boxed() },
+        if v.is_v5() {
+            code(CONNACK_V5).boxed()
+        } else {
+            code(CONNACK_V3).boxed()
+        },
         props_for(v, Ctx::ConnAck),
     )
         .prop_map(|(session_present, reason_code, properties)| {
@@ -370,7 +397,14 @@ fn packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
         });
     let suback = (
         id.clone(),
-        vec(if v.is_v5() { code(SUBACK_V5).boxed() } else { code(SUBACK_V3).boxed() }, 1..4),
+        vec(
+            if v.is_v5() {
+                code(SUBACK_V5).boxed()
+            } else {
+                code(SUBACK_V3).boxed()
+            },
+            1..4,
+        ),
         props_for(v, Ctx::SubAck),
     )
         .prop_map(|(packet_id, reason_codes, properties)| {
@@ -380,7 +414,11 @@ fn packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
                 properties,
             })
         });
-    let unsubscribe = (id.clone(), vec(topic_filter(), 1..4), props_for(v, Ctx::Unsubscribe))
+    let unsubscribe = (
+        id.clone(),
+        vec(topic_filter(), 1..4),
+        props_for(v, Ctx::Unsubscribe),
+    )
         .prop_map(|(packet_id, filters, properties)| {
             Packet::Unsubscribe(Unsubscribe {
                 packet_id,
@@ -390,7 +428,11 @@ fn packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
         });
     let unsuback = (
         id.clone(),
-        if v.is_v5() { vec(code(UNSUBACK), 1..4).boxed() } else { Just(vec![]).boxed() },
+        if v.is_v5() {
+            vec(code(UNSUBACK), 1..4).boxed()
+        } else {
+            Just(vec![]).boxed()
+        },
         props_for(v, Ctx::UnsubAck),
     )
         .prop_map(|(packet_id, reason_codes, properties)| {

@@ -8,14 +8,20 @@ use roost_protocol::ProtocolError;
 
 fn name_invalid(name: &str) {
     assert!(
-        matches!(validate_topic_name(name), Err(ProtocolError::TopicNameInvalid(_))),
+        matches!(
+            validate_topic_name(name),
+            Err(ProtocolError::TopicNameInvalid(_))
+        ),
         "{name:?} should be an invalid topic name"
     );
 }
 
 fn filter_invalid(filter: &str) {
     assert!(
-        matches!(validate_topic_filter(filter), Err(ProtocolError::TopicFilterInvalid(_))),
+        matches!(
+            validate_topic_filter(filter),
+            Err(ProtocolError::TopicFilterInvalid(_))
+        ),
         "{filter:?} should be an invalid topic filter"
     );
 }
@@ -36,7 +42,9 @@ fn topic_names_mqtt_4_7_3() {
 
 #[test]
 fn topic_filters_mqtt_4_7_1() {
-    for ok in ["#", "+", "a/#", "+/+", "/+", "a/+/b/#", "a//b", "$SYS/#", "+/a/#"] {
+    for ok in [
+        "#", "+", "a/#", "+/+", "/+", "a/+/b/#", "a//b", "$SYS/#", "+/a/#",
+    ] {
         assert_eq!(validate_topic_filter(ok), Ok(()), "{ok:?}");
     }
     filter_invalid(""); // [MQTT-4.7.3-1]
@@ -124,7 +132,10 @@ fn matching_examples_spec_4_7_1() {
     let yes = [
         ("sport/tennis/player1/#", "sport/tennis/player1"),
         ("sport/tennis/player1/#", "sport/tennis/player1/ranking"),
-        ("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"),
+        (
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/score/wimbledon",
+        ),
         ("sport/#", "sport"),
         ("#", "a/b/c"),
         ("sport/tennis/+", "sport/tennis/player1"),

@@ -10,7 +10,9 @@ use bytes::BytesMut;
 /// One step of an enhanced authentication exchange (or a re-authentication).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Auth {
+    /// Success, Continue Authentication or Re-authenticate.
     pub reason_code: ReasonCode,
+    /// Authentication Method / Data, Reason String, User Properties.
     pub properties: Properties,
 }
 

@@ -10,8 +10,11 @@ use bytes::{BufMut, BytesMut};
 /// [`ReasonCode::connack_v3`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnAck {
+    /// Whether the server resumed a stored session.
     pub session_present: bool,
+    /// Accepted (Success) or why the connection is refused.
     pub reason_code: ReasonCode,
+    /// Server capabilities and assignments (5.0).
     pub properties: Properties,
 }
 

@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// A client's request to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connect {
+    /// The version the client speaks, from protocol name and level.
     pub protocol: ProtocolVersion,
     /// Clean Start (5.0) / Clean Session (3.1.1).
     pub clean_start: bool,
@@ -18,8 +19,11 @@ pub struct Connect {
     /// May be empty (the server then assigns one, or rejects it in 3.1.1 when
     /// clean_start is false).
     pub client_id: String,
+    /// The message to publish if the connection ends without DISCONNECT.
     pub will: Option<Will>,
+    /// User Name, present when its CONNECT flag is set.
     pub username: Option<String>,
+    /// Password (binary data), present when its CONNECT flag is set.
     pub password: Option<Bytes>,
     /// CONNECT properties (5.0).
     pub properties: Properties,
@@ -28,9 +32,13 @@ pub struct Connect {
 /// The will message of a CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Will {
+    /// Will topic, a valid topic name.
     pub topic: String,
+    /// Will payload (binary data).
     pub payload: Bytes,
+    /// QoS the will is published with.
     pub qos: QoS,
+    /// Whether the will is published as retained.
     pub retain: bool,
     /// Will properties (5.0): will delay, message expiry, content type, etc.
     pub properties: Properties,

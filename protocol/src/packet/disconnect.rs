@@ -9,7 +9,9 @@ use bytes::{BufMut, BytesMut};
 /// Why a connection ends (5.0); in 3.1.1 always a plain client disconnect.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Disconnect {
+    /// Why the connection ends (5.0); Success in 3.1.1.
     pub reason_code: ReasonCode,
+    /// Session Expiry, Reason String, Server Reference, User Properties (5.0).
     pub properties: Properties,
 }
 

@@ -75,8 +75,11 @@ macro_rules! ack_packet {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Default)]
         pub struct $name {
+            /// Identifier of the exchange being acknowledged; never 0.
             pub packet_id: u16,
+            /// Outcome (5.0); always Success in 3.1.1, where it is not on the wire.
             pub reason_code: ReasonCode,
+            /// Reason String and User Properties (5.0).
             pub properties: Properties,
         }
 

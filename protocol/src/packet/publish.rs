@@ -10,14 +10,19 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// An application message in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Publish {
+    /// Redelivery of an earlier attempt; always false for QoS 0.
     pub dup: bool,
+    /// Delivery guarantee of this message.
     pub qos: QoS,
+    /// Store as the topic's retained message (or, outbound, was retained).
     pub retain: bool,
     /// May be empty in 5.0 when a topic alias is used.
     pub topic: String,
     /// 0 for QoS 0 (not on the wire); non-zero otherwise.
     pub packet_id: u16,
+    /// Application data, sliced without copying from the received buffer.
     pub payload: Bytes,
+    /// Message properties (5.0).
     pub properties: Properties,
 }
 

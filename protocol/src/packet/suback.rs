@@ -10,8 +10,11 @@ use bytes::{BufMut, BytesMut};
 /// granted QoS 0/1/2 or failure 0x80 (any error code encodes as 0x80).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SubAck {
+    /// Packet identifier of the SUBSCRIBE being answered.
     pub packet_id: u16,
+    /// One code per filter of the SUBSCRIBE, in order.
     pub reason_codes: Vec<ReasonCode>,
+    /// Reason String and User Properties (5.0).
     pub properties: Properties,
 }
 

@@ -10,6 +10,7 @@ use bytes::{BufMut, BytesMut};
 /// A request to add subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subscribe {
+    /// Identifier echoed by the SUBACK; never 0.
     pub packet_id: u16,
     /// At least one (topic filter, options) pair [MQTT-3.8.3-3].
     pub filters: Vec<(String, SubscriptionOptions)>,
@@ -20,9 +21,13 @@ pub struct Subscribe {
 /// The options byte of one subscription (in 3.1.1 only `qos` exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SubscriptionOptions {
+    /// Maximum QoS the server may deliver with on this subscription.
     pub qos: QoS,
+    /// Do not send the client its own publications (5.0).
     pub no_local: bool,
+    /// Keep the RETAIN flag as published when forwarding (5.0).
     pub retain_as_published: bool,
+    /// When retained messages are sent for this subscription (5.0).
     pub retain_handling: RetainHandling,
 }
 

@@ -9,8 +9,11 @@ use bytes::{BufMut, BytesMut};
 /// In 5.0 one reason code per filter; in 3.1.1 the codes are not on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnsubAck {
+    /// Packet identifier of the UNSUBSCRIBE being answered.
     pub packet_id: u16,
+    /// One code per filter of the UNSUBSCRIBE, in order.
     pub reason_codes: Vec<ReasonCode>,
+    /// Reason String and User Properties (5.0).
     pub properties: Properties,
 }
 

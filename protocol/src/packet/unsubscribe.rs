@@ -10,8 +10,11 @@ use bytes::BytesMut;
 /// A request to remove subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Unsubscribe {
+    /// Identifier echoed by the UNSUBACK; never 0.
     pub packet_id: u16,
+    /// Filters to remove, exactly as subscribed (shared forms included).
     pub filters: Vec<String>,
+    /// User Properties (5.0).
     pub properties: Properties,
 }
 
