@@ -118,6 +118,9 @@ pub enum Packet {
 /// is the connection's negotiated version (ignored for CONNECT, which carries its
 /// own). A packet whose total size exceeds `max_packet_size` is an error
 /// ([`ProtocolError::PacketTooLarge`]) as soon as its fixed header is read.
+///
+/// After an error the stream cannot be resynchronised (the packet's bytes may or
+/// may not have been consumed): report the error's reason code and close.
 pub fn decode(
     buf: &mut bytes::BytesMut,
     version: ProtocolVersion,
