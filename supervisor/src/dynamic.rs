@@ -2,8 +2,7 @@
 //! sessions), each restarted one_for_one according to its restart type.
 
 use crate::restart::{
-    classify, should_restart, shutdown_all, shutdown_child, Backoff, Exit, RestartLog,
-    BACKOFF_BASE,
+    classify, should_restart, shutdown_all, shutdown_child, Backoff, Exit, RestartLog, BACKOFF_BASE,
 };
 use crate::{call_result, ChildInfo, ChildSpec, Intensity, RestartTimer, SupervisorError};
 use ractor::{
@@ -75,7 +74,10 @@ impl DynamicSupervisor {
         sup: &ActorRef<DynamicSupervisorMsg>,
         spec: ChildSpec,
     ) -> Result<ActorCell, SupervisorError> {
-        call_result(sup.call(|reply| DynamicSupervisorMsg::StartChild(spec, reply), None).await)?
+        call_result(
+            sup.call(|reply| DynamicSupervisorMsg::StartChild(spec, reply), None)
+                .await,
+        )?
     }
 
     /// Stops the child `id` for good; `Ok(false)` if there was no such child.
@@ -84,7 +86,13 @@ impl DynamicSupervisor {
         id: impl Into<String>,
     ) -> Result<bool, SupervisorError> {
         let id = id.into();
-        call_result(sup.call(|reply| DynamicSupervisorMsg::TerminateChild(id, reply), None).await)
+        call_result(
+            sup.call(
+                |reply| DynamicSupervisorMsg::TerminateChild(id, reply),
+                None,
+            )
+            .await,
+        )
     }
 
     /// The running children of `sup` (for the actor tree and tests).
@@ -113,7 +121,9 @@ impl Actor for DynamicSupervisor {
         args: DynamicSupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(DynamicSupervisorState {
-            name: myself.get_name().unwrap_or_else(|| myself.get_id().to_string()),
+            name: myself
+                .get_name()
+                .unwrap_or_else(|| myself.get_id().to_string()),
             log: RestartLog::new(args.intensity),
             max_children: args.max_children,
             children: HashMap::new(),
@@ -323,7 +333,10 @@ impl DynamicSupervisorState {
                 self.next_seq += 1;
                 let seq = self.next_seq;
                 child.seq = seq;
-                let delay = child.backoff.next_delay(Instant::now(), period).max(BACKOFF_BASE);
+                let delay = child
+                    .backoff
+                    .next_delay(Instant::now(), period)
+                    .max(BACKOFF_BASE);
                 let timer = RestartTimer { id: timer.id, seq };
                 myself.send_after(delay, move || DynamicSupervisorMsg::Restart(timer));
                 Ok(())

@@ -71,7 +71,10 @@ pub struct Intensity {
 impl Default for Intensity {
     /// OTP's default: 1 restart in 5 seconds.
     fn default() -> Self {
-        Intensity { max_restarts: 1, period: Duration::from_secs(5) }
+        Intensity {
+            max_restarts: 1,
+            period: Duration::from_secs(5),
+        }
     }
 }
 
@@ -98,7 +101,12 @@ pub struct ChildSpec {
 
 impl ChildSpec {
     /// A child spec from a spawn closure.
-    pub fn new<F, Fut>(id: impl Into<String>, kind: &'static str, restart: Restart, spawn: F) -> Self
+    pub fn new<F, Fut>(
+        id: impl Into<String>,
+        kind: &'static str,
+        restart: Restart,
+        spawn: F,
+    ) -> Self
     where
         F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<ActorCell, SpawnErr>> + Send + 'static,

@@ -89,7 +89,10 @@ pub(crate) struct RestartLog {
 
 impl RestartLog {
     pub(crate) fn new(intensity: Intensity) -> Self {
-        RestartLog { intensity, times: VecDeque::new() }
+        RestartLog {
+            intensity,
+            times: VecDeque::new(),
+        }
     }
 
     /// Records one restart (or failed restart attempt); `false` when this restart
@@ -123,8 +126,14 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn next_delay(&mut self, now: Instant, period: Duration) -> Duration {
-        let recent = self.last.is_some_and(|last| now.duration_since(last) < period);
-        self.step = if recent { self.step.saturating_add(1) } else { 0 };
+        let recent = self
+            .last
+            .is_some_and(|last| now.duration_since(last) < period);
+        self.step = if recent {
+            self.step.saturating_add(1)
+        } else {
+            0
+        };
         self.last = Some(now);
         match self.step {
             0 => Duration::ZERO,
@@ -169,7 +178,10 @@ mod tests {
 
     #[test]
     fn intensity_allows_max_restarts_within_period() {
-        let mut log = RestartLog::new(Intensity { max_restarts: 2, period: Duration::from_secs(5) });
+        let mut log = RestartLog::new(Intensity {
+            max_restarts: 2,
+            period: Duration::from_secs(5),
+        });
         let t0 = Instant::now();
         assert!(log.add(t0));
         assert!(log.add(t0 + Duration::from_secs(1)));
@@ -178,7 +190,10 @@ mod tests {
 
     #[test]
     fn intensity_forgets_restarts_older_than_period() {
-        let mut log = RestartLog::new(Intensity { max_restarts: 1, period: Duration::from_secs(5) });
+        let mut log = RestartLog::new(Intensity {
+            max_restarts: 1,
+            period: Duration::from_secs(5),
+        });
         let t0 = Instant::now();
         assert!(log.add(t0));
         assert!(log.add(t0 + Duration::from_secs(6)));
@@ -187,7 +202,10 @@ mod tests {
 
     #[test]
     fn zero_intensity_never_restarts() {
-        let mut log = RestartLog::new(Intensity { max_restarts: 0, period: Duration::from_secs(5) });
+        let mut log = RestartLog::new(Intensity {
+            max_restarts: 0,
+            period: Duration::from_secs(5),
+        });
         assert!(!log.add(Instant::now()));
     }
 
@@ -203,14 +221,23 @@ mod tests {
             b.next_delay(t0, period);
         }
         assert_eq!(b.next_delay(t0, period), Duration::from_secs(1));
-        assert_eq!(b.next_delay(t0 + Duration::from_secs(10), period), Duration::ZERO);
+        assert_eq!(
+            b.next_delay(t0 + Duration::from_secs(10), period),
+            Duration::ZERO
+        );
     }
 
     #[test]
     fn kill_and_failure_are_abnormal_stop_is_normal() {
-        assert!(should_restart(Restart::Transient, &Exit::Abnormal("killed".into())));
+        assert!(should_restart(
+            Restart::Transient,
+            &Exit::Abnormal("killed".into())
+        ));
         assert!(!should_restart(Restart::Transient, &Exit::Normal(None)));
         assert!(should_restart(Restart::Permanent, &Exit::Normal(None)));
-        assert!(!should_restart(Restart::Temporary, &Exit::Abnormal("panic".into())));
+        assert!(!should_restart(
+            Restart::Temporary,
+            &Exit::Abnormal("panic".into())
+        ));
     }
 }

@@ -4,8 +4,8 @@
 use crate::restart::{
     classify, should_restart, shutdown_child, Backoff, Exit, RestartLog, BACKOFF_BASE,
 };
-use crate::{call_result, ChildInfo, ChildSpec, Intensity, Restart, RestartTimer, Strategy};
 use crate::SupervisorError;
+use crate::{call_result, ChildInfo, ChildSpec, Intensity, Restart, RestartTimer, Strategy};
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
 };
@@ -81,7 +81,9 @@ impl Actor for Supervisor {
         args: SupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut state = SupervisorState {
-            name: myself.get_name().unwrap_or_else(|| myself.get_id().to_string()),
+            name: myself
+                .get_name()
+                .unwrap_or_else(|| myself.get_id().to_string()),
             strategy: args.strategy,
             log: RestartLog::new(args.intensity),
             children: Vec::with_capacity(args.children.len()),
@@ -236,7 +238,10 @@ impl SupervisorState {
         };
         child.seq = seq;
         let delay = child.backoff.next_delay(Instant::now(), period);
-        let timer = RestartTimer { id: id.to_string(), seq };
+        let timer = RestartTimer {
+            id: id.to_string(),
+            seq,
+        };
         if delay.is_zero() {
             self.restart_pending(myself, timer).await
         } else {
@@ -258,9 +263,9 @@ impl SupervisorState {
                 .into_iter()
                 .collect(),
             // A group is restarted in start order, whichever timer fires first.
-            Strategy::OneForAll | Strategy::RestForOne => {
-                (0..self.children.len()).filter(|&i| self.children[i].pending).collect()
-            }
+            Strategy::OneForAll | Strategy::RestForOne => (0..self.children.len())
+                .filter(|&i| self.children[i].pending)
+                .collect(),
         };
         for pos in targets {
             let spawn = self.children[pos].spec.spawn.clone();
@@ -295,8 +300,14 @@ impl SupervisorState {
         let seq = self.next_seq;
         let child = &mut self.children[pos];
         child.seq = seq;
-        let delay = child.backoff.next_delay(Instant::now(), period).max(BACKOFF_BASE);
-        let timer = RestartTimer { id: child.spec.id.clone(), seq };
+        let delay = child
+            .backoff
+            .next_delay(Instant::now(), period)
+            .max(BACKOFF_BASE);
+        let timer = RestartTimer {
+            id: child.spec.id.clone(),
+            seq,
+        };
         myself.send_after(delay, move || SupervisorMsg::Restart(timer));
     }
 

@@ -83,12 +83,21 @@ fn worker(id: &str, restart: Restart) -> ChildSpec {
 }
 
 fn lenient() -> Intensity {
-    Intensity { max_restarts: 10, period: Duration::from_secs(10) }
+    Intensity {
+        max_restarts: 10,
+        period: Duration::from_secs(10),
+    }
 }
 
 async fn start_sup(strategy: Strategy, children: Vec<ChildSpec>) -> ActorRef<SupervisorMsg> {
-    let args = SupervisorArgs { strategy, intensity: lenient(), children };
-    let (sup, _) = Actor::spawn(None, Supervisor, args).await.expect("supervisor starts");
+    let args = SupervisorArgs {
+        strategy,
+        intensity: lenient(),
+        children,
+    };
+    let (sup, _) = Actor::spawn(None, Supervisor, args)
+        .await
+        .expect("supervisor starts");
     sup
 }
 
@@ -122,7 +131,9 @@ where
 }
 
 async fn children(sup: &ActorRef<SupervisorMsg>) -> Vec<ChildInfo> {
-    Supervisor::which_children(sup).await.expect("supervisor answers")
+    Supervisor::which_children(sup)
+        .await
+        .expect("supervisor answers")
 }
 
 fn child<'a>(children: &'a [ChildInfo], id: &str) -> Option<&'a ChildInfo> {
@@ -130,11 +141,16 @@ fn child<'a>(children: &'a [ChildInfo], id: &str) -> Option<&'a ChildInfo> {
 }
 
 fn ids(children: &[ChildInfo]) -> Vec<(String, ActorId)> {
-    children.iter().map(|c| (c.id.clone(), c.cell.get_id())).collect()
+    children
+        .iter()
+        .map(|c| (c.id.clone(), c.cell.get_id()))
+        .collect()
 }
 
 fn send(cell: &ActorCell, msg: WorkerMsg) {
-    ActorRef::<WorkerMsg>::from(cell.clone()).send_message(msg).expect("worker alive");
+    ActorRef::<WorkerMsg>::from(cell.clone())
+        .send_message(msg)
+        .expect("worker alive");
 }
 
 /// Waits until every child in `restarted` runs again as a new actor with one
@@ -146,7 +162,9 @@ async fn assert_restarted(
 ) {
     eventually("the restarts", || async {
         let now = children(sup).await;
-        restarted.iter().all(|id| child(&now, id).is_some_and(|c| c.restarts == 1))
+        restarted
+            .iter()
+            .all(|id| child(&now, id).is_some_and(|c| c.restarts == 1))
     })
     .await;
     let now = children(sup).await;
@@ -187,7 +205,12 @@ async fn one_for_all_restarts_every_child() {
     send(&child(&before, "b").unwrap().cell, WorkerMsg::Fail);
     assert_restarted(&sup, &ids(&before), &["a", "b", "c"]).await;
     for c in &before {
-        assert_eq!(c.cell.get_status(), ActorStatus::Stopped, "old {} stopped", c.id);
+        assert_eq!(
+            c.cell.get_status(),
+            ActorStatus::Stopped,
+            "old {} stopped",
+            c.id
+        );
     }
     sup.stop_and_wait(None, None).await.unwrap();
 }
@@ -215,7 +238,10 @@ async fn permanent_child_is_restarted_after_normal_stop() {
 
 #[tokio::test]
 async fn transient_child_is_restarted_only_after_abnormal_exit() {
-    let specs = vec![worker("t1", Restart::Transient), worker("t2", Restart::Transient)];
+    let specs = vec![
+        worker("t1", Restart::Transient),
+        worker("t2", Restart::Transient),
+    ];
     let sup = start_sup(Strategy::OneForOne, specs).await;
     let before = children(&sup).await;
 
@@ -224,7 +250,10 @@ async fn transient_child_is_restarted_only_after_abnormal_exit() {
     let t1 = child(&before, "t1").unwrap().cell.clone();
     t1.stop_and_wait(None, None).await.unwrap();
     let now = children(&sup).await;
-    assert!(child(&now, "t1").is_none(), "t1 not restarted after a normal stop");
+    assert!(
+        child(&now, "t1").is_none(),
+        "t1 not restarted after a normal stop"
+    );
 
     send(&child(&before, "t2").unwrap().cell, WorkerMsg::Panic);
     eventually("t2 restarted", || async {
@@ -237,7 +266,10 @@ async fn transient_child_is_restarted_only_after_abnormal_exit() {
 
 #[tokio::test]
 async fn temporary_child_is_never_restarted() {
-    let specs = vec![worker("tmp", Restart::Temporary), worker("p", Restart::Permanent)];
+    let specs = vec![
+        worker("tmp", Restart::Temporary),
+        worker("p", Restart::Permanent),
+    ];
     let sup = start_sup(Strategy::OneForOne, specs).await;
     let before = children(&sup).await;
     let tmp = child(&before, "tmp").unwrap().cell.clone();
@@ -264,17 +296,28 @@ async fn killed_child_counts_as_abnormal_exit() {
 
 #[tokio::test]
 async fn intensity_exceeded_escalates_to_the_parent_supervisor() {
-    let inner = ChildSpec::new("inner", "supervisor", Restart::Permanent, |sup: ActorCell| async move {
-        let args = SupervisorArgs {
-            strategy: Strategy::OneForOne,
-            intensity: Intensity { max_restarts: 2, period: Duration::from_secs(30) },
-            children: vec![worker("w", Restart::Permanent)],
-        };
-        let (inner, _) = Actor::spawn_linked(None, Supervisor, args, sup).await?;
-        Ok(inner.get_cell())
-    });
+    let inner = ChildSpec::new(
+        "inner",
+        "supervisor",
+        Restart::Permanent,
+        |sup: ActorCell| async move {
+            let args = SupervisorArgs {
+                strategy: Strategy::OneForOne,
+                intensity: Intensity {
+                    max_restarts: 2,
+                    period: Duration::from_secs(30),
+                },
+                children: vec![worker("w", Restart::Permanent)],
+            };
+            let (inner, _) = Actor::spawn_linked(None, Supervisor, args, sup).await?;
+            Ok(inner.get_cell())
+        },
+    );
     let parent = start_sup(Strategy::OneForOne, vec![inner]).await;
-    let first = child(&children(&parent).await, "inner").unwrap().cell.clone();
+    let first = child(&children(&parent).await, "inner")
+        .unwrap()
+        .cell
+        .clone();
     let first_ref: ActorRef<SupervisorMsg> = first.clone().into();
 
     // max_restarts = 2: the first two panics are restarts, the third gives up.
@@ -288,15 +331,25 @@ async fn intensity_exceeded_escalates_to_the_parent_supervisor() {
         send(&w, WorkerMsg::Panic);
     }
 
-    first.wait(Some(DEADLINE)).await.expect("inner supervisor gave up");
+    first
+        .wait(Some(DEADLINE))
+        .await
+        .expect("inner supervisor gave up");
     eventually("parent restarted inner", || async {
         child(&children(&parent).await, "inner").is_some_and(|c| c.restarts == 1)
     })
     .await;
-    let second = child(&children(&parent).await, "inner").unwrap().cell.clone();
+    let second = child(&children(&parent).await, "inner")
+        .unwrap()
+        .cell
+        .clone();
     assert_ne!(second.get_id(), first.get_id());
     let fresh = children(&second.into()).await;
-    assert_eq!(child(&fresh, "w").unwrap().restarts, 0, "new inner starts afresh");
+    assert_eq!(
+        child(&fresh, "w").unwrap().restarts,
+        0,
+        "new inner starts afresh"
+    );
     parent.stop_and_wait(None, None).await.unwrap();
 }
 
@@ -305,24 +358,38 @@ async fn failed_restarts_count_toward_intensity() {
     let starts = Arc::new(AtomicUsize::new(0));
     let counted = starts.clone();
     // Starts once, then every restart attempt fails.
-    let flaky = ChildSpec::new("flaky", "worker", Restart::Permanent, move |sup: ActorCell| {
-        let n = counted.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n > 0 {
-                return Err(ractor::SpawnErr::StartupFailed("refusing to start".into()));
+    let flaky = ChildSpec::new(
+        "flaky",
+        "worker",
+        Restart::Permanent,
+        move |sup: ActorCell| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n > 0 {
+                    return Err(ractor::SpawnErr::StartupFailed("refusing to start".into()));
+                }
+                let (w, _) = Actor::spawn_linked(None, Worker, Probe::default(), sup).await?;
+                Ok(w.get_cell())
             }
-            let (w, _) = Actor::spawn_linked(None, Worker, Probe::default(), sup).await?;
-            Ok(w.get_cell())
-        }
-    });
+        },
+    );
     let args = SupervisorArgs {
         strategy: Strategy::OneForOne,
-        intensity: Intensity { max_restarts: 3, period: Duration::from_secs(30) },
+        intensity: Intensity {
+            max_restarts: 3,
+            period: Duration::from_secs(30),
+        },
         children: vec![flaky],
     };
     let (sup, _) = Actor::spawn(None, Supervisor, args).await.unwrap();
-    send(&child(&children(&sup).await, "flaky").unwrap().cell, WorkerMsg::Panic);
-    sup.get_cell().wait(Some(DEADLINE)).await.expect("supervisor gave up");
+    send(
+        &child(&children(&sup).await, "flaky").unwrap().cell,
+        WorkerMsg::Panic,
+    );
+    sup.get_cell()
+        .wait(Some(DEADLINE))
+        .await
+        .expect("supervisor gave up");
     // One start, then the restart attempts that fit in the intensity (3); the
     // 4th restart (the 3rd failed attempt) exceeds it.
     assert_eq!(starts.load(Ordering::SeqCst), 1 + 3);
@@ -341,52 +408,85 @@ async fn stopping_a_supervisor_stops_children_gracefully_without_restarts() {
     for c in &before {
         assert_eq!(c.cell.get_status(), ActorStatus::Stopped);
     }
-    assert_eq!(probe.stops.load(Ordering::SeqCst), 2, "each child ran post_stop once");
+    assert_eq!(
+        probe.stops.load(Ordering::SeqCst),
+        2,
+        "each child ran post_stop once"
+    );
 }
 
 #[tokio::test]
 async fn a_child_that_fails_to_start_fails_the_supervisor() {
     let probe = Probe::default();
-    let broken = ChildSpec::new("broken", "worker", Restart::Permanent, |_sup: ActorCell| async {
-        Err(ractor::SpawnErr::StartupFailed("no".into()))
-    });
+    let broken = ChildSpec::new(
+        "broken",
+        "worker",
+        Restart::Permanent,
+        |_sup: ActorCell| async { Err(ractor::SpawnErr::StartupFailed("no".into())) },
+    );
     let args = SupervisorArgs {
         strategy: Strategy::OneForOne,
         intensity: lenient(),
-        children: vec![worker_probed("ok", Restart::Permanent, probe.clone()), broken],
+        children: vec![
+            worker_probed("ok", Restart::Permanent, probe.clone()),
+            broken,
+        ],
     };
     assert!(Actor::spawn(None, Supervisor, args).await.is_err());
-    assert_eq!(probe.stops.load(Ordering::SeqCst), 1, "the started child was stopped");
+    assert_eq!(
+        probe.stops.load(Ordering::SeqCst),
+        1,
+        "the started child was stopped"
+    );
 }
 
 fn dyn_args(max_children: Option<usize>) -> DynamicSupervisorArgs {
-    DynamicSupervisorArgs { intensity: lenient(), max_children }
+    DynamicSupervisorArgs {
+        intensity: lenient(),
+        max_children,
+    }
 }
 
 #[tokio::test]
 async fn dynamic_start_terminate_count_and_limits() {
-    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(Some(2))).await.unwrap();
-    let a = DynamicSupervisor::start_child(&sup, worker("a", Restart::Permanent)).await.unwrap();
+    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(Some(2)))
+        .await
+        .unwrap();
+    let a = DynamicSupervisor::start_child(&sup, worker("a", Restart::Permanent))
+        .await
+        .unwrap();
     // The returned cell is the child's; a typed reference comes from `into()`.
     let a_ref: ActorRef<WorkerMsg> = a.clone().into();
     ractor::call!(a_ref, WorkerMsg::Ping).unwrap();
 
     let dup = DynamicSupervisor::start_child(&sup, worker("a", Restart::Permanent)).await;
     assert!(matches!(dup, Err(SupervisorError::AlreadyStarted(id)) if id == "a"));
-    DynamicSupervisor::start_child(&sup, worker("b", Restart::Temporary)).await.unwrap();
+    DynamicSupervisor::start_child(&sup, worker("b", Restart::Temporary))
+        .await
+        .unwrap();
     let full = DynamicSupervisor::start_child(&sup, worker("c", Restart::Permanent)).await;
     assert!(matches!(full, Err(SupervisorError::MaxChildren(2))));
     assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), 2);
-    let which: Vec<String> =
-        DynamicSupervisor::which_children(&sup).await.unwrap().into_iter().map(|c| c.id).collect();
+    let which: Vec<String> = DynamicSupervisor::which_children(&sup)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(which, ["a", "b"]);
 
     assert!(DynamicSupervisor::terminate_child(&sup, "a").await.unwrap());
-    assert_eq!(a.get_status(), ActorStatus::Stopped, "terminated child has stopped");
+    assert_eq!(
+        a.get_status(),
+        ActorStatus::Stopped,
+        "terminated child has stopped"
+    );
     assert!(!DynamicSupervisor::terminate_child(&sup, "a").await.unwrap());
     assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), 1);
     // A terminated child is forgotten: its id can be started again, not restarted.
-    DynamicSupervisor::start_child(&sup, worker("a", Restart::Permanent)).await.unwrap();
+    DynamicSupervisor::start_child(&sup, worker("a", Restart::Permanent))
+        .await
+        .unwrap();
     let a2 = DynamicSupervisor::which_children(&sup).await.unwrap();
     assert_eq!(a2.iter().find(|c| c.id == "a").unwrap().restarts, 0);
 
@@ -401,16 +501,26 @@ async fn dynamic_start_terminate_count_and_limits() {
 
 #[tokio::test]
 async fn dynamic_restarts_by_restart_type() {
-    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None)).await.unwrap();
-    let p = DynamicSupervisor::start_child(&sup, worker("p", Restart::Permanent)).await.unwrap();
-    let t = DynamicSupervisor::start_child(&sup, worker("t", Restart::Transient)).await.unwrap();
-    let tmp = DynamicSupervisor::start_child(&sup, worker("tmp", Restart::Temporary)).await.unwrap();
+    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None))
+        .await
+        .unwrap();
+    let p = DynamicSupervisor::start_child(&sup, worker("p", Restart::Permanent))
+        .await
+        .unwrap();
+    let t = DynamicSupervisor::start_child(&sup, worker("t", Restart::Transient))
+        .await
+        .unwrap();
+    let tmp = DynamicSupervisor::start_child(&sup, worker("tmp", Restart::Temporary))
+        .await
+        .unwrap();
 
     send(&p, WorkerMsg::Panic);
     t.kill();
     eventually("p and t restarted", || async {
         let now = DynamicSupervisor::which_children(&sup).await.unwrap();
-        ["p", "t"].iter().all(|id| now.iter().any(|c| c.id == *id && c.restarts == 1))
+        ["p", "t"]
+            .iter()
+            .all(|id| now.iter().any(|c| c.id == *id && c.restarts == 1))
     })
     .await;
 
@@ -421,7 +531,11 @@ async fn dynamic_restarts_by_restart_type() {
     t2.stop_and_wait(None, None).await.unwrap();
     let now = DynamicSupervisor::which_children(&sup).await.unwrap();
     let left: Vec<&str> = now.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(left, ["p"], "temporary removed after a panic, transient after a normal stop");
+    assert_eq!(
+        left,
+        ["p"],
+        "temporary removed after a panic, transient after a normal stop"
+    );
     assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), 1);
     sup.stop_and_wait(None, None).await.unwrap();
 }
@@ -429,36 +543,59 @@ async fn dynamic_restarts_by_restart_type() {
 #[tokio::test]
 async fn dynamic_supervisor_gives_up_when_intensity_exceeded() {
     let args = DynamicSupervisorArgs {
-        intensity: Intensity { max_restarts: 1, period: Duration::from_secs(30) },
+        intensity: Intensity {
+            max_restarts: 1,
+            period: Duration::from_secs(30),
+        },
         max_children: None,
     };
     let (sup, _) = Actor::spawn(None, DynamicSupervisor, args).await.unwrap();
-    let other = DynamicSupervisor::start_child(&sup, worker("other", Restart::Permanent)).await.unwrap();
-    let w = DynamicSupervisor::start_child(&sup, worker("w", Restart::Permanent)).await.unwrap();
+    let other = DynamicSupervisor::start_child(&sup, worker("other", Restart::Permanent))
+        .await
+        .unwrap();
+    let w = DynamicSupervisor::start_child(&sup, worker("w", Restart::Permanent))
+        .await
+        .unwrap();
     send(&w, WorkerMsg::Panic);
     let again = eventually_some("w restarted", || async {
         let now = DynamicSupervisor::which_children(&sup).await.unwrap();
-        now.into_iter().find(|c| c.id == "w" && c.restarts == 1).map(|c| c.cell)
+        now.into_iter()
+            .find(|c| c.id == "w" && c.restarts == 1)
+            .map(|c| c.cell)
     })
     .await;
     send(&again, WorkerMsg::Panic);
-    sup.get_cell().wait(Some(DEADLINE)).await.expect("dynamic supervisor gave up");
-    assert_eq!(other.get_status(), ActorStatus::Stopped, "its children were stopped");
+    sup.get_cell()
+        .wait(Some(DEADLINE))
+        .await
+        .expect("dynamic supervisor gave up");
+    assert_eq!(
+        other.get_status(),
+        ActorStatus::Stopped,
+        "its children were stopped"
+    );
 }
 
 #[tokio::test]
 async fn dynamic_supervisor_holds_many_children() {
     const N: usize = 10_000;
-    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None)).await.unwrap();
+    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None))
+        .await
+        .unwrap();
     for i in 0..N {
         DynamicSupervisor::start_child(&sup, worker(&format!("w{i}"), Restart::Temporary))
             .await
             .unwrap();
     }
     assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), N);
-    let victim = DynamicSupervisor::which_children(&sup).await.unwrap()[N / 2].cell.clone();
+    let victim = DynamicSupervisor::which_children(&sup).await.unwrap()[N / 2]
+        .cell
+        .clone();
     victim.stop_and_wait(None, None).await.unwrap();
-    assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), N - 1);
+    assert_eq!(
+        DynamicSupervisor::count_children(&sup).await.unwrap(),
+        N - 1
+    );
     sup.stop_and_wait(None, Some(DEADLINE)).await.unwrap();
     assert_eq!(victim.get_status(), ActorStatus::Stopped);
 }
