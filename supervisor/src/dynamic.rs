@@ -2,7 +2,8 @@
 //! sessions), each restarted one_for_one according to its restart type.
 
 use crate::restart::{
-    classify, should_restart, shutdown_all, shutdown_child, Backoff, Exit, RestartLog, BACKOFF_BASE,
+    classify, should_restart, shutdown_all, shutdown_child, shutdown_timeout, Backoff, Exit,
+    RestartLog, BACKOFF_BASE,
 };
 use crate::{call_result, ChildInfo, ChildSpec, Intensity, RestartTimer, SupervisorError};
 use ractor::{
@@ -229,8 +230,9 @@ impl DynamicSupervisorState {
         match child.cell {
             Some(cell) => {
                 self.by_actor.remove(&cell.get_id());
+                let timeout = shutdown_timeout(child.spec.kind);
                 tokio::spawn(async move {
-                    shutdown_child(&cell).await;
+                    shutdown_child(&cell, timeout).await;
                     let _ = reply.send(true);
                 });
             }
@@ -365,7 +367,11 @@ impl DynamicSupervisorState {
     /// Stops all running children at once; no order is owed among them.
     async fn shutdown_children(&mut self) {
         self.by_actor.clear();
-        let cells = self.children.drain().filter_map(|(_, c)| c.cell).collect();
+        let cells = self
+            .children
+            .drain()
+            .filter_map(|(_, c)| c.cell.map(|cell| (cell, shutdown_timeout(c.spec.kind))))
+            .collect();
         shutdown_all(cells).await;
     }
 }

@@ -120,6 +120,23 @@ impl ChildSpec {
     }
 }
 
+/// The [`ChildSpec::kind`] of a child that is itself a supervisor: it gets a
+/// longer graceful-stop budget (60 s instead of 5 s) because stopping it means
+/// stopping its whole subtree, as OTP gives supervisors `shutdown => infinity`.
+pub const SUPERVISOR_KIND: &str = "supervisor";
+
+impl ChildSpec {
+    /// A child spec for a child supervisor ([`Supervisor`] or
+    /// [`DynamicSupervisor`]), with kind [`SUPERVISOR_KIND`].
+    pub fn supervisor<F, Fut>(id: impl Into<String>, restart: Restart, spawn: F) -> Self
+    where
+        F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ActorCell, SpawnErr>> + Send + 'static,
+    {
+        ChildSpec::new(id, SUPERVISOR_KIND, restart, spawn)
+    }
+}
+
 impl std::fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChildSpec")

@@ -8,9 +8,23 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long a child gets to stop gracefully (run its `post_stop`) before it is
+/// How long a worker gets to stop gracefully (run its `post_stop`) before it is
 /// killed, like OTP's default `shutdown => 5000` for workers.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a child supervisor gets to stop its own children before it is
+/// killed. OTP waits forever (`infinity`); a bound keeps a wedged subtree from
+/// hanging the broker's shutdown.
+pub(crate) const SUPERVISOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The graceful-stop budget of a child of this kind.
+pub(crate) fn shutdown_timeout(kind: &str) -> Duration {
+    if kind == crate::SUPERVISOR_KIND {
+        SUPERVISOR_SHUTDOWN_TIMEOUT
+    } else {
+        SHUTDOWN_TIMEOUT
+    }
+}
 
 /// The exit reason given to children the supervisor stops itself, OTP's `shutdown`.
 pub(crate) const SHUTDOWN_REASON: &str = "shutdown";
@@ -145,30 +159,39 @@ impl Backoff {
 }
 
 /// Stops one child gracefully and waits for it, killing it if it has not
-/// stopped within [`SHUTDOWN_TIMEOUT`] (OTP's `shutdown` then `kill`).
-pub(crate) async fn shutdown_child(cell: &ActorCell) {
+/// stopped within `timeout` (OTP's `shutdown` then `kill`).
+pub(crate) async fn shutdown_child(cell: &ActorCell, timeout: Duration) {
     let stopped = cell
-        .stop_and_wait(Some(SHUTDOWN_REASON.to_string()), Some(SHUTDOWN_TIMEOUT))
+        .stop_and_wait(Some(SHUTDOWN_REASON.to_string()), Some(timeout))
         .await;
     if stopped.is_err() {
         let _ = cell.kill_and_wait(Some(SHUTDOWN_TIMEOUT)).await;
     }
 }
 
-/// Stops many children at once and waits for all of them, killing those still
-/// running after [`SHUTDOWN_TIMEOUT`]; used where no order is owed (dynamic
+/// Stops many children at once and waits for all of them, killing each one
+/// still running after its own timeout; used where no order is owed (dynamic
 /// supervisors, like OTP's simple_one_for_one), so 100k children do not stop
-/// one after another.
-pub(crate) async fn shutdown_all(cells: Vec<ActorCell>) {
-    for cell in &cells {
+/// one after another and the whole takes at most the longest timeout (plus the
+/// kills).
+pub(crate) async fn shutdown_all(children: Vec<(ActorCell, Duration)>) {
+    for (cell, _) in &children {
         cell.stop(Some(SHUTDOWN_REASON.to_string()));
     }
-    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-    for cell in &cells {
-        let left = deadline.saturating_duration_since(Instant::now());
+    let start = Instant::now();
+    let mut killed = Vec::new();
+    for (cell, timeout) in children {
+        let left = (start + timeout).saturating_duration_since(Instant::now());
         if cell.wait(Some(left)).await.is_err() {
-            let _ = cell.kill_and_wait(Some(SHUTDOWN_TIMEOUT)).await;
+            cell.kill();
+            killed.push(cell);
         }
+    }
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    for cell in killed {
+        let _ = cell
+            .wait(Some(deadline.saturating_duration_since(Instant::now())))
+            .await;
     }
 }
 

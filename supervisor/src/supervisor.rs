@@ -2,7 +2,8 @@
 //! one_for_one, one_for_all or rest_for_one.
 
 use crate::restart::{
-    classify, should_restart, shutdown_child, Backoff, Exit, RestartLog, BACKOFF_BASE,
+    classify, should_restart, shutdown_child, shutdown_timeout, Backoff, Exit, RestartLog,
+    BACKOFF_BASE,
 };
 use crate::SupervisorError;
 use crate::{call_result, ChildInfo, ChildSpec, Intensity, Restart, RestartTimer, Strategy};
@@ -214,7 +215,7 @@ impl SupervisorState {
             let sibling = &mut self.children[i];
             sibling.pending = true;
             if let Some(cell) = sibling.cell.take() {
-                shutdown_child(&cell).await;
+                shutdown_child(&cell, shutdown_timeout(sibling.spec.kind)).await;
             }
         }
         // Temporary siblings stopped by the strategy are not restarted (OTP).
@@ -334,7 +335,7 @@ impl SupervisorState {
         for child in self.children.iter_mut().rev() {
             child.pending = false;
             if let Some(cell) = child.cell.take() {
-                shutdown_child(&cell).await;
+                shutdown_child(&cell, shutdown_timeout(child.spec.kind)).await;
             }
         }
     }

@@ -216,6 +216,27 @@ async fn one_for_all_restarts_every_child() {
 }
 
 #[tokio::test]
+async fn one_for_all_drops_temporary_siblings_instead_of_restarting_them() {
+    let specs = vec![
+        worker("a", Restart::Permanent),
+        worker("tmp", Restart::Temporary),
+    ];
+    let sup = start_sup(Strategy::OneForAll, specs).await;
+    let before = children(&sup).await;
+    send(&child(&before, "a").unwrap().cell, WorkerMsg::Panic);
+    eventually("a restarted", || async {
+        child(&children(&sup).await, "a").is_some_and(|c| c.restarts == 1)
+    })
+    .await;
+    assert!(child(&children(&sup).await, "tmp").is_none());
+    assert_eq!(
+        child(&before, "tmp").unwrap().cell.get_status(),
+        ActorStatus::Stopped
+    );
+    sup.stop_and_wait(None, None).await.unwrap();
+}
+
+#[tokio::test]
 async fn rest_for_one_restarts_the_failed_child_and_later_ones() {
     let sup = start_sup(Strategy::RestForOne, abc()).await;
     let before = children(&sup).await;
@@ -296,23 +317,18 @@ async fn killed_child_counts_as_abnormal_exit() {
 
 #[tokio::test]
 async fn intensity_exceeded_escalates_to_the_parent_supervisor() {
-    let inner = ChildSpec::new(
-        "inner",
-        "supervisor",
-        Restart::Permanent,
-        |sup: ActorCell| async move {
-            let args = SupervisorArgs {
-                strategy: Strategy::OneForOne,
-                intensity: Intensity {
-                    max_restarts: 2,
-                    period: Duration::from_secs(30),
-                },
-                children: vec![worker("w", Restart::Permanent)],
-            };
-            let (inner, _) = Actor::spawn_linked(None, Supervisor, args, sup).await?;
-            Ok(inner.get_cell())
-        },
-    );
+    let inner = ChildSpec::supervisor("inner", Restart::Permanent, |sup: ActorCell| async move {
+        let args = SupervisorArgs {
+            strategy: Strategy::OneForOne,
+            intensity: Intensity {
+                max_restarts: 2,
+                period: Duration::from_secs(30),
+            },
+            children: vec![worker("w", Restart::Permanent)],
+        };
+        let (inner, _) = Actor::spawn_linked(None, Supervisor, args, sup).await?;
+        Ok(inner.get_cell())
+    });
     let parent = start_sup(Strategy::OneForOne, vec![inner]).await;
     let first = child(&children(&parent).await, "inner")
         .unwrap()
