@@ -5,6 +5,61 @@
 //! restart strategies (one_for_one, one_for_all, rest_for_one), restart types
 //! (permanent, transient, temporary), restart intensity (more than N restarts in T
 //! escalates to the parent) and dynamic supervisors for connections and sessions.
+//!
+//! # Using it
+//!
+//! - A [`SpawnFn`] must start the child with `Actor::spawn_linked(.., sup_cell)`
+//!   using the cell it is given: the supervisor learns of exits only through that
+//!   link. It runs inside the supervisor's handler (as in OTP, `start_child` is
+//!   synchronous), so a child's `pre_start` should be short; do slow set-up in
+//!   `post_start` or in a message to itself.
+//! - The supervisor hands out `ActorCell`s. A typed reference is
+//!   `ActorRef::<M>::from(cell)` or `let r: ActorRef<M> = cell.into();` — the
+//!   conversion is unchecked, but sending the wrong message type to a local actor
+//!   fails with `MessagingErr::InvalidActorType`.
+//! - A restarted child is a new actor (new `ActorId`): keep the cell from the
+//!   supervisor (`WhichChildren`), a registered name, or a process group, not an
+//!   old `ActorRef`. A named child can be restarted under the same name: ractor
+//!   frees the name before the supervisor hears of the exit.
+//!
+//! # How exits are classified
+//!
+//! `ActorFailed` (a panic, or an `Err` from a handler) is abnormal. ractor 0.16
+//! reports `ActorCell::kill()` as `ActorTerminated(cell, _, Some("killed"))` (and
+//! an actor task dropped by the runtime as `Some("actor_task_cancelled")`); both
+//! are treated as abnormal, as OTP treats `exit(Pid, kill)`. Every other
+//! `ActorTerminated` is a graceful `stop(reason)` and counts as normal, whatever
+//! the reason string, so don't `stop(Some("killed"))` a child you want treated as
+//! having stopped normally.
+//!
+//! # Restart backoff
+//!
+//! A child's restart is immediate unless it was already restarted within the
+//! intensity period; then it waits 10 ms, doubling up to 1 s. The wait is a
+//! message the supervisor sends itself ([`RestartTimer`]), so the supervisor keeps
+//! serving requests and other children meanwhile. A spawn that fails during a
+//! restart counts as a restart for the intensity and is retried the same way.
+//! Intensity is counted when a restart is decided, so with `max_restarts = N` the
+//! (N+1)-th failure within `period` makes the supervisor give up: it logs
+//! `supervisor_intensity_exceeded`, stops its children and fails, and its own
+//! supervisor sees `ActorFailed`.
+//!
+//! # Shutdown
+//!
+//! Children the supervisor stops (strategy, `TerminateChild`, its own stop or
+//! giving up) get `stop(Some("shutdown"))` and 5 s to finish (60 s for children of
+//! kind [`SUPERVISOR_KIND`]), then are killed. A static supervisor stops them one
+//! by one in reverse start order; a dynamic one stops them all at once. Exits that
+//! happen while a supervisor stops are never restarted. If the supervisor itself
+//! is killed, ractor kills its linked children without their `post_stop`.
+//!
+//! # Cluster feature
+//!
+//! ractor's `cluster` feature (which ractor_cluster turns on for the whole build)
+//! removes the blanket `ractor::Message` impl; enable this crate's `cluster`
+//! feature with it so the supervisors' messages implement it.
+
+#![warn(missing_docs)]
 
 use ractor::{ActorCell, SpawnErr};
 use std::future::Future;
