@@ -9,7 +9,7 @@ use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
     Publish, QoS, ReasonCode, Subscribe, Will,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,8 +65,9 @@ pub struct Channel {
     client_alias_max: u16,
     client_max_packet_size: u32,
     request_problem_information: bool,
-    /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
-    awaiting_rel: HashSet<u16>,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL, with
+    /// when they arrived (ids older than `await_rel_timeout` are forgotten, as EMQX).
+    awaiting_rel: HashMap<u16, Instant>,
     connect_expiry: u32,
     /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
     pub disconnect: Option<(bool, Option<u32>)>,
@@ -84,7 +85,7 @@ impl Channel {
             client_alias_max: 0,
             client_max_packet_size: u32::MAX,
             request_problem_information: true,
-            awaiting_rel: HashSet::new(),
+            awaiting_rel: HashMap::new(),
             connect_expiry: 0,
             disconnect: None,
         }
@@ -304,7 +305,7 @@ impl Channel {
             return Ok(InboundPublish::Ack(ack(reason)));
         }
         if p.qos == QoS::ExactlyOnce {
-            if self.awaiting_rel.contains(&p.packet_id) {
+            if self.awaiting_rel.contains_key(&p.packet_id) {
                 // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
                 return Ok(InboundPublish::Ack(ack(ReasonCode::Success)));
             }
@@ -314,12 +315,17 @@ impl Channel {
                 self.config.max_awaiting_rel
             };
             if limit != 0 && self.awaiting_rel.len() >= limit {
+                let timeout = self.config.await_rel_timeout;
+                let now = Instant::now();
+                self.awaiting_rel.retain(|_, at| now.duration_since(*at) < timeout);
+            }
+            if limit != 0 && self.awaiting_rel.len() >= limit {
                 return Err(violation(
                     ReasonCode::ReceiveMaximumExceeded,
                     "too many QoS 2 messages awaiting PUBREL",
                 ));
             }
-            self.awaiting_rel.insert(p.packet_id);
+            self.awaiting_rel.insert(p.packet_id, Instant::now());
         }
         let message = Message::new(
             topic,
@@ -337,7 +343,7 @@ impl Channel {
 
     /// PUBREL releases an inbound QoS 2 packet id.
     pub fn pubrel(&mut self, packet_id: u16) -> Packet {
-        let reason_code = if self.awaiting_rel.remove(&packet_id) || !self.version.is_v5() {
+        let reason_code = if self.awaiting_rel.remove(&packet_id).is_some() || !self.version.is_v5() {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
@@ -351,12 +357,13 @@ impl Channel {
 
     /// The QoS 2 ids awaiting PUBREL, handed to the session when the connection ends.
     pub fn take_awaiting_rel(&mut self) -> Vec<u16> {
-        self.awaiting_rel.drain().collect()
+        self.awaiting_rel.drain().map(|(id, _)| id).collect()
     }
 
     /// Restores QoS 2 ids awaiting PUBREL from the session.
     pub fn restore_awaiting_rel(&mut self, ids: Vec<u16>) {
-        self.awaiting_rel.extend(ids);
+        let now = Instant::now();
+        self.awaiting_rel.extend(ids.into_iter().map(|id| (id, now)));
     }
 
     /// Checks rules of SUBSCRIBE that close the connection.

@@ -102,6 +102,9 @@ pub enum SessionMsg {
     /// From the registry: end the session if it is still unbound at `generation`.
     TryEnd(u64, RpcReplyPort<bool>),
     WillTimer(u64),
+    /// Resend inflight messages older than `retry_interval` (3.1.1 clients only:
+    /// 5.0 forbids resending except on reconnect [MQTT-4.4.0-1]).
+    Retry,
     ExpiryTimer(u64),
     /// Broker shutdown, phase 1: publish the will of a connected client now.
     PublishWillNow(RpcReplyPort<()>),
@@ -141,6 +144,8 @@ pub struct SessionState {
     expiry: u32,
     /// Outbound packets gathered during one message, sent to the connection in one cast.
     outbox: Vec<Outgoing>,
+    myself: ActorRef<SessionMsg>,
+    retry_armed: bool,
 }
 
 /// The session actor.
@@ -154,7 +159,7 @@ impl Actor for Session {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<SessionMsg>,
+        myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
         let mqtt = &args.ctx.config.mqtt;
@@ -173,6 +178,8 @@ impl Actor for Session {
             will: None,
             expiry: 0,
             outbox: Vec::new(),
+            myself,
+            retry_armed: false,
         })
     }
 
@@ -226,6 +233,7 @@ impl Actor for Session {
                     myself.stop(Some("session_expired".into()));
                 }
             }
+            SessionMsg::Retry => st.retry(),
             SessionMsg::WillTimer(generation) => {
                 if generation == st.generation && st.binding.is_none() {
                     st.publish_will();
@@ -369,7 +377,9 @@ impl SessionState {
             packet_id,
             delivery: d.clone(),
             state: InflightState::AwaitAck,
+            sent_at: Instant::now(),
         });
+        self.arm_retry();
         self.send_publish(d, qos, packet_id, false);
     }
 
@@ -441,6 +451,50 @@ impl SessionState {
         BindReply {
             session_present,
             awaiting_rel: std::mem::take(&mut self.awaiting_rel),
+        }
+    }
+
+    fn arm_retry(&mut self) {
+        let every = self.ctx.config.mqtt.retry_interval;
+        let v3 = self.binding.as_ref().is_some_and(|b| !b.version.is_v5());
+        if self.retry_armed || every.is_zero() || !v3 {
+            return;
+        }
+        self.retry_armed = true;
+        self.myself.send_after(every, || SessionMsg::Retry);
+    }
+
+    fn retry(&mut self) {
+        self.retry_armed = false;
+        let Some(b) = &self.binding else { return };
+        if b.version.is_v5() {
+            return;
+        }
+        let now = Instant::now();
+        let every = self.ctx.config.mqtt.retry_interval;
+        let mut resend = Vec::new();
+        for e in self.inflight.iter_mut() {
+            if now.duration_since(e.sent_at) >= every {
+                e.sent_at = now;
+                resend.push((e.packet_id, e.state, e.delivery.clone()));
+            }
+        }
+        self.resend(resend);
+        if !self.inflight.is_empty() {
+            self.arm_retry();
+        }
+    }
+
+    /// Sends inflight entries again: PUBLISH with DUP, or PUBREL.
+    fn resend(&mut self, entries: Vec<(u16, InflightState, Delivery)>) {
+        for (id, state, d) in entries {
+            match state {
+                InflightState::AwaitAck => {
+                    let qos = self.effective_qos(&d);
+                    self.send_publish(d, qos, id, true);
+                }
+                InflightState::AwaitComp => self.outbox.push(Outgoing::PubRel(id, ReasonCode::Success)),
+            }
         }
     }
 

@@ -20,6 +20,8 @@ pub struct InflightEntry {
     pub packet_id: u16,
     pub delivery: Delivery,
     pub state: InflightState,
+    /// When the PUBLISH (or PUBREL) was last sent, for `retry_interval`.
+    pub sent_at: std::time::Instant,
 }
 
 /// The inflight window, ordered by send time so resends keep the original order
@@ -65,6 +67,10 @@ impl Inflight {
             Some(_) => true,
             None => false,
         }
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut InflightEntry> {
+        self.entries.iter_mut()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &InflightEntry> {
