@@ -1,1 +1,112 @@
-fn main() {}
+//! The `roost` binary: reads the configuration, sets up logging, runs the broker
+//! until a signal, and turns every failure into a message and an exit code.
+
+mod cli;
+mod config;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use cli::{Cli, Command, ConfigArgs};
+use roost_actors::config::Config;
+use roost_actors::Broker;
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing_subscriber::EnvFilter;
+
+/// Exit code for a configuration that cannot be used (nothing was started).
+const EXIT_CONFIG: u8 = 2;
+
+/// Exit code for a broker that failed to start or run.
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig(args) => match load(&args) {
+            Ok(config) => {
+                print!("{}", config::render(&config));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Start(args) => {
+            let config = match load(&args) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            if let Err(code) = init_logging(&config) {
+                return code;
+            }
+            match start(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("roost: {e:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
+    }
+}
+
+/// Loads the configuration, or prints why not and gives the exit code.
+fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
+    config::load(args.config.as_deref(), std::env::vars_os()).map_err(|e| {
+        eprintln!("roost: config error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Logs go to stdout as plain lines (tests and log shippers parse them); colours
+/// only when a person is watching a terminal. `RUST_LOG` wins over `log.level` so a
+/// one-off debug run needs no config change.
+fn init_logging(config: &Config) -> Result<(), ExitCode> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::builder()
+            .parse(&directives)
+            .map_err(|e| format!("RUST_LOG: {directives:?} is not a log filter: {e}")),
+        _ => EnvFilter::builder()
+            .parse(&config.log.level)
+            .map_err(|e| format!("log.level: {e}")),
+    };
+    let filter = filter.map_err(|message| {
+        eprintln!("roost: config error: {message}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(std::io::stdout)
+        .init();
+    Ok(())
+}
+
+/// Runs the broker on a multi-thread runtime until SIGINT or SIGTERM, then stops it
+/// gracefully. A second signal during the graceful stop ends the process at once.
+fn start(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("roost")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Installed before the broker starts so a signal during start-up is not lost.
+        let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let node = config.node.name.clone();
+        let broker = Broker::start(config).await?;
+        tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
+        let name = tokio::select! {
+            _ = sigint.recv() => "SIGINT",
+            _ = sigterm.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "broker_stopping");
+        tokio::select! {
+            () = broker.shutdown() => {}
+            _ = sigint.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
+            _ = sigterm.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
+        }
+        tracing::info!(node = %node, "broker_stopped");
+        Ok(())
+    })
+}
