@@ -1,0 +1,235 @@
+//! Starting and stopping the real `roost` binary, one per test, on a free port.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the broker may take to log `listener_ready`.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `roost start` child process. Killed (SIGKILL) on drop.
+pub struct Broker {
+    child: Option<Child>,
+    addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Broker {
+    /// Starts the broker with the default configuration on `127.0.0.1:0`.
+    pub fn start() -> Broker {
+        Broker::start_with(&[])
+    }
+
+    /// Starts the broker with extra environment overrides such as
+    /// `("ROOST__MQTT__MAX_INFLIGHT", "4")`. Panics if it does not log
+    /// `listener_ready` within [`START_TIMEOUT`].
+    pub fn start_with(env: &[(&str, &str)]) -> Broker {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
+        cmd.arg("start")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn the roost binary");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        spawn_drain(stdout, logs.clone(), tx.clone());
+        spawn_drain(stderr, logs.clone(), tx);
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = parse_listener_ready(&line) {
+                        break addr;
+                    }
+                }
+                Err(_) => {
+                    let status = child.try_wait().ok().flatten();
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    std::thread::sleep(Duration::from_millis(50));
+                    let logs = logs.lock().unwrap().join("\n");
+                    panic!(
+                        "broker did not log listener_ready within {START_TIMEOUT:?} \
+                         (exit status: {status:?}); output so far:\n{logs}"
+                    );
+                }
+            }
+        };
+        Broker {
+            child: Some(child),
+            addr,
+            logs,
+        }
+    }
+
+    /// The TCP listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The process id of the broker.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Every line the broker printed so far (stdout and stderr, ANSI stripped).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Whether some log line so far contains `needle`.
+    pub fn has_log(&self, needle: &str) -> bool {
+        self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Polls the captured log until a line contains `needle`; returns that line,
+    /// or `None` after `timeout`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return Some(l.clone());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the process to exit. Returns
+    /// its exit status, or `None` if it was still running (it is then killed).
+    pub fn stop_graceful(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.child = None;
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process at once (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_drain<R: Read + Send + 'static>(
+    r: R,
+    logs: Arc<Mutex<Vec<String>>>,
+    tx: mpsc::Sender<String>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = strip_ansi(&String::from_utf8_lossy(&raw));
+                    let line = line.trim_end().to_string();
+                    if std::env::var_os("ROOST_TEST_ECHO").is_some() {
+                        eprintln!("[roost] {line}");
+                    }
+                    logs.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+}
+
+/// Removes ANSI escape sequences (tracing's fmt layer may colour its output).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The address of a `listener_ready` line of the TCP listener, e.g.
+/// `... INFO roost_actors::listener: listener_ready listener="tcp" addr=127.0.0.1:40123`.
+pub fn parse_listener_ready(line: &str) -> Option<SocketAddr> {
+    if !line.contains("listener_ready") {
+        return None;
+    }
+    if let Some(i) = line.find("listener=") {
+        let v = line[i + "listener=".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches('"');
+        if !v.starts_with("tcp") {
+            return None;
+        }
+    }
+    let i = line.find("addr=")?;
+    let v = line[i + "addr=".len()..]
+        .split_whitespace()
+        .next()?
+        .trim_matches(|c| c == '"' || c == ',' || c == '}');
+    v.parse().ok()
+}
