@@ -854,7 +854,9 @@ fn subscribe_retain_handling_3_and_qos_3() {
 }
 
 #[test]
-fn subscribe_invalid_filters() {
+fn subscribe_invalid_filters_decode_for_the_broker_to_refuse() {
+    // An invalid filter is answered per filter in SUBACK (0x8F / 0x80), not by
+    // closing the connection, so the packet decodes and keeps the filter as sent.
     for f in [
         "a/#/b",
         "a+",
@@ -864,12 +866,15 @@ fn subscribe_invalid_filters() {
         "$share/g/",
         "$share/g+/a",
     ] {
-        let e = dec_err(&frame(0x82, &cat(&[&[0, 1], &s(f), &[0]])), V3_1_1);
+        let p = dec_ok(&frame(0x82, &cat(&[&[0, 1], &s(f), &[0]])), V3_1_1);
+        let Packet::Subscribe(sub) = p else {
+            panic!("{f:?}: {p:?}")
+        };
+        assert_eq!(sub.filters[0].0, f);
         assert!(
-            matches!(e, ProtocolError::TopicFilterInvalid(_)),
-            "{f:?}: {e:?}"
+            roost_protocol::topic::parse_subscription_filter(f).is_err(),
+            "{f:?}"
         );
-        assert_eq!(e.reason_code(), ReasonCode::TopicFilterInvalid);
     }
 }
 
@@ -971,9 +976,10 @@ fn unsubscribe_rules_mqtt_3_10_3_2() {
     protocol(dec_err(&[0xA2, 0x02, 0x00, 0x01], V3_1_1));
     protocol(dec_err(&[0xA2, 0x03, 0x00, 0x01, 0x00], V5));
     protocol(dec_err(&frame(0xA2, &cat(&[&[0, 0], &s("a")])), V3_1_1));
+    // An invalid filter decodes; the broker answers it with UNSUBACK 0x8F.
     assert!(matches!(
-        dec_err(&frame(0xA2, &cat(&[&[0, 1], &s("a/#/c")])), V3_1_1),
-        ProtocolError::TopicFilterInvalid(_)
+        dec_ok(&frame(0xA2, &cat(&[&[0, 1], &s("a/#/c")])), V3_1_1),
+        Packet::Unsubscribe(_)
     ));
     // Only User Property is allowed in UNSUBSCRIBE.
     malformed(dec_err(

@@ -94,8 +94,11 @@ impl Subscribe {
         while !r.is_empty() {
             let filter = r.string()?;
             let options = SubscriptionOptions::from_byte(r.u8()?, v)?;
-            let parsed = parse_subscription_filter(&filter)?;
-            if options.no_local && parsed.group.is_some() && v.is_v5() {
+            // An invalid filter is not a malformed packet: the broker answers it
+            // with SUBACK 0x8F (5.0) / 0x80 (3.1.1) and serves the other filters,
+            // as EMQX does. Only the packet-level rule below closes the connection.
+            let shared = parse_subscription_filter(&filter).is_ok_and(|f| f.group.is_some());
+            if options.no_local && shared && v.is_v5() {
                 // [MQTT-3.8.3-4]
                 return Err(ProtocolError::Protocol("No Local on a shared subscription"));
             }

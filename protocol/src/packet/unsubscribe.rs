@@ -2,7 +2,6 @@
 
 use super::{read_packet_id, write_packet_id};
 use crate::properties::PropertyContext;
-use crate::topic::parse_subscription_filter;
 use crate::wire::{binary_len, put_string, Reader};
 use crate::{Properties, ProtocolError, ProtocolVersion};
 use bytes::BytesMut;
@@ -29,7 +28,8 @@ impl Unsubscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
-            parse_subscription_filter(&filter)?;
+            // Invalid filters are answered per filter in UNSUBACK (0x8F), not
+            // treated as a malformed packet.
             filters.push(filter);
         }
         if filters.is_empty() {
