@@ -1,0 +1,238 @@
+//! Flow control (MQTT 5.0 sections 3.3.4 and 4.9): Receive Maximum both ways,
+//! Maximum Packet Size both ways, and the bounded per-session message queue.
+
+#[macro_use]
+mod common;
+use common::*;
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+fn payload_str(p: &Publish) -> String {
+    String::from_utf8_lossy(&p.payload).into_owned()
+}
+
+/// Publishes QoS 1 messages `m0..m{n-1}` to `topic`, each PUBACKed.
+async fn publish_seq(p: &mut RawClient, topic: &str, n: usize) {
+    for i in 0..n {
+        let rc = p
+            .publish(topic, format!("m{i}").as_bytes(), QoS::AtLeastOnce, false)
+            .await;
+        assert!(!rc.is_error(), "PUBACK of m{i}: {rc:?}");
+    }
+}
+
+// Spec 3.2.2.3.3: the server's Receive Maximum is mqtt.max_inflight (EMQX
+// announces max_inflight, 32 by default).
+#[tokio::test]
+async fn connack_receive_maximum_is_max_inflight() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_INFLIGHT", "7")]);
+    let (_c, ack) = RawClient::connect_ok(b.addr(), connect_packet(V5, "rm-7")).await;
+    assert_eq!(ack.properties.receive_maximum, Some(7), "{ack:?}");
+}
+
+#[tokio::test]
+async fn connack_receive_maximum_default_is_32() {
+    let b = Broker::start();
+    let (_c, ack) = RawClient::connect_ok(b.addr(), connect_packet(V5, "rm-def")).await;
+    assert_eq!(ack.properties.receive_maximum, Some(32), "{ack:?}");
+}
+
+/// Receives `n` PUBLISHes without acknowledging them.
+async fn unacked(c: &mut RawClient, n: usize) -> Vec<Publish> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(c.expect_publish().await);
+    }
+    v
+}
+
+// [MQTT-3.3.4-9] The server sends no more than the client's Receive Maximum of
+// unacknowledged QoS 1 PUBLISHes; each PUBACK lets one more out.
+#[tokio::test]
+async fn outbound_respects_client_receive_maximum() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "rm-sub");
+    c.properties.receive_maximum = Some(2);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/rm/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "rm-pub").await;
+    publish_seq(&mut p, "fc/rm/t", 5).await;
+
+    let first = unacked(&mut sub, 2).await;
+    sub.recv_none_for(QUIET).await; // a third would exceed Receive Maximum 2
+    sub.ack(&first[0]).await;
+    let third = sub.expect_publish().await;
+    sub.recv_none_for(QUIET).await;
+    sub.ack(&first[1]).await;
+    sub.ack(&third).await;
+    let rest = unacked(&mut sub, 2).await;
+    for m in &rest {
+        sub.ack(m).await;
+    }
+    let order: Vec<_> = first
+        .iter()
+        .chain([&third])
+        .chain(rest.iter())
+        .map(payload_str)
+        .collect();
+    assert_eq!(order, vec!["m0", "m1", "m2", "m3", "m4"]);
+}
+
+// mqtt.max_inflight also caps the outbound window of a client that sent no
+// Receive Maximum (EMQX: window = min(client's Receive Maximum, max_inflight)).
+#[tokio::test]
+async fn max_inflight_caps_outbound_window() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_INFLIGHT", "2")]);
+    let mut sub = RawClient::connected(b.addr(), V5, "mi-sub").await;
+    sub.subscribe("fc/mi/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "mi-pub").await;
+    publish_seq(&mut p, "fc/mi/t", 4).await;
+    let first = unacked(&mut sub, 2).await;
+    sub.recv_none_for(QUIET).await;
+    sub.ack(&first[0]).await;
+    let third = sub.expect_publish().await;
+    assert_eq!(payload_str(&third), "m2");
+}
+
+// Spec 3.2.2.3.3: a client that sends more QoS 2 PUBLISHes without completing
+// them (no PUBREL here) than the server's Receive Maximum gets DISCONNECT 0x93.
+// (EMQX instead counts them against max_awaiting_rel and answers PUBREC 0x93;
+// the spec's wording is followed here.)
+#[tokio::test]
+async fn inbound_receive_maximum_exceeded_disconnects() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_INFLIGHT", "2")]);
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), connect_packet(V5, "rm-in")).await;
+    assert_eq!(ack.properties.receive_maximum, Some(2), "{ack:?}");
+    for pid in 1..=2u16 {
+        let mut m = publish_packet("fc/rmin/t", b"x", QoS::ExactlyOnce, false);
+        m.packet_id = pid;
+        c.send(&Packet::Publish(m)).await;
+        match c
+            .recv_matching(
+                "PUBREC",
+                |p| matches!(p, Packet::PubRec(r) if r.packet_id == pid),
+            )
+            .await
+        {
+            Packet::PubRec(r) => assert!(!r.reason_code.is_error(), "PUBREC {pid}: {r:?}"),
+            _ => unreachable!(),
+        }
+    }
+    let mut m = publish_packet("fc/rmin/t", b"x", QoS::ExactlyOnce, false);
+    m.packet_id = 3;
+    c.send(&Packet::Publish(m)).await;
+    c.expect_disconnect(ReasonCode::ReceiveMaximumExceeded)
+        .await;
+}
+
+/// A QoS 1 PUBLISH to `topic` whose whole encoding for `v` is exactly `size` bytes.
+fn publish_of_size(v: ProtocolVersion, topic: &str, size: usize, pid: u16) -> Publish {
+    let mut p = publish_packet(topic, b"", QoS::AtLeastOnce, false);
+    p.packet_id = pid;
+    let base = roost_protocol::encoded_len(&Packet::Publish(p.clone()), v);
+    // The remaining length grows by a byte when crossing 127 / 16383; adjust.
+    let mut n = size - base;
+    loop {
+        p.payload = Bytes::from(vec![b'x'; n]);
+        let len = roost_protocol::encoded_len(&Packet::Publish(p.clone()), v);
+        if len == size {
+            return p;
+        }
+        assert!(len > size, "cannot size a PUBLISH to {size}");
+        n -= len - size;
+    }
+}
+
+// Spec 3.2.2.3.6 / [MQTT-3.2.2-15]: the server announces mqtt.max_packet_size; a
+// packet of exactly that size is accepted, a larger one gets DISCONNECT 0x95 (5.0)
+// and the connection closes (both versions).
+async fn inbound_packet_too_large(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_PACKET_SIZE", "1024")]);
+    let (mut c, ack) =
+        RawClient::connect_ok(b.addr(), connect_packet(v, &format!("mps-in-{}", vname(v)))).await;
+    if v.is_v5() {
+        assert_eq!(ack.properties.maximum_packet_size, Some(1024), "{ack:?}");
+    }
+    let ok = publish_of_size(v, "fc/mps/in", 1024, 1);
+    assert_eq!(
+        c.publish_with(ok).await,
+        ReasonCode::Success,
+        "a 1024-byte packet is within the limit"
+    );
+    let big = publish_of_size(v, "fc/mps/in", 1025, 2);
+    c.send(&Packet::Publish(big)).await;
+    c.expect_disconnect(ReasonCode::PacketTooLarge).await;
+}
+versioned_test!(inbound_packet_too_large);
+
+// [MQTT-3.1.2-24] [MQTT-3.1.2-25] A client announcing Maximum Packet Size 200
+// never receives a larger packet: a big message is discarded for it (as if
+// delivered, so it takes no inflight slot: Receive Maximum 1 here) and the small
+// ones around it arrive.
+#[tokio::test]
+async fn outbound_respects_client_maximum_packet_size() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "mps-out-sub");
+    c.properties.maximum_packet_size = Some(200);
+    c.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/mps/out", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "mps-out-pub").await;
+    for payload in [&b"small-1"[..], &[b'B'; 500][..], &b"small-2"[..]] {
+        assert!(!p
+            .publish("fc/mps/out", payload, QoS::AtLeastOnce, false)
+            .await
+            .is_error());
+    }
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let m = sub.expect_publish().await;
+        let len = sub.last_frame().len();
+        assert!(
+            len <= 200,
+            "received a {len}-byte packet, above Maximum Packet Size 200"
+        );
+        sub.ack(&m).await;
+        got.push(payload_str(&m));
+    }
+    assert_eq!(got, vec!["small-1", "small-2"]);
+    sub.recv_none_for(QUIET).await;
+}
+
+// mqtt.max_mqueue_len bounds an offline persistent session's queue; when full
+// the oldest message is dropped (EMQX's default policy): of m0..m9 queued with a
+// bound of 3, m7, m8 and m9 arrive on reconnect.
+#[tokio::test]
+async fn offline_queue_drops_oldest() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_MQUEUE_LEN", "3")]);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), persistent_connect(V5, "mq-off", 300)).await;
+    sub.subscribe("fc/mq/off", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let mut p = RawClient::connected(b.addr(), V5, "mq-off-pub").await;
+    publish_seq(&mut p, "fc/mq/off", 10).await;
+    let (mut sub, ack) =
+        RawClient::connect_ok(b.addr(), persistent_connect(V5, "mq-off", 300)).await;
+    assert!(ack.session_present, "{ack:?}");
+    let got: Vec<_> = sub.recv_messages(3).await.iter().map(payload_str).collect();
+    assert_eq!(got, vec!["m7", "m8", "m9"]);
+    sub.recv_none_for(QUIET).await;
+}
+
+// The same bound for a connected but slow subscriber: with one message in flight
+// (Receive Maximum 1, never acked) the queue keeps only the newest 3.
+#[tokio::test]
+async fn slow_subscriber_queue_drops_oldest() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_MQUEUE_LEN", "3")]);
+    let mut c = connect_packet(V5, "mq-slow");
+    c.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/mq/slow", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "mq-slow-pub").await;
+    publish_seq(&mut p, "fc/mq/slow", 10).await;
+    let first = sub.expect_publish().await;
+    assert_eq!(payload_str(&first), "m0");
+    sub.ack(&first).await;
+    let got: Vec<_> = sub.recv_messages(3).await.iter().map(payload_str).collect();
+    assert_eq!(got, vec!["m7", "m8", "m9"]);
+    sub.recv_none_for(QUIET).await;
+}

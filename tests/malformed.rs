@@ -1,0 +1,496 @@
+//! Malformed input, byte by byte, for 3.1.1 and 5.0. Each bad packet must end
+//! *that* connection (in 5.0, after CONNACK, with a DISCONNECT carrying the right
+//! reason code first, as EMQX does: 0x81 malformed, 0x82 protocol error, 0x90
+//! topic name invalid, 0x95 too large), while the broker keeps running and a
+//! healthy client connected beside it keeps publishing and receiving.
+
+#[macro_use]
+mod common;
+use common::*;
+
+use std::time::Instant;
+
+const MALFORMED: ReasonCode = ReasonCode::MalformedPacket;
+const PROTOCOL: ReasonCode = ReasonCode::ProtocolError;
+
+/// A broker with a healthy 5.0 client subscribed to its own topic.
+struct Fixture {
+    broker: Broker,
+    healthy: RawClient,
+    round: u32,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let broker = Broker::start();
+        let mut healthy = RawClient::connected(broker.addr(), ProtocolVersion::V5, "healthy").await;
+        healthy.subscribe("health/t", QoS::AtLeastOnce).await;
+        Fixture {
+            broker,
+            healthy,
+            round: 0,
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.broker.addr()
+    }
+
+    /// A connected client of version `v` to misbehave with.
+    async fn offender(&mut self, v: ProtocolVersion) -> RawClient {
+        self.round += 1;
+        RawClient::connected(self.addr(), v, &format!("bad-{}-{}", vname(v), self.round)).await
+    }
+
+    /// The broker process is alive, the healthy client still publishes and
+    /// receives, and a new client can connect.
+    async fn assert_healthy(&mut self, case: &str) {
+        assert!(self.broker.is_running(), "{case}: the broker process died");
+        let tag = format!("after {case} #{}", self.round);
+        let rc = self
+            .healthy
+            .publish("health/t", tag.as_bytes(), QoS::AtLeastOnce, false)
+            .await;
+        assert!(!rc.is_error(), "{case}: healthy client's PUBACK: {rc:?}");
+        let m = self.healthy.recv_message().await;
+        assert_eq!(
+            m.payload,
+            tag.as_bytes(),
+            "{case}: healthy client got {m:?}"
+        );
+        let mut fresh = RawClient::connected(self.addr(), ProtocolVersion::V5, "fresh").await;
+        fresh.ping().await;
+        fresh.disconnect().await;
+    }
+}
+
+/// The connection must close; for 5.0 after a DISCONNECT whose code is one of
+/// `codes`, for 3.1.1 with no DISCONNECT (3.1.1 servers have none).
+async fn assert_rejected(c: &mut RawClient, case: &str, codes: &[ReasonCode]) {
+    let d = c.expect_closed().await;
+    if c.version().is_v5() {
+        let d = d.unwrap_or_else(|| {
+            panic!("{case}: closed without DISCONNECT; expected one of {codes:?}")
+        });
+        assert!(
+            codes.contains(&d.reason_code),
+            "{case}: DISCONNECT {d:?}, expected one of {codes:?}"
+        );
+    } else {
+        assert!(d.is_none(), "{case}: a 3.1.1 server sent DISCONNECT {d:?}");
+    }
+}
+
+/// A frame: `first` byte, minimal remaining length, `body`.
+fn frame(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    encode_remaining_length(body.len(), &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A UTF-8 string field from raw bytes (which may be invalid UTF-8).
+fn string(b: &[u8]) -> Vec<u8> {
+    let mut out = (b.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(b);
+    out
+}
+
+/// The empty property block of 5.0, nothing in 3.1.1.
+fn no_props(v: ProtocolVersion) -> &'static [u8] {
+    if v.is_v5() {
+        &[0]
+    } else {
+        &[]
+    }
+}
+
+/// PUBLISH body: topic bytes, packet id if `pid` is given, properties, payload.
+fn publish_body(v: ProtocolVersion, topic: &[u8], pid: Option<u16>) -> Vec<u8> {
+    let mut b = string(topic);
+    if let Some(pid) = pid {
+        b.extend_from_slice(&pid.to_be_bytes());
+    }
+    b.extend_from_slice(no_props(v));
+    b.extend_from_slice(b"payload");
+    b
+}
+
+/// SUBSCRIBE body: packet id 1, properties, then each (filter, options byte).
+fn subscribe_body(v: ProtocolVersion, filters: &[(&str, u8)]) -> Vec<u8> {
+    let mut b = 1u16.to_be_bytes().to_vec();
+    b.extend_from_slice(no_props(v));
+    for (f, o) in filters {
+        b.extend_from_slice(&string(f.as_bytes()));
+        b.push(*o);
+    }
+    b
+}
+
+/// Runs one case: connect an offender of version `v`, send `bytes`, expect the
+/// connection to be rejected with one of `codes`, then check the broker's health.
+async fn case(f: &mut Fixture, v: ProtocolVersion, name: &str, bytes: &[u8], codes: &[ReasonCode]) {
+    let mut c = f.offender(v).await;
+    c.send_bytes(bytes).await;
+    assert_rejected(&mut c, &format!("{name} ({})", vname(v)), codes).await;
+    f.assert_healthy(name).await;
+}
+
+// [MQTT-3.8.1-1] [MQTT-2.1.3-1] SUBSCRIBE fixed-header flags must be 0010.
+async fn subscribe_reserved_flags_zero(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x80, &subscribe_body(v, &[("a/b", 1)]));
+    case(&mut f, v, "SUBSCRIBE flags 0000", &bytes, &[MALFORMED]).await;
+}
+versioned_test!(subscribe_reserved_flags_zero);
+
+// [MQTT-3.6.1-1] [MQTT-2.1.3-1] PUBREL fixed-header flags must be 0010.
+async fn pubrel_reserved_flags_zero(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    case(
+        &mut f,
+        v,
+        "PUBREL flags 0000",
+        &[0x60, 0x02, 0x00, 0x01],
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(pubrel_reserved_flags_zero);
+
+// [MQTT-3.10.1-1] UNSUBSCRIBE fixed-header flags must be 0010.
+async fn unsubscribe_reserved_flags_zero(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut body = 1u16.to_be_bytes().to_vec();
+    body.extend_from_slice(no_props(v));
+    body.extend_from_slice(&string(b"a/b"));
+    case(
+        &mut f,
+        v,
+        "UNSUBSCRIBE flags 0000",
+        &frame(0xA0, &body),
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(unsubscribe_reserved_flags_zero);
+
+// [MQTT-3.3.1-4] A PUBLISH with both QoS bits set is malformed.
+async fn publish_qos_3(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x36, &publish_body(v, b"a/b", Some(1)));
+    case(&mut f, v, "PUBLISH QoS 3", &bytes, &[MALFORMED]).await;
+}
+versioned_test!(publish_qos_3);
+
+// [MQTT-1.5.5-1] A Variable Byte Integer has at most four bytes.
+async fn remaining_length_of_five_bytes(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00];
+    case(
+        &mut f,
+        v,
+        "remaining length of 5 bytes",
+        &bytes,
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(remaining_length_of_five_bytes);
+
+// [MQTT-1.5.4-1] Ill-formed UTF-8 in a string (here the topic) is malformed.
+async fn topic_invalid_utf8(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x30, &publish_body(v, &[b'a', 0xC3, 0x28], None));
+    case(&mut f, v, "topic with invalid UTF-8", &bytes, &[MALFORMED]).await;
+}
+versioned_test!(topic_invalid_utf8);
+
+// [MQTT-1.5.4-2] [MQTT-4.7.3-2] U+0000 in a string is malformed (1.5.4); as a
+// topic-name rule (4.7.3) 0x90 Topic Name invalid is accepted too.
+async fn topic_with_null_character(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x30, &publish_body(v, b"a\0b", None));
+    case(
+        &mut f,
+        v,
+        "topic with U+0000",
+        &bytes,
+        &[MALFORMED, ReasonCode::TopicNameInvalid],
+    )
+    .await;
+}
+versioned_test!(topic_with_null_character);
+
+// [MQTT-3.3.2-2] A Topic Name has no wildcards: 0x90 Topic Name invalid (EMQX's
+// DISCONNECT code for it).
+async fn wildcard_in_publish_topic(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    for topic in [&b"a/+"[..], b"a/#", b"#"] {
+        let bytes = frame(0x30, &publish_body(v, topic, None));
+        let name = format!("PUBLISH to {:?}", String::from_utf8_lossy(topic));
+        case(&mut f, v, &name, &bytes, &[ReasonCode::TopicNameInvalid]).await;
+    }
+}
+versioned_test!(wildcard_in_publish_topic);
+
+// [MQTT-2.2.1-3] A QoS 1 PUBLISH needs a non-zero packet identifier. The spec
+// names no code; malformed or protocol error are both accepted.
+async fn qos1_publish_with_packet_id_zero(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x32, &publish_body(v, b"a/b", Some(0)));
+    case(
+        &mut f,
+        v,
+        "QoS 1 PUBLISH with packet id 0",
+        &bytes,
+        &[MALFORMED, PROTOCOL],
+    )
+    .await;
+}
+versioned_test!(qos1_publish_with_packet_id_zero);
+
+// [MQTT-3.8.3-2] A SUBSCRIBE carries at least one filter; "a SUBSCRIBE packet
+// with no Payload is a Protocol Error" (5.0), closed in 3.1.1.
+async fn subscribe_without_filters(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x82, &subscribe_body(v, &[]));
+    case(&mut f, v, "SUBSCRIBE without filters", &bytes, &[PROTOCOL]).await;
+}
+versioned_test!(subscribe_without_filters);
+
+// [MQTT-3.10.3-2] An UNSUBSCRIBE carries at least one filter (Protocol Error).
+async fn unsubscribe_without_filters(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut body = 1u16.to_be_bytes().to_vec();
+    body.extend_from_slice(no_props(v));
+    case(
+        &mut f,
+        v,
+        "UNSUBSCRIBE without filters",
+        &frame(0xA2, &body),
+        &[PROTOCOL],
+    )
+    .await;
+}
+versioned_test!(unsubscribe_without_filters);
+
+// [MQTT-3.8.3-5] (5.0: bits 6-7) / 3.1.1 [MQTT-3.8.3-4] (bits 2-7): reserved bits
+// of the subscription options must be 0, otherwise the SUBSCRIBE is malformed.
+async fn subscription_options_reserved_bits(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x82, &subscribe_body(v, &[("a/b", 0xC1)]));
+    case(&mut f, v, "subscription options 0xC1", &bytes, &[MALFORMED]).await;
+}
+versioned_test!(subscription_options_reserved_bits);
+
+// Spec 3.8.3.1: Retain Handling 3 is a Protocol Error (5.0 only).
+#[tokio::test]
+async fn retain_handling_3_is_protocol_error() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let bytes = frame(0x82, &subscribe_body(v, &[("a/b", 0x31)]));
+    case(&mut f, v, "Retain Handling 3", &bytes, &[PROTOCOL]).await;
+}
+
+// [MQTT-3.1.0-2] A second CONNECT is a Protocol Error.
+async fn second_connect(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = f.offender(v).await;
+    c.send(&Packet::Connect(connect_packet(v, "second-connect")))
+        .await;
+    assert_rejected(&mut c, "second CONNECT", &[PROTOCOL]).await;
+    f.assert_healthy("second CONNECT").await;
+}
+versioned_test!(second_connect);
+
+// Packet type 0 is reserved: malformed.
+async fn reserved_packet_type(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    case(&mut f, v, "packet type 0", &[0x00, 0x00], &[MALFORMED]).await;
+}
+versioned_test!(reserved_packet_type);
+
+/// A CONNECT built by hand: `flags` byte, and for 5.0 the `props` block bytes.
+fn connect_bytes(v: ProtocolVersion, flags: u8, props: &[u8], client_id: &str) -> Vec<u8> {
+    let mut body = string(b"MQTT");
+    body.push(v.level());
+    body.push(flags);
+    body.extend_from_slice(&60u16.to_be_bytes());
+    if v.is_v5() {
+        encode_remaining_length(props.len(), &mut body);
+        body.extend_from_slice(props);
+    }
+    body.extend_from_slice(&string(client_id.as_bytes()));
+    frame(0x10, &body)
+}
+
+/// A refused CONNECT: the server either closes at once or answers a failure
+/// CONNACK (for 5.0, with one of `codes`) and then closes. Never a success.
+async fn assert_connect_refused(c: &mut RawClient, case: &str, codes: &[ReasonCode]) {
+    match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Closed => return,
+        Recv::Timeout => panic!("{case}: no answer and no close within {RECV_TIMEOUT:?}"),
+        Recv::Packet(Packet::ConnAck(a)) => {
+            assert!(a.reason_code.is_error(), "{case}: CONNECT accepted: {a:?}");
+            if c.version().is_v5() {
+                assert!(
+                    codes.contains(&a.reason_code),
+                    "{case}: CONNACK {a:?}, expected one of {codes:?}"
+                );
+            }
+        }
+        Recv::Packet(p) => panic!("{case}: expected a failure CONNACK or a close, got {p:?}"),
+    }
+    match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Closed => {}
+        other => panic!("{case}: connection not closed after the failure CONNACK: {other:?}"),
+    }
+}
+
+// [MQTT-3.1.2-3] The reserved CONNECT flag (bit 0) must be 0; otherwise malformed.
+async fn connect_reserved_flag(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = RawClient::open(f.addr(), v).await;
+    c.send_bytes(&connect_bytes(v, 0x03, &[], "reserved-flag"))
+        .await;
+    assert_connect_refused(&mut c, "CONNECT reserved flag", &[MALFORMED]).await;
+    f.assert_healthy("CONNECT reserved flag").await;
+}
+versioned_test!(connect_reserved_flag);
+
+// Spec 2.2.2.2 / 3.1.2.11.2: including Session Expiry Interval twice is a
+// Protocol Error (a malformed-packet answer is accepted too).
+#[tokio::test]
+async fn connect_duplicate_property() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let props = [0x11, 0, 0, 0, 10, 0x11, 0, 0, 0, 10];
+    let mut c = RawClient::open(f.addr(), v).await;
+    c.send_bytes(&connect_bytes(v, 0x02, &props, "dup-prop"))
+        .await;
+    assert_connect_refused(
+        &mut c,
+        "duplicate Session Expiry Interval",
+        &[PROTOCOL, MALFORMED],
+    )
+    .await;
+    f.assert_healthy("duplicate property").await;
+}
+
+// [MQTT-3.1.0-1] The first packet must be CONNECT: an HTTP request is closed
+// without any answer.
+#[tokio::test]
+async fn garbage_before_connect() {
+    let mut f = Fixture::new().await;
+    let mut c = RawClient::open(f.addr(), ProtocolVersion::V5).await;
+    c.send_bytes(b"GET / HTTP/1.1\r\nHost: roost\r\n\r\n").await;
+    match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Closed => {}
+        other => panic!("garbage before CONNECT: expected a close without answer, got {other:?}"),
+    }
+    f.assert_healthy("garbage before CONNECT").await;
+}
+
+// [MQTT-3.1.0-1] A SUBSCRIBE before CONNECT is closed without an answer.
+#[tokio::test]
+async fn subscribe_before_connect() {
+    let mut f = Fixture::new().await;
+    let mut c = RawClient::open(f.addr(), ProtocolVersion::V5).await;
+    c.send_bytes(&frame(
+        0x82,
+        &subscribe_body(ProtocolVersion::V5, &[("a/b", 1)]),
+    ))
+    .await;
+    match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Closed => {}
+        other => panic!("SUBSCRIBE before CONNECT: expected a close without answer, got {other:?}"),
+    }
+    f.assert_healthy("SUBSCRIBE before CONNECT").await;
+}
+
+// A packet cut short by EOF (before and after CONNECT) just ends that connection.
+async fn truncated_packet_then_eof(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = f.offender(v).await;
+    c.send_bytes(&[0x30, 0x0A, 0x00, 0x03, b'a']).await;
+    c.drop_connection().await;
+    f.assert_healthy("truncated PUBLISH then EOF").await;
+
+    let mut c = RawClient::open(f.addr(), v).await;
+    let connect = connect_bytes(v, 0x02, &[], "truncated-connect");
+    c.send_bytes(&connect[..connect.len() - 3]).await;
+    c.drop_connection().await;
+    f.assert_healthy("truncated CONNECT then EOF").await;
+}
+versioned_test!(truncated_packet_then_eof);
+
+// A client announcing a huge remaining length (256 MB, above the 1 MB default
+// max_packet_size) and trickling bytes is cut off at once, with 0x95 in 5.0,
+// instead of being buffered.
+async fn huge_remaining_length_is_cut_off(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = f.offender(v).await;
+    c.send_bytes(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]).await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut disconnect = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "a 256 MB PUBLISH trickled byte by byte was not cut off within 3 s"
+        );
+        match c.try_recv_for(Duration::from_millis(20)).await {
+            Recv::Closed => break,
+            Recv::Packet(Packet::Disconnect(d)) if disconnect.is_none() => disconnect = Some(d),
+            Recv::Packet(p) => panic!("expected the connection to close, got {p:?}"),
+            Recv::Timeout => c.send_bytes(b"x").await,
+        }
+    }
+    if v.is_v5() {
+        let d = disconnect.expect("closed without DISCONNECT 0x95");
+        assert_eq!(d.reason_code, ReasonCode::PacketTooLarge, "{d:?}");
+    } else {
+        assert!(
+            disconnect.is_none(),
+            "3.1.1 server sent DISCONNECT {disconnect:?}"
+        );
+    }
+    f.assert_healthy("huge remaining length").await;
+}
+versioned_test!(huge_remaining_length_is_cut_off);
+
+// [MQTT-4.7.3-1] A Topic Name is at least one character; in 5.0 an empty topic
+// without a Topic Alias is a Protocol Error.
+async fn empty_topic_without_alias(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x30, &publish_body(v, b"", None));
+    let codes = [PROTOCOL, ReasonCode::TopicNameInvalid];
+    case(&mut f, v, "PUBLISH with empty topic", &bytes, &codes).await;
+}
+versioned_test!(empty_topic_without_alias);
+
+// Many malformed connections in a row (every case above, both versions) leave
+// one broker healthy: no leak or crash accumulates.
+#[tokio::test]
+async fn many_bad_connections_in_a_row() {
+    let mut f = Fixture::new().await;
+    for v in VERSIONS {
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "SUBSCRIBE flags",
+                frame(0x80, &subscribe_body(v, &[("a", 1)])),
+            ),
+            ("QoS 3", frame(0x36, &publish_body(v, b"a", Some(1)))),
+            ("bad UTF-8", frame(0x30, &publish_body(v, &[0xFF], None))),
+            ("wildcard topic", frame(0x30, &publish_body(v, b"+", None))),
+            ("5-byte length", vec![0x30, 0x80, 0x80, 0x80, 0x80, 0x01]),
+        ];
+        for (name, bytes) in cases {
+            let mut c = f.offender(v).await;
+            c.send_bytes(&bytes).await;
+            let _ = c.expect_closed().await;
+            assert!(f.broker.is_running(), "{name}: broker died");
+        }
+    }
+    f.assert_healthy("a series of bad connections").await;
+}

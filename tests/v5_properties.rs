@@ -1,0 +1,538 @@
+//! MQTT 5.0 properties end to end: what a publisher sets reaches subscribers
+//! unaltered (or, for Message Expiry Interval, counted down), subscription
+//! identifiers and options, and the CONNECT requests that shape the broker's
+//! answers.
+
+#[macro_use]
+mod common;
+use common::*;
+
+use std::collections::BTreeSet;
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+async fn client(b: &Broker, id: &str) -> RawClient {
+    RawClient::connected(b.addr(), V5, id).await
+}
+
+async fn subscriber(b: &Broker, id: &str, filter: &str) -> RawClient {
+    let mut c = client(b, id).await;
+    let ack = c.subscribe(filter, QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    c
+}
+
+/// A QoS 1 PUBLISH with `props`.
+fn publish_props(topic: &str, payload: &[u8], props: Properties) -> Publish {
+    let mut p = publish_packet(topic, payload, QoS::AtLeastOnce, false);
+    p.properties = props;
+    p
+}
+
+/// An offline persistent subscriber of `filter` (session kept 300 s).
+async fn offline_subscriber(b: &Broker, id: &str, filter: &str) {
+    let (mut c, _) = RawClient::connect_ok(b.addr(), persistent_connect(V5, id, 300)).await;
+    c.subscribe(filter, QoS::AtLeastOnce).await;
+    c.disconnect().await;
+}
+
+async fn reconnect(b: &Broker, id: &str) -> RawClient {
+    let (c, ack) = RawClient::connect_ok(b.addr(), persistent_connect(V5, id, 300)).await;
+    assert!(
+        ack.session_present,
+        "session of {id} should be present: {ack:?}"
+    );
+    c
+}
+
+// [MQTT-3.3.2-6] A message that waited ~2 s in the server goes out with its
+// Message Expiry Interval reduced by the time waited (10 -> at most 8).
+#[tokio::test]
+async fn message_expiry_interval_counts_down() {
+    let b = Broker::start();
+    offline_subscriber(&b, "exp-sub", "v5/exp/t").await;
+    let mut p = client(&b, "exp-pub").await;
+    let props = Properties {
+        message_expiry_interval: Some(10),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/exp/t", b"m", props))
+        .await
+        .is_error());
+    // Let the message wait in the offline session; this sleep is the scenario.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut s = reconnect(&b, "exp-sub").await;
+    let m = s.recv_message().await;
+    let left = m
+        .properties
+        .message_expiry_interval
+        .expect("forwarded message must carry its expiry");
+    assert!(
+        (1..=8).contains(&left),
+        "Message Expiry Interval after ~2 s of 10: {left}"
+    );
+}
+
+// [MQTT-3.3.2-5] A message whose expiry passed before delivery started is not
+// delivered: of two queued messages only the one without expiry arrives.
+#[tokio::test]
+async fn expired_message_is_not_delivered() {
+    let b = Broker::start();
+    offline_subscriber(&b, "expd-sub", "v5/expd/t").await;
+    let mut p = client(&b, "expd-pub").await;
+    let props = Properties {
+        message_expiry_interval: Some(1),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/expd/t", b"short-lived", props))
+        .await
+        .is_error());
+    assert!(!p
+        .publish("v5/expd/t", b"keep", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut s = reconnect(&b, "expd-sub").await;
+    let m = s.recv_message().await;
+    assert_eq!(
+        &m.payload[..],
+        b"keep",
+        "the expired message was delivered: {m:?}"
+    );
+    s.recv_none_for(QUIET).await;
+}
+
+// [MQTT-3.3.2-17] [MQTT-3.3.2-18] User Properties reach the subscriber
+// unaltered and in order, repeated keys included.
+#[tokio::test]
+async fn user_properties_forwarded_in_order() {
+    let b = Broker::start();
+    let mut s = subscriber(&b, "up-sub", "v5/up/t").await;
+    let mut p = client(&b, "up-pub").await;
+    let ups: Vec<(String, String)> = [
+        ("z", "1"),
+        ("a", "2"),
+        ("z", "3"),
+        ("k", ""),
+        ("ünï", "cödé"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let props = Properties {
+        user_properties: ups.clone(),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/up/t", b"m", props))
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.user_properties, ups);
+}
+
+// [MQTT-3.3.2-15] [MQTT-3.3.2-16] Response Topic and Correlation Data are
+// forwarded unaltered.
+#[tokio::test]
+async fn response_topic_and_correlation_data_forwarded() {
+    let b = Broker::start();
+    let mut s = subscriber(&b, "rr-sub", "v5/req/t").await;
+    let mut p = client(&b, "rr-pub").await;
+    let corr = Bytes::from_static(&[0, 1, 2, 0xFF, 0xFE]);
+    let props = Properties {
+        response_topic: Some("v5/resp/for-rr".into()),
+        correlation_data: Some(corr.clone()),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/req/t", b"m", props))
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(
+        m.properties.response_topic.as_deref(),
+        Some("v5/resp/for-rr")
+    );
+    assert_eq!(m.properties.correlation_data, Some(corr));
+}
+
+// [MQTT-3.3.2-4] [MQTT-3.3.2-20] Payload Format Indicator and Content Type are
+// forwarded unaltered.
+#[tokio::test]
+async fn payload_format_and_content_type_forwarded() {
+    let b = Broker::start();
+    let mut s = subscriber(&b, "pf-sub", "v5/pf/t").await;
+    let mut p = client(&b, "pf-pub").await;
+    let props = Properties {
+        payload_format_indicator: Some(1),
+        content_type: Some("application/json; charset=utf-8".into()),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/pf/t", b"{\"a\":1}", props))
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.payload_format_indicator, Some(1));
+    assert_eq!(
+        m.properties.content_type.as_deref(),
+        Some("application/json; charset=utf-8")
+    );
+}
+
+/// Subscribes `filter` with Subscription Identifier `id` (none if 0).
+async fn subscribe_with_id(c: &mut RawClient, filter: &str, id: u32) {
+    let pid = c.next_pid();
+    let mut sub = Subscribe {
+        packet_id: pid,
+        filters: vec![(filter.to_string(), sub_opts(QoS::AtLeastOnce))],
+        ..Default::default()
+    };
+    if id != 0 {
+        sub.properties.subscription_identifiers = vec![id];
+    }
+    let ack = c.subscribe_with(sub).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1], "{ack:?}");
+}
+
+// [MQTT-3.3.4-3] A message matching a subscription made with Subscription
+// Identifier 7 carries 7; one matching a subscription without one carries none.
+#[tokio::test]
+async fn subscription_identifier_delivered() {
+    let b = Broker::start();
+    let mut s = client(&b, "sid-sub").await;
+    subscribe_with_id(&mut s, "v5/sid/with", 7).await;
+    subscribe_with_id(&mut s, "v5/sid/without", 0).await;
+    let mut p = client(&b, "sid-pub").await;
+    assert!(!p
+        .publish("v5/sid/with", b"a", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert!(!p
+        .publish("v5/sid/without", b"b", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(
+        (m.topic.as_str(), &m.properties.subscription_identifiers[..]),
+        ("v5/sid/with", &[7u32][..])
+    );
+    let m = s.recv_message().await;
+    assert_eq!(
+        (m.topic.as_str(), &m.properties.subscription_identifiers[..]),
+        ("v5/sid/without", &[][..])
+    );
+}
+
+// [MQTT-3.3.4-4] [MQTT-3.3.4-5] Two overlapping subscriptions with identifiers 1
+// and 2: either one copy carrying both, or one copy per subscription each with
+// its own identifier (EMQX sends one per subscription).
+#[tokio::test]
+async fn overlapping_subscription_identifiers() {
+    let b = Broker::start();
+    let mut s = client(&b, "ov-sub").await;
+    subscribe_with_id(&mut s, "v5/ov/#", 1).await;
+    subscribe_with_id(&mut s, "v5/ov/t", 2).await;
+    let mut p = client(&b, "ov-pub").await;
+    assert!(!p
+        .publish("v5/ov/t", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let mut copies = vec![s.recv_message().await];
+    while let Recv::Packet(Packet::Publish(m)) = s.try_recv_for(QUIET).await {
+        s.ack(&m).await;
+        copies.push(m);
+    }
+    let ids: Vec<Vec<u32>> = copies
+        .iter()
+        .map(|m| {
+            let mut v = m.properties.subscription_identifiers.clone();
+            v.sort();
+            v
+        })
+        .collect();
+    match ids.len() {
+        1 => assert_eq!(
+            ids[0],
+            vec![1, 2],
+            "a single copy must carry both identifiers"
+        ),
+        2 => {
+            let set: BTreeSet<_> = ids.iter().cloned().collect();
+            assert_eq!(
+                set,
+                [vec![1], vec![2]].into_iter().collect(),
+                "each copy must carry its own subscription's identifier"
+            );
+        }
+        n => panic!("{n} copies of one message for two subscriptions: {ids:?}"),
+    }
+}
+
+// [MQTT-3.8.3-3] With No Local, a client's own publishes are not sent back to it;
+// a subscriber without No Local (control) gets them.
+#[tokio::test]
+async fn no_local_suppresses_own_messages() {
+    let b = Broker::start();
+    let mut me = client(&b, "nl-me").await;
+    let opts = SubscriptionOptions {
+        qos: QoS::AtLeastOnce,
+        no_local: true,
+        ..Default::default()
+    };
+    let ack = me.subscribe_opts(&[("v5/nl/t", opts)]).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    let mut control = subscriber(&b, "nl-control", "v5/nl/t").await;
+    let mut other = client(&b, "nl-other").await;
+    assert!(!me
+        .publish("v5/nl/t", b"own", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert!(!other
+        .publish("v5/nl/t", b"other", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = me.recv_message().await;
+    assert_eq!(
+        &m.payload[..],
+        b"other",
+        "No Local subscriber got its own message: {m:?}"
+    );
+    me.recv_none_for(QUIET).await;
+    let got: Vec<_> = control
+        .recv_messages(2)
+        .await
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(
+        got,
+        vec![Bytes::from_static(b"own"), Bytes::from_static(b"other")]
+    );
+}
+
+// [MQTT-3.3.1-12] [MQTT-3.3.1-13] Retain As Published 1 keeps the RETAIN flag of
+// a live retained publish; 0 clears it.
+#[tokio::test]
+async fn retain_as_published() {
+    let b = Broker::start();
+    let mut rap = client(&b, "rap-1").await;
+    let opts = SubscriptionOptions {
+        qos: QoS::AtLeastOnce,
+        retain_as_published: true,
+        ..Default::default()
+    };
+    rap.subscribe_opts(&[("v5/rap/t", opts)]).await;
+    let mut plain = subscriber(&b, "rap-0", "v5/rap/t").await;
+    let mut p = client(&b, "rap-pub").await;
+    assert!(!p
+        .publish("v5/rap/t", b"r", QoS::AtLeastOnce, true)
+        .await
+        .is_error());
+    assert!(!p
+        .publish("v5/rap/t", b"n", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let got: Vec<_> = rap
+        .recv_messages(2)
+        .await
+        .iter()
+        .map(|m| m.retain)
+        .collect();
+    assert_eq!(got, vec![true, false], "Retain As Published 1");
+    let got: Vec<_> = plain
+        .recv_messages(2)
+        .await
+        .iter()
+        .map(|m| m.retain)
+        .collect();
+    assert_eq!(got, vec![false, false], "Retain As Published 0");
+}
+
+// [MQTT-3.1.2-29] With Request Problem Information 0 the server sends no Reason
+// String or User Property on any packet but PUBLISH, CONNACK and DISCONNECT. The
+// test provokes acknowledgements with error or non-success codes, where a broker
+// is most tempted to explain: PUBACK 0x10 (no subscribers), SUBACK 0x9E (shared
+// subscriptions disabled), UNSUBACK 0x11, PUBCOMP 0x92 (unknown packet id).
+#[tokio::test]
+async fn request_problem_information_zero() {
+    let b = Broker::start_with(&[("ROOST__MQTT__SHARED_SUBSCRIPTION", "false")]);
+    let mut c = connect_packet(V5, "rpi-0");
+    c.properties.request_problem_information = Some(0);
+    let (mut c, _) = RawClient::connect_ok(b.addr(), c).await;
+    let check = |what: &str, props: &Properties| {
+        assert_eq!(
+            props.reason_string, None,
+            "{what} carries a Reason String: {props:?}"
+        );
+        assert!(
+            props.user_properties.is_empty(),
+            "{what} carries User Properties: {props:?}"
+        );
+    };
+
+    let pid = c.next_pid();
+    c.send(&Packet::Publish(Publish {
+        packet_id: pid,
+        ..publish_packet("v5/rpi/nobody", b"x", QoS::AtLeastOnce, false)
+    }))
+    .await;
+    match c
+        .recv_matching("PUBACK", |p| matches!(p, Packet::PubAck(_)))
+        .await
+    {
+        Packet::PubAck(a) => check("PUBACK", &a.properties),
+        _ => unreachable!(),
+    }
+    let pid = c.next_pid();
+    c.send(&Packet::Publish(Publish {
+        packet_id: pid,
+        ..publish_packet("v5/rpi/nobody", b"x", QoS::ExactlyOnce, false)
+    }))
+    .await;
+    match c
+        .recv_matching("PUBREC", |p| matches!(p, Packet::PubRec(_)))
+        .await
+    {
+        Packet::PubRec(a) => check("PUBREC", &a.properties),
+        _ => unreachable!(),
+    }
+    c.send(&Packet::PubRel(PubRel::new(pid))).await;
+    match c
+        .recv_matching("PUBCOMP", |p| matches!(p, Packet::PubComp(_)))
+        .await
+    {
+        Packet::PubComp(a) => check("PUBCOMP", &a.properties),
+        _ => unreachable!(),
+    }
+    c.send(&Packet::PubRel(PubRel::new(999))).await;
+    match c
+        .recv_matching("PUBCOMP", |p| matches!(p, Packet::PubComp(_)))
+        .await
+    {
+        Packet::PubComp(a) => check("PUBCOMP for an unknown packet id", &a.properties),
+        _ => unreachable!(),
+    }
+    let ack = c.subscribe("$share/g/v5/rpi/t", QoS::AtLeastOnce).await;
+    check("SUBACK", &ack.properties);
+    let ack = c.unsubscribe(&["v5/rpi/never-subscribed"]).await;
+    check("UNSUBACK", &ack.properties);
+}
+
+// [MQTT-3.1.2-28] mqtt.response_information is returned in CONNACK to a client
+// that sets Request Response Information 1, and only then.
+#[tokio::test]
+async fn response_information_on_request() {
+    let b = Broker::start_with(&[("ROOST__MQTT__RESPONSE_INFORMATION", "resp/")]);
+    let mut c = connect_packet(V5, "ri-1");
+    c.properties.request_response_information = Some(1);
+    let (_c1, ack) = RawClient::connect_ok(b.addr(), c).await;
+    assert_eq!(
+        ack.properties.response_information.as_deref(),
+        Some("resp/"),
+        "{ack:?}"
+    );
+    let mut c = connect_packet(V5, "ri-0");
+    c.properties.request_response_information = Some(0);
+    let (_c0, ack) = RawClient::connect_ok(b.addr(), c).await;
+    assert_eq!(ack.properties.response_information, None, "{ack:?}");
+    let (_c2, ack) = RawClient::connect_ok(b.addr(), connect_packet(V5, "ri-absent")).await;
+    assert_eq!(ack.properties.response_information, None, "{ack:?}");
+}
+
+/// Reason codes a DISCONNECT may carry (spec 3.14.2.1).
+const DISCONNECT_CODES: [u8; 29] = [
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+];
+
+/// The server's DISCONNECT, decoded and checked byte-wise: fixed header 0xE0, a
+/// DISCONNECT reason code [MQTT-3.14.2-1], no Session Expiry Interval
+/// [MQTT-3.14.2-2], and a Server Reference only with 0x9C / 0x9D.
+async fn server_disconnect(c: &mut RawClient) -> Disconnect {
+    let d = match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Packet(Packet::Disconnect(d)) => d,
+        other => panic!("expected the server's DISCONNECT, got {other:?}"),
+    };
+    let frame = c.last_frame();
+    assert_eq!(frame[0], 0xE0, "DISCONNECT fixed header: {frame:02x?}");
+    let code = d.reason_code as u8;
+    assert!(
+        DISCONNECT_CODES.contains(&code),
+        "not a DISCONNECT code: {code:#x}"
+    );
+    match c.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Closed => {}
+        other => panic!(
+            "nothing may follow DISCONNECT and the server must close [MQTT-3.14.4-1]: {other:?}"
+        ),
+    }
+    assert_eq!(d.properties.session_expiry_interval, None, "{d:?}");
+    if !matches!(
+        d.reason_code,
+        ReasonCode::UseAnotherServer | ReasonCode::ServerMoved
+    ) {
+        assert_eq!(d.properties.server_reference, None, "{d:?}");
+    }
+    d
+}
+
+// Server DISCONNECTs are well formed, for several causes.
+#[tokio::test]
+async fn server_disconnects_are_well_formed() {
+    let b = Broker::start();
+    // Protocol error: a second CONNECT [MQTT-3.1.0-2].
+    let mut c = client(&b, "wf-1").await;
+    c.send(&Packet::Connect(connect_packet(V5, "wf-1"))).await;
+    assert_eq!(
+        server_disconnect(&mut c).await.reason_code,
+        ReasonCode::ProtocolError
+    );
+    // Session taken over [MQTT-3.1.4-3].
+    let mut old = client(&b, "wf-2").await;
+    let _new = client(&b, "wf-2").await;
+    assert_eq!(
+        server_disconnect(&mut old).await.reason_code,
+        ReasonCode::SessionTakenOver
+    );
+    // Topic alias invalid.
+    let mut c = client(&b, "wf-3").await;
+    let mut p = publish_packet("v5/wf", b"x", QoS::AtLeastOnce, false);
+    p.packet_id = 1;
+    p.properties.topic_alias = Some(0);
+    c.send(&Packet::Publish(p)).await;
+    assert_eq!(
+        server_disconnect(&mut c).await.reason_code,
+        ReasonCode::TopicAliasInvalid
+    );
+}
+
+// [MQTT-3.3.4-6] A PUBLISH from a client must not carry a Subscription
+// Identifier: Protocol Error, DISCONNECT 0x82.
+#[tokio::test]
+async fn client_publish_with_subscription_identifier() {
+    let b = Broker::start();
+    let mut c = client(&b, "pub-sid").await;
+    let mut p = publish_packet("v5/psid", b"x", QoS::AtLeastOnce, false);
+    p.packet_id = 1;
+    p.properties.subscription_identifiers = vec![5];
+    c.send(&Packet::Publish(p)).await;
+    c.expect_disconnect(ReasonCode::ProtocolError).await;
+}
+
+// Spec 3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
+#[tokio::test]
+async fn subscription_identifier_zero() {
+    let b = Broker::start();
+    let mut c = client(&b, "sid-0").await;
+    let mut sub = Subscribe {
+        packet_id: 1,
+        filters: vec![("v5/sid0".to_string(), sub_opts(QoS::AtLeastOnce))],
+        ..Default::default()
+    };
+    sub.properties.subscription_identifiers = vec![0];
+    c.send(&Packet::Subscribe(sub)).await;
+    c.expect_disconnect(ReasonCode::ProtocolError).await;
+}
