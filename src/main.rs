@@ -58,8 +58,8 @@ fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
 }
 
 /// Logs go to stdout as plain lines (tests and log shippers parse them); colours
-/// only when a person is watching a terminal. `RUST_LOG` wins over `log.level` so a
-/// one-off debug run needs no config change.
+/// only when a person is watching a terminal and `NO_COLOR` is not set. `RUST_LOG`
+/// wins over `log.level` so a one-off debug run needs no config change.
 fn init_logging(config: &Config) -> Result<(), ExitCode> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::builder()
@@ -75,7 +75,10 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
     })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
+        .with_ansi(
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .with_writer(std::io::stdout)
         .init();
     Ok(())
