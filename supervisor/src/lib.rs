@@ -47,11 +47,12 @@
 //! # Shutdown
 //!
 //! Children the supervisor stops (strategy, `TerminateChild`, its own stop or
-//! giving up) get `stop(Some("shutdown"))` and 5 s to finish (60 s for children of
-//! kind [`SUPERVISOR_KIND`]), then are killed. A static supervisor stops them one
-//! by one in reverse start order; a dynamic one stops them all at once. Exits that
-//! happen while a supervisor stops are never restarted. If the supervisor itself
-//! is killed, ractor kills its linked children without their `post_stop`.
+//! giving up) get `stop(Some("shutdown"))` and 5 s to finish (60 s for children
+//! of kind [`SUPERVISOR_KIND`] or [`DYNAMIC_SUPERVISOR_KIND`]), then are killed.
+//! A static supervisor stops them one by one in reverse start order; a dynamic
+//! one stops them all at once. Exits that happen while a supervisor stops are
+//! never restarted. If the supervisor itself is killed, ractor kills its linked
+//! children without their `post_stop`.
 //!
 //! # Cluster feature
 //!
@@ -175,10 +176,14 @@ impl ChildSpec {
     }
 }
 
-/// The [`ChildSpec::kind`] of a child that is itself a supervisor: it gets a
+/// The [`ChildSpec::kind`] of a child that is a [`Supervisor`]: it gets a
 /// longer graceful-stop budget (60 s instead of 5 s) because stopping it means
 /// stopping its whole subtree, as OTP gives supervisors `shutdown => infinity`.
 pub const SUPERVISOR_KIND: &str = "supervisor";
+
+/// The [`ChildSpec::kind`] of a child that is a [`DynamicSupervisor`]; same
+/// shutdown budget as [`SUPERVISOR_KIND`].
+pub const DYNAMIC_SUPERVISOR_KIND: &str = "dynamic_supervisor";
 
 impl ChildSpec {
     /// A child spec for a child supervisor ([`Supervisor`] or

@@ -19,7 +19,7 @@ pub(crate) const SUPERVISOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60)
 
 /// The graceful-stop budget of a child of this kind.
 pub(crate) fn shutdown_timeout(kind: &str) -> Duration {
-    if kind == crate::SUPERVISOR_KIND {
+    if kind == crate::SUPERVISOR_KIND || kind == crate::DYNAMIC_SUPERVISOR_KIND {
         SUPERVISOR_SHUTDOWN_TIMEOUT
     } else {
         SHUTDOWN_TIMEOUT
