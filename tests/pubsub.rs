@@ -1,0 +1,436 @@
+//! Subscribe, publish, topic matching and unsubscribe (MQTT 3.1.1 §3.3, 3.8-3.11,
+//! 4.7; MQTT 5.0 §3.3, 3.8-3.11, 4.7).
+
+#[macro_use]
+mod common;
+use common::*;
+
+/// Asserts that `sub` receives exactly the messages whose topics are in `expect`
+/// (in order), and none of the others, after `publisher` published every topic in
+/// `topics` (QoS 1, so each one is routed before the next) and then a sentinel on
+/// `sentinel_topic` that `sub` is subscribed to.
+async fn assert_routed(
+    publisher: &mut RawClient,
+    sub: &mut RawClient,
+    topics: &[&str],
+    expect: &[&str],
+    sentinel_topic: &str,
+) {
+    for t in topics {
+        publisher
+            .publish(t, t.as_bytes(), QoS::AtLeastOnce, false)
+            .await;
+    }
+    publisher
+        .publish(sentinel_topic, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
+    let mut got = Vec::new();
+    loop {
+        let m = sub.recv_message().await;
+        if m.payload == Bytes::from_static(b"sentinel") {
+            break;
+        }
+        got.push(m.topic.clone());
+    }
+    sub.recv_none_for(Duration::from_millis(200)).await;
+    assert_eq!(got, expect, "delivered topics");
+}
+
+// Exact topic names match only themselves (4.7).
+async fn exact_topic(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    let ack = sub.subscribe("a/b", QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    sub.subscribe("sentinel", QoS::AtLeastOnce).await;
+    assert_routed(
+        &mut publ,
+        &mut sub,
+        &["a/c", "a/b/c", "a", "A/b", "a/b", "/a/b"],
+        &["a/b"],
+        "sentinel",
+    )
+    .await;
+}
+versioned_test!(exact_topic);
+
+// '+' matches exactly one level, including an empty one [MQTT-4.7.1-3].
+async fn single_level_wildcard(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("s/+/t", QoS::AtLeastOnce).await;
+    sub.subscribe("sentinel", QoS::AtLeastOnce).await;
+    assert_routed(
+        &mut publ,
+        &mut sub,
+        &["s/x/t", "s/x/y/t", "s/t", "s//t", "s/x/t/u", "q/x/t"],
+        &["s/x/t", "s//t"],
+        "sentinel",
+    )
+    .await;
+}
+versioned_test!(single_level_wildcard);
+
+// '#' matches the parent and any number of child levels; "sport/#" matches "sport"
+// [MQTT-4.7.1-2].
+async fn multi_level_wildcard(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("sport/#", QoS::AtLeastOnce).await;
+    sub.subscribe("sentinel", QoS::AtLeastOnce).await;
+    assert_routed(
+        &mut publ,
+        &mut sub,
+        &[
+            "sport",
+            "sport/tennis",
+            "sport/tennis/player1",
+            "sports",
+            "sport/",
+            "x/sport",
+        ],
+        &["sport", "sport/tennis", "sport/tennis/player1", "sport/"],
+        "sentinel",
+    )
+    .await;
+}
+versioned_test!(multi_level_wildcard);
+
+// A subscription to "#" alone receives every (non-$) topic.
+async fn hash_alone_matches_everything(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("#", QoS::AtLeastOnce).await;
+    assert_routed(
+        &mut publ,
+        &mut sub,
+        &["a", "a/b/c", "/", "x/"],
+        &["a", "a/b/c", "/", "x/"],
+        "sentinel",
+    )
+    .await;
+}
+versioned_test!(hash_alone_matches_everything);
+
+// [MQTT-4.7.2-1]: filters starting with a wildcard do not match topics starting with
+// '$'; "$foo/#" does.
+async fn dollar_topics_not_matched_by_leading_wildcards(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut wild = RawClient::connected(b.addr(), v, "wild").await;
+    let mut dollar = RawClient::connected(b.addr(), v, "dollar").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    wild.subscribe("#", QoS::AtLeastOnce).await;
+    wild.subscribe("+/info", QoS::AtLeastOnce).await;
+    wild.subscribe("+/+", QoS::AtLeastOnce).await;
+    dollar.subscribe("$foo/#", QoS::AtLeastOnce).await;
+
+    publ.publish("$foo/info", b"d", QoS::AtLeastOnce, false)
+        .await;
+    let m = dollar.recv_message().await;
+    assert_eq!(m.topic, "$foo/info");
+    assert_eq!(m.payload, Bytes::from_static(b"d"));
+    // The wildcard subscriber got nothing for it; its next message is the sentinel
+    // (three copies at most, one per matching filter, as EMQX delivers them).
+    publ.publish("plain/info", b"p", QoS::AtLeastOnce, false)
+        .await;
+    let m = wild.recv_message().await;
+    assert_eq!(
+        m.topic, "plain/info",
+        "'$foo/info' must not match '#', '+/info', '+/+'"
+    );
+    while let Recv::Packet(p) = wild.try_recv_for(Duration::from_millis(300)).await {
+        if let Packet::Publish(p) = p {
+            assert_ne!(p.topic, "$foo/info", "[MQTT-4.7.2-1]");
+        }
+    }
+}
+versioned_test!(dollar_topics_not_matched_by_leading_wildcards);
+
+// Without No Local (and with ignore_loop_deliver false) a client receives its own
+// publications.
+async fn own_publish_delivered(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut c = RawClient::connected(b.addr(), v, "self").await;
+    c.subscribe("me/t", QoS::AtLeastOnce).await;
+    c.publish("me/t", b"loop", QoS::AtLeastOnce, false).await;
+    let m = c.recv_message().await;
+    assert_eq!((m.topic.as_str(), &m.payload[..]), ("me/t", &b"loop"[..]));
+}
+versioned_test!(own_publish_delivered);
+
+// [MQTT-3.3.5-1] (5.0 [MQTT-3.3.4-2]): with overlapping subscriptions the message is
+// delivered respecting the maximum QoS of the matching ones. The server MAY send one
+// copy per matching subscription; EMQX 5 does (routing is per filter), so two
+// copies are expected here: one at QoS 1 ("o/#") and one at QoS 0 ("o/+").
+async fn overlapping_subscriptions(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("o/#", QoS::AtLeastOnce).await;
+    sub.subscribe("o/+", QoS::AtMostOnce).await;
+    publ.publish("o/a", b"ov", QoS::AtLeastOnce, false).await;
+    let first = sub.recv_message().await;
+    let mut qos = vec![first.qos];
+    if let Recv::Packet(Packet::Publish(p)) = sub.try_recv_for(QUIET).await {
+        sub.ack(&p).await;
+        assert_eq!(p.payload, first.payload);
+        qos.push(p.qos);
+    }
+    assert!(
+        qos.contains(&QoS::AtLeastOnce),
+        "the maximum QoS of the matching subscriptions must be respected: {qos:?}"
+    );
+    qos.sort();
+    assert_eq!(
+        qos,
+        vec![QoS::AtMostOnce, QoS::AtLeastOnce],
+        "EMQX delivers one copy per matching subscription"
+    );
+    sub.recv_none_for(Duration::from_millis(200)).await;
+}
+versioned_test!(overlapping_subscriptions);
+
+// UNSUBSCRIBE stops delivery and is answered by UNSUBACK with the same packet id
+// [MQTT-3.10.4-1..5]; 5.0 reason codes: 0x00 success, 0x11 no subscription existed.
+async fn unsubscribe_stops_delivery(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("u/t", QoS::AtLeastOnce).await;
+    publ.publish("u/t", b"1", QoS::AtLeastOnce, false).await;
+    assert_eq!(sub.recv_message().await.payload, Bytes::from_static(b"1"));
+
+    let ack = sub.unsubscribe(&["u/t", "never/subscribed"]).await;
+    if v.is_v5() {
+        assert_eq!(
+            ack.reason_codes,
+            vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
+            "{ack:?}"
+        );
+    }
+    publ.publish("u/t", b"2", QoS::AtLeastOnce, false).await;
+    sub.recv_none_for(QUIET).await;
+}
+versioned_test!(unsubscribe_stops_delivery);
+
+// Unsubscribing one filter leaves the client's other subscriptions in place.
+async fn unsubscribe_one_of_two(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("k/1", QoS::AtLeastOnce).await;
+    sub.subscribe("k/2", QoS::AtLeastOnce).await;
+    sub.unsubscribe(&["k/1"]).await;
+    assert_routed(&mut publ, &mut sub, &["k/1", "k/2"], &["k/2"], "k/2").await;
+}
+versioned_test!(unsubscribe_one_of_two);
+
+// [MQTT-3.8.4-5, MQTT-3.9.3-1]: one SUBACK code per filter, in order, granting the
+// requested QoS (max_qos_allowed is 2).
+async fn suback_granted_qos_per_filter(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut c = RawClient::connected(b.addr(), v, "c").await;
+    let ack = c
+        .subscribe_opts(&[
+            ("q/2", sub_opts(QoS::ExactlyOnce)),
+            ("q/0", sub_opts(QoS::AtMostOnce)),
+            ("q/1", sub_opts(QoS::AtLeastOnce)),
+        ])
+        .await;
+    assert_eq!(
+        ack.reason_codes,
+        vec![
+            ReasonCode::GrantedQoS2,
+            ReasonCode::Success,
+            ReasonCode::GrantedQoS1
+        ]
+    );
+    let frame = c.last_frame();
+    let n = frame.len();
+    assert_eq!(&frame[n - 3..], &[2, 0, 1], "granted QoS bytes on the wire");
+}
+versioned_test!(suback_granted_qos_per_filter);
+
+// An invalid filter fails alone: 5.0 0x8F Topic Filter Invalid (3.1.1: 0x80) while
+// the other filters of the same SUBSCRIBE are granted and work (EMQX 5 behaviour;
+// 3.1.1 [MQTT-3.9.3-2] allows failure per filter).
+async fn invalid_filter_fails_alone(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut c = RawClient::connected(b.addr(), v, "c").await;
+    let ack = c
+        .subscribe_opts(&[
+            ("ok/1", sub_opts(QoS::AtLeastOnce)),
+            ("a/#/b", sub_opts(QoS::AtLeastOnce)),
+            ("ok/2", sub_opts(QoS::AtMostOnce)),
+            ("a/b#", sub_opts(QoS::AtMostOnce)),
+        ])
+        .await;
+    let frame = c.last_frame();
+    let n = frame.len();
+    if v.is_v5() {
+        assert_eq!(
+            ack.reason_codes,
+            vec![
+                ReasonCode::GrantedQoS1,
+                ReasonCode::TopicFilterInvalid,
+                ReasonCode::Success,
+                ReasonCode::TopicFilterInvalid
+            ]
+        );
+    } else {
+        assert_eq!(
+            &frame[n - 4..],
+            &[0x01, 0x80, 0x00, 0x80],
+            "3.1.1 SUBACK codes"
+        );
+    }
+    // The connection stays open and the valid filters are in force.
+    c.publish("ok/1", b"1", QoS::AtLeastOnce, false).await;
+    c.publish("ok/2", b"2", QoS::AtLeastOnce, false).await;
+    let got = c.recv_messages(2).await;
+    assert_eq!(got[0].topic, "ok/1");
+    assert_eq!(got[0].qos, QoS::AtLeastOnce);
+    assert_eq!(got[1].topic, "ok/2");
+    assert_eq!(got[1].qos, QoS::AtMostOnce);
+}
+versioned_test!(invalid_filter_fails_alone);
+
+// Payload bytes (all 256 values, an empty payload) and UTF-8 topics arrive intact.
+async fn payload_and_topic_intact(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("bin/#", QoS::ExactlyOnce).await;
+    let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    let topic = "bin/ü/日本/ /x";
+    for q in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        publ.publish(topic, &all, q, false).await;
+        let m = sub.recv_message().await;
+        assert_eq!(m.topic, topic);
+        assert_eq!(&m.payload[..], &all[..], "binary payload at {q:?}");
+        assert_eq!(m.qos, q);
+        assert!(!m.retain);
+    }
+    publ.publish("bin/empty", b"", QoS::AtLeastOnce, false)
+        .await;
+    let m = sub.recv_message().await;
+    assert_eq!(m.topic, "bin/empty");
+    assert!(m.payload.is_empty(), "empty payload: {m:?}");
+}
+versioned_test!(payload_and_topic_intact);
+
+// A ~100 KB payload (well below the 1 MB maximum packet size) arrives intact.
+async fn large_payload_intact(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("big", QoS::AtLeastOnce).await;
+    let payload: Vec<u8> = (0..100 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    publ.publish("big", &payload, QoS::AtLeastOnce, false).await;
+    let m = sub.recv_message().await;
+    assert_eq!(m.payload.len(), payload.len());
+    assert!(m.payload[..] == payload[..], "large payload corrupted");
+}
+versioned_test!(large_payload_intact);
+
+// [MQTT-4.6.0-5] (5.0 [MQTT-4.6.0-6]): messages of one publisher on one topic at QoS
+// 1 reach a subscriber in publish order. The publisher pipelines all 200 PUBLISHes.
+async fn qos1_order_preserved(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("ord", QoS::AtLeastOnce).await;
+    const N: u32 = 200;
+    for i in 1..=N {
+        let mut p = publish_packet("ord", &i.to_be_bytes(), QoS::AtLeastOnce, false);
+        p.packet_id = i as u16;
+        publ.send(&Packet::Publish(p)).await;
+    }
+    let got = sub.recv_messages(N as usize).await;
+    let seq: Vec<u32> = got
+        .iter()
+        .map(|m| u32::from_be_bytes(m.payload[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(seq, (1..=N).collect::<Vec<_>>(), "delivery order");
+    for m in &got {
+        assert_ne!(
+            m.packet_id, 0,
+            "QoS 1 PUBLISH needs a packet id [MQTT-2.3.1-1]"
+        );
+    }
+    // every publish was acknowledged, in order too [MQTT-4.6.0-2]
+    for i in 1..=N {
+        match publ.recv().await {
+            Packet::PubAck(a) => assert_eq!(a.packet_id, i as u16),
+            p => panic!("expected PUBACK {i}, got {p:?}"),
+        }
+    }
+}
+versioned_test!(qos1_order_preserved);
+
+// 5.0 §3.4.2.1: a QoS 1 publish nobody is subscribed to is acknowledged with 0x10
+// No Matching Subscribers (EMQX 5 does this).
+#[tokio::test]
+async fn v5_puback_no_matching_subscribers() {
+    let b = Broker::start();
+    let mut publ = RawClient::connected(b.addr(), ProtocolVersion::V5, "pub").await;
+    let rc = publ
+        .publish("nobody/here", b"x", QoS::AtLeastOnce, false)
+        .await;
+    assert_eq!(rc, ReasonCode::NoMatchingSubscribers);
+    let mut sub = RawClient::connected(b.addr(), ProtocolVersion::V5, "sub").await;
+    sub.subscribe("nobody/here", QoS::AtMostOnce).await;
+    let rc = publ
+        .publish("nobody/here", b"x", QoS::AtLeastOnce, false)
+        .await;
+    assert_eq!(rc, ReasonCode::Success);
+}
+
+// The same through a real client library, 3.1.1: rumqttc publishes at QoS 0/1/2 and
+// a rumqttc subscriber gets each payload once, at min(pub, sub) QoS.
+#[tokio::test]
+async fn rumqttc_v311_pubsub() {
+    let b = Broker::start();
+    let mut sub = V4Client::connect(b.addr(), "rsub").await;
+    let mut publ = V4Client::connect(b.addr(), "rpub").await;
+    let ack = sub.subscribe("r/+", 2).await;
+    assert_eq!(
+        ack.return_codes,
+        vec![rumqttc::SubscribeReasonCode::Success(
+            rumqttc::QoS::ExactlyOnce
+        )]
+    );
+    for q in 0..=2u8 {
+        publ.publish(&format!("r/{q}"), &[q; 10], q, false).await;
+        let m = sub.recv_publish().await;
+        assert_eq!(m.topic, format!("r/{q}"));
+        assert_eq!(&m.payload[..], &[q; 10]);
+        assert_eq!(m.qos as u8, q);
+    }
+    sub.recv_no_publish_for(Duration::from_millis(300)).await;
+}
+
+// The same through rumqttc 5.0, with raw and library clients mixed.
+#[tokio::test]
+async fn rumqttc_v5_pubsub_with_raw_publisher() {
+    let b = Broker::start();
+    let mut sub = V5Client::connect(b.addr(), "rsub").await;
+    sub.subscribe("r5/#", 1).await;
+    let mut publ = RawClient::connected(b.addr(), ProtocolVersion::V5, "raw").await;
+    publ.publish("r5/a/b", b"from raw", QoS::ExactlyOnce, false)
+        .await;
+    let m = sub.recv_publish().await;
+    assert_eq!(topic5(&m), "r5/a/b");
+    assert_eq!(&m.payload[..], b"from raw");
+    assert_eq!(m.qos as u8, 1, "min(2, 1)");
+    // and rumqttc -> raw
+    let mut rsub = RawClient::connected(b.addr(), ProtocolVersion::V5, "rawsub").await;
+    rsub.subscribe("back", QoS::AtLeastOnce).await;
+    sub.publish("back", b"from rumqttc", 1, false).await;
+    let m = rsub.recv_message().await;
+    assert_eq!(&m.payload[..], b"from rumqttc");
+}
