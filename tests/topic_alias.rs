@@ -118,18 +118,6 @@ async fn empty_topic_with_unknown_alias_is_protocol_error() {
     p.expect_disconnect(ReasonCode::ProtocolError).await;
 }
 
-// Spec 3.3.2.1 / [MQTT-4.7.3-1]: an empty Topic Name without a Topic Alias is a
-// Protocol Error.
-#[tokio::test]
-async fn empty_topic_without_alias_is_protocol_error() {
-    let b = Broker::start();
-    let (mut p, _) = alias_publisher(&b, "ta-empty").await;
-    let mut pkt = publish_packet("", b"x", QoS::AtLeastOnce, false);
-    pkt.packet_id = p.next_pid();
-    p.send(&Packet::Publish(pkt)).await;
-    p.expect_disconnect(ReasonCode::ProtocolError).await;
-}
-
 // [MQTT-3.3.2-7] Alias mappings do not carry over to a new connection, even one
 // that resumes the session.
 #[tokio::test]
