@@ -392,3 +392,182 @@ async fn invalid_share_names_are_rejected() {
         }
     }
 }
+
+/// Reads every PUBLISH from each member for `total` messages (acked) and returns
+/// (member index, topic, payload) in arrival order per member.
+async fn collect_with_topics(
+    members: &mut [RawClient],
+    total: usize,
+) -> Vec<(usize, String, String)> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + RECV_TIMEOUT;
+    while got.len() < total && Instant::now() < deadline {
+        for (i, m) in members.iter_mut().enumerate() {
+            while let Recv::Packet(Packet::Publish(p)) =
+                m.try_recv_for(Duration::from_millis(30)).await
+            {
+                m.ack(&p).await;
+                got.push((
+                    i,
+                    p.topic.clone(),
+                    String::from_utf8_lossy(&p.payload).into_owned(),
+                ));
+            }
+        }
+    }
+    assert_eq!(got.len(), total, "messages delivered to the group: {got:?}");
+    got
+}
+
+// Strategy hash_topic: all messages of one topic go to the same member.
+#[tokio::test]
+async fn hash_topic_strategy_keeps_a_topic_on_one_member() {
+    let b = Broker::start_with(&[("ROOST__MQTT__SHARED_SUBSCRIPTION_STRATEGY", "hash_topic")]);
+    let v = ProtocolVersion::V5;
+    let mut ms = Vec::new();
+    for id in ["ht-a", "ht-b", "ht-c"] {
+        ms.push(member(&b, v, id, "$share/g/sh/ht/+", QoS::AtLeastOnce).await);
+    }
+    let mut p = RawClient::connected(b.addr(), v, "ht-pub").await;
+    for i in 0..5 {
+        for t in ["x", "y", "z", "w"] {
+            let topic = format!("sh/ht/{t}");
+            assert!(!p
+                .publish(&topic, i.to_string().as_bytes(), QoS::AtLeastOnce, false)
+                .await
+                .is_error());
+        }
+    }
+    let got = collect_with_topics(&mut ms, 20).await;
+    let mut owner: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (i, t, _) in &got {
+        owner.entry(t.clone()).or_default().insert(*i);
+    }
+    for (t, members) in &owner {
+        assert_eq!(
+            members.len(),
+            1,
+            "topic {t} was spread over members {members:?}"
+        );
+    }
+}
+
+// Strategy hash_clientid: all messages of one publisher go to the same member.
+#[tokio::test]
+async fn hash_clientid_strategy_keeps_a_publisher_on_one_member() {
+    let b = Broker::start_with(&[("ROOST__MQTT__SHARED_SUBSCRIPTION_STRATEGY", "hash_clientid")]);
+    let v = ProtocolVersion::V5;
+    let mut ms = Vec::new();
+    for id in ["hc-a", "hc-b", "hc-c"] {
+        ms.push(member(&b, v, id, "$share/g/sh/hc/t", QoS::AtLeastOnce).await);
+    }
+    let mut pubs = Vec::new();
+    for id in ["hc-pub-1", "hc-pub-2", "hc-pub-3", "hc-pub-4"] {
+        pubs.push((id, RawClient::connected(b.addr(), v, id).await));
+    }
+    for i in 0..5 {
+        for (id, p) in pubs.iter_mut() {
+            let payload = format!("{id}/{i}");
+            assert!(!p
+                .publish("sh/hc/t", payload.as_bytes(), QoS::AtLeastOnce, false)
+                .await
+                .is_error());
+        }
+    }
+    let got = collect_with_topics(&mut ms, 20).await;
+    let mut owner: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (i, _, payload) in &got {
+        let publisher = payload.split('/').next().unwrap().to_string();
+        owner.entry(publisher).or_default().insert(*i);
+    }
+    for (publisher, members) in &owner {
+        assert_eq!(
+            members.len(),
+            1,
+            "{publisher}'s messages were spread over members {members:?}"
+        );
+    }
+}
+
+// [MQTT-4.8.2-3] Each member gets messages at its own granted QoS: a QoS 1
+// publish reaches a QoS 0 member at QoS 0 and a QoS 1 member at QoS 1.
+#[tokio::test]
+async fn shared_members_get_their_granted_qos() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut q0 = member(&b, v, "gq-0", "$share/g/sh/gq/t", QoS::AtMostOnce).await;
+    let mut q1 = member(&b, v, "gq-1", "$share/g/sh/gq/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), v, "gq-pub").await;
+    publish_n(&mut p, "sh/gq/t", "g", 4).await;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + RECV_TIMEOUT;
+    while seen.len() < 4 && Instant::now() < deadline {
+        for (name, m) in [("qos0 member", &mut q0), ("qos1 member", &mut q1)] {
+            if let Recv::Packet(Packet::Publish(x)) =
+                m.try_recv_for(Duration::from_millis(30)).await
+            {
+                m.ack(&x).await;
+                seen.push((name, x.qos));
+            }
+        }
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    for (name, q) in &seen {
+        let want = if *name == "qos0 member" {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        assert_eq!(*q, want, "{name} got QoS {q:?}: {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|(n, _)| *n == "qos0 member")
+            && seen.iter().any(|(n, _)| *n == "qos1 member")
+    );
+}
+
+// [MQTT-4.8.2-6] A PUBACK with an error code (0x80) for a shared delivery ends
+// that message: it is not sent to another member, even when the member leaves.
+#[tokio::test]
+async fn error_puback_is_not_redispatched() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut a = member(&b, v, "ep-a", "$share/g/sh/ep/t", QoS::AtLeastOnce).await;
+    let mut others = vec![member(&b, v, "ep-b", "$share/g/sh/ep/t", QoS::AtLeastOnce).await];
+    let mut p = RawClient::connected(b.addr(), v, "ep-pub").await;
+    let sent = publish_n(&mut p, "sh/ep/t", "e", 2).await;
+    // Round robin: one message each.
+    let refused = a.expect_publish().await;
+    a.send(&Packet::PubAck(PubAck {
+        packet_id: refused.packet_id,
+        reason_code: ReasonCode::UnspecifiedError,
+        properties: Properties::default(),
+    }))
+    .await;
+    a.disconnect().await;
+    let got = collect(&mut others, 1).await;
+    let refused = String::from_utf8_lossy(&refused.payload).into_owned();
+    assert!(
+        !got[0].contains(&refused),
+        "{refused} was refused by A yet redispatched to B: {got:?}"
+    );
+    let rest: BTreeSet<_> = sent.iter().filter(|s| **s != refused).cloned().collect();
+    assert_exactly_once("the member that stayed", &rest, &got);
+}
+
+// A member that unsubscribes leaves the group: the remaining member gets every
+// later message, the departed one none [MQTT-3.10.4-2].
+#[tokio::test]
+async fn unsubscribed_member_leaves_the_group() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut a = member(&b, v, "un-a", "$share/g/sh/un/t", QoS::AtLeastOnce).await;
+    let mut rest = vec![member(&b, v, "un-b", "$share/g/sh/un/t", QoS::AtLeastOnce).await];
+    let ack = a.unsubscribe(&["$share/g/sh/un/t"]).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::Success], "{ack:?}");
+    let mut p = RawClient::connected(b.addr(), v, "un-pub").await;
+    let sent = publish_n(&mut p, "sh/un/t", "u", 4).await;
+    let got = collect(&mut rest, 4).await;
+    assert_exactly_once("remaining member", &sent, &got);
+    a.recv_none_for(QUIET).await;
+}
