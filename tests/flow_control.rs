@@ -236,3 +236,79 @@ async fn slow_subscriber_queue_drops_oldest() {
     assert_eq!(got, vec!["m7", "m8", "m9"]);
     sub.recv_none_for(QUIET).await;
 }
+
+// [MQTT-3.3.4-9] / spec 4.9: a QoS 2 PUBLISH uses its send-quota slot until the
+// PUBCOMP, not just the PUBREC: with Receive Maximum 1 the second message waits
+// for the first one's PUBCOMP.
+#[tokio::test]
+async fn qos2_slot_is_freed_by_pubcomp() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "rm2-sub");
+    c.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/rm2/t", QoS::ExactlyOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "rm2-pub").await;
+    for i in 0..2 {
+        let rc = p
+            .publish(
+                "fc/rm2/t",
+                format!("m{i}").as_bytes(),
+                QoS::ExactlyOnce,
+                false,
+            )
+            .await;
+        assert!(!rc.is_error(), "{rc:?}");
+    }
+    let first = sub.expect_publish().await;
+    assert_eq!(payload_str(&first), "m0");
+    sub.send(&Packet::PubRec(PubRec::new(first.packet_id)))
+        .await;
+    match sub.recv().await {
+        Packet::PubRel(r) => assert_eq!(r.packet_id, first.packet_id),
+        p => panic!("expected PUBREL (the second PUBLISH must wait for PUBCOMP), got {p:?}"),
+    }
+    sub.recv_none_for(QUIET).await;
+    sub.send(&Packet::PubComp(PubComp::new(first.packet_id)))
+        .await;
+    let second = sub.recv_message().await;
+    assert_eq!(payload_str(&second), "m1");
+}
+
+// [MQTT-3.3.4-9]: a PUBREC with an error code also gives the slot back (spec
+// 4.9: the quota is incremented on PUBREC with a Reason Code >= 0x80).
+#[tokio::test]
+async fn error_pubrec_frees_the_slot() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "rmx-sub");
+    c.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/rmx/t", QoS::ExactlyOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "rmx-pub").await;
+    for i in 0..2 {
+        let rc = p
+            .publish(
+                "fc/rmx/t",
+                format!("m{i}").as_bytes(),
+                QoS::ExactlyOnce,
+                false,
+            )
+            .await;
+        assert!(!rc.is_error(), "{rc:?}");
+    }
+    let first = sub.expect_publish().await;
+    sub.send(&Packet::PubRec(PubRec {
+        packet_id: first.packet_id,
+        reason_code: ReasonCode::UnspecifiedError,
+        properties: Properties::default(),
+    }))
+    .await;
+    // [MQTT-4.3.3-4]: PUBREL answers only a PUBREC below 0x80; an error PUBREC
+    // ends the exchange and frees the slot.
+    let second = match sub.recv().await {
+        Packet::Publish(m) => m,
+        other => panic!(
+            "after PUBREC 0x80 expected the next PUBLISH (no PUBREL [MQTT-4.3.3-4]), got {other:?}"
+        ),
+    };
+    assert_eq!(payload_str(&second), "m1");
+}
