@@ -317,7 +317,8 @@ impl Channel {
             if limit != 0 && self.awaiting_rel.len() >= limit {
                 let timeout = self.config.await_rel_timeout;
                 let now = Instant::now();
-                self.awaiting_rel.retain(|_, at| now.duration_since(*at) < timeout);
+                self.awaiting_rel
+                    .retain(|_, at| now.duration_since(*at) < timeout);
             }
             if limit != 0 && self.awaiting_rel.len() >= limit {
                 return Err(violation(
@@ -343,7 +344,8 @@ impl Channel {
 
     /// PUBREL releases an inbound QoS 2 packet id.
     pub fn pubrel(&mut self, packet_id: u16) -> Packet {
-        let reason_code = if self.awaiting_rel.remove(&packet_id).is_some() || !self.version.is_v5() {
+        let reason_code = if self.awaiting_rel.remove(&packet_id).is_some() || !self.version.is_v5()
+        {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
@@ -363,7 +365,8 @@ impl Channel {
     /// Restores QoS 2 ids awaiting PUBREL from the session.
     pub fn restore_awaiting_rel(&mut self, ids: Vec<u16>) {
         let now = Instant::now();
-        self.awaiting_rel.extend(ids.into_iter().map(|id| (id, now)));
+        self.awaiting_rel
+            .extend(ids.into_iter().map(|id| (id, now)));
     }
 
     /// Checks rules of SUBSCRIBE that close the connection.

@@ -17,7 +17,7 @@ use roost_protocol::{
     SubAck, UnsubAck,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,7 +89,8 @@ pub struct ConnState {
     channel: Channel,
     session: Option<ActorRef<SessionMsg>>,
     reader: JoinHandle<()>,
-    read_timeout_ms: Arc<AtomicU64>,
+    /// The reader's silence limit in ms (0 = none): CONNECT idle timeout, then keepalive.
+    read_timeout_ms: tokio::sync::watch::Sender<u64>,
     credit: Arc<Semaphore>,
     closing: bool,
 }
@@ -115,15 +116,14 @@ impl Actor for Connection {
             .ok_or("connection socket already taken")?;
         stream.set_nodelay(true)?;
         let (rd, wr) = stream.into_split();
-        let read_timeout_ms = Arc::new(AtomicU64::new(
-            args.ctx.config.mqtt.idle_timeout.as_millis() as u64,
-        ));
+        let (read_timeout_ms, timeout_rx) =
+            tokio::sync::watch::channel(args.ctx.config.mqtt.idle_timeout.as_millis() as u64);
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
         let reader = tokio::spawn(read_loop(
             rd,
             myself.clone(),
-            read_timeout_ms.clone(),
+            timeout_rx,
             credit.clone(),
             max_packet,
         ));
@@ -322,7 +322,7 @@ impl ConnState {
             .channel
             .keepalive_timeout(accepted.keep_alive)
             .map_or(0, |d| d.as_millis() as u64);
-        self.read_timeout_ms.store(timeout, Ordering::Relaxed);
+        self.read_timeout_ms.send_replace(timeout);
         let connack = self.channel.connack(&accepted, reply.session_present, &c);
         self.ctx.metrics.inc_connections_accepted();
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
@@ -477,11 +477,12 @@ impl ConnState {
 async fn read_loop(
     mut rd: OwnedReadHalf,
     conn: ActorRef<ConnMsg>,
-    timeout_ms: Arc<AtomicU64>,
+    mut timeout: tokio::sync::watch::Receiver<u64>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
+    let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
     loop {
         let mut batch = Vec::new();
@@ -517,19 +518,21 @@ async fn read_loop(
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(4096);
         }
-        let ms = timeout_ms.load(Ordering::Relaxed);
-        let read = rd.read_buf(&mut buf);
-        let n = if ms == 0 {
-            read.await
-        } else {
-            match tokio::time::timeout(Duration::from_millis(ms), read).await {
-                Ok(r) => r,
-                Err(_) => {
+        let n = loop {
+            let ms = *timeout.borrow_and_update();
+            let deadline = last_received + Duration::from_millis(ms);
+            tokio::select! {
+                // read_buf is cancel safe: a lost race reads nothing.
+                r = rd.read_buf(&mut buf) => break r,
+                _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
                     return;
                 }
+                // The keepalive was negotiated (or changed): re-arm the deadline.
+                changed = timeout.changed() => if changed.is_err() { return },
             }
         };
+        last_received = tokio::time::Instant::now();
         match n {
             Ok(0) => {
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));

@@ -493,7 +493,9 @@ impl SessionState {
                     let qos = self.effective_qos(&d);
                     self.send_publish(d, qos, id, true);
                 }
-                InflightState::AwaitComp => self.outbox.push(Outgoing::PubRel(id, ReasonCode::Success)),
+                InflightState::AwaitComp => {
+                    self.outbox.push(Outgoing::PubRel(id, ReasonCode::Success))
+                }
             }
         }
     }
