@@ -12,7 +12,7 @@ use ractor::{
 use std::collections::HashMap;
 use std::time::SystemTime;
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// OTP's `simple_one_for_one` / Elixir's `DynamicSupervisor`: the parent of the
 /// many short-lived actors (one per connection, one per session), so each can
@@ -226,7 +226,7 @@ impl DynamicSupervisorState {
             let _ = reply.send(false);
             return;
         };
-        info!(supervisor = %self.name, child = %id, "child_terminate");
+        debug!(supervisor = %self.name, child = %id, "child_terminate");
         match child.cell {
             Some(cell) => {
                 self.by_actor.remove(&cell.get_id());
@@ -274,7 +274,12 @@ impl DynamicSupervisorState {
         };
         child.cell = None;
         if !should_restart(child.spec.restart, &exit) {
-            info!(supervisor = %self.name, child = %id, %exit, "child_exited");
+            // Connections and sessions end all the time: only abnormal ends are news.
+            if exit.is_abnormal() {
+                warn!(supervisor = %self.name, child = %id, %exit, "child_exited");
+            } else {
+                debug!(supervisor = %self.name, child = %id, %exit, "child_exited");
+            }
             self.children.remove(&id);
             return Ok(());
         }
