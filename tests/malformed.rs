@@ -494,3 +494,153 @@ async fn many_bad_connections_in_a_row() {
     }
     f.assert_healthy("a series of bad connections").await;
 }
+
+// Spec 2.2.2.2: a property identifier not valid for the packet type (Topic Alias
+// in SUBSCRIBE) makes the packet malformed.
+#[tokio::test]
+async fn property_not_allowed_in_packet() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let mut body = vec![0x00, 0x01, 0x03, 0x23, 0x00, 0x01];
+    body.extend_from_slice(&string(b"a/b"));
+    body.push(0x01);
+    case(
+        &mut f,
+        v,
+        "Topic Alias in SUBSCRIBE",
+        &frame(0x82, &body),
+        &[MALFORMED],
+    )
+    .await;
+}
+
+// Spec 2.2.2.2: an unknown property identifier is malformed.
+#[tokio::test]
+async fn unknown_property_identifier() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let mut body = string(b"a/b");
+    body.extend_from_slice(&[0x02, 0x7F, 0x00]);
+    body.extend_from_slice(b"payload");
+    case(
+        &mut f,
+        v,
+        "property 0x7F in PUBLISH",
+        &frame(0x30, &body),
+        &[MALFORMED],
+    )
+    .await;
+}
+
+// A string whose length runs past the end of the packet is malformed.
+async fn string_longer_than_packet(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x30, &[0x00, 0x10, b'a', b'b']);
+    case(
+        &mut f,
+        v,
+        "topic length beyond remaining length",
+        &bytes,
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(string_longer_than_packet);
+
+// PINGREQ has no body; a remaining length of 1 is malformed.
+async fn pingreq_with_body(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    case(
+        &mut f,
+        v,
+        "PINGREQ with a body",
+        &[0xC0, 0x01, 0x00],
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(pingreq_with_body);
+
+// [MQTT-3.14.1-1] DISCONNECT reserved flags must be 0; otherwise the receiver
+// answers DISCONNECT 0x81. (In 3.1.1 [MQTT-3.14.1-1] likewise: close.)
+async fn disconnect_reserved_flags(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes: &[u8] = if v.is_v5() {
+        &[0xE1, 0x01, 0x00]
+    } else {
+        &[0xE1, 0x00]
+    };
+    case(&mut f, v, "DISCONNECT flags 0001", bytes, &[MALFORMED]).await;
+}
+versioned_test!(disconnect_reserved_flags);
+
+// AUTH (type 15) does not exist in 3.1.1: a reserved packet type, closed.
+#[tokio::test]
+async fn auth_packet_in_v311() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V3_1_1;
+    case(&mut f, v, "AUTH in 3.1.1", &[0xF0, 0x00], &[]).await;
+}
+
+/// Sends a hand-made CONNECT and asserts it is refused (CONNACK with one of
+/// `codes` for 5.0, or a close), then checks the broker's health.
+async fn refused_connect(
+    f: &mut Fixture,
+    v: ProtocolVersion,
+    name: &str,
+    bytes: &[u8],
+    codes: &[ReasonCode],
+) {
+    let mut c = RawClient::open(f.addr(), v).await;
+    c.send_bytes(bytes).await;
+    assert_connect_refused(&mut c, &format!("{name} ({})", vname(v)), codes).await;
+    f.assert_healthy(name).await;
+}
+
+// [MQTT-3.1.2-11] Will Flag 0 requires Will QoS 0; [MQTT-3.1.2-13] and Will
+// Retain 0; [MQTT-3.1.2-12] Will QoS 3 is invalid. All malformed.
+async fn connect_bad_will_flags(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    // clean start + will QoS 1 without will flag
+    refused_connect(
+        &mut f,
+        v,
+        "will QoS without will flag",
+        &connect_bytes(v, 0x0A, &[], "w1"),
+        &[MALFORMED],
+    )
+    .await;
+    // clean start + will retain without will flag
+    refused_connect(
+        &mut f,
+        v,
+        "will retain without will flag",
+        &connect_bytes(v, 0x22, &[], "w2"),
+        &[MALFORMED],
+    )
+    .await;
+    // clean start + will flag + will QoS 3 (will topic and payload follow the client id)
+    let mut body = string(b"MQTT");
+    body.push(v.level());
+    body.push(0x1E);
+    body.extend_from_slice(&60u16.to_be_bytes());
+    body.extend_from_slice(no_props(v));
+    body.extend_from_slice(&string(b"w3"));
+    body.extend_from_slice(no_props(v));
+    body.extend_from_slice(&string(b"will/t"));
+    body.extend_from_slice(&string(b"bye"));
+    refused_connect(&mut f, v, "will QoS 3", &frame(0x10, &body), &[MALFORMED]).await;
+}
+versioned_test!(connect_bad_will_flags);
+
+// Spec 3.1.2.11.3 / 3.1.2.11.4: Receive Maximum 0 and Maximum Packet Size 0 in
+// CONNECT are Protocol Errors.
+#[tokio::test]
+async fn connect_zero_receive_maximum_or_packet_size() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let rm0 = connect_bytes(v, 0x02, &[0x21, 0x00, 0x00], "rm0");
+    refused_connect(&mut f, v, "Receive Maximum 0", &rm0, &[PROTOCOL]).await;
+    let mps0 = connect_bytes(v, 0x02, &[0x27, 0, 0, 0, 0], "mps0");
+    refused_connect(&mut f, v, "Maximum Packet Size 0", &mps0, &[PROTOCOL]).await;
+}

@@ -538,3 +538,103 @@ async fn subscription_identifier_zero() {
     c.send_bytes(&bytes).await;
     c.expect_disconnect(ReasonCode::ProtocolError).await;
 }
+
+// [MQTT-3.3.2-6] Even delivered at once, a message keeps an expiry no larger than
+// the one it was published with; one published without expiry gets none.
+#[tokio::test]
+async fn live_delivery_keeps_expiry() {
+    let b = Broker::start();
+    let mut s = subscriber(&b, "live-exp-sub", "v5/lexp/+").await;
+    let mut p = client(&b, "live-exp-pub").await;
+    let props = Properties {
+        message_expiry_interval: Some(100),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/lexp/a", b"m", props))
+        .await
+        .is_error());
+    assert!(!p
+        .publish("v5/lexp/b", b"n", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    let left = m.properties.message_expiry_interval;
+    assert!(
+        matches!(left, Some(99..=100)),
+        "expiry of a live delivery: {left:?}"
+    );
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.message_expiry_interval, None, "{m:?}");
+}
+
+// [MQTT-3.3.2-5] [MQTT-3.3.2-6] Retained messages expire too: one retained with
+// an interval of 1 s is gone 2 s later, while one with 60 s is delivered with
+// its interval counted down.
+#[tokio::test]
+async fn retained_message_expiry() {
+    let b = Broker::start();
+    let mut p = client(&b, "rexp-pub").await;
+    let short = Properties {
+        message_expiry_interval: Some(1),
+        ..Default::default()
+    };
+    let long = Properties {
+        message_expiry_interval: Some(60),
+        ..Default::default()
+    };
+    let mut m = publish_props("v5/rexp/short", b"s", short);
+    m.retain = true;
+    assert!(!p.publish_with(m).await.is_error());
+    let mut m = publish_props("v5/rexp/long", b"l", long);
+    m.retain = true;
+    assert!(!p.publish_with(m).await.is_error());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut s = subscriber(&b, "rexp-sub", "v5/rexp/+").await;
+    let m = s.recv_message().await;
+    assert_eq!(
+        m.topic, "v5/rexp/long",
+        "the expired retained message was delivered: {m:?}"
+    );
+    let left = m.properties.message_expiry_interval;
+    assert!(
+        matches!(left, Some(1..=58)),
+        "retained expiry after ~2 s of 60: {left:?}"
+    );
+    s.recv_none_for(QUIET).await;
+}
+
+// [MQTT-3.8.4-3] Subscribing again to the same filter replaces the subscription,
+// its identifier included.
+#[tokio::test]
+async fn resubscribe_replaces_subscription_identifier() {
+    let b = Broker::start();
+    let mut s = client(&b, "resid-sub").await;
+    subscribe_with_id(&mut s, "v5/resid/t", 1).await;
+    subscribe_with_id(&mut s, "v5/resid/t", 2).await;
+    let mut p = client(&b, "resid-pub").await;
+    assert!(!p
+        .publish("v5/resid/t", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.subscription_identifiers, vec![2]);
+    s.recv_none_for(QUIET).await;
+}
+
+// [MQTT-3.3.4-3] A retained message sent because of a subscription carries that
+// subscription's identifier.
+#[tokio::test]
+async fn retained_delivery_carries_subscription_identifier() {
+    let b = Broker::start();
+    let mut p = client(&b, "rsid-pub").await;
+    assert!(!p
+        .publish("v5/rsid/t", b"r", QoS::AtLeastOnce, true)
+        .await
+        .is_error());
+    let mut s = client(&b, "rsid-sub").await;
+    subscribe_with_id(&mut s, "v5/rsid/#", 42).await;
+    let m = s.recv_message().await;
+    assert!(m.retain, "{m:?}");
+    assert_eq!(m.properties.subscription_identifiers, vec![42]);
+}
