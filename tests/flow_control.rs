@@ -312,3 +312,37 @@ async fn error_pubrec_frees_the_slot() {
     };
     assert_eq!(payload_str(&second), "m1");
 }
+
+// Spec 4.9: the server's quota of unreleased inbound QoS 2 messages comes back
+// when the client completes them: after PUBREL/PUBCOMP of two, two more fit.
+#[tokio::test]
+async fn inbound_quota_restored_by_pubrel() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_INFLIGHT", "2")]);
+    let (mut c, _) = RawClient::connect_ok(b.addr(), connect_packet(V5, "rm-back")).await;
+    for round in 0..3u16 {
+        for pid in [round * 2 + 1, round * 2 + 2] {
+            let mut m = publish_packet("fc/rmback/t", b"x", QoS::ExactlyOnce, false);
+            m.packet_id = pid;
+            c.send(&Packet::Publish(m)).await;
+            match c
+                .recv_matching(
+                    "PUBREC",
+                    |p| matches!(p, Packet::PubRec(r) if r.packet_id == pid),
+                )
+                .await
+            {
+                Packet::PubRec(r) => assert!(!r.reason_code.is_error(), "round {round}: {r:?}"),
+                _ => unreachable!(),
+            }
+        }
+        for pid in [round * 2 + 1, round * 2 + 2] {
+            c.send(&Packet::PubRel(PubRel::new(pid))).await;
+            c.recv_matching(
+                "PUBCOMP",
+                |p| matches!(p, Packet::PubComp(r) if r.packet_id == pid),
+            )
+            .await;
+        }
+    }
+    c.ping().await;
+}

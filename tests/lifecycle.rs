@@ -304,3 +304,42 @@ async fn server_keepalive_overrides_client_value() {
     );
     active.ping().await;
 }
+
+// A graceful stop with many connected clients still exits 0 within a few
+// seconds and tells every 5.0 client 0x8B.
+#[tokio::test]
+async fn sigterm_with_many_clients() {
+    let mut p = Proc::spawn(&[]);
+    let addr = p.wait_ready();
+    let mut clients = Vec::new();
+    for i in 0..150 {
+        let v = if i % 3 == 0 {
+            ProtocolVersion::V3_1_1
+        } else {
+            ProtocolVersion::V5
+        };
+        let mut c = RawClient::connected(addr, v, &format!("many-{i}")).await;
+        if i % 2 == 0 {
+            c.subscribe(&format!("lc/many/{i}"), QoS::AtLeastOnce).await;
+        }
+        clients.push(c);
+    }
+    let t0 = Instant::now();
+    p.signal("TERM");
+    let st = p
+        .wait_exit(Duration::from_secs(5))
+        .expect("no exit within 5 s of SIGTERM");
+    assert!(st.success(), "exit status: {st}; stderr: {}", p.stderr());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    for (i, c) in clients.iter_mut().enumerate() {
+        let (pubs, d) = publishes_then_disconnect(c, &format!("client {i}")).await;
+        assert!(pubs.is_empty(), "client {i}: {pubs:?}");
+        if c.version().is_v5() {
+            assert_eq!(
+                d.map(|d| d.reason_code),
+                Some(ReasonCode::ServerShuttingDown),
+                "client {i}"
+            );
+        }
+    }
+}

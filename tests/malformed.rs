@@ -644,3 +644,53 @@ async fn connect_zero_receive_maximum_or_packet_size() {
     let mps0 = connect_bytes(v, 0x02, &[0x27, 0, 0, 0, 0], "mps0");
     refused_connect(&mut f, v, "Maximum Packet Size 0", &mps0, &[PROTOCOL]).await;
 }
+
+// mqtt.idle_timeout: a TCP connection that never completes a CONNECT (silent, or
+// stuck half-way through one) is closed, so idle sockets cannot pile up.
+#[tokio::test]
+async fn connection_without_connect_is_closed_after_idle_timeout() {
+    let broker = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "1s")]);
+    let mut silent = RawClient::open(broker.addr(), ProtocolVersion::V5).await;
+    let mut partial = RawClient::open(broker.addr(), ProtocolVersion::V5).await;
+    partial.send_bytes(&[0x10, 0x20, 0x00, 0x04, b'M']).await;
+    for (name, c) in [("silent", &mut silent), ("half a CONNECT", &mut partial)] {
+        c.timeout = Duration::from_secs(4);
+        match c.try_recv_for(Duration::from_secs(4)).await {
+            Recv::Closed => {}
+            other => panic!("{name}: expected a close after idle_timeout 1s, got {other:?}"),
+        }
+    }
+    let mut ok = RawClient::connected(broker.addr(), ProtocolVersion::V5, "after-idle").await;
+    ok.ping().await;
+}
+
+// Many offenders at once, of every kind, while the healthy client keeps going.
+#[tokio::test]
+async fn concurrent_bad_connections() {
+    let mut f = Fixture::new().await;
+    let addr = f.addr();
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        tasks.push(tokio::spawn(async move {
+            let v = if i % 2 == 0 {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V3_1_1
+            };
+            let bytes: Vec<u8> = match i % 5 {
+                0 => frame(0x36, &publish_body(v, b"a", Some(1))),
+                1 => b"\x00\x00garbage".to_vec(),
+                2 => vec![0x30, 0xFF, 0xFF, 0xFF, 0x7F],
+                3 => frame(0x30, &publish_body(v, b"a/#", None)),
+                _ => frame(0x80, &subscribe_body(v, &[("a", 1)])),
+            };
+            let mut c = RawClient::connected(addr, v, &format!("conc-{i}")).await;
+            c.send_bytes(&bytes).await;
+            let _ = c.expect_closed().await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("offender task");
+    }
+    f.assert_healthy("40 concurrent offenders").await;
+}

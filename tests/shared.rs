@@ -571,3 +571,37 @@ async fn unsubscribed_member_leaves_the_group() {
     assert_exactly_once("remaining member", &sent, &got);
     a.recv_none_for(QUIET).await;
 }
+
+// Like the departing-member case, but most of A's messages are still in its
+// queue (Receive Maximum 1, nothing acked): queued ones must move to B too.
+#[tokio::test]
+async fn queued_messages_of_departing_member_go_to_another() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut c = connect_packet(v, "leaveq-a");
+    c.properties.receive_maximum = Some(1);
+    let (mut a, _) = RawClient::connect_ok(b.addr(), c).await;
+    a.subscribe("$share/g/sh/leaveq/t", QoS::AtLeastOnce).await;
+    let mut rest = vec![member(&b, v, "leaveq-b", "$share/g/sh/leaveq/t", QoS::AtLeastOnce).await];
+    let mut p = RawClient::connected(b.addr(), v, "leaveq-pub").await;
+    let sent = publish_n(&mut p, "sh/leaveq/t", "q", 10).await;
+    let first = a.expect_publish().await;
+    a.recv_none_for(Duration::from_millis(200)).await;
+    a.disconnect().await;
+    let deadline = Instant::now() + RECV_TIMEOUT;
+    let mut at_b = BTreeSet::new();
+    while at_b.len() < sent.len() && Instant::now() < deadline {
+        if let Recv::Packet(Packet::Publish(m)) =
+            rest[0].try_recv_for(Duration::from_millis(50)).await
+        {
+            rest[0].ack(&m).await;
+            at_b.insert(String::from_utf8_lossy(&m.payload).into_owned());
+        }
+    }
+    let missing: Vec<_> = sent.difference(&at_b).collect();
+    assert!(
+        missing.is_empty(),
+        "A (in flight: {:?}) left; never reached B: {missing:?}",
+        String::from_utf8_lossy(&first.payload)
+    );
+}
