@@ -233,7 +233,7 @@ impl ConnState {
                 }
             }
             Packet::PubAck(a) => self.to_session(SessionMsg::PubAck(a.packet_id)),
-            Packet::PubRec(a) => self.to_session(SessionMsg::PubRec(a.packet_id)),
+            Packet::PubRec(a) => self.to_session(SessionMsg::PubRec(a.packet_id, a.reason_code)),
             Packet::PubComp(a) => self.to_session(SessionMsg::PubComp(a.packet_id)),
             Packet::PubRel(a) => {
                 let comp = self.channel.pubrel(a.packet_id);

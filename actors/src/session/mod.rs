@@ -87,7 +87,8 @@ pub enum SessionMsg {
     Subscribe(Subscribe),
     Unsubscribe(Unsubscribe),
     PubAck(u16),
-    PubRec(u16),
+    /// PUBREC with its reason code: an error code (>= 0x80) ends the exchange.
+    PubRec(u16, ReasonCode),
     PubComp(u16),
     /// The bound connection ended. `publish_will` is false after a normal
     /// DISCONNECT; `expiry` is a new Session Expiry Interval from DISCONNECT.
@@ -198,8 +199,14 @@ impl Actor for Session {
                     st.drain_mqueue();
                 }
             }
-            SessionMsg::PubRec(id) => {
-                if st.inflight.released(id) {
+            SessionMsg::PubRec(id, reason) => {
+                if reason.is_error() {
+                    // [MQTT-4.3.3-4] no PUBREL after an error PUBREC; the slot is
+                    // free again (spec 4.9).
+                    if st.inflight.remove(id, InflightState::AwaitAck).is_some() {
+                        st.drain_mqueue();
+                    }
+                } else if st.inflight.released(id) {
                     st.outbox.push(Outgoing::PubRel(id, ReasonCode::Success));
                 } else {
                     st.outbox
