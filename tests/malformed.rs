@@ -694,3 +694,60 @@ async fn concurrent_bad_connections() {
     }
     f.assert_healthy("40 concurrent offenders").await;
 }
+
+// [MQTT-1.5.7-1] Both strings of a User Property are well-formed UTF-8.
+#[tokio::test]
+async fn user_property_invalid_utf8() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let mut props = vec![0x26];
+    props.extend_from_slice(&string(&[0xFF, 0xFE]));
+    props.extend_from_slice(&string(b"v"));
+    let mut body = string(b"a/b");
+    encode_remaining_length(props.len(), &mut body);
+    body.extend_from_slice(&props);
+    body.extend_from_slice(b"payload");
+    case(
+        &mut f,
+        v,
+        "User Property with invalid UTF-8",
+        &frame(0x30, &body),
+        &[MALFORMED],
+    )
+    .await;
+}
+
+// [MQTT-3.8.3-1] Topic filters are UTF-8 strings: ill-formed UTF-8 is malformed.
+async fn subscribe_filter_invalid_utf8(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut body = 1u16.to_be_bytes().to_vec();
+    body.extend_from_slice(no_props(v));
+    body.extend_from_slice(&string(&[b'a', 0xC0, 0xAF]));
+    body.push(0x01);
+    case(
+        &mut f,
+        v,
+        "SUBSCRIBE filter with invalid UTF-8",
+        &frame(0x82, &body),
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(subscribe_filter_invalid_utf8);
+
+// A property length running past the end of the packet is malformed.
+#[tokio::test]
+async fn property_length_beyond_packet() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let mut body = string(b"a/b");
+    body.extend_from_slice(&[0x20, 0x01, 0x01]);
+    case(
+        &mut f,
+        v,
+        "property length beyond the packet",
+        &frame(0x30, &body),
+        &[MALFORMED],
+    )
+    .await;
+}

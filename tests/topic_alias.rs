@@ -267,3 +267,105 @@ async fn v311_subscriber_gets_full_topics() {
         .collect();
     assert_eq!(seen, vec![("ta/v3/t", &b"a"[..]), ("ta/v3/t", &b"b"[..])]);
 }
+
+/// Receives `n` messages, resolving aliases with `map`; returns (topic, payload).
+async fn resolve(
+    sub: &mut RawClient,
+    map: &mut HashMap<u16, String>,
+    max: u16,
+    n: usize,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let m = sub.recv_message().await;
+        let topic = match m.properties.topic_alias {
+            Some(a) => {
+                assert!((1..=max).contains(&a), "alias {a} outside 1..={max}: {m:?}");
+                if m.topic.is_empty() {
+                    map.get(&a)
+                        .unwrap_or_else(|| {
+                            panic!("alias {a} used before being set on this connection: {m:?}")
+                        })
+                        .clone()
+                } else {
+                    map.insert(a, m.topic.clone());
+                    m.topic.clone()
+                }
+            }
+            None => m.topic.clone(),
+        };
+        out.push((topic, String::from_utf8_lossy(&m.payload).into_owned()));
+    }
+    out
+}
+
+// [MQTT-3.3.2-7] Outbound aliases do not carry over either: after the subscriber
+// reconnects (resuming its session), the first message on an aliased topic comes
+// with the full topic name again, queued ones included.
+#[tokio::test]
+async fn outbound_aliases_reset_on_reconnect() {
+    let b = Broker::start();
+    let conn = || {
+        let mut c = persistent_connect(V5, "ta-reset-sub", 300);
+        c.properties.topic_alias_maximum = Some(5);
+        c
+    };
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), conn()).await;
+    sub.subscribe("ta/reset/#", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "ta-reset-pub").await;
+    for i in 0..3 {
+        assert!(!p
+            .publish(
+                "ta/reset/t",
+                format!("a{i}").as_bytes(),
+                QoS::AtLeastOnce,
+                false
+            )
+            .await
+            .is_error());
+    }
+    let mut map = HashMap::new();
+    let got = resolve(&mut sub, &mut map, 5, 3).await;
+    assert!(got.iter().all(|(t, _)| t == "ta/reset/t"), "{got:?}");
+    sub.disconnect().await;
+    // Queued while offline, then one more after the reconnect.
+    assert!(!p
+        .publish("ta/reset/t", b"q", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let (mut sub, ack) = RawClient::connect_ok(b.addr(), conn()).await;
+    assert!(ack.session_present);
+    let mut fresh = HashMap::new();
+    let got = resolve(&mut sub, &mut fresh, 5, 1).await;
+    assert_eq!(got, vec![("ta/reset/t".to_string(), "q".to_string())]);
+    assert!(!p
+        .publish("ta/reset/t", b"live", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let got = resolve(&mut sub, &mut fresh, 5, 1).await;
+    assert_eq!(got, vec![("ta/reset/t".to_string(), "live".to_string())]);
+}
+
+// [MQTT-3.3.2-11] With Topic Alias Maximum 1 and two alternating topics, the one
+// alias is re-mapped (or full topics sent): every message still resolves right.
+#[tokio::test]
+async fn outbound_single_alias_alternating_topics() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "ta-one-sub");
+    c.properties.topic_alias_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("ta/one/+", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "ta-one-pub").await;
+    let mut want = Vec::new();
+    for i in 0..10 {
+        let topic = format!("ta/one/{}", ["a", "a", "b", "a", "b", "b"][i % 6]);
+        assert!(!p
+            .publish(&topic, i.to_string().as_bytes(), QoS::AtLeastOnce, false)
+            .await
+            .is_error());
+        want.push((topic, i.to_string()));
+    }
+    let mut map = HashMap::new();
+    let got = resolve(&mut sub, &mut map, 1, 10).await;
+    assert_eq!(got, want);
+}

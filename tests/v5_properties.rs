@@ -638,3 +638,18 @@ async fn retained_delivery_carries_subscription_identifier() {
     assert!(m.retain, "{m:?}");
     assert_eq!(m.properties.subscription_identifiers, vec![42]);
 }
+
+// [MQTT-3.3.4-3] Subscription identifiers work on shared subscriptions too.
+#[tokio::test]
+async fn shared_subscription_carries_identifier() {
+    let b = Broker::start();
+    let mut s = client(&b, "ssid-sub").await;
+    subscribe_with_id(&mut s, "$share/g/v5/ssid/t", 9).await;
+    let mut p = client(&b, "ssid-pub").await;
+    assert!(!p
+        .publish("v5/ssid/t", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.subscription_identifiers, vec![9]);
+}
