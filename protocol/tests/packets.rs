@@ -839,7 +839,8 @@ fn subscribe_v311_upper_bits_mqtt_3_8_3_4() {
 
 #[test]
 fn subscribe_retain_handling_3_and_qos_3() {
-    malformed(dec_err(
+    // Spec 3.8.3.1: Retain Handling 3 is a Protocol Error; QoS 3 is malformed.
+    protocol(dec_err(
         &frame(0x82, &cat(&[&[0, 1, 0], &s("a"), &[0x30]])),
         V5,
     ));

@@ -57,7 +57,8 @@ impl SubscriptionOptions {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendIfNew,
             2 => RetainHandling::DoNotSend,
-            _ => return Err(ProtocolError::Malformed("retain handling 3")),
+            // Spec 3.8.3.1: "It is a Protocol Error to send a Retain Handling value of 3".
+            _ => return Err(ProtocolError::Protocol("retain handling 3")),
         };
         Ok(SubscriptionOptions {
             qos: qos_from_bits(byte & 0b11)?,
