@@ -338,17 +338,35 @@ async fn large_payload_intact(v: ProtocolVersion) {
 versioned_test!(large_payload_intact);
 
 // [MQTT-4.6.0-5] (5.0 [MQTT-4.6.0-6]): messages of one publisher on one topic at QoS
-// 1 reach a subscriber in publish order. The publisher pipelines all 200 PUBLISHes.
+// 1 reach a subscriber in publish order, and PUBACKs come back in order
+// [MQTT-4.6.0-2]. The publisher pipelines its PUBLISHes, keeping at most 16
+// unacknowledged (below the server's Receive Maximum of 32 [MQTT-3.3.4-7]).
 async fn qos1_order_preserved(v: ProtocolVersion) {
     let b = Broker::start();
     let mut sub = RawClient::connected(b.addr(), v, "sub").await;
     let mut publ = RawClient::connected(b.addr(), v, "pub").await;
     sub.subscribe("ord", QoS::AtLeastOnce).await;
     const N: u32 = 200;
+    const WINDOW: u32 = 16;
+    let mut acked = 0u32;
     for i in 1..=N {
+        if i > WINDOW {
+            acked += 1;
+            match publ.recv().await {
+                Packet::PubAck(a) => assert_eq!(a.packet_id, acked as u16, "PUBACK order"),
+                p => panic!("expected PUBACK {acked}, got {p:?}"),
+            }
+        }
         let mut p = publish_packet("ord", &i.to_be_bytes(), QoS::AtLeastOnce, false);
         p.packet_id = i as u16;
         publ.send(&Packet::Publish(p)).await;
+    }
+    while acked < N {
+        acked += 1;
+        match publ.recv().await {
+            Packet::PubAck(a) => assert_eq!(a.packet_id, acked as u16, "PUBACK order"),
+            p => panic!("expected PUBACK {acked}, got {p:?}"),
+        }
     }
     let got = sub.recv_messages(N as usize).await;
     let seq: Vec<u32> = got
@@ -361,13 +379,6 @@ async fn qos1_order_preserved(v: ProtocolVersion) {
             m.packet_id, 0,
             "QoS 1 PUBLISH needs a packet id [MQTT-2.3.1-1]"
         );
-    }
-    // every publish was acknowledged, in order too [MQTT-4.6.0-2]
-    for i in 1..=N {
-        match publ.recv().await {
-            Packet::PubAck(a) => assert_eq!(a.packet_id, i as u16),
-            p => panic!("expected PUBACK {i}, got {p:?}"),
-        }
     }
 }
 versioned_test!(qos1_order_preserved);
@@ -433,4 +444,39 @@ async fn rumqttc_v5_pubsub_with_raw_publisher() {
     sub.publish("back", b"from rumqttc", 1, false).await;
     let m = rsub.recv_message().await;
     assert_eq!(&m.payload[..], b"from rumqttc");
+}
+
+// 3.1.1 has no Receive Maximum: a client may pipeline many QoS 1 PUBLISHes without
+// waiting for PUBACKs. Every one must be acknowledged [MQTT-4.3.2-2] and delivered,
+// in order; none may be lost by the server's reader (credit/backpressure pauses
+// reading, it must not drop frames).
+#[tokio::test]
+async fn v311_deep_qos1_pipeline_loses_nothing() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V3_1_1;
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("deep", QoS::AtLeastOnce).await;
+    const N: u16 = 200;
+    let mut all = Vec::new();
+    for i in 1..=N {
+        let mut p = publish_packet("deep", &i.to_be_bytes(), QoS::AtLeastOnce, false);
+        p.packet_id = i;
+        let mut buf = bytes::BytesMut::new();
+        roost_protocol::encode(&Packet::Publish(p), v, &mut buf).unwrap();
+        all.extend_from_slice(&buf);
+    }
+    publ.send_bytes(&all).await; // 200 frames in one write
+    for i in 1..=N {
+        match publ.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(Packet::PubAck(a)) => assert_eq!(a.packet_id, i),
+            other => panic!("PUBACK {i} of {N}: got {other:?}"),
+        }
+    }
+    let got = sub.recv_messages(N as usize).await;
+    let seq: Vec<u16> = got
+        .iter()
+        .map(|m| u16::from_be_bytes(m.payload[..2].try_into().unwrap()))
+        .collect();
+    assert_eq!(seq, (1..=N).collect::<Vec<_>>());
 }

@@ -83,6 +83,22 @@ pub fn publish_packet(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Pu
     }
 }
 
+/// A one-line summary of a PUBLISH for failure messages: topic, QoS, packet id,
+/// flags and the start of the payload.
+pub fn brief(p: &Publish) -> String {
+    let head = &p.payload[..p.payload.len().min(16)];
+    format!(
+        "{}(q{} id{}{}{} {}B {:?})",
+        p.topic,
+        p.qos as u8,
+        p.packet_id,
+        if p.dup { " dup" } else { "" },
+        if p.retain { " ret" } else { "" },
+        p.payload.len(),
+        String::from_utf8_lossy(head)
+    )
+}
+
 /// QoS from 0..=2.
 pub fn qos(q: u8) -> QoS {
     QoS::from_u8(q).expect("QoS 0..=2")

@@ -282,8 +282,9 @@ impl RawClient {
             let p = match self.try_recv_for(self.timeout).await {
                 Recv::Packet(Packet::Publish(p)) => p,
                 other => panic!(
-                    "message {} of {n}: expected PUBLISH, got {other:?}; got before: {v:?}",
-                    i + 1
+                    "message {} of {n}: expected PUBLISH, got {other:?}; got before: [{}]",
+                    i + 1,
+                    v.iter().map(super::brief).collect::<Vec<_>>().join(", ")
                 ),
             };
             self.ack(&p).await;
