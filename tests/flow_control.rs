@@ -346,3 +346,60 @@ async fn inbound_quota_restored_by_pubrel() {
     }
     c.ping().await;
 }
+
+// [MQTT-3.3.4-9] after a reconnect: the unacknowledged message is resent (DUP)
+// and counts against the new connection's Receive Maximum, so the next one waits
+// for its PUBACK.
+#[tokio::test]
+async fn receive_maximum_holds_across_reconnect() {
+    let b = Broker::start();
+    let conn = || {
+        let mut c = persistent_connect(V5, "rm-resume", 300);
+        c.properties.receive_maximum = Some(1);
+        c
+    };
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), conn()).await;
+    sub.subscribe("fc/resume/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "rm-resume-pub").await;
+    publish_seq(&mut p, "fc/resume/t", 3).await;
+    let first = sub.expect_publish().await;
+    assert_eq!(payload_str(&first), "m0");
+    sub.drop_connection().await;
+
+    let (mut sub, ack) = RawClient::connect_ok(b.addr(), conn()).await;
+    assert!(ack.session_present);
+    let again = sub.expect_publish().await;
+    assert_eq!(
+        (payload_str(&again), again.dup),
+        ("m0".to_string(), true),
+        "{again:?}"
+    );
+    sub.recv_none_for(QUIET).await;
+    sub.ack(&again).await;
+    let rest: Vec<_> = sub.recv_messages(2).await.iter().map(payload_str).collect();
+    assert_eq!(rest, vec!["m1", "m2"]);
+}
+
+// [MQTT-3.1.2-24] also for retained messages sent at subscribe time: one too
+// big for the client is skipped, a small one is delivered.
+#[tokio::test]
+async fn retained_message_over_client_maximum_packet_size() {
+    let b = Broker::start();
+    let mut p = RawClient::connected(b.addr(), V5, "mps-ret-pub").await;
+    assert!(!p
+        .publish("fc/mpsret/big", &[b'B'; 400], QoS::AtLeastOnce, true)
+        .await
+        .is_error());
+    assert!(!p
+        .publish("fc/mpsret/small", b"s", QoS::AtLeastOnce, true)
+        .await
+        .is_error());
+    let mut c = connect_packet(V5, "mps-ret-sub");
+    c.properties.maximum_packet_size = Some(200);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/mpsret/+", QoS::AtLeastOnce).await;
+    let m = sub.recv_message().await;
+    assert_eq!(m.topic, "fc/mpsret/small");
+    assert!(sub.last_frame().len() <= 200);
+    sub.recv_none_for(QUIET).await;
+}

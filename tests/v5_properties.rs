@@ -653,3 +653,75 @@ async fn shared_subscription_carries_identifier() {
     let m = s.recv_message().await;
     assert_eq!(m.properties.subscription_identifiers, vec![9]);
 }
+
+/// Every forwardable property of a PUBLISH.
+fn all_forwarded_props() -> Properties {
+    Properties {
+        payload_format_indicator: Some(1),
+        content_type: Some("text/plain".into()),
+        response_topic: Some("v5/keep/resp".into()),
+        correlation_data: Some(Bytes::from_static(b"\x01\x02corr")),
+        user_properties: vec![
+            ("b".into(), "1".into()),
+            ("a".into(), "2".into()),
+            ("b".into(), "3".into()),
+        ],
+        ..Default::default()
+    }
+}
+
+fn assert_props_kept(what: &str, m: &Publish) {
+    let want = all_forwarded_props();
+    let got = &m.properties;
+    assert_eq!(
+        got.payload_format_indicator, want.payload_format_indicator,
+        "{what}"
+    );
+    assert_eq!(got.content_type, want.content_type, "{what}");
+    assert_eq!(got.response_topic, want.response_topic, "{what}");
+    assert_eq!(got.correlation_data, want.correlation_data, "{what}");
+    assert_eq!(got.user_properties, want.user_properties, "{what}");
+}
+
+// [MQTT-3.3.2-4] [MQTT-3.3.2-15..18] [MQTT-3.3.2-20] Properties survive storage:
+// a retained message sent at subscribe time and a message queued for an offline
+// session carry them unaltered.
+#[tokio::test]
+async fn properties_survive_retained_store_and_offline_queue() {
+    let b = Broker::start();
+    offline_subscriber(&b, "keep-off", "v5/keep/q").await;
+    let mut p = client(&b, "keep-pub").await;
+    let mut m = publish_props("v5/keep/r", b"retained", all_forwarded_props());
+    m.retain = true;
+    assert!(!p.publish_with(m).await.is_error());
+    assert!(!p
+        .publish_with(publish_props("v5/keep/q", b"queued", all_forwarded_props()))
+        .await
+        .is_error());
+
+    let mut s = subscriber(&b, "keep-ret", "v5/keep/r").await;
+    let m = s.recv_message().await;
+    assert!(m.retain);
+    assert_props_kept("retained message", &m);
+
+    let mut s = reconnect(&b, "keep-off").await;
+    let m = s.recv_message().await;
+    assert_eq!(&m.payload[..], b"queued");
+    assert_props_kept("message queued for an offline session", &m);
+}
+
+// Spec 3.8.2.1.2: Subscription Identifier ranges up to 268,435,455 (the largest
+// Variable Byte Integer) and comes back intact.
+#[tokio::test]
+async fn largest_subscription_identifier() {
+    let b = Broker::start();
+    let mut s = client(&b, "maxsid-sub").await;
+    subscribe_with_id(&mut s, "v5/maxsid/t", 268_435_455).await;
+    let mut p = client(&b, "maxsid-pub").await;
+    assert!(!p
+        .publish("v5/maxsid/t", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.subscription_identifiers, vec![268_435_455]);
+}
