@@ -845,3 +845,58 @@ async fn packets_split_byte_by_byte(v: ProtocolVersion) {
     f.assert_healthy("byte-by-byte packets").await;
 }
 versioned_test!(packets_split_byte_by_byte);
+
+// [MQTT-3.10.4-2] Pipelined the other way: UNSUBSCRIBE then PUBLISH in one
+// write; once the subscription is deleted no new message may be added for the
+// client, so its own PUBLISH must not come back.
+async fn pipelined_unsubscribe_then_publish(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = RawClient::connected(f.addr(), v, &format!("pipe-unsub-{}", vname(v))).await;
+    c.subscribe("pipe/t", QoS::AtLeastOnce).await;
+    let mut bytes = bytes_of(
+        &Packet::Unsubscribe(Unsubscribe {
+            packet_id: 10,
+            filters: vec!["pipe/t".into()],
+            ..Default::default()
+        }),
+        v,
+    );
+    let mut p = publish_packet("pipe/t", b"after-unsub", QoS::AtLeastOnce, false);
+    p.packet_id = 11;
+    bytes.extend(bytes_of(&Packet::Publish(p), v));
+    c.send_bytes(&bytes).await;
+    let mut got = Vec::new();
+    loop {
+        match c.try_recv_for(QUIET).await {
+            Recv::Packet(p) => got.push(p),
+            Recv::Timeout => break,
+            Recv::Closed => panic!("connection closed; got {got:?}"),
+        }
+    }
+    assert!(
+        got.iter()
+            .any(|p| matches!(p, Packet::UnsubAck(a) if a.packet_id == 10)),
+        "no UNSUBACK: {got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|p| matches!(p, Packet::PubAck(a) if a.packet_id == 11)),
+        "no PUBACK: {got:?}"
+    );
+    let delivered: Vec<_> = got
+        .iter()
+        .filter_map(|p| {
+            if let Packet::Publish(m) = p {
+                Some(brief(m))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(
+        delivered.is_empty(),
+        "delivered after its UNSUBSCRIBE: {delivered:?}"
+    );
+    f.assert_healthy("pipelined unsubscribe").await;
+}
+versioned_test!(pipelined_unsubscribe_then_publish);
