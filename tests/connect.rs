@@ -326,3 +326,50 @@ async fn rumqttc_v5_connects() {
     assert_eq!(props.receive_max, Some(32), "{props:?}");
     c.disconnect().await;
 }
+
+// MQTT 3.1 (protocol name "MQIsdp", level 3) is supported, as by EMQX.
+#[tokio::test]
+async fn v31_mqisdp_connects_and_works() {
+    let b = Broker::start();
+    let (mut c, ack) =
+        RawClient::connect(b.addr(), connect_packet(ProtocolVersion::V3_1, "old")).await;
+    assert_eq!(ack.reason_code, ReasonCode::Success, "{ack:?}");
+    assert_eq!(c.last_frame()[..], [0x20, 0x02, 0x00, 0x00]);
+    c.subscribe("v31", QoS::AtLeastOnce).await;
+    c.publish("v31", b"mqisdp", QoS::AtLeastOnce, false).await;
+    assert_eq!(&c.recv_message().await.payload[..], b"mqisdp");
+}
+
+// mqtt.max_clientid_len (23 here): a longer client id is rejected with 5.0 0x85 Client
+// Identifier not valid / 3.1.1 0x02 identifier rejected [MQTT-3.1.3-9 (3.1.1)], and
+// the connection closed [MQTT-3.2.2-5 (3.1.1)].
+async fn client_id_too_long_rejected(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_CLIENTID_LEN", "23")]);
+    let mut c = RawClient::open(b.addr(), v).await;
+    c.send(&Packet::Connect(connect_packet(v, &"x".repeat(24))))
+        .await;
+    let frame = c.recv_raw().await.expect("CONNACK");
+    let expect = if v.is_v5() { 0x85 } else { 0x02 };
+    assert_eq!(connack_code_byte(&frame), expect, "{frame:02x?}");
+    c.expect_closed().await;
+    // 23 characters are fine (the minimum every server must accept [MQTT-3.1.3-5])
+    RawClient::connected(b.addr(), v, &"y".repeat(23)).await;
+}
+versioned_test!(client_id_too_long_rejected);
+
+// mqtt.idle_timeout: a TCP connection that sends no CONNECT is closed after it
+// (EMQX idle_timeout).
+#[tokio::test]
+async fn idle_connection_without_connect_closed() {
+    let b = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "1s")]);
+    let mut c = RawClient::open(b.addr(), ProtocolVersion::V3_1_1).await;
+    let t0 = Instant::now();
+    c.timeout = Duration::from_secs(5);
+    let d = c.expect_closed().await;
+    assert!(d.is_none(), "{d:?}");
+    let el = t0.elapsed();
+    assert!(
+        el >= Duration::from_millis(800) && el <= Duration::from_millis(3500),
+        "closed after {el:?}, idle_timeout is 1 s"
+    );
+}

@@ -480,3 +480,72 @@ async fn v311_deep_qos1_pipeline_loses_nothing() {
         .collect();
     assert_eq!(seq, (1..=N).collect::<Vec<_>>());
 }
+
+// [MQTT-3.8.4-3]: a SUBSCRIBE for a filter the client already has replaces that
+// subscription (new QoS); it does not add a second one.
+async fn resubscribe_replaces_subscription(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("rs", QoS::AtMostOnce).await;
+    let ack = sub.subscribe("rs", QoS::ExactlyOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS2]);
+    publ.publish("rs", b"x", QoS::ExactlyOnce, false).await;
+    let m = sub.recv_message().await;
+    assert_eq!(m.qos, QoS::ExactlyOnce, "the new subscription QoS applies");
+    sub.recv_none_for(QUIET).await;
+}
+versioned_test!(resubscribe_replaces_subscription);
+
+// mqtt.wildcard_subscription = false: wildcard filters are refused (5.0: 0xA2
+// Wildcard Subscriptions not supported; 3.1.1: 0x80), plain ones granted; 5.0 CONNACK
+// says Wildcard Subscription Available 0 [MQTT-3.2.2-?, §3.2.2.3.12].
+async fn wildcard_subscription_disabled(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__WILDCARD_SUBSCRIPTION", "false")]);
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), connect_packet(v, "c")).await;
+    if v.is_v5() {
+        assert_eq!(
+            ack.properties.wildcard_subscription_available,
+            Some(0),
+            "{ack:?}"
+        );
+    }
+    let sa = c
+        .subscribe_opts(&[
+            ("a/+", sub_opts(QoS::AtLeastOnce)),
+            ("a/b", sub_opts(QoS::AtLeastOnce)),
+            ("#", sub_opts(QoS::AtLeastOnce)),
+        ])
+        .await;
+    if v.is_v5() {
+        assert_eq!(
+            sa.reason_codes,
+            vec![
+                ReasonCode::WildcardSubscriptionsNotSupported,
+                ReasonCode::GrantedQoS1,
+                ReasonCode::WildcardSubscriptionsNotSupported
+            ]
+        );
+    } else {
+        let f = c.last_frame();
+        assert_eq!(&f[f.len() - 3..], &[0x80, 0x01, 0x80]);
+    }
+    c.publish("a/b", b"x", QoS::AtLeastOnce, false).await;
+    assert_eq!(c.recv_message().await.topic, "a/b");
+    c.recv_none_for(Duration::from_millis(300)).await;
+}
+versioned_test!(wildcard_subscription_disabled);
+
+// mqtt.ignore_loop_deliver = true (EMQX): a client's own publishes are not
+// delivered back to it, in every version; others still get them.
+async fn ignore_loop_deliver(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__IGNORE_LOOP_DELIVER", "true")]);
+    let mut me = RawClient::connected(b.addr(), v, "me").await;
+    let mut other = RawClient::connected(b.addr(), v, "other").await;
+    me.subscribe("loop", QoS::AtLeastOnce).await;
+    other.subscribe("loop", QoS::AtLeastOnce).await;
+    me.publish("loop", b"mine", QoS::AtLeastOnce, false).await;
+    assert_eq!(&other.recv_message().await.payload[..], b"mine");
+    me.recv_none_for(QUIET).await;
+}
+versioned_test!(ignore_loop_deliver);

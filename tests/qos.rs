@@ -316,3 +316,41 @@ async fn rumqttc_v5_qos2_end_to_end() {
     assert!(got.iter().all(|m| m.qos as u8 == 2));
     sub.recv_no_publish_for(QUIET).await;
 }
+
+// mqtt.max_qos_allowed = 1: subscriptions are granted at most QoS 1 [MQTT-3.9.3-? the
+// server may grant a lower QoS]; 5.0 CONNACK says Maximum QoS 1
+// [MQTT-3.2.2-9]; a 5.0 QoS 2 PUBLISH is then a protocol error, DISCONNECT 0x9B QoS
+// not supported [MQTT-3.2.2-11].
+async fn max_qos_allowed_1(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_QOS_ALLOWED", "1")]);
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), connect_packet(v, "c")).await;
+    if v.is_v5() {
+        assert_eq!(ack.properties.maximum_qos, Some(1), "{ack:?}");
+    }
+    let sa = c.subscribe("mq", QoS::ExactlyOnce).await;
+    assert_eq!(sa.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    c.publish("mq", b"1", QoS::AtLeastOnce, false).await;
+    let m = c.recv_message().await;
+    assert_eq!(m.qos, QoS::AtLeastOnce);
+    if v.is_v5() {
+        let mut p = publish_packet("mq", b"2", QoS::ExactlyOnce, false);
+        p.packet_id = 7;
+        c.send(&Packet::Publish(p)).await;
+        c.expect_disconnect(ReasonCode::QoSNotSupported).await;
+    }
+}
+versioned_test!(max_qos_allowed_1);
+
+// mqtt.upgrade_qos = true (EMQX): messages are delivered at the subscription's QoS
+// even when published at a lower one.
+async fn upgrade_qos(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__UPGRADE_QOS", "true")]);
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    sub.subscribe("up", QoS::ExactlyOnce).await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    publ.publish("up", b"0", QoS::AtMostOnce, false).await;
+    let m = sub.recv_message().await;
+    assert_eq!(m.qos, QoS::ExactlyOnce, "upgraded to the subscription QoS");
+    assert_ne!(m.packet_id, 0);
+}
+versioned_test!(upgrade_qos);
