@@ -354,3 +354,42 @@ async fn upgrade_qos(v: ProtocolVersion) {
     assert_ne!(m.packet_id, 0);
 }
 versioned_test!(upgrade_qos);
+
+// [MQTT-4.4.0-1] / [MQTT-4.3.3-9..10]: the server keeps an inbound QoS 2 packet id
+// (PUBREC sent, PUBREL not yet received) across reconnects of a persistent session:
+// the client re-sends the PUBLISH (DUP) and then PUBREL; the message is delivered
+// once and PUBREL is answered by a successful PUBCOMP (not 0x92).
+async fn inbound_qos2_state_survives_reconnect(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    sub.subscribe("in2", QoS::ExactlyOnce).await;
+    let (mut c, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "p2", 300)).await;
+    let mut p = publish_packet("in2", b"once", QoS::ExactlyOnce, false);
+    p.packet_id = 21;
+    c.send(&Packet::Publish(p.clone())).await;
+    match c.recv().await {
+        Packet::PubRec(r) => assert_eq!(r.packet_id, 21),
+        p => panic!("expected PUBREC, got {p:?}"),
+    }
+    c.drop_connection().await;
+
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "p2", 300)).await;
+    assert!(ack.session_present);
+    p.dup = true;
+    c.send(&Packet::Publish(p)).await;
+    match c.recv().await {
+        Packet::PubRec(r) => assert_eq!(r.packet_id, 21),
+        p => panic!("expected PUBREC for the re-sent PUBLISH, got {p:?}"),
+    }
+    c.send(&Packet::PubRel(PubRel::new(21))).await;
+    match c.recv().await {
+        Packet::PubComp(r) => {
+            assert_eq!(r.packet_id, 21);
+            assert_eq!(r.reason_code, ReasonCode::Success, "the packet id was kept");
+        }
+        p => panic!("expected PUBCOMP, got {p:?}"),
+    }
+    assert_eq!(&sub.recv_message().await.payload[..], b"once");
+    sub.recv_none_for(QUIET).await;
+}
+versioned_test!(inbound_qos2_state_survives_reconnect);

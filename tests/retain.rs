@@ -295,3 +295,39 @@ async fn rumqttc_v311_retained() {
     assert_eq!(&m.payload[..], b"kept");
     assert_eq!(m.topic, "rr/t");
 }
+
+// A retained message published while a persistent session is offline reaches it
+// once, as a queued normal message (RETAIN=0, EMQX: Retain As Published 0 clears the
+// flag of every delivery that is not caused by the subscribe), not a second time as
+// a retained message on resume (the subscription is not new).
+async fn retained_publish_queued_for_offline_session_delivered_once(v: ProtocolVersion) {
+    let b = Broker::start();
+    let (mut c, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "off", 300)).await;
+    c.subscribe("ro/t", QoS::AtLeastOnce).await;
+    c.disconnect().await;
+    let mut p = RawClient::connected(b.addr(), v, "pub").await;
+    p.publish("ro/t", b"while offline", QoS::AtLeastOnce, true)
+        .await;
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "off", 300)).await;
+    assert!(ack.session_present);
+    let m = c.recv_message().await;
+    assert_eq!(&m.payload[..], b"while offline");
+    assert!(
+        !m.retain,
+        "delivered through the existing subscription: RETAIN=0"
+    );
+    c.recv_none_for(QUIET).await;
+}
+versioned_test!(retained_publish_queued_for_offline_session_delivered_once);
+
+// 5.0 [MQTT-3.2.2-14]: with retain unavailable, a CONNECT whose will has Will Retain
+// 1 is refused with CONNACK 0x9A Retain not supported.
+#[tokio::test]
+async fn v5_will_retain_refused_when_retain_unavailable() {
+    let b = Broker::start_with(&[("ROOST__MQTT__RETAIN_AVAILABLE", "false")]);
+    let mut conn = connect_packet(ProtocolVersion::V5, "wr");
+    conn.will = Some(will("w/r", b"x", QoS::AtMostOnce, true));
+    let (mut c, ack) = RawClient::connect(b.addr(), conn).await;
+    assert_eq!(ack.reason_code, ReasonCode::RetainNotSupported, "{ack:?}");
+    c.expect_closed().await;
+}

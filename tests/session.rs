@@ -323,3 +323,57 @@ async fn rumqttc_v311_persistent_session() {
     let m = c.recv_publish().await;
     assert_eq!(&m.payload[..], b"while away");
 }
+
+// [MQTT-4.4.0-1] and ordering [MQTT-4.6.0-5]: on resume, the unacknowledged in-flight
+// messages are re-sent first (DUP=1, original packet ids), then the queued ones
+// (DUP=0), all in publish order. max_inflight 2 keeps 3 of 5 messages queued.
+async fn resume_resends_inflight_then_queue_in_order(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_INFLIGHT", "2")]);
+    let (mut c, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "io", 300)).await;
+    c.subscribe("io/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), v, "pub").await;
+    for i in 1..=5u8 {
+        p.publish("io/t", &[b'0' + i], QoS::AtLeastOnce, false)
+            .await;
+    }
+    let m1 = c.expect_publish().await;
+    let m2 = c.expect_publish().await;
+    assert_eq!((&m1.payload[..], &m2.payload[..]), (&b"1"[..], &b"2"[..]));
+    c.recv_none_for(Duration::from_millis(300)).await; // the window is full
+    c.drop_connection().await;
+
+    let mut c = resume(&b, v, "io").await;
+    let got = c.recv_messages(5).await;
+    let payloads: Vec<u8> = got.iter().map(|m| m.payload[0] - b'0').collect();
+    assert_eq!(
+        payloads,
+        vec![1, 2, 3, 4, 5],
+        "order: {:?}",
+        got.iter().map(brief).collect::<Vec<_>>()
+    );
+    assert!(
+        got[0].dup && got[1].dup,
+        "re-sent in-flight messages have DUP=1"
+    );
+    assert_eq!(
+        (got[0].packet_id, got[1].packet_id),
+        (m1.packet_id, m2.packet_id)
+    );
+    assert!(
+        got[2..].iter().all(|m| !m.dup),
+        "first transmissions have DUP=0"
+    );
+}
+versioned_test!(resume_resends_inflight_then_queue_in_order);
+
+// A client with Keep Alive 0 is never disconnected for silence [MQTT-3.1.2-?:
+// "a Keep Alive value of 0 has the effect of turning off the keep alive mechanism"].
+async fn keepalive_zero_never_times_out(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut conn = connect_packet(v, "ka0");
+    conn.keep_alive = 0;
+    let (mut c, _) = RawClient::connect_ok(b.addr(), conn).await;
+    c.recv_none_for(Duration::from_millis(2500)).await;
+    c.ping().await;
+}
+versioned_test!(keepalive_zero_never_times_out);
