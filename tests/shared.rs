@@ -605,3 +605,39 @@ async fn queued_messages_of_departing_member_go_to_another() {
         String::from_utf8_lossy(&first.payload)
     );
 }
+
+// [MQTT-4.8.2-5] A QoS 2 message already sent to a member whose session then
+// ends goes to no other member (unlike QoS 1, see above).
+#[tokio::test]
+async fn qos2_inflight_of_departing_member_is_not_redispatched() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut a = member(&b, v, "q2-a", "$share/g/sh/q2/t", QoS::ExactlyOnce).await;
+    let mut rest = vec![member(&b, v, "q2-b", "$share/g/sh/q2/t", QoS::ExactlyOnce).await];
+    let mut p = RawClient::connected(b.addr(), v, "q2-pub").await;
+    for i in 0..2 {
+        let rc = p
+            .publish(
+                "sh/q2/t",
+                format!("x-{i}").as_bytes(),
+                QoS::ExactlyOnce,
+                false,
+            )
+            .await;
+        assert!(!rc.is_error(), "{rc:?}");
+    }
+    // Round robin: one each. A receives its copy and never answers.
+    let at_a = a.expect_publish().await;
+    let at_a = String::from_utf8_lossy(&at_a.payload).into_owned();
+    a.disconnect().await;
+    let got = collect(&mut rest, 1).await;
+    assert_eq!(
+        got[0].len(),
+        1,
+        "B must get exactly its own message: {got:?}"
+    );
+    assert!(
+        !got[0].contains(&at_a),
+        "QoS 2 message {at_a} sent to A was redispatched: {got:?}"
+    );
+}

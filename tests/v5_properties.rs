@@ -725,3 +725,63 @@ async fn largest_subscription_identifier() {
     let m = s.recv_message().await;
     assert_eq!(m.properties.subscription_identifiers, vec![268_435_455]);
 }
+
+// [MQTT-3.3.2-6] A message resent after a reconnect has waited longer: its
+// Message Expiry Interval is counted down again.
+#[tokio::test]
+async fn resent_message_expiry_counts_down() {
+    let b = Broker::start();
+    let (mut s, _) =
+        RawClient::connect_ok(b.addr(), persistent_connect(V5, "rexp2-sub", 300)).await;
+    s.subscribe("v5/rexp2/t", QoS::AtLeastOnce).await;
+    let mut p = client(&b, "rexp2-pub").await;
+    let props = Properties {
+        message_expiry_interval: Some(10),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/rexp2/t", b"m", props))
+        .await
+        .is_error());
+    let first = s.expect_publish().await; // not acknowledged
+    assert!(
+        matches!(first.properties.message_expiry_interval, Some(9..=10)),
+        "{first:?}"
+    );
+    s.drop_connection().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut s = reconnect(&b, "rexp2-sub").await;
+    let again = s.recv_message().await;
+    assert!(again.dup, "{again:?}");
+    let left = again.properties.message_expiry_interval;
+    assert!(
+        matches!(left, Some(1..=8)),
+        "expiry of a message resent after ~2 s: {left:?}"
+    );
+}
+
+// mqtt.ignore_loop_deliver (EMQX): a client's own publishes are not delivered
+// back to it, whatever its protocol version; others' are.
+async fn ignore_loop_deliver(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__IGNORE_LOOP_DELIVER", "true")]);
+    let mut me = RawClient::connected(b.addr(), v, &format!("loop-me-{}", vname(v))).await;
+    me.subscribe("v5/loop/t", QoS::AtLeastOnce).await;
+    let mut other = RawClient::connected(b.addr(), v, &format!("loop-other-{}", vname(v))).await;
+    assert!(!me
+        .publish("v5/loop/t", b"own", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert!(!other
+        .publish("v5/loop/t", b"other", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = me.recv_message().await;
+    assert_eq!(
+        &m.payload[..],
+        b"other",
+        "own message delivered back: {}",
+        brief(&m)
+    );
+    me.recv_none_for(QUIET).await;
+}
+versioned_test!(ignore_loop_deliver);
