@@ -403,3 +403,36 @@ async fn retained_message_over_client_maximum_packet_size() {
     assert!(sub.last_frame().len() <= 200);
     sub.recv_none_for(QUIET).await;
 }
+
+// [MQTT-3.3.4-10] / spec 4.9: with the send quota used up the server still sends
+// other packets (PINGRESP, SUBACK) and, as EMQX does, QoS 0 messages, which do
+// not take a quota slot.
+#[tokio::test]
+async fn other_packets_flow_while_quota_is_exhausted() {
+    let b = Broker::start();
+    let mut c = connect_packet(V5, "quota-sub");
+    c.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/quota/q1", QoS::AtLeastOnce).await;
+    sub.subscribe("fc/quota/q0", QoS::AtMostOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "quota-pub").await;
+    publish_seq(&mut p, "fc/quota/q1", 2).await;
+    let held = sub.expect_publish().await; // quota now 0
+    assert_eq!(payload_str(&held), "m0");
+    sub.ping().await;
+    let ack = sub.subscribe("fc/quota/other", QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    assert!(!p
+        .publish("fc/quota/q0", b"zero", QoS::AtMostOnce, false)
+        .await
+        .is_error());
+    let m = sub.expect_publish().await;
+    assert_eq!(
+        (m.qos, &m.payload[..]),
+        (QoS::AtMostOnce, &b"zero"[..]),
+        "{}",
+        brief(&m)
+    );
+    sub.ack(&held).await;
+    assert_eq!(payload_str(&sub.recv_message().await), "m1");
+}

@@ -900,3 +900,49 @@ async fn pipelined_unsubscribe_then_publish(v: ProtocolVersion) {
     f.assert_healthy("pipelined unsubscribe").await;
 }
 versioned_test!(pipelined_unsubscribe_then_publish);
+
+// Packets only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) are not
+// valid from a client: the connection is closed (malformed or protocol error).
+async fn server_only_packets_from_client(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let cases: [(&str, &[u8]); 4] = [
+        ("CONNACK", &[0x20, 0x02, 0x00, 0x00]),
+        ("SUBACK", &[0x90, 0x03, 0x00, 0x01, 0x00]),
+        ("UNSUBACK", &[0xB0, 0x02, 0x00, 0x01]),
+        ("PINGRESP", &[0xD0, 0x00]),
+    ];
+    for (name, bytes) in cases {
+        let bytes: Vec<u8> = if v.is_v5() && name == "SUBACK" {
+            vec![0x90, 0x04, 0x00, 0x01, 0x00, 0x00]
+        } else if v.is_v5() && name == "UNSUBACK" {
+            vec![0xB0, 0x04, 0x00, 0x01, 0x00, 0x00]
+        } else {
+            bytes.to_vec()
+        };
+        case(
+            &mut f,
+            v,
+            &format!("{name} from a client"),
+            &bytes,
+            &[MALFORMED, PROTOCOL],
+        )
+        .await;
+    }
+}
+versioned_test!(server_only_packets_from_client);
+
+// [MQTT-4.12.0-7] A client that sent no Authentication Method must not send AUTH:
+// Protocol Error.
+#[tokio::test]
+async fn auth_without_authentication_method() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    case(
+        &mut f,
+        v,
+        "AUTH without method",
+        &[0xF0, 0x02, 0x19, 0x00],
+        &[PROTOCOL],
+    )
+    .await;
+}

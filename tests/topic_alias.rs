@@ -369,3 +369,52 @@ async fn outbound_single_alias_alternating_topics() {
     let got = resolve(&mut sub, &mut map, 1, 10).await;
     assert_eq!(got, want);
 }
+
+// Inbound alias mappings belong to one connection: two publishers using alias 1
+// for different topics do not see each other's mapping.
+#[tokio::test]
+async fn inbound_aliases_are_per_connection() {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), V5, "ta-iso-sub").await;
+    sub.subscribe("ta/iso/+", QoS::AtLeastOnce).await;
+    let (mut x, _) = alias_publisher(&b, "ta-iso-x").await;
+    let (mut y, _) = alias_publisher(&b, "ta-iso-y").await;
+    assert_eq!(
+        x.publish_with(aliased("ta/iso/x", 1, b"x1")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        y.publish_with(aliased("ta/iso/y", 1, b"y1")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        x.publish_with(aliased("", 1, b"x2")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        y.publish_with(aliased("", 1, b"y2")).await,
+        ReasonCode::Success
+    );
+    let mut got: Vec<_> = sub
+        .recv_messages(4)
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m.topic.clone(),
+                String::from_utf8_lossy(&m.payload).into_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String)> = [
+        ("ta/iso/x", "x1"),
+        ("ta/iso/x", "x2"),
+        ("ta/iso/y", "y1"),
+        ("ta/iso/y", "y2"),
+    ]
+    .iter()
+    .map(|(t, p)| (t.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
