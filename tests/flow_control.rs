@@ -426,7 +426,13 @@ async fn other_packets_flow_while_quota_is_exhausted() {
         .publish("fc/quota/q0", b"zero", QoS::AtMostOnce, false)
         .await
         .is_error());
-    let m = sub.expect_publish().await;
+    let m = match sub.try_recv_for(RECV_TIMEOUT).await {
+        Recv::Packet(Packet::Publish(m)) => m,
+        other => panic!(
+            "QoS 0 message held back while the QoS 1 send quota is 0 (spec 4.9 allows \
+             either; EMQX sends QoS 0 at once): got {other:?}"
+        ),
+    };
     assert_eq!(
         (m.qos, &m.payload[..]),
         (QoS::AtMostOnce, &b"zero"[..]),
