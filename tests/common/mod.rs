@@ -99,6 +99,14 @@ pub fn brief(p: &Publish) -> String {
     )
 }
 
+/// A packet for failure messages: PUBLISH as [`brief`], others as `Debug`.
+pub fn show(p: &Packet) -> String {
+    match p {
+        Packet::Publish(p) => format!("PUBLISH {}", brief(p)),
+        p => format!("{p:?}"),
+    }
+}
+
 /// QoS from 0..=2.
 pub fn qos(q: u8) -> QoS {
     QoS::from_u8(q).expect("QoS 0..=2")

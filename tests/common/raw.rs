@@ -245,7 +245,7 @@ impl RawClient {
                         self.last_frame = frame;
                         return p;
                     }
-                    skipped.push(p.clone());
+                    skipped.push(super::show(&p));
                     self.pending.push_back((frame, p));
                 }
             }
@@ -315,7 +315,7 @@ impl RawClient {
     pub async fn recv_none_for(&mut self, dur: Duration) {
         match self.try_recv_for(dur).await {
             Recv::Timeout => {}
-            Recv::Packet(p) => panic!("expected nothing for {dur:?}, got {p:?}"),
+            Recv::Packet(p) => panic!("expected nothing for {dur:?}, got {}", super::show(&p)),
             Recv::Closed => panic!("expected nothing for {dur:?}, but the connection closed"),
         }
     }
@@ -329,7 +329,7 @@ impl RawClient {
             if let Some((_, p)) = self.pending.pop_front() {
                 match p {
                     Packet::Disconnect(d) if disconnect.is_none() => disconnect = Some(d),
-                    p => panic!("expected the connection to close, got {p:?}"),
+                    p => panic!("expected the connection to close, got {}", super::show(&p)),
                 }
                 continue;
             }
@@ -341,7 +341,7 @@ impl RawClient {
                 Ok(None) => return disconnect,
                 Ok(Some(frame)) => match self.decode_frame(&frame) {
                     Packet::Disconnect(d) if disconnect.is_none() => disconnect = Some(d),
-                    p => panic!("expected the connection to close, got {p:?}"),
+                    p => panic!("expected the connection to close, got {}", super::show(&p)),
                 },
             }
         }
