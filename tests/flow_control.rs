@@ -442,3 +442,27 @@ async fn other_packets_flow_while_quota_is_exhausted() {
     sub.ack(&held).await;
     assert_eq!(payload_str(&sub.recv_message().await), "m1");
 }
+
+// The server's Maximum Packet Size applies to every packet, not only PUBLISH: a
+// SUBSCRIBE over the limit also gets 0x95.
+async fn inbound_subscribe_too_large(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_PACKET_SIZE", "1024")]);
+    let mut c = RawClient::connected(b.addr(), v, &format!("mps-sub-{}", vname(v))).await;
+    let filters = (0..40)
+        .map(|i| {
+            (
+                format!("fc/mps/a-long-filter-name/{i:04}"),
+                sub_opts(QoS::AtLeastOnce),
+            )
+        })
+        .collect();
+    let sub = Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        filters,
+        ..Default::default()
+    });
+    assert!(roost_protocol::encoded_len(&sub, v) > 1024);
+    c.send(&sub).await;
+    c.expect_disconnect(ReasonCode::PacketTooLarge).await;
+}
+versioned_test!(inbound_subscribe_too_large);

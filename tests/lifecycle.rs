@@ -209,7 +209,9 @@ async fn graceful_stop(sig: &str) {
     let mut c = connect_packet(ProtocolVersion::V5, "stop-will");
     c.will = Some(will("lc/will/w", b"gone", QoS::AtLeastOnce, false));
     let (mut w, _) = RawClient::connect_ok(addr, c).await;
-    let mut v3 = RawClient::connected(addr, ProtocolVersion::V3_1_1, "stop-v3").await;
+    let mut c = connect_packet(ProtocolVersion::V3_1_1, "stop-v3");
+    c.will = Some(will("lc/will/v3", b"gone too", QoS::AtLeastOnce, false));
+    let (mut v3, _) = RawClient::connect_ok(addr, c).await;
 
     let t0 = Instant::now();
     p.signal(sig);
@@ -237,14 +239,18 @@ async fn graceful_stop(sig: &str) {
         Some(ReasonCode::ServerShuttingDown),
         "subscriber"
     );
-    let wills: Vec<_> = pubs
+    let mut wills: Vec<_> = pubs
         .iter()
         .map(|p| (p.topic.as_str(), &p.payload[..]))
         .collect();
+    wills.sort();
     assert_eq!(
         wills,
-        vec![("lc/will/w", &b"gone"[..])],
-        "will published before the subscriber's DISCONNECT"
+        vec![
+            ("lc/will/v3", &b"gone too"[..]),
+            ("lc/will/w", &b"gone"[..])
+        ],
+        "both wills (5.0 and 3.1.1 client) published before the subscriber's DISCONNECT"
     );
 
     // 3.1.1 has no server DISCONNECT: the connection just closes.

@@ -946,3 +946,54 @@ async fn auth_without_authentication_method() {
     )
     .await;
 }
+
+// [MQTT-3.8.3-4] (3.1.1) / spec 3.8.3.1 (5.0): a requested QoS of 3 in the
+// subscription options is malformed.
+async fn subscribe_qos_3(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let bytes = frame(0x82, &subscribe_body(v, &[("a/b", 0x03)]));
+    case(
+        &mut f,
+        v,
+        "SUBSCRIBE requesting QoS 3",
+        &bytes,
+        &[MALFORMED],
+    )
+    .await;
+}
+versioned_test!(subscribe_qos_3);
+
+// A 3.1.1 PUBACK is exactly 2 bytes of packet id; trailing bytes are malformed.
+#[tokio::test]
+async fn v311_puback_with_trailing_bytes() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V3_1_1;
+    case(
+        &mut f,
+        v,
+        "3.1.1 PUBACK of 3 bytes",
+        &[0x40, 0x03, 0x00, 0x01, 0x00],
+        &[],
+    )
+    .await;
+}
+
+// [MQTT-4.7.3-3] The longest legal Topic Name (65,535 bytes) is accepted and
+// delivered intact: the limit is not off by one.
+#[tokio::test]
+async fn longest_topic_name_is_accepted() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let topic = format!("long/{}", "x".repeat(65535 - 5));
+    let mut sub = RawClient::connected(f.addr(), v, "long-sub").await;
+    sub.subscribe("long/+", QoS::AtLeastOnce).await;
+    let mut c = RawClient::connected(f.addr(), v, "long-pub").await;
+    assert_eq!(
+        c.publish(&topic, b"m", QoS::AtLeastOnce, false).await,
+        ReasonCode::Success
+    );
+    let m = sub.recv_message().await;
+    assert_eq!(m.topic.len(), 65535);
+    assert_eq!(m.topic, topic);
+    f.assert_healthy("longest topic").await;
+}

@@ -641,3 +641,34 @@ async fn qos2_inflight_of_departing_member_is_not_redispatched() {
         "QoS 2 message {at_a} sent to A was redispatched: {got:?}"
     );
 }
+
+// Concurrent publishers into one group: still exactly once per message, and
+// every member used.
+#[tokio::test]
+async fn concurrent_publishers_exactly_once() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut ms = Vec::new();
+    for id in ["cp-a", "cp-b", "cp-c"] {
+        ms.push(member(&b, v, id, "$share/g/sh/cp/#", QoS::AtLeastOnce).await);
+    }
+    let addr = b.addr();
+    let mut tasks = Vec::new();
+    for k in 0..4 {
+        tasks.push(tokio::spawn(async move {
+            let mut p = RawClient::connected(addr, v, &format!("cp-pub-{k}")).await;
+            publish_n(&mut p, &format!("sh/cp/{k}"), &format!("p{k}"), 25).await
+        }));
+    }
+    let mut sent = BTreeSet::new();
+    for t in tasks {
+        sent.extend(t.await.expect("publisher task"));
+    }
+    let got = collect(&mut ms, 100).await;
+    assert_exactly_once("concurrent publishers", &sent, &got);
+    assert!(
+        got.iter().all(|m| !m.is_empty()),
+        "a member got nothing: {:?}",
+        got.iter().map(|m| m.len()).collect::<Vec<_>>()
+    );
+}

@@ -785,3 +785,24 @@ async fn ignore_loop_deliver(v: ProtocolVersion) {
     me.recv_none_for(QUIET).await;
 }
 versioned_test!(ignore_loop_deliver);
+
+// [MQTT-3.3.2-17] [MQTT-3.3.2-18] Many User Properties (200) all arrive, in order.
+#[tokio::test]
+async fn many_user_properties_forwarded() {
+    let b = Broker::start();
+    let mut s = subscriber(&b, "mup-sub", "v5/mup/t").await;
+    let mut p = client(&b, "mup-pub").await;
+    let ups: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("k{}", i % 7), format!("v{i}")))
+        .collect();
+    let props = Properties {
+        user_properties: ups.clone(),
+        ..Default::default()
+    };
+    assert!(!p
+        .publish_with(publish_props("v5/mup/t", b"m", props))
+        .await
+        .is_error());
+    let m = s.recv_message().await;
+    assert_eq!(m.properties.user_properties, ups);
+}
