@@ -373,3 +373,23 @@ async fn idle_connection_without_connect_closed() {
         "closed after {el:?}, idle_timeout is 1 s"
     );
 }
+
+// [MQTT-3.1.2-23] (3.1.1) / 5.0 §3.1.2.10: any control packet resets the keep alive
+// timer, not only PINGREQ: a client with keep alive 1 s that publishes every 400 ms
+// stays connected.
+async fn any_packet_resets_keepalive(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut conn = connect_packet(v, "busy");
+    conn.keep_alive = 1;
+    let (mut c, _) = RawClient::connect_ok(b.addr(), conn).await;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(3200) {
+        c.publish("busy/t", b"x", QoS::AtMostOnce, false).await;
+        match c.try_recv_for(Duration::from_millis(400)).await {
+            Recv::Timeout => {}
+            other => panic!("after {:?}: {other:?}", t0.elapsed()),
+        }
+    }
+    c.ping().await;
+}
+versioned_test!(any_packet_resets_keepalive);

@@ -99,6 +99,35 @@ async fn multi_level_wildcard(v: ProtocolVersion) {
 }
 versioned_test!(multi_level_wildcard);
 
+// '+' alone matches one level only; a leading '/' makes an empty first level
+// ("/finance" is matched by "/+" and "+/+", not by "+") [MQTT-4.7.1-3 examples].
+async fn plus_and_empty_levels(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut one = RawClient::connected(b.addr(), v, "one").await;
+    let mut slash = RawClient::connected(b.addr(), v, "slash").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    one.subscribe("+", QoS::AtLeastOnce).await;
+    slash.subscribe("/+", QoS::AtLeastOnce).await;
+    slash.subscribe("sentinel", QoS::AtLeastOnce).await;
+    assert_routed(
+        &mut publ,
+        &mut slash,
+        &["/finance", "finance", "/", "//x"],
+        &["/finance", "/"],
+        "sentinel",
+    )
+    .await;
+    let got: Vec<String> = one
+        .recv_messages(2)
+        .await
+        .into_iter()
+        .map(|m| m.topic)
+        .collect();
+    assert_eq!(got, vec!["finance", "sentinel"]);
+    one.recv_none_for(Duration::from_millis(200)).await;
+}
+versioned_test!(plus_and_empty_levels);
+
 // A subscription to "#" alone receives every (non-$) topic.
 async fn hash_alone_matches_everything(v: ProtocolVersion) {
     let b = Broker::start();

@@ -123,10 +123,21 @@ async fn retained_on_wildcard_subscribe(v: ProtocolVersion) {
     assert_eq!(got, vec!["w", "w/a", "w/b/c"]);
     sub.recv_none_for(Duration::from_millis(300)).await;
 
-    // '+' at the first level does not match "$w/z" [MQTT-4.7.2-1].
+    // '+' or '#' at the first level do not match "$w/z" [MQTT-4.7.2-1].
     let mut sub2 = RawClient::connected(b.addr(), v, "sub2").await;
     sub2.subscribe("+/z", QoS::AtLeastOnce).await;
     sub2.recv_none_for(Duration::from_millis(300)).await;
+    let mut sub3 = RawClient::connected(b.addr(), v, "sub3").await;
+    sub3.subscribe("#", QoS::AtLeastOnce).await;
+    let mut all: Vec<String> = sub3
+        .recv_messages(4)
+        .await
+        .into_iter()
+        .map(|m| m.topic)
+        .collect();
+    all.sort();
+    assert_eq!(all, vec!["w", "w/a", "w/b/c", "x/y"]);
+    sub3.recv_none_for(Duration::from_millis(300)).await;
 }
 versioned_test!(retained_on_wildcard_subscribe);
 
