@@ -466,3 +466,27 @@ async fn inbound_subscribe_too_large(v: ProtocolVersion) {
     c.expect_disconnect(ReasonCode::PacketTooLarge).await;
 }
 versioned_test!(inbound_subscribe_too_large);
+
+// 3.1.1 has no Receive Maximum: mqtt.max_awaiting_rel bounds the unreleased
+// inbound QoS 2 messages, and exceeding it closes the connection (EMQX
+// disconnects with 0x93, which 3.1.1 cannot carry).
+#[tokio::test]
+async fn v311_max_awaiting_rel_closes() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_AWAITING_REL", "2")]);
+    let mut c = RawClient::connected(b.addr(), ProtocolVersion::V3_1_1, "awrel-v3").await;
+    for pid in 1..=2u16 {
+        let mut m = publish_packet("fc/awrel/t", b"x", QoS::ExactlyOnce, false);
+        m.packet_id = pid;
+        c.send(&Packet::Publish(m)).await;
+        c.recv_matching(
+            "PUBREC",
+            |p| matches!(p, Packet::PubRec(r) if r.packet_id == pid),
+        )
+        .await;
+    }
+    let mut m = publish_packet("fc/awrel/t", b"x", QoS::ExactlyOnce, false);
+    m.packet_id = 3;
+    c.send(&Packet::Publish(m)).await;
+    c.expect_disconnect(ReasonCode::ReceiveMaximumExceeded)
+        .await;
+}

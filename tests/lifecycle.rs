@@ -349,3 +349,54 @@ async fn sigterm_with_many_clients() {
         }
     }
 }
+
+// A graceful stop under publish load (QoS 1 to 10 subscribers, publisher
+// running flat out) still exits 0 within a few seconds.
+#[tokio::test]
+async fn sigterm_under_load() {
+    let mut p = Proc::spawn(&[]);
+    let addr = p.wait_ready();
+    let mut subs = Vec::new();
+    for i in 0..10 {
+        let mut s = RawClient::connected(addr, ProtocolVersion::V5, &format!("load-sub-{i}")).await;
+        s.subscribe("lc/load/#", QoS::AtLeastOnce).await;
+        subs.push(s);
+    }
+    let publisher = tokio::spawn(async move {
+        let mut c = RawClient::connected(addr, ProtocolVersion::V5, "load-pub").await;
+        let mut i = 0u64;
+        loop {
+            let mut m = publish_packet(
+                &format!("lc/load/{}", i % 7),
+                &[0u8; 256],
+                QoS::AtLeastOnce,
+                false,
+            );
+            m.packet_id = (i % 60000) as u16 + 1;
+            c.send(&Packet::Publish(m)).await;
+            i += 1;
+            // Drain the PUBACKs; the broker's close shows up here.
+            loop {
+                match c.try_recv_for(Duration::from_millis(1)).await {
+                    Recv::Closed => return i,
+                    Recv::Timeout => break,
+                    Recv::Packet(_) => {}
+                }
+            }
+        }
+    });
+    // Let the load build up; the subscribers do not read (their windows fill).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = Instant::now();
+    p.signal("TERM");
+    let st = p
+        .wait_exit(Duration::from_secs(5))
+        .expect("no exit within 5 s of SIGTERM under load");
+    assert!(st.success(), "exit status: {st}; stderr: {}", p.stderr());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let sent = tokio::time::timeout(RECV_TIMEOUT, publisher)
+        .await
+        .expect("publisher saw the close")
+        .expect("publisher task");
+    assert!(sent > 0);
+}
