@@ -233,7 +233,7 @@ async fn unacked_messages_of_departing_member_go_to_another() {
     // A never acknowledges; clean start with no session expiry, so its session
     // ends when it disconnects.
     let mut a = member(&b, v, "leave-a", "$share/g/sh/leave/t", QoS::AtLeastOnce).await;
-    let mut rest = vec![member(&b, v, "leave-b", "$share/g/sh/leave/t", QoS::AtLeastOnce).await];
+    let mut rest = [member(&b, v, "leave-b", "$share/g/sh/leave/t", QoS::AtLeastOnce).await];
     let mut p = RawClient::connected(b.addr(), v, "leave-pub").await;
     let sent = publish_n(&mut p, "sh/leave/t", "l", 4).await;
 
@@ -582,7 +582,7 @@ async fn queued_messages_of_departing_member_go_to_another() {
     c.properties.receive_maximum = Some(1);
     let (mut a, _) = RawClient::connect_ok(b.addr(), c).await;
     a.subscribe("$share/g/sh/leaveq/t", QoS::AtLeastOnce).await;
-    let mut rest = vec![member(&b, v, "leaveq-b", "$share/g/sh/leaveq/t", QoS::AtLeastOnce).await];
+    let mut rest = [member(&b, v, "leaveq-b", "$share/g/sh/leaveq/t", QoS::AtLeastOnce).await];
     let mut p = RawClient::connected(b.addr(), v, "leaveq-pub").await;
     let sent = publish_n(&mut p, "sh/leaveq/t", "q", 10).await;
     let first = a.expect_publish().await;
