@@ -113,6 +113,8 @@ async fn v311_empty_client_id_with_persistent_session_rejected() {
         0x02,
         "identifier rejected: {frame:02x?}"
     );
+    // [MQTT-3.2.2-4]: a non-zero return code has Session Present 0.
+    assert_eq!(frame[2], 0x00, "session present must be 0: {frame:02x?}");
     c.expect_closed().await;
 }
 
@@ -393,3 +395,55 @@ async fn any_packet_resets_keepalive(v: ProtocolVersion) {
     c.ping().await;
 }
 versioned_test!(any_packet_resets_keepalive);
+
+// [MQTT-3.2.0-1] / 5.0 §3.1.4: CONNACK is the first packet the server sends, and
+// packets a client pipelines right after CONNECT (same TCP write) are processed in
+// order after it (5.0 lets clients send before CONNACK; EMQX processes them in order).
+async fn packets_pipelined_after_connect(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut c = RawClient::open(b.addr(), v).await;
+    let mut bytes = bytes::BytesMut::new();
+    let sub = Subscribe {
+        packet_id: 1,
+        filters: vec![("pipe".to_string(), sub_opts(QoS::AtLeastOnce))],
+        ..Default::default()
+    };
+    let mut publ = publish_packet("pipe", b"early", QoS::AtLeastOnce, false);
+    publ.packet_id = 2;
+    for p in [
+        Packet::Connect(connect_packet(v, "pipe")),
+        Packet::Subscribe(sub),
+        Packet::Publish(publ),
+    ] {
+        roost_protocol::encode(&p, v, &mut bytes).unwrap();
+    }
+    c.send_bytes(&bytes).await;
+    match c.recv().await {
+        Packet::ConnAck(a) => assert_eq!(a.reason_code, ReasonCode::Success),
+        p => panic!("CONNACK must come first, got {}", show(&p)),
+    }
+    // SUBACK, PUBACK and the PUBLISH may come in any order (the server may send
+    // matching PUBLISHes before the SUBACK [MQTT-3.8.4-?]), but the PUBLISH must be
+    // delivered: the SUBSCRIBE took effect before the PUBLISH that followed it.
+    let (mut suback, mut puback, mut msg) = (false, false, false);
+    for _ in 0..3 {
+        match c.recv().await {
+            Packet::SubAck(a) => {
+                assert_eq!(a.packet_id, 1);
+                suback = true;
+            }
+            Packet::PubAck(a) => {
+                assert_eq!(a.packet_id, 2);
+                puback = true;
+            }
+            Packet::Publish(m) => {
+                assert_eq!(&m.payload[..], b"early");
+                c.ack(&m).await;
+                msg = true;
+            }
+            p => panic!("unexpected {}", show(&p)),
+        }
+    }
+    assert!(suback && puback && msg);
+}
+versioned_test!(packets_pipelined_after_connect);

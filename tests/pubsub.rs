@@ -585,3 +585,22 @@ async fn ignore_loop_deliver(v: ProtocolVersion) {
     me.recv_none_for(QUIET).await;
 }
 versioned_test!(ignore_loop_deliver);
+
+// [MQTT-3.10.4-1]: UNSUBSCRIBE filters are compared character by character with the
+// existing subscriptions: unsubscribing "w/+" removes that subscription only, not
+// the "w/b" one it would match as a wildcard.
+async fn unsubscribe_matches_filter_text_exactly(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
+    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
+    sub.subscribe("w/+", QoS::AtLeastOnce).await;
+    sub.subscribe("w/b", QoS::AtLeastOnce).await;
+    sub.subscribe("sentinel-w", QoS::AtLeastOnce).await;
+    let ack = sub.unsubscribe(&["w/+"]).await;
+    if v.is_v5() {
+        assert_eq!(ack.reason_codes, vec![ReasonCode::Success]);
+    }
+    // "w/c" matched only "w/+": gone. "w/b" still matches "w/b": once.
+    assert_routed(&mut publ, &mut sub, &["w/c", "w/b"], &["w/b"], "sentinel-w").await;
+}
+versioned_test!(unsubscribe_matches_filter_text_exactly);
