@@ -296,8 +296,8 @@ fn innermost(mut error: &config::ConfigError) -> &config::ConfigError {
     error
 }
 
-/// Reads serde's `unknown field `x`, expected one of `a`, `b`` message: the unknown
-/// field and the known ones (serde offers them only as text).
+/// Reads serde's "unknown field \`x\`, expected one of \`a\`, \`b\`" message: the
+/// unknown field and the known ones (serde offers them only as text).
 fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     let rest = message.strip_prefix("unknown field `")?;
     let (field, rest) = rest.split_once('`')?;
