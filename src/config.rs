@@ -117,6 +117,8 @@ where
         },
         other => ConfigError::Other(other.to_string()),
     })?;
+    let mut merged = merged;
+    fill_empty_sections(&mut merged.cache, &sections());
     let sources = Sources {
         merged: &merged,
         file,
@@ -130,6 +132,43 @@ where
         origin: sources.origin(key),
     })?;
     Ok(config)
+}
+
+/// The shape of the configuration (which keys are sections), read from the rendered
+/// defaults so it cannot drift from [`render`].
+fn sections() -> config::Value {
+    config::Config::builder()
+        .add_source(config::File::from_str(
+            &render(&Config::default()),
+            config::FileFormat::Yaml,
+        ))
+        .build()
+        .map(|c| c.cache)
+        .unwrap_or_default()
+}
+
+/// A section whose keys are all commented out (`mqtt:` and nothing under it) is null
+/// in YAML; it means "all defaults", so it becomes an empty section instead of an
+/// error.
+fn fill_empty_sections(value: &mut config::Value, schema: &config::Value) {
+    let (config::ValueKind::Table(table), config::ValueKind::Table(schema)) =
+        (&mut value.kind, &schema.kind)
+    else {
+        return;
+    };
+    for (key, child) in table.iter_mut() {
+        let Some(shape) = schema.get(key) else {
+            continue;
+        };
+        if !matches!(shape.kind, config::ValueKind::Table(_)) {
+            continue;
+        }
+        if matches!(child.kind, config::ValueKind::Nil) {
+            child.kind = config::ValueKind::Table(config::Map::new());
+        } else {
+            fill_empty_sections(child, shape);
+        }
+    }
 }
 
 /// The `ROOST__*` variables, with their names as given (for messages).
@@ -673,6 +712,28 @@ mod tests {
                 "unknown key listeners.tcp.bnd (in {}); did you mean listeners.tcp.bind?",
                 path.display()
             )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn empty_sections_mean_defaults() {
+        let dir = std::env::temp_dir().join(format!("roost-empty-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("empty.yaml");
+        std::fs::write(
+            &path,
+            "mqtt:\n  # max_inflight: 3\nlisteners:\n  tcp:\nrouter:\n  shards: 2\n",
+        )
+        .unwrap();
+        let config = load(Some(&path), env(&[])).unwrap();
+        assert_eq!(config.mqtt.max_inflight, 32);
+        assert_eq!(config.listeners.tcp.bind, "0.0.0.0:1883");
+        assert_eq!(config.router.shards, 2);
+        std::fs::write(&path, "mqtt:\n  server_keepalive: ~\n").unwrap();
+        assert_eq!(
+            load(Some(&path), env(&[])).unwrap().mqtt.server_keepalive,
+            None
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
