@@ -427,7 +427,13 @@ async fn packets_pipelined_after_connect(v: ProtocolVersion) {
     // delivered: the SUBSCRIBE took effect before the PUBLISH that followed it.
     let (mut suback, mut puback, mut msg) = (false, false, false);
     for _ in 0..3 {
-        match c.recv().await {
+        let p = match c.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(p) => p,
+            other => {
+                panic!("got SUBACK: {suback}, PUBACK: {puback}, PUBLISH: {msg}; then {other:?}")
+            }
+        };
+        match p {
             Packet::SubAck(a) => {
                 assert_eq!(a.packet_id, 1);
                 suback = true;
