@@ -93,6 +93,13 @@ pub struct ConnState {
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
     credit: Arc<Semaphore>,
     closing: bool,
+    /// Packets received but not yet handled: while a SUBSCRIBE or UNSUBSCRIBE is
+    /// with the session, later packets wait here so they take effect in order
+    /// (a PUBLISH right after a SUBSCRIBE must see the new subscription).
+    pending: std::collections::VecDeque<Packet>,
+    awaiting_session: bool,
+    /// Reader credits returned once `pending` is drained (keeps backpressure).
+    held_credit: usize,
 }
 
 /// The connection actor.
@@ -139,6 +146,9 @@ impl Actor for Connection {
             read_timeout_ms,
             credit,
             closing: false,
+            pending: std::collections::VecDeque::new(),
+            awaiting_session: false,
+            held_credit: 0,
         })
     }
 
@@ -171,16 +181,22 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ConnMsg::Inbound(packets) => {
-                for p in packets {
-                    if st.closing {
-                        break;
-                    }
-                    st.handle_packet(&myself, p).await;
-                }
-                st.credit.add_permits(1);
+                st.pending.extend(packets);
+                st.held_credit += 1;
+                st.process_pending(&myself).await;
             }
-            ConnMsg::ReadEnded(end) => st.read_ended(end),
-            ConnMsg::Send(batch) => st.send_outgoing(batch),
+            ConnMsg::ReadEnded(end) => {
+                // Packets decoded before the end are handled first (e.g. a
+                // PUBLISH followed by a malformed packet).
+                st.process_pending(&myself).await;
+                st.read_ended(end)
+            }
+            ConnMsg::Send(batch) => {
+                if st.send_outgoing(batch) {
+                    st.awaiting_session = false;
+                    st.process_pending(&myself).await;
+                }
+            }
             ConnMsg::Kick { reason, reply } => {
                 tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
                 st.close(Some(reason));
@@ -205,6 +221,20 @@ impl Actor for Connection {
 }
 
 impl ConnState {
+    /// Handles pending packets in order until one must wait for the session.
+    async fn process_pending(&mut self, myself: &ActorRef<ConnMsg>) {
+        while !self.awaiting_session && !self.closing {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            self.handle_packet(myself, p).await;
+        }
+        if self.pending.is_empty() || self.closing {
+            self.credit
+                .add_permits(std::mem::take(&mut self.held_credit));
+        }
+    }
+
     async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
         if !self.channel.is_connected() {
             match packet {
@@ -240,10 +270,16 @@ impl ConnState {
                 self.write(comp);
             }
             Packet::Subscribe(s) => match self.channel.subscribe(&s) {
-                Ok(()) => self.to_session(SessionMsg::Subscribe(s)),
+                Ok(()) => {
+                    self.awaiting_session = true;
+                    self.to_session(SessionMsg::Subscribe(s));
+                }
                 Err(v) => self.violation(v),
             },
-            Packet::Unsubscribe(u) => self.to_session(SessionMsg::Unsubscribe(u)),
+            Packet::Unsubscribe(u) => {
+                self.awaiting_session = true;
+                self.to_session(SessionMsg::Unsubscribe(u));
+            }
             Packet::PingReq => self.write(Packet::PingResp),
             Packet::Disconnect(d) => match self.channel.disconnect(&d) {
                 Ok(()) => self.close(None),
@@ -337,9 +373,12 @@ impl ConnState {
         self.close(None);
     }
 
-    fn to_session(&self, msg: SessionMsg) {
-        if let Some(s) = &self.session {
-            let _ = s.cast(msg);
+    fn to_session(&mut self, msg: SessionMsg) {
+        let delivered = self.session.as_ref().is_some_and(|s| s.cast(msg).is_ok());
+        if !delivered {
+            // The session is gone (it crashed): nothing can be served any more.
+            tracing::warn!(client_id = %self.channel.client_id, "session_unavailable");
+            self.close(Some(ReasonCode::UnspecifiedError));
         }
     }
 
@@ -397,8 +436,11 @@ impl ConnState {
         }
     }
 
-    fn send_outgoing(&mut self, batch: Vec<Outgoing>) {
+    /// Writes the session's packets; returns true if they answer a SUBSCRIBE or
+    /// UNSUBSCRIBE (so held packets can go on).
+    fn send_outgoing(&mut self, batch: Vec<Outgoing>) -> bool {
         let now = Instant::now();
+        let mut answered = false;
         for out in batch {
             match out {
                 Outgoing::Publish {
@@ -437,10 +479,17 @@ impl ConnState {
                     reason_code,
                     ..Default::default()
                 })),
-                Outgoing::SubAck(a) => self.write(Packet::SubAck(a)),
-                Outgoing::UnsubAck(a) => self.write(Packet::UnsubAck(a)),
+                Outgoing::SubAck(a) => {
+                    answered = true;
+                    self.write(Packet::SubAck(a))
+                }
+                Outgoing::UnsubAck(a) => {
+                    answered = true;
+                    self.write(Packet::UnsubAck(a))
+                }
             }
         }
+        answered
     }
 
     /// Queues a control packet for writing (after the client's limits are applied).
