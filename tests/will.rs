@@ -290,3 +290,59 @@ async fn rumqttc_v311_last_will() {
     assert_eq!(m.topic, "lw/t");
     assert_eq!(&m.payload[..], b"offline");
 }
+
+// [MQTT-3.1.4-3] with 5.0 §3.1.4 (non-normative): when another connection takes the
+// client id over, the old connection's will is published if its Will Delay is 0
+// (EMQX 5: emqx_channel maybe_publish_will_msg(takenover, ..); 3.1.1 always).
+async fn will_published_on_takeover(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut w = watcher(&b, v, "will/#").await;
+    let mut conn = persistent_connect(v, "tko", 60);
+    conn.will = Some(will("will/tko", b"taken", QoS::AtLeastOnce, false));
+    let (mut old, _) = RawClient::connect_ok(b.addr(), conn).await;
+    let (_new, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "tko", 60)).await;
+    assert!(ack.session_present);
+    old.expect_disconnect(ReasonCode::SessionTakenOver).await;
+    let m = w.recv_message().await;
+    assert_eq!(&m.payload[..], b"taken");
+}
+versioned_test!(will_published_on_takeover);
+
+// 5.0 §3.1.4 (non-normative) / [MQTT-3.1.3-9]: a takeover with Clean Start 0 is a
+// new connection to the session before the Will Delay passed: the will is not sent.
+#[tokio::test]
+async fn v5_delayed_will_not_published_on_takeover_resuming_session() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(&b, v, "will/#").await;
+    let mut wl = will("will/tkd", b"never", QoS::AtLeastOnce, false);
+    wl.properties.will_delay_interval = Some(1);
+    let mut conn = persistent_connect(v, "tkd", 60);
+    conn.will = Some(wl);
+    let (mut old, _) = RawClient::connect_ok(b.addr(), conn).await;
+    let (_new, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "tkd", 60)).await;
+    assert!(ack.session_present);
+    old.expect_disconnect(ReasonCode::SessionTakenOver).await;
+    w.recv_none_for(Duration::from_millis(2500)).await;
+}
+
+// 5.0 §3.1.2.5: the will is sent when the Will Delay passes *or the session ends*: a
+// new connection with Clean Start 1 ends the old session, so a delayed will of the
+// disconnected client is published at once (EMQX: `discarded`).
+#[tokio::test]
+async fn v5_delayed_will_published_when_clean_start_ends_session() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(&b, v, "will/#").await;
+    let mut wl = will("will/cs", b"session ended", QoS::AtLeastOnce, false);
+    wl.properties.will_delay_interval = Some(30);
+    let mut conn = persistent_connect(v, "csw", 60);
+    conn.will = Some(wl);
+    let (c, _) = RawClient::connect_ok(b.addr(), conn).await;
+    c.drop_connection().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_new, ack) = RawClient::connect_ok(b.addr(), connect_packet(v, "csw")).await;
+    assert!(!ack.session_present);
+    let m = w.recv_message().await;
+    assert_eq!(&m.payload[..], b"session ended");
+}
