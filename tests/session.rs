@@ -377,3 +377,42 @@ async fn keepalive_zero_never_times_out(v: ProtocolVersion) {
     c.ping().await;
 }
 versioned_test!(keepalive_zero_never_times_out);
+
+// 5.0 §3.1.2.4: Clean Start 1 discards the old session but the new one is kept per
+// its own Session Expiry Interval.
+#[tokio::test]
+async fn v5_clean_start_with_expiry_creates_persistent_session() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    offline_session(&b, v, "cse", "old/t", QoS::AtLeastOnce).await;
+    let mut conn = connect_packet(v, "cse");
+    conn.properties.session_expiry_interval = Some(60);
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), conn).await;
+    assert!(!ack.session_present);
+    c.subscribe("new/t", QoS::AtLeastOnce).await;
+    c.disconnect().await;
+    publish_all(&b, v, "old/t", &[b"old"], QoS::AtLeastOnce).await;
+    publish_all(&b, v, "new/t", &[b"new"], QoS::AtLeastOnce).await;
+    let mut c = resume(&b, v, "cse").await;
+    let m = c.recv_message().await;
+    assert_eq!(
+        &m.payload[..],
+        b"new",
+        "only the new session's subscription"
+    );
+    c.recv_none_for(QUIET).await;
+}
+
+// 5.0 §3.1.2.11.2: the Session Expiry Interval counts from when the network
+// connection closes, not from CONNECT: a 1 s session connected for 2 s is still there
+// right after disconnecting.
+#[tokio::test]
+async fn v5_session_expiry_counts_from_disconnect() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let (c, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "from", 1)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    c.disconnect().await;
+    let (_c, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "from", 1)).await;
+    assert!(ack.session_present, "{ack:?}");
+}
