@@ -15,6 +15,7 @@ pub struct Broker {
     child: Option<Child>,
     addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
+    drains: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Broker {
@@ -43,8 +44,10 @@ impl Broker {
         let (tx, rx) = mpsc::channel::<String>();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        spawn_drain(stdout, logs.clone(), tx.clone());
-        spawn_drain(stderr, logs.clone(), tx);
+        let drains = vec![
+            spawn_drain(stdout, logs.clone(), tx.clone()),
+            spawn_drain(stderr, logs.clone(), tx),
+        ];
 
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = loop {
@@ -72,6 +75,7 @@ impl Broker {
             child: Some(child),
             addr,
             logs,
+            drains,
         }
     }
 
@@ -118,6 +122,7 @@ impl Broker {
 
     /// Sends SIGTERM and waits up to `timeout` for the process to exit. Returns
     /// its exit status, or `None` if it was still running (it is then killed).
+    /// On exit, every line the broker printed is in [`Broker::logs`].
     pub fn stop_graceful(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;
         let _ = Command::new("kill")
@@ -128,6 +133,10 @@ impl Broker {
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 self.child = None;
+                // The pipes are closed: wait for the last lines to be captured.
+                for d in self.drains.drain(..) {
+                    let _ = d.join();
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -167,7 +176,7 @@ fn spawn_drain<R: Read + Send + 'static>(
     r: R,
     logs: Arc<Mutex<Vec<String>>>,
     tx: mpsc::Sender<String>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut raw = Vec::new();
@@ -186,7 +195,7 @@ fn spawn_drain<R: Read + Send + 'static>(
                 }
             }
         }
-    });
+    })
 }
 
 /// Removes ANSI escape sequences (tracing's fmt layer may colour its output).
