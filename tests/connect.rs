@@ -423,7 +423,7 @@ async fn packets_pipelined_after_connect(v: ProtocolVersion) {
         p => panic!("CONNACK must come first, got {}", show(&p)),
     }
     // SUBACK, PUBACK and the PUBLISH may come in any order (the server may send
-    // matching PUBLISHes before the SUBACK [MQTT-3.8.4-?]), but the PUBLISH must be
+    // matching PUBLISHes before the SUBACK, §3.8.4), but the PUBLISH must be
     // delivered: the SUBSCRIBE took effect before the PUBLISH that followed it.
     let (mut suback, mut puback, mut msg) = (false, false, false);
     for _ in 0..3 {

@@ -535,7 +535,7 @@ versioned_test!(resubscribe_replaces_subscription);
 
 // mqtt.wildcard_subscription = false: wildcard filters are refused (5.0: 0xA2
 // Wildcard Subscriptions not supported; 3.1.1: 0x80), plain ones granted; 5.0 CONNACK
-// says Wildcard Subscription Available 0 [MQTT-3.2.2-?, §3.2.2.3.12].
+// says Wildcard Subscription Available 0 (§3.2.2.3.12).
 async fn wildcard_subscription_disabled(v: ProtocolVersion) {
     let b = Broker::start_with(&[("ROOST__MQTT__WILDCARD_SUBSCRIPTION", "false")]);
     let (mut c, ack) = RawClient::connect_ok(b.addr(), connect_packet(v, "c")).await;

@@ -317,8 +317,8 @@ async fn rumqttc_v5_qos2_end_to_end() {
     sub.recv_no_publish_for(QUIET).await;
 }
 
-// mqtt.max_qos_allowed = 1: subscriptions are granted at most QoS 1 [MQTT-3.9.3-? the
-// server may grant a lower QoS]; 5.0 CONNACK says Maximum QoS 1
+// mqtt.max_qos_allowed = 1: subscriptions are granted at most QoS 1 (§3.8.4: the
+// server may grant a lower QoS than requested); 5.0 CONNACK says Maximum QoS 1
 // [MQTT-3.2.2-9]; a 5.0 QoS 2 PUBLISH is then a protocol error, DISCONNECT 0x9B QoS
 // not supported [MQTT-3.2.2-11].
 async fn max_qos_allowed_1(v: ProtocolVersion) {

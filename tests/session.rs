@@ -283,7 +283,7 @@ async fn v311_persistent_session_expires_per_config() {
 }
 
 // mqtt.session_expiry_interval caps what a 5.0 client asks for (EMQX); the server
-// then reports the value it uses in CONNACK [MQTT-3.2.2-?, §3.2.2.3.2] or, if it
+// then reports the value it uses in CONNACK (§3.2.2.3.2) or, if it
 // does not report it, still expires the session at the cap.
 #[tokio::test]
 async fn v5_session_expiry_capped_by_config() {
@@ -366,8 +366,8 @@ async fn resume_resends_inflight_then_queue_in_order(v: ProtocolVersion) {
 }
 versioned_test!(resume_resends_inflight_then_queue_in_order);
 
-// A client with Keep Alive 0 is never disconnected for silence [MQTT-3.1.2-?:
-// "a Keep Alive value of 0 has the effect of turning off the keep alive mechanism"].
+// A client with Keep Alive 0 is never disconnected for silence (§3.1.2.10: "a Keep
+// Alive value of 0 has the effect of turning off the keep alive mechanism").
 async fn keepalive_zero_never_times_out(v: ProtocolVersion) {
     let b = Broker::start();
     let mut conn = connect_packet(v, "ka0");
