@@ -249,8 +249,20 @@ impl ConnState {
                 self.ctx.metrics.inc_received();
                 match self.channel.publish(p) {
                     Ok(InboundPublish::Route { message, ack }) => {
-                        self.ctx.publish(Arc::new(message));
-                        if let Some(ack) = ack {
+                        let deliveries = self.ctx.publish(Arc::new(message));
+                        if let Some(mut ack) = ack {
+                            if deliveries == 0 && self.channel.version.is_v5() {
+                                // 0x10 No matching subscribers, as EMQX 5 (a success code).
+                                match &mut ack {
+                                    Packet::PubAck(a) => {
+                                        a.reason_code = ReasonCode::NoMatchingSubscribers
+                                    }
+                                    Packet::PubRec(a) => {
+                                        a.reason_code = ReasonCode::NoMatchingSubscribers
+                                    }
+                                    _ => {}
+                                }
+                            }
                             self.write(ack);
                         }
                     }
@@ -536,7 +548,12 @@ async fn read_loop(
     loop {
         let mut batch = Vec::new();
         let mut failed = None;
-        while batch.len() < READ_BATCH {
+        let mut more_buffered = false;
+        loop {
+            if batch.len() == READ_BATCH {
+                more_buffered = true;
+                break;
+            }
             match roost_protocol::decode(&mut buf, version, max_packet_size) {
                 Ok(Some(p)) => {
                     if let Packet::Connect(c) = &p {
@@ -563,6 +580,10 @@ async fn read_loop(
         if let Some(e) = failed {
             let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
             return;
+        }
+        if more_buffered {
+            // The buffer may hold more whole packets: decode them before reading.
+            continue;
         }
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(4096);

@@ -322,13 +322,15 @@ impl SessionState {
             self.enqueue(d);
             return;
         }
-        if !self.mqueue.is_empty() {
-            // Keep the order of messages: nothing overtakes the queue [MQTT-4.6.0-5].
+        if qos == QoS::AtMostOnce {
+            // QoS 0 takes no send quota and goes out at once (as EMQX); order is
+            // only owed among messages of the same QoS [MQTT-4.6.0-6].
+            self.send_publish(d, QoS::AtMostOnce, 0, false);
+        } else if !self.mqueue.is_empty() {
+            // Nothing overtakes queued QoS 1/2 messages [MQTT-4.6.0-6].
             self.enqueue(d);
             self.drain_mqueue();
-            return;
-        }
-        if qos == QoS::AtMostOnce {
+        } else if qos == QoS::AtMostOnce {
             self.send_publish(d, QoS::AtMostOnce, 0, false);
         } else if self.inflight.len() < self.window() {
             self.send_inflight(d, qos);
