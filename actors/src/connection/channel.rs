@@ -344,8 +344,14 @@ impl Channel {
 
     /// PUBREL releases an inbound QoS 2 packet id.
     pub fn pubrel(&mut self, packet_id: u16) -> Packet {
-        let reason_code = if self.awaiting_rel.remove(&packet_id).is_some() || !self.version.is_v5()
-        {
+        // An id older than await_rel_timeout was forgotten (as EMQX's
+        // expire_awaiting_rel): its late PUBREL is answered 0x92.
+        let timeout = self.config.await_rel_timeout;
+        let known = self
+            .awaiting_rel
+            .remove(&packet_id)
+            .is_some_and(|at| at.elapsed() < timeout);
+        let reason_code = if known || !self.version.is_v5() {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound

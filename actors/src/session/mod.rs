@@ -428,7 +428,13 @@ impl SessionState {
                 self.publish_will();
             }
         }
-        // A will still waiting for its delay is cancelled by the new connection.
+        if args.clean_start {
+            // Clean start ends the old session, and a session's end releases a
+            // will still waiting for its delay (5.0 §3.1.2.5; EMQX: discarded).
+            self.publish_will();
+        }
+        // Otherwise a will still waiting for its delay is cancelled by the new
+        // connection [MQTT-3.1.3-9].
         self.will = None;
         self.generation += 1;
         let session_present = self.bound_before && !args.clean_start;
@@ -593,12 +599,16 @@ impl SessionState {
         for r in subs {
             self.remove_route(&r.filter, r.group.clone()).await;
         }
-        let pending: Vec<Delivery> = self
-            .inflight
-            .drain()
+        // A QoS 2 message already sent to this member stays its own: the spec
+        // owes its completion to this client only [MQTT-4.8.2-5]. QoS 1 in flight
+        // and everything still queued go to another member (EMQX's redispatch).
+        let inflight: Vec<InflightEntry> = self.inflight.drain().collect();
+        let mut pending: Vec<Delivery> = inflight
+            .into_iter()
+            .filter(|e| self.effective_qos(&e.delivery) != QoS::ExactlyOnce)
             .map(|e| e.delivery)
-            .chain(self.mqueue.drain())
             .collect();
+        pending.extend(self.mqueue.drain());
         for d in pending {
             if let Some(key) = d.shared.clone() {
                 if !self.ctx.router.redispatch(&key, d, &self.client_id) {
