@@ -496,3 +496,45 @@ async fn v311_max_awaiting_rel_closes() {
     c.expect_disconnect(ReasonCode::ReceiveMaximumExceeded)
         .await;
 }
+
+// EMQX's default max_inflight of 32 is the window of a client that announced no
+// Receive Maximum (65,535): 40 unacknowledged QoS 1 messages, 32 arrive.
+#[tokio::test]
+async fn default_window_is_32() {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), V5, "win-sub").await;
+    sub.subscribe("fc/win/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "win-pub").await;
+    publish_seq(&mut p, "fc/win/t", 40).await;
+    let held = unacked(&mut sub, 32).await;
+    sub.recv_none_for(QUIET).await;
+    sub.ack(&held[0]).await;
+    assert_eq!(payload_str(&sub.expect_publish().await), "m32");
+}
+
+// [MQTT-3.1.2-24] forbids only packets *larger* than the client's Maximum Packet
+// Size: a PUBLISH of exactly that size is sent, one byte more is not.
+#[tokio::test]
+async fn outbound_packet_exactly_at_client_maximum_is_sent() {
+    let b = Broker::start();
+    // What the broker will send: QoS 1, a packet id, no properties.
+    let exact = publish_of_size(V5, "fc/exact/t", 150, 1);
+    let mut c = connect_packet(V5, "exact-sub");
+    c.properties.maximum_packet_size = Some(150);
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), c).await;
+    sub.subscribe("fc/exact/t", QoS::AtLeastOnce).await;
+    let mut p = RawClient::connected(b.addr(), V5, "exact-pub").await;
+    let over = [&exact.payload[..], b"+"].concat();
+    assert!(!p
+        .publish("fc/exact/t", &over, QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert!(!p
+        .publish("fc/exact/t", &exact.payload, QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let m = sub.recv_message().await;
+    assert_eq!(m.payload.len(), exact.payload.len(), "{}", brief(&m));
+    assert_eq!(sub.last_frame().len(), 150);
+    sub.recv_none_for(QUIET).await;
+}

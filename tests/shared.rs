@@ -731,3 +731,51 @@ async fn churn_loses_nothing() {
     let lost: Vec<_> = sent.difference(&seen).collect();
     assert!(lost.is_empty(), "lost through membership churn: {lost:?}");
 }
+
+// A persistent member that goes away and comes back (session resumed) is still
+// in the group; across the gap every message reaches the group exactly once
+// (whatever was routed to its offline session arrives on resume).
+#[tokio::test]
+async fn persistent_member_resumes_in_group() {
+    let b = Broker::start();
+    let v = ProtocolVersion::V5;
+    let filter = "$share/g/sh/resume/t";
+    let (mut a, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "res-a", 300)).await;
+    a.subscribe(filter, QoS::AtLeastOnce).await;
+    let bm = member(&b, v, "res-b", filter, QoS::AtLeastOnce).await;
+    a.disconnect().await;
+    let mut p = RawClient::connected(b.addr(), v, "res-pub").await;
+    let mut sent = publish_n(&mut p, "sh/resume/t", "off", 6).await;
+    let (a, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "res-a", 300)).await;
+    assert!(ack.session_present, "{ack:?}");
+    sent.extend(publish_n(&mut p, "sh/resume/t", "on", 6).await);
+    let mut ms = [a, bm];
+    let got = collect(&mut ms, 12).await;
+    assert_exactly_once("group across a member's reconnect", &sent, &got);
+    assert!(
+        got[0].iter().any(|m| m.starts_with("on-")),
+        "the resumed member got no new message: {got:?}"
+    );
+}
+
+// UNSUBSCRIBE of a shared filter answers 0x00 when it existed and 0x11 when not.
+#[tokio::test]
+async fn unsubscribe_shared_filter_reason_codes() {
+    let b = Broker::start();
+    let mut c = member(
+        &b,
+        ProtocolVersion::V5,
+        "unsh",
+        "$share/g/sh/unsh/t",
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let ack = c
+        .unsubscribe(&["$share/g/sh/unsh/t", "$share/other/sh/unsh/t"])
+        .await;
+    assert_eq!(
+        ack.reason_codes,
+        vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
+        "{ack:?}"
+    );
+}
