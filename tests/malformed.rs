@@ -8,6 +8,7 @@
 mod common;
 use common::*;
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 const MALFORMED: ReasonCode = ReasonCode::MalformedPacket;
@@ -1097,4 +1098,77 @@ async fn fuzzed_packets_do_not_hurt_the_broker() {
         t.await.expect("fuzz worker");
     }
     f.assert_healthy("300 fuzzed connections").await;
+}
+
+// Pipelining at depth: 50 × (SUBSCRIBE f_i, PUBLISH to f_i) in one write. Every
+// SUBSCRIBE is in effect for the PUBLISH after it, and every packet is answered.
+async fn deep_subscribe_publish_pipeline(v: ProtocolVersion) {
+    let mut f = Fixture::new().await;
+    let mut c = RawClient::connected(f.addr(), v, &format!("deep-{}", vname(v))).await;
+    let mut bytes = Vec::new();
+    for i in 0..50u16 {
+        let topic = format!("deep/{i}");
+        bytes.extend(bytes_of(
+            &Packet::Subscribe(Subscribe {
+                packet_id: 1000 + i,
+                filters: vec![(topic.clone(), sub_opts(QoS::AtLeastOnce))],
+                ..Default::default()
+            }),
+            v,
+        ));
+        let mut p = publish_packet(&topic, topic.as_bytes(), QoS::AtLeastOnce, false);
+        p.packet_id = 2000 + i;
+        bytes.extend(bytes_of(&Packet::Publish(p), v));
+    }
+    c.send_bytes(&bytes).await;
+    let (mut subacks, mut pubacks, mut delivered) = (0, 0, BTreeSet::new());
+    while subacks < 50 || pubacks < 50 || delivered.len() < 50 {
+        match c.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(Packet::SubAck(_)) => subacks += 1,
+            Recv::Packet(Packet::PubAck(_)) => pubacks += 1,
+            Recv::Packet(Packet::Publish(m)) => {
+                c.ack(&m).await;
+                delivered.insert(m.topic.clone());
+            }
+            other => panic!(
+                "after {subacks} SUBACKs, {pubacks} PUBACKs, {} deliveries: {other:?}",
+                delivered.len()
+            ),
+        }
+    }
+    f.assert_healthy("deep pipeline").await;
+}
+versioned_test!(deep_subscribe_publish_pipeline);
+
+// A client blasting 5,000 QoS 0 publishes to its own subscription in one go
+// without reading: the broker pushes back (or drops QoS 0) but stays healthy,
+// and so does that connection once it reads again.
+#[tokio::test]
+async fn flood_of_pipelined_publishes() {
+    let mut f = Fixture::new().await;
+    let v = ProtocolVersion::V5;
+    let mut c = RawClient::connected(f.addr(), v, "flood").await;
+    c.subscribe("flood/t", QoS::AtMostOnce).await;
+    let one = bytes_of(
+        &Packet::Publish(publish_packet(
+            "flood/t",
+            &[b'f'; 100],
+            QoS::AtMostOnce,
+            false,
+        )),
+        v,
+    );
+    let bytes: Vec<u8> = one.iter().copied().cycle().take(one.len() * 5000).collect();
+    // The write itself must finish: the broker keeps reading while its answers
+    // pile up unread on our side.
+    tokio::time::timeout(Duration::from_secs(20), c.send_bytes(&bytes))
+        .await
+        .expect("writing the flood stalled for 20 s");
+    let mut n = 0;
+    while let Recv::Packet(Packet::Publish(_)) = c.try_recv_for(Duration::from_millis(300)).await {
+        n += 1;
+    }
+    assert!(n > 0, "none of the 5,000 QoS 0 messages came back");
+    c.ping().await;
+    f.assert_healthy("publish flood").await;
 }
