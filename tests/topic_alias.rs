@@ -420,3 +420,35 @@ async fn inbound_aliases_are_per_connection() {
     .collect();
     assert_eq!(got, want);
 }
+
+// Spec 3.2.2.3.8: the CONNACK announces mqtt.max_topic_alias, 65,535 by default
+// (EMQX's default), and the top alias is usable [MQTT-3.3.2-12].
+#[tokio::test]
+async fn connack_topic_alias_maximum_default() {
+    let b = Broker::start();
+    let mut sub = RawClient::connected(b.addr(), V5, "ta-def-sub").await;
+    sub.subscribe("ta/def/t", QoS::AtLeastOnce).await;
+    let (mut p, max) = alias_publisher(&b, "ta-def").await;
+    assert_eq!(max, 65535);
+    assert_eq!(
+        p.publish_with(aliased("ta/def/t", 65535, b"a")).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        p.publish_with(aliased("", 65535, b"b")).await,
+        ReasonCode::Success
+    );
+    let got: Vec<_> = sub
+        .recv_messages(2)
+        .await
+        .into_iter()
+        .map(|m| (m.topic, m.payload))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ta/def/t".to_string(), Bytes::from_static(b"a")),
+            ("ta/def/t".to_string(), Bytes::from_static(b"b"))
+        ]
+    );
+}
