@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// The whole configuration tree.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub node: NodeConfig,
@@ -17,20 +17,6 @@ pub struct Config {
     pub retainer: RetainerConfig,
     pub sys_topics: SysTopicsConfig,
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            node: NodeConfig::default(),
-            listeners: ListenersConfig::default(),
-            mqtt: MqttConfig::default(),
-            router: RouterConfig::default(),
-            retainer: RetainerConfig::default(),
-            sys_topics: SysTopicsConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 /// `node.*`: this broker's identity.

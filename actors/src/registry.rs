@@ -20,7 +20,7 @@ pub enum RegistryMsg {
     /// A connection wants a session for `client_id`.
     Open {
         client_id: Arc<str>,
-        bind: BindArgs,
+        bind: Box<BindArgs>,
         reply: RpcReplyPort<Result<(ActorRef<SessionMsg>, BindReply), String>>,
     },
     /// A session's expiry ran out at `generation`.
@@ -106,7 +106,7 @@ impl RegistryState {
         &mut self,
         myself: &ActorRef<RegistryMsg>,
         client_id: Arc<str>,
-        bind: BindArgs,
+        bind: Box<BindArgs>,
     ) -> Result<(ActorRef<SessionMsg>, BindReply), String> {
         let session = match self.sessions.get(&client_id) {
             Some(s) if s.get_status() != ActorStatus::Stopped => s.clone(),
@@ -119,7 +119,7 @@ impl RegistryState {
             }
         };
         match session
-            .call(|r| SessionMsg::Bind(bind, r), Some(CALL_TIMEOUT))
+            .call(|r| SessionMsg::Bind(*bind, r), Some(CALL_TIMEOUT))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(reply)) => Ok((session, reply)),

@@ -45,7 +45,7 @@ pub struct Accepted {
 pub enum InboundPublish {
     /// Route the message, then send `ack` (if any).
     Route {
-        message: Message,
+        message: Arc<Message>,
         ack: Option<Packet>,
     },
     /// Do not route (duplicate QoS 2, or refused); send `ack` (if any).
@@ -337,7 +337,7 @@ impl Channel {
             &p.properties,
         );
         Ok(InboundPublish::Route {
-            message,
+            message: Arc::new(message),
             ack: ack(ReasonCode::Success),
         })
     }

@@ -249,7 +249,7 @@ impl ConnState {
                 self.ctx.metrics.inc_received();
                 match self.channel.publish(p) {
                     Ok(InboundPublish::Route { message, ack }) => {
-                        let deliveries = self.ctx.publish(Arc::new(message));
+                        let deliveries = self.ctx.publish(message);
                         if let Some(mut ack) = ack {
                             if deliveries == 0 && self.channel.version.is_v5() {
                                 // 0x10 No matching subscribers, as EMQX 5 (a success code).
@@ -274,9 +274,9 @@ impl ConnState {
                     Err(v) => self.violation(v),
                 }
             }
-            Packet::PubAck(a) => self.to_session(SessionMsg::PubAck(a.packet_id)),
-            Packet::PubRec(a) => self.to_session(SessionMsg::PubRec(a.packet_id, a.reason_code)),
-            Packet::PubComp(a) => self.to_session(SessionMsg::PubComp(a.packet_id)),
+            Packet::PubAck(a) => self.cast_session(SessionMsg::PubAck(a.packet_id)),
+            Packet::PubRec(a) => self.cast_session(SessionMsg::PubRec(a.packet_id, a.reason_code)),
+            Packet::PubComp(a) => self.cast_session(SessionMsg::PubComp(a.packet_id)),
             Packet::PubRel(a) => {
                 let comp = self.channel.pubrel(a.packet_id);
                 self.write(comp);
@@ -284,13 +284,13 @@ impl ConnState {
             Packet::Subscribe(s) => match self.channel.subscribe(&s) {
                 Ok(()) => {
                     self.awaiting_session = true;
-                    self.to_session(SessionMsg::Subscribe(s));
+                    self.cast_session(SessionMsg::Subscribe(s));
                 }
                 Err(v) => self.violation(v),
             },
             Packet::Unsubscribe(u) => {
                 self.awaiting_session = true;
-                self.to_session(SessionMsg::Unsubscribe(u));
+                self.cast_session(SessionMsg::Unsubscribe(u));
             }
             Packet::PingReq => self.write(Packet::PingResp),
             Packet::Disconnect(d) => match self.channel.disconnect(&d) {
@@ -346,7 +346,7 @@ impl ConnState {
             .call(
                 |reply| RegistryMsg::Open {
                     client_id,
-                    bind,
+                    bind: Box::new(bind),
                     reply,
                 },
                 Some(Duration::from_secs(15)),
@@ -385,7 +385,7 @@ impl ConnState {
         self.close(None);
     }
 
-    fn to_session(&mut self, msg: SessionMsg) {
+    fn cast_session(&mut self, msg: SessionMsg) {
         let delivered = self.session.as_ref().is_some_and(|s| s.cast(msg).is_ok());
         if !delivered {
             // The session is gone (it crashed): nothing can be served any more.
@@ -481,7 +481,7 @@ impl ConnState {
                             // [MQTT-3.1.2-25], so the inflight slot is freed.
                             self.ctx.metrics.inc_dropped_too_large();
                             if qos != QoS::AtMostOnce {
-                                self.to_session(SessionMsg::PubAck(packet_id));
+                                self.cast_session(SessionMsg::PubAck(packet_id));
                             }
                         }
                     }

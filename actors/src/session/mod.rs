@@ -330,8 +330,6 @@ impl SessionState {
             // Nothing overtakes queued QoS 1/2 messages [MQTT-4.6.0-6].
             self.enqueue(d);
             self.drain_mqueue();
-        } else if qos == QoS::AtMostOnce {
-            self.send_publish(d, QoS::AtMostOnce, 0, false);
         } else if self.inflight.len() < self.window() {
             self.send_inflight(d, qos);
         } else {
