@@ -423,6 +423,8 @@ pub fn render(config: &Config) -> String {
         retainer,
         sys_topics,
         log,
+        http,
+        chaos,
     } = config;
     let mut out = Yaml::default();
 
@@ -526,6 +528,23 @@ pub fn render(config: &Config) -> String {
     let roost_actors::config::LogConfig { level } = log;
     out.section("log", 0);
     out.string("level", level, 1);
+
+    let roost_actors::config::HttpConfig {
+        enabled,
+        bind,
+        auth,
+    } = http;
+    let roost_actors::config::HttpAuthConfig { username, password } = auth;
+    out.section("http", 0);
+    out.plain("enabled", enabled, 1);
+    out.string("bind", bind, 1);
+    out.section("auth", 1);
+    out.string("username", username, 2);
+    out.string("password", password, 2);
+
+    let roost_actors::config::ChaosConfig { enabled } = chaos;
+    out.section("chaos", 0);
+    out.plain("enabled", enabled, 1);
 
     out.0
 }

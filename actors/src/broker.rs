@@ -24,6 +24,7 @@ use crate::retainer::Retainer;
 use crate::router::shard::{shard_name, Shard, ShardArgs};
 use crate::session::SessionMsg;
 use crate::sys::SysTopics;
+use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, ActorRef, SpawnErr};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor,
@@ -254,6 +255,29 @@ impl Broker {
     /// The bound address of each listener (useful with port 0).
     pub fn listener_addrs(&self) -> &[(String, SocketAddr)] {
         &self.listeners
+    }
+
+    /// The live actor tree (see [`crate::tree::actor_tree`]).
+    pub async fn actor_tree(
+        &self,
+        prefix: Option<&str>,
+        depth: Option<usize>,
+    ) -> Result<ActorNode, TreeError> {
+        tree::actor_tree(&self.tree_root(), prefix, depth).await
+    }
+
+    /// Kills the actor at `path` as a crash would (chaos testing).
+    pub async fn kill_actor(&self, path: &str) -> Result<(), TreeError> {
+        tree::kill(&self.tree_root(), path).await
+    }
+
+    fn tree_root(&self) -> TreeRoot<'_> {
+        TreeRoot {
+            cell: &self.root,
+            name: "roost",
+            started_at: self.ctx.started_at_wall,
+            gauges: &self.ctx.mailboxes,
+        }
     }
 
     /// The shared broker state (index, retained store, counters).

@@ -17,6 +17,8 @@ pub struct Config {
     pub retainer: RetainerConfig,
     pub sys_topics: SysTopicsConfig,
     pub log: LogConfig,
+    pub http: HttpConfig,
+    pub chaos: ChaosConfig,
 }
 
 /// `node.*`: this broker's identity.
@@ -229,4 +231,50 @@ impl Default for LogConfig {
             level: "info".into(),
         }
     }
+}
+
+/// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    /// Address of the HTTP listener (EMQX's dashboard port).
+    pub bind: String,
+    pub auth: HttpAuthConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            bind: "127.0.0.1:18083".into(),
+            auth: HttpAuthConfig::default(),
+        }
+    }
+}
+
+/// `http.auth.*`: HTTP basic auth credentials for every API request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthConfig {
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for HttpAuthConfig {
+    /// EMQX's dashboard defaults; the listener binds to loopback by default.
+    fn default() -> Self {
+        HttpAuthConfig {
+            username: "admin".into(),
+            password: "public".into(),
+        }
+    }
+}
+
+/// `chaos.*`: fault injection for tests and game days.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChaosConfig {
+    /// Allow `POST /api/v5/actors/kill`. Off by default.
+    pub enabled: bool,
 }

@@ -6,6 +6,7 @@ use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retainer::RetainedStore;
 use crate::router::Router;
+use crate::tree::MailboxGauges;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +20,10 @@ pub struct BrokerContext {
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
     pub connections: AtomicUsize,
+    /// Mailbox depth gauges for the live actor tree.
+    pub mailboxes: MailboxGauges,
+    /// Wall-clock start time (the tree reports RFC 3339 times).
+    pub started_at_wall: std::time::SystemTime,
 }
 
 impl BrokerContext {
@@ -39,6 +44,8 @@ impl BrokerContext {
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
+            mailboxes: MailboxGauges::default(),
+            started_at_wall: std::time::SystemTime::now(),
         })
     }
 

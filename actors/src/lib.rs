@@ -14,6 +14,7 @@ pub mod retainer;
 pub mod router;
 pub mod session;
 pub mod sys;
+pub mod tree;
 
 pub use broker::{Broker, BrokerError};
 pub use config::Config;

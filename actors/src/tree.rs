@@ -1,0 +1,177 @@
+//! The live actor tree, for operators: every supervised actor with its path
+//! (`roost/sessions/session:dev-42`), kind, restart count, mailbox depth and
+//! start time, read from the supervisors themselves; and kill-by-path, which
+//! kills an actor the way a crash would (its supervisor sees an abnormal exit).
+
+use ractor::{ActorCell, ActorId, ActorRef};
+use roost_supervisor::{
+    ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
+    DYNAMIC_SUPERVISOR_KIND, SUPERVISOR_KIND,
+};
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// One actor in the tree, as `GET /api/v5/actors` returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorNode {
+    pub path: String,
+    pub kind: String,
+    pub restarts: u32,
+    /// Messages waiting for the actor, where the actor keeps a gauge (sessions and
+    /// connections); `null` where ractor gives no way to know.
+    pub mailbox: Option<usize>,
+    /// RFC 3339 start time of the current incarnation.
+    pub started_at: String,
+    /// Number of children (also when `children` is cut by `depth`).
+    pub child_count: usize,
+    pub children: Vec<ActorNode>,
+}
+
+/// Mailbox gauges of the actors that keep one, by actor id.
+#[derive(Default)]
+pub struct MailboxGauges {
+    gauges: dashmap::DashMap<ActorId, Arc<AtomicUsize>>,
+}
+
+impl MailboxGauges {
+    /// Registers `gauge` for `id` (replacing an earlier one).
+    pub fn register(&self, id: ActorId, gauge: Arc<AtomicUsize>) {
+        self.gauges.insert(id, gauge);
+    }
+
+    /// Forgets the gauge of a stopped actor.
+    pub fn unregister(&self, id: ActorId) {
+        self.gauges.remove(&id);
+    }
+
+    fn depth(&self, id: ActorId) -> Option<usize> {
+        self.gauges.get(&id).map(|g| g.load(Ordering::Relaxed))
+    }
+}
+
+/// Why a tree query or a kill failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("no actor at path {0}")]
+    NotFound(String),
+    #[error("supervisor unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// Where the tree starts: the root supervisor, its start time.
+pub struct TreeRoot<'a> {
+    pub cell: &'a ActorCell,
+    pub name: &'a str,
+    pub started_at: SystemTime,
+    pub gauges: &'a MailboxGauges,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+async fn children_of(cell: &ActorCell, kind: &str) -> Result<Vec<ChildInfo>, TreeError> {
+    let r = match kind {
+        SUPERVISOR_KIND => {
+            Supervisor::which_children(&ActorRef::<SupervisorMsg>::from(cell.clone())).await
+        }
+        DYNAMIC_SUPERVISOR_KIND => {
+            DynamicSupervisor::which_children(&ActorRef::<DynamicSupervisorMsg>::from(cell.clone()))
+                .await
+        }
+        _ => return Ok(Vec::new()),
+    };
+    r.map_err(|e| TreeError::Unreachable(e.to_string()))
+}
+
+/// True if the subtree at `path` may contain `prefix` (or is inside it).
+fn relevant(path: &str, prefix: &str) -> bool {
+    path.starts_with(prefix) || prefix.starts_with(&format!("{path}/"))
+}
+
+/// The tree below the root, limited to paths relevant to `prefix` and to
+/// `depth` levels below the root (None = all). Children of a dynamic supervisor
+/// are listed only when within `depth`, so `?depth=2` stays fast at 100k sessions.
+pub async fn actor_tree(
+    root: &TreeRoot<'_>,
+    prefix: Option<&str>,
+    depth: Option<usize>,
+) -> Result<ActorNode, TreeError> {
+    let prefix = prefix.unwrap_or("").trim_end_matches('/');
+    let mut node = ActorNode {
+        path: root.name.to_string(),
+        kind: SUPERVISOR_KIND.into(),
+        restarts: 0,
+        mailbox: root.gauges.depth(root.cell.get_id()),
+        started_at: rfc3339(root.started_at),
+        child_count: 0,
+        children: Vec::new(),
+    };
+    fill(root, &mut node, root.cell.clone(), prefix, depth, 0).await?;
+    Ok(node)
+}
+
+async fn fill(
+    root: &TreeRoot<'_>,
+    node: &mut ActorNode,
+    cell: ActorCell,
+    prefix: &str,
+    depth: Option<usize>,
+    level: usize,
+) -> Result<(), TreeError> {
+    let children = children_of(&cell, &node.kind).await?;
+    node.child_count = children.len();
+    if depth.is_some_and(|d| level >= d) {
+        return Ok(());
+    }
+    for c in children {
+        let path = format!("{}/{}", node.path, c.id);
+        if !prefix.is_empty() && !relevant(&path, prefix) {
+            continue;
+        }
+        let mut child = ActorNode {
+            mailbox: root.gauges.depth(c.cell.get_id()),
+            path,
+            kind: c.kind.to_string(),
+            restarts: c.restarts,
+            started_at: rfc3339(c.started_at),
+            child_count: 0,
+            children: Vec::new(),
+        };
+        // Boxed: the recursion depth is the tree's (a handful of levels).
+        Box::pin(fill(root, &mut child, c.cell, prefix, depth, level + 1)).await?;
+        node.children.push(child);
+    }
+    Ok(())
+}
+
+/// Finds the actor at `path` (e.g. `roost/router/shard-3`).
+pub async fn find(root: &TreeRoot<'_>, path: &str) -> Result<ActorCell, TreeError> {
+    let path = path.trim_end_matches('/');
+    let rest = path
+        .strip_prefix(root.name)
+        .ok_or_else(|| TreeError::NotFound(path.to_string()))?;
+    let mut cell = root.cell.clone();
+    let mut kind: &str = SUPERVISOR_KIND;
+    for id in rest.split('/').filter(|s| !s.is_empty()) {
+        let children = children_of(&cell, kind).await?;
+        let c = children
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| TreeError::NotFound(path.to_string()))?;
+        cell = c.cell;
+        kind = c.kind;
+    }
+    Ok(cell)
+}
+
+/// Kills the actor at `path` the way a crash would: ractor's kill, reported to
+/// its supervisor as an abnormal exit, so the restart policy applies.
+pub async fn kill(root: &TreeRoot<'_>, path: &str) -> Result<(), TreeError> {
+    let cell = find(root, path).await?;
+    tracing::warn!(path, "actor_killed_by_operator");
+    cell.kill();
+    Ok(())
+}
