@@ -29,6 +29,8 @@ impl Proc {
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
+            // The HTTP API's fixed default port would collide between parallel tests.
+            .env("ROOST__HTTP__BIND", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -156,7 +158,8 @@ fn port_in_use_fails_fast() {
     drop(taken);
 }
 
-// Exactly one listener (tcp) is configured, so exactly one `listener_ready` line.
+// Each listener (tcp, and whatever else is enabled, e.g. http) logs exactly one
+// `listener_ready` line, naming itself and its address.
 #[test]
 fn one_listener_ready_line_per_listener() {
     let mut p = Proc::spawn(&[]);
@@ -166,12 +169,31 @@ fn one_listener_ready_line_per_listener() {
         .wait_exit(Duration::from_secs(5))
         .expect("no exit within 5 s of SIGTERM");
     assert!(st.success(), "exit status after SIGTERM: {st}");
-    let ready: Vec<_> = p
+    let ready: Vec<String> = p
         .stdout()
         .into_iter()
         .filter(|l| l.contains("listener_ready"))
         .collect();
-    assert_eq!(ready.len(), 1, "listener_ready lines: {ready:?}");
+    let mut per_listener: std::collections::BTreeMap<String, usize> = Default::default();
+    for l in &ready {
+        assert!(l.contains("addr="), "listener_ready without addr: {l}");
+        let name = l
+            .split("listener=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(|n| n.trim_matches('"').to_string())
+            .unwrap_or_else(|| panic!("listener_ready without listener name: {l}"));
+        *per_listener.entry(name).or_default() += 1;
+    }
+    assert_eq!(
+        per_listener.get("tcp"),
+        Some(&1),
+        "listener_ready lines: {ready:?}"
+    );
+    assert!(
+        per_listener.values().all(|n| *n == 1),
+        "a listener logged listener_ready more than once: {ready:?}"
+    );
 }
 
 /// Reads `c` until its DISCONNECT and the close; returns the PUBLISHes before it.
