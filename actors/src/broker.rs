@@ -14,10 +14,12 @@
 //!         ├── connections    dynamic supervisor
 //!         │   └── conn:<peer>
 //!         └── acceptor
+//! └── http                   REST API, actor-tree page, chaos (`roost/http`)
 //! ```
 
 use crate::config::Config;
 use crate::context::BrokerContext;
+use crate::http::{HttpArgs, HttpServer, HTTP_NAME};
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
 use crate::registry::{Registry, RegistryMsg, REGISTRY_NAME, SESSIONS_NAME};
 use crate::retainer::Retainer;
@@ -156,6 +158,22 @@ impl Broker {
             listeners.push(("tcp".to_string(), addr));
             sockets.push(("tcp".to_string(), Arc::new(socket), tcp.max_connections));
         }
+        let http = &config.http;
+        let http_socket = if http.enabled {
+            let socket =
+                std::net::TcpListener::bind(&http.bind).map_err(|source| BrokerError::Bind {
+                    listener: "http".into(),
+                    addr: http.bind.clone(),
+                    source,
+                })?;
+            let addr = socket
+                .local_addr()
+                .map_err(|e| BrokerError::Spawn(e.to_string()))?;
+            listeners.push(("http".to_string(), addr));
+            Some(Arc::new(socket))
+        } else {
+            None
+        };
         let ctx = BrokerContext::new(config);
 
         let shards = (0..ctx.router.shard_count())
@@ -198,7 +216,7 @@ impl Broker {
                 supervisor_spec(&name, None, Strategy::OneForAll, children)
             })
             .collect();
-        let children = vec![
+        let mut children = vec![
             supervisor_spec(
                 "router",
                 Some("roost/router".into()),
@@ -237,6 +255,19 @@ impl Broker {
                 listener_specs,
             ),
         ];
+        if let Some(socket) = http_socket {
+            children.push(spawn_spec(
+                "http",
+                "http",
+                Restart::Permanent,
+                Some(HTTP_NAME.into()),
+                HttpServer,
+                HttpArgs {
+                    ctx: ctx.clone(),
+                    socket,
+                },
+            ));
+        }
         let args = SupervisorArgs {
             strategy: Strategy::OneForOne,
             intensity: INTENSITY,

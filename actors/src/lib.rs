@@ -6,6 +6,7 @@ pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod http;
 pub mod listener;
 pub mod message;
 pub mod metrics;

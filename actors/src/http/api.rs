@@ -1,0 +1,211 @@
+//! The handlers of `/api/v5/...` and of the actor-tree page. Errors are JSON
+//! `{"code": "...", "message": "..."}` like EMQX's API.
+
+use crate::context::BrokerContext;
+use crate::registry::SESSIONS_NAME;
+use crate::tree::{self, ActorNode, TreeError, TreeRoot};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Json;
+use ractor::ActorRef;
+use roost_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+type Ctx = State<Arc<BrokerContext>>;
+
+/// The ractor name of the root supervisor, where every tree query starts.
+const ROOT_NAME: &str = "roost";
+
+/// The body of every error answer.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// An error answer: status and body.
+pub struct Failure(StatusCode, ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+impl From<TreeError> for Failure {
+    fn from(e: TreeError) -> Failure {
+        match e {
+            TreeError::NotFound(_) => Failure(
+                StatusCode::NOT_FOUND,
+                ApiError::new("NOT_FOUND", e.to_string()),
+            ),
+            TreeError::Unreachable(_) => Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ApiError::new("SERVICE_UNAVAILABLE", e.to_string()),
+            ),
+        }
+    }
+}
+
+/// Runs `f` on the tree root: the root supervisor as it is registered now.
+async fn with_root<T, F>(ctx: &BrokerContext, f: F) -> Result<T, Failure>
+where
+    F: AsyncFnOnce(&TreeRoot<'_>) -> Result<T, TreeError>,
+{
+    let cell = ractor::registry::where_is(ROOT_NAME.to_string()).ok_or_else(|| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::new("SERVICE_UNAVAILABLE", "the root supervisor is not running"),
+        )
+    })?;
+    let root = TreeRoot {
+        cell: &cell,
+        name: ROOT_NAME,
+        started_at: ctx.started_at_wall,
+        gauges: &ctx.mailboxes,
+    };
+    Ok(f(&root).await?)
+}
+
+/// Any other path.
+pub async fn not_found() -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        ApiError::new("NOT_FOUND", "no such page or API endpoint"),
+    )
+}
+
+/// `GET /`: the page.
+pub async fn index() -> Redirect {
+    Redirect::to("/actors")
+}
+
+/// `GET /actors`: the live actor-tree page (self-contained HTML, inline JS/CSS).
+pub async fn page() -> Html<&'static str> {
+    Html(include_str!("actors.html"))
+}
+
+/// Query of `GET /api/v5/actors`.
+#[derive(Debug, Deserialize)]
+pub struct TreeQuery {
+    /// Only the actors whose path starts with this (and their ancestors).
+    pub prefix: Option<String>,
+    /// Levels below the root to list (`child_count` is still given at the cut).
+    pub depth: Option<usize>,
+}
+
+/// `GET /api/v5/actors[?prefix=...][&depth=N]`: the actor tree.
+pub async fn actors(State(ctx): Ctx, Query(q): Query<TreeQuery>) -> Result<Json<ActorNode>, Failure> {
+    let prefix = q.prefix.as_deref().filter(|p| !p.is_empty());
+    let node = with_root(&ctx, async |root: &TreeRoot<'_>| {
+        tree::actor_tree(root, prefix, q.depth).await
+    })
+    .await?;
+    Ok(Json(node))
+}
+
+/// Body of `POST /api/v5/actors/kill`.
+#[derive(Debug, Deserialize)]
+pub struct KillRequest {
+    pub path: String,
+}
+
+/// Answer of a successful kill.
+#[derive(Debug, Serialize)]
+pub struct Killed {
+    pub killed: String,
+}
+
+/// `POST /api/v5/actors/kill {"path": "..."}`: kills the actor as a crash would,
+/// so its supervisor's restart policy applies. Only with `chaos.enabled`.
+pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<Killed>, Failure> {
+    if !ctx.config.chaos.enabled {
+        return Err(Failure(
+            StatusCode::FORBIDDEN,
+            ApiError::new(
+                "CHAOS_DISABLED",
+                "killing actors is disabled; set chaos.enabled: true (ROOST__CHAOS__ENABLED=true)",
+            ),
+        ));
+    }
+    let path = req.path.trim_end_matches('/');
+    if path == ROOT_NAME {
+        // Nothing supervises the root: killing it would leave a process without a broker.
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            ApiError::new("BAD_REQUEST", "the root supervisor cannot be killed"),
+        ));
+    }
+    with_root(&ctx, async |root: &TreeRoot<'_>| tree::kill(root, path).await).await?;
+    Ok(Json(Killed {
+        killed: path.to_string(),
+    }))
+}
+
+/// Answer of `GET /api/v5/stats`.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    /// Live client connections.
+    pub connections: usize,
+    /// Sessions (connected or not); `null` if the sessions supervisor did not answer.
+    pub sessions: Option<usize>,
+    /// Routes in the topic index (plain subscriptions plus shared groups).
+    pub routes: usize,
+    /// Retained messages.
+    pub retained: usize,
+    /// Every counter by name.
+    pub metrics: BTreeMap<&'static str, u64>,
+}
+
+/// `GET /api/v5/stats`.
+pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
+    let sessions = match ractor::registry::where_is(SESSIONS_NAME.to_string()) {
+        Some(cell) => {
+            let sup: ActorRef<DynamicSupervisorMsg> = cell.into();
+            DynamicSupervisor::count_children(&sup).await.ok()
+        }
+        None => None,
+    };
+    Json(Stats {
+        connections: ctx.connections.load(Ordering::Relaxed),
+        sessions,
+        routes: ctx.router.route_count(),
+        retained: ctx.retained.len(),
+        metrics: ctx.metrics.snapshot().into_iter().collect(),
+    })
+}
+
+/// One entry of `GET /api/v5/nodes`.
+#[derive(Debug, Serialize)]
+pub struct Node {
+    pub node: String,
+    pub node_status: &'static str,
+    /// Seconds since the broker started.
+    pub uptime: u64,
+    pub version: &'static str,
+    pub connections: usize,
+}
+
+/// `GET /api/v5/nodes`: this node (Roost runs as a single node today).
+pub async fn nodes(State(ctx): Ctx) -> Json<Vec<Node>> {
+    Json(vec![Node {
+        node: ctx.config.node.name.clone(),
+        node_status: "running",
+        uptime: ctx.started_at.elapsed().as_secs(),
+        version: env!("CARGO_PKG_VERSION"),
+        connections: ctx.connections.load(Ordering::Relaxed),
+    }])
+}

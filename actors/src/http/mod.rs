@@ -1,0 +1,95 @@
+//! The operator HTTP listener (EMQX's dashboard port): the REST API under
+//! `/api/v5` (actor tree, kill-by-path for chaos testing, stats, nodes) and the
+//! live actor-tree page at `/actors`. Every request needs HTTP basic auth.
+//!
+//! The server is an axum app on the broker's tokio runtime, run by the
+//! [`HttpServer`] actor under the root supervisor (`roost/http`): if it crashes
+//! or is killed, the supervisor restarts it on the same socket, which
+//! `Broker::start` bound so that a taken port fails start-up.
+
+mod api;
+mod auth;
+
+use crate::context::BrokerContext;
+use axum::routing::{get, post};
+use axum::Router;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The ractor name of the HTTP server actor.
+pub const HTTP_NAME: &str = "roost/http";
+
+/// Runs the HTTP server for as long as it lives.
+#[derive(Clone)]
+pub struct HttpServer;
+
+/// What the [`HttpServer`] starts (and restarts) with.
+#[derive(Clone)]
+pub struct HttpArgs {
+    pub ctx: Arc<BrokerContext>,
+    /// The socket bound by `Broker::start`, shared by every incarnation.
+    pub socket: Arc<std::net::TcpListener>,
+}
+
+/// Holds the server's shutdown trigger. The state is dropped however the actor
+/// ends (a normal stop, or a kill, which skips `post_stop`), and dropping the
+/// sender stops the server gracefully: in-flight requests finish, idle
+/// keep-alive connections close.
+pub struct HttpState {
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Actor for HttpServer {
+    type Msg = ();
+    type State = HttpState;
+    type Arguments = HttpArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<()>,
+        args: HttpArgs,
+    ) -> Result<HttpState, ActorProcessingErr> {
+        let std_listener = args.socket.try_clone()?;
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(args.ctx);
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "http_server_failed");
+            }
+        });
+        tracing::info!(listener = %"http", addr = %addr, "listener_ready");
+        Ok(HttpState { _shutdown: tx })
+    }
+}
+
+/// The routes, all behind basic auth (the fallback too: without credentials,
+/// nothing about the server is revealed, not even which paths exist).
+fn router(ctx: Arc<BrokerContext>) -> Router {
+    let auth = auth::BasicAuth::new(
+        &ctx.config.http.auth.username,
+        &ctx.config.http.auth.password,
+    );
+    Router::new()
+        .route("/", get(api::index))
+        .route("/actors", get(api::page))
+        .route("/api/v5/actors", get(api::actors))
+        .route("/api/v5/actors/kill", post(api::kill))
+        .route("/api/v5/stats", get(api::stats))
+        .route("/api/v5/nodes", get(api::nodes))
+        .fallback(api::not_found)
+        .with_state(ctx)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(auth),
+            auth::require,
+        ))
+}
