@@ -1,5 +1,6 @@
 //! The command line: `roost start` runs the broker, `roost check-config` validates a
-//! configuration without starting anything (named like the `emqx` commands).
+//! configuration without starting anything, `roost ctl ...` talks to a running
+//! broker's HTTP API (named like the `emqx` commands).
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ pub enum Command {
     Start(ConfigArgs),
     /// Validate the configuration and print the effective configuration as YAML.
     CheckConfig(ConfigArgs),
+    /// Operate a running broker through its HTTP API (http.bind): actor tree, kill, stats.
+    Ctl(CtlArgs),
 }
 
 /// Where the configuration comes from (shared by every command that reads it).
@@ -32,4 +35,50 @@ pub struct ConfigArgs {
     /// A YAML configuration file; keys left out keep their defaults.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `roost ctl`: where the broker's HTTP API is and how to log in.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// Base URL of the broker's HTTP listener (http.bind).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:18083")]
+    pub url: String,
+    /// HTTP basic auth user name [default: $ROOST_CTL_USERNAME, else admin].
+    #[arg(long, global = true)]
+    pub username: Option<String>,
+    /// HTTP basic auth password [default: $ROOST_CTL_PASSWORD, else public].
+    #[arg(long, global = true)]
+    pub password: Option<String>,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// What `roost ctl` should do.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// The live actor tree.
+    #[command(subcommand)]
+    Actors(ActorsCommand),
+    /// Connections, sessions, routes, retained messages and every counter.
+    Stats,
+}
+
+/// `roost ctl actors ...`.
+#[derive(Debug, Subcommand)]
+pub enum ActorsCommand {
+    /// Print the actor tree (kind, restarts, mailbox, uptime), or the part of it
+    /// under PREFIX (e.g. roost/sessions/session:dev; the leading roost/ may be left out).
+    Tree {
+        /// Only actors whose path starts with this.
+        prefix: Option<String>,
+        /// Levels below the root to list.
+        #[arg(long)]
+        depth: Option<usize>,
+    },
+    /// Kill the actor at PATH the way a crash would (its supervisor restarts it);
+    /// needs chaos.enabled on the broker.
+    Kill {
+        /// e.g. roost/router/shard-0
+        path: String,
+    },
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod ctl;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -29,6 +30,13 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(code) => code,
+        },
+        Command::Ctl(args) => match ctl::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("roost ctl: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
         },
         Command::Start(args) => {
             let config = match load(&args) {
