@@ -422,3 +422,26 @@ async fn sigterm_under_load() {
         .expect("publisher task");
     assert!(sent > 0);
 }
+
+// The same for the HTTP listener: a taken port stops start-up with a non-zero
+// exit and a message naming the address, rather than running half a broker.
+#[test]
+fn http_port_in_use_fails_fast() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut p = Proc::spawn(&[("ROOST__HTTP__BIND", &addr)]);
+    let st = p
+        .wait_exit(Duration::from_secs(5))
+        .expect("roost kept running with its HTTP port taken");
+    assert!(
+        !st.success(),
+        "roost exited successfully with its HTTP port taken"
+    );
+    let err = p.stderr();
+    assert!(err.contains(&addr), "stderr does not name {addr}: {err}");
+    assert!(
+        err.to_lowercase().contains("in use"),
+        "stderr does not say the address is in use: {err}"
+    );
+    drop(taken);
+}
