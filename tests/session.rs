@@ -416,3 +416,33 @@ async fn v5_session_expiry_counts_from_disconnect() {
     let (_c, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "from", 1)).await;
     assert!(ack.session_present, "{ack:?}");
 }
+
+// Once the server has closed the connection after a DISCONNECT, the session is
+// offline: a message published right after goes to the offline queue, not into an
+// in-flight window of the gone connection. With max_mqueue_len 1 and two messages
+// published right after the disconnect, the resumed session gets only the newest
+// (EMQX: the channel handles DISCONNECT before closing the socket, so this is
+// deterministic). Repeated to catch a race between the close and the session.
+async fn session_offline_as_soon_as_connection_closed(v: ProtocolVersion) {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_MQUEUE_LEN", "1")]);
+    let mut p = RawClient::connected(b.addr(), v, "pub").await;
+    let (mut c, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "race", 300)).await;
+    c.subscribe("race/t", QoS::AtLeastOnce).await;
+    for round in 0..10u8 {
+        c.disconnect().await;
+        p.publish("race/t", &[round, 0], QoS::AtLeastOnce, false)
+            .await;
+        p.publish("race/t", &[round, 1], QoS::AtLeastOnce, false)
+            .await;
+        c = resume(&b, v, "race").await;
+        let m = c.recv_message().await;
+        assert_eq!(
+            &m.payload[..],
+            &[round, 1],
+            "round {round}: only the newest message was queued; got {}",
+            brief(&m)
+        );
+        c.recv_none_for(Duration::from_millis(100)).await;
+    }
+}
+versioned_test!(session_offline_as_soon_as_connection_closed);
