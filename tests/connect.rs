@@ -173,7 +173,7 @@ async fn unsupported_protocol_level_2_rejected() {
 }
 
 // [MQTT-3.1.0-1]: the first packet must be CONNECT; otherwise the server closes the
-// connection (no CONNACK).
+// connection (no CONNACK, and no DISCONNECT before a CONNACK [MQTT-3.14.0-1]).
 #[tokio::test]
 async fn first_packet_not_connect_closes() {
     let b = Broker::start();
