@@ -314,15 +314,16 @@ fn collect<'a>(
     let hidden = n.child_count.saturating_sub(n.children.len());
     let last = n.children.len().saturating_sub(1);
     for (i, c) in n.children.iter().enumerate() {
-        let (l, ind) = if i == last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (l, ind) = if i == last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         let (lead, indent) = (format!("{indent}{l}"), format!("{indent}{ind}"));
         collect(c, level + 1, depth, lead, indent, rows);
     }
     if hidden > 0 && depth == Some(level) {
-        rows.push((
-            format!("{indent}└── … {hidden} more (raise --depth)"),
-            None,
-        ));
+        rows.push((format!("{indent}└── … {hidden} more (raise --depth)"), None));
     }
 }
 
@@ -411,8 +412,16 @@ mod tests {
         assert!(lines[4].starts_with("    └── … 3 more"), "{out}");
         // The kind column lines up (box drawing counts one column per char).
         let col = |l: &str, pat: &str| l[..l.rfind(pat).unwrap()].chars().count();
-        assert_eq!(col(lines[0], "supervisor "), col(lines[1], "supervisor "), "{out}");
-        assert_eq!(col(lines[0], "supervisor "), col(lines[2], "shard "), "{out}");
+        assert_eq!(
+            col(lines[0], "supervisor "),
+            col(lines[1], "supervisor "),
+            "{out}"
+        );
+        assert_eq!(
+            col(lines[0], "supervisor "),
+            col(lines[2], "shard "),
+            "{out}"
+        );
     }
 
     #[test]
@@ -420,6 +429,9 @@ mod tests {
         assert_eq!(full_path("router/shard-0"), "roost/router/shard-0");
         assert_eq!(full_path("roost/router"), "roost/router");
         assert_eq!(full_path("roost"), "roost");
-        assert_eq!(encode_query("roost/sessions/session:a b&c"), "roost/sessions/session:a%20b%26c");
+        assert_eq!(
+            encode_query("roost/sessions/session:a b&c"),
+            "roost/sessions/session:a%20b%26c"
+        );
     }
 }

@@ -33,6 +33,8 @@ impl Broker {
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
+            // Every test broker gets its own HTTP port too (the default 18083 is shared).
+            .env("ROOST__HTTP__BIND", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -234,6 +236,60 @@ pub fn parse_listener_ready(line: &str) -> Option<SocketAddr> {
         if !v.starts_with("tcp") {
             return None;
         }
+    }
+    let i = line.find("addr=")?;
+    let v = line[i + "addr=".len()..]
+        .split_whitespace()
+        .next()?
+        .trim_matches(|c| c == '"' || c == ',' || c == '}');
+    v.parse().ok()
+}
+
+impl Broker {
+    /// The HTTP listener's address (from its `listener_ready` line, which may
+    /// come after the TCP one). Panics if it is not logged within [`START_TIMEOUT`].
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener_addr("http").unwrap_or_else(|| {
+            panic!(
+                "no listener_ready line for the http listener within {START_TIMEOUT:?}; logs:\n{}",
+                self.logs().join("\n")
+            )
+        })
+    }
+
+    /// The address a named listener (`tcp`, `http`...) logged in its latest
+    /// `listener_ready` line, waiting up to [`START_TIMEOUT`] for it.
+    pub fn listener_addr(&self, listener: &str) -> Option<SocketAddr> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let found = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find_map(|l| parse_listener_ready_for(l, listener));
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The address of a `listener_ready` line of the listener named `listener`
+/// (exactly that name, quoted or not), e.g. `listener=http addr=127.0.0.1:40124`.
+pub fn parse_listener_ready_for(line: &str, listener: &str) -> Option<SocketAddr> {
+    if !line.contains("listener_ready") {
+        return None;
+    }
+    let i = line.find("listener=")?;
+    let name = line[i + "listener=".len()..]
+        .split_whitespace()
+        .next()?
+        .trim_matches('"');
+    if name != listener {
+        return None;
     }
     let i = line.find("addr=")?;
     let v = line[i + "addr=".len()..]

@@ -65,7 +65,7 @@ async fn with_root<T, F>(ctx: &BrokerContext, f: F) -> Result<T, Failure>
 where
     F: AsyncFnOnce(&TreeRoot<'_>) -> Result<T, TreeError>,
 {
-    let cell = ractor::registry::where_is(ROOT_NAME.to_string()).ok_or_else(|| {
+    let cell = ractor::registry::where_is(ROOT_NAME).ok_or_else(|| {
         Failure(
             StatusCode::SERVICE_UNAVAILABLE,
             ApiError::new("SERVICE_UNAVAILABLE", "the root supervisor is not running"),
@@ -108,7 +108,10 @@ pub struct TreeQuery {
 }
 
 /// `GET /api/v5/actors[?prefix=...][&depth=N]`: the actor tree.
-pub async fn actors(State(ctx): Ctx, Query(q): Query<TreeQuery>) -> Result<Json<ActorNode>, Failure> {
+pub async fn actors(
+    State(ctx): Ctx,
+    Query(q): Query<TreeQuery>,
+) -> Result<Json<ActorNode>, Failure> {
     let prefix = q.prefix.as_deref().filter(|p| !p.is_empty());
     let node = with_root(&ctx, async |root: &TreeRoot<'_>| {
         tree::actor_tree(root, prefix, q.depth).await
@@ -149,7 +152,10 @@ pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<
             ApiError::new("BAD_REQUEST", "the root supervisor cannot be killed"),
         ));
     }
-    with_root(&ctx, async |root: &TreeRoot<'_>| tree::kill(root, path).await).await?;
+    with_root(&ctx, async |root: &TreeRoot<'_>| {
+        tree::kill(root, path).await
+    })
+    .await?;
     Ok(Json(Killed {
         killed: path.to_string(),
     }))
@@ -172,7 +178,7 @@ pub struct Stats {
 
 /// `GET /api/v5/stats`.
 pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
-    let sessions = match ractor::registry::where_is(SESSIONS_NAME.to_string()) {
+    let sessions = match ractor::registry::where_is(SESSIONS_NAME) {
         Some(cell) => {
             let sup: ActorRef<DynamicSupervisorMsg> = cell.into();
             DynamicSupervisor::count_children(&sup).await.ok()

@@ -90,7 +90,11 @@ mod tests {
     fn accepts_only_the_configured_credentials() {
         let auth = BasicAuth::new("admin", "public");
         assert!(auth.accepts(header("admin", "public").as_bytes()));
-        assert!(auth.accepts(header("admin", "public").replace("Basic", "basic").as_bytes()));
+        assert!(auth.accepts(
+            header("admin", "public")
+                .replace("Basic", "basic")
+                .as_bytes()
+        ));
         assert!(!auth.accepts(header("admin", "publi").as_bytes()));
         assert!(!auth.accepts(header("admin", "public2").as_bytes()));
         assert!(!auth.accepts(header("root", "public").as_bytes()));

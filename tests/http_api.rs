@@ -1,0 +1,584 @@
+//! The operator HTTP API (`http.*`), black-box: basic auth, the live actor tree
+//! and its filters, kill-by-path (chaos), stats, nodes, the actor-tree page, and
+//! `roost ctl` against a running broker.
+
+#[macro_use]
+mod common;
+use common::*;
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ADMIN: (&str, &str) = ("admin", "public");
+
+/// One HTTP answer.
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    format!("Basic {token}")
+}
+
+/// A plain HTTP/1.1 exchange on a fresh connection (`Connection: close`), so
+/// the test sees exactly what the server sends.
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    json: Option<&str>,
+) -> Resp {
+    let mut s = tokio::time::timeout(RECV_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("HTTP connect timed out")
+        .expect("HTTP connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some((u, p)) = auth {
+        req.push_str(&format!("Authorization: {}\r\n", basic(u, p)));
+    }
+    let body = json.unwrap_or("");
+    if json.is_some() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(RECV_TIMEOUT, s.read_to_end(&mut raw))
+        .await
+        .expect("HTTP answer timed out")
+        .expect("HTTP read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP header end in {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Resp {
+    http(addr, "GET", path, Some(ADMIN), None).await
+}
+
+async fn tree(addr: SocketAddr, query: &str) -> Value {
+    let r = get(addr, &format!("/api/v5/actors{query}")).await;
+    assert_eq!(r.status, 200, "GET /api/v5/actors{query}: {}", r.body);
+    r.json()
+}
+
+async fn kill(addr: SocketAddr, path: &str) -> Resp {
+    let body = serde_json::json!({ "path": path }).to_string();
+    http(
+        addr,
+        "POST",
+        "/api/v5/actors/kill",
+        Some(ADMIN),
+        Some(&body),
+    )
+    .await
+}
+
+/// Every node of the tree, depth first.
+fn nodes(n: &Value) -> Vec<&Value> {
+    let mut out = vec![n];
+    for c in n["children"].as_array().expect("children array") {
+        out.extend(nodes(c));
+    }
+    out
+}
+
+fn paths(n: &Value) -> Vec<String> {
+    nodes(n)
+        .iter()
+        .map(|n| n["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn node<'a>(tree: &'a Value, path: &str) -> Option<&'a Value> {
+    nodes(tree).into_iter().find(|n| n["path"] == path)
+}
+
+/// Polls the tree until `pred` holds for it, or panics with the last tree.
+async fn wait_tree(
+    addr: SocketAddr,
+    query: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = tree(addr, query).await;
+        if pred(&t) {
+            return t;
+        }
+        if Instant::now() >= deadline {
+            panic!("within 5 s: {what}; last tree paths: {:?}", paths(&t));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `roost ctl` with `args` (a 10 s budget: ctl has its own timeout).
+fn ctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roost"))
+        .arg("ctl")
+        .args(args)
+        .env_remove("ROOST_CTL_USERNAME")
+        .env_remove("ROOST_CTL_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run roost ctl")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[tokio::test]
+async fn every_request_needs_basic_auth() {
+    let b = Broker::start();
+    let addr = b.http_addr();
+    for path in [
+        "/api/v5/actors",
+        "/api/v5/stats",
+        "/api/v5/nodes",
+        "/actors",
+        "/",
+        "/nowhere",
+    ] {
+        for auth in [
+            None,
+            Some(("admin", "wrong")),
+            Some(("root", "public")),
+            Some(("admin", "")),
+        ] {
+            let r = http(addr, "GET", path, auth, None).await;
+            assert_eq!(r.status, 401, "GET {path} with {auth:?}: {}", r.body);
+            assert_eq!(
+                r.header("www-authenticate"),
+                Some("Basic realm=\"roost\""),
+                "GET {path} with {auth:?}"
+            );
+        }
+    }
+    let r = http(
+        addr,
+        "POST",
+        "/api/v5/actors/kill",
+        None,
+        Some(r#"{"path":"roost/router"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 401, "kill without credentials");
+
+    assert_eq!(get(addr, "/api/v5/actors").await.status, 200);
+    assert_eq!(get(addr, "/api/v5/stats").await.status, 200);
+    assert_eq!(get(addr, "/api/v5/nodes").await.status, 200);
+}
+
+#[tokio::test]
+async fn credentials_come_from_the_config() {
+    let b = Broker::start_with(&[
+        ("ROOST__HTTP__AUTH__USERNAME", "ops"),
+        ("ROOST__HTTP__AUTH__PASSWORD", "s3:cret"),
+    ]);
+    let addr = b.http_addr();
+    let r = http(addr, "GET", "/api/v5/nodes", Some(ADMIN), None).await;
+    assert_eq!(r.status, 401, "the default credentials no longer work");
+    let r = http(addr, "GET", "/api/v5/nodes", Some(("ops", "s3:cret")), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn tree_has_the_supervision_structure() {
+    let b = Broker::start();
+    let addr = b.http_addr();
+    let t = tree(addr, "").await;
+    let ps = paths(&t);
+    for p in [
+        "roost",
+        "roost/router",
+        "roost/router/shard-0",
+        "roost/retainer",
+        "roost/registry",
+        "roost/sessions",
+        "roost/listeners",
+        "roost/listeners/tcp",
+        "roost/listeners/tcp/connections",
+        "roost/listeners/tcp/acceptor",
+        "roost/http",
+    ] {
+        assert!(ps.iter().any(|x| x == p), "{p} missing from {ps:?}");
+    }
+    assert_eq!(t["kind"], "supervisor");
+    assert_eq!(node(&t, "roost/router/shard-0").unwrap()["kind"], "shard");
+    assert_eq!(
+        node(&t, "roost/sessions").unwrap()["kind"],
+        "dynamic_supervisor"
+    );
+    let shards = node(&t, "roost/router").unwrap();
+    assert!(shards["child_count"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        shards["child_count"].as_u64().unwrap() as usize,
+        shards["children"].as_array().unwrap().len()
+    );
+    for n in nodes(&t) {
+        for field in [
+            "path",
+            "kind",
+            "restarts",
+            "mailbox",
+            "started_at",
+            "child_count",
+            "children",
+        ] {
+            assert!(n.get(field).is_some(), "{field} missing in {n}");
+        }
+        assert_eq!(n["restarts"], 0, "{n}");
+        let started = n["started_at"].as_str().unwrap();
+        assert!(
+            started.len() >= 20 && started.ends_with('Z') && started.contains('T'),
+            "started_at is not RFC 3339: {started}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn clients_appear_as_session_and_connection() {
+    let b = Broker::start();
+    let addr = b.http_addr();
+    let _dev = RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "dev-42")).await;
+    let _other =
+        RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V3_1_1, "other")).await;
+
+    let t = wait_tree(addr, "", "session:dev-42 and two conn: children", |t| {
+        node(t, "roost/sessions/session:dev-42").is_some()
+            && node(t, "roost/listeners/tcp/connections")
+                .is_some_and(|c| c["children"].as_array().unwrap().len() == 2)
+    })
+    .await;
+    let s = node(&t, "roost/sessions/session:dev-42").unwrap();
+    assert_eq!(s["kind"], "session");
+    assert_eq!(s["restarts"], 0);
+    assert!(s["started_at"].as_str().unwrap().ends_with('Z'));
+    let conns = node(&t, "roost/listeners/tcp/connections").unwrap();
+    for c in conns["children"].as_array().unwrap() {
+        let p = c["path"].as_str().unwrap();
+        assert!(
+            p.starts_with("roost/listeners/tcp/connections/conn:"),
+            "{p}"
+        );
+        assert_eq!(c["kind"], "connection");
+    }
+
+    // ?prefix= keeps the matching actors and their ancestors only.
+    let t = tree(addr, "?prefix=roost/sessions/session:dev").await;
+    assert_eq!(
+        paths(&t),
+        ["roost", "roost/sessions", "roost/sessions/session:dev-42"],
+        "prefix filter"
+    );
+    // child_count still counts every child.
+    assert_eq!(node(&t, "roost/sessions").unwrap()["child_count"], 2);
+
+    // ?depth=N lists N levels below the root; child_count is given at the cut.
+    let t = tree(addr, "?depth=1").await;
+    for c in t["children"].as_array().unwrap() {
+        assert_eq!(c["children"].as_array().unwrap().len(), 0, "depth=1: {c}");
+    }
+    assert_eq!(node(&t, "roost/sessions").unwrap()["child_count"], 2);
+    assert!(
+        node(&t, "roost/router").unwrap()["child_count"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    let t = tree(addr, "?depth=2&prefix=roost/listeners").await;
+    assert_eq!(
+        paths(&t),
+        ["roost", "roost/listeners", "roost/listeners/tcp"]
+    );
+    assert_eq!(node(&t, "roost/listeners/tcp").unwrap()["child_count"], 2);
+    let t = tree(addr, "?depth=0").await;
+    assert_eq!(paths(&t), ["roost"]);
+    assert!(t["child_count"].as_u64().unwrap() >= 6);
+
+    assert_eq!(get(addr, "/api/v5/actors?depth=abc").await.status, 400);
+
+    let stats = get(addr, "/api/v5/stats").await.json();
+    assert_eq!(stats["connections"], 2, "{stats}");
+    assert_eq!(stats["sessions"], 2, "{stats}");
+    assert!(
+        stats["routes"].is_u64() && stats["retained"].is_u64(),
+        "{stats}"
+    );
+    assert!(stats["metrics"]["messages_received"].is_u64(), "{stats}");
+}
+
+#[tokio::test]
+async fn nodes_and_page() {
+    let b = Broker::start_with(&[("ROOST__NODE__NAME", "roost@test")]);
+    let addr = b.http_addr();
+    let n = get(addr, "/api/v5/nodes").await.json();
+    let n = &n.as_array().expect("a list of nodes")[0];
+    assert_eq!(n["node"], "roost@test");
+    assert!(n["uptime"].is_u64() && n["version"].is_string(), "{n}");
+
+    let r = get(addr, "/").await;
+    assert!(matches!(r.status, 301..=308), "GET /: {}", r.status);
+    assert_eq!(r.header("location"), Some("/actors"));
+    let r = get(addr, "/actors").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        r.body.contains("/api/v5/actors"),
+        "the page fetches the tree"
+    );
+    assert_eq!(get(addr, "/nowhere").await.status, 404);
+}
+
+#[tokio::test]
+async fn kill_is_refused_without_chaos() {
+    let b = Broker::start();
+    let addr = b.http_addr();
+    let r = kill(addr, "roost/router/shard-0").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["code"], "CHAOS_DISABLED");
+    let t = tree(addr, "?prefix=roost/router/shard-0").await;
+    assert_eq!(node(&t, "roost/router/shard-0").unwrap()["restarts"], 0);
+}
+
+#[tokio::test]
+async fn kill_restarts_a_shard_and_pubsub_still_works() {
+    let b = Broker::start_with(&[("ROOST__CHAOS__ENABLED", "true")]);
+    let addr = b.http_addr();
+
+    let r = kill(addr, "roost/router/shard-0").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({ "killed": "roost/router/shard-0" })
+    );
+    wait_tree(addr, "?prefix=roost/router", "shard-0 restarted", |t| {
+        node(t, "roost/router/shard-0").is_some_and(|s| s["restarts"].as_u64() >= Some(1))
+    })
+    .await;
+
+    // Subscribes reach every shard (one topic per first level), so a dead shard would show.
+    let (mut sub, _) =
+        RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "sub")).await;
+    let topics: Vec<String> = (0..16).map(|i| format!("t{i}/x")).collect();
+    for t in &topics {
+        sub.subscribe(t, QoS::AtLeastOnce).await;
+    }
+    let (mut publ, _) =
+        RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "pub")).await;
+    for t in &topics {
+        publ.publish(t, b"after kill", QoS::AtLeastOnce, false)
+            .await;
+    }
+    let got = sub.recv_messages(topics.len()).await;
+    let mut got: Vec<String> = got.iter().map(|p| p.topic.clone()).collect();
+    got.sort();
+    let mut want = topics.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    let r = kill(addr, "roost/router/shard-999").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["code"], "NOT_FOUND");
+    assert_eq!(
+        kill(addr, "roost").await.status,
+        400,
+        "the root is not killable"
+    );
+    let r = http(addr, "POST", "/api/v5/actors/kill", Some(ADMIN), Some("{}")).await;
+    assert!(
+        matches!(r.status, 400 | 422),
+        "a body without path: {}",
+        r.status
+    );
+
+    // Killing the HTTP server itself: its supervisor restarts it on the same port.
+    let r = kill(addr, "roost/http").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = tree(addr, "?prefix=roost/http").await;
+        if node(&t, "roost/http").is_some_and(|h| h["restarts"].as_u64() >= Some(1)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "roost/http not restarted: {t}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn ctl_prints_the_tree_kills_and_reports_errors() {
+    let b = Broker::start();
+    let url = format!("http://{}", b.http_addr());
+    let _c = RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "ctl-dev")).await;
+
+    let out = ctl(&["--url", &url, "actors", "tree"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ctl actors tree: {}",
+        text(&out.stderr)
+    );
+    for name in [
+        "roost",
+        "router",
+        "shard-0",
+        "registry",
+        "sessions",
+        "session:ctl-dev",
+        "connections",
+        "conn:",
+        "http",
+    ] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    let shard = stdout.lines().find(|l| l.contains("shard-0")).unwrap();
+    assert!(
+        shard.contains("shard") && shard.contains("restarts 0") && shard.contains("up "),
+        "{shard}"
+    );
+
+    let out = ctl(&["actors", "tree", "sessions", "--depth", "2", "--url", &url]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("session:ctl-dev"), "{stdout}");
+    assert!(!stdout.contains("shard-0"), "prefix filter:\n{stdout}");
+
+    let out = ctl(&["--url", &url, "stats"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("connections"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = ctl(&["--url", &url, "actors", "kill", "roost/router/shard-0"]);
+    assert!(!out.status.success(), "kill without chaos must fail");
+    assert!(text(&out.stderr).contains("403"), "{}", text(&out.stderr));
+
+    let out = ctl(&["--url", &url, "--password", "nope", "actors", "tree"]);
+    assert!(!out.status.success(), "a wrong password must fail");
+    let err = text(&out.stderr);
+    assert!(err.contains("401") && err.contains("password"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(["ctl", "--url", &url, "stats"])
+        .env("ROOST_CTL_PASSWORD", "nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "ROOST_CTL_PASSWORD is used");
+
+    // Nothing listens on a port we just had and released.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = ctl(&["--url", &format!("http://{free}"), "stats"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot connect"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn ctl_kill_with_chaos() {
+    let b = Broker::start_with(&[("ROOST__CHAOS__ENABLED", "true")]);
+    let addr = b.http_addr();
+    let url = format!("http://{addr}");
+    let out = ctl(&["--url", &url, "actors", "kill", "router/shard-1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("killed roost/router/shard-1"),
+        "{}",
+        text(&out.stdout)
+    );
+    wait_tree(
+        addr,
+        "?prefix=roost/router/shard-1",
+        "shard-1 restarted",
+        |t| node(t, "roost/router/shard-1").is_some_and(|s| s["restarts"].as_u64() >= Some(1)),
+    )
+    .await;
+    let out = ctl(&["--url", &url, "actors", "kill", "roost/nope"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("404"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn taken_http_port_fails_start_up() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .arg("start")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
+        .env("ROOST__HTTP__BIND", &port)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("roost start kept running with its HTTP port taken");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(!status.success(), "exit status {status}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("listener http") && err.contains(&port),
+        "stderr: {err}"
+    );
+    drop(taken);
+}
