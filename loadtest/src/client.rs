@@ -22,6 +22,9 @@ pub(crate) struct Conn {
     version: ProtocolVersion,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    /// The broker's Receive Maximum (5.0 CONNACK; 65535 when absent or in 3.1.1):
+    /// a publisher's in-flight window never exceeds it.
+    pub(crate) receive_maximum: u16,
 }
 
 fn proto_err(e: roost_protocol::ProtocolError) -> io::Error {
@@ -54,6 +57,7 @@ impl Conn {
             version: cfg.version,
             rbuf: BytesMut::with_capacity(4096),
             wbuf: BytesMut::with_capacity(4096),
+            receive_maximum: u16::MAX,
         };
         let mut properties = Properties::default();
         if !cfg.clean && cfg.version.is_v5() {
@@ -71,7 +75,10 @@ impl Conn {
         }))?;
         conn.flush().await?;
         match conn.recv().await? {
-            Packet::ConnAck(ack) if !ack.reason_code.is_error() => Ok(conn),
+            Packet::ConnAck(ack) if !ack.reason_code.is_error() => {
+                conn.receive_maximum = ack.properties.receive_maximum.unwrap_or(u16::MAX);
+                Ok(conn)
+            }
             Packet::ConnAck(ack) => Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 format!("CONNACK {:?}", ack.reason_code),

@@ -60,7 +60,8 @@ struct Common {
     /// Client id prefix (ids are <prefix>-<role>-<i>).
     #[arg(long, default_value = "roost-bench")]
     prefix: String,
-    /// Run time: publishing (pub/pubsub), listening (sub) or holding (conn), e.g. 10s, 2m.
+    /// Run time: publishing (pub/pubsub), listening (sub) or holding (conn), e.g. 10s, 2m
+    /// [default: 10s, or none when --limit is given].
     #[arg(long, short = 'd', value_parser = parse_duration)]
     duration: Option<Duration>,
     /// No progress line.
@@ -212,6 +213,13 @@ impl PubOpts {
     }
 }
 
+/// Runs are bounded: without a count limit they last 10 s unless told otherwise.
+fn bound(c: &mut Config) {
+    if c.count.is_none() && c.duration.is_none() {
+        c.duration = Some(Duration::from_secs(10));
+    }
+}
+
 fn print(summary: &Summary) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(summary)?);
     Ok(())
@@ -230,6 +238,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pub(a) => {
             let mut c = a.common.config();
             a.publish.apply(&mut c);
+            bound(&mut c);
             print(&rt.block_on(roost_bench::run_pub(c))?)
         }
         Command::Sub(a) => {
@@ -238,6 +247,7 @@ fn main() -> anyhow::Result<()> {
             c.sub_topic = a.topic;
             c.sub_qos = qos(a.qos);
             c.count = a.limit;
+            bound(&mut c);
             print(&rt.block_on(roost_bench::run_sub(c))?)
         }
         Command::Pubsub(a) => {
@@ -246,6 +256,7 @@ fn main() -> anyhow::Result<()> {
             c.subs = a.subs;
             c.sub_topic = a.sub_topic;
             c.sub_qos = qos(a.sub_qos.unwrap_or(a.publish.qos));
+            bound(&mut c);
             print(&rt.block_on(roost_bench::run_pubsub(c))?)
         }
         Command::Compare(a) => rt.block_on(compare::run(a)),

@@ -298,7 +298,7 @@ async fn publish_loop(
         .map(|r| Duration::from_secs_f64(1.0 / r));
     let end = cfg.duration.map(|d| t0 + d);
     let qos0 = cfg.qos == QoS::AtMostOnce;
-    let window = cfg.inflight.min(65535);
+    let window = cfg.inflight.min(usize::from(conn.receive_maximum));
     let ping_every = (cfg.inflight / 2).max(1);
     let mut next_due = t0;
     let mut inflight = Inflight::new();

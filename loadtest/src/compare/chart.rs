@@ -108,8 +108,10 @@ pub fn draw(rows: &[Row], path: &Path, font: Option<&Path>) -> anyhow::Result<()
                     }
                 })
                 .y_label_formatter(&|y: &f64| {
-                    if *y >= 1000.0 {
+                    if max > 10_000.0 {
                         format!("{:.0}k", y / 1000.0)
+                    } else if max > 10.0 {
+                        format!("{y:.0}")
                     } else {
                         format!("{y:.1}")
                     }

@@ -107,7 +107,14 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
         inflight: 32,
         ..base.clone()
     };
+    // Idle connections first, on the freshly started broker: later scenarios grow
+    // its heap, which would hide the memory each new connection takes.
     let all = vec![
+        Scenario {
+            name: "idle-conns",
+            about: "idle connections on a fresh broker, held open; broker RSS sampled before and after",
+            workload: Workload::Idle(a.idle_conns),
+        },
         Scenario {
             name: "pairs-q0",
             about: "50 publisher/subscriber pairs, QoS 0, PINGREQ window of 32",
@@ -144,11 +151,6 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
                 rate: Rate::PerClient(50.0),
                 ..base.clone()
             }),
-        },
-        Scenario {
-            name: "idle-conns",
-            about: "idle connections held open, RSS sampled before and after",
-            workload: Workload::Idle(a.idle_conns),
         },
     ];
     all.into_iter()
