@@ -190,6 +190,13 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The first three fields of /proc/loadavg.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -214,6 +221,7 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
     let scenarios = scenarios(&a);
     let started = Instant::now();
+    let load_before = loadavg();
     let mut rows = Vec::new();
     for (n, kind) in kinds.iter().enumerate() {
         let port = a.base_port + 2 * n as u16;
@@ -251,7 +259,13 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
         broker.stop();
     }
     let total = started.elapsed();
-    let md = report::markdown(&rows, &scenarios.iter().map(|s| (s.name, s.about)).collect::<Vec<_>>());
+    let mut md = report::markdown(&rows, &scenarios.iter().map(|s| (s.name, s.about)).collect::<Vec<_>>());
+    // Other work on the machine takes CPU from both the broker and the bench: say how much.
+    md.push_str(&format!(
+        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
+        total.as_secs_f64(),
+        loadavg()
+    ));
     std::fs::write(a.out.join("compare.md"), &md)?;
     std::fs::write(a.out.join("compare.json"), serde_json::to_string_pretty(&rows)?)?;
     let png = a.out.join("compare.png");
