@@ -21,13 +21,13 @@ use crate::config::Config;
 use crate::context::BrokerContext;
 use crate::http::{HttpArgs, HttpServer, HTTP_NAME};
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
-use crate::registry::{Registry, RegistryMsg, REGISTRY_NAME, SESSIONS_NAME};
+use crate::registry::{Registry, REGISTRY_NAME, SESSIONS_NAME};
 use crate::retainer::Retainer;
 use crate::router::shard::{shard_name, Shard, ShardArgs};
-use crate::session::SessionMsg;
+use crate::session::{SessionHandle, SessionMsg};
 use crate::sys::SysTopics;
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
-use ractor::{Actor, ActorCell, ActorRef, SpawnErr};
+use ractor::{Actor, ActorCell, SpawnErr};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor,
     SupervisorArgs,
@@ -326,19 +326,12 @@ impl Broker {
                 acceptor.stop(Some("shutdown".into()));
             }
         }
-        let sessions = match ractor::registry::where_is(REGISTRY_NAME) {
-            Some(r) => {
-                let r: ActorRef<RegistryMsg> = r.into();
-                match r
-                    .call(RegistryMsg::Sessions, Some(Duration::from_secs(5)))
-                    .await
-                {
-                    Ok(ractor::rpc::CallResult::Success(s)) => s,
-                    _ => Vec::new(),
-                }
-            }
-            None => Vec::new(),
-        };
+        let sessions: Vec<Arc<SessionHandle>> = self
+            .ctx
+            .sessions
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
         // Wills first, while every subscriber is still connected; the barrier of
         // calls keeps each session's deliveries ahead of its connection's close.
         call_all(&sessions, SessionMsg::PublishWillNow).await;
@@ -360,10 +353,10 @@ impl Broker {
 }
 
 async fn call_all(
-    sessions: &[ActorRef<SessionMsg>],
+    sessions: &[Arc<SessionHandle>],
     msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg,
 ) {
     for s in sessions {
-        let _ = s.call(msg, Some(Duration::from_secs(2))).await;
+        let _ = s.call(msg, Duration::from_secs(2), Duration::ZERO).await;
     }
 }

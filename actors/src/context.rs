@@ -6,6 +6,7 @@ use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retainer::RetainedStore;
 use crate::router::Router;
+use crate::session::SessionHandle;
 use crate::tree::MailboxGauges;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub struct BrokerContext {
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
     pub connections: AtomicUsize,
+    /// Every live session by client id. Kept here, not in the registry actor, so a
+    /// registry restart loses nothing.
+    pub sessions: dashmap::DashMap<Arc<str>, Arc<SessionHandle>>,
     /// Mailbox depth gauges for the live actor tree.
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).
@@ -44,6 +48,7 @@ impl BrokerContext {
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
+            sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),
         })

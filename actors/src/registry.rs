@@ -1,12 +1,15 @@
 //! The registry: client id -> session. It serialises everything that creates,
 //! re-binds or ends a session, so a takeover and an expiry of the same client id
-//! can never interleave.
+//! can never interleave. The table itself lives in the broker context, so a
+//! restarted registry carries on with it.
 
 use crate::context::BrokerContext;
-use crate::session::{BindArgs, BindReply, Session, SessionArgs, SessionMsg};
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, RpcReplyPort};
-use roost_supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart};
-use std::collections::HashMap;
+use crate::session::data::SessionData;
+use crate::session::{BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_supervisor::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,49 +24,40 @@ pub enum RegistryMsg {
     Open {
         client_id: Arc<str>,
         bind: Box<BindArgs>,
-        reply: RpcReplyPort<Result<(ActorRef<SessionMsg>, BindReply), String>>,
+        reply: RpcReplyPort<Result<(Arc<SessionHandle>, BindReply), String>>,
     },
     /// A session's expiry ran out at `generation`.
     Expire {
         client_id: Arc<str>,
-        session: ActorId,
         generation: u64,
     },
-    /// Every live session (for shutdown and operators).
-    Sessions(RpcReplyPort<Vec<ActorRef<SessionMsg>>>),
 }
 
 #[derive(Clone, Copy)]
 pub struct Registry;
 
-pub struct RegistryState {
-    ctx: Arc<BrokerContext>,
-    sessions: HashMap<Arc<str>, ActorRef<SessionMsg>>,
-}
-
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call waits for a crashed session actor to be restarted.
+const RESTART_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Actor for Registry {
     type Msg = RegistryMsg;
-    type State = RegistryState;
+    type State = Arc<BrokerContext>;
     type Arguments = Arc<BrokerContext>;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<RegistryMsg>,
         ctx: Arc<BrokerContext>,
-    ) -> Result<RegistryState, ActorProcessingErr> {
-        Ok(RegistryState {
-            ctx,
-            sessions: HashMap::new(),
-        })
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(ctx)
     }
 
     async fn handle(
         &self,
-        myself: ActorRef<RegistryMsg>,
+        _myself: ActorRef<RegistryMsg>,
         msg: RegistryMsg,
-        st: &mut RegistryState,
+        ctx: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RegistryMsg::Open {
@@ -71,84 +65,89 @@ impl Actor for Registry {
                 bind,
                 reply,
             } => {
-                let r = st.open(&myself, client_id, bind).await;
+                let r = open(ctx, client_id, *bind).await;
                 let _ = reply.send(r);
             }
             RegistryMsg::Expire {
                 client_id,
-                session,
                 generation,
             } => {
-                let Some(s) = st.sessions.get(&client_id).cloned() else {
+                let Some(handle) = ctx.sessions.get(&client_id).map(|h| h.clone()) else {
                     return Ok(());
                 };
-                if s.get_id() != session {
-                    return Ok(());
-                }
-                if let Ok(ractor::rpc::CallResult::Success(true)) = s
-                    .call(|r| SessionMsg::TryEnd(generation, r), Some(CALL_TIMEOUT))
+                let ended = handle
+                    .call(
+                        |r| SessionMsg::TryEnd(generation, r),
+                        CALL_TIMEOUT,
+                        RESTART_PATIENCE,
+                    )
                     .await
-                {
-                    st.sessions.remove(&client_id);
+                    .unwrap_or(false);
+                if ended {
+                    ctx.sessions
+                        .remove_if(&client_id, |_, h| Arc::ptr_eq(h, &handle));
                     tracing::debug!(%client_id, "session_ended");
                 }
-            }
-            RegistryMsg::Sessions(reply) => {
-                let _ = reply.send(st.sessions.values().cloned().collect());
             }
         }
         Ok(())
     }
 }
 
-impl RegistryState {
-    async fn open(
-        &mut self,
-        myself: &ActorRef<RegistryMsg>,
-        client_id: Arc<str>,
-        bind: Box<BindArgs>,
-    ) -> Result<(ActorRef<SessionMsg>, BindReply), String> {
-        let session = match self.sessions.get(&client_id) {
-            Some(s) if s.get_status() != ActorStatus::Stopped => s.clone(),
-            _ => {
-                // No session, or one that crashed (sessions are temporary children):
-                // start afresh.
-                let s = self.spawn_session(myself, client_id.clone()).await?;
-                self.sessions.insert(client_id.clone(), s.clone());
-                s
-            }
-        };
-        match session
-            .call(|r| SessionMsg::Bind(*bind, r), Some(CALL_TIMEOUT))
-            .await
-        {
-            Ok(ractor::rpc::CallResult::Success(reply)) => Ok((session, reply)),
-            other => {
-                // The session died between lookup and bind: forget it so the
-                // client's next attempt starts afresh.
-                self.sessions.remove(&client_id);
-                Err(format!("session unavailable: {}", describe(other)))
-            }
+async fn open(
+    ctx: &Arc<BrokerContext>,
+    client_id: Arc<str>,
+    bind: BindArgs,
+) -> Result<(Arc<SessionHandle>, BindReply), String> {
+    let existing = ctx
+        .sessions
+        .get(&client_id)
+        .map(|h| h.clone())
+        .filter(|h| !h.is_closed());
+    let handle = match existing {
+        Some(h) => h,
+        None => {
+            let h = SessionHandle::new(
+                client_id.clone(),
+                SessionData::new(ctx.config.mqtt.max_mqueue_len),
+            );
+            ctx.sessions.insert(client_id.clone(), h.clone());
+            h
         }
-    }
+    };
+    ensure_actor(ctx, &handle).await?;
+    let reply = handle
+        .call(
+            |r| SessionMsg::Bind(bind.clone(), r),
+            CALL_TIMEOUT,
+            RESTART_PATIENCE,
+        )
+        .await?;
+    Ok((handle, reply))
+}
 
-    async fn spawn_session(
-        &self,
-        myself: &ActorRef<RegistryMsg>,
-        client_id: Arc<str>,
-    ) -> Result<ActorRef<SessionMsg>, String> {
-        let sup: ActorRef<DynamicSupervisorMsg> = ractor::registry::where_is(SESSIONS_NAME)
-            .ok_or("sessions supervisor not running")?
-            .into();
+/// Makes sure a session actor runs on `handle`: a new session gets its first
+/// actor; one whose actor is gone for good (its supervisor gave up and was itself
+/// restarted empty) gets a new actor on the same state.
+async fn ensure_actor(ctx: &Arc<BrokerContext>, handle: &Arc<SessionHandle>) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
+    loop {
+        if handle.actor().is_some() {
+            return Ok(());
+        }
+        let sup: ActorRef<DynamicSupervisorMsg> =
+            ractor::registry::where_is(SESSIONS_NAME.to_string())
+                .ok_or("sessions supervisor not running")?
+                .into();
         let args = SessionArgs {
-            ctx: self.ctx.clone(),
-            client_id: client_id.clone(),
-            registry: myself.clone(),
+            ctx: ctx.clone(),
+            handle: handle.clone(),
         };
+        // Transient: restarted after a crash or a kill, not after the session ends.
         let spec = ChildSpec::new(
-            format!("session:{client_id}"),
+            format!("session:{}", handle.client_id),
             "session",
-            Restart::Temporary,
+            Restart::Transient,
             move |sup| {
                 let args = args.clone();
                 async move {
@@ -158,18 +157,13 @@ impl RegistryState {
                 }
             },
         );
-        let cell = DynamicSupervisor::start_child(&sup, spec)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(cell.into())
-    }
-}
-
-fn describe<T>(r: Result<ractor::rpc::CallResult<T>, ractor::MessagingErr<SessionMsg>>) -> String {
-    match r {
-        Ok(ractor::rpc::CallResult::Success(_)) => "ok".into(),
-        Ok(ractor::rpc::CallResult::Timeout) => "timeout".into(),
-        Ok(ractor::rpc::CallResult::SenderError) => "session stopped".into(),
-        Err(e) => e.to_string(),
+        match DynamicSupervisor::start_child(&sup, spec).await {
+            Ok(_) => return Ok(()),
+            // Its supervisor is restarting it right now: wait for that.
+            Err(SupervisorError::AlreadyStarted(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     }
 }

@@ -8,7 +8,7 @@ pub mod channel;
 use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
-use crate::session::{BindArgs, Binding, SessionMsg};
+use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -87,7 +87,7 @@ pub struct ConnState {
     writer: Option<OwnedWriteHalf>,
     wbuf: BytesMut,
     channel: Channel,
-    session: Option<ActorRef<SessionMsg>>,
+    session: Option<Arc<SessionHandle>>,
     reader: JoinHandle<()>,
     /// The reader's silence limit in ms (0 = none): CONNECT idle timeout, then keepalive.
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
@@ -159,17 +159,7 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         st.reader.abort();
         st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
-        if let Some(session) = st.session.take() {
-            // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
-            // will is published [MQTT-3.1.2-8].
-            let (publish_will, expiry) = st.channel.disconnect.unwrap_or((true, None));
-            let _ = session.cast(SessionMsg::Detach {
-                conn: myself.get_id(),
-                publish_will,
-                expiry,
-                awaiting_rel: st.channel.take_awaiting_rel(),
-            });
-        }
+        st.detach(&myself);
         Ok(())
     }
 
@@ -211,6 +201,10 @@ impl Actor for Connection {
         }
         st.flush().await;
         if st.closing {
+            // The session learns first, then the socket closes: a message published
+            // after the client saw the close is queued, never sent into the gone
+            // connection's window (EMQX handles DISCONNECT before closing too).
+            st.detach(&myself);
             if let Some(mut w) = st.writer.take() {
                 let _ = w.shutdown().await;
             }
@@ -221,6 +215,21 @@ impl Actor for Connection {
 }
 
 impl ConnState {
+    /// Tells the session this connection is gone (once).
+    fn detach(&mut self, myself: &ActorRef<ConnMsg>) {
+        if let Some(session) = self.session.take() {
+            // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
+            // will is published [MQTT-3.1.2-8].
+            let (publish_will, expiry) = self.channel.disconnect.unwrap_or((true, None));
+            session.send(Inbound::Detach {
+                conn: myself.get_id(),
+                publish_will,
+                expiry,
+                awaiting_rel: self.channel.take_awaiting_rel(),
+            });
+        }
+    }
+
     /// Handles pending packets in order until one must wait for the session.
     async fn process_pending(&mut self, myself: &ActorRef<ConnMsg>) {
         while !self.awaiting_session && !self.closing {
@@ -274,9 +283,9 @@ impl ConnState {
                     Err(v) => self.violation(v),
                 }
             }
-            Packet::PubAck(a) => self.cast_session(SessionMsg::PubAck(a.packet_id)),
-            Packet::PubRec(a) => self.cast_session(SessionMsg::PubRec(a.packet_id, a.reason_code)),
-            Packet::PubComp(a) => self.cast_session(SessionMsg::PubComp(a.packet_id)),
+            Packet::PubAck(a) => self.cast_session(Inbound::PubAck(a.packet_id)),
+            Packet::PubRec(a) => self.cast_session(Inbound::PubRec(a.packet_id, a.reason_code)),
+            Packet::PubComp(a) => self.cast_session(Inbound::PubComp(a.packet_id)),
             Packet::PubRel(a) => {
                 let comp = self.channel.pubrel(a.packet_id);
                 self.write(comp);
@@ -284,13 +293,13 @@ impl ConnState {
             Packet::Subscribe(s) => match self.channel.subscribe(&s) {
                 Ok(()) => {
                     self.awaiting_session = true;
-                    self.cast_session(SessionMsg::Subscribe(s));
+                    self.cast_session(Inbound::Subscribe(s));
                 }
                 Err(v) => self.violation(v),
             },
             Packet::Unsubscribe(u) => {
                 self.awaiting_session = true;
-                self.cast_session(SessionMsg::Unsubscribe(u));
+                self.cast_session(Inbound::Unsubscribe(u));
             }
             Packet::PingReq => self.write(Packet::PingResp),
             Packet::Disconnect(d) => match self.channel.disconnect(&d) {
@@ -385,10 +394,10 @@ impl ConnState {
         self.close(None);
     }
 
-    fn cast_session(&mut self, msg: SessionMsg) {
-        let delivered = self.session.as_ref().is_some_and(|s| s.cast(msg).is_ok());
+    fn cast_session(&mut self, msg: Inbound) {
+        let delivered = self.session.as_ref().is_some_and(|s| s.send(msg));
         if !delivered {
-            // The session is gone (it crashed): nothing can be served any more.
+            // The session has ended under us: nothing can be served any more.
             tracing::warn!(client_id = %self.channel.client_id, "session_unavailable");
             self.close(Some(ReasonCode::UnspecifiedError));
         }
@@ -481,7 +490,7 @@ impl ConnState {
                             // [MQTT-3.1.2-25], so the inflight slot is freed.
                             self.ctx.metrics.inc_dropped_too_large();
                             if qos != QoS::AtMostOnce {
-                                self.cast_session(SessionMsg::PubAck(packet_id));
+                                self.cast_session(Inbound::PubAck(packet_id));
                             }
                         }
                     }

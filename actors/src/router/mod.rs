@@ -13,9 +13,8 @@ pub mod trie;
 use crate::config::SharedStrategy;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::session::{Delivery, SessionMsg};
+use crate::session::{Delivery, Inbound, SessionHandle};
 use parking_lot::RwLock;
-use ractor::ActorRef;
 use roost_protocol::SubscriptionOptions;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +32,7 @@ pub struct SharedKey {
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub client_id: Arc<str>,
-    pub session: ActorRef<SessionMsg>,
+    pub session: Arc<SessionHandle>,
     pub options: SubscriptionOptions,
     pub subscription_id: Option<u32>,
 }
@@ -123,7 +122,7 @@ impl Router {
     /// plain subscription, one per shared group. Runs in the publisher's context.
     /// Returns the number of deliveries made.
     pub fn route(&self, msg: &Arc<Message>) -> usize {
-        let mut deliveries: Vec<(ActorRef<SessionMsg>, Delivery)> = Vec::new();
+        let mut deliveries: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
         let own = self.partition_of(&msg.topic);
         self.collect(own, msg, &mut deliveries);
         if own != 0 {
@@ -131,9 +130,9 @@ impl Router {
         }
         let n = deliveries.len();
         for (session, delivery) in deliveries {
-            // A session that just stopped is a normal race; the message is dropped
+            // A session that just ended is a normal race; the message is dropped
             // for it (its state is gone) and counted.
-            if session.cast(SessionMsg::Deliver(delivery)).is_err() {
+            if !session.send(Inbound::Deliver(delivery)) {
                 self.metrics.inc_dropped_no_session();
             }
         }
@@ -147,7 +146,7 @@ impl Router {
         &self,
         index: usize,
         msg: &Arc<Message>,
-        out: &mut Vec<(ActorRef<SessionMsg>, Delivery)>,
+        out: &mut Vec<(Arc<SessionHandle>, Delivery)>,
     ) {
         let partition = self.partitions[index].read();
         partition.for_each_match(&msg.topic, |entries| {
@@ -214,7 +213,7 @@ impl Router {
         };
         let mut d = Delivery::new(delivery.message, member, Some(key.clone()));
         d.qos = delivery.qos.min(member.options.qos);
-        member.session.cast(SessionMsg::Deliver(d)).is_ok()
+        member.session.send(Inbound::Deliver(d))
     }
 }
 

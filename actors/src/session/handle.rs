@@ -1,0 +1,172 @@
+//! The session handle: what outlives a session actor's crash.
+//!
+//! Everything a session knows (subscriptions, inflight window, queue, will,
+//! expiry) lives in [`SessionData`] inside the handle, and every message for the
+//! session goes through the handle's durable inbox. The actor is only the
+//! worker that drains the inbox: when it is killed, its supervisor starts a new
+//! one on the same handle, which carries on where the old one stopped. The topic
+//! index and the connection hold the handle, never the actor, so they need no
+//! update after a restart.
+
+use super::data::SessionData;
+use super::{Delivery, SessionMsg};
+use parking_lot::{Mutex, RwLock};
+use ractor::{ActorRef, ActorStatus, RpcReplyPort};
+use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A message kept in the durable inbox until the session has handled it.
+#[derive(Debug, Clone)]
+pub enum Inbound {
+    Deliver(Delivery),
+    Subscribe(Subscribe),
+    Unsubscribe(Unsubscribe),
+    PubAck(u16),
+    /// PUBREC with its reason code: an error code (>= 0x80) ends the exchange.
+    PubRec(u16, ReasonCode),
+    PubComp(u16),
+    /// The bound connection ended. `publish_will` is false after a normal
+    /// DISCONNECT; `expiry` is a new Session Expiry Interval from DISCONNECT.
+    Detach {
+        conn: ractor::ActorId,
+        publish_will: bool,
+        expiry: Option<u32>,
+        awaiting_rel: Vec<u16>,
+    },
+    /// The bound connection's actor terminated (seen through a monitor): if no
+    /// Detach came first, it was killed and the will is due.
+    ConnDown(ractor::ActorId),
+}
+
+#[derive(Default)]
+struct Inbox {
+    items: VecDeque<Inbound>,
+    /// A Wake is on its way to the actor: no need to send another.
+    wake_pending: bool,
+}
+
+/// The durable part of one session, shared by its successive actors.
+pub struct SessionHandle {
+    pub client_id: Arc<str>,
+    actor: RwLock<Option<ActorRef<SessionMsg>>>,
+    inbox: Mutex<Inbox>,
+    /// Inbox length, for the actor tree's mailbox column.
+    pub(crate) depth: Arc<AtomicUsize>,
+    closed: AtomicBool,
+    pub(crate) data: Mutex<SessionData>,
+}
+
+impl SessionHandle {
+    pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle {
+            client_id,
+            actor: RwLock::new(None),
+            inbox: Mutex::new(Inbox::default()),
+            depth: Arc::new(AtomicUsize::new(0)),
+            closed: AtomicBool::new(false),
+            data: Mutex::new(data),
+        })
+    }
+
+    /// Queues a message for the session and wakes its actor. Returns false once the
+    /// session has ended (the message is dropped).
+    pub fn send(&self, msg: Inbound) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let wake = {
+            let mut inbox = self.inbox.lock();
+            inbox.items.push_back(msg);
+            self.depth.store(inbox.items.len(), Ordering::Relaxed);
+            !std::mem::replace(&mut inbox.wake_pending, true)
+        };
+        if wake {
+            self.wake();
+        }
+        true
+    }
+
+    /// Asks the current actor to drain the inbox. If there is none (it is being
+    /// restarted), the next actor drains it when it starts.
+    pub(crate) fn wake(&self) {
+        if let Some(actor) = self.actor.read().as_ref() {
+            let _ = actor.cast(SessionMsg::Wake);
+        }
+    }
+
+    /// The oldest unhandled message (left in place until [`Self::pop`]).
+    pub(crate) fn peek(&self) -> Option<Inbound> {
+        let mut inbox = self.inbox.lock();
+        let next = inbox.items.front().cloned();
+        if next.is_none() {
+            inbox.wake_pending = false;
+        }
+        next
+    }
+
+    /// Removes the message returned by the last [`Self::peek`], once handled.
+    pub(crate) fn pop(&self) {
+        let mut inbox = self.inbox.lock();
+        inbox.items.pop_front();
+        self.depth.store(inbox.items.len(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_actor(&self, actor: Option<ActorRef<SessionMsg>>) {
+        *self.actor.write() = actor;
+    }
+
+    /// The current actor, if one is running.
+    pub fn actor(&self) -> Option<ActorRef<SessionMsg>> {
+        self.actor
+            .read()
+            .clone()
+            .filter(|a| !matches!(a.get_status(), ActorStatus::Stopped | ActorStatus::Stopping))
+    }
+
+    /// Marks the session ended: later messages are refused.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Calls the session actor, waiting out a restart (up to `patience`): a call
+    /// that meets a dead actor is sent again to its successor.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        make: impl Fn(RpcReplyPort<T>) -> SessionMsg,
+        timeout: Duration,
+        patience: Duration,
+    ) -> Result<T, String> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(actor) = self.actor() {
+                match actor.call(&make, Some(timeout)).await {
+                    Ok(ractor::rpc::CallResult::Success(v)) => return Ok(v),
+                    Ok(ractor::rpc::CallResult::Timeout) => {
+                        return Err("session call timed out".into())
+                    }
+                    // The actor died while handling the call: try its successor.
+                    Ok(ractor::rpc::CallResult::SenderError) | Err(_) => {}
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err("session actor not running".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
