@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod broker;
+pub mod http;
 pub mod raw;
 pub mod rumq;
 

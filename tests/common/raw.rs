@@ -92,6 +92,12 @@ impl RawClient {
             .0
     }
 
+    /// The client's own socket address (the broker names the connection
+    /// actor `conn:<this address>`).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.stream.local_addr().expect("local addr")
+    }
+
     pub fn version(&self) -> ProtocolVersion {
         self.version
     }
