@@ -425,6 +425,7 @@ pub fn render(config: &Config) -> String {
         log,
         http,
         chaos,
+        supervision,
     } = config;
     let mut out = Yaml::default();
 
@@ -545,6 +546,11 @@ pub fn render(config: &Config) -> String {
     let roost_actors::config::ChaosConfig { enabled } = chaos;
     out.section("chaos", 0);
     out.plain("enabled", enabled, 1);
+
+    let roost_actors::config::SupervisionConfig { intensity, period } = supervision;
+    out.section("supervision", 0);
+    out.plain("intensity", intensity, 1);
+    out.duration("period", *period, 1);
 
     out.0
 }

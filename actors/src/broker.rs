@@ -57,13 +57,6 @@ pub struct Broker {
     listeners: Vec<(String, SocketAddr)>,
 }
 
-/// Restart intensity of the broker's static supervisors: a part that crashes
-/// more than 10 times in 10 s takes its supervisor down (OTP escalation).
-const INTENSITY: Intensity = Intensity {
-    max_restarts: 10,
-    period: Duration::from_secs(10),
-};
-
 fn spawn_spec<A>(
     id: &str,
     kind: &'static str,
@@ -88,6 +81,7 @@ where
 
 fn supervisor_spec(
     id: &str,
+    intensity: Intensity,
     name: Option<String>,
     strategy: Strategy,
     children: Vec<ChildSpec>,
@@ -99,7 +93,7 @@ fn supervisor_spec(
         move |sup: ActorCell| {
             let args = SupervisorArgs {
                 strategy,
-                intensity: INTENSITY,
+                intensity,
                 children: children.clone(),
             };
             let name = name.clone();
@@ -174,6 +168,12 @@ impl Broker {
         } else {
             None
         };
+        // Restart intensity of the static supervisors (`supervision.*`): a part
+        // that crashes more often takes its supervisor down (OTP escalation).
+        let intensity = Intensity {
+            max_restarts: config.supervision.intensity,
+            period: config.supervision.period,
+        };
         let ctx = BrokerContext::new(config);
 
         let shards = (0..ctx.router.shard_count())
@@ -213,12 +213,13 @@ impl Broker {
                         args,
                     ),
                 ];
-                supervisor_spec(&name, None, Strategy::OneForAll, children)
+                supervisor_spec(&name, intensity, None, Strategy::OneForAll, children)
             })
             .collect();
         let mut children = vec![
             supervisor_spec(
                 "router",
+                intensity,
                 Some("roost/router".into()),
                 Strategy::OneForOne,
                 shards,
@@ -250,6 +251,7 @@ impl Broker {
             ),
             supervisor_spec(
                 "listeners",
+                intensity,
                 Some("roost/listeners".into()),
                 Strategy::OneForOne,
                 listener_specs,
@@ -270,7 +272,7 @@ impl Broker {
         }
         let args = SupervisorArgs {
             strategy: Strategy::OneForOne,
-            intensity: INTENSITY,
+            intensity,
             children,
         };
         let (root, _) = Actor::spawn(Some("roost".into()), Supervisor, args)

@@ -19,6 +19,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub chaos: ChaosConfig,
+    pub supervision: SupervisionConfig,
 }
 
 /// `node.*`: this broker's identity.
@@ -277,4 +278,25 @@ impl Default for HttpAuthConfig {
 pub struct ChaosConfig {
     /// Allow `POST /api/v5/actors/kill`. Off by default.
     pub enabled: bool,
+}
+
+/// `supervision.*`: restart intensity of the broker's static supervisors (root,
+/// router, listeners), as OTP's `intensity` and `period`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    /// More than this many restarts of a supervisor's children within `period`
+    /// make it give up and escalate to its own supervisor.
+    pub intensity: u32,
+    #[serde(with = "humantime_serde")]
+    pub period: Duration,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig {
+            intensity: 10,
+            period: Duration::from_secs(10),
+        }
+    }
 }
