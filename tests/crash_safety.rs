@@ -32,7 +32,8 @@ async fn killed_session_keeps_subscriptions_inflight_and_queue() {
     let mut publ = RawClient::connected(b.addr(), v, "sess-pub").await;
     const N: u32 = 40;
     for i in 0..N {
-        publ.publish("crash/s", &i.to_be_bytes(), QoS::AtLeastOnce, false).await;
+        publ.publish("crash/s", &i.to_be_bytes(), QoS::AtLeastOnce, false)
+            .await;
     }
     // Receive a few without acking (they sit in the inflight window), then kill.
     let mut seen = BTreeSet::new();
@@ -41,7 +42,10 @@ async fn killed_session_keeps_subscriptions_inflight_and_queue() {
     }
     let path = "roost/sessions/session:sess";
     assert_eq!(kill(http, path).await.status, 200);
-    wait_tree(http, "?prefix=roost/sessions", "session restarted", |t| restarts(t, path) >= Some(1)).await;
+    wait_tree(http, "?prefix=roost/sessions", "session restarted", |t| {
+        restarts(t, path) >= Some(1)
+    })
+    .await;
     // Everything still arrives: the unacknowledged ones again with DUP.
     let mut dups = 0;
     while seen.len() < N as usize {
@@ -53,9 +57,13 @@ async fn killed_session_keeps_subscriptions_inflight_and_queue() {
         }
         sub.ack(&p).await;
     }
-    assert!(dups <= 4, "only the 4 unacknowledged messages may come again, got {dups}");
+    assert!(
+        dups <= 4,
+        "only the 4 unacknowledged messages may come again, got {dups}"
+    );
     // The subscription survived: a new message still arrives.
-    publ.publish("crash/s", &N.to_be_bytes(), QoS::AtLeastOnce, false).await;
+    publ.publish("crash/s", &N.to_be_bytes(), QoS::AtLeastOnce, false)
+        .await;
     loop {
         let p = sub.recv_message().await;
         if payload_no(&p) == N {
@@ -65,10 +73,17 @@ async fn killed_session_keeps_subscriptions_inflight_and_queue() {
     // The queue of an offline session survives a kill too.
     sub.disconnect().await;
     for i in 100..105u32 {
-        publ.publish("crash/s", &i.to_be_bytes(), QoS::AtLeastOnce, false).await;
+        publ.publish("crash/s", &i.to_be_bytes(), QoS::AtLeastOnce, false)
+            .await;
     }
     assert_eq!(kill(http, path).await.status, 200);
-    wait_tree(http, "?prefix=roost/sessions", "session restarted again", |t| restarts(t, path) >= Some(2)).await;
+    wait_tree(
+        http,
+        "?prefix=roost/sessions",
+        "session restarted again",
+        |t| restarts(t, path) >= Some(2),
+    )
+    .await;
     let (mut sub, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, "sess", 300)).await;
     assert!(ack.session_present, "{ack:?}");
     let got: Vec<u32> = sub.recv_messages(5).await.iter().map(payload_no).collect();
@@ -87,23 +102,39 @@ async fn killed_connection_closes_socket_publishes_will_and_session_resumes() {
         let mut watcher = RawClient::connected(b.addr(), v, &format!("watch-{id}")).await;
         watcher.subscribe("crash/will/#", QoS::AtLeastOnce).await;
         let mut c = persistent_connect(v, &id, 300);
-        c.will = Some(will(&format!("crash/will/{id}"), b"gone", QoS::AtLeastOnce, false));
+        c.will = Some(will(
+            &format!("crash/will/{id}"),
+            b"gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
         let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
         client.subscribe("crash/c", QoS::AtLeastOnce).await;
-        let path = format!("roost/listeners/tcp/connections/conn:{}", client.local_addr());
+        let path = format!(
+            "roost/listeners/tcp/connections/conn:{}",
+            client.local_addr()
+        );
         assert_eq!(kill(http, &path).await.status, 200, "kill {path}");
         client.expect_closed().await;
         let w = watcher.recv_message().await;
-        assert_eq!((w.topic.as_str(), &w.payload[..]), (format!("crash/will/{id}").as_str(), &b"gone"[..]));
+        assert_eq!(
+            (w.topic.as_str(), &w.payload[..]),
+            (format!("crash/will/{id}").as_str(), &b"gone"[..])
+        );
         // Connections are temporary children: the killed one is gone, not restarted.
-        wait_tree(http, "?prefix=roost/listeners", "killed connection removed", |t| {
-            common::http::node(t, &path).is_none()
-        })
+        wait_tree(
+            http,
+            "?prefix=roost/listeners",
+            "killed connection removed",
+            |t| common::http::node(t, &path).is_none(),
+        )
         .await;
         // The session lived on: a message published now is queued for it.
         let mut p = RawClient::connected(b.addr(), v, &format!("pub-{id}")).await;
-        p.publish("crash/c", b"while away", QoS::AtLeastOnce, false).await;
-        let (mut back, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, &id, 300)).await;
+        p.publish("crash/c", b"while away", QoS::AtLeastOnce, false)
+            .await;
+        let (mut back, ack) =
+            RawClient::connect_ok(b.addr(), persistent_connect(v, &id, 300)).await;
         assert!(ack.session_present);
         assert_eq!(&back.recv_message().await.payload[..], b"while away");
     }
@@ -117,12 +148,17 @@ async fn killed_shards_keep_the_index() {
     let http = b.http_addr();
     let v = ProtocolVersion::V5;
     let mut sub = RawClient::connected(b.addr(), v, "shard-sub").await;
-    let topics = ["a/1", "b/2", "c/3", "d/4", "e/5", "f/6", "g/7", "h/8", "+/wild"];
+    let topics = [
+        "a/1", "b/2", "c/3", "d/4", "e/5", "f/6", "g/7", "h/8", "+/wild",
+    ];
     for t in topics {
         sub.subscribe(t, QoS::AtLeastOnce).await;
     }
     let t = tree(http, "?prefix=roost/router").await;
-    let shards: Vec<String> = common::http::paths(&t).into_iter().filter(|p| p.contains("/shard-")).collect();
+    let shards: Vec<String> = common::http::paths(&t)
+        .into_iter()
+        .filter(|p| p.contains("/shard-"))
+        .collect();
     assert!(shards.len() >= 2, "{shards:?}");
     for s in &shards {
         assert_eq!(kill(http, s).await.status, 200);
@@ -136,14 +172,24 @@ async fn killed_shards_keep_the_index() {
         publ.publish(t, t.as_bytes(), QoS::AtLeastOnce, false).await;
     }
     publ.publish("z/wild", b"w", QoS::AtLeastOnce, false).await;
-    let mut got: Vec<String> = sub.recv_messages(9).await.into_iter().map(|p| p.topic).collect();
+    let mut got: Vec<String> = sub
+        .recv_messages(9)
+        .await
+        .into_iter()
+        .map(|p| p.topic)
+        .collect();
     got.sort();
-    let mut want: Vec<String> = topics[..8].iter().map(|t| t.to_string()).chain(["z/wild".to_string()]).collect();
+    let mut want: Vec<String> = topics[..8]
+        .iter()
+        .map(|t| t.to_string())
+        .chain(["z/wild".to_string()])
+        .collect();
     want.sort();
     assert_eq!(got, want);
     // New subscriptions go through the restarted shards.
     sub.subscribe("new/topic", QoS::AtLeastOnce).await;
-    publ.publish("new/topic", b"n", QoS::AtLeastOnce, false).await;
+    publ.publish("new/topic", b"n", QoS::AtLeastOnce, false)
+        .await;
     assert_eq!(sub.recv_message().await.topic, "new/topic");
 }
 
@@ -170,11 +216,15 @@ async fn crash_loop_escalates_and_the_broker_keeps_serving() {
     b.wait_for_log("supervisor_intensity_exceeded", Duration::from_secs(10))
         .await
         .expect("the escalation is logged");
-    wait_tree(http, "?depth=1", "router restarted by the root supervisor", |t| {
-        restarts(t, "roost/router") >= Some(1)
-    })
+    wait_tree(
+        http,
+        "?depth=1",
+        "router restarted by the root supervisor",
+        |t| restarts(t, "roost/router") >= Some(1),
+    )
     .await;
     let mut publ = RawClient::connected(b.addr(), v, "loop-pub").await;
-    publ.publish("loop/t", b"still here", QoS::AtLeastOnce, false).await;
+    publ.publish("loop/t", b"still here", QoS::AtLeastOnce, false)
+        .await;
     assert_eq!(&sub.recv_message().await.payload[..], b"still here");
 }
