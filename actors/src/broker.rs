@@ -40,11 +40,12 @@ use std::time::Duration;
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("listener {listener}: cannot bind {addr}: {source}")]
+    // The OS error is part of the message (not a `source`), so it is printed once.
+    #[error("listener {listener}: cannot bind {addr}: {error}")]
     Bind {
         listener: String,
         addr: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("starting the actor tree failed: {0}")]
     Spawn(String),
@@ -141,10 +142,10 @@ impl Broker {
         let tcp = &config.listeners.tcp;
         if tcp.enabled {
             let socket =
-                std::net::TcpListener::bind(&tcp.bind).map_err(|source| BrokerError::Bind {
+                std::net::TcpListener::bind(&tcp.bind).map_err(|error| BrokerError::Bind {
                     listener: "tcp".into(),
                     addr: tcp.bind.clone(),
-                    source,
+                    error,
                 })?;
             let addr = socket
                 .local_addr()
@@ -155,10 +156,10 @@ impl Broker {
         let http = &config.http;
         let http_socket = if http.enabled {
             let socket =
-                std::net::TcpListener::bind(&http.bind).map_err(|source| BrokerError::Bind {
+                std::net::TcpListener::bind(&http.bind).map_err(|error| BrokerError::Bind {
                     listener: "http".into(),
                     addr: http.bind.clone(),
-                    source,
+                    error,
                 })?;
             let addr = socket
                 .local_addr()
