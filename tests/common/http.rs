@@ -25,7 +25,8 @@ impl Resp {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 }
 
@@ -37,7 +38,13 @@ pub fn basic(user: &str, pass: &str) -> String {
 }
 
 /// A plain HTTP/1.1 exchange on a fresh connection (`Connection: close`).
-pub async fn http(addr: SocketAddr, method: &str, path: &str, auth: Option<(&str, &str)>, json: Option<&str>) -> Resp {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    json: Option<&str>,
+) -> Resp {
     let deadline = Duration::from_secs(5);
     let mut s = tokio::time::timeout(deadline, tokio::net::TcpStream::connect(addr))
         .await
@@ -72,7 +79,11 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, auth: Option<(&str
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Resp { status, headers, body: body.to_string() }
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 /// GET with the default credentials.
@@ -90,7 +101,14 @@ pub async fn tree(addr: SocketAddr, query: &str) -> Value {
 /// POST /api/v5/actors/kill for `path`.
 pub async fn kill(addr: SocketAddr, path: &str) -> Resp {
     let body = serde_json::json!({ "path": path }).to_string();
-    http(addr, "POST", "/api/v5/actors/kill", Some(ADMIN), Some(&body)).await
+    http(
+        addr,
+        "POST",
+        "/api/v5/actors/kill",
+        Some(ADMIN),
+        Some(&body),
+    )
+    .await
 }
 
 /// Every node of the tree, depth first.
@@ -104,7 +122,10 @@ pub fn nodes(n: &Value) -> Vec<&Value> {
 
 /// Every path of the tree.
 pub fn paths(n: &Value) -> Vec<String> {
-    nodes(n).iter().map(|n| n["path"].as_str().unwrap().to_string()).collect()
+    nodes(n)
+        .iter()
+        .map(|n| n["path"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The node at `path`, if present.
@@ -113,7 +134,12 @@ pub fn node<'a>(tree: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// Polls the tree until `pred` holds for it, or panics with the last tree.
-pub async fn wait_tree(addr: SocketAddr, query: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_tree(
+    addr: SocketAddr,
+    query: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let t = tree(addr, query).await;
