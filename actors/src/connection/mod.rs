@@ -100,6 +100,8 @@ pub struct ConnState {
     awaiting_session: bool,
     /// Reader credits returned once `pending` is drained (keeps backpressure).
     held_credit: usize,
+    /// Packets waiting to be handled, for the actor tree's mailbox column.
+    depth: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The connection actor.
@@ -135,6 +137,8 @@ impl Actor for Connection {
             max_packet,
         ));
         args.ctx.connections.fetch_add(1, Ordering::Relaxed);
+        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        args.ctx.mailboxes.register(myself.get_id(), depth.clone());
         Ok(ConnState {
             channel: Channel::new(args.ctx.config.mqtt.clone()),
             ctx: args.ctx,
@@ -149,6 +153,7 @@ impl Actor for Connection {
             pending: std::collections::VecDeque::new(),
             awaiting_session: false,
             held_credit: 0,
+            depth,
         })
     }
 
@@ -159,6 +164,7 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         st.reader.abort();
         st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
+        st.ctx.mailboxes.unregister(myself.get_id());
         st.detach(&myself);
         Ok(())
     }
