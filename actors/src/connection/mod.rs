@@ -248,6 +248,7 @@ impl ConnState {
             self.credit
                 .add_permits(std::mem::take(&mut self.held_credit));
         }
+        self.depth.store(self.pending.len(), Ordering::Relaxed);
     }
 
     async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
