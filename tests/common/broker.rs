@@ -169,8 +169,28 @@ impl Broker {
 }
 
 impl Drop for Broker {
+    /// Kills the broker; when the test is failing, its last log lines are printed
+    /// (libtest shows them with the failure).
     fn drop(&mut self) {
+        let still_running = self.is_running();
         self.kill();
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let from = logs.len().saturating_sub(60);
+            eprintln!(
+                "---- broker log (last {} of {} lines; broker was {}) ----",
+                logs.len() - from,
+                logs.len(),
+                if still_running {
+                    "running"
+                } else {
+                    "already exited"
+                }
+            );
+            for l in &logs[from..] {
+                eprintln!("{l}");
+            }
+        }
     }
 }
 
