@@ -41,7 +41,11 @@ async fn pairs(qos: QoS, version: ProtocolVersion) -> Summary {
     })
     .await
     .expect("valid config");
-    assert_eq!((s.connected, s.connect_failures, s.dropped_connections), (10, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.connected, s.connect_failures, s.dropped_connections),
+        (10, 0, 0),
+        "{s:?}"
+    );
     assert_eq!(s.sent, 1000, "{s:?}");
     assert_eq!(s.expected, Some(1000), "{s:?}");
     assert_eq!(s.received, s.sent, "{s:?}");
@@ -91,7 +95,11 @@ async fn conn_200_all_accepted() {
     })
     .await
     .expect("valid config");
-    assert_eq!((s.connected, s.connect_failures, s.dropped_connections), (200, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.connected, s.connect_failures, s.dropped_connections),
+        (200, 0, 0),
+        "{s:?}"
+    );
 }
 
 #[tokio::test]

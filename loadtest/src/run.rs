@@ -368,7 +368,10 @@ async fn publish_loop(
         conn.flush().await?;
         let wake = if done_sending {
             drain_until.unwrap_or_else(never)
-        } else if !window_open(&inflight, pings_out) || cfg.count.is_some_and(|c| *sent >= c) {
+        } else if cfg.count.is_some_and(|c| *sent >= c) {
+            // The count is reached: the next turn ends or starts the drain.
+            now
+        } else if !window_open(&inflight, pings_out) {
             end.unwrap_or_else(never)
         } else if interval.is_some() {
             end.map_or(next_due, |e| e.min(next_due))
