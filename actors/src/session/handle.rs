@@ -107,6 +107,21 @@ impl SessionHandle {
         next
     }
 
+    /// Removes and returns up to `max` messages from the front whose handling
+    /// never awaits (everything but SUBSCRIBE and UNSUBSCRIBE). The caller
+    /// handles them without an `.await` in between, so a kill cannot land
+    /// halfway and popping them first loses nothing.
+    pub(crate) fn take_sync_run(&self, max: usize, out: &mut Vec<Inbound>) {
+        let mut inbox = self.inbox.lock();
+        while out.len() < max {
+            match inbox.items.front() {
+                Some(Inbound::Subscribe(_) | Inbound::Unsubscribe(_)) | None => break,
+                Some(_) => out.push(inbox.items.pop_front().expect("front exists")),
+            }
+        }
+        self.depth.store(inbox.items.len(), Ordering::Relaxed);
+    }
+
     /// Removes the message returned by the last [`Self::peek`], once handled.
     pub(crate) fn pop(&self) {
         let mut inbox = self.inbox.lock();

@@ -18,7 +18,7 @@ use crate::context::BrokerContext;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::router::shard::{shard_name, ShardMsg};
 use crate::router::{SharedKey, Subscriber};
-use data::{Cx, SubscriptionRecord};
+use data::{Cx, SessionData, SubscriptionRecord};
 pub use handle::{Inbound, SessionHandle};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use roost_protocol::topic::parse_subscription_filter;
@@ -293,59 +293,61 @@ impl SessionState {
         }
     }
 
-    /// Handles inbox messages in order. Each stays in the inbox until handled, so
-    /// a message whose handling a kill interrupted is handled again by the next
-    /// actor (subscribe and unsubscribe are idempotent; the rest never await).
+    /// Handles inbox messages in order. Runs of messages whose handling never
+    /// awaits are taken out and handled under one lock, with no `.await` in
+    /// between (a kill cannot interrupt them). SUBSCRIBE and UNSUBSCRIBE stay in
+    /// the inbox until handled, so one a kill interrupted is handled again by
+    /// the next actor (both are idempotent).
     async fn drain_inbox(&mut self) {
-        for _ in 0..DRAIN_BATCH {
+        let mut handled = 0;
+        let mut run = Vec::new();
+        while handled < DRAIN_BATCH {
+            self.handle.take_sync_run(DRAIN_BATCH - handled, &mut run);
+            if !run.is_empty() {
+                handled += run.len();
+                let mut d = self.handle.data.lock();
+                for msg in run.drain(..) {
+                    Self::process_sync(&mut d, &mut self.cx, msg);
+                }
+                continue;
+            }
             let Some(msg) = self.handle.peek() else {
                 self.flush();
                 return;
             };
-            let answers_client = matches!(msg, Inbound::Subscribe(_) | Inbound::Unsubscribe(_));
-            self.process(msg).await;
-            if answers_client {
-                // SUBACK/UNSUBACK leave before the request leaves the inbox, so a
-                // kill in between repeats the request rather than losing the answer.
-                self.flush();
+            match msg {
+                Inbound::Subscribe(s) => self.subscribe(s).await,
+                Inbound::Unsubscribe(u) => self.unsubscribe(u).await,
+                // Arrived after the inbox was found empty: the next run takes it.
+                _ => continue,
             }
+            // SUBACK/UNSUBACK leave before the request leaves the inbox, so a kill
+            // in between repeats the request rather than losing the answer.
+            self.flush();
             self.handle.pop();
+            handled += 1;
         }
         self.flush();
         // More is waiting: come back after other mailbox messages had a turn.
         let _ = self.cx.myself.cast(SessionMsg::Wake);
     }
 
-    async fn process(&mut self, msg: Inbound) {
+    fn process_sync(d: &mut SessionData, cx: &mut Cx, msg: Inbound) {
         match msg {
-            Inbound::Deliver(d) => self.handle.data.lock().deliver(&mut self.cx, d),
-            Inbound::PubAck(id) => self.handle.data.lock().puback(&mut self.cx, id),
-            Inbound::PubRec(id, reason) => self.handle.data.lock().pubrec(&mut self.cx, id, reason),
-            Inbound::PubComp(id) => self.handle.data.lock().pubcomp(&mut self.cx, id),
+            Inbound::Deliver(delivery) => d.deliver(cx, delivery),
+            Inbound::PubAck(id) => d.puback(cx, id),
+            Inbound::PubRec(id, reason) => d.pubrec(cx, id, reason),
+            Inbound::PubComp(id) => d.pubcomp(cx, id),
             Inbound::Detach {
                 conn,
                 publish_will,
                 expiry,
                 awaiting_rel,
-            } => {
-                self.handle.data.lock().detach(
-                    &mut self.cx,
-                    conn,
-                    publish_will,
-                    expiry,
-                    awaiting_rel,
-                );
-            }
-            Inbound::ConnDown(conn) => {
-                // Only a connection that died without its Detach (killed) gets here
-                // still bound: an abnormal close, so the will is due [MQTT-3.1.2-8].
-                self.handle
-                    .data
-                    .lock()
-                    .detach(&mut self.cx, conn, true, None, Vec::new());
-            }
-            Inbound::Subscribe(s) => self.subscribe(s).await,
-            Inbound::Unsubscribe(u) => self.unsubscribe(u).await,
+            } => d.detach(cx, conn, publish_will, expiry, awaiting_rel),
+            // Only a connection that died without its Detach (killed) gets here
+            // still bound: an abnormal close, so the will is due [MQTT-3.1.2-8].
+            Inbound::ConnDown(conn) => d.detach(cx, conn, true, None, Vec::new()),
+            Inbound::Subscribe(_) | Inbound::Unsubscribe(_) => unreachable!("not synchronous"),
         }
     }
 
