@@ -121,11 +121,27 @@ async fn fill(
     depth: Option<usize>,
     level: usize,
 ) -> Result<(), TreeError> {
-    let children = children_of(&cell, &node.kind).await?;
-    node.child_count = children.len();
+    let dynamic = node.kind == DYNAMIC_SUPERVISOR_KIND;
     if depth.is_some_and(|d| level >= d) {
+        // Below the requested depth only the count is wanted: a dynamic
+        // supervisor counts its 100k children without copying them.
+        node.child_count = count_of(&cell, &node.kind).await?;
         return Ok(());
     }
+    let children = match child_id_prefix(&node.path, prefix).filter(|_| dynamic) {
+        Some(id_prefix) => {
+            let sup = ActorRef::<DynamicSupervisorMsg>::from(cell.clone());
+            node.child_count = count_of(&cell, &node.kind).await?;
+            DynamicSupervisor::which_children_with_prefix(&sup, id_prefix)
+                .await
+                .map_err(|e| TreeError::Unreachable(e.to_string()))?
+        }
+        None => {
+            let children = children_of(&cell, &node.kind).await?;
+            node.child_count = children.len();
+            children
+        }
+    };
     for c in children {
         let path = format!("{}/{}", node.path, c.id);
         if !prefix.is_empty() && !relevant(&path, prefix) {
@@ -147,6 +163,25 @@ async fn fill(
     Ok(())
 }
 
+/// The number of children of a supervisor (0 for other actors).
+async fn count_of(cell: &ActorCell, kind: &str) -> Result<usize, TreeError> {
+    match kind {
+        DYNAMIC_SUPERVISOR_KIND => {
+            DynamicSupervisor::count_children(&ActorRef::<DynamicSupervisorMsg>::from(cell.clone()))
+                .await
+                .map_err(|e| TreeError::Unreachable(e.to_string()))
+        }
+        _ => Ok(children_of(cell, kind).await?.len()),
+    }
+}
+
+/// The part of `prefix` that names children of the node at `path`: for path
+/// `roost/sessions` and prefix `roost/sessions/session:dev-4`, `session:dev-4`.
+fn child_id_prefix<'a>(path: &str, prefix: &'a str) -> Option<&'a str> {
+    let rest = prefix.strip_prefix(path)?.strip_prefix('/')?;
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
 /// Finds the actor at `path` (e.g. `roost/router/shard-3`).
 pub async fn find(root: &TreeRoot<'_>, path: &str) -> Result<ActorCell, TreeError> {
     let path = path.trim_end_matches('/');
@@ -156,7 +191,14 @@ pub async fn find(root: &TreeRoot<'_>, path: &str) -> Result<ActorCell, TreeErro
     let mut cell = root.cell.clone();
     let mut kind: &str = SUPERVISOR_KIND;
     for id in rest.split('/').filter(|s| !s.is_empty()) {
-        let children = children_of(&cell, kind).await?;
+        let children = if kind == DYNAMIC_SUPERVISOR_KIND {
+            let sup = ActorRef::<DynamicSupervisorMsg>::from(cell.clone());
+            DynamicSupervisor::which_children_with_prefix(&sup, id)
+                .await
+                .map_err(|e| TreeError::Unreachable(e.to_string()))?
+        } else {
+            children_of(&cell, kind).await?
+        };
         let c = children
             .into_iter()
             .find(|c| c.id == id)

@@ -36,6 +36,9 @@ pub enum DynamicSupervisorMsg {
     TerminateChild(String, RpcReplyPort<bool>),
     /// The running children, in the order they were first started.
     WhichChildren(RpcReplyPort<Vec<ChildInfo>>),
+    /// The running children whose id starts with the prefix (for the actor
+    /// tree's `?prefix=` at 100k sessions: only matches are copied).
+    WhichChildrenWithPrefix(String, RpcReplyPort<Vec<ChildInfo>>),
     /// The supervised children, including those waiting for a delayed restart.
     CountChildren(RpcReplyPort<usize>),
     /// A restart the supervisor scheduled for itself after a backoff delay.
@@ -103,6 +106,21 @@ impl DynamicSupervisor {
         call_result(sup.call(DynamicSupervisorMsg::WhichChildren, None).await)
     }
 
+    /// The running children of `sup` whose id starts with `prefix`.
+    pub async fn which_children_with_prefix(
+        sup: &ActorRef<DynamicSupervisorMsg>,
+        prefix: impl Into<String>,
+    ) -> Result<Vec<ChildInfo>, SupervisorError> {
+        let prefix = prefix.into();
+        call_result(
+            sup.call(
+                |r| DynamicSupervisorMsg::WhichChildrenWithPrefix(prefix, r),
+                None,
+            )
+            .await,
+        )
+    }
+
     /// How many children `sup` supervises.
     pub async fn count_children(
         sup: &ActorRef<DynamicSupervisorMsg>,
@@ -156,7 +174,10 @@ impl Actor for DynamicSupervisor {
             }
             DynamicSupervisorMsg::TerminateChild(id, reply) => state.terminate_child(&id, reply),
             DynamicSupervisorMsg::WhichChildren(reply) => {
-                let _ = reply.send(state.which_children());
+                let _ = reply.send(state.which_children(""));
+            }
+            DynamicSupervisorMsg::WhichChildrenWithPrefix(prefix, reply) => {
+                let _ = reply.send(state.which_children(&prefix));
             }
             DynamicSupervisorMsg::CountChildren(reply) => {
                 let _ = reply.send(state.children.len());
@@ -242,10 +263,11 @@ impl DynamicSupervisorState {
         }
     }
 
-    fn which_children(&self) -> Vec<ChildInfo> {
+    fn which_children(&self, prefix: &str) -> Vec<ChildInfo> {
         let mut running: Vec<(u64, ChildInfo)> = self
             .children
             .values()
+            .filter(|c| c.spec.id.starts_with(prefix))
             .filter_map(|c| {
                 c.cell.as_ref().map(|cell| {
                     let info = ChildInfo {

@@ -516,6 +516,32 @@ async fn dynamic_start_terminate_count_and_limits() {
 }
 
 #[tokio::test]
+async fn dynamic_which_children_with_prefix() {
+    let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None))
+        .await
+        .unwrap();
+    for id in ["session:dev-1", "session:dev-2", "session:gw-1"] {
+        DynamicSupervisor::start_child(&sup, worker(id, Restart::Temporary))
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<ChildInfo>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let dev = DynamicSupervisor::which_children_with_prefix(&sup, "session:dev")
+        .await
+        .unwrap();
+    assert_eq!(ids(dev), ["session:dev-1", "session:dev-2"]);
+    let none = DynamicSupervisor::which_children_with_prefix(&sup, "conn:")
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let all = DynamicSupervisor::which_children_with_prefix(&sup, "")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    sup.stop_and_wait(None, None).await.unwrap();
+}
+
+#[tokio::test]
 async fn dynamic_restarts_by_restart_type() {
     let (sup, _) = Actor::spawn(None, DynamicSupervisor, dyn_args(None))
         .await
