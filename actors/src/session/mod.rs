@@ -352,6 +352,9 @@ impl SessionState {
     }
 
     async fn bind(&mut self, args: BindArgs) -> BindReply {
+        // The old connection may have ended already and queued its Detach (with
+        // its inbound QoS 2 state): take that in before deciding on a takeover.
+        self.drain_inbox().await;
         let old = self.handle.data.lock().binding.clone();
         if let Some(old) = old {
             // Takeover [MQTT-3.1.4-3]: close the old connection (0x8E) and take
@@ -366,10 +369,14 @@ impl SessionState {
                     Some(Duration::from_secs(5)),
                 )
                 .await;
+            if !matches!(kicked, Ok(ractor::rpc::CallResult::Success(_))) {
+                // It ended while we asked: its Detach is in the inbox by now.
+                old.conn.stop(Some("takeover".into()));
+                self.drain_inbox().await;
+            }
             let mut d = self.handle.data.lock();
-            match kicked {
-                Ok(ractor::rpc::CallResult::Success(ids)) => d.merge_awaiting_rel(ids),
-                _ => old.conn.stop(Some("takeover".into())),
+            if let Ok(ractor::rpc::CallResult::Success(ids)) = kicked {
+                d.merge_awaiting_rel(ids);
             }
             d.binding = None;
             // The old connection closed without DISCONNECT: its will goes out now
