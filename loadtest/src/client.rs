@@ -35,9 +35,12 @@ impl Conn {
     /// TCP connect (from the configured source address) then CONNECT / CONNACK,
     /// all within `cfg.connect_timeout`.
     pub(crate) async fn connect(cfg: &Config, index: usize, client_id: String) -> io::Result<Conn> {
-        tokio::time::timeout(cfg.connect_timeout, Conn::connect_inner(cfg, index, client_id))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+        tokio::time::timeout(
+            cfg.connect_timeout,
+            Conn::connect_inner(cfg, index, client_id),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
     }
 
     async fn connect_inner(cfg: &Config, index: usize, client_id: String) -> io::Result<Conn> {

@@ -186,7 +186,9 @@ mod tests {
             source_ips: 3,
             ..Config::default()
         };
-        let got: Vec<_> = (0..4).map(|i| c.source_addr(i).unwrap().to_string()).collect();
+        let got: Vec<_> = (0..4)
+            .map(|i| c.source_addr(i).unwrap().to_string())
+            .collect();
         assert_eq!(got, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1"]);
     }
 }

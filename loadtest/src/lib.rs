@@ -32,7 +32,9 @@ pub use stats::{LatencySummary, Summary};
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The target host is outside 127.0.0.0/8 and ::1.
-    #[error("refusing to send traffic to {0}: only loopback targets (127.0.0.0/8, ::1) are allowed")]
+    #[error(
+        "refusing to send traffic to {0}: only loopback targets (127.0.0.0/8, ::1) are allowed"
+    )]
     NotLoopback(std::net::IpAddr),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]

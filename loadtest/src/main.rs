@@ -10,7 +10,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "roost-bench", version, about = "MQTT load generator (loopback only)")]
+#[command(
+    name = "roost-bench",
+    version,
+    about = "MQTT load generator (loopback only)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

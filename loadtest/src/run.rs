@@ -75,7 +75,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// An idle connection: connect, answer nothing, ping at half the keep alive.
-async fn idle_conn(cfg: Arc<Config>, index: usize, progress: Arc<Progress>, mut stop: watch::Receiver<bool>) {
+async fn idle_conn(
+    cfg: Arc<Config>,
+    index: usize,
+    progress: Arc<Progress>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conn = match Conn::connect(&cfg, index - 1, client_id(&cfg, "conn", index)).await {
         Ok(c) => {
             progress.connected.fetch_add(1, Relaxed);
@@ -385,19 +390,15 @@ async fn publish_loop(
         }
         while let Some(p) = conn.next_buffered()? {
             match p {
-                Packet::PubAck(ack) => {
-                    if inflight.release(ack.packet_id) {
-                        progress.acked.fetch_add(1, Relaxed);
-                    }
+                Packet::PubAck(ack) if inflight.release(ack.packet_id) => {
+                    progress.acked.fetch_add(1, Relaxed);
                 }
                 Packet::PubRec(rec) if rec.reason_code.is_error() => {
                     inflight.release(rec.packet_id);
                 }
                 Packet::PubRec(rec) => conn.queue(&Packet::PubRel(PubRel::new(rec.packet_id)))?,
-                Packet::PubComp(comp) => {
-                    if inflight.release(comp.packet_id) {
-                        progress.acked.fetch_add(1, Relaxed);
-                    }
+                Packet::PubComp(comp) if inflight.release(comp.packet_id) => {
+                    progress.acked.fetch_add(1, Relaxed);
                 }
                 Packet::PingResp => pings_out = pings_out.saturating_sub(1),
                 Packet::Disconnect(d) => {
@@ -454,7 +455,12 @@ pub async fn run_conn(cfg: Config) -> Result<Summary, BenchError> {
         idle_conn(cfg.clone(), i, progress.clone(), stop_rx.clone())
     })
     .await;
-    wait_attempted(&progress, cfg.conns as u64, connect_phase_timeout(&cfg, cfg.conns)).await;
+    wait_attempted(
+        &progress,
+        cfg.conns as u64,
+        connect_phase_timeout(&cfg, cfg.conns),
+    )
+    .await;
     let connect_s = t0.elapsed().as_secs_f64();
     sleep(cfg.duration.unwrap_or_default()).await;
     let _ = stop_tx.send(true);
@@ -476,22 +482,41 @@ async fn start_subscribers(
 ) -> Vec<JoinHandle<Receipts>> {
     let before = progress.attempted();
     let tasks = spawn_paced(cfg.subs, cfg.connect_rate, |i| {
-        subscriber(cfg.clone(), i, progress.clone(), stop.clone(), last_delivery_ns.clone())
+        subscriber(
+            cfg.clone(),
+            i,
+            progress.clone(),
+            stop.clone(),
+            last_delivery_ns.clone(),
+        )
     })
     .await;
-    wait_attempted(progress, before + cfg.subs as u64, connect_phase_timeout(cfg, cfg.subs)).await;
+    wait_attempted(
+        progress,
+        before + cfg.subs as u64,
+        connect_phase_timeout(cfg, cfg.subs),
+    )
+    .await;
     tasks
 }
 
 /// Starts publishers, waits for their connects and tells them all to go at once.
-async fn start_publishers(cfg: &Arc<Config>, progress: &Arc<Progress>) -> (Vec<JoinHandle<u64>>, Instant, u64) {
+async fn start_publishers(
+    cfg: &Arc<Config>,
+    progress: &Arc<Progress>,
+) -> (Vec<JoinHandle<u64>>, Instant, u64) {
     let before = progress.attempted();
     let (go_tx, go_rx) = watch::channel(None);
     let tasks = spawn_paced(cfg.pubs, cfg.connect_rate, |i| {
         publisher(cfg.clone(), i, progress.clone(), go_rx.clone())
     })
     .await;
-    wait_attempted(progress, before + cfg.pubs as u64, connect_phase_timeout(cfg, cfg.pubs)).await;
+    wait_attempted(
+        progress,
+        before + cfg.pubs as u64,
+        connect_phase_timeout(cfg, cfg.pubs),
+    )
+    .await;
     let (t0, t0_ns) = (Instant::now(), now_ns());
     // A publisher that connects after this still reads the value: `borrow` outlives the sender.
     let _ = go_tx.send(Some(t0));
@@ -524,7 +549,11 @@ async fn wait_received(progress: &Progress, target: u64, timeout: Duration) {
 
 /// `pub`: publishers only (the receiving side is someone else's).
 pub async fn run_pub(cfg: Config) -> Result<Summary, BenchError> {
-    let Setup { cfg, progress, _line } = setup(cfg, "pub")?;
+    let Setup {
+        cfg,
+        progress,
+        _line,
+    } = setup(cfg, "pub")?;
     let (tasks, t0, _) = start_publishers(&cfg, &progress).await;
     for t in tasks {
         let _ = t.await;
@@ -537,7 +566,11 @@ pub async fn run_pub(cfg: Config) -> Result<Summary, BenchError> {
 
 /// `sub`: subscribers only, until `cfg.count` deliveries in total or `cfg.duration`.
 pub async fn run_sub(cfg: Config) -> Result<Summary, BenchError> {
-    let Setup { cfg, progress, _line } = setup(cfg, "sub")?;
+    let Setup {
+        cfg,
+        progress,
+        _line,
+    } = setup(cfg, "sub")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let last = Arc::new(AtomicU64::new(0));
     let tasks = start_subscribers(&cfg, &progress, &stop_rx, &last).await;
@@ -548,7 +581,9 @@ pub async fn run_sub(cfg: Config) -> Result<Summary, BenchError> {
     let mut s = base_summary("sub", &progress);
     collect_receipts(&mut s, tasks).await;
     s.expected = cfg.count;
-    s.lost = cfg.count.map_or(0, |c| c.saturating_sub(s.received - s.duplicated));
+    s.lost = cfg
+        .count
+        .map_or(0, |c| c.saturating_sub(s.received - s.duplicated));
     let last = last.load(Relaxed);
     s.elapsed_s = if last > t0_ns {
         (last - t0_ns) as f64 / 1e9
@@ -562,7 +597,11 @@ pub async fn run_sub(cfg: Config) -> Result<Summary, BenchError> {
 /// `pubsub`: subscribers, then publishers, in one process: every loss and
 /// duplicate is known because the run knows who should receive what.
 pub async fn run_pubsub(cfg: Config) -> Result<Summary, BenchError> {
-    let Setup { cfg, progress, _line } = setup(cfg, "pubsub")?;
+    let Setup {
+        cfg,
+        progress,
+        _line,
+    } = setup(cfg, "pubsub")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let last = Arc::new(AtomicU64::new(0));
     let subs = start_subscribers(&cfg, &progress, &stop_rx, &last).await;
@@ -573,7 +612,9 @@ pub async fn run_pubsub(cfg: Config) -> Result<Summary, BenchError> {
     }
     let publish_s = t0.elapsed().as_secs_f64();
     // Subscribers that failed to subscribe count as losses too (and as connect failures).
-    let filters: Vec<String> = (1..=cfg.subs).map(|i| topic_for(&cfg.sub_topic, i)).collect();
+    let filters: Vec<String> = (1..=cfg.subs)
+        .map(|i| topic_for(&cfg.sub_topic, i))
+        .collect();
     let expected: u64 = sent_by
         .iter()
         .enumerate()

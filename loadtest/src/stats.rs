@@ -115,7 +115,11 @@ impl Receipts {
         let Some(stamp) = Stamp::parse(payload) else {
             return true;
         };
-        let fresh = self.seen.entry(stamp.publisher).or_default().insert(stamp.seq);
+        let fresh = self
+            .seen
+            .entry(stamp.publisher)
+            .or_default()
+            .insert(stamp.seq);
         if !fresh {
             self.duplicated += 1;
             return false;

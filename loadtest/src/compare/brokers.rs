@@ -94,7 +94,9 @@ pub fn ensure_installed(kind: Kind, roost_bin: &Path, no_install: bool) -> anyho
                 bail!("rumqttd is not installed (--no-install given)");
             }
             // Without --locked: the crate's own lock file no longer builds on current toolchains.
-            eprintln!("compare: rumqttd is missing; building it with cargo install (a few minutes)");
+            eprintln!(
+                "compare: rumqttd is missing; building it with cargo install (a few minutes)"
+            );
             run_visible(Command::new("cargo").args(["install", "rumqttd"]))?;
             find_program("rumqttd").context("rumqttd still missing after cargo install")
         }
@@ -195,7 +197,9 @@ pub fn start(kind: Kind, program: &Path, port: u16, dir: &Path) -> anyhow::Resul
         .stderr(out);
     raise_nofile_in_child(&mut cmd);
     eprintln!("compare: starting {} on 127.0.0.1:{port}", kind.name());
-    let child = cmd.spawn().with_context(|| format!("spawn {}", program.display()))?;
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("spawn {}", program.display()))?;
     let mut broker = BrokerProcess {
         kind,
         child,
@@ -206,7 +210,11 @@ pub fn start(kind: Kind, program: &Path, port: u16, dir: &Path) -> anyhow::Resul
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if !broker.alive() {
-            bail!("{} exited at start; see {}", kind.name(), broker.log.display());
+            bail!(
+                "{} exited at start; see {}",
+                kind.name(),
+                broker.log.display()
+            );
         }
         if TcpStream::connect(("127.0.0.1", port_v3)).is_ok() {
             return Ok(broker);

@@ -34,6 +34,9 @@ pub fn ensure_font(explicit: Option<&Path>, no_install: bool) -> Option<PathBuf>
     (ok && Path::new(DEJAVU).is_file()).then(|| DEJAVU.into())
 }
 
+/// Picks one figure of a row.
+type Metric = fn(&Row) -> Option<f64>;
+
 const COLORS: [RGBColor; 4] = [
     RGBColor(214, 96, 34),
     RGBColor(60, 110, 180),
@@ -72,9 +75,11 @@ pub fn draw(rows: &[Row], path: &Path, font: Option<&Path>) -> anyhow::Result<()
     let root = BitMapBackend::new(path, (1100, 760)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((2, 1));
-    let metrics: [(&str, fn(&Row) -> Option<f64>); 2] = [
+    let metrics: [(&str, Metric); 2] = [
         ("delivered msgs/s (higher is better)", |r| r.msgs_per_s),
-        ("p99 latency, ms (lower is better)", |r| r.p99_us.map(|v| v as f64 / 1000.0)),
+        ("p99 latency, ms (lower is better)", |r| {
+            r.p99_us.map(|v| v as f64 / 1000.0)
+        }),
     ];
     for (panel, (title, f)) in panels.iter().zip(metrics) {
         let max = scenarios
@@ -125,13 +130,16 @@ pub fn draw(rows: &[Row], path: &Path, font: Option<&Path>) -> anyhow::Result<()
             let bars = scenarios.iter().enumerate().filter_map(|(si, s)| {
                 let v = value(b, s, f)?;
                 let x0 = si as f64 + 0.1 + bi as f64 * width;
-                Some(Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled()))
+                Some(Rectangle::new(
+                    [(x0, 0.0), (x0 + width * 0.92, v)],
+                    color.filled(),
+                ))
             });
             let series = chart.draw_series(bars)?;
             if labels {
-                series
-                    .label(*b)
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                series.label(*b).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
             }
         }
         if labels {

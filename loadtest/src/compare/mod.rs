@@ -62,7 +62,7 @@ pub struct CompareArgs {
 #[derive(Clone)]
 enum Workload {
     /// A pubsub run with this configuration (host, port, version filled in per broker).
-    Traffic(Config),
+    Traffic(Box<Config>),
     /// Idle connections, held while the broker's RSS is sampled.
     Idle(usize),
 }
@@ -112,45 +112,46 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
     let all = vec![
         Scenario {
             name: "idle-conns",
-            about: "idle connections on a fresh broker, held open; broker RSS sampled before and after",
+            about:
+                "idle connections on a fresh broker, held open; broker RSS sampled before and after",
             workload: Workload::Idle(a.idle_conns),
         },
         Scenario {
             name: "pairs-q0",
             about: "50 publisher/subscriber pairs, QoS 0, PINGREQ window of 32",
-            workload: Workload::Traffic(pairs(QoS::AtMostOnce)),
+            workload: Workload::Traffic(Box::new(pairs(QoS::AtMostOnce))),
         },
         Scenario {
             name: "pairs-q1",
             about: "50 pairs, QoS 1, in-flight window 32",
-            workload: Workload::Traffic(pairs(QoS::AtLeastOnce)),
+            workload: Workload::Traffic(Box::new(pairs(QoS::AtLeastOnce))),
         },
         Scenario {
             name: "pairs-q2",
             about: "50 pairs, QoS 2, in-flight window 32",
-            workload: Workload::Traffic(pairs(QoS::ExactlyOnce)),
+            workload: Workload::Traffic(Box::new(pairs(QoS::ExactlyOnce))),
         },
         Scenario {
             name: "fan-in-q0",
             about: "50 publishers at 50k msgs/s in total, one subscriber to bench/in/+, QoS 0",
-            workload: Workload::Traffic(fan_in(QoS::AtMostOnce)),
+            workload: Workload::Traffic(Box::new(fan_in(QoS::AtMostOnce))),
         },
         Scenario {
             name: "fan-in-q1",
             about: "50 publishers at 50k msgs/s in total, one subscriber to bench/in/+, QoS 1",
-            workload: Workload::Traffic(fan_in(QoS::AtLeastOnce)),
+            workload: Workload::Traffic(Box::new(fan_in(QoS::AtLeastOnce))),
         },
         Scenario {
             name: "fan-out-q0",
             about: "1 publisher at 50 msgs/s, 1000 subscribers (50k deliveries/s), QoS 0",
-            workload: Workload::Traffic(Config {
+            workload: Workload::Traffic(Box::new(Config {
                 pubs: 1,
                 subs: 1000,
                 pub_topic: "bench/out".into(),
                 sub_topic: "bench/out".into(),
                 rate: Rate::PerClient(50.0),
                 ..base.clone()
-            }),
+            })),
         },
     ];
     all.into_iter()
@@ -240,7 +241,11 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
             Err(e) => {
                 eprintln!("compare: {}: {e:#}", kind.name());
                 for s in &scenarios {
-                    rows.push(Row::failed(kind.name(), s.name, format!("did not start: {e}")));
+                    rows.push(Row::failed(
+                        kind.name(),
+                        s.name,
+                        format!("did not start: {e}"),
+                    ));
                 }
                 continue;
             }
@@ -259,7 +264,13 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
         broker.stop();
     }
     let total = started.elapsed();
-    let mut md = report::markdown(&rows, &scenarios.iter().map(|s| (s.name, s.about)).collect::<Vec<_>>());
+    let mut md = report::markdown(
+        &rows,
+        &scenarios
+            .iter()
+            .map(|s| (s.name, s.about))
+            .collect::<Vec<_>>(),
+    );
     // Other work on the machine takes CPU from both the broker and the bench: say how much.
     md.push_str(&format!(
         "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
@@ -267,7 +278,10 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
         loadavg()
     ));
     std::fs::write(a.out.join("compare.md"), &md)?;
-    std::fs::write(a.out.join("compare.json"), serde_json::to_string_pretty(&rows)?)?;
+    std::fs::write(
+        a.out.join("compare.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
     let png = a.out.join("compare.png");
     match chart::draw(&rows, &png, font.as_deref()) {
         Ok(()) => eprintln!("compare: chart written to {}", png.display()),
@@ -302,7 +316,7 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 port,
                 version,
                 client_prefix: format!("cmp-{}", s.name),
-                ..template.clone()
+                ..(**template).clone()
             };
             let limit = cfg.duration.unwrap_or_default()
                 + cfg.drain
@@ -340,7 +354,8 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 progress: Some(progress.clone()),
                 ..Config::default()
             };
-            let phase = Duration::from_secs_f64(*n as f64 / cfg.connect_rate) + Duration::from_secs(20);
+            let phase =
+                Duration::from_secs_f64(*n as f64 / cfg.connect_rate) + Duration::from_secs(20);
             let rss0 = rss_kib(pid);
             let task = tokio::spawn(roost_bench::run_conn(cfg));
             let deadline = Instant::now() + phase;
@@ -364,7 +379,14 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 }
                 _ => None,
             };
-            Row::idle(name, s.name, outcome(alive, &summary), &summary, rss_per_conn, rss1)
+            Row::idle(
+                name,
+                s.name,
+                outcome(alive, &summary),
+                &summary,
+                rss_per_conn,
+                rss1,
+            )
         }
     }
 }

@@ -63,7 +63,13 @@ impl Row {
         Row::empty(broker, scenario, Outcome::Failed(why))
     }
 
-    pub fn traffic(broker: &str, scenario: &str, outcome: Outcome, s: &Summary, cpu_us: Option<f64>) -> Row {
+    pub fn traffic(
+        broker: &str,
+        scenario: &str,
+        outcome: Outcome,
+        s: &Summary,
+        cpu_us: Option<f64>,
+    ) -> Row {
         let delivered = s.received.saturating_sub(s.duplicated);
         Row {
             msgs_per_s: Some(s.msgs_per_s),
@@ -73,7 +79,9 @@ impl Row {
             duplicated: Some(s.duplicated),
             p50_us: (s.received > 0).then_some(s.latency.p50_us),
             p99_us: (s.received > 0).then_some(s.latency.p99_us),
-            cpu_us_per_msg: cpu_us.filter(|_| delivered > 0).map(|c| c / delivered as f64),
+            cpu_us_per_msg: cpu_us
+                .filter(|_| delivered > 0)
+                .map(|c| c / delivered as f64),
             connected: Some(s.connected),
             connect_failures: Some(s.connect_failures),
             ..Row::empty(broker, scenario, outcome)
@@ -147,7 +155,10 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "| scenario | broker | msgs/s | sent | received | lost | dup | p50 µs | p99 µs | broker CPU µs/msg | RSS B/idle conn | status |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        md,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     for (name, _) in scenarios {
         for r in rows.iter().filter(|r| r.scenario == *name) {
             let idle = r.rss_bytes_per_conn.is_some() || r.connected.is_some() && r.sent.is_none();
@@ -156,7 +167,11 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.scenario,
                 r.broker,
-                if idle { "-".into() } else { fmt_f(r.msgs_per_s, 0) },
+                if idle {
+                    "-".into()
+                } else {
+                    fmt_f(r.msgs_per_s, 0)
+                },
                 fmt_u(r.sent),
                 fmt_u(r.received),
                 fmt_u(r.lost),
@@ -188,14 +203,23 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
     };
     if rows.iter().any(|r| r.broker == "roost") && !others.is_empty() {
         let _ = writeln!(md, "\nRatios Roost / other (msgs/s and latency: >1 means Roost is higher; CPU and RSS: >1 means Roost uses more):\n");
-        let _ = writeln!(md, "| scenario | vs | msgs/s | p50 | p99 | CPU/msg | RSS/conn |");
+        let _ = writeln!(
+            md,
+            "| scenario | vs | msgs/s | p50 | p99 | CPU/msg | RSS/conn |"
+        );
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
         for (name, _) in scenarios {
-            let Some(roost) = rows.iter().find(|r| r.scenario == *name && r.broker == "roost") else {
+            let Some(roost) = rows
+                .iter()
+                .find(|r| r.scenario == *name && r.broker == "roost")
+            else {
                 continue;
             };
             for other in &others {
-                let Some(o) = rows.iter().find(|r| r.scenario == *name && r.broker == *other) else {
+                let Some(o) = rows
+                    .iter()
+                    .find(|r| r.scenario == *name && r.broker == *other)
+                else {
                     continue;
                 };
                 let ok = |r: &Row| !matches!(r.outcome, Outcome::Failed(_));
@@ -212,7 +236,11 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     name,
                     other,
-                    if is_idle { "-".into() } else { pick(|r| r.msgs_per_s) },
+                    if is_idle {
+                        "-".into()
+                    } else {
+                        pick(|r| r.msgs_per_s)
+                    },
                     pick(|r| r.p50_us.map(|v| v as f64)),
                     pick(|r| r.p99_us.map(|v| v as f64)),
                     pick(|r| r.cpu_us_per_msg),
