@@ -148,7 +148,7 @@ pub fn start(kind: Kind, program: &Path, port: u16, dir: &Path) -> anyhow::Resul
         Kind::Mosquitto => {
             // max_inflight_messages 32 (default 20) because a 3.1.1 publisher with 32 QoS 2
             // messages in flight otherwise loses the ones past 20 although they are acked;
-            // set_tcp_nodelay because Roost and rumqttd do not use Nagle either.
+            // set_tcp_nodelay because Roost does not use Nagle either.
             let conf = dir.join("mosquitto.conf");
             fs::write(
                 &conf,
