@@ -2,8 +2,8 @@
 //! sessions), each restarted one_for_one according to its restart type.
 
 use crate::restart::{
-    classify, should_restart, shutdown_all, shutdown_child, shutdown_timeout, Backoff, Exit,
-    RestartLog, BACKOFF_BASE,
+    classify, intensity_exceeded, should_restart, shutdown_all, shutdown_child, shutdown_timeout,
+    Backoff, Exit, RestartLog, BACKOFF_BASE,
 };
 use crate::{call_result, ChildInfo, ChildSpec, Intensity, RestartTimer, SupervisorError};
 use ractor::{
@@ -12,7 +12,7 @@ use ractor::{
 use std::collections::HashMap;
 use std::time::SystemTime;
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 /// OTP's `simple_one_for_one` / Elixir's `DynamicSupervisor`: the parent of the
 /// many short-lived actors (one per connection, one per session), so each can
@@ -376,19 +376,9 @@ impl DynamicSupervisorState {
     /// Too many restarts: stop everything and fail, so the parent decides.
     async fn give_up(&mut self, id: &str) -> ActorProcessingErr {
         let intensity = self.log.intensity();
-        error!(
-            supervisor = %self.name,
-            child = %id,
-            max_restarts = intensity.max_restarts,
-            period_ms = intensity.period.as_millis() as u64,
-            "supervisor_intensity_exceeded"
-        );
+        let err = intensity_exceeded(&self.name, id, intensity);
         self.shutdown_children().await;
-        format!(
-            "supervisor {}: more than {} restarts in {:?} (last: {id})",
-            self.name, intensity.max_restarts, intensity.period
-        )
-        .into()
+        err
     }
 
     /// Stops all running children at once; no order is owed among them.

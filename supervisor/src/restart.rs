@@ -160,6 +160,27 @@ impl Backoff {
 
 /// Stops one child gracefully and waits for it, killing it if it has not
 /// stopped within `timeout` (OTP's `shutdown` then `kill`).
+/// Logs that a supervisor gives up (restart intensity exceeded) and builds the
+/// error it fails with, so its own supervisor sees the escalation.
+pub(crate) fn intensity_exceeded(
+    supervisor: &str,
+    child: &str,
+    intensity: Intensity,
+) -> ractor::ActorProcessingErr {
+    tracing::error!(
+        supervisor = %supervisor,
+        child = %child,
+        max_restarts = intensity.max_restarts,
+        period_ms = intensity.period.as_millis() as u64,
+        "supervisor_intensity_exceeded"
+    );
+    format!(
+        "supervisor {supervisor}: more than {} restarts in {:?} (last: {child})",
+        intensity.max_restarts, intensity.period
+    )
+    .into()
+}
+
 pub(crate) async fn shutdown_child(cell: &ActorCell, timeout: Duration) {
     let stopped = cell
         .stop_and_wait(Some(SHUTDOWN_REASON.to_string()), Some(timeout))

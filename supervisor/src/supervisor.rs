@@ -2,8 +2,8 @@
 //! one_for_one, one_for_all or rest_for_one.
 
 use crate::restart::{
-    classify, should_restart, shutdown_child, shutdown_timeout, Backoff, Exit, RestartLog,
-    BACKOFF_BASE,
+    classify, intensity_exceeded, should_restart, shutdown_child, shutdown_timeout, Backoff, Exit,
+    RestartLog, BACKOFF_BASE,
 };
 use crate::SupervisorError;
 use crate::{call_result, ChildInfo, ChildSpec, Intensity, Restart, RestartTimer, Strategy};
@@ -315,19 +315,9 @@ impl SupervisorState {
     /// Too many restarts: stop everything and fail, so the parent decides.
     async fn give_up(&mut self, id: &str) -> ActorProcessingErr {
         let intensity = self.log.intensity();
-        error!(
-            supervisor = %self.name,
-            child = %id,
-            max_restarts = intensity.max_restarts,
-            period_ms = intensity.period.as_millis() as u64,
-            "supervisor_intensity_exceeded"
-        );
+        let err = intensity_exceeded(&self.name, id, intensity);
         self.shutdown_children().await;
-        format!(
-            "supervisor {}: more than {} restarts in {:?} (last: {id})",
-            self.name, intensity.max_restarts, intensity.period
-        )
-        .into()
+        err
     }
 
     /// Stops the running children in reverse start order (OTP's shutdown order).
