@@ -29,6 +29,8 @@ use tokio::task::JoinHandle;
 /// Decoded batches the reader may hand over before the actor catches up (credit,
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
+/// The read buffer a connection starts with (it grows for larger packets).
+const INITIAL_READ_BUFFER: usize = 1024;
 /// Packets per batch handed from the reader to the actor.
 const READ_BATCH: usize = 64;
 
@@ -144,7 +146,8 @@ impl Actor for Connection {
             ctx: args.ctx,
             peer: args.peer,
             writer: Some(wr),
-            wbuf: BytesMut::with_capacity(4096),
+            // Grows with the first write: an idle connection keeps its memory small.
+            wbuf: BytesMut::new(),
             session: None,
             reader,
             read_timeout_ms,
@@ -254,7 +257,9 @@ impl ConnState {
     async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
         if !self.channel.is_connected() {
             match packet {
-                Packet::Connect(c) => self.connect(myself, c).await,
+                // Boxed: the CONNECT path is the largest future of the actor and
+                // runs once; inline, every idle connection would carry its size.
+                Packet::Connect(c) => Box::pin(self.connect(myself, c)).await,
                 // [MQTT-3.1.0-1] the first packet must be CONNECT.
                 _ => self.close(None),
             }
@@ -558,7 +563,7 @@ async fn read_loop(
     credit: Arc<Semaphore>,
     max_packet_size: usize,
 ) {
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
     loop {

@@ -178,7 +178,7 @@ impl Actor for Session {
                 }
             }
         }
-        st.drain_inbox().await;
+        Box::pin(st.drain_inbox()).await;
         Ok(())
     }
 
@@ -198,9 +198,11 @@ impl Actor for Session {
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SessionMsg::Wake => st.drain_inbox().await,
+            SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
             SessionMsg::Bind(args, reply) => {
-                let r = st.bind(args).await;
+                // Boxed, like the other rare and large paths: the actor's task
+                // holds its largest handler future for its whole life.
+                let r = Box::pin(st.bind(args)).await;
                 st.flush();
                 let _ = reply.send(r);
             }
@@ -210,7 +212,7 @@ impl Actor for Session {
                     generation == d.generation && d.binding.is_none()
                 };
                 if end {
-                    st.end().await;
+                    Box::pin(st.end()).await;
                 }
                 let _ = reply.send(end);
                 if end {
@@ -316,8 +318,8 @@ impl SessionState {
                 return;
             };
             match msg {
-                Inbound::Subscribe(s) => self.subscribe(s).await,
-                Inbound::Unsubscribe(u) => self.unsubscribe(u).await,
+                Inbound::Subscribe(s) => Box::pin(self.subscribe(s)).await,
+                Inbound::Unsubscribe(u) => Box::pin(self.unsubscribe(u)).await,
                 // Arrived after the inbox was found empty: the next run takes it.
                 _ => continue,
             }
