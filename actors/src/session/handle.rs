@@ -41,11 +41,24 @@ pub enum Inbound {
     ConnDown(ractor::ActorId),
 }
 
+/// Two queues: control messages (acks, subscribes, detaches) are handled before
+/// deliveries, so a flood of deliveries never delays the PUBACK that frees an
+/// inflight slot (which would cap a busy subscriber at one window per backlog).
+/// Order is kept within each queue; between them none is owed (acks and
+/// deliveries commute; a delivery handled after a detach is queued for the
+/// next connection instead of sent).
 #[derive(Default)]
 struct Inbox {
-    items: VecDeque<Inbound>,
+    control: VecDeque<Inbound>,
+    deliveries: VecDeque<Inbound>,
     /// A Wake is on its way to the actor: no need to send another.
     wake_pending: bool,
+}
+
+impl Inbox {
+    fn len(&self) -> usize {
+        self.control.len() + self.deliveries.len()
+    }
 }
 
 /// The durable part of one session, shared by its successive actors.
@@ -79,8 +92,11 @@ impl SessionHandle {
         }
         let wake = {
             let mut inbox = self.inbox.lock();
-            inbox.items.push_back(msg);
-            self.depth.store(inbox.items.len(), Ordering::Relaxed);
+            match msg {
+                Inbound::Deliver(_) => inbox.deliveries.push_back(msg),
+                _ => inbox.control.push_back(msg),
+            }
+            self.depth.store(inbox.len(), Ordering::Relaxed);
             !std::mem::replace(&mut inbox.wake_pending, true)
         };
         if wake {
@@ -97,10 +113,10 @@ impl SessionHandle {
         }
     }
 
-    /// The oldest unhandled message (left in place until [`Self::pop`]).
+    /// The next unhandled message, control first (left in place until [`Self::pop`]).
     pub(crate) fn peek(&self) -> Option<Inbound> {
         let mut inbox = self.inbox.lock();
-        let next = inbox.items.front().cloned();
+        let next = inbox.control.front().or(inbox.deliveries.front()).cloned();
         if next.is_none() {
             inbox.wake_pending = false;
         }
@@ -114,19 +130,24 @@ impl SessionHandle {
     pub(crate) fn take_sync_run(&self, max: usize, out: &mut Vec<Inbound>) {
         let mut inbox = self.inbox.lock();
         while out.len() < max {
-            match inbox.items.front() {
-                Some(Inbound::Subscribe(_) | Inbound::Unsubscribe(_)) | None => break,
-                Some(_) => out.push(inbox.items.pop_front().expect("front exists")),
+            match inbox.control.front() {
+                Some(Inbound::Subscribe(_) | Inbound::Unsubscribe(_)) => break,
+                Some(_) => out.push(inbox.control.pop_front().expect("front exists")),
+                None => match inbox.deliveries.pop_front() {
+                    Some(d) => out.push(d),
+                    None => break,
+                },
             }
         }
-        self.depth.store(inbox.items.len(), Ordering::Relaxed);
+        self.depth.store(inbox.len(), Ordering::Relaxed);
     }
 
-    /// Removes the message returned by the last [`Self::peek`], once handled.
+    /// Removes the SUBSCRIBE/UNSUBSCRIBE returned by the last [`Self::peek`],
+    /// once handled (they travel in the control queue).
     pub(crate) fn pop(&self) {
         let mut inbox = self.inbox.lock();
-        inbox.items.pop_front();
-        self.depth.store(inbox.items.len(), Ordering::Relaxed);
+        inbox.control.pop_front();
+        self.depth.store(inbox.len(), Ordering::Relaxed);
     }
 
     pub(crate) fn set_actor(&self, actor: Option<ActorRef<SessionMsg>>) {
