@@ -118,7 +118,7 @@ async fn open(
     ensure_actor(ctx, &handle).await?;
     let reply = handle
         .call(
-            |r| SessionMsg::Bind(bind.clone(), r),
+            |r| SessionMsg::Bind(Box::new(bind.clone()), r),
             CALL_TIMEOUT,
             RESTART_PATIENCE,
         )
@@ -135,10 +135,9 @@ async fn ensure_actor(ctx: &Arc<BrokerContext>, handle: &Arc<SessionHandle>) -> 
         if handle.actor().is_some() {
             return Ok(());
         }
-        let sup: ActorRef<DynamicSupervisorMsg> =
-            ractor::registry::where_is(SESSIONS_NAME.to_string())
-                .ok_or("sessions supervisor not running")?
-                .into();
+        let sup: ActorRef<DynamicSupervisorMsg> = ractor::registry::where_is(SESSIONS_NAME)
+            .ok_or("sessions supervisor not running")?
+            .into();
         let args = SessionArgs {
             ctx: ctx.clone(),
             handle: handle.clone(),

@@ -94,7 +94,7 @@ pub enum SessionMsg {
     /// The inbox has messages.
     Wake,
     /// From the registry: bind a new connection.
-    Bind(BindArgs, RpcReplyPort<BindReply>),
+    Bind(Box<BindArgs>, RpcReplyPort<BindReply>),
     /// From the registry: end the session if it is still unbound at `generation`.
     TryEnd(u64, RpcReplyPort<bool>),
     WillTimer(u64),
@@ -202,7 +202,7 @@ impl Actor for Session {
             SessionMsg::Bind(args, reply) => {
                 // Boxed, like the other rare and large paths: the actor's task
                 // holds its largest handler future for its whole life.
-                let r = Box::pin(st.bind(args)).await;
+                let r = Box::pin(st.bind(*args)).await;
                 st.flush();
                 let _ = reply.send(r);
             }
@@ -231,10 +231,8 @@ impl Actor for Session {
                     let d = st.handle.data.lock();
                     generation == d.generation && d.binding.is_none()
                 };
-                if let (true, Some(registry)) = (
-                    unbound,
-                    ractor::registry::where_is(REGISTRY_NAME.to_string()),
-                ) {
+                if let (true, Some(registry)) = (unbound, ractor::registry::where_is(REGISTRY_NAME))
+                {
                     let _ = ActorRef::<RegistryMsg>::from(registry).cast(RegistryMsg::Expire {
                         client_id: st.cx.client_id.clone(),
                         generation,
