@@ -40,17 +40,8 @@ pub enum CtlError {
     BadAnswer { url: String, message: String },
 }
 
-/// A node of `GET /api/v5/actors` (the fields `ctl` prints).
-#[derive(Debug, Deserialize)]
-pub struct ActorNode {
-    pub path: String,
-    pub kind: String,
-    pub restarts: u32,
-    pub mailbox: Option<usize>,
-    pub started_at: String,
-    pub child_count: usize,
-    pub children: Vec<ActorNode>,
-}
+/// A node of `GET /api/v5/actors`: the broker's own type, read back.
+pub use roost_actors::tree::ActorNode;
 
 /// An error body of the API.
 #[derive(Debug, Deserialize)]

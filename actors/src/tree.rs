@@ -8,13 +8,14 @@ use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
     DYNAMIC_SUPERVISOR_KIND, SUPERVISOR_KIND,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// One actor in the tree, as `GET /api/v5/actors` returns it.
-#[derive(Debug, Clone, Serialize)]
+/// One actor in the tree, as `GET /api/v5/actors` returns it (and `roost ctl`
+/// reads it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActorNode {
     pub path: String,
     pub kind: String,
