@@ -46,8 +46,8 @@ pub enum Outgoing {
         subscription_id: Option<u32>,
     },
     PubRel(u16, ReasonCode),
-    SubAck(SubAck),
-    UnsubAck(UnsubAck),
+    SubAck(Box<SubAck>),
+    UnsubAck(Box<UnsubAck>),
 }
 
 /// Why the reader stopped.
@@ -305,13 +305,13 @@ impl ConnState {
             Packet::Subscribe(s) => match self.channel.subscribe(&s) {
                 Ok(()) => {
                     self.awaiting_session = true;
-                    self.cast_session(Inbound::Subscribe(s));
+                    self.cast_session(Inbound::Subscribe(Box::new(s)));
                 }
                 Err(v) => self.violation(v),
             },
             Packet::Unsubscribe(u) => {
                 self.awaiting_session = true;
-                self.cast_session(Inbound::Unsubscribe(u));
+                self.cast_session(Inbound::Unsubscribe(Box::new(u)));
             }
             Packet::PingReq => self.write(Packet::PingResp),
             Packet::Disconnect(d) => match self.channel.disconnect(&d) {
@@ -514,11 +514,11 @@ impl ConnState {
                 })),
                 Outgoing::SubAck(a) => {
                     answered = true;
-                    self.write(Packet::SubAck(a))
+                    self.write(Packet::SubAck(*a))
                 }
                 Outgoing::UnsubAck(a) => {
                     answered = true;
-                    self.write(Packet::UnsubAck(a))
+                    self.write(Packet::UnsubAck(*a))
                 }
             }
         }

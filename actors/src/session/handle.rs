@@ -22,8 +22,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum Inbound {
     Deliver(Delivery),
-    Subscribe(Subscribe),
-    Unsubscribe(Unsubscribe),
+    // Boxed (as the SUBACK/UNSUBACK of `Outgoing`): rare and large, they would
+    // make every queued delivery as big as a SUBSCRIBE with its properties.
+    Subscribe(Box<Subscribe>),
+    Unsubscribe(Box<Unsubscribe>),
     PubAck(u16),
     /// PUBREC with its reason code: an error code (>= 0x80) ends the exchange.
     PubRec(u16, ReasonCode),

@@ -316,8 +316,8 @@ impl SessionState {
                 return;
             };
             match msg {
-                Inbound::Subscribe(s) => Box::pin(self.subscribe(s)).await,
-                Inbound::Unsubscribe(u) => Box::pin(self.unsubscribe(u)).await,
+                Inbound::Subscribe(s) => Box::pin(self.subscribe(*s)).await,
+                Inbound::Unsubscribe(u) => Box::pin(self.unsubscribe(*u)).await,
                 // Arrived after the inbox was found empty: the next run takes it.
                 _ => continue,
             }
@@ -585,11 +585,11 @@ impl SessionState {
                 }
             }
         }
-        self.cx.outbox.push(Outgoing::SubAck(SubAck {
+        self.cx.outbox.push(Outgoing::SubAck(Box::new(SubAck {
             packet_id: s.packet_id,
             reason_codes: codes,
             ..Default::default()
-        }));
+        })));
         let mut d = self.handle.data.lock();
         for r in retained {
             d.deliver(&mut self.cx, r);
@@ -613,10 +613,10 @@ impl SessionState {
                 None => codes.push(ReasonCode::NoSubscriptionExisted),
             }
         }
-        self.cx.outbox.push(Outgoing::UnsubAck(UnsubAck {
+        self.cx.outbox.push(Outgoing::UnsubAck(Box::new(UnsubAck {
             packet_id: u.packet_id,
             reason_codes: codes,
             ..Default::default()
-        }));
+        })));
     }
 }
