@@ -4,10 +4,10 @@
 
 use crate::config::MqttConfig;
 use crate::message::Message;
-use roost_protocol::topic::{parse_subscription_filter, validate_topic_name};
+use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
-    Publish, QoS, ReasonCode, Subscribe, Will,
+    Publish, QoS, ReasonCode, Will,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -373,27 +373,6 @@ impl Channel {
         let now = Instant::now();
         self.awaiting_rel
             .extend(ids.into_iter().map(|id| (id, now)));
-    }
-
-    /// Checks rules of SUBSCRIBE that close the connection.
-    pub fn subscribe(&self, s: &Subscribe) -> Result<(), Violation> {
-        if s.properties.subscription_identifiers.first() == Some(&0) {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "subscription identifier 0",
-            ));
-        }
-        for (filter, opts) in &s.filters {
-            let shared = parse_subscription_filter(filter).is_ok_and(|f| f.group.is_some());
-            if shared && opts.no_local {
-                // [MQTT-3.8.3-4]
-                return Err(violation(
-                    ReasonCode::ProtocolError,
-                    "no local on a shared subscription",
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Handles the client's DISCONNECT: decides the will and the new expiry.

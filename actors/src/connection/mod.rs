@@ -302,13 +302,12 @@ impl ConnState {
                 let comp = self.channel.pubrel(a.packet_id);
                 self.write(comp);
             }
-            Packet::Subscribe(s) => match self.channel.subscribe(&s) {
-                Ok(()) => {
-                    self.awaiting_session = true;
-                    self.cast_session(Inbound::Subscribe(Box::new(s)));
-                }
-                Err(v) => self.violation(v),
-            },
+            // Subscription identifier 0 and No Local on a shared subscription
+            // [MQTT-3.8.3-4] are refused by the decoder already.
+            Packet::Subscribe(s) => {
+                self.awaiting_session = true;
+                self.cast_session(Inbound::Subscribe(Box::new(s)));
+            }
             Packet::Unsubscribe(u) => {
                 self.awaiting_session = true;
                 self.cast_session(Inbound::Unsubscribe(Box::new(u)));
