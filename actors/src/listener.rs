@@ -2,7 +2,7 @@
 //! sockets and starts one connection actor per client under the listener's
 //! connections supervisor.
 
-use crate::connection::{ConnArgs, Connection};
+use crate::connection::{ConnArgs, Connection, PeerInfo};
 use crate::context::BrokerContext;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use roost_supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart};
@@ -90,7 +90,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
         let conn_args = ConnArgs {
             ctx: args.ctx.clone(),
             stream: Arc::new(parking_lot::Mutex::new(Some(stream))),
-            peer,
+            peer: PeerInfo::tcp(&args.name, peer),
         };
         let spec = ChildSpec::new(
             format!("conn:{peer}"),

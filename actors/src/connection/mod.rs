@@ -4,6 +4,7 @@
 //! what its session hands it.
 
 pub mod channel;
+pub mod peer;
 
 use crate::context::BrokerContext;
 use crate::message::Message;
@@ -11,12 +12,12 @@ use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
+pub use peer::{PeerCert, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
     SubAck, UnsubAck,
 };
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,12 +81,12 @@ pub enum ConnMsg {
 pub struct ConnArgs {
     pub ctx: Arc<BrokerContext>,
     pub stream: Arc<parking_lot::Mutex<Option<TcpStream>>>,
-    pub peer: SocketAddr,
+    pub peer: PeerInfo,
 }
 
 pub struct ConnState {
     ctx: Arc<BrokerContext>,
-    peer: SocketAddr,
+    peer: PeerInfo,
     writer: Option<OwnedWriteHalf>,
     wbuf: BytesMut,
     channel: Channel,
