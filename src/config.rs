@@ -4,7 +4,7 @@
 //! start-up with a message that names the full key and where it was set, because a
 //! broker that silently ignores `max_inflght: 64` runs with a limit nobody chose.
 
-use roost_actors::config::{Config, SharedStrategy};
+use roost_actors::config::{Config, SharedStrategy, Verify};
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -130,6 +130,11 @@ where
         key: key.to_string(),
         problem,
         origin: sources.origin(key),
+    })?;
+    validate_listeners(&config.listeners).map_err(|(key, problem)| ConfigError::Invalid {
+        origin: sources.origin(&key),
+        key,
+        problem,
     })?;
     Ok(config)
 }
@@ -347,13 +352,6 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
 /// Range checks serde cannot express. Returns the key and what is wrong with it.
 fn validate(config: &Config) -> Result<(), (&'static str, String)> {
     let mqtt = &config.mqtt;
-    let bind = &config.listeners.tcp.bind;
-    if bind.parse::<SocketAddr>().is_err() {
-        return Err((
-            "listeners.tcp.bind",
-            format!("{bind:?} is not an IP address and port, e.g. \"0.0.0.0:1883\""),
-        ));
-    }
     if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&mqtt.max_packet_size) {
         return Err((
             "mqtt.max_packet_size",
@@ -409,6 +407,64 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+/// Checks of `listeners.*` (keys are per listener, so named at run time). The
+/// certificate files themselves are read when the broker starts.
+fn validate_listeners(
+    listeners: &roost_actors::config::ListenersConfig,
+) -> Result<(), (String, String)> {
+    for l in listeners.all() {
+        let key = |k: &str| format!("listeners.{}.{k}", l.name);
+        if l.bind.parse::<SocketAddr>().is_err() {
+            return Err((
+                key("bind"),
+                format!(
+                    "{:?} is not an IP address and port, e.g. \"0.0.0.0:1883\"",
+                    l.bind
+                ),
+            ));
+        }
+        if let Some(path) = &l.ws_path {
+            if !path.starts_with('/') {
+                return Err((key("path"), format!("{path:?} must start with /")));
+            }
+        }
+        if let Some(timeout) = l.proxy_protocol {
+            if timeout.is_zero() {
+                return Err((
+                    key("proxy_protocol_timeout"),
+                    "must be longer than 0s".into(),
+                ));
+            }
+        }
+        let Some(tls) = &l.tls else { continue };
+        if tls.versions.is_empty() {
+            return Err((key("versions"), "must name at least one TLS version".into()));
+        }
+        if tls.handshake_timeout.is_zero() {
+            return Err((key("handshake_timeout"), "must be longer than 0s".into()));
+        }
+        if !l.enabled {
+            continue;
+        }
+        for (name, value) in [("certfile", &tls.certfile), ("keyfile", &tls.keyfile)] {
+            if value.is_empty() {
+                return Err((
+                    key(name),
+                    "a PEM file is required when the listener is enabled".into(),
+                ));
+            }
+        }
+        if tls.verify != Verify::None && tls.cacertfile.is_empty() {
+            return Err((
+                key("cacertfile"),
+                "a PEM file of CA certificates is required when verify is optional or required"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The effective configuration as YAML with every key, in the layout of
 /// `config.yaml`: what `roost check-config` prints, and valid input for `--config`.
 ///
@@ -433,17 +489,85 @@ pub fn render(config: &Config) -> String {
     out.section("node", 0);
     out.string("name", name, 1);
 
-    let roost_actors::config::ListenersConfig { tcp } = listeners;
+    let roost_actors::config::ListenersConfig { tcp, tls, ws, wss } = listeners;
+    out.section("listeners", 0);
     let roost_actors::config::TcpListenerConfig {
         enabled,
         bind,
         max_connections,
+        proxy_protocol,
+        proxy_protocol_timeout,
     } = tcp;
-    out.section("listeners", 0);
     out.section("tcp", 1);
     out.plain("enabled", enabled, 2);
     out.string("bind", bind, 2);
     out.plain("max_connections", max_connections, 2);
+    out.plain("proxy_protocol", proxy_protocol, 2);
+    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+
+    let roost_actors::config::TlsListenerConfig {
+        enabled,
+        bind,
+        max_connections,
+        proxy_protocol,
+        proxy_protocol_timeout,
+        certfile: _,
+        keyfile: _,
+        cacertfile: _,
+        verify: _,
+        versions: _,
+        handshake_timeout: _,
+        peer_cert_as_username: _,
+        peer_cert_as_clientid: _,
+    } = tls;
+    out.section("tls", 1);
+    out.plain("enabled", enabled, 2);
+    out.string("bind", bind, 2);
+    out.plain("max_connections", max_connections, 2);
+    out.plain("proxy_protocol", proxy_protocol, 2);
+    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    render_tls(&mut out, &tls.tls_options());
+
+    let roost_actors::config::WsListenerConfig {
+        enabled,
+        bind,
+        max_connections,
+        path,
+        proxy_protocol,
+        proxy_protocol_timeout,
+    } = ws;
+    out.section("ws", 1);
+    out.plain("enabled", enabled, 2);
+    out.string("bind", bind, 2);
+    out.plain("max_connections", max_connections, 2);
+    out.string("path", path, 2);
+    out.plain("proxy_protocol", proxy_protocol, 2);
+    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+
+    let roost_actors::config::WssListenerConfig {
+        enabled,
+        bind,
+        max_connections,
+        path,
+        proxy_protocol,
+        proxy_protocol_timeout,
+        certfile: _,
+        keyfile: _,
+        cacertfile: _,
+        verify: _,
+        versions: _,
+        handshake_timeout: _,
+        peer_cert_as_username: _,
+        peer_cert_as_clientid: _,
+    } = wss;
+    out.section("wss", 1);
+    out.plain("enabled", enabled, 2);
+    out.string("bind", bind, 2);
+    out.plain("max_connections", max_connections, 2);
+    out.string("path", path, 2);
+    out.plain("proxy_protocol", proxy_protocol, 2);
+    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    render_tls(&mut out, &wss.tls_options());
 
     let roost_actors::config::MqttConfig {
         max_packet_size,
@@ -553,6 +677,37 @@ pub fn render(config: &Config) -> String {
     out.duration("period", *period, 1);
 
     out.0
+}
+
+/// The TLS keys of a `tls` or `wss` listener. [`TlsOptions`] is destructured in
+/// full, so a new TLS key fails to compile until it is rendered here.
+///
+/// [`TlsOptions`]: roost_actors::config::TlsOptions
+fn render_tls(out: &mut Yaml, tls: &roost_actors::config::TlsOptions) {
+    let roost_actors::config::TlsOptions {
+        certfile,
+        keyfile,
+        cacertfile,
+        verify,
+        versions,
+        handshake_timeout,
+        peer_cert_as_username,
+        peer_cert_as_clientid,
+    } = tls;
+    out.string("certfile", certfile, 2);
+    out.string("keyfile", keyfile, 2);
+    out.string("cacertfile", cacertfile, 2);
+    let verify = match verify {
+        Verify::None => "none",
+        Verify::Optional => "optional",
+        Verify::Required => "required",
+    };
+    out.plain("verify", verify, 2);
+    let versions: Vec<&str> = versions.iter().map(|v| v.name()).collect();
+    out.plain("versions", format!("[{}]", versions.join(", ")), 2);
+    out.duration("handshake_timeout", *handshake_timeout, 2);
+    out.plain("peer_cert_as_username", peer_cert_as_username.name(), 2);
+    out.plain("peer_cert_as_clientid", peer_cert_as_clientid.name(), 2);
 }
 
 /// The name `config.yaml` uses for a strategy (serde's `snake_case`).
@@ -812,6 +967,66 @@ mod tests {
                 err.ends_with(&format!("(from environment variable {var})")),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn listener_keys_are_read_and_checked() {
+        use roost_actors::config::{PeerCertAs, TlsVersion};
+        let config = load_env(&[
+            ("ROOST__LISTENERS__TLS__VERSIONS", "tlsv1.2"),
+            ("ROOST__LISTENERS__WSS__VERSIONS", "tlsv1.3, tlsv1.2"),
+            ("ROOST__LISTENERS__TLS__VERIFY", "optional"),
+            ("ROOST__LISTENERS__TLS__PEER_CERT_AS_CLIENTID", "cn"),
+            ("ROOST__LISTENERS__WS__PATH", "/ws"),
+            ("ROOST__LISTENERS__TCP__PROXY_PROTOCOL", "true"),
+        ])
+        .unwrap();
+        assert_eq!(config.listeners.tls.versions, vec![TlsVersion::Tls12]);
+        assert_eq!(
+            config.listeners.wss.versions,
+            vec![TlsVersion::Tls13, TlsVersion::Tls12]
+        );
+        assert_eq!(config.listeners.tls.verify, Verify::Optional);
+        assert_eq!(config.listeners.tls.peer_cert_as_clientid, PeerCertAs::Cn);
+        assert_eq!(config.listeners.ws.path, "/ws");
+        assert!(config.listeners.tcp.proxy_protocol);
+        assert!(!config.listeners.tls.enabled && !config.listeners.wss.enabled);
+
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (
+                &[("ROOST__LISTENERS__TLS__VERSIONS", "tlsv1.1")],
+                "listeners.tls.versions: ",
+            ),
+            (
+                &[("ROOST__LISTENERS__TLS__ENABLED", "true")],
+                "listeners.tls.certfile: ",
+            ),
+            (
+                &[
+                    ("ROOST__LISTENERS__WSS__ENABLED", "true"),
+                    ("ROOST__LISTENERS__WSS__CERTFILE", "c.pem"),
+                    ("ROOST__LISTENERS__WSS__KEYFILE", "k.pem"),
+                    ("ROOST__LISTENERS__WSS__VERIFY", "required"),
+                ],
+                "listeners.wss.cacertfile: ",
+            ),
+            (
+                &[("ROOST__LISTENERS__WS__PATH", "mqtt")],
+                "listeners.ws.path: ",
+            ),
+            (
+                &[("ROOST__LISTENERS__WSS__BIND", "localhost")],
+                "listeners.wss.bind: ",
+            ),
+            (
+                &[("ROOST__LISTENERS__TLS__PEER_CERT_AS_USERNAME", "md5")],
+                "listeners.tls.peer_cert_as_username: ",
+            ),
+        ];
+        for (vars, prefix) in cases {
+            let err = load_env(vars).unwrap_err().to_string();
+            assert!(err.starts_with(prefix), "{vars:?}: {err}");
         }
     }
 

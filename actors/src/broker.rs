@@ -10,7 +10,7 @@
 //! │   └── session:<clientid>
 //! ├── sys                    $SYS/brokers/<node>/... publisher
 //! └── listeners              supervisor (one_for_one)
-//!     └── tcp                supervisor (one_for_all)
+//!     └── tcp | tls | ws | wss   supervisor (one_for_all), one per enabled listener
 //!         ├── connections    dynamic supervisor
 //!         │   └── conn:<peer>
 //!         └── acceptor
@@ -26,6 +26,7 @@ use crate::retainer::Retainer;
 use crate::router::shard::{shard_name, Shard, ShardArgs};
 use crate::session::{SessionHandle, SessionMsg};
 use crate::sys::SysTopics;
+use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, SpawnErr};
 use roost_supervisor::{
@@ -33,7 +34,7 @@ use roost_supervisor::{
     SupervisorArgs,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ pub enum BrokerError {
     },
     #[error("starting the actor tree failed: {0}")]
     Spawn(String),
+    /// A listener's certificate, key or CA file is missing or unusable.
+    #[error(transparent)]
+    Listener(#[from] SetupError),
 }
 
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
@@ -139,19 +143,28 @@ impl Broker {
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
-        let tcp = &config.listeners.tcp;
-        if tcp.enabled {
+        for settings in config.listeners.all() {
+            if !settings.enabled {
+                continue;
+            }
+            // Certificates first: a bad file is a configuration error.
+            let transport = ListenerTransport::new(&settings, config.mqtt.idle_timeout)?;
             let socket =
-                std::net::TcpListener::bind(&tcp.bind).map_err(|error| BrokerError::Bind {
-                    listener: "tcp".into(),
-                    addr: tcp.bind.clone(),
+                std::net::TcpListener::bind(&settings.bind).map_err(|error| BrokerError::Bind {
+                    listener: settings.name.into(),
+                    addr: settings.bind.clone(),
                     error,
                 })?;
             let addr = socket
                 .local_addr()
                 .map_err(|e| BrokerError::Spawn(e.to_string()))?;
-            listeners.push(("tcp".to_string(), addr));
-            sockets.push(("tcp".to_string(), Arc::new(socket), tcp.max_connections));
+            listeners.push((settings.name.to_string(), addr));
+            sockets.push((
+                settings.name.to_string(),
+                Arc::new(socket),
+                Arc::new(transport),
+                settings.max_connections,
+            ));
         }
         let http = &config.http;
         let http_socket = if http.enabled {
@@ -194,11 +207,13 @@ impl Broker {
             .collect();
         let listener_specs = sockets
             .into_iter()
-            .map(|(name, socket, max_connections)| {
+            .map(|(name, socket, transport, max_connections)| {
                 let args = AcceptorArgs {
                     ctx: ctx.clone(),
                     name: name.clone(),
                     socket,
+                    transport,
+                    live: Arc::new(AtomicUsize::new(0)),
                     max_connections,
                     connections: connections_name(&name),
                 };

@@ -38,11 +38,15 @@ impl Default for NodeConfig {
     }
 }
 
-/// `listeners.*`: one entry per transport.
+/// `listeners.*`: one entry per transport, each optional. The names are the
+/// listeners' names in logs and in the actor tree (`roost/listeners/<name>`).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListenersConfig {
     pub tcp: TcpListenerConfig,
+    pub tls: TlsListenerConfig,
+    pub ws: WsListenerConfig,
+    pub wss: WssListenerConfig,
 }
 
 /// `listeners.tcp.*`: plain MQTT over TCP.
@@ -52,8 +56,13 @@ pub struct TcpListenerConfig {
     pub enabled: bool,
     /// Address to listen on, `host:port` (port 0 picks a free port).
     pub bind: String,
-    /// Connections beyond this many are refused at accept.
+    /// Connections of this listener beyond this many are refused at accept.
     pub max_connections: usize,
+    /// Expect a PROXY protocol v1 or v2 header before MQTT.
+    pub proxy_protocol: bool,
+    /// How long the PROXY header may take to arrive.
+    #[serde(with = "humantime_serde")]
+    pub proxy_protocol_timeout: Duration,
 }
 
 impl Default for TcpListenerConfig {
@@ -61,9 +70,298 @@ impl Default for TcpListenerConfig {
         TcpListenerConfig {
             enabled: true,
             bind: "0.0.0.0:1883".into(),
-            max_connections: 1_024_000,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            proxy_protocol: false,
+            proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
         }
     }
+}
+
+/// EMQX 5's `proxy_protocol_timeout`.
+const DEFAULT_PROXY_PROTOCOL_TIMEOUT: Duration = Duration::from_secs(3);
+/// EMQX 5's `ssl_options.handshake_timeout`.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// EMQX 5's default `max_connections` of a listener.
+const DEFAULT_MAX_CONNECTIONS: usize = 1_024_000;
+
+/// Whether and how a TLS listener asks for client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    /// No client certificate is asked for (EMQX `verify_none`).
+    #[default]
+    None,
+    /// A client certificate is asked for and, if sent, must chain to `cacertfile`;
+    /// clients without one are accepted (EMQX `verify_peer`).
+    Optional,
+    /// A client certificate chaining to `cacertfile` is required (EMQX
+    /// `verify_peer` with `fail_if_no_peer_cert = true`).
+    Required,
+}
+
+/// A TLS protocol version, named as EMQX names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsVersion {
+    #[serde(rename = "tlsv1.3")]
+    Tls13,
+    #[serde(rename = "tlsv1.2")]
+    Tls12,
+}
+
+impl TlsVersion {
+    /// The name used in `config.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Tls13 => "tlsv1.3",
+            TlsVersion::Tls12 => "tlsv1.2",
+        }
+    }
+}
+
+/// What of a verified client certificate replaces the CONNECT's username or
+/// client id (EMQX's `peer_cert_as_username` / `peer_cert_as_clientid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerCertAs {
+    /// The CONNECT's own value is kept.
+    #[default]
+    Disabled,
+    /// The subject's common name.
+    Cn,
+    /// The subject's distinguished name, e.g. `CN=dev1, O=Acme`.
+    Dn,
+}
+
+impl PeerCertAs {
+    /// The name used in `config.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerCertAs::Disabled => "disabled",
+            PeerCertAs::Cn => "cn",
+            PeerCertAs::Dn => "dn",
+        }
+    }
+}
+
+/// The TLS part of a `tls` or `wss` listener, gathered from its keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsOptions {
+    pub certfile: String,
+    pub keyfile: String,
+    pub cacertfile: String,
+    pub verify: Verify,
+    pub versions: Vec<TlsVersion>,
+    pub handshake_timeout: Duration,
+    pub peer_cert_as_username: PeerCertAs,
+    pub peer_cert_as_clientid: PeerCertAs,
+}
+
+/// What the broker needs to run one listener, whatever its transport.
+#[derive(Debug, Clone)]
+pub struct ListenerSettings {
+    /// `tcp`, `tls`, `ws` or `wss`.
+    pub name: &'static str,
+    pub enabled: bool,
+    pub bind: String,
+    pub max_connections: usize,
+    /// The PROXY header's timeout, when the listener expects one.
+    pub proxy_protocol: Option<Duration>,
+    pub tls: Option<TlsOptions>,
+    /// The HTTP path of WebSocket listeners.
+    pub ws_path: Option<String>,
+}
+
+impl ListenersConfig {
+    /// Every listener, enabled or not, in a fixed order (tcp, tls, ws, wss).
+    pub fn all(&self) -> Vec<ListenerSettings> {
+        let proxy = |on: bool, timeout: Duration| on.then_some(timeout);
+        vec![
+            ListenerSettings {
+                name: "tcp",
+                enabled: self.tcp.enabled,
+                bind: self.tcp.bind.clone(),
+                max_connections: self.tcp.max_connections,
+                proxy_protocol: proxy(self.tcp.proxy_protocol, self.tcp.proxy_protocol_timeout),
+                tls: None,
+                ws_path: None,
+            },
+            ListenerSettings {
+                name: "tls",
+                enabled: self.tls.enabled,
+                bind: self.tls.bind.clone(),
+                max_connections: self.tls.max_connections,
+                proxy_protocol: proxy(self.tls.proxy_protocol, self.tls.proxy_protocol_timeout),
+                tls: Some(self.tls.tls_options()),
+                ws_path: None,
+            },
+            ListenerSettings {
+                name: "ws",
+                enabled: self.ws.enabled,
+                bind: self.ws.bind.clone(),
+                max_connections: self.ws.max_connections,
+                proxy_protocol: proxy(self.ws.proxy_protocol, self.ws.proxy_protocol_timeout),
+                tls: None,
+                ws_path: Some(self.ws.path.clone()),
+            },
+            ListenerSettings {
+                name: "wss",
+                enabled: self.wss.enabled,
+                bind: self.wss.bind.clone(),
+                max_connections: self.wss.max_connections,
+                proxy_protocol: proxy(self.wss.proxy_protocol, self.wss.proxy_protocol_timeout),
+                tls: Some(self.wss.tls_options()),
+                ws_path: Some(self.wss.path.clone()),
+            },
+        ]
+    }
+}
+
+/// Declares a TLS listener's config struct: the common keys, the TLS keys and any
+/// extra ones. (serde's `flatten` cannot be combined with `deny_unknown_fields`,
+/// so the keys are spelled out per listener.)
+macro_rules! tls_listener_config {
+    ($(#[$doc:meta])* $name:ident, bind = $bind:expr, { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            pub enabled: bool,
+            pub bind: String,
+            pub max_connections: usize,
+            pub proxy_protocol: bool,
+            #[serde(with = "humantime_serde")]
+            pub proxy_protocol_timeout: Duration,
+            $($(#[$fdoc])* pub $field: $ty,)*
+            /// PEM file with the server certificate (and its chain).
+            pub certfile: String,
+            /// PEM file with the server's private key.
+            pub keyfile: String,
+            /// PEM file with the CA certificates client certificates must chain to.
+            pub cacertfile: String,
+            pub verify: Verify,
+            /// Accepted TLS versions; in the environment a comma-separated list.
+            #[serde(deserialize_with = "tls_versions")]
+            pub versions: Vec<TlsVersion>,
+            #[serde(with = "humantime_serde")]
+            pub handshake_timeout: Duration,
+            pub peer_cert_as_username: PeerCertAs,
+            pub peer_cert_as_clientid: PeerCertAs,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    enabled: false,
+                    bind: $bind.into(),
+                    max_connections: DEFAULT_MAX_CONNECTIONS,
+                    proxy_protocol: false,
+                    proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
+                    $($field: $default,)*
+                    certfile: String::new(),
+                    keyfile: String::new(),
+                    cacertfile: String::new(),
+                    verify: Verify::None,
+                    versions: vec![TlsVersion::Tls13, TlsVersion::Tls12],
+                    handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                    peer_cert_as_username: PeerCertAs::Disabled,
+                    peer_cert_as_clientid: PeerCertAs::Disabled,
+                }
+            }
+        }
+
+        impl $name {
+            /// The TLS keys of this listener.
+            pub fn tls_options(&self) -> TlsOptions {
+                TlsOptions {
+                    certfile: self.certfile.clone(),
+                    keyfile: self.keyfile.clone(),
+                    cacertfile: self.cacertfile.clone(),
+                    verify: self.verify,
+                    versions: self.versions.clone(),
+                    handshake_timeout: self.handshake_timeout,
+                    peer_cert_as_username: self.peer_cert_as_username,
+                    peer_cert_as_clientid: self.peer_cert_as_clientid,
+                }
+            }
+        }
+    };
+}
+
+tls_listener_config!(
+    /// `listeners.tls.*`: MQTT over TLS (EMQX's `ssl` listener).
+    TlsListenerConfig,
+    bind = "0.0.0.0:8883",
+    {}
+);
+
+tls_listener_config!(
+    /// `listeners.wss.*`: MQTT over WebSocket over TLS.
+    WssListenerConfig,
+    bind = "0.0.0.0:8084",
+    {
+        /// The HTTP path of the WebSocket endpoint; other paths get 404.
+        path: String = "/mqtt".into(),
+    }
+);
+
+/// `listeners.ws.*`: MQTT over WebSocket (binary frames, subprotocol `mqtt`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WsListenerConfig {
+    pub enabled: bool,
+    pub bind: String,
+    pub max_connections: usize,
+    /// The HTTP path of the WebSocket endpoint; other paths get 404.
+    pub path: String,
+    pub proxy_protocol: bool,
+    #[serde(with = "humantime_serde")]
+    pub proxy_protocol_timeout: Duration,
+}
+
+impl Default for WsListenerConfig {
+    fn default() -> Self {
+        WsListenerConfig {
+            enabled: false,
+            bind: "0.0.0.0:8083".into(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            path: "/mqtt".into(),
+            proxy_protocol: false,
+            proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
+        }
+    }
+}
+
+/// `versions` as a YAML list, or as one comma-separated string (how an
+/// environment variable gives it: `ROOST__LISTENERS__TLS__VERSIONS=tlsv1.2`).
+fn tls_versions<'de, D>(deserializer: D) -> Result<Vec<TlsVersion>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Versions {
+        List(Vec<String>),
+        Text(String),
+    }
+    let names = match Versions::deserialize(deserializer)? {
+        Versions::List(list) => list,
+        Versions::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "tlsv1.3" => Ok(TlsVersion::Tls13),
+            "tlsv1.2" => Ok(TlsVersion::Tls12),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown TLS version {other:?}, expected tlsv1.3 or tlsv1.2"
+            ))),
+        })
+        .collect()
 }
 
 /// How a message published to a shared subscription picks its member.

@@ -15,6 +15,7 @@ pub mod retainer;
 pub mod router;
 pub mod session;
 pub mod sys;
+pub mod transport;
 pub mod tree;
 
 pub use broker::{Broker, BrokerError};

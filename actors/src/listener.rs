@@ -2,13 +2,14 @@
 //! sockets and starts one connection actor per client under the listener's
 //! connections supervisor.
 
-use crate::connection::{ConnArgs, Connection, PeerInfo};
+use crate::connection::{ConnArgs, Connection, PeerCertIdentity, PeerInfo};
 use crate::context::BrokerContext;
+use crate::transport::{Accepted, ConnSlot, ListenerTransport, Transport};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use roost_supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Accepts sockets of one listener.
 #[derive(Clone, Copy)]
@@ -23,6 +24,11 @@ pub struct AcceptorArgs {
     /// The socket bound by `Broker::start` (so a taken port fails start-up with a
     /// clear error); cloned on every (re)start of the acceptor.
     pub socket: Arc<std::net::TcpListener>,
+    /// How this listener's clients are established (TLS, WebSocket, PROXY).
+    pub transport: Arc<ListenerTransport>,
+    /// This listener's live connections (handshaking ones included), checked
+    /// against `max_connections` at accept; kept across acceptor restarts.
+    pub live: Arc<AtomicUsize>,
     pub max_connections: usize,
     /// The ractor name of the dynamic supervisor of this listener's connections.
     pub connections: String,
@@ -67,8 +73,16 @@ impl Actor for Acceptor {
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
+    // Handshakes (PROXY header, TLS, WebSocket upgrade) run in their own tasks so
+    // a slow client never stalls accepts; they end with the acceptor (the set
+    // aborts them when dropped).
+    let mut handshakes = JoinSet::new();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => continue,
+        };
+        let (stream, addr) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -77,36 +91,65 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
                 continue;
             }
         };
-        if args.ctx.connections.load(Ordering::Relaxed) >= args.max_connections {
-            tracing::warn!(listener = %args.name, %peer, "max_connections_reached");
+        let Some(slot) = ConnSlot::take(&args.live, args.max_connections) else {
+            tracing::warn!(listener = %args.name, peer = %addr, "max_connections_reached");
             drop(stream);
             continue;
-        }
-        let Some(sup) = ractor::registry::where_is(args.connections.clone()) else {
-            tracing::error!(listener = %args.name, "connections_supervisor_missing");
-            continue;
         };
-        let sup: ActorRef<DynamicSupervisorMsg> = sup.into();
-        let conn_args = ConnArgs {
-            ctx: args.ctx.clone(),
-            stream: Arc::new(parking_lot::Mutex::new(Some(stream))),
-            peer: PeerInfo::tcp(&args.name, peer),
-        };
-        let spec = ChildSpec::new(
-            format!("conn:{peer}"),
-            "connection",
-            Restart::Temporary,
-            move |sup| {
-                let a = conn_args.clone();
-                async move {
-                    Actor::spawn_linked(None, Connection, a, sup)
-                        .await
-                        .map(|(r, _)| r.get_cell())
+        let _ = stream.set_nodelay(true);
+        if args.transport.is_plain() {
+            let peer = PeerInfo {
+                listener: args.transport.name.clone(),
+                addr,
+                cert: None,
+            };
+            start_connection(&args, Transport::Tcp(stream), peer, slot).await;
+        } else {
+            let args = args.clone();
+            handshakes.spawn(async move {
+                match args.transport.establish(stream, addr).await {
+                    Ok((transport, peer)) => start_connection(&args, transport, peer, slot).await,
+                    Err(e) => {
+                        tracing::info!(listener = %args.name, peer = %addr, error = %e, "handshake_failed")
+                    }
                 }
-            },
-        );
-        if let Err(e) = DynamicSupervisor::start_child(&sup, spec).await {
-            tracing::warn!(listener = %args.name, %peer, error = %e, "connection_start_failed");
+            });
         }
+    }
+}
+
+/// Starts the connection actor `conn:<peer address>` under the listener's
+/// connections supervisor.
+async fn start_connection(
+    args: &AcceptorArgs,
+    transport: Transport,
+    peer: PeerInfo,
+    slot: ConnSlot,
+) {
+    let Some(sup) = ractor::registry::where_is(args.connections.clone()) else {
+        tracing::error!(listener = %args.name, "connections_supervisor_missing");
+        return;
+    };
+    let sup: ActorRef<DynamicSupervisorMsg> = sup.into();
+    let id = format!("conn:{}", peer.addr);
+    let conn_args = ConnArgs {
+        ctx: args.ctx.clone(),
+        stream: Arc::new(parking_lot::Mutex::new(Some(Accepted { transport, slot }))),
+        peer,
+        peer_cert_as: PeerCertIdentity {
+            username: args.transport.peer_cert_as_username,
+            clientid: args.transport.peer_cert_as_clientid,
+        },
+    };
+    let spec = ChildSpec::new(id.clone(), "connection", Restart::Temporary, move |sup| {
+        let a = conn_args.clone();
+        async move {
+            Actor::spawn_linked(None, Connection, a, sup)
+                .await
+                .map(|(r, _)| r.get_cell())
+        }
+    });
+    if let Err(e) = DynamicSupervisor::start_child(&sup, spec).await {
+        tracing::warn!(listener = %args.name, %id, error = %e, "connection_start_failed");
     }
 }

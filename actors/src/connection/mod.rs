@@ -10,9 +10,10 @@ use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
+use crate::transport::{Accepted, ConnSlot, ReadHalf, WriteHalf};
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
-pub use peer::{PeerCert, PeerInfo};
+pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
@@ -21,9 +22,6 @@ use roost_protocol::{
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -76,18 +74,24 @@ pub enum ConnMsg {
     },
 }
 
-/// Start-up arguments: the accepted socket (taken once; connections are never restarted).
+/// Start-up arguments: the established transport (taken once; connections are
+/// never restarted).
 #[derive(Clone)]
 pub struct ConnArgs {
     pub ctx: Arc<BrokerContext>,
-    pub stream: Arc<parking_lot::Mutex<Option<TcpStream>>>,
+    pub stream: Arc<parking_lot::Mutex<Option<Accepted>>>,
     pub peer: PeerInfo,
+    /// The listener's `peer_cert_as_username` / `peer_cert_as_clientid`.
+    pub peer_cert_as: PeerCertIdentity,
 }
 
 pub struct ConnState {
     ctx: Arc<BrokerContext>,
     peer: PeerInfo,
-    writer: Option<OwnedWriteHalf>,
+    peer_cert_as: PeerCertIdentity,
+    /// This connection's place in its listener's `max_connections`.
+    _slot: ConnSlot,
+    writer: Option<WriteHalf>,
     wbuf: BytesMut,
     channel: Channel,
     session: Option<Arc<SessionHandle>>,
@@ -121,13 +125,12 @@ impl Actor for Connection {
         myself: ActorRef<ConnMsg>,
         args: ConnArgs,
     ) -> Result<ConnState, ActorProcessingErr> {
-        let stream = args
+        let accepted = args
             .stream
             .lock()
             .take()
             .ok_or("connection socket already taken")?;
-        stream.set_nodelay(true)?;
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = accepted.transport.split();
         let (read_timeout_ms, timeout_rx) =
             tokio::sync::watch::channel(args.ctx.config.mqtt.idle_timeout.as_millis() as u64);
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
@@ -146,6 +149,8 @@ impl Actor for Connection {
             channel: Channel::new(args.ctx.config.mqtt.clone()),
             ctx: args.ctx,
             peer: args.peer,
+            peer_cert_as: args.peer_cert_as,
+            _slot: accepted.slot,
             writer: Some(wr),
             // Grows with the first write: an idle connection keeps its memory small.
             wbuf: BytesMut::new(),
@@ -334,7 +339,8 @@ impl ConnState {
         }
     }
 
-    async fn connect(&mut self, myself: &ActorRef<ConnMsg>, c: Connect) {
+    async fn connect(&mut self, myself: &ActorRef<ConnMsg>, mut c: Connect) {
+        peer::apply_peer_cert_identity(&mut c, &self.peer, self.peer_cert_as);
         let accepted = match self.channel.connect(&c) {
             Ok(a) => a,
             Err(reason) => {
@@ -557,7 +563,7 @@ impl ConnState {
 /// The reader task: reads, decodes, and hands packets to the actor in batches,
 /// waiting for credit so a fast sender cannot flood the mailbox.
 async fn read_loop(
-    mut rd: OwnedReadHalf,
+    mut rd: ReadHalf,
     conn: ActorRef<ConnMsg>,
     mut timeout: tokio::sync::watch::Receiver<u64>,
     credit: Arc<Semaphore>,
