@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod http;
+pub mod pki;
 pub mod raw;
 pub mod rumq;
 

@@ -26,10 +26,15 @@ pub enum Recv {
     Timeout,
 }
 
+/// A byte stream the raw client can run over: TCP, or TLS over TCP.
+pub trait RawStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> RawStream for T {}
+
 /// A hand-driven MQTT client. The protocol version used to decode what the server
 /// sends is taken from the last CONNECT sent (or set with [`RawClient::set_version`]).
 pub struct RawClient {
-    stream: TcpStream,
+    stream: Box<dyn RawStream>,
+    local: SocketAddr,
     version: ProtocolVersion,
     rbuf: BytesMut,
     pending: VecDeque<(Bytes, Packet)>,
@@ -49,8 +54,20 @@ impl RawClient {
             .unwrap_or_else(|_| panic!("TCP connect to {addr} timed out"))
             .unwrap_or_else(|e| panic!("TCP connect to {addr}: {e}"));
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().expect("local addr");
+        RawClient::over(stream, local, version)
+    }
+
+    /// A client over an already open stream (a TLS session, a socket that sent a
+    /// PROXY header...) whose TCP socket has the address `local`.
+    pub fn over(
+        stream: impl RawStream + 'static,
+        local: SocketAddr,
+        version: ProtocolVersion,
+    ) -> RawClient {
         RawClient {
-            stream,
+            stream: Box::new(stream),
+            local,
             version,
             rbuf: BytesMut::with_capacity(8192),
             pending: VecDeque::new(),
@@ -95,7 +112,7 @@ impl RawClient {
     /// The client's own socket address (the broker names the connection
     /// actor `conn:<this address>`).
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.stream.local_addr().expect("local addr")
+        self.local
     }
 
     pub fn version(&self) -> ProtocolVersion {
