@@ -539,3 +539,73 @@ async fn mosquitto_clients_over_tls() {
         "mosquitto_pub without a certificate succeeded"
     );
 }
+
+/// A client that opens a socket and never starts the handshake neither stalls
+/// the listener (handshakes run off the accept loop) nor stays forever:
+/// `handshake_timeout` closes it.
+#[tokio::test]
+async fn silent_client_does_not_stall_accepts_and_times_out() {
+    let pki = Pki::new("silent");
+    let (b, addr) = tls_broker(&pki, &[("ROOST__LISTENERS__TLS__HANDSHAKE_TIMEOUT", "1s")]);
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    assert!(session_accepted(addr, pki.client_config(None, &[])).await);
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), {
+        use tokio::io::AsyncReadExt;
+        silent.read(&mut buf)
+    })
+    .await
+    .expect("the silent connection was not closed by handshake_timeout");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(b
+        .wait_for_log("TLS handshake timed out", RECV_TIMEOUT)
+        .await
+        .is_some());
+}
+
+/// The tls listener is in the actor tree as `roost/listeners/tls`, and the
+/// chaos API can kill its acceptor (the listener comes back and accepts) and
+/// one of its connections (that client is disconnected, others are not).
+#[tokio::test]
+async fn tls_listener_in_the_tree_and_killable() {
+    let pki = Pki::new("tree");
+    let (b, addr) = tls_broker(&pki, &[("ROOST__CHAOS__ENABLED", "true")]);
+    let http = b.http_addr();
+    let config = pki.client_config(None, &[]);
+    let mut victim = raw_tls(addr, config.clone(), ProtocolVersion::V5).await;
+    victim
+        .send(&Packet::Connect(connect_packet(
+            ProtocolVersion::V5,
+            "victim",
+        )))
+        .await;
+    victim.expect_connack().await;
+    let local = victim.local_addr();
+    let conn = format!("roost/listeners/tls/connections/conn:{local}");
+    wait_tree(http, "", "the TLS connection in the tree", |t| {
+        node(t, "roost/listeners/tls/acceptor").is_some() && node(t, &conn).is_some()
+    })
+    .await;
+    assert_eq!(common::http::kill(http, &conn).await.status, 200);
+    victim.expect_closed().await;
+
+    assert_eq!(
+        common::http::kill(http, "roost/listeners/tls/acceptor")
+            .await
+            .status,
+        200
+    );
+    wait_tree(http, "", "the tls acceptor restarted", |t| {
+        common::http::restarts(t, "roost/listeners/tls/acceptor") >= Some(1)
+            && node(t, "roost/listeners/tls/acceptor").is_some()
+    })
+    .await;
+    let deadline = std::time::Instant::now() + RECV_TIMEOUT;
+    while !session_accepted(addr, config.clone()).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tls listener does not accept after its acceptor was killed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
