@@ -10,6 +10,8 @@ use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
 const SUBPROTOCOLS: [&str; 4] = ["mqtt", "mqtt-v3", "mqtt-v3.1.1", "mqtt-v5"];
 
 /// Answers the HTTP upgrade on `path`.
+// The error response's type is tungstenite's callback contract.
+#[allow(clippy::result_large_err)]
 pub async fn accept(
     io: Box<dyn Io>,
     path: &str,
