@@ -52,7 +52,8 @@ pub enum ReadHalf {
 pub enum WriteHalf {
     Tcp(OwnedWriteHalf),
     Tls(tokio::io::WriteHalf<TlsStream>),
-    Ws(SplitSink<WsStream, Message>),
+    /// Boxed: the sink holds a pending message; TCP connections stay small.
+    Ws(Box<SplitSink<WsStream, Message>>),
 }
 
 impl Transport {
@@ -69,7 +70,7 @@ impl Transport {
             }
             Transport::Ws(s) => {
                 let (w, r) = (*s).split();
-                (ReadHalf::Ws(r), WriteHalf::Ws(w))
+                (ReadHalf::Ws(r), WriteHalf::Ws(Box::new(w)))
             }
         }
     }
