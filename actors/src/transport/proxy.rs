@@ -96,3 +96,84 @@ async fn read_v1_line(stream: &mut TcpStream, start: &[u8]) -> Result<Vec<u8>, P
     }
     Ok(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Sends `parts` (flushed one by one) to a socket and reads its header, then
+    /// checks the bytes after the header are all still there.
+    async fn read_from(parts: &[&[u8]]) -> Result<Option<SocketAddr>, ProxyError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let parts: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
+        let client = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            for p in parts {
+                c.write_all(&p).await.unwrap();
+                c.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            c.write_all(b"MQTT").await.unwrap();
+            c
+        });
+        let (mut s, _) = listener.accept().await.unwrap();
+        let header = read_header(&mut s).await;
+        let _client = client.await.unwrap();
+        if header.is_ok() {
+            let mut rest = [0u8; 4];
+            s.read_exact(&mut rest).await.unwrap();
+            assert_eq!(&rest, b"MQTT", "bytes after the header were consumed");
+        }
+        header
+    }
+
+    fn v2(command: u8, family: u8, addresses: &[u8]) -> Vec<u8> {
+        let mut h = V2_SIGNATURE.to_vec();
+        h.push(0x20 | command);
+        h.push(family);
+        h.extend_from_slice(&(addresses.len() as u16).to_be_bytes());
+        h.extend_from_slice(addresses);
+        h
+    }
+
+    #[tokio::test]
+    async fn v1_whole_or_in_pieces() {
+        let want: SocketAddr = "203.0.113.7:4242".parse().unwrap();
+        let line = b"PROXY TCP4 203.0.113.7 10.0.0.1 4242 1883\r\n";
+        assert_eq!(read_from(&[line]).await.unwrap(), Some(want));
+        let (a, b) = line.split_at(9);
+        assert_eq!(read_from(&[a, b]).await.unwrap(), Some(want));
+        let v6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 5000 1883\r\n";
+        assert_eq!(
+            read_from(&[v6]).await.unwrap(),
+            Some("[2001:db8::1]:5000".parse().unwrap())
+        );
+        assert_eq!(read_from(&[b"PROXY UNKNOWN\r\n"]).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn v2_proxy_and_local() {
+        let addresses = [198, 51, 100, 9, 10, 0, 0, 1, 0x14, 0x0f, 0x07, 0x5b];
+        assert_eq!(
+            read_from(&[&v2(1, 0x11, &addresses)]).await.unwrap(),
+            Some("198.51.100.9:5135".parse().unwrap())
+        );
+        assert_eq!(read_from(&[&v2(0, 0x00, &[])]).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn no_or_bad_header_is_refused() {
+        assert!(matches!(
+            read_from(&[&[0x10, 0x0c, 0, 4]]).await,
+            Err(ProxyError::Missing)
+        ));
+        assert!(matches!(
+            read_from(&[b"PROXY TCP4 nonsense\r\n"]).await,
+            Err(ProxyError::Malformed(_))
+        ));
+        let too_long = [b"PROXY ".as_slice(), &[b'x'; 120]].concat();
+        assert!(read_from(&[&too_long]).await.is_err());
+    }
+}

@@ -172,3 +172,30 @@ pub fn parse_cert(der: &[u8]) -> Option<PeerCert> {
         subject_alt_names,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_identity_has_cn_dn_and_sans() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![
+            "dev1.example".to_string(),
+            "192.0.2.1".to_string(),
+        ])
+        .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "dev1");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Acme");
+        let cert = params.self_signed(&key).unwrap();
+        let id = parse_cert(cert.der()).unwrap();
+        assert_eq!(id.common_name.as_deref(), Some("dev1"));
+        let dn = id.distinguished_name.unwrap();
+        assert!(dn.contains("CN=dev1") && dn.contains("O=Acme"), "{dn}");
+        assert_eq!(id.subject_alt_names, vec!["dev1.example", "192.0.2.1"]);
+    }
+}
