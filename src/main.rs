@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use cli::{Cli, Command, ConfigArgs};
 use roost_actors::config::Config;
-use roost_actors::Broker;
+use roost_actors::{Broker, BrokerError};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use tokio::signal::unix::{signal, SignalKind};
@@ -48,10 +48,17 @@ fn main() -> ExitCode {
             }
             match start(config) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("roost: {e:#}");
-                    ExitCode::from(EXIT_FAILURE)
-                }
+                // An unusable certificate, key or CA file is a configuration error.
+                Err(e) => match e.downcast_ref::<BrokerError>() {
+                    Some(BrokerError::Listener(problem)) => {
+                        eprintln!("roost: config error: {problem}");
+                        ExitCode::from(EXIT_CONFIG)
+                    }
+                    _ => {
+                        eprintln!("roost: {e:#}");
+                        ExitCode::from(EXIT_FAILURE)
+                    }
+                },
             }
         }
     }

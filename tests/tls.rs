@@ -270,7 +270,7 @@ async fn peer_cert_dn_becomes_the_client_id() {
 }
 
 /// Missing or unreadable certificate, key and CA files stop start-up with a
-/// message naming the key and the path.
+/// message naming the key and the path (exit code 2, as other config errors).
 #[test]
 fn bad_certificate_files_stop_start_up() {
     let pki = Pki::new("files");
@@ -300,7 +300,9 @@ fn bad_certificate_files_stop_start_up() {
             .output()
             .expect("run the roost binary");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{key}={path}: started anyway");
+        // Exit code 2: a configuration error, as for any bad key.
+        assert_eq!(out.status.code(), Some(2), "{key}={path}: {stderr}");
+        assert!(stderr.starts_with("roost: config error: "), "{stderr}");
         assert!(
             stderr.contains(named) && stderr.contains(path),
             "{key}={path}: the message must name {named} and the path: {stderr}"
