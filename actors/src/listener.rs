@@ -1,6 +1,8 @@
-//! Listeners: for each configured transport, an acceptor actor that accepts
-//! sockets and starts one connection actor per client under the listener's
-//! connections supervisor.
+//! Listeners: for each enabled listener (`tcp`, `tls`, `ws`, `wss`), an acceptor
+//! actor that accepts sockets, counts them against the listener's
+//! `max_connections`, establishes their transport (PROXY header, TLS, WebSocket:
+//! in a task per client, see [`crate::transport`]) and starts one connection
+//! actor per client under the listener's connections supervisor.
 
 use crate::connection::{ConnArgs, Connection, PeerCertIdentity, PeerInfo};
 use crate::context::BrokerContext;
