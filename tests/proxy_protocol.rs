@@ -1,8 +1,8 @@
 //! The PROXY protocol (`listeners.<name>.proxy_protocol`): with a v1 or v2
 //! header the client's original address replaces the socket's (the connection
-//! actor is `conn:<original address>` in the actor tree), on tcp and on tls (the
-//! header comes before the TLS handshake); a connection without a valid header
-//! is closed.
+//! actor is `conn:<original address>` in the actor tree), on tcp, tls and ws
+//! (the header comes before the TLS handshake or the HTTP upgrade); a connection
+//! without a valid header is closed.
 
 mod common;
 
@@ -133,6 +133,44 @@ async fn v2_header_before_tls() {
     assert_eq!(c.expect_connack().await.reason_code, ReasonCode::Success);
     wait_tree(b.http_addr(), "", "conn:192.0.2.44:6000 under tls", |t| {
         node(t, &format!("roost/listeners/tls/connections/conn:{src}")).is_some()
+    })
+    .await;
+}
+
+/// On the ws listener the header comes before the HTTP upgrade.
+#[tokio::test]
+async fn v1_header_before_websocket() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let b = Broker::start_with(&[
+        ("ROOST__LISTENERS__WS__ENABLED", "true"),
+        ("ROOST__LISTENERS__WS__BIND", "127.0.0.1:0"),
+        ("ROOST__LISTENERS__WS__PROXY_PROTOCOL", "true"),
+    ]);
+    let addr = b.listener_addr("ws").unwrap();
+    let src: SocketAddr = "203.0.113.99:7777".parse().unwrap();
+    let (tcp, _) = with_header(addr, &v1_header(src, addr)).await;
+    let mut req = format!("ws://{addr}/mqtt").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+    let mut connect = bytes::BytesMut::new();
+    roost_protocol::encode(
+        &Packet::Connect(connect_packet(ProtocolVersion::V5, "ws-proxied")),
+        ProtocolVersion::V5,
+        &mut connect,
+    )
+    .unwrap();
+    ws.send(Message::Binary(connect.freeze())).await.unwrap();
+    let reply = tokio::time::timeout(RECV_TIMEOUT, ws.next())
+        .await
+        .expect("no CONNACK over WebSocket")
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_data()[0], 0x20, "expected a CONNACK");
+    wait_tree(b.http_addr(), "", "conn:203.0.113.99:7777 under ws", |t| {
+        node(t, &format!("roost/listeners/ws/connections/conn:{src}")).is_some()
     })
     .await;
 }
