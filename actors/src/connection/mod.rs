@@ -6,17 +6,20 @@
 pub mod channel;
 pub mod peer;
 
+use crate::access::authn::{Credentials, Started};
+use crate::access::authz::rule::Action;
+use crate::access::{AuthDecision, ClientAccess, ClientInfo, PendingAuth};
 use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use bytes::BytesMut;
-use channel::{Channel, InboundPublish, Violation};
+use channel::{Accepted, Channel, InboundPublish, Violation};
 pub use peer::{PeerCert, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
-    SubAck, UnsubAck,
+    SubAck, Subscribe, UnsubAck,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -105,6 +108,8 @@ pub struct ConnState {
     held_credit: usize,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
+    /// Who the client is, its authorization cache, an AUTH exchange in progress.
+    access: ClientAccess,
 }
 
 /// The connection actor.
@@ -158,6 +163,7 @@ impl Actor for Connection {
             awaiting_session: false,
             held_credit: 0,
             depth,
+            access: ClientAccess::default(),
         })
     }
 
@@ -169,6 +175,7 @@ impl Actor for Connection {
         st.reader.abort();
         st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         st.ctx.mailboxes.unregister(myself.get_id());
+        st.ctx.access.disconnected(&st.channel.client_id, &myself);
         st.detach(&myself);
         Ok(())
     }
@@ -214,6 +221,7 @@ impl Actor for Connection {
             // The session learns first, then the socket closes: a message published
             // after the client saw the close is queued, never sent into the gone
             // connection's window (EMQX handles DISCONNECT before closing too).
+            st.authorize_will().await;
             st.detach(&myself);
             if let Some(mut w) = st.writer.take() {
                 let _ = w.shutdown().await;
@@ -256,6 +264,10 @@ impl ConnState {
     }
 
     async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+        if self.access.pending.is_some() {
+            Box::pin(self.continue_auth(myself, packet)).await;
+            return;
+        }
         if !self.channel.is_connected() {
             match packet {
                 // Boxed: the CONNECT path is the largest future of the actor and
@@ -271,6 +283,11 @@ impl ConnState {
                 self.ctx.metrics.inc_received();
                 match self.channel.publish(p) {
                     Ok(InboundPublish::Route { message, ack }) => {
+                        // client.authorize (EMQX checks after topic alias resolution).
+                        if !self.authorize(Action::Publish, &message.topic).await {
+                            self.publish_denied(ack);
+                            return;
+                        }
                         let deliveries = self.ctx.publish(message);
                         if let Some(mut ack) = ack {
                             if deliveries == 0 && self.channel.version.is_v5() {
@@ -306,6 +323,9 @@ impl ConnState {
             // Subscription identifier 0 and No Local on a shared subscription
             // [MQTT-3.8.3-4] are refused by the decoder already.
             Packet::Subscribe(s) => {
+                let Some(s) = self.authorize_subscribe(s).await else {
+                    return;
+                };
                 self.awaiting_session = true;
                 self.cast_session(Inbound::Subscribe(Box::new(s)));
             }
@@ -321,6 +341,11 @@ impl ConnState {
             Packet::Connect(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
                 why: "second CONNECT",
+            }),
+            // Re-authentication is not offered: 0x8C, documented in README.
+            Packet::Auth(_) if self.access.method.is_some() => self.violation(Violation {
+                reason: ReasonCode::BadAuthenticationMethod,
+                why: "re-authentication is not supported",
             }),
             Packet::Auth(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
@@ -347,6 +372,84 @@ impl ConnState {
                 return;
             }
         };
+        // client.authenticate: bans first, then the chain (EMQX's order).
+        let access = self.ctx.access.clone();
+        let username = c.username.as_deref();
+        if access.check_banned(&accepted.client_id, username, &self.peer) {
+            self.ctx.metrics.inc_connections_banned();
+            tracing::info!(peer = %self.peer, client_id = %accepted.client_id, "connect_banned");
+            self.refuse(ReasonCode::Banned);
+            return;
+        }
+        let creds = Credentials {
+            client_id: &accepted.client_id,
+            username,
+            password: c.password.as_deref(),
+            peer: &self.peer,
+        };
+        match access.chain.start(&creds, &c.properties).await {
+            Started::Done(Ok(identity)) => self.open(myself, c, accepted, identity, None).await,
+            Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
+            Started::Continue(auth, scram) => {
+                self.write(Packet::Auth(auth));
+                self.access.pending = Some(Box::new(PendingAuth {
+                    scram,
+                    connect: c,
+                    accepted,
+                }));
+            }
+        }
+    }
+
+    /// A packet during enhanced authentication: the client's AUTH goes on with
+    /// the exchange; anything else is a protocol error [MQTT-4.12.0-*].
+    async fn continue_auth(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+        let pending = self.access.pending.take().expect("an exchange in progress");
+        let PendingAuth {
+            scram,
+            connect,
+            accepted,
+        } = *pending;
+        let Packet::Auth(auth) = packet else {
+            self.authentication_failed(&accepted, ReasonCode::ProtocolError);
+            return;
+        };
+        match self.ctx.access.chain.scram_final(*scram, &auth) {
+            Ok((identity, server_final)) => {
+                self.open(myself, connect, accepted, identity, Some(server_final))
+                    .await
+            }
+            Err(reason) => self.authentication_failed(&accepted, reason),
+        }
+    }
+
+    fn authentication_failed(&mut self, accepted: &Accepted, reason: ReasonCode) {
+        self.ctx.metrics.inc_authentication_failure();
+        tracing::info!(peer = %self.peer, client_id = %accepted.client_id, ?reason, "authentication_failed");
+        self.refuse(reason);
+    }
+
+    /// Opens (or resumes) the session of an authenticated client and sends CONNACK
+    /// (with the SCRAM server-final message after enhanced authentication).
+    async fn open(
+        &mut self,
+        myself: &ActorRef<ConnMsg>,
+        c: Connect,
+        accepted: Accepted,
+        identity: crate::access::authn::Identity,
+        auth_data: Option<Vec<u8>>,
+    ) {
+        self.ctx.metrics.inc_authentication_success();
+        let info = ClientInfo {
+            client_id: accepted.client_id.clone(),
+            username: c.username.clone().or(identity.username),
+            peer: self.peer.clone(),
+            superuser: identity.superuser,
+            acl: identity.acl.into(),
+        };
+        self.access.method = c.properties.authentication_method.clone();
+        self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
+        self.access.info = Some(info);
         let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
             self.refuse(ReasonCode::ServerUnavailable);
             return;
@@ -392,10 +495,119 @@ impl ConnState {
             .keepalive_timeout(accepted.keep_alive)
             .map_or(0, |d| d.as_millis() as u64);
         self.read_timeout_ms.send_replace(timeout);
-        let connack = self.channel.connack(&accepted, reply.session_present, &c);
+        let mut connack = self.channel.connack(&accepted, reply.session_present, &c);
+        if let Some(data) = auth_data {
+            connack.properties.authentication_method = self.access.method.clone();
+            connack.properties.authentication_data = Some(data.into());
+        }
+        if let Some(info) = &self.access.info {
+            self.ctx.access.connected(info, myself.clone());
+        }
         self.ctx.metrics.inc_connections_accepted();
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
         self.write(Packet::ConnAck(connack));
+    }
+
+    /// client.authorize for one publish or filter, counted; a denial is logged.
+    async fn authorize(&mut self, action: Action, topic: &str) -> bool {
+        let m = &self.ctx.metrics;
+        match self.access.authorize(&self.ctx.access, action, topic).await {
+            AuthDecision::Skipped => true,
+            AuthDecision::Checked { allowed, cached } => {
+                if cached {
+                    m.inc_authorization_cache_hit();
+                }
+                if allowed {
+                    m.inc_authorization_allow();
+                } else {
+                    m.inc_authorization_deny();
+                    tracing::info!(client_id = %self.channel.client_id, action = action.as_str(), topic, "not_authorized");
+                }
+                allowed
+            }
+        }
+    }
+
+    /// A denied PUBLISH: 5.0 gets PUBACK/PUBREC 0x87, 3.1.1 an ordinary ack (it
+    /// has no way to say no; EMQX does the same), QoS 0 nothing; the message is
+    /// dropped. With `deny_action: disconnect` the connection is closed instead
+    /// (DISCONNECT 0x87 for 5.0).
+    fn publish_denied(&mut self, ack: Option<Packet>) {
+        use crate::access::config::DenyAction;
+        let v5 = self.channel.version.is_v5();
+        if let Some(Packet::PubRec(r)) = &ack {
+            let disconnect =
+                self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect;
+            if v5 || disconnect {
+                // No PUBREL follows an error PUBREC: forget the packet id.
+                let _ = self.channel.pubrel(r.packet_id);
+            }
+        }
+        if self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect {
+            self.close(Some(ReasonCode::NotAuthorized));
+            return;
+        }
+        match ack {
+            Some(Packet::PubAck(mut a)) if v5 => {
+                a.reason_code = ReasonCode::NotAuthorized;
+                self.write(Packet::PubAck(a));
+            }
+            Some(Packet::PubRec(mut a)) if v5 => {
+                a.reason_code = ReasonCode::NotAuthorized;
+                self.write(Packet::PubRec(a));
+            }
+            Some(ack) => self.write(ack),
+            None => {}
+        }
+    }
+
+    /// Checks each filter of a SUBSCRIBE: denied ones are taken out (SUBACK 0x87,
+    /// 0x80 for 3.x, is spliced in when the session answers). `None` when nothing
+    /// is left for the session (SUBACK already written) or the connection closes.
+    async fn authorize_subscribe(&mut self, mut s: Subscribe) -> Option<Subscribe> {
+        use crate::access::config::DenyAction;
+        let mut denied = Vec::new();
+        for (i, (filter, _)) in s.filters.iter().enumerate() {
+            if !self.authorize(Action::Subscribe, filter).await {
+                denied.push(i);
+            }
+        }
+        if denied.is_empty() {
+            return Some(s);
+        }
+        if self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect {
+            self.close(Some(ReasonCode::NotAuthorized));
+            return None;
+        }
+        if denied.len() == s.filters.len() {
+            self.write(Packet::SubAck(SubAck {
+                packet_id: s.packet_id,
+                reason_codes: vec![ReasonCode::NotAuthorized; denied.len()],
+                ..Default::default()
+            }));
+            return None;
+        }
+        for &i in denied.iter().rev() {
+            s.filters.remove(i);
+        }
+        self.access.denied_filters = denied;
+        Some(s)
+    }
+
+    /// The will is authorized when it becomes due, as EMQX checks it at publish
+    /// time: when the connection ends without DISCONNECT (a delayed will is
+    /// checked then too). A denied will is dropped.
+    async fn authorize_will(&mut self) {
+        let Some(topic) = self.access.will_topic.take() else {
+            return;
+        };
+        let (publish_will, expiry) = self.channel.disconnect.unwrap_or((true, None));
+        if self.session.is_none() || !publish_will {
+            return;
+        }
+        if !self.authorize(Action::Publish, &topic).await {
+            self.channel.disconnect = Some((false, expiry));
+        }
     }
 
     fn refuse(&mut self, reason: ReasonCode) {
@@ -512,8 +724,13 @@ impl ConnState {
                     reason_code,
                     ..Default::default()
                 })),
-                Outgoing::SubAck(a) => {
+                Outgoing::SubAck(mut a) => {
                     answered = true;
+                    // The filters authorization refused never reached the session.
+                    for i in std::mem::take(&mut self.access.denied_filters) {
+                        let at = i.min(a.reason_codes.len());
+                        a.reason_codes.insert(at, ReasonCode::NotAuthorized);
+                    }
                     self.write(Packet::SubAck(*a))
                 }
                 Outgoing::UnsubAck(a) => {
