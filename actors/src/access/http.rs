@@ -36,22 +36,22 @@ impl Endpoint {
         body: &BTreeMap<String, String>,
         timeout: Duration,
     ) -> Result<Endpoint, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("url {url:?}: {e}"))?;
+        let uri: Uri = url.parse().map_err(|e| format!("url: {url:?}: {e}"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("url {url:?}: only http:// URLs are supported"));
+            return Err(format!("url: {url:?}: only http:// URLs are supported"));
         }
         let authority = uri
             .authority()
-            .ok_or_else(|| format!("url {url:?}: no host"))?;
+            .ok_or_else(|| format!("url: {url:?}: no host"))?;
         let authority = match authority.port_u16() {
             Some(_) => authority.to_string(),
             None => format!("{}:80", authority.host()),
         };
         for (k, v) in headers {
             hyper::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("header {k:?} is not a valid header name"))?;
+                .map_err(|_| format!("headers: {k:?} is not a valid header name"))?;
             hyper::header::HeaderValue::from_str(v)
-                .map_err(|_| format!("header {k:?}: {v:?} is not a valid header value"))?;
+                .map_err(|_| format!("headers: {k:?}: {v:?} is not a valid header value"))?;
         }
         Ok(Endpoint {
             uri,
