@@ -1,7 +1,8 @@
 //! Banned clients (EMQX's banned table): by client id, user name, or peer
 //! address (an IP or a CIDR range), until an optional time. A banned client's
 //! CONNECT is refused with 0x8A Banned (3.1.1: 5 not authorized), checked
-//! before authentication; a ban added while the client is connected kicks it.
+//! before authentication; a ban added while the client is connected kicks it
+//! (DISCONNECT 0x98 Administrative action).
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;

@@ -151,14 +151,15 @@ impl Access {
             .remove_if(client_id, |_, l| l.conn.get_id() == conn.get_id());
     }
 
-    /// Kicks every connected client a ban now covers (DISCONNECT 0x8A for 5.0);
-    /// returns how many.
+    /// Kicks every connected client a ban now covers; returns how many. 5.0
+    /// clients get DISCONNECT 0x98 Administrative action, as EMQX's kick (0x8A
+    /// Banned is a CONNACK code only).
     pub fn kick_banned(&self) -> usize {
         let mut kicked = 0;
         for l in self.live.iter() {
             if self.check_banned(l.key(), l.username.as_deref(), &l.peer) {
                 let _ = l.conn.cast(ConnMsg::Kick {
-                    reason: ReasonCode::Banned,
+                    reason: ReasonCode::AdministrativeAction,
                     reply: None,
                 });
                 kicked += 1;
