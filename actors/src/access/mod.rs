@@ -186,6 +186,8 @@ pub struct ClientAccess {
     pub pending: Option<Box<PendingAuth>>,
     /// The Authentication Method the client connected with.
     pub method: Option<String>,
+    /// A re-authentication between server-first and client-final.
+    pub reauth: Option<Box<authn::scram::ServerFirst>>,
     /// The will's topic, authorized when the will becomes due.
     pub will_topic: Option<String>,
     /// Indexes of the filters of the SUBSCRIBE with the session that

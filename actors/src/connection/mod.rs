@@ -342,11 +342,7 @@ impl ConnState {
                 reason: ReasonCode::ProtocolError,
                 why: "second CONNECT",
             }),
-            // Re-authentication is not offered: 0x8C, documented in README.
-            Packet::Auth(_) if self.access.method.is_some() => self.violation(Violation {
-                reason: ReasonCode::BadAuthenticationMethod,
-                why: "re-authentication is not supported",
-            }),
+            Packet::Auth(a) if self.access.method.is_some() => self.reauthenticate(a),
             Packet::Auth(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
                 why: "AUTH without enhanced authentication",
@@ -420,6 +416,59 @@ impl ConnState {
                     .await
             }
             Err(reason) => self.authentication_failed(&accepted, reason),
+        }
+    }
+
+    /// Re-authentication [MQTT-4.12.1]: AUTH 0x19 with a new client-first message
+    /// starts it (same method), AUTH 0x18 finishes it; success is AUTH 0x00 with
+    /// the server-final message, failure DISCONNECT 0x87. Packets flow meanwhile.
+    fn reauthenticate(&mut self, a: roost_protocol::Auth) {
+        if a.properties.authentication_method != self.access.method {
+            return self.violation(Violation {
+                reason: ReasonCode::ProtocolError,
+                why: "re-authentication with another method",
+            });
+        }
+        let data = a
+            .properties
+            .authentication_data
+            .as_deref()
+            .unwrap_or_default();
+        let access = self.ctx.access.clone();
+        let outcome = match (a.reason_code, self.access.reauth.take()) {
+            (ReasonCode::ReAuthenticate, None) => match access.chain.scram_first(data) {
+                Started::Continue(auth, scram) => {
+                    self.access.reauth = Some(scram);
+                    self.write(Packet::Auth(auth));
+                    return;
+                }
+                Started::Done(r) => r.map(|_| Vec::new()),
+            },
+            (ReasonCode::ContinueAuthentication, Some(scram)) => access
+                .chain
+                .scram_final(*scram, &a)
+                .map(|(_, server_final)| server_final),
+            _ => {
+                return self.violation(Violation {
+                    reason: ReasonCode::ProtocolError,
+                    why: "AUTH out of sequence",
+                })
+            }
+        };
+        match outcome {
+            Ok(server_final) => self.write(Packet::Auth(roost_protocol::Auth {
+                reason_code: ReasonCode::Success,
+                properties: roost_protocol::Properties {
+                    authentication_method: self.access.method.clone(),
+                    authentication_data: Some(server_final.into()),
+                    ..Default::default()
+                },
+            })),
+            Err(_) => {
+                self.ctx.metrics.inc_authentication_failure();
+                tracing::info!(client_id = %self.channel.client_id, "reauthentication_failed");
+                self.close(Some(ReasonCode::NotAuthorized));
+            }
         }
     }
 

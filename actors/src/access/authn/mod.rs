@@ -158,7 +158,9 @@ impl Chain {
         })
     }
 
-    fn scram_first(&self, client_first: &[u8]) -> Started {
+    /// The client-first message of a SCRAM exchange (CONNECT, or AUTH 0x19 for
+    /// a re-authentication): the server-first AUTH to send, or a refusal.
+    pub fn scram_first(&self, client_first: &[u8]) -> Started {
         let user = scram::client_first_user(client_first)
             .ok()
             .and_then(|name| {
