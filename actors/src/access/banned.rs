@@ -89,7 +89,7 @@ impl BannedTable {
     pub fn put(&mut self, entry: BanEntry) {
         let now = now();
         self.entries
-            .retain(|b| !b.expired(now) && !(b.kind == entry.kind && b.who == entry.who));
+            .retain(|b| !(b.expired(now) || (b.kind == entry.kind && b.who == entry.who)));
         self.entries.push(entry);
     }
 

@@ -387,7 +387,7 @@ impl ConnState {
             Started::Done(Ok(identity)) => self.open(myself, c, accepted, identity, None).await,
             Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
             Started::Continue(auth, scram) => {
-                self.write(Packet::Auth(auth));
+                self.write(Packet::Auth(*auth));
                 self.access.pending = Some(Box::new(PendingAuth {
                     scram,
                     connect: c,
@@ -439,7 +439,7 @@ impl ConnState {
             (ReasonCode::ReAuthenticate, None) => match access.chain.scram_first(data) {
                 Started::Continue(auth, scram) => {
                     self.access.reauth = Some(scram);
-                    self.write(Packet::Auth(auth));
+                    self.write(Packet::Auth(*auth));
                     return;
                 }
                 Started::Done(r) => r.map(|_| Vec::new()),

@@ -46,7 +46,7 @@ pub struct Credentials<'a> {
 pub enum Started {
     Done(Result<Identity, ReasonCode>),
     /// Enhanced authentication goes on: send this AUTH, wait for the client's.
-    Continue(Auth, Box<scram::ServerFirst>),
+    Continue(Box<Auth>, Box<scram::ServerFirst>),
 }
 
 pub(crate) enum Authenticator {
@@ -182,7 +182,7 @@ impl Chain {
                     },
                 };
                 tracing::debug!(user = %name, "scram_challenge");
-                Started::Continue(auth, Box::new(first))
+                Started::Continue(Box::new(auth), Box::new(first))
             }
             Err(_) => Started::Done(Err(ReasonCode::NotAuthorized)),
         }
