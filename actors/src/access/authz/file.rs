@@ -280,6 +280,12 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses() {
+        let rules = parse(include_str!("../../../../acl.conf")).unwrap();
+        assert_eq!(rules.len(), 5);
+    }
+
+    #[test]
     fn errors_name_the_line() {
         assert_eq!(
             parse("{allow, all, all, [\"a\"]}.\n{permit, all}.").unwrap_err(),
