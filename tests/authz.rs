@@ -404,3 +404,37 @@ async fn an_unreadable_or_malformed_acl_file_stops_start_up() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn superusers_from_the_built_in_database_and_the_http_service_bypass_the_acl() {
+    let (svc, _) = http_service(|body| match body["username"].as_str() {
+        Some("ops") => (200, json!({"result": "allow", "is_superuser": true})),
+        Some("app") => (200, json!({"result": "allow", "is_superuser": false})),
+        _ => (200, json!({"result": "ignore"})),
+    })
+    .await;
+    let chain = json!([
+        {"mechanism": "password_based", "backend": "http", "url": format!("http://{svc}/auth")},
+        {"mechanism": "password_based", "backend": "built_in_database"}
+    ]);
+    let (b, _dir) = acl_broker(&[("ROOST__AUTHENTICATION", &chain.to_string())]);
+    ctl_ok(&b, &["users", "add", "root", "pw", "--superuser"]);
+    ctl_ok(&b, &["users", "add", "plain", "pw"]);
+    for (user, superuser) in [
+        ("root", true),
+        ("ops", true),
+        ("plain", false),
+        ("app", false),
+    ] {
+        let login = login(V5, user, Some(user), Some("pw"));
+        let (mut c, _) = RawClient::connect_ok(b.addr(), login).await;
+        let rc = c.publish("secret/x", b"x", QoS::AtLeastOnce, false).await;
+        assert_eq!(allowed(rc), superuser, "{user}: {rc:?}");
+        let ack = c.subscribe("secret/#", QoS::AtMostOnce).await;
+        assert_eq!(
+            ack.reason_codes[0] == ReasonCode::Success,
+            superuser,
+            "{user}"
+        );
+    }
+}

@@ -271,6 +271,39 @@ async fn anything_but_auth_during_the_exchange_is_a_protocol_error() {
 }
 
 #[tokio::test]
+async fn the_scram_user_name_is_the_clients_user_name_for_the_acl() {
+    let dir = common::broker::unique_data_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let acl = dir.join("acl.conf");
+    std::fs::write(
+        &acl,
+        "{allow, all, publish, [\"users/${username}/#\"]}.\n{deny, all}.\n",
+    )
+    .unwrap();
+    let b = Broker::start_with(&[
+        ("ROOST__AUTHENTICATION", "[{mechanism: scram}]"),
+        (
+            "ROOST__AUTHORIZATION__SOURCES",
+            &json!([{"type": "file", "path": acl}]).to_string(),
+        ),
+    ]);
+    add_scram_user(&b, "alice", "pencil").await;
+    let (mut c, ack, _) = exchange(&b, "alice", "pencil").await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert!(!c
+        .publish("users/alice/x", b"x", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        c.publish("users/bob/x", b"x", QoS::AtLeastOnce, false)
+            .await,
+        ReasonCode::NotAuthorized
+    );
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn an_unknown_method_is_0x8c() {
     let b = scram_broker();
     let mut c = connect_packet(V5, "m");

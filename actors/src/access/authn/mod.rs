@@ -62,6 +62,9 @@ pub struct Chain {
     authenticators: Vec<Authenticator>,
     allow_anonymous: bool,
     users: Arc<Table<Users>>,
+    /// Password checks at once, at most: one per core. argon2id takes 19 MiB per
+    /// check, so a burst of CONNECTs must queue here rather than fill memory.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Chain {
@@ -73,6 +76,9 @@ impl Chain {
     ) -> Result<Chain, String> {
         Ok(Chain {
             allow_anonymous: allow_anonymous.unwrap_or(configs.is_empty()),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             authenticators: build(configs)?,
             users,
         })
@@ -206,9 +212,10 @@ impl Chain {
             .as_deref()
             .unwrap_or_default();
         match pending.finish(data) {
-            Ok((server_final, user)) => Ok((
+            Ok((server_final, name, user)) => Ok((
                 Identity {
                     superuser: user.is_superuser,
+                    username: Some(name),
                     ..Default::default()
                 },
                 server_final,
@@ -232,6 +239,9 @@ impl Chain {
                     return Answer::Ignore;
                 };
                 let password = c.password.unwrap_or_default().to_vec();
+                let Ok(_permit) = self.hashing.acquire().await else {
+                    return Answer::Ignore;
+                };
                 // Hashing is deliberately slow: off the async threads.
                 let ok = tokio::task::spawn_blocking(move || {
                     password::verify(&user, &password).then_some(user.is_superuser)

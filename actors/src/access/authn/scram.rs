@@ -119,6 +119,7 @@ pub struct ServerFirst {
     client_first_bare: String,
     server_first: String,
     nonce: String,
+    name: String,
     user: ScramUser,
 }
 
@@ -126,7 +127,7 @@ impl ServerFirst {
     /// Answers a client-first message for `user`; the message to send is
     /// [`ServerFirst::message`].
     pub fn new(client_first: &[u8], user: ScramUser) -> Result<ServerFirst, ScramError> {
-        let (gs2, _, client_nonce, client_first_bare) = parse_client_first(client_first)?;
+        let (gs2, name, client_nonce, client_first_bare) = parse_client_first(client_first)?;
         let server_nonce = b64().encode(rand::random::<[u8; 18]>());
         let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!("r={nonce},s={},i={}", user.salt, user.iteration_count);
@@ -135,6 +136,7 @@ impl ServerFirst {
             client_first_bare,
             server_first,
             nonce,
+            name,
             user,
         })
     }
@@ -144,8 +146,8 @@ impl ServerFirst {
     }
 
     /// Checks the client-final message; on success returns the server-final
-    /// message (`v=signature`) and the user.
-    pub fn finish(self, client_final: &[u8]) -> Result<(Vec<u8>, ScramUser), ScramError> {
+    /// message (`v=signature`), the user's name and the user.
+    pub fn finish(self, client_final: &[u8]) -> Result<(Vec<u8>, String, ScramUser), ScramError> {
         let msg =
             std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
         let (without_proof, proof) = msg
@@ -194,7 +196,7 @@ impl ServerFirst {
         }
         let server_signature = hmac(&server_key, auth_message.as_bytes());
         let server_final = format!("v={}", b64().encode(server_signature));
-        Ok((server_final.into_bytes(), self.user))
+        Ok((server_final.into_bytes(), self.name, self.user))
     }
 }
 
@@ -242,7 +244,8 @@ mod tests {
         let sf = String::from_utf8(server.message().to_vec()).unwrap();
         assert!(sf.starts_with("r=rOprNGfwEbeRWgbNEkqO"));
         let (cf, expected_sig) = client_final(b"pencil", "n=user,r=rOprNGfwEbeRWgbNEkqO", &sf);
-        let (server_final, _) = server.clone().finish(cf.as_bytes()).unwrap();
+        let (server_final, name, _) = server.clone().finish(cf.as_bytes()).unwrap();
+        assert_eq!(name, "user");
         assert_eq!(
             server_final,
             format!("v={}", b64().encode(expected_sig)).into_bytes()
@@ -281,7 +284,7 @@ mod tests {
         server.server_first = format!("r={},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", server.nonce);
         let client_final = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
                             p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-        let (server_final, _) = server.finish(client_final.as_bytes()).unwrap();
+        let (server_final, _, _) = server.finish(client_final.as_bytes()).unwrap();
         assert_eq!(
             server_final,
             b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec()
