@@ -144,6 +144,7 @@ where
         merged: &merged,
         file,
         env: &env,
+        lists: &lists,
     };
     let config: Config = serde_path_to_error::deserialize(merged.clone())
         .map_err(|e| sources.explain(e.path(), e.inner()))?;
@@ -230,12 +231,24 @@ struct Sources<'a> {
     merged: &'a config::Config,
     file: Option<&'a Path>,
     env: &'a [(String, String)],
+    /// The variables that set a whole list (`ROOST__AUTHENTICATION`).
+    lists: &'a [(String, String)],
 }
 
 impl Sources<'_> {
     /// Where `key` was set: the environment if a variable set it, else the file if
     /// the file has it, else nowhere (the default).
     fn origin(&self, key: &str) -> Origin {
+        // Inside a list set from the environment (`authentication[0].secret`).
+        for (name, _) in self.lists {
+            let list = list_key(name).expect("only list variables");
+            if key
+                .strip_prefix(list)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('['))
+            {
+                return Origin::Env(name.clone());
+            }
+        }
         // Walk the merged tree itself: `config::Config::get` would copy the value
         // through serde and lose its origin.
         let mut value = &self.merged.cache;
@@ -1051,15 +1064,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with(
-                "unknown key authentication[0].secrett; did you mean authentication[0].secret?"
-            ),
+            err == "unknown key authentication[0].secrett (from environment variable \
+                    ROOST__AUTHENTICATION); did you mean authentication[0].secret?",
             "{err}"
         );
         let err = load_env(&[("ROOST__AUTHENTICATION", "[{mechanism: jwt}]")])
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("authentication[0].secret: "), "{err}");
+        assert!(
+            err.ends_with("(from environment variable ROOST__AUTHENTICATION)"),
+            "{err}"
+        );
         let err = load_env(&[(
             "ROOST__AUTHORIZATION__SOURCES",
             "[{type: file, path: /no/such/acl.conf}]",
