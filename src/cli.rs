@@ -61,6 +61,66 @@ pub enum CtlCommand {
     Actors(ActorsCommand),
     /// Connections, sessions, routes, retained messages and every counter.
     Stats,
+    /// Users of the built-in authenticators (password_based or scram).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Banned clients, by client id, user name or peer address.
+    #[command(subcommand)]
+    Banned(BannedCommand),
+}
+
+/// `roost ctl users ...`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (its password is hashed by the broker).
+    Add {
+        user_id: String,
+        /// The user's password (named apart from the global --password, the API's).
+        #[arg(value_name = "PASSWORD")]
+        user_password: String,
+        /// The user bypasses authorization.
+        #[arg(long)]
+        superuser: bool,
+        /// password_based:built_in_database or scram:built_in_database.
+        #[arg(long, default_value = "password_based:built_in_database")]
+        authenticator: String,
+    },
+    /// Delete a user.
+    Del {
+        user_id: String,
+        #[arg(long, default_value = "password_based:built_in_database")]
+        authenticator: String,
+    },
+    /// List the users.
+    List {
+        #[arg(long, default_value = "password_based:built_in_database")]
+        authenticator: String,
+    },
+}
+
+/// `roost ctl banned ...`.
+#[derive(Debug, Subcommand)]
+pub enum BannedCommand {
+    /// Ban a client; a connected client the ban covers is disconnected.
+    Add {
+        /// clientid, username or peerhost (an IP address or CIDR range).
+        #[arg(value_name = "AS")]
+        kind: String,
+        who: String,
+        /// How long the ban lasts (e.g. 10m, 1h, 7d); forever if left out.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a ban.
+    Del {
+        #[arg(value_name = "AS")]
+        kind: String,
+        who: String,
+    },
+    /// List the bans in force.
+    List,
 }
 
 /// `roost ctl actors ...`.

@@ -17,6 +17,11 @@ pub const ENV_PREFIX: &str = "ROOST__";
 /// then stay inside key names (`ROOST__MQTT__MAX_INFLIGHT` is `mqtt.max_inflight`).
 const ENV_SEPARATOR: &str = "__";
 
+/// Keys whose value is a list (of authenticators, of sources): an environment
+/// variable sets the whole list as YAML text, e.g.
+/// `ROOST__AUTHENTICATION='[{mechanism: password_based, backend: built_in_database}]'`.
+const LIST_KEYS: &[&str] = &["authentication", "authorization.sources"];
+
 /// What the `config` crate records as the origin of values from the environment.
 const ENV_ORIGIN: &str = "the environment";
 
@@ -100,6 +105,22 @@ where
         })?;
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Yaml));
     }
+    let (lists, env): (Vec<_>, Vec<_>) = env
+        .into_iter()
+        .partition(|(name, _)| list_key(name).is_some());
+    for (name, value) in &lists {
+        let key = list_key(name).expect("partitioned on it");
+        // `authorization.sources` becomes "authorization:\n  sources:\n    <value>".
+        let mut yaml = String::new();
+        let parts: Vec<&str> = key.split('.').collect();
+        for (depth, part) in parts.iter().enumerate() {
+            let _ = writeln!(yaml, "{:indent$}{part}:", "", indent = depth * 2);
+        }
+        for line in value.lines() {
+            let _ = writeln!(yaml, "{:indent$}{line}", "", indent = parts.len() * 2);
+        }
+        builder = builder.add_source(config::File::from_str(&yaml, config::FileFormat::Yaml));
+    }
     // Values stay strings (no `try_parsing`): the target field's type converts them,
     // so `ROOST__NODE__NAME=007` stays "007" instead of becoming the number 7, and
     // "1h" or "127.0.0.1:2883" reach their Duration and String fields untouched.
@@ -123,13 +144,14 @@ where
         merged: &merged,
         file,
         env: &env,
+        lists: &lists,
     };
     let config: Config = serde_path_to_error::deserialize(merged.clone())
         .map_err(|e| sources.explain(e.path(), e.inner()))?;
     validate(&config).map_err(|(key, problem)| ConfigError::Invalid {
-        key: key.to_string(),
+        origin: sources.origin(&key),
+        key,
         problem,
-        origin: sources.origin(key),
     })?;
     validate_listeners(&config.listeners).map_err(|(key, problem)| ConfigError::Invalid {
         origin: sources.origin(&key),
@@ -200,17 +222,38 @@ where
     Ok(vars)
 }
 
+/// The list key an environment variable sets whole, if it is one.
+fn list_key(name: &str) -> Option<&'static str> {
+    let key = name
+        .get(ENV_PREFIX.len()..)?
+        .to_ascii_lowercase()
+        .replace(ENV_SEPARATOR, ".");
+    LIST_KEYS.iter().copied().find(|k| *k == key)
+}
+
 /// What was merged, kept to find out where a failing key was set.
 struct Sources<'a> {
     merged: &'a config::Config,
     file: Option<&'a Path>,
     env: &'a [(String, String)],
+    /// The variables that set a whole list (`ROOST__AUTHENTICATION`).
+    lists: &'a [(String, String)],
 }
 
 impl Sources<'_> {
     /// Where `key` was set: the environment if a variable set it, else the file if
     /// the file has it, else nowhere (the default).
     fn origin(&self, key: &str) -> Origin {
+        // Inside a list set from the environment (`authentication[0].secret`).
+        for (name, _) in self.lists {
+            let list = list_key(name).expect("only list variables");
+            if key
+                .strip_prefix(list)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('['))
+            {
+                return Origin::Env(name.clone());
+            }
+        }
         // Walk the merged tree itself: `config::Config::get` would copy the value
         // through serde and lose its origin.
         let mut value = &self.merged.cache;
@@ -260,7 +303,14 @@ impl Sources<'_> {
         match innermost(error) {
             config::ConfigError::Message(message) => match unknown_field(message) {
                 Some((field, expected)) => {
-                    // serde_path_to_error puts the unknown field itself at the end of the path.
+                    // serde_path_to_error puts the unknown field itself at the end of the
+                    // path, except inside a tagged list entry (an authenticator), where
+                    // the path stops at the entry.
+                    let key = if key.ends_with(field) {
+                        key
+                    } else {
+                        format!("{key}.{field}")
+                    };
                     let parent = key.strip_suffix(field).unwrap_or(&key);
                     let suggestion = expected
                         .iter()
@@ -350,7 +400,16 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
 }
 
 /// Range checks serde cannot express. Returns the key and what is wrong with it.
-fn validate(config: &Config) -> Result<(), (&'static str, String)> {
+fn validate(config: &Config) -> Result<(), (String, String)> {
+    validate_ranges(config).map_err(|(key, problem)| (key.to_string(), problem))?;
+    // Authenticators and authorization sources: keys, URLs, the ACL file.
+    roost_actors::access::validate(config).map_err(|e| match e.split_once(": ") {
+        Some((key, problem)) => (key.to_string(), problem.to_string()),
+        None => (String::new(), e),
+    })
+}
+
+fn validate_ranges(config: &Config) -> Result<(), (&'static str, String)> {
     let mqtt = &config.mqtt;
     if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&mqtt.max_packet_size) {
         return Err((
@@ -482,12 +541,16 @@ pub fn render(config: &Config) -> String {
         http,
         chaos,
         supervision,
+        authentication,
+        allow_anonymous,
+        authorization,
     } = config;
     let mut out = Yaml::default();
 
-    let roost_actors::config::NodeConfig { name } = node;
+    let roost_actors::config::NodeConfig { name, data_dir } = node;
     out.section("node", 0);
     out.string("name", name, 1);
+    out.string("data_dir", data_dir, 1);
 
     let roost_actors::config::ListenersConfig { tcp, tls, ws, wss } = listeners;
     out.section("listeners", 0);
@@ -676,6 +739,48 @@ pub fn render(config: &Config) -> String {
     out.plain("intensity", intensity, 1);
     out.duration("period", *period, 1);
 
+    out.json(
+        "authentication",
+        &serde_json::to_value(authentication).expect("authenticators serialize"),
+        0,
+    );
+    match allow_anonymous {
+        Some(allow) => out.plain("allow_anonymous", allow, 0),
+        None => out.plain("allow_anonymous", "~", 0),
+    }
+
+    let roost_actors::config::AuthorizationConfig {
+        no_match,
+        deny_action,
+        cache,
+        sources,
+    } = authorization;
+    let roost_actors::config::AuthzCacheConfig {
+        enabled,
+        max_size,
+        ttl,
+    } = cache;
+    out.section("authorization", 0);
+    out.json(
+        "no_match",
+        &serde_json::to_value(no_match).expect("enum"),
+        1,
+    );
+    out.json(
+        "deny_action",
+        &serde_json::to_value(deny_action).expect("enum"),
+        1,
+    );
+    out.section("cache", 1);
+    out.plain("enabled", enabled, 2);
+    out.plain("max_size", max_size, 2);
+    out.duration("ttl", *ttl, 2);
+    out.json(
+        "sources",
+        &serde_json::to_value(sources).expect("sources serialize"),
+        1,
+    );
+
     out.0
 }
 
@@ -730,6 +835,18 @@ fn format_float(value: f64) -> String {
     }
 }
 
+/// A map key as YAML: double-quoted unless it is a plain word.
+fn yaml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        serde_json::Value::String(k.to_string()).to_string()
+    }
+}
+
 /// A minimal YAML writer for [`render`]: nested maps of scalars is all it needs.
 #[derive(Default)]
 struct Yaml(String);
@@ -759,6 +876,51 @@ impl Yaml {
         }
         quoted.push('"');
         self.plain(name, quoted, depth);
+    }
+
+    /// A JSON value (lists of authenticators and sources) as block YAML.
+    fn json(&mut self, name: &str, value: &serde_json::Value, depth: usize) {
+        use serde_json::Value;
+        match value {
+            Value::Array(items) if items.is_empty() => self.plain(name, "[]", depth),
+            Value::Object(map) if map.is_empty() => self.plain(name, "{}", depth),
+            Value::Array(items) => {
+                self.section(name, depth);
+                for item in items {
+                    let Value::Object(map) = item else {
+                        let _ =
+                            writeln!(self.0, "{:indent$}- {item}", "", indent = (depth + 1) * 2);
+                        continue;
+                    };
+                    let mut inner = Yaml::default();
+                    // The tags first: an entry reads "- mechanism: jwt", then its settings.
+                    let tags = ["mechanism", "backend", "type"];
+                    let first = tags.iter().filter_map(|t| map.get_key_value(*t));
+                    let rest = map.iter().filter(|(k, _)| !tags.contains(&k.as_str()));
+                    for (k, v) in first.chain(rest) {
+                        inner.json(&yaml_key(k), v, 0);
+                    }
+                    for (i, line) in inner.0.lines().enumerate() {
+                        let lead = if i == 0 { "- " } else { "  " };
+                        let _ = writeln!(
+                            self.0,
+                            "{:indent$}{lead}{line}",
+                            "",
+                            indent = (depth + 1) * 2
+                        );
+                    }
+                }
+            }
+            Value::Object(map) => {
+                self.section(name, depth);
+                for (k, v) in map {
+                    self.json(&yaml_key(k), v, depth + 1);
+                }
+            }
+            Value::String(text) => self.string(name, text, depth),
+            Value::Null => self.plain(name, "~", depth),
+            other => self.plain(name, other, depth),
+        }
     }
 
     fn duration(&mut self, name: &str, value: Duration, depth: usize) {
@@ -1079,6 +1241,63 @@ mod tests {
                 i + 1
             );
         }
+    }
+
+    #[test]
+    fn access_lists_come_from_the_environment_as_yaml_and_errors_name_the_entry() {
+        let config = load_env(&[
+            (
+                "ROOST__AUTHENTICATION",
+                "[{mechanism: password_based, backend: built_in_database, \
+                 password_hash_algorithm: {name: bcrypt}}, {mechanism: jwt, secret: s, \
+                 verify_claims: {clientId: \"${clientid}\"}}]",
+            ),
+            (
+                "ROOST__AUTHORIZATION__SOURCES",
+                "[{type: built_in_database}]",
+            ),
+            ("ROOST__AUTHORIZATION__NO_MATCH", "deny"),
+            ("ROOST__ALLOW_ANONYMOUS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(config.authentication.len(), 2);
+        assert_eq!(config.allow_anonymous, Some(true));
+        let roost_actors::config::AuthenticatorConfig::Jwt(jwt) = &config.authentication[1] else {
+            panic!("{:?}", config.authentication[1]);
+        };
+        assert_eq!(jwt.verify_claims["clientId"], "${clientid}");
+        // Read back from the rendered YAML, the same configuration.
+        let dir = std::env::temp_dir().join(format!("roost-access-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rendered.yaml");
+        std::fs::write(&path, render(&config)).unwrap();
+        let again = load(Some(&path), env(&[])).unwrap();
+        assert_eq!(render(&again), render(&config));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let err = load_env(&[("ROOST__AUTHENTICATION", "[{mechanism: jwt, secrett: x}]")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err == "unknown key authentication[0].secrett (from environment variable \
+                    ROOST__AUTHENTICATION); did you mean authentication[0].secret?",
+            "{err}"
+        );
+        let err = load_env(&[("ROOST__AUTHENTICATION", "[{mechanism: jwt}]")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("authentication[0].secret: "), "{err}");
+        assert!(
+            err.ends_with("(from environment variable ROOST__AUTHENTICATION)"),
+            "{err}"
+        );
+        let err = load_env(&[(
+            "ROOST__AUTHORIZATION__SOURCES",
+            "[{type: file, path: /no/such/acl.conf}]",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("authorization.sources[0].path: "), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The client is hyper's HTTP/1 connection API (hyper is already in the binary
 //! for the server), one request per connection: no pool, no TLS.
 
-use crate::cli::{ActorsCommand, CtlArgs, CtlCommand};
+use crate::cli::{ActorsCommand, BannedCommand, CtlArgs, CtlCommand, UsersCommand};
 use base64::Engine as _;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
@@ -101,9 +101,115 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
                 let v: serde_json::Value = client.parse(&body)?;
                 print!("{}", render_stats(&v));
             }
+            CtlCommand::Users(cmd) => users(&client, cmd).await?,
+            CtlCommand::Banned(cmd) => banned(&client, cmd).await?,
         }
         Ok(())
     })
+}
+
+/// `roost ctl users add|del|list`.
+async fn users(client: &Client, cmd: UsersCommand) -> Result<(), CtlError> {
+    match cmd {
+        UsersCommand::Add {
+            user_id,
+            user_password: password,
+            superuser,
+            authenticator,
+        } => {
+            let path = format!("/api/v5/authentication/{}/users", segment(&authenticator));
+            let req = serde_json::json!({
+                "user_id": user_id, "password": password, "is_superuser": superuser
+            });
+            client
+                .request(Method::POST, &path, Some(req.to_string()))
+                .await?;
+            println!("added {user_id}");
+        }
+        UsersCommand::Del {
+            user_id,
+            authenticator,
+        } => {
+            let path = format!(
+                "/api/v5/authentication/{}/users/{}",
+                segment(&authenticator),
+                segment(&user_id)
+            );
+            client.request(Method::DELETE, &path, None).await?;
+            println!("deleted {user_id}");
+        }
+        UsersCommand::List { authenticator } => {
+            let path = format!("/api/v5/authentication/{}/users", segment(&authenticator));
+            let body = client.request(Method::GET, &path, None).await?;
+            let v: serde_json::Value = client.parse(&body)?;
+            for u in v["data"].as_array().into_iter().flatten() {
+                let su = if u["is_superuser"] == true {
+                    "  (superuser)"
+                } else {
+                    ""
+                };
+                println!("{}{su}", u["user_id"].as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `roost ctl banned add|del|list`.
+async fn banned(client: &Client, cmd: BannedCommand) -> Result<(), CtlError> {
+    match cmd {
+        BannedCommand::Add {
+            kind,
+            who,
+            duration,
+            reason,
+        } => {
+            let until = duration
+                .map(|d| humantime::format_rfc3339_seconds(SystemTime::now() + d).to_string());
+            let req = serde_json::json!({
+                "as": kind, "who": who, "by": "roost ctl", "reason": reason, "until": until
+            });
+            client
+                .request(Method::POST, "/api/v5/banned", Some(req.to_string()))
+                .await?;
+            match until {
+                Some(u) => println!("banned {kind} {who} until {u}"),
+                None => println!("banned {kind} {who}"),
+            }
+        }
+        BannedCommand::Del { kind, who } => {
+            let path = format!("/api/v5/banned/{}/{}", segment(&kind), segment(&who));
+            client.request(Method::DELETE, &path, None).await?;
+            println!("unbanned {kind} {who}");
+        }
+        BannedCommand::List => {
+            let body = client.request(Method::GET, "/api/v5/banned", None).await?;
+            let v: serde_json::Value = client.parse(&body)?;
+            for b in v["data"].as_array().into_iter().flatten() {
+                let until = b["until"].as_str().unwrap_or("forever");
+                println!(
+                    "{:<9} {}  until {until}  {}",
+                    b["as"].as_str().unwrap_or_default(),
+                    b["who"].as_str().unwrap_or_default(),
+                    b["reason"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes one path segment (user ids and CIDR ranges hold `/`).
+fn segment(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Paths may be given without the root's `roost/`.

@@ -53,6 +53,9 @@ pub enum BrokerError {
     /// A listener's certificate, key or CA file is missing or unusable.
     #[error(transparent)]
     Listener(#[from] SetupError),
+    /// Access control could not be set up (a bad key, an unreadable ACL file or table).
+    #[error("{0}")]
+    Access(String),
 }
 
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
@@ -141,6 +144,7 @@ impl Broker {
     /// Binds every enabled listener, then starts the actor tree. Each listener
     /// logs `listener_ready` with its name and bound address once it accepts.
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
+        let access = Arc::new(crate::access::Access::new(&config).map_err(BrokerError::Access)?);
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
         for settings in config.listeners.all() {
@@ -188,7 +192,7 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let ctx = BrokerContext::new(config);
+        let ctx = BrokerContext::new(config, access);
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {

@@ -3,6 +3,7 @@
 //! start-up with a message naming the key. Defaults follow EMQX 5 where the MQTT
 //! specification leaves a choice.
 
+pub use crate::access::config::*;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -20,6 +21,12 @@ pub struct Config {
     pub http: HttpConfig,
     pub chaos: ChaosConfig,
     pub supervision: SupervisionConfig,
+    /// The authentication chain, in order (empty = no authentication).
+    pub authentication: Vec<AuthenticatorConfig>,
+    /// Whether a client no authenticator had an answer for is let in; `None`
+    /// (the default) means yes when `authentication` is empty, no otherwise.
+    pub allow_anonymous: Option<bool>,
+    pub authorization: AuthorizationConfig,
 }
 
 /// `node.*`: this broker's identity.
@@ -28,12 +35,16 @@ pub struct Config {
 pub struct NodeConfig {
     /// Node name, used in `$SYS/brokers/<name>/...` and (later) the cluster.
     pub name: String,
+    /// Where users, built-in ACL rules and banned clients are kept (created on
+    /// the first write).
+    pub data_dir: String,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
             name: "roost@127.0.0.1".into(),
+            data_dir: "data".into(),
         }
     }
 }

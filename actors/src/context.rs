@@ -1,6 +1,7 @@
 //! What every actor of one broker shares: configuration, the topic index, the
 //! retained store and the counters. Passed as `Arc<BrokerContext>` at spawn.
 
+use crate::access::Access;
 use crate::config::Config;
 use crate::message::Message;
 use crate::metrics::Metrics;
@@ -28,11 +29,13 @@ pub struct BrokerContext {
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).
     pub started_at_wall: std::time::SystemTime,
+    /// Banned clients, authentication and authorization.
+    pub access: Arc<Access>,
 }
 
 impl BrokerContext {
-    /// Builds the context from the configuration.
-    pub fn new(config: Config) -> Arc<BrokerContext> {
+    /// Builds the context from the configuration and its access control.
+    pub fn new(config: Config, access: Arc<Access>) -> Arc<BrokerContext> {
         let metrics = Arc::new(Metrics::default());
         let router = Router::new(
             config.router.shards,
@@ -51,6 +54,7 @@ impl BrokerContext {
             sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),
+            access,
         })
     }
 

@@ -2,6 +2,7 @@
 //! a ractor actor under an OTP-style supervisor (see `broker.rs` for the tree and
 //! `docs/architecture.md` for the path of one publish).
 
+pub mod access;
 pub mod broker;
 pub mod config;
 pub mod connection;

@@ -52,4 +52,16 @@ counters! {
     connections_accepted => inc_connections_accepted;
     /// Connections closed for a protocol violation or malformed packet.
     connections_protocol_errors => inc_protocol_errors;
+    /// CONNECTs refused because a ban covers the client.
+    connections_banned => inc_connections_banned;
+    /// CONNECTs the authentication chain let in.
+    authentication_success => inc_authentication_success;
+    /// CONNECTs the authentication chain refused.
+    authentication_failure => inc_authentication_failure;
+    /// Publishes, subscriptions and wills authorization allowed (checked, not skipped).
+    authorization_allow => inc_authorization_allow;
+    /// Publishes, subscriptions and wills authorization denied.
+    authorization_deny => inc_authorization_deny;
+    /// Authorization decisions answered by a client's cache.
+    authorization_cache_hit => inc_authorization_cache_hit;
 }

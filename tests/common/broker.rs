@@ -16,6 +16,8 @@ pub struct Broker {
     addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
     drains: Vec<std::thread::JoinHandle<()>>,
+    /// This broker's own `node.data_dir` (removed on drop), unless the test set one.
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl Broker {
@@ -28,6 +30,7 @@ impl Broker {
     /// `("ROOST__MQTT__MAX_INFLIGHT", "4")`. Panics if it does not log
     /// `listener_ready` within [`START_TIMEOUT`].
     pub fn start_with(env: &[(&str, &str)]) -> Broker {
+        let data_dir = unique_data_dir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
         cmd.arg("start")
             .env_remove("RUST_LOG")
@@ -35,6 +38,8 @@ impl Broker {
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
             // Every test broker gets its own HTTP port too (the default 18083 is shared).
             .env("ROOST__HTTP__BIND", "127.0.0.1:0")
+            // ...and its own tables (users, bans): tests run in parallel.
+            .env("ROOST__NODE__DATA_DIR", &data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -73,11 +78,13 @@ impl Broker {
                 }
             }
         };
+        let own_dir = !env.iter().any(|(k, _)| *k == "ROOST__NODE__DATA_DIR");
         Broker {
             child: Some(child),
             addr,
             logs,
             drains,
+            data_dir: own_dir.then_some(data_dir),
         }
     }
 
@@ -174,6 +181,9 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let still_running = self.is_running();
         self.kill();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if std::thread::panicking() {
             let logs = self.logs();
             let from = logs.len().saturating_sub(60);
@@ -192,6 +202,20 @@ impl Drop for Broker {
             }
         }
     }
+}
+
+/// A fresh directory name under the system temp dir (not created).
+pub fn unique_data_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    std::env::temp_dir().join(format!(
+        "roost-test-data-{}-{n}-{nanos}",
+        std::process::id()
+    ))
 }
 
 fn spawn_drain<R: Read + Send + 'static>(

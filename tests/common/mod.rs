@@ -6,6 +6,7 @@
 //! Everything published here keeps its name; new things are only added.
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod access;
 pub mod broker;
 pub mod http;
 pub mod pki;

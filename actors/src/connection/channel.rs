@@ -107,10 +107,7 @@ impl Channel {
         if v5 && p.maximum_packet_size == Some(0) {
             return Err(ReasonCode::ProtocolError);
         }
-        if p.authentication_method.is_some() {
-            // Enhanced authentication is not offered yet.
-            return Err(ReasonCode::BadAuthenticationMethod);
-        }
+        // An Authentication Method is the access chain's to judge (SCRAM-SHA-256).
         if c.client_id.len() > self.config.max_clientid_len {
             return Err(ReasonCode::ClientIdentifierNotValid);
         }

@@ -3,9 +3,13 @@
 //! publishes in its own context (no actor hop on the publish path), and writes
 //! what its session hands it.
 
+mod access;
 pub mod channel;
 pub mod peer;
 
+use crate::access::authn::{Credentials, Started};
+use crate::access::authz::rule::Action;
+use crate::access::{ClientAccess, ClientInfo, PendingAuth};
 use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
@@ -109,6 +113,8 @@ pub struct ConnState {
     held_credit: usize,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
+    /// Who the client is, its authorization cache, an AUTH exchange in progress.
+    access: ClientAccess,
 }
 
 /// The connection actor.
@@ -163,6 +169,7 @@ impl Actor for Connection {
             awaiting_session: false,
             held_credit: 0,
             depth,
+            access: ClientAccess::default(),
         })
     }
 
@@ -174,6 +181,7 @@ impl Actor for Connection {
         st.reader.abort();
         st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         st.ctx.mailboxes.unregister(myself.get_id());
+        st.ctx.access.disconnected(&st.channel.client_id, &myself);
         st.detach(&myself);
         Ok(())
     }
@@ -219,6 +227,7 @@ impl Actor for Connection {
             // The session learns first, then the socket closes: a message published
             // after the client saw the close is queued, never sent into the gone
             // connection's window (EMQX handles DISCONNECT before closing too).
+            st.authorize_will().await;
             st.detach(&myself);
             if let Some(mut w) = st.writer.take() {
                 let _ = w.shutdown().await;
@@ -261,6 +270,10 @@ impl ConnState {
     }
 
     async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+        if self.access.pending.is_some() {
+            Box::pin(self.continue_auth(myself, packet)).await;
+            return;
+        }
         if !self.channel.is_connected() {
             match packet {
                 // Boxed: the CONNECT path is the largest future of the actor and
@@ -276,6 +289,11 @@ impl ConnState {
                 self.ctx.metrics.inc_received();
                 match self.channel.publish(p) {
                     Ok(InboundPublish::Route { message, ack }) => {
+                        // client.authorize (EMQX checks after topic alias resolution).
+                        if !self.authorize(Action::Publish, &message.topic).await {
+                            self.publish_denied(ack);
+                            return;
+                        }
                         let deliveries = self.ctx.publish(message);
                         if let Some(mut ack) = ack {
                             if deliveries == 0 && self.channel.version.is_v5() {
@@ -311,6 +329,9 @@ impl ConnState {
             // Subscription identifier 0 and No Local on a shared subscription
             // [MQTT-3.8.3-4] are refused by the decoder already.
             Packet::Subscribe(s) => {
+                let Some(s) = self.authorize_subscribe(s).await else {
+                    return;
+                };
                 self.awaiting_session = true;
                 self.cast_session(Inbound::Subscribe(Box::new(s)));
             }
@@ -327,6 +348,7 @@ impl ConnState {
                 reason: ReasonCode::ProtocolError,
                 why: "second CONNECT",
             }),
+            Packet::Auth(a) if self.access.method.is_some() => self.reauthenticate(a),
             Packet::Auth(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
                 why: "AUTH without enhanced authentication",
@@ -353,6 +375,56 @@ impl ConnState {
                 return;
             }
         };
+        // client.authenticate: bans first, then the chain (EMQX's order).
+        let access = self.ctx.access.clone();
+        let username = c.username.as_deref();
+        if access.check_banned(&accepted.client_id, username, &self.peer) {
+            self.ctx.metrics.inc_connections_banned();
+            tracing::info!(peer = %self.peer, client_id = %accepted.client_id, "connect_banned");
+            self.refuse(ReasonCode::Banned);
+            return;
+        }
+        let creds = Credentials {
+            client_id: &accepted.client_id,
+            username,
+            password: c.password.as_deref(),
+            peer: &self.peer,
+        };
+        match access.chain.start(&creds, &c.properties).await {
+            Started::Done(Ok(identity)) => self.open(myself, c, accepted, identity, None).await,
+            Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
+            Started::Continue(auth, scram) => {
+                self.write(Packet::Auth(*auth));
+                self.access.pending = Some(Box::new(PendingAuth {
+                    scram,
+                    connect: c,
+                    accepted,
+                }));
+            }
+        }
+    }
+
+    /// Opens (or resumes) the session of an authenticated client and sends CONNACK
+    /// (with the SCRAM server-final message after enhanced authentication).
+    async fn open(
+        &mut self,
+        myself: &ActorRef<ConnMsg>,
+        c: Connect,
+        accepted: channel::Accepted,
+        identity: crate::access::authn::Identity,
+        auth_data: Option<Vec<u8>>,
+    ) {
+        self.ctx.metrics.inc_authentication_success();
+        let info = ClientInfo {
+            client_id: accepted.client_id.clone(),
+            username: c.username.clone().or(identity.username),
+            peer: self.peer.clone(),
+            superuser: identity.superuser,
+            acl: identity.acl.into(),
+        };
+        self.access.method = c.properties.authentication_method.clone();
+        self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
+        self.access.info = Some(info);
         let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
             self.refuse(ReasonCode::ServerUnavailable);
             return;
@@ -398,7 +470,14 @@ impl ConnState {
             .keepalive_timeout(accepted.keep_alive)
             .map_or(0, |d| d.as_millis() as u64);
         self.read_timeout_ms.send_replace(timeout);
-        let connack = self.channel.connack(&accepted, reply.session_present, &c);
+        let mut connack = self.channel.connack(&accepted, reply.session_present, &c);
+        if let Some(data) = auth_data {
+            connack.properties.authentication_method = self.access.method.clone();
+            connack.properties.authentication_data = Some(data.into());
+        }
+        if let Some(info) = &self.access.info {
+            self.ctx.access.connected(info, myself.clone());
+        }
         self.ctx.metrics.inc_connections_accepted();
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
         self.write(Packet::ConnAck(connack));
@@ -518,8 +597,13 @@ impl ConnState {
                     reason_code,
                     ..Default::default()
                 })),
-                Outgoing::SubAck(a) => {
+                Outgoing::SubAck(mut a) => {
                     answered = true;
+                    // The filters authorization refused never reached the session.
+                    for i in std::mem::take(&mut self.access.denied_filters) {
+                        let at = i.min(a.reason_codes.len());
+                        a.reason_codes.insert(at, ReasonCode::NotAuthorized);
+                    }
                     self.write(Packet::SubAck(*a))
                 }
                 Outgoing::UnsubAck(a) => {

@@ -37,7 +37,7 @@ impl ApiError {
 }
 
 /// An error answer: status and body.
-pub struct Failure(StatusCode, ApiError);
+pub struct Failure(pub StatusCode, pub ApiError);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {

@@ -7,6 +7,7 @@
 //! or is killed, the supervisor restarts it on the same socket, which
 //! `Broker::start` bound so that a taken port fails start-up.
 
+mod access;
 mod api;
 mod auth;
 
@@ -86,6 +87,33 @@ fn router(ctx: Arc<BrokerContext>) -> Router {
         .route("/api/v5/actors/kill", post(api::kill))
         .route("/api/v5/stats", get(api::stats))
         .route("/api/v5/nodes", get(api::nodes))
+        .route(
+            "/api/v5/authentication/{id}/users",
+            get(access::users).post(access::add_user),
+        )
+        .route(
+            "/api/v5/authentication/{id}/users/{user_id}",
+            get(access::user)
+                .put(access::update_user)
+                .delete(access::delete_user),
+        )
+        .route(
+            "/api/v5/authorization/sources/built_in_database/rules/{kind}",
+            get(access::rules)
+                .post(access::add_rules)
+                .delete(access::delete_all_rules),
+        )
+        .route(
+            "/api/v5/authorization/sources/built_in_database/rules/{kind}/{who}",
+            get(access::rules_of)
+                .put(access::put_rules_of)
+                .delete(access::delete_rules_of),
+        )
+        .route("/api/v5/banned", get(access::banned).post(access::add_ban))
+        .route(
+            "/api/v5/banned/{as}/{who}",
+            axum::routing::delete(access::delete_ban),
+        )
         .fallback(api::not_found)
         .with_state(ctx)
         .layer(axum::middleware::from_fn_with_state(

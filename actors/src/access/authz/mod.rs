@@ -1,0 +1,115 @@
+//! Authorization: may this client publish to this topic, or subscribe to this
+//! filter? As EMQX: a superuser may do anything; then the client's own rules
+//! (a JWT's `acl` claim); then the configured sources in order (ACL file,
+//! built-in rules, HTTP), the first that has a matching rule deciding; then
+//! `no_match`. Decisions are cached per client (see [`cache`]).
+
+pub mod builtin;
+pub mod cache;
+pub mod file;
+pub mod rule;
+
+use super::config::{AuthorizationConfig, AuthzSourceConfig, Permission};
+use super::http::{Endpoint, Verdict};
+use super::store::Table;
+use super::ClientInfo;
+use builtin::BuiltInRules;
+use rule::{check_rules, Action, Rule};
+use std::sync::Arc;
+
+pub(crate) enum Source {
+    File(Vec<Rule>),
+    BuiltIn,
+    Http(Endpoint),
+}
+
+/// The configured sources.
+pub struct Authorizer {
+    pub config: AuthorizationConfig,
+    sources: Vec<Source>,
+    rules: Arc<Table<BuiltInRules>>,
+}
+
+impl Authorizer {
+    /// Reads the ACL file(s); an error names the source (`authorization.sources[0]...`).
+    pub fn new(
+        config: &AuthorizationConfig,
+        rules: Arc<Table<BuiltInRules>>,
+    ) -> Result<Authorizer, String> {
+        Ok(Authorizer {
+            config: config.clone(),
+            sources: build(config)?,
+            rules,
+        })
+    }
+}
+
+/// Reads the ACL files and checks the URLs of the sources.
+pub(crate) fn build(config: &AuthorizationConfig) -> Result<Vec<Source>, String> {
+    let mut sources = Vec::new();
+    for (i, s) in config.sources.iter().enumerate() {
+        let at = |e: String| format!("authorization.sources[{i}].{e}");
+        sources.push(match s {
+            AuthzSourceConfig::File(f) => {
+                let text = std::fs::read_to_string(&f.path)
+                    .map_err(|e| at(format!("path: cannot read {}: {e}", f.path)))?;
+                Source::File(file::parse(&text).map_err(|e| at(format!("path: {}: {e}", f.path)))?)
+            }
+            AuthzSourceConfig::BuiltInDatabase(_) => Source::BuiltIn,
+            AuthzSourceConfig::Http(h) => Source::Http(
+                Endpoint::new(&h.url, &h.headers, &h.body, h.request_timeout).map_err(at)?,
+            ),
+        });
+    }
+    Ok(sources)
+}
+
+impl Authorizer {
+    /// Whether every check would allow without looking (no sources and
+    /// `no_match: allow`): the publish path then skips authorization entirely.
+    pub fn allows_everything(&self) -> bool {
+        self.sources.is_empty() && self.config.no_match == Permission::Allow
+    }
+
+    /// Decides without the cache.
+    pub async fn decide(&self, client: &ClientInfo, action: Action, topic: &str) -> Permission {
+        if client.superuser {
+            return Permission::Allow;
+        }
+        if let Some(p) = check_rules(&client.acl, client, action, topic) {
+            return p;
+        }
+        for s in &self.sources {
+            let found = match s {
+                Source::File(rules) => check_rules(rules, client, action, topic),
+                Source::BuiltIn => self.rules.read(|r| r.check(client, action, topic)),
+                Source::Http(endpoint) => {
+                    let peerhost = client.peer.addr.ip().to_canonical().to_string();
+                    let cn = client
+                        .peer
+                        .cert
+                        .as_ref()
+                        .and_then(|c| c.common_name.clone())
+                        .unwrap_or_default();
+                    let vars = [
+                        ("username", client.username.as_deref().unwrap_or("")),
+                        ("clientid", &*client.client_id),
+                        ("peerhost", peerhost.as_str()),
+                        ("topic", topic),
+                        ("action", action.as_str()),
+                        ("cert_common_name", cn.as_str()),
+                    ];
+                    match endpoint.post(&vars).await.map(|a| a.verdict()) {
+                        Some(Verdict::Allow { .. }) => Some(Permission::Allow),
+                        Some(Verdict::Deny) => Some(Permission::Deny),
+                        Some(Verdict::Ignore) | None => None,
+                    }
+                }
+            };
+            if let Some(p) = found {
+                return p;
+            }
+        }
+        self.config.no_match
+    }
+}

@@ -1,0 +1,364 @@
+//! Configuration of access control: the `authentication` chain, `allow_anonymous`
+//! and `authorization`, shaped like EMQX 5's (see config.yaml for every key).
+//! Lists of authenticators and sources are tagged by `mechanism` / `backend` /
+//! `type` exactly as in EMQX, so an EMQX user recognises them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One entry of the `authentication` chain.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "mechanism", rename_all = "snake_case")]
+pub enum AuthenticatorConfig {
+    /// User name (or client id) and password, checked by a backend.
+    PasswordBased(PasswordBackend),
+    /// A JSON Web Token in the password (or user name) field.
+    Jwt(JwtConfig),
+    /// The verified client certificate of a TLS listener.
+    Cert(CertConfig),
+    /// MQTT 5.0 enhanced authentication with SCRAM-SHA-256 (AUTH packets).
+    Scram(ScramConfig),
+}
+
+impl AuthenticatorConfig {
+    /// The authenticator's id as EMQX's API names it: `mechanism:backend`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            AuthenticatorConfig::PasswordBased(PasswordBackend::BuiltInDatabase(_)) => {
+                "password_based:built_in_database"
+            }
+            AuthenticatorConfig::PasswordBased(PasswordBackend::Http(_)) => "password_based:http",
+            AuthenticatorConfig::Jwt(_) => "jwt",
+            AuthenticatorConfig::Cert(_) => "cert",
+            AuthenticatorConfig::Scram(_) => "scram:built_in_database",
+        }
+    }
+}
+
+/// `mechanism: password_based`, by `backend`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum PasswordBackend {
+    /// Users kept by the broker (`node.data_dir`), managed with the REST API and
+    /// `roost ctl users`.
+    BuiltInDatabase(BuiltInDatabaseConfig),
+    /// An HTTP service decides.
+    Http(HttpAuthnConfig),
+}
+
+/// Which CONNECT field names a user of the built-in database.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UserIdType {
+    #[default]
+    Username,
+    Clientid,
+}
+
+/// `password_based` + `built_in_database`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuiltInDatabaseConfig {
+    pub user_id_type: UserIdType,
+    pub password_hash_algorithm: PasswordHashConfig,
+}
+
+impl Default for BuiltInDatabaseConfig {
+    fn default() -> Self {
+        BuiltInDatabaseConfig {
+            user_id_type: UserIdType::Username,
+            password_hash_algorithm: PasswordHashConfig::default(),
+        }
+    }
+}
+
+/// How new passwords are hashed (users keep the algorithm they were stored with).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HashName {
+    #[default]
+    Argon2id,
+    Pbkdf2,
+    Bcrypt,
+    Sha256,
+}
+
+/// Where the salt goes for `sha256` (EMQX's `salt_position`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SaltPosition {
+    #[default]
+    Prefix,
+    Suffix,
+    Disable,
+}
+
+/// `password_hash_algorithm`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordHashConfig {
+    pub name: HashName,
+    /// `sha256` only.
+    pub salt_position: SaltPosition,
+    /// `pbkdf2` only (HMAC-SHA256 rounds).
+    pub iterations: u32,
+    /// `bcrypt` only (the cost).
+    pub salt_rounds: u32,
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        PasswordHashConfig {
+            name: HashName::Argon2id,
+            salt_position: SaltPosition::Prefix,
+            iterations: 4096,
+            salt_rounds: 10,
+        }
+    }
+}
+
+/// `password_based` + `http`: POST to `url`; the answer decides.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthnConfig {
+    /// `http://host:port/path` (plain HTTP).
+    pub url: String,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body; values may hold `${username}`, `${clientid}`, `${password}`,
+    /// `${peerhost}`, `${cert_common_name}`.
+    pub body: BTreeMap<String, String>,
+    /// No answer within this long = ignore (the next authenticator decides).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpAuthnConfig {
+    fn default() -> Self {
+        HttpAuthnConfig {
+            url: String::new(),
+            headers: BTreeMap::new(),
+            body: [
+                ("username", "${username}"),
+                ("password", "${password}"),
+                ("clientid", "${clientid}"),
+                ("peerhost", "${peerhost}"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which CONNECT field carries the token.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JwtFrom {
+    #[default]
+    Password,
+    Username,
+}
+
+/// How a token is signed.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum JwtAlgorithm {
+    /// HS256 / HS384 / HS512 with `secret`.
+    #[default]
+    HmacBased,
+    /// RS256/384/512, PS256/384/512, ES256/384 with `public_key` (PEM).
+    PublicKey,
+}
+
+/// `mechanism: jwt`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    pub from: JwtFrom,
+    pub algorithm: JwtAlgorithm,
+    pub secret: String,
+    pub secret_base64_encoded: bool,
+    pub public_key: String,
+    /// Claims that must equal these values (`${username}` and `${clientid}` allowed).
+    pub verify_claims: BTreeMap<String, String>,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            from: JwtFrom::Password,
+            algorithm: JwtAlgorithm::HmacBased,
+            secret: String::new(),
+            secret_base64_encoded: false,
+            public_key: String::new(),
+            verify_claims: BTreeMap::new(),
+        }
+    }
+}
+
+/// What a client certificate must match.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CertMatch {
+    /// Any verified certificate is enough.
+    #[default]
+    Any,
+    /// The certificate's common name must be the CONNECT user name.
+    CnIsUsername,
+    /// The certificate's common name must be the client id.
+    CnIsClientid,
+}
+
+/// `mechanism: cert`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertConfig {
+    #[serde(rename = "match")]
+    pub match_: CertMatch,
+}
+
+/// `mechanism: scram` (built-in database only, SHA-256 only, as EMQX's).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScramConfig {
+    /// Must be `built_in_database`.
+    pub backend: String,
+    /// Must be `sha256`.
+    pub algorithm: String,
+    /// PBKDF2 rounds for new users.
+    pub iteration_count: u32,
+}
+
+impl Default for ScramConfig {
+    fn default() -> Self {
+        ScramConfig {
+            backend: "built_in_database".into(),
+            algorithm: "sha256".into(),
+            iteration_count: 4096,
+        }
+    }
+}
+
+/// What happens when no rule matched.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// What a denied publish or subscribe does to the connection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyAction {
+    /// Refuse the one packet (PUBACK/PUBREC/SUBACK 0x87).
+    #[default]
+    Ignore,
+    /// Close the connection (DISCONNECT 0x87 for 5.0).
+    Disconnect,
+}
+
+/// `authorization.*`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizationConfig {
+    /// EMQX 5 default: allow.
+    pub no_match: Permission,
+    pub deny_action: DenyAction,
+    pub cache: AuthzCacheConfig,
+    /// Checked in order; the first that matches decides.
+    pub sources: Vec<AuthzSourceConfig>,
+}
+
+impl Default for AuthorizationConfig {
+    fn default() -> Self {
+        AuthorizationConfig {
+            no_match: Permission::Allow,
+            deny_action: DenyAction::Ignore,
+            cache: AuthzCacheConfig::default(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// `authorization.cache.*`: per-client decision cache.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzCacheConfig {
+    pub enabled: bool,
+    pub max_size: usize,
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+impl Default for AuthzCacheConfig {
+    /// EMQX 5 defaults.
+    fn default() -> Self {
+        AuthzCacheConfig {
+            enabled: true,
+            max_size: 32,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One entry of `authorization.sources`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthzSourceConfig {
+    /// Rules in an EMQX `acl.conf`-syntax file, read at start-up.
+    File(FileSourceConfig),
+    /// Rules kept by the broker, managed with the REST API.
+    BuiltInDatabase(BuiltInSourceConfig),
+    /// An HTTP service decides.
+    Http(HttpAuthzConfig),
+}
+
+/// `type: file`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    pub path: String,
+}
+
+/// `type: built_in_database` (no settings).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltInSourceConfig {}
+
+/// `type: http`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthzConfig {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    /// Values may hold `${username}`, `${clientid}`, `${peerhost}`, `${topic}`,
+    /// `${action}`, `${cert_common_name}`.
+    pub body: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpAuthzConfig {
+    fn default() -> Self {
+        HttpAuthzConfig {
+            url: String::new(),
+            headers: BTreeMap::new(),
+            body: [
+                ("username", "${username}"),
+                ("clientid", "${clientid}"),
+                ("peerhost", "${peerhost}"),
+                ("topic", "${topic}"),
+                ("action", "${action}"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
