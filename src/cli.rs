@@ -61,6 +61,26 @@ pub enum CtlCommand {
     Actors(ActorsCommand),
     /// Connections, sessions, routes, retained messages and every counter.
     Stats,
+    /// The cluster as this node sees it; join or leave.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `roost ctl cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Members, their state (self, up, suspect, down), address, last heartbeat
+    /// and route count.
+    Status,
+    /// Join the cluster of the node at ADDRESS (its cluster address, host:port):
+    /// this node dials it from now on, like a seed.
+    Join {
+        /// e.g. 10.0.0.2:4370
+        address: String,
+    },
+    /// Leave the cluster: peers drop this node's routes; it stops dialling
+    /// until the next join.
+    Leave,
 }
 
 /// `roost ctl actors ...`.

@@ -86,6 +86,9 @@ fn router(ctx: Arc<BrokerContext>) -> Router {
         .route("/api/v5/actors/kill", post(api::kill))
         .route("/api/v5/stats", get(api::stats))
         .route("/api/v5/nodes", get(api::nodes))
+        .route("/api/v5/cluster", get(api::cluster))
+        .route("/api/v5/cluster/join", post(api::cluster_join))
+        .route("/api/v5/cluster/leave", post(api::cluster_leave))
         .fallback(api::not_found)
         .with_state(ctx)
         .layer(axum::middleware::from_fn_with_state(
