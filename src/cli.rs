@@ -67,6 +67,9 @@ pub enum CtlCommand {
     /// Banned clients, by client id, user name or peer address.
     #[command(subcommand)]
     Banned(BannedCommand),
+    /// The cluster as this node sees it; join or leave.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 /// `roost ctl users ...`.
@@ -121,6 +124,23 @@ pub enum BannedCommand {
     },
     /// List the bans in force.
     List,
+}
+
+/// `roost ctl cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Members, their state (self, up, suspect, down), address, last heartbeat
+    /// and route count.
+    Status,
+    /// Join the cluster of the node at ADDRESS (its cluster address, host:port):
+    /// this node dials it from now on, like a seed.
+    Join {
+        /// e.g. 10.0.0.2:4370
+        address: String,
+    },
+    /// Leave the cluster: peers drop this node's routes; it stops dialling
+    /// until the next join.
+    Leave,
 }
 
 /// `roost ctl actors ...`.

@@ -457,6 +457,42 @@ fn validate_ranges(config: &Config) -> Result<(), (&'static str, String)> {
             "must be longer than 0s".into(),
         ));
     }
+    let cluster = &config.cluster;
+    if cluster.enabled {
+        if cluster.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err((
+                "cluster.bind",
+                format!("{:?} is not an address ip:port", cluster.bind),
+            ));
+        }
+        if cluster.cookie.is_empty() {
+            return Err(("cluster.cookie", "must not be empty".into()));
+        }
+        if cluster.discovery == roost_actors::config::Discovery::Dns && cluster.dns.name.is_empty()
+        {
+            return Err((
+                "cluster.dns.name",
+                "must be set when cluster.discovery is dns".into(),
+            ));
+        }
+        if !config.node.name.contains('@') {
+            return Err((
+                "node.name",
+                format!(
+                    "{:?} must be name@host in a cluster: the other nodes reach it at host",
+                    config.node.name
+                ),
+            ));
+        }
+        if cluster.heartbeat_interval.is_zero()
+            || cluster.heartbeat_timeout <= cluster.heartbeat_interval
+        {
+            return Err((
+                "cluster.heartbeat_timeout",
+                "must be longer than cluster.heartbeat_interval (> 0s)".into(),
+            ));
+        }
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&config.log.level) {
         return Err((
             "log.level",
@@ -544,6 +580,7 @@ pub fn render(config: &Config) -> String {
         authentication,
         allow_anonymous,
         authorization,
+        cluster,
     } = config;
     let mut out = Yaml::default();
 
@@ -780,6 +817,37 @@ pub fn render(config: &Config) -> String {
         &serde_json::to_value(sources).expect("sources serialize"),
         1,
     );
+    let roost_actors::config::ClusterConfig {
+        enabled,
+        bind,
+        cookie,
+        discovery,
+        seeds,
+        dns,
+        heartbeat_interval,
+        heartbeat_timeout,
+        reconnect_max_backoff,
+    } = cluster;
+    out.section("cluster", 0);
+    out.plain("enabled", enabled, 1);
+    out.string("bind", bind, 1);
+    out.string("cookie", cookie, 1);
+    out.plain(
+        "discovery",
+        match discovery {
+            roost_actors::config::Discovery::Static => "static",
+            roost_actors::config::Discovery::Dns => "dns",
+        },
+        1,
+    );
+    out.list("seeds", seeds, 1);
+    let roost_actors::config::ClusterDnsConfig { name, port } = dns;
+    out.section("dns", 1);
+    out.string("name", name, 2);
+    out.plain("port", port, 2);
+    out.duration("heartbeat_interval", *heartbeat_interval, 1);
+    out.duration("heartbeat_timeout", *heartbeat_timeout, 1);
+    out.duration("reconnect_max_backoff", *reconnect_max_backoff, 1);
 
     out.0
 }
@@ -921,6 +989,17 @@ impl Yaml {
             Value::Null => self.plain(name, "~", depth),
             other => self.plain(name, other, depth),
         }
+    }
+
+    /// A flow list of double-quoted strings (`[]` when empty).
+    fn list(&mut self, name: &str, values: &[String], depth: usize) {
+        let mut items = Vec::with_capacity(values.len());
+        for v in values {
+            let mut one = Yaml::default();
+            one.string("x", v, 0);
+            items.push(one.0.trim_end().trim_start_matches("x: ").to_string());
+        }
+        self.plain(name, format!("[{}]", items.join(", ")), depth);
     }
 
     fn duration(&mut self, name: &str, value: Duration, depth: usize) {

@@ -4,6 +4,7 @@
 //! The client is hyper's HTTP/1 connection API (hyper is already in the binary
 //! for the server), one request per connection: no pool, no TLS.
 
+use crate::cli::ClusterCommand;
 use crate::cli::{ActorsCommand, BannedCommand, CtlArgs, CtlCommand, UsersCommand};
 use base64::Engine as _;
 use http_body_util::{BodyExt as _, Full};
@@ -103,6 +104,26 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             }
             CtlCommand::Users(cmd) => users(&client, cmd).await?,
             CtlCommand::Banned(cmd) => banned(&client, cmd).await?,
+            CtlCommand::Cluster(command) => {
+                let body = match command {
+                    ClusterCommand::Status => {
+                        client.request(Method::GET, "/api/v5/cluster", None).await?
+                    }
+                    ClusterCommand::Join { address } => {
+                        let req = serde_json::json!({ "address": address }).to_string();
+                        client
+                            .request(Method::POST, "/api/v5/cluster/join", Some(req))
+                            .await?
+                    }
+                    ClusterCommand::Leave => {
+                        client
+                            .request(Method::POST, "/api/v5/cluster/leave", None)
+                            .await?
+                    }
+                };
+                let v: serde_json::Value = client.parse(&body)?;
+                print!("{}", render_cluster(&v));
+            }
         }
         Ok(())
     })
@@ -443,6 +464,52 @@ fn uptime(started_at: &str, now: SystemTime) -> String {
 }
 
 /// `GET /api/v5/stats` as `name value` lines, counters after the gauges.
+/// The membership as a table: node, state, address, last heartbeat, routes.
+fn render_cluster(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    if v["enabled"] != serde_json::Value::Bool(true) {
+        let _ = writeln!(
+            out,
+            "node {} is not clustered (cluster.enabled is false)",
+            v["node"]
+        );
+        return out;
+    }
+    let mut rows = vec![[
+        "NODE".to_string(),
+        "STATE".into(),
+        "ADDRESS".into(),
+        "LAST HEARTBEAT".into(),
+        "ROUTES".into(),
+    ]];
+    for m in v["members"].as_array().into_iter().flatten() {
+        let text = |k: &str| m[k].as_str().unwrap_or("-").to_string();
+        let ago = match m["last_heartbeat_ms_ago"].as_u64() {
+            Some(ms) => format!("{ms} ms ago"),
+            None => "-".into(),
+        };
+        rows.push([
+            text("node"),
+            text("state"),
+            text("address"),
+            ago,
+            m["routes"].to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
+}
+
 fn render_stats(v: &serde_json::Value) -> String {
     let mut lines: Vec<(String, String)> = Vec::new();
     if let Some(obj) = v.as_object() {

@@ -99,6 +99,28 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// What starts with the broker besides its core: the cluster, if enabled.
+fn extensions(config: &Config) -> anyhow::Result<Vec<roost_actors::broker::Extension>> {
+    let mut out: Vec<roost_actors::broker::Extension> = Vec::new();
+    if config.cluster.enabled {
+        #[cfg(feature = "cluster")]
+        out.push(Box::new(|ctx| {
+            roost_cluster::start(ctx)
+                .map(|(_, spec)| spec)
+                .map_err(|e| match e {
+                    roost_cluster::ClusterError::Bind(addr, error) => BrokerError::Bind {
+                        listener: "cluster".into(),
+                        addr,
+                        error,
+                    },
+                })
+        }));
+        #[cfg(not(feature = "cluster"))]
+        anyhow::bail!("cluster.enabled: this roost was built without the `cluster` feature");
+    }
+    Ok(out)
+}
+
 /// Runs the broker on a multi-thread runtime until SIGINT or SIGTERM, then stops it
 /// gracefully. A second signal during the graceful stop ends the process at once.
 fn start(config: Config) -> anyhow::Result<()> {
@@ -112,7 +134,7 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
-        let broker = Broker::start(config).await?;
+        let broker = Broker::start_with(config.clone(), extensions(&config)?).await?;
         tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
         let name = tokio::select! {
             _ = sigint.recv() => "SIGINT",

@@ -140,10 +140,23 @@ fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpe
     )
 }
 
+/// Something that starts with the broker under its root supervisor.
+pub type Extension = Box<dyn FnOnce(&Arc<BrokerContext>) -> Result<ChildSpec, BrokerError> + Send>;
+
 impl Broker {
     /// Binds every enabled listener, then starts the actor tree. Each listener
     /// logs `listener_ready` with its name and bound address once it accepts.
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
+        Broker::start_with(config, Vec::new()).await
+    }
+
+    /// [`Broker::start`] with extensions (the cluster): each one is called with
+    /// the context before the tree starts and gives a child of the root
+    /// supervisor, started after the core and before the listeners.
+    pub async fn start_with(
+        config: Config,
+        extensions: Vec<Extension>,
+    ) -> Result<Broker, BrokerError> {
         let access = Arc::new(crate::access::Access::new(&config).map_err(BrokerError::Access)?);
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
@@ -198,6 +211,7 @@ impl Broker {
             .map(|i| {
                 let args = ShardArgs {
                     partition: ctx.router.partition(i),
+                    ctx: ctx.clone(),
                 };
                 spawn_spec(
                     &format!("shard-{i}"),
@@ -269,14 +283,17 @@ impl Broker {
                 SysTopics,
                 ctx.clone(),
             ),
-            supervisor_spec(
-                "listeners",
-                intensity,
-                Some("roost/listeners".into()),
-                Strategy::OneForOne,
-                listener_specs,
-            ),
         ];
+        for extension in extensions {
+            children.push(extension(&ctx)?);
+        }
+        children.extend([supervisor_spec(
+            "listeners",
+            intensity,
+            Some("roost/listeners".into()),
+            Strategy::OneForOne,
+            listener_specs,
+        )]);
         if let Some(socket) = http_socket {
             children.push(spawn_spec(
                 "http",

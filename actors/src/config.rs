@@ -27,6 +27,7 @@ pub struct Config {
     /// (the default) means yes when `authentication` is empty, no otherwise.
     pub allow_anonymous: Option<bool>,
     pub authorization: AuthorizationConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// `node.*`: this broker's identity.
@@ -608,4 +609,98 @@ impl Default for SupervisionConfig {
             period: Duration::from_secs(10),
         }
     }
+}
+
+/// `cluster.*`: joining other Roost nodes (crate roost-cluster).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Off by default: a node runs alone.
+    pub enabled: bool,
+    /// Cluster listener, `host:port` (ractor_cluster's NodeServer).
+    pub bind: String,
+    /// Shared secret every node of the cluster must have (ractor_cluster's
+    /// cookie authentication).
+    pub cookie: String,
+    /// How a node finds the others: `static` (the `seeds` list) or `dns`
+    /// (every A record of `dns.name`).
+    pub discovery: Discovery,
+    /// Cluster addresses `host:port` of other nodes (`static`). A node may list
+    /// itself. In an environment variable: comma-separated.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub seeds: Vec<String>,
+    pub dns: ClusterDnsConfig,
+    /// How often a node tells each peer it is alive.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// A peer silent this long is down: its routes are dropped and its link is
+    /// closed and dialled again.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_timeout: Duration,
+    /// Longest wait between two attempts to reach a seed (the wait doubles from
+    /// 200 ms up to this).
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max_backoff: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            enabled: false,
+            bind: "0.0.0.0:4370".into(),
+            cookie: "roostsecretcookie".into(),
+            discovery: Discovery::Static,
+            seeds: Vec::new(),
+            dns: ClusterDnsConfig::default(),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(5),
+            reconnect_max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `cluster.discovery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discovery {
+    Static,
+    Dns,
+}
+
+/// `cluster.dns.*`: discovery by DNS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterDnsConfig {
+    /// The name whose A records are the nodes (e.g. a docker-compose service).
+    pub name: String,
+    /// The cluster port of the nodes found.
+    pub port: u16,
+}
+
+impl Default for ClusterDnsConfig {
+    fn default() -> Self {
+        ClusterDnsConfig {
+            name: String::new(),
+            port: 4370,
+        }
+    }
+}
+
+/// A list in YAML, or one comma-separated string (environment variables).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(v) => v,
+        Either::Csv(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    })
 }

@@ -64,6 +64,9 @@ impl BrokerContext {
     pub fn publish(&self, msg: Arc<Message>) -> usize {
         if msg.retain && self.config.mqtt.retain_available {
             self.retained.retain(&msg);
+            if let Some(cluster) = self.router.cluster() {
+                cluster.retained(&msg);
+            }
         }
         self.router.route(&msg)
     }

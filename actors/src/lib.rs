@@ -2,8 +2,18 @@
 //! a ractor actor under an OTP-style supervisor (see `broker.rs` for the tree and
 //! `docs/architecture.md` for the path of one publish).
 
+/// Message types need an explicit `ractor::Message` impl when ractor's `cluster`
+/// feature is on (it removes the blanket impl); they stay local-only.
+macro_rules! ractor_message {
+    ($t:ty) => {
+        #[cfg(feature = "cluster")]
+        impl ractor::Message for $t {}
+    };
+}
+
 pub mod access;
 pub mod broker;
+pub mod cluster_hook;
 pub mod config;
 pub mod connection;
 pub mod context;

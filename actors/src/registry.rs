@@ -5,7 +5,9 @@
 
 use crate::context::BrokerContext;
 use crate::session::data::SessionData;
-use crate::session::{BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg};
+use crate::session::{
+    BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg, TransferredSession,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
@@ -24,6 +26,8 @@ pub enum RegistryMsg {
     Open {
         client_id: Arc<str>,
         bind: Box<BindArgs>,
+        /// The session as another node handed it over (cross-node takeover).
+        transferred: Option<Box<TransferredSession>>,
         reply: RpcReplyPort<Result<(Arc<SessionHandle>, BindReply), String>>,
     },
     /// A session's expiry ran out at `generation`.
@@ -32,6 +36,8 @@ pub enum RegistryMsg {
         generation: u64,
     },
 }
+
+ractor_message!(RegistryMsg);
 
 #[derive(Clone, Copy)]
 pub struct Registry;
@@ -63,9 +69,10 @@ impl Actor for Registry {
             RegistryMsg::Open {
                 client_id,
                 bind,
+                transferred,
                 reply,
             } => {
-                let r = open(ctx, client_id, *bind).await;
+                let r = open(ctx, client_id, *bind, transferred).await;
                 let _ = reply.send(r);
             }
             RegistryMsg::Expire {
@@ -98,6 +105,7 @@ async fn open(
     ctx: &Arc<BrokerContext>,
     client_id: Arc<str>,
     bind: BindArgs,
+    transferred: Option<Box<TransferredSession>>,
 ) -> Result<(Arc<SessionHandle>, BindReply), String> {
     let existing = ctx
         .sessions
@@ -116,6 +124,15 @@ async fn open(
         }
     };
     ensure_actor(ctx, &handle).await?;
+    if let Some(t) = transferred.filter(|_| !bind.clean_start) {
+        handle
+            .call(
+                |r| SessionMsg::Restore(t.clone(), r),
+                CALL_TIMEOUT,
+                RESTART_PATIENCE,
+            )
+            .await?;
+    }
     let reply = handle
         .call(
             |r| SessionMsg::Bind(Box::new(bind.clone()), r),

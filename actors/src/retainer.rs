@@ -79,6 +79,17 @@ impl RetainedStore {
         self.messages.read().len()
     }
 
+    /// Every stored message that has not expired (a cluster peer's resync).
+    pub fn all(&self) -> Vec<Arc<Message>> {
+        let now = Instant::now();
+        self.messages
+            .read()
+            .values()
+            .filter(|m| !m.is_expired(now))
+            .cloned()
+            .collect()
+    }
+
     /// Whether nothing is retained.
     pub fn is_empty(&self) -> bool {
         self.messages.read().is_empty()
@@ -102,6 +113,8 @@ pub struct Retainer;
 pub enum RetainerMsg {
     Purge,
 }
+
+ractor_message!(RetainerMsg);
 
 impl Actor for Retainer {
     type Msg = RetainerMsg;

@@ -19,6 +19,8 @@ pub enum SysMsg {
     Tick,
 }
 
+ractor_message!(SysMsg);
+
 impl Actor for SysTopics {
     type Msg = SysMsg;
     type State = Arc<BrokerContext>;

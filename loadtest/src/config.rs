@@ -26,6 +26,9 @@ pub struct Config {
     pub host: IpAddr,
     /// Broker port.
     pub port: u16,
+    /// Where subscribers connect, if not to `host`/`port` (e.g. another node of
+    /// a cluster, to measure forwarding between nodes); must be loopback.
+    pub sub_addr: Option<std::net::SocketAddr>,
     /// 3.1.1 or 5.0.
     pub version: ProtocolVersion,
     /// Bind each connection to 127.0.0.(1 + i mod N) before connecting, so more
@@ -84,6 +87,7 @@ impl Default for Config {
         Config {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 1883,
+            sub_addr: None,
             version: ProtocolVersion::V5,
             source_ips: 0,
             clean: true,
@@ -112,10 +116,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The configuration subscribers connect with (see [`Config::sub_addr`]).
+    pub fn for_subscribers(&self) -> Config {
+        let mut c = self.clone();
+        if let Some(a) = self.sub_addr {
+            c.host = a.ip();
+            c.port = a.port();
+        }
+        c
+    }
+
     /// Refuses targets outside loopback and values the run cannot honour; a run
     /// with neither `count` nor `duration` would never stop, so it is refused too.
     pub fn validate(&self) -> Result<(), BenchError> {
         check_loopback(self.host)?;
+        if let Some(a) = self.sub_addr {
+            check_loopback(a.ip())?;
+        }
         if self.count.is_none() && self.duration.is_none() {
             return Err(BenchError::Invalid(
                 "give --count and/or --duration: runs are bounded".into(),

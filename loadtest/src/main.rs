@@ -155,6 +155,10 @@ struct PubSubArgs {
     /// Subscription QoS (default: the publish QoS).
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
     sub_qos: Option<u8>,
+    /// Subscribers connect here instead of --host/--port, e.g. another node of
+    /// a cluster (host:port, loopback only).
+    #[arg(long)]
+    sub_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -260,6 +264,7 @@ fn main() -> anyhow::Result<()> {
             c.subs = a.subs;
             c.sub_topic = a.sub_topic;
             c.sub_qos = qos(a.sub_qos.unwrap_or(a.publish.qos));
+            c.sub_addr = a.sub_addr;
             bound(&mut c);
             print(&rt.block_on(roost_bench::run_pubsub(c))?)
         }

@@ -137,7 +137,8 @@ async fn subscriber(
     let mut receipts = Receipts::new();
     let filter = topic_for(&cfg.sub_topic, index);
     let setup = async {
-        let mut conn = Conn::connect(&cfg, index - 1, client_id(&cfg, "sub", index)).await?;
+        let sub_cfg = cfg.for_subscribers();
+        let mut conn = Conn::connect(&sub_cfg, index - 1, client_id(&cfg, "sub", index)).await?;
         conn.subscribe(filter, cfg.sub_qos).await?;
         io::Result::Ok(conn)
     };

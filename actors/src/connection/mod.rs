@@ -78,6 +78,8 @@ pub enum ConnMsg {
     },
 }
 
+ractor_message!(ConnMsg);
+
 /// Start-up arguments: the established transport (taken once; connections are
 /// never restarted).
 #[derive(Clone)]
@@ -441,11 +443,22 @@ impl ConnState {
             will: accepted.will.clone(),
         };
         let client_id = accepted.client_id.clone();
+        // A client id is unique cluster-wide: if no session of it lives here,
+        // another node may hold it; that node closes it (0x8E) and hands the
+        // session over when this connection resumes it.
+        let transferred = match self.ctx.router.cluster() {
+            Some(cluster) if !self.ctx.sessions.contains_key(&client_id) => cluster
+                .takeover(client_id.clone(), !accepted.clean_start)
+                .await
+                .map(Box::new),
+            _ => None,
+        };
         let opened = registry
             .call(
                 |reply| RegistryMsg::Open {
                     client_id,
                     bind: Box::new(bind),
+                    transferred,
                     reply,
                 },
                 Some(Duration::from_secs(15)),

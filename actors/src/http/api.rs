@@ -1,6 +1,7 @@
 //! The handlers of `/api/v5/...` and of the actor-tree page. Errors are JSON
 //! `{"code": "...", "message": "..."}` like EMQX's API.
 
+use crate::cluster_hook::{ClusterHook, ClusterStatus};
 use crate::context::BrokerContext;
 use crate::registry::SESSIONS_NAME;
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
@@ -199,19 +200,105 @@ pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
 pub struct Node {
     pub node: String,
     pub node_status: &'static str,
-    /// Seconds since the broker started.
-    pub uptime: u64,
-    pub version: &'static str,
-    pub connections: usize,
+    /// Seconds since the broker started (this node only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
 }
 
-/// `GET /api/v5/nodes`: this node (Roost runs as a single node today).
+/// `GET /api/v5/nodes`: this node first, then the other cluster members.
 pub async fn nodes(State(ctx): Ctx) -> Json<Vec<Node>> {
-    Json(vec![Node {
+    let mut nodes = vec![Node {
         node: ctx.config.node.name.clone(),
         node_status: "running",
-        uptime: ctx.started_at.elapsed().as_secs(),
-        version: env!("CARGO_PKG_VERSION"),
-        connections: ctx.connections.load(Ordering::Relaxed),
-    }])
+        uptime: Some(ctx.started_at.elapsed().as_secs()),
+        version: Some(env!("CARGO_PKG_VERSION")),
+        connections: Some(ctx.connections.load(Ordering::Relaxed)),
+    }];
+    // Other members as this node sees them (EMQX lists them with status
+    // `running` or `stopped`; their own figures are theirs to report).
+    if let Some(cluster) = ctx.router.cluster() {
+        for m in cluster
+            .status()
+            .members
+            .into_iter()
+            .filter(|m| m.state != "self")
+        {
+            nodes.push(Node {
+                node: m.node,
+                node_status: if m.state == "down" {
+                    "stopped"
+                } else {
+                    "running"
+                },
+                uptime: None,
+                version: None,
+                connections: None,
+            });
+        }
+    }
+    Json(nodes)
+}
+
+/// `GET /api/v5/cluster`: this node's view of the cluster membership.
+pub async fn cluster(State(ctx): Ctx) -> Json<ClusterStatus> {
+    Json(match ctx.router.cluster() {
+        Some(cluster) => cluster.status(),
+        None => ClusterStatus {
+            enabled: false,
+            node: ctx.config.node.name.clone(),
+            members: Vec::new(),
+        },
+    })
+}
+
+/// Body of `POST /api/v5/cluster/join`.
+#[derive(Debug, serde::Deserialize)]
+pub struct JoinRequest {
+    /// The other node's cluster address, `host:port`.
+    pub address: String,
+}
+
+fn cluster_of(ctx: &BrokerContext) -> Result<&Arc<dyn ClusterHook>, Failure> {
+    ctx.router.cluster().ok_or_else(|| {
+        Failure(
+            StatusCode::BAD_REQUEST,
+            ApiError::new(
+                "CLUSTER_DISABLED",
+                "this node is not clustered; set cluster.enabled: true (ROOST__CLUSTER__ENABLED=true)",
+            ),
+        )
+    })
+}
+
+/// `POST /api/v5/cluster/join {"address": "host:port"}`: dial that node from
+/// now on (like a seed); the answer is the membership as it stands.
+pub async fn cluster_join(
+    State(ctx): Ctx,
+    Json(req): Json<JoinRequest>,
+) -> Result<Json<ClusterStatus>, Failure> {
+    let cluster = cluster_of(&ctx)?;
+    if req
+        .address
+        .rsplit_once(':')
+        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+    {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            ApiError::new("BAD_REQUEST", "address must be host:port"),
+        ));
+    }
+    cluster.join(req.address);
+    Ok(Json(cluster.status()))
+}
+
+/// `POST /api/v5/cluster/leave`: this node leaves the cluster (its peers drop
+/// its routes) and stops dialling until the next join.
+pub async fn cluster_leave(State(ctx): Ctx) -> Result<Json<ClusterStatus>, Failure> {
+    let cluster = cluster_of(&ctx)?;
+    cluster.leave();
+    Ok(Json(cluster.status()))
 }

@@ -114,6 +114,9 @@ fn router(ctx: Arc<BrokerContext>) -> Router {
             "/api/v5/banned/{as}/{who}",
             axum::routing::delete(access::delete_ban),
         )
+        .route("/api/v5/cluster", get(api::cluster))
+        .route("/api/v5/cluster/join", post(api::cluster_join))
+        .route("/api/v5/cluster/leave", post(api::cluster_leave))
         .fallback(api::not_found)
         .with_state(ctx)
         .layer(axum::middleware::from_fn_with_state(

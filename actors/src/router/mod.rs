@@ -10,6 +10,7 @@
 pub mod shard;
 pub mod trie;
 
+use crate::cluster_hook::{ClusterHook, RemoteMatches};
 use crate::config::SharedStrategy;
 use crate::message::Message;
 use crate::metrics::Metrics;
@@ -18,7 +19,7 @@ use parking_lot::RwLock;
 use roost_protocol::SubscriptionOptions;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use trie::TopicTrie;
 
 /// Identity of a shared subscription: its share name and its topic filter.
@@ -70,6 +71,19 @@ pub struct Router {
     ignore_loop_deliver: bool,
     hasher: std::collections::hash_map::RandomState,
     metrics: Arc<Metrics>,
+    cluster: OnceLock<Arc<dyn ClusterHook>>,
+    /// Round-robin cursor for groups whose members are all on other nodes.
+    remote_cursor: AtomicUsize,
+}
+
+/// Which routes a local delivery uses.
+enum Scope<'a> {
+    /// Everything (no cluster, or no remote match).
+    All,
+    /// Everything; shared groups may pick a member on another node, recorded here.
+    Cluster(&'a mut Vec<(Arc<str>, Arc<SharedKey>)>),
+    /// Plain subscriptions only (a message forwarded by another node).
+    PlainOnly,
 }
 
 impl Router {
@@ -89,6 +103,8 @@ impl Router {
             ignore_loop_deliver,
             hasher: std::collections::hash_map::RandomState::new(),
             metrics,
+            cluster: OnceLock::new(),
+            remote_cursor: AtomicUsize::new(0),
         }
     }
 
@@ -120,13 +136,97 @@ impl Router {
 
     /// Delivers `msg` to every matching subscription: one delivery per matching
     /// plain subscription, one per shared group. Runs in the publisher's context.
-    /// Returns the number of deliveries made.
+    /// In a cluster, other nodes with matches get the message once each, and a
+    /// shared group spanning nodes picks one member cluster-wide. Returns the
+    /// number of deliveries made (a forward to a node counts as one).
     pub fn route(&self, msg: &Arc<Message>) -> usize {
+        let Some(hook) = self.cluster.get() else {
+            return self.route_local(msg, Scope::All, &mut RemoteMatches::default());
+        };
+        let mut remote = RemoteMatches::default();
+        hook.remote_matches(&msg.topic, &mut remote);
+        if remote.is_empty() {
+            return self.route_local(msg, Scope::All, &mut remote);
+        }
+        // Local deliveries first; `collect` takes from `remote.groups` the groups
+        // it decides on (and puts the remote picks in `picked`).
+        let mut picked: Vec<(Arc<str>, Arc<SharedKey>)> = Vec::new();
+        let mut n = self.route_local(msg, Scope::Cluster(&mut picked), &mut remote);
+        // Groups with members on other nodes only.
+        for (key, nodes) in remote.groups.drain(..) {
+            if nodes.is_empty() {
+                continue;
+            }
+            let i = self.pick_index(&self.remote_cursor, msg, nodes.len());
+            picked.push((nodes[i].clone(), key));
+        }
+        let mut targets: Vec<(Arc<str>, bool, Vec<Arc<SharedKey>>)> = remote
+            .plain
+            .drain(..)
+            .map(|node| (node, true, Vec::new()))
+            .collect();
+        for (node, key) in picked {
+            match targets.iter_mut().find(|t| t.0 == node) {
+                Some(t) => t.2.push(key),
+                None => targets.push((node, false, vec![key])),
+            }
+        }
+        for (node, plain, groups) in targets {
+            hook.forward(&node, msg, plain, groups);
+            n += 1;
+        }
+        n
+    }
+
+    /// Delivers a message forwarded by another node: to the local plain
+    /// subscriptions if `plain`, and to one local member of each of `groups`.
+    /// Never forwarded again.
+    pub fn route_forwarded(
+        &self,
+        msg: &Arc<Message>,
+        plain: bool,
+        groups: &[Arc<SharedKey>],
+    ) -> usize {
+        let mut n = 0;
+        if plain {
+            n += self.route_local(msg, Scope::PlainOnly, &mut RemoteMatches::default());
+        }
+        for key in groups {
+            let partition = self.partitions[self.partition_of(&key.filter)].read();
+            let member = partition
+                .get(&key.filter)
+                .and_then(|e| e.get(&RouteKey::Group(key.group.clone())))
+                .and_then(|r| match r {
+                    Route::Group(g) => self.pick(g, msg, None),
+                    Route::Client(_) => None,
+                });
+            match member {
+                Some(m) => {
+                    let d = Delivery::new(msg.clone(), m, Some(key.clone()));
+                    if m.session.send(Inbound::Deliver(d)) {
+                        n += 1;
+                    } else {
+                        self.metrics.inc_dropped_no_session();
+                    }
+                }
+                // The group's last member here left while the message travelled.
+                None => self.metrics.inc_dropped_no_subscribers(),
+            }
+        }
+        n
+    }
+
+    fn route_local(
+        &self,
+        msg: &Arc<Message>,
+        mut scope: Scope<'_>,
+        remote: &mut RemoteMatches,
+    ) -> usize {
         let mut deliveries: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
         let own = self.partition_of(&msg.topic);
-        self.collect(own, msg, &mut deliveries);
+        self.collect(own, msg, &mut deliveries, &mut scope, remote);
         if own != 0 {
-            self.collect(0, msg, &mut deliveries);
+            self.collect(0, msg, &mut deliveries, &mut scope, remote);
         }
         let n = deliveries.len();
         for (session, delivery) in deliveries {
@@ -136,7 +236,10 @@ impl Router {
                 self.metrics.inc_dropped_no_session();
             }
         }
-        if n == 0 {
+        let remote_targets = !remote.plain.is_empty()
+            || !remote.groups.is_empty()
+            || matches!(&scope, Scope::Cluster(p) if !p.is_empty());
+        if n == 0 && !remote_targets && !matches!(scope, Scope::PlainOnly) {
             self.metrics.inc_dropped_no_subscribers();
         }
         n
@@ -147,6 +250,8 @@ impl Router {
         index: usize,
         msg: &Arc<Message>,
         out: &mut Vec<(Arc<SessionHandle>, Delivery)>,
+        scope: &mut Scope<'_>,
+        remote: &mut RemoteMatches,
     ) {
         let partition = self.partitions[index].read();
         partition.for_each_match(&msg.topic, |entries| {
@@ -161,6 +266,37 @@ impl Router {
                         out.push((sub.session.clone(), Delivery::new(msg.clone(), sub, None)));
                     }
                     Route::Group(group) => {
+                        if matches!(scope, Scope::PlainOnly) {
+                            continue;
+                        }
+                        // Members on other nodes count as candidates too: one
+                        // slot per node (EMQX picks among the group's members
+                        // cluster-wide).
+                        let nodes = remote
+                            .groups
+                            .iter()
+                            .position(|(k, _)| **k == *group.key)
+                            .map(|i| remote.groups.swap_remove(i).1)
+                            .unwrap_or_default();
+                        if !nodes.is_empty() {
+                            let slots = group.members.len() + nodes.len();
+                            let i = self.pick_index(&group.cursor, msg, slots);
+                            if i >= group.members.len() {
+                                if let Scope::Cluster(picked) = scope {
+                                    picked.push((
+                                        nodes[i - group.members.len()].clone(),
+                                        group.key.clone(),
+                                    ));
+                                }
+                                continue;
+                            }
+                            let member = &group.members[i];
+                            out.push((
+                                member.session.clone(),
+                                Delivery::new(msg.clone(), member, Some(group.key.clone())),
+                            ));
+                            continue;
+                        }
                         if let Some(member) = self.pick(group, msg, None) {
                             out.push((
                                 member.session.clone(),
@@ -171,6 +307,46 @@ impl Router {
                 }
             }
         });
+    }
+
+    /// An index in `0..n` by the shared-subscription strategy.
+    fn pick_index(&self, cursor: &AtomicUsize, msg: &Message, n: usize) -> usize {
+        let i = match self.strategy {
+            SharedStrategy::RoundRobin => cursor.fetch_add(1, Ordering::Relaxed),
+            SharedStrategy::Random => rand::random::<u32>() as usize,
+            SharedStrategy::HashClientid => self.hasher.hash_one(&*msg.from) as usize,
+            SharedStrategy::HashTopic => self.hasher.hash_one(&*msg.topic) as usize,
+        };
+        i % n.max(1)
+    }
+
+    /// Installs the cluster's hooks (once, before any client connects).
+    pub fn set_cluster(&self, hook: Arc<dyn ClusterHook>) {
+        let _ = self.cluster.set(hook);
+    }
+
+    /// The installed cluster hooks, if this node is part of a cluster.
+    pub fn cluster(&self) -> Option<&Arc<dyn ClusterHook>> {
+        self.cluster.get()
+    }
+
+    /// Every local route as `(filter, share group)`: the full set a node sends
+    /// to a peer on (re)connect.
+    pub fn local_routes(&self) -> Vec<(String, Option<Arc<str>>)> {
+        let mut out = Vec::new();
+        for p in &self.partitions {
+            p.read().for_each_entry(|filter, entries| {
+                if entries.keys().any(|k| matches!(k, RouteKey::Client(_))) {
+                    out.push((filter.to_string(), None));
+                }
+                for k in entries.keys() {
+                    if let RouteKey::Group(g) = k {
+                        out.push((filter.to_string(), Some(g.clone())));
+                    }
+                }
+            });
+        }
+        out
     }
 
     /// Picks the member of `group` that receives `msg`, never `exclude`.
@@ -188,13 +364,8 @@ impl Router {
         if candidates.is_empty() {
             return None;
         }
-        let i = match self.strategy {
-            SharedStrategy::RoundRobin => group.cursor.fetch_add(1, Ordering::Relaxed),
-            SharedStrategy::Random => rand::random::<u32>() as usize,
-            SharedStrategy::HashClientid => self.hasher.hash_one(&*msg.from) as usize,
-            SharedStrategy::HashTopic => self.hasher.hash_one(&*msg.topic) as usize,
-        };
-        Some(candidates[i % candidates.len()])
+        let i = self.pick_index(&group.cursor, msg, candidates.len());
+        Some(candidates[i])
     }
 
     /// Sends a message that was delivered to a departing member of a shared group

@@ -1,6 +1,7 @@
 //! A topic shard: the one writer of one partition of the topic index.
 
-use super::{add_route, remove_route, Partition, Subscriber};
+use super::trie::TopicTrie;
+use super::{add_route, remove_route, Partition, Route, RouteKey, Subscriber};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 
@@ -26,10 +27,15 @@ pub enum ShardMsg {
     },
 }
 
+ractor_message!(ShardMsg);
+
 /// The partition a shard owns.
 #[derive(Clone)]
 pub struct ShardArgs {
     pub partition: Arc<Partition>,
+    /// For the cluster hooks: a filter's first and last subscription are news
+    /// for the other nodes.
+    pub ctx: Arc<crate::context::BrokerContext>,
 }
 
 /// The ractor name of shard `i`, so sessions can find a restarted shard.
@@ -39,7 +45,7 @@ pub fn shard_name(i: usize) -> String {
 
 impl Actor for Shard {
     type Msg = ShardMsg;
-    type State = Arc<Partition>;
+    type State = ShardArgs;
     type Arguments = ShardArgs;
 
     async fn pre_start(
@@ -47,15 +53,16 @@ impl Actor for Shard {
         _myself: ActorRef<ShardMsg>,
         args: ShardArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(args.partition)
+        Ok(args)
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<ShardMsg>,
         msg: ShardMsg,
-        partition: &mut Self::State,
+        st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let hook = st.ctx.router.cluster();
         match msg {
             ShardMsg::Subscribe {
                 filter,
@@ -63,7 +70,13 @@ impl Actor for Shard {
                 subscriber,
                 reply,
             } => {
-                let new = add_route(&mut partition.write(), &filter, group, subscriber);
+                let mut trie = st.partition.write();
+                let before = present(&trie, &filter, group.as_ref());
+                let new = add_route(&mut trie, &filter, group.clone(), subscriber);
+                if let (Some(hook), false) = (hook, before) {
+                    hook.route_changed(&filter, group.as_ref(), true);
+                }
+                drop(trie);
                 let _ = reply.send(new);
             }
             ShardMsg::Unsubscribe {
@@ -72,10 +85,26 @@ impl Actor for Shard {
                 client_id,
                 reply,
             } => {
-                let existed = remove_route(&mut partition.write(), &filter, group, &client_id);
+                let mut trie = st.partition.write();
+                let existed = remove_route(&mut trie, &filter, group.clone(), &client_id);
+                if let (Some(hook), true) = (hook, existed) {
+                    if !present(&trie, &filter, group.as_ref()) {
+                        hook.route_changed(&filter, group.as_ref(), false);
+                    }
+                }
+                drop(trie);
                 let _ = reply.send(existed);
             }
         }
         Ok(())
     }
+}
+
+/// Whether `filter` holds a plain subscription (`group` none) or members of
+/// `group`: what the other nodes of a cluster know of this node.
+fn present(trie: &TopicTrie<RouteKey, Route>, filter: &str, group: Option<&Arc<str>>) -> bool {
+    trie.get(filter).is_some_and(|entries| match group {
+        None => entries.keys().any(|k| matches!(k, RouteKey::Client(_))),
+        Some(g) => entries.contains_key(&RouteKey::Group(g.clone())),
+    })
 }

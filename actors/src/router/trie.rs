@@ -87,6 +87,12 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
         self.len == 0
     }
 
+    /// Calls `f` with every filter holding entries, and its entries.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&str, &HashMap<K, V>)) {
+        let mut path = String::new();
+        each_entry(&self.root, &mut path, 0, &mut f);
+    }
+
     /// Calls `f` with the entries of every filter matching `topic`. Filters whose
     /// first level is a wildcard do not match topics starting with `$`
     /// [MQTT-4.7.2-1].
@@ -124,6 +130,26 @@ fn walk<'a, K, V>(
         if let Some(plus) = node.children.get("+") {
             walk(plus, rest, true, f);
         }
+    }
+}
+
+fn each_entry<K, V>(
+    node: &Node<K, V>,
+    path: &mut String,
+    depth: usize,
+    f: &mut impl FnMut(&str, &HashMap<K, V>),
+) {
+    for (level, child) in &node.children {
+        let len = path.len();
+        if depth > 0 {
+            path.push('/');
+        }
+        path.push_str(level);
+        if !child.entries.is_empty() {
+            f(path, &child.entries);
+        }
+        each_entry(child, path, depth + 1, f);
+        path.truncate(len);
     }
 }
 
@@ -172,6 +198,18 @@ mod tests {
         assert_eq!(matched(&trie, "sport"), vec![3]);
         assert!(trie.remove("sport/#", &1).is_none());
         assert_eq!(trie.len(), 5);
+    }
+
+    #[test]
+    fn every_filter_is_listed() {
+        let mut trie = TopicTrie::default();
+        for (i, f) in ["a/b", "a", "/x", "#", "a/+/c", "//"].iter().enumerate() {
+            trie.insert(f, i, ());
+        }
+        let mut seen = Vec::new();
+        trie.for_each_entry(|f, _| seen.push(f.to_string()));
+        seen.sort();
+        assert_eq!(seen, vec!["#", "/x", "//", "a", "a/+/c", "a/b"]);
     }
 
     #[test]

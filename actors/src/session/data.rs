@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub struct SubscriptionRecord {
     pub filter: String,
     pub group: Option<Arc<str>>,
+    pub options: roost_protocol::SubscriptionOptions,
+    pub subscription_id: Option<u32>,
 }
 
 /// What the running actor lends to the state's methods.
@@ -384,6 +386,36 @@ impl SessionData {
         self.next_packet_id = 1;
         pending.retain(|d| d.shared.is_some());
         pending
+    }
+}
+
+impl SessionData {
+    /// What another node needs to continue this session (cross-node takeover):
+    /// its subscriptions and its messages not yet acknowledged, oldest first.
+    /// A QoS 2 message whose PUBREC came (PUBREL sent) has reached the client
+    /// and stays behind.
+    pub fn transfer(&mut self) -> super::TransferredSession {
+        let subscriptions = self
+            .subscriptions
+            .iter()
+            .map(|(raw, r)| super::TransferredSubscription {
+                raw: raw.clone(),
+                options: r.options,
+                subscription_id: r.subscription_id,
+            })
+            .collect();
+        let mut messages: Vec<Delivery> = self
+            .inflight
+            .drain()
+            .filter(|e| e.state == InflightState::AwaitAck)
+            .map(|e| e.delivery)
+            .collect();
+        messages.extend(self.mqueue.drain());
+        super::TransferredSession {
+            expiry: self.expiry,
+            subscriptions,
+            messages,
+        }
     }
 }
 

@@ -23,8 +23,8 @@ pub use handle::{Inbound, SessionHandle};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{
-    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
-    Will,
+    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions,
+    UnsubAck, Unsubscribe, Will,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +105,38 @@ pub enum SessionMsg {
     PublishWillNow(RpcReplyPort<()>),
     /// Broker shutdown, phase 2: close the connection (DISCONNECT 0x8B).
     Shutdown(RpcReplyPort<()>),
+    /// Cross-node takeover: the client connected to another node. Close the
+    /// connection (0x8E), end the session here and, if `resume`, reply with
+    /// what the other node needs to continue it.
+    HandOver {
+        resume: bool,
+        reply: RpcReplyPort<Option<TransferredSession>>,
+    },
+    /// From the registry, before the first bind: a session that moved here from
+    /// another node.
+    Restore(Box<TransferredSession>, RpcReplyPort<()>),
 }
+
+/// A session moving to another node (cross-node takeover with Clean Start 0).
+#[derive(Debug, Default, Clone)]
+pub struct TransferredSession {
+    /// Session Expiry Interval in seconds.
+    pub expiry: u32,
+    pub subscriptions: Vec<TransferredSubscription>,
+    /// Unacknowledged and queued messages, oldest first.
+    pub messages: Vec<Delivery>,
+}
+
+/// One subscription of a [`TransferredSession`].
+#[derive(Debug, Clone)]
+pub struct TransferredSubscription {
+    /// The filter as the client wrote it (with `$share/<group>/` if shared).
+    pub raw: String,
+    pub options: SubscriptionOptions,
+    pub subscription_id: Option<u32>,
+}
+
+ractor_message!(SessionMsg);
 
 /// Start-up arguments: the handle (the same one on every restart).
 #[derive(Clone)]
@@ -244,6 +275,17 @@ impl Actor for Session {
                 if d.binding.is_some() {
                     d.publish_will(&mut st.cx);
                 }
+                let _ = reply.send(());
+            }
+            SessionMsg::HandOver { resume, reply } => {
+                let r = Box::pin(st.hand_over(resume)).await;
+                let _ = reply.send(r);
+                st.flush();
+                myself.stop(Some("session_taken_over".into()));
+                return Ok(());
+            }
+            SessionMsg::Restore(t, reply) => {
+                Box::pin(st.restore(*t)).await;
                 let _ = reply.send(());
             }
             SessionMsg::Shutdown(reply) => {
@@ -420,6 +462,105 @@ impl SessionState {
         }
     }
 
+    /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
+    /// ends the session here and hands over its subscriptions and messages.
+    async fn hand_over(&mut self, resume: bool) -> Option<TransferredSession> {
+        self.drain_inbox().await;
+        let old = self.handle.data.lock().binding.clone();
+        if let Some(old) = old {
+            let kicked = old
+                .conn
+                .call(
+                    |reply| ConnMsg::Kick {
+                        reason: ReasonCode::SessionTakenOver,
+                        reply: Some(reply),
+                    },
+                    Some(Duration::from_secs(5)),
+                )
+                .await;
+            if !matches!(kicked, Ok(ractor::rpc::CallResult::Success(_))) {
+                old.conn.stop(Some("takeover".into()));
+                self.drain_inbox().await;
+            }
+        }
+        let transferred = {
+            let mut d = self.handle.data.lock();
+            d.binding = None;
+            // The old connection ended without DISCONNECT: its will goes out,
+            // unless it has a delay and the session continues on the other node,
+            // which cancels it [MQTT-3.1.3-9].
+            let delayed = d.will.as_ref().is_some_and(|w| data::will_delay(w) > 0);
+            if !(resume && delayed) {
+                d.publish_will(&mut self.cx);
+            }
+            d.will = None;
+            resume.then(|| d.transfer())
+        };
+        // Ends here quietly: the messages went with the transfer (or the other
+        // node starts clean), so nothing is redispatched to shared-group peers
+        // that the new session will receive again.
+        let subs: Vec<SubscriptionRecord> = self
+            .handle
+            .data
+            .lock()
+            .subscriptions
+            .drain()
+            .map(|(_, r)| r)
+            .collect();
+        for r in &subs {
+            self.remove_route(&r.filter, r.group.clone()).await;
+        }
+        self.handle.close();
+        self.cx
+            .ctx
+            .sessions
+            .remove_if(&self.cx.client_id, |_, h| Arc::ptr_eq(h, &self.handle));
+        transferred
+    }
+
+    /// Re-creates the subscriptions of a session that moved here from another
+    /// node, before its first bind.
+    pub(crate) async fn restore(&mut self, t: TransferredSession) {
+        for s in t.subscriptions {
+            let Ok(parsed) = parse_subscription_filter(&s.raw) else {
+                continue;
+            };
+            let group: Option<Arc<str>> = parsed.group.map(Into::into);
+            let filter = parsed.filter.to_string();
+            let subscriber = Subscriber {
+                client_id: self.cx.client_id.clone(),
+                session: self.handle.clone(),
+                options: s.options,
+                subscription_id: s.subscription_id,
+            };
+            let added = self
+                .shard_call(&filter, |reply| ShardMsg::Subscribe {
+                    filter: filter.clone(),
+                    group: group.clone(),
+                    subscriber: subscriber.clone(),
+                    reply,
+                })
+                .await;
+            if added.is_some() {
+                self.handle.data.lock().subscriptions.insert(
+                    s.raw.clone(),
+                    SubscriptionRecord {
+                        filter,
+                        group,
+                        options: s.options,
+                        subscription_id: s.subscription_id,
+                    },
+                );
+            }
+        }
+        let mut d = self.handle.data.lock();
+        d.expiry = t.expiry;
+        d.bound_before = true;
+        for m in t.messages {
+            d.deliver(&mut self.cx, m);
+        }
+    }
+
     /// Ends the session: its will goes out, its routes are removed and its
     /// shared-subscription messages go to other members.
     async fn end(&mut self) {
@@ -557,6 +698,8 @@ impl SessionState {
                 SubscriptionRecord {
                     filter: filter.clone(),
                     group: group.clone(),
+                    options,
+                    subscription_id: sub_id,
                 },
             );
             codes.push(match options.qos {

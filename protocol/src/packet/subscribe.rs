@@ -46,7 +46,7 @@ pub enum RetainHandling {
 impl SubscriptionOptions {
     /// Parses the options byte. 3.1.1 has only the QoS bits [MQTT-3.8.3-4]; 5.0
     /// reserves bits 6-7 [MQTT-3.8.3-5]; QoS 3 and Retain Handling 3 are malformed.
-    fn from_byte(byte: u8, v: ProtocolVersion) -> Result<Self, ProtocolError> {
+    pub fn from_byte(byte: u8, v: ProtocolVersion) -> Result<Self, ProtocolError> {
         let reserved = if v.is_v5() { 0xC0 } else { 0xFC };
         if byte & reserved != 0 {
             return Err(ProtocolError::Malformed(
@@ -69,7 +69,7 @@ impl SubscriptionOptions {
     }
 
     /// The options byte; 5.0-only options are dropped for 3.1.1.
-    fn to_byte(self, v: ProtocolVersion) -> u8 {
+    pub fn to_byte(self, v: ProtocolVersion) -> u8 {
         let qos = self.qos as u8;
         if !v.is_v5() {
             return qos;

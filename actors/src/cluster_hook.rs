@@ -1,0 +1,100 @@
+//! The seam between the single-node broker and the cluster (crate roost-cluster).
+//! The broker calls these hooks; the cluster implements them. Without a cluster
+//! nothing is installed and the broker routes locally only.
+
+use crate::message::Message;
+use crate::router::SharedKey;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What the broker tells the cluster and asks of it.
+pub trait ClusterHook: Send + Sync + 'static {
+    /// The first local subscription at `filter` (in share `group`, if any)
+    /// appeared (`present`), or the last one went away. Called by the shard that
+    /// owns the filter, in order per filter.
+    fn route_changed(&self, filter: &str, group: Option<&Arc<str>>, present: bool);
+
+    /// The other nodes with a subscription matching `topic`: nodes with plain
+    /// subscriptions, and for each shared group, the nodes with members.
+    fn remote_matches(&self, topic: &str, out: &mut RemoteMatches);
+
+    /// Sends `msg` to `node`: to its plain subscriptions if `plain`, and to one
+    /// local member of each group in `groups`. Never re-forwarded by `node`.
+    fn forward(
+        &self,
+        node: &Arc<str>,
+        msg: &Arc<Message>,
+        plain: bool,
+        groups: Vec<Arc<SharedKey>>,
+    );
+
+    /// A client stored or cleared a retained message on this node.
+    fn retained(&self, msg: &Arc<Message>);
+
+    /// The cluster as this node sees it, for `GET /api/v5/cluster` and `ctl`.
+    fn status(&self) -> ClusterStatus;
+
+    /// `ctl cluster join`: dial the node at `address` (`host:port`) from now on.
+    fn join(&self, address: String);
+
+    /// `ctl cluster leave`: tell every peer this node leaves, drop them, and
+    /// stop dialling until the next join.
+    fn leave(&self);
+
+    /// Asks every other node to end `client_id`'s connection (0x8E) and give up
+    /// its session; returns the session's state if one was found and `resume`.
+    fn takeover(
+        &self,
+        client_id: Arc<str>,
+        resume: bool,
+    ) -> futures_lite_boxed::BoxFuture<Option<crate::session::TransferredSession>>;
+}
+
+/// Boxed future type used by [`ClusterHook::takeover`] (no extra crate needed).
+pub mod futures_lite_boxed {
+    /// A pinned, boxed, sendable future.
+    pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+}
+
+/// Remote matches of one topic.
+#[derive(Debug, Default)]
+pub struct RemoteMatches {
+    /// Nodes with at least one plain subscription matching the topic.
+    pub plain: Vec<Arc<str>>,
+    /// Shared groups matching the topic with the nodes holding members.
+    pub groups: Vec<(Arc<SharedKey>, Vec<Arc<str>>)>,
+}
+
+impl RemoteMatches {
+    pub fn clear(&mut self) {
+        self.plain.clear();
+        self.groups.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// One member of the cluster as this node sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberStatus {
+    pub node: String,
+    /// `self`, `up` (connected, heartbeats arriving), `suspect` (connected but
+    /// silent past half the timeout) or `down`.
+    pub state: String,
+    /// The cluster address (`host:port`) if known.
+    pub address: Option<String>,
+    /// Milliseconds since the last frame from the node (none for self).
+    pub last_heartbeat_ms_ago: Option<u64>,
+    /// Routes (filters) the node holds.
+    pub routes: usize,
+}
+
+/// The cluster as this node sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterStatus {
+    pub enabled: bool,
+    pub node: String,
+    pub members: Vec<MemberStatus>,
+}

@@ -1,0 +1,391 @@
+//! roost-cluster: Roost nodes as one cluster, on ractor_cluster.
+//!
+//! Each node runs, under the supervisor `roost/cluster`:
+//! - `node_server`: ractor_cluster's NodeServer (transport, cookie auth, and the
+//!   process groups that make actors of one node reachable from the others);
+//! - `link`: the node's one remote-capable actor, in the cluster-wide process
+//!   group [`GROUP`]. Every frame from another node lands here: hellos,
+//!   heartbeats, routes, forwarded publishes, retained messages, takeovers;
+//! - `forwarder`: batches this node's publishes per peer and sends each batch to
+//!   the peer's link in one frame;
+//! - `membership`: dials the seeds (static list or DNS) with backoff, sends
+//!   heartbeats and declares a silent peer down after `heartbeat_timeout`.
+//!
+//! Sessions and connections stay local-only actors: only the links are known to
+//! other nodes (each remote-capable actor costs memory on every peer).
+//!
+//! The broker reaches the cluster through [`roost_actors::cluster_hook::ClusterHook`],
+//! implemented by [`Cluster`].
+
+mod forwarder;
+mod link;
+mod membership;
+mod routes;
+pub mod wire;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use ractor::{Actor, ActorCell, ActorRef};
+use roost_actors::cluster_hook::{
+    futures_lite_boxed::BoxFuture, ClusterHook, ClusterStatus, MemberStatus, RemoteMatches,
+};
+use roost_actors::config::ClusterConfig;
+use roost_actors::context::BrokerContext;
+use roost_actors::message::Message;
+use roost_actors::router::SharedKey;
+use roost_actors::session::TransferredSession;
+use roost_supervisor::{ChildSpec, Intensity, Restart, Strategy, Supervisor, SupervisorArgs};
+use routes::RemoteRoutes;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use wire::{Envelope, WireRoute};
+
+pub use link::{ClusterMsg, Link};
+
+/// The process group every node's link joins.
+pub const GROUP: &str = "roost/cluster";
+/// The ractor name of this node's cluster supervisor.
+pub const SUPERVISOR_NAME: &str = "roost/cluster";
+const NODE_SERVER_NAME: &str = "roost/cluster/node_server";
+const FORWARDER_NAME: &str = "roost/cluster/forwarder";
+const MEMBERSHIP_NAME: &str = "roost/cluster/membership";
+
+/// The ractor name of `node`'s link (the same on every node, since process
+/// groups carry names across).
+pub fn link_name(node: &str) -> String {
+    format!("roost/cluster/link/{node}")
+}
+
+/// Why the cluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cluster.bind: cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+}
+
+/// Another node as this node sees it.
+pub(crate) struct Peer {
+    /// Its link (a remote actor here).
+    pub link: ActorRef<ClusterMsg>,
+    /// Its cluster address, once it said hello.
+    pub address: Option<String>,
+    /// `address` resolved, to tell which seeds are connected.
+    pub resolved: Option<SocketAddr>,
+    pub last_seen: Instant,
+}
+
+/// This node's part of the cluster: shared by the broker (through the hook)
+/// and the cluster's actors.
+pub struct Cluster {
+    pub(crate) ctx: Weak<BrokerContext>,
+    pub(crate) node: Arc<str>,
+    /// `host:port` the other nodes reach this node at (the host of `node.name`,
+    /// the port of `cluster.bind`).
+    pub(crate) address: String,
+    pub(crate) config: ClusterConfig,
+    pub(crate) routes: RemoteRoutes,
+    pub(crate) peers: DashMap<Arc<str>, Peer>,
+    /// Nodes seen before and gone now, with their last address (for status).
+    pub(crate) gone: DashMap<Arc<str>, (Option<String>, Instant)>,
+    /// Route changes not yet sent, in order: `(added, route)`.
+    pub(crate) deltas: Mutex<Vec<(bool, WireRoute)>>,
+    /// Publishes not yet sent, per node.
+    pub(crate) outbound: Mutex<HashMap<Arc<str>, Vec<forwarder::Pending>>>,
+    /// Addresses added by `ctl cluster join` (dialled like seeds).
+    pub(crate) joined: Mutex<Vec<String>>,
+    /// Set by `ctl cluster leave`: no dialling, no peers, until the next join.
+    pub(crate) left: AtomicBool,
+    pub(crate) link_ref: Mutex<Option<ActorRef<ClusterMsg>>>,
+    pub(crate) forwarder_ref: Mutex<Option<ActorRef<forwarder::ForwarderMsg>>>,
+    pub(crate) node_server: Mutex<Option<ActorRef<ractor_cluster::NodeServerMessage>>>,
+}
+
+impl Cluster {
+    fn new(ctx: &Arc<BrokerContext>) -> Arc<Cluster> {
+        let config = ctx.config.cluster.clone();
+        let node: Arc<str> = ctx.config.node.name.as_str().into();
+        let port = config
+            .bind
+            .parse::<SocketAddr>()
+            .map(|a| a.port())
+            .unwrap_or(4370);
+        Arc::new(Cluster {
+            ctx: Arc::downgrade(ctx),
+            address: format!("{}:{port}", host_of(&node)),
+            node,
+            config,
+            routes: RemoteRoutes::default(),
+            peers: DashMap::new(),
+            gone: DashMap::new(),
+            deltas: Mutex::new(Vec::new()),
+            outbound: Mutex::new(HashMap::new()),
+            joined: Mutex::new(Vec::new()),
+            left: AtomicBool::new(false),
+            link_ref: Mutex::new(None),
+            forwarder_ref: Mutex::new(None),
+            node_server: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn ctx(&self) -> Option<Arc<BrokerContext>> {
+        self.ctx.upgrade()
+    }
+
+    /// Sends `env` to `node`'s link. False if the node is not a peer now.
+    pub(crate) fn send(&self, node: &str, env: &Envelope) -> bool {
+        let Some(link) = self.peers.get(node).map(|p| p.link.clone()) else {
+            return false;
+        };
+        link.cast(ClusterMsg::Frame(wire::encode(env))).is_ok()
+    }
+
+    /// A peer is gone (left its group, left the cluster, or went silent): its
+    /// routes go with it.
+    pub(crate) fn peer_down(&self, node: &str, why: &str) {
+        if let Some((node, peer)) = self.peers.remove(node) {
+            let routes = self.routes.remove_node(&node);
+            tracing::warn!(peer = %node, reason = why, routes, "cluster_peer_down");
+            self.gone.insert(node, (peer.address, Instant::now()));
+        }
+    }
+
+    /// `ctl cluster join`: dial `address` from now on (like a seed).
+    pub fn join_address(&self, address: String) {
+        self.left.store(false, Ordering::SeqCst);
+        let mut joined = self.joined.lock();
+        if !joined.contains(&address) {
+            joined.push(address);
+        }
+    }
+
+    /// `ctl cluster leave`: tell every peer, drop them, stop dialling.
+    pub fn leave_cluster(&self) {
+        self.left.store(true, Ordering::SeqCst);
+        self.joined.lock().clear();
+        let bye = Envelope::Leave {
+            node: self.node.to_string(),
+        };
+        let peers: Vec<Arc<str>> = self.peers.iter().map(|p| p.key().clone()).collect();
+        for p in &peers {
+            self.send(p, &bye);
+        }
+        for p in &peers {
+            self.peer_down(p, "left");
+        }
+        membership::disconnect_all(self);
+    }
+}
+
+/// The name part of a node name `name@host`.
+pub(crate) fn name_of(node: &str) -> &str {
+    node.split_once('@').map_or(node, |(n, _)| n)
+}
+
+/// The host part of a node name `name@host`.
+pub(crate) fn host_of(node: &str) -> &str {
+    node.split_once('@').map_or(node, |(_, h)| h)
+}
+
+impl ClusterHook for Cluster {
+    fn route_changed(&self, filter: &str, group: Option<&Arc<str>>, present: bool) {
+        let route = (filter.to_string(), group.map(|g| g.to_string()));
+        let first = {
+            let mut d = self.deltas.lock();
+            d.push((present, route));
+            d.len() == 1
+        };
+        if first {
+            if let Some(link) = self.link_ref.lock().as_ref() {
+                let _ = link.cast(ClusterMsg::FlushRoutes(()));
+            }
+        }
+    }
+
+    fn remote_matches(&self, topic: &str, out: &mut RemoteMatches) {
+        if !self.peers.is_empty() {
+            self.routes.matches(topic, out);
+        }
+    }
+
+    fn forward(
+        &self,
+        node: &Arc<str>,
+        msg: &Arc<Message>,
+        plain: bool,
+        groups: Vec<Arc<SharedKey>>,
+    ) {
+        forwarder::enqueue(self, node, msg, plain, groups);
+    }
+
+    fn retained(&self, msg: &Arc<Message>) {
+        let env = Envelope::Retained {
+            node: self.node.to_string(),
+            messages: vec![wire::WireMessage::from_message(msg)],
+        };
+        let frame = wire::encode(&env);
+        for p in self.peers.iter() {
+            let _ = p.link.cast(ClusterMsg::Frame(frame.clone()));
+        }
+    }
+
+    fn status(&self) -> ClusterStatus {
+        let mut members = vec![MemberStatus {
+            node: self.node.to_string(),
+            state: "self".into(),
+            address: Some(self.address.clone()),
+            last_heartbeat_ms_ago: None,
+            routes: self.ctx().map_or(0, |c| c.router.local_routes().len()),
+        }];
+        let suspect_after = self.config.heartbeat_timeout / 2;
+        for p in self.peers.iter() {
+            let ago = p.last_seen.elapsed();
+            members.push(MemberStatus {
+                node: p.key().to_string(),
+                state: if ago > suspect_after { "suspect" } else { "up" }.into(),
+                address: p.address.clone(),
+                last_heartbeat_ms_ago: Some(ago.as_millis() as u64),
+                routes: self.routes.count(p.key()),
+            });
+        }
+        for g in self.gone.iter() {
+            if self.peers.contains_key(g.key()) {
+                continue;
+            }
+            members.push(MemberStatus {
+                node: g.key().to_string(),
+                state: "down".into(),
+                address: g.value().0.clone(),
+                last_heartbeat_ms_ago: Some(g.value().1.elapsed().as_millis() as u64),
+                routes: 0,
+            });
+        }
+        members[1..].sort_by(|a, b| a.node.cmp(&b.node));
+        ClusterStatus {
+            enabled: true,
+            node: self.node.to_string(),
+            members,
+        }
+    }
+
+    fn join(&self, address: String) {
+        self.join_address(address);
+    }
+
+    fn leave(&self) {
+        self.leave_cluster();
+    }
+
+    fn takeover(&self, client_id: Arc<str>, resume: bool) -> BoxFuture<Option<TransferredSession>> {
+        let links: Vec<(Arc<str>, ActorRef<ClusterMsg>)> = self
+            .peers
+            .iter()
+            .map(|p| (p.key().clone(), p.link.clone()))
+            .collect();
+        Box::pin(link::takeover(links, client_id, resume))
+    }
+}
+
+/// Starts clustering for the broker whose context is `ctx`: installs the hooks
+/// into its router and returns the cluster's supervisor, for the root
+/// supervisor to start (before the listeners). Fails if `cluster.bind` is taken.
+pub fn start(ctx: &Arc<BrokerContext>) -> Result<(Arc<Cluster>, ChildSpec), ClusterError> {
+    let config = &ctx.config.cluster;
+    // Bind once here so a taken port stops start-up with a clear message; the
+    // NodeServer binds it again when it starts.
+    drop(
+        std::net::TcpListener::bind(&config.bind)
+            .map_err(|e| ClusterError::Bind(config.bind.clone(), e))?,
+    );
+    let cluster = Cluster::new(ctx);
+    ctx.router.set_cluster(cluster.clone());
+    let intensity = Intensity {
+        max_restarts: ctx.config.supervision.intensity,
+        period: ctx.config.supervision.period,
+    };
+    let c = cluster.clone();
+    let bind: SocketAddr = config.bind.parse().expect("validated at load");
+    let node_server = ChildSpec::new("node_server", "node_server", Restart::Permanent, {
+        let c = c.clone();
+        move |sup: ActorCell| {
+            let c = c.clone();
+            async move {
+                let server = ractor_cluster::NodeServer::new(
+                    bind.port(),
+                    c.config.cookie.clone(),
+                    // ractor_cluster names the node `name@host`: our node.name.
+                    name_of(&c.node).to_string(),
+                    host_of(&c.node).to_string(),
+                    None,
+                    Some(ractor_cluster::node::NodeConnectionMode::Transitive),
+                )
+                .with_listen_addr(bind.ip());
+                let (r, _) =
+                    Actor::spawn_linked(Some(NODE_SERVER_NAME.into()), server, (), sup).await?;
+                *c.node_server.lock() = Some(r.clone());
+                Ok(r.get_cell())
+            }
+        }
+    });
+    let link = ChildSpec::new("link", "cluster_link", Restart::Permanent, {
+        let c = c.clone();
+        move |sup: ActorCell| {
+            let c = c.clone();
+            async move {
+                let name = link_name(&c.node);
+                let (r, _) = Actor::spawn_linked(Some(name), Link, c, sup).await?;
+                Ok(r.get_cell())
+            }
+        }
+    });
+    let forwarder = ChildSpec::new("forwarder", "cluster_forwarder", Restart::Permanent, {
+        let c = c.clone();
+        move |sup: ActorCell| {
+            let c = c.clone();
+            async move {
+                let (r, _) =
+                    Actor::spawn_linked(Some(FORWARDER_NAME.into()), forwarder::Forwarder, c, sup)
+                        .await?;
+                Ok(r.get_cell())
+            }
+        }
+    });
+    let membership = ChildSpec::new("membership", "cluster_membership", Restart::Permanent, {
+        let c = c.clone();
+        move |sup: ActorCell| {
+            let c = c.clone();
+            async move {
+                let (r, _) = Actor::spawn_linked(
+                    Some(MEMBERSHIP_NAME.into()),
+                    membership::Membership,
+                    c,
+                    sup,
+                )
+                .await?;
+                Ok(r.get_cell())
+            }
+        }
+    });
+    // rest_for_one: a new node server means new sessions to every peer, so the
+    // actors after it start over with it; a crashed link or forwarder alone
+    // restarts alone... and the membership after it.
+    let children = vec![node_server, link, forwarder, membership];
+    let spec = ChildSpec::supervisor("cluster", Restart::Permanent, move |sup: ActorCell| {
+        let args = SupervisorArgs {
+            strategy: Strategy::RestForOne,
+            intensity,
+            children: children.clone(),
+        };
+        async move {
+            let (r, _) =
+                Actor::spawn_linked(Some(SUPERVISOR_NAME.into()), Supervisor, args, sup).await?;
+            Ok(r.get_cell())
+        }
+    });
+    Ok((cluster, spec))
+}
+
+/// How long to wait for each peer's answer to a takeover.
+pub(crate) const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);

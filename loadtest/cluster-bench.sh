@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Cross-node forwarding: 50 1:1 pairs with the publisher on node 1 and the
+# subscriber on node 2 of a two-node Roost cluster, beside the same pairs with
+# both on node 1, in the same run (ratios matter: the machine is shared).
+#   loadtest/cluster-bench.sh [duration, default 10s]
+# Everything runs on 127.0.0.0/8 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur="${1:-10s}"
+cargo build --release -q -p roost -p roost-bench
+roost=target/release/roost
+bench=target/release/roost-bench
+logs=$(mktemp -d)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$logs"; }
+trap cleanup EXIT
+
+for i in 1 2; do
+    ip=127.0.0.4$i
+    ROOST__NODE__NAME="bench$i@$ip" ROOST__CLUSTER__ENABLED=true \
+    ROOST__CLUSTER__BIND="$ip:4370" ROOST__CLUSTER__SEEDS="127.0.0.41:4370,127.0.0.42:4370" \
+    ROOST__LISTENERS__TCP__BIND="$ip:1883" ROOST__HTTP__BIND="$ip:18083" \
+    ROOST__LOG__LEVEL=warn "$roost" start >"$logs/node$i.log" 2>&1 &
+    pids+=($!)
+done
+# Wait for the two nodes to see each other.
+for _ in $(seq 1 100); do
+    if curl -s -u admin:public http://127.0.0.41:18083/api/v5/cluster | grep -q '"state":"up"'; then break; fi
+    sleep 0.1
+done
+
+run() { # label qos sub-addr
+    local out
+    out=$("$bench" pubsub -q -H 127.0.0.41 -p 1883 -P 50 -S 50 --topic 'bench/%i' --sub-topic 'bench/%i' \
+        --qos "$2" -d "$dur" ${3:+--sub-addr "$3"})
+    echo "$out" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+print(f\"$1 qos $2: {s['msgs_per_s']:>10.0f} msgs/s  lost {s['lost']}  dup {s['duplicated']}  p99 {s['latency']['p99_us'] / 1000:.2f} ms\")
+print(s['msgs_per_s'], file=open('$logs/$1-$2', 'w'))"
+}
+printf '%s\n' "same run, $(nproc) cores, $dur per scenario"
+for q in 0 1 2; do
+    run same-node "$q" ""
+    run cross-node "$q" 127.0.0.42:1883
+    python3 -c "print(f'  cross/same ratio qos $q: {float(open(\"$logs/cross-node-$q\").read()) / float(open(\"$logs/same-node-$q\").read()):.2f}')"
+done
