@@ -346,6 +346,7 @@ mod tests {
         peer.cert = Some(Arc::new(PeerCert {
             common_name: Some("dev1".into()),
             subject_alt_names: vec![],
+            ..PeerCert::default()
         }));
         assert!(matches!(cert(&any, &creds(&peer, None)), Answer::Allow(_)));
         let by_user = CertConfig {
