@@ -630,3 +630,57 @@ async fn tls_listener_in_the_tree_and_killable() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The `cert` authenticator on a TLS listener (issue: access control): with
+/// `match: cn_is_clientid`, a client whose verified certificate's CN is its
+/// client id is let in; another client id, or no certificate at all
+/// (`verify: optional`), is refused with 0x87 Not authorized, since nothing
+/// else in the chain knows the client and anonymous access is off once an
+/// authenticator is configured. 3.1.1 gets return code 5.
+#[tokio::test]
+async fn cert_authenticator_checks_the_certificate_identity() {
+    let pki = Pki::new("certauth");
+    let (_b, addr) = tls_broker(
+        &pki,
+        &[
+            ("ROOST__LISTENERS__TLS__VERIFY", "optional"),
+            (
+                "ROOST__AUTHENTICATION",
+                "[{mechanism: cert, match: cn_is_clientid}]",
+            ),
+        ],
+    );
+    let dev1 = pki.client("dev1", false);
+    let with_cert = pki.client_config(Some(&dev1), &[]);
+    let without = pki.client_config(None, &[]);
+    let connack = |config: Arc<rustls::ClientConfig>, id: &'static str, v: ProtocolVersion| async move {
+        let mut c = raw_tls(addr, config, v).await;
+        c.send(&Packet::Connect(connect_packet(v, id))).await;
+        match c.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(Packet::ConnAck(a)) => a.reason_code,
+            other => panic!("{id}: expected CONNACK, got {other:?}"),
+        }
+    };
+    let v5 = ProtocolVersion::V5;
+    assert_eq!(
+        connack(with_cert.clone(), "dev1", v5).await,
+        ReasonCode::Success
+    );
+    assert_eq!(
+        connack(with_cert.clone(), "dev2", v5).await,
+        ReasonCode::NotAuthorized
+    );
+    assert_eq!(
+        connack(without, "dev1", v5).await,
+        ReasonCode::NotAuthorized
+    );
+    // 3.1.1: "Connection Refused, not authorized" is return code 5 [MQTT-3.2.2-6].
+    let mut c = raw_tls(addr, with_cert, ProtocolVersion::V3_1_1).await;
+    c.send(&Packet::Connect(connect_packet(
+        ProtocolVersion::V3_1_1,
+        "dev2",
+    )))
+    .await;
+    let frame = c.recv_raw().await.expect("a CONNACK frame");
+    assert_eq!(connack_code_byte(&frame), 5);
+}

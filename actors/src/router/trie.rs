@@ -209,7 +209,7 @@ mod tests {
         let mut seen = Vec::new();
         trie.for_each_entry(|f, _| seen.push(f.to_string()));
         seen.sort();
-        assert_eq!(seen, vec!["#", "/x", "//", "a", "a/+/c", "a/b"]);
+        assert_eq!(seen, vec!["#", "//", "/x", "a", "a/+/c", "a/b"]);
     }
 
     #[test]
