@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cross-node forwarding: 50 1:1 pairs with the publisher on node 1 and the
 # subscriber on node 2 of a two-node Roost cluster, beside the same pairs with
-# both on node 1, in the same run (ratios matter: the machine is shared).
+# both on node 1, in the same run (ratios matter: the machine is shared): as
+# fast as the in-flight window allows at QoS 0, 1 and 2, then QoS 1 at a fixed
+# total rate (RATE, default 20000 msgs/s) below what one node can deliver.
 #   loadtest/cluster-bench.sh [duration, default 10s]
 # Everything runs on 127.0.0.0/8 and stops by itself.
 set -euo pipefail
@@ -29,10 +31,10 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-run() { # label qos sub-addr
+run() { # label qos sub-addr [extra roost-bench args]
     local out
     out=$("$bench" pubsub -q -H 127.0.0.41 -p 1883 -P 50 -S 50 --topic 'bench/%i' --sub-topic 'bench/%i' \
-        --qos "$2" -d "$dur" ${3:+--sub-addr "$3"})
+        --qos "$2" -d "$dur" ${3:+--sub-addr "$3"} "${@:4}")
     echo "$out" | python3 -c "
 import json, sys
 s = json.load(sys.stdin)
@@ -45,3 +47,6 @@ for q in 0 1 2; do
     run cross-node "$q" 127.0.0.42:1883
     python3 -c "print(f'  cross/same ratio qos $q: {float(open(\"$logs/cross-node-$q\").read()) / float(open(\"$logs/same-node-$q\").read()):.2f}')"
 done
+rate="${RATE:-20000}"
+run same-node-rate 1 "" --total-rate "$rate"
+run cross-node-rate 1 127.0.0.42:1883 --total-rate "$rate"
