@@ -349,21 +349,7 @@ fn tls_versions<'de, D>(deserializer: D) -> Result<Vec<TlsVersion>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Versions {
-        List(Vec<String>),
-        Text(String),
-    }
-    let names = match Versions::deserialize(deserializer)? {
-        Versions::List(list) => list,
-        Versions::Text(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-    };
+    let names = list_or_csv(deserializer)?;
     names
         .iter()
         .map(|name| match name.as_str() {

@@ -397,27 +397,9 @@ impl SessionState {
         // The old connection may have ended already and queued its Detach (with
         // its inbound QoS 2 state): take that in before deciding on a takeover.
         self.drain_inbox().await;
-        let old = self.handle.data.lock().binding.clone();
-        if let Some(old) = old {
-            // Takeover [MQTT-3.1.4-3]: close the old connection (0x8E) and take
-            // back its inbound QoS 2 state.
-            let kicked = old
-                .conn
-                .call(
-                    |reply| ConnMsg::Kick {
-                        reason: ReasonCode::SessionTakenOver,
-                        reply: Some(reply),
-                    },
-                    Some(Duration::from_secs(5)),
-                )
-                .await;
-            if !matches!(kicked, Ok(ractor::rpc::CallResult::Success(_))) {
-                // It ended while we asked: its Detach is in the inbox by now.
-                old.conn.stop(Some("takeover".into()));
-                self.drain_inbox().await;
-            }
+        if let Some(kicked) = self.kick_connection().await {
             let mut d = self.handle.data.lock();
-            if let Ok(ractor::rpc::CallResult::Success(ids)) = kicked {
+            if let Some(ids) = kicked {
                 d.merge_awaiting_rel(ids);
             }
             d.binding = None;
@@ -462,27 +444,37 @@ impl SessionState {
         }
     }
 
+    /// Takeover [MQTT-3.1.4-3]: closes the bound connection (if any) with 0x8E.
+    /// `None` if no connection was bound; otherwise the inbound QoS 2 packet
+    /// ids it handed back (`None` inside if it ended while asked: its Detach,
+    /// with that state, is in the inbox and has been taken in).
+    async fn kick_connection(&mut self) -> Option<Option<Vec<u16>>> {
+        let old = self.handle.data.lock().binding.clone()?;
+        let kicked = old
+            .conn
+            .call(
+                |reply| ConnMsg::Kick {
+                    reason: ReasonCode::SessionTakenOver,
+                    reply: Some(reply),
+                },
+                Some(Duration::from_secs(5)),
+            )
+            .await;
+        match kicked {
+            Ok(ractor::rpc::CallResult::Success(ids)) => Some(Some(ids)),
+            _ => {
+                old.conn.stop(Some("takeover".into()));
+                self.drain_inbox().await;
+                Some(None)
+            }
+        }
+    }
+
     /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
     /// ends the session here and hands over its subscriptions and messages.
     async fn hand_over(&mut self, resume: bool) -> Option<TransferredSession> {
         self.drain_inbox().await;
-        let old = self.handle.data.lock().binding.clone();
-        if let Some(old) = old {
-            let kicked = old
-                .conn
-                .call(
-                    |reply| ConnMsg::Kick {
-                        reason: ReasonCode::SessionTakenOver,
-                        reply: Some(reply),
-                    },
-                    Some(Duration::from_secs(5)),
-                )
-                .await;
-            if !matches!(kicked, Ok(ractor::rpc::CallResult::Success(_))) {
-                old.conn.stop(Some("takeover".into()));
-                self.drain_inbox().await;
-            }
-        }
+        self.kick_connection().await;
         let transferred = {
             let mut d = self.handle.data.lock();
             d.binding = None;
