@@ -499,14 +499,17 @@ async fn ctl_cluster_join_status_leave() {
     };
     let alone = ctl(&nodes[0], &["status"]);
     assert_eq!(alone.lines().count(), 2, "header and self only:\n{alone}");
+    let t0 = Instant::now();
     ctl(&nodes[0], &["join", &format!("{}:4370", nodes[1].ip)]);
     wait_all_up(&nodes).await;
+    eprintln!("joined in {:?}", t0.elapsed());
     let status = ctl(&nodes[1], &["status"]);
     assert!(
         status.contains(&nodes[0].name) && status.contains(" up "),
         "{status}"
     );
 
+    let t0 = Instant::now();
     ctl(&nodes[0], &["leave"]);
     let deadline = Instant::now() + CONVERGE;
     while nodes[1]
@@ -521,6 +524,7 @@ async fn ctl_cluster_join_status_leave() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    eprintln!("left in {:?}", t0.elapsed());
     // It stays out: node 1 does not dial again after leaving.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!nodes[1]
