@@ -30,8 +30,11 @@ use tokio::task::JoinHandle;
 /// Decoded batches the reader may hand over before the actor catches up (credit,
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
-/// The read buffer a connection starts with (it grows for larger packets).
+/// The read buffer a connection starts with and returns to when traffic is light
+/// (it grows for larger packets): what an idle connection keeps.
 const INITIAL_READ_BUFFER: usize = 1024;
+/// The largest read a busy connection grows to (many packets per syscall).
+const MAX_READ_SIZE: usize = 64 * 1024;
 /// Packets per batch handed from the reader to the actor.
 const READ_BATCH: usize = 64;
 
@@ -181,8 +184,19 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ConnMsg::Inbound(packets) => {
-                st.pending.extend(packets);
                 st.held_credit += 1;
+                if st.pending.is_empty() {
+                    // The usual case: handled straight from the batch, so the
+                    // packets are not moved into `pending` first.
+                    let mut packets = packets.into_iter();
+                    while !st.awaiting_session && !st.closing {
+                        let Some(p) = packets.next() else { break };
+                        st.handle_one(&myself, p).await;
+                    }
+                    st.pending.extend(packets);
+                } else {
+                    st.pending.extend(packets);
+                }
                 st.process_pending(&myself).await;
             }
             ConnMsg::ReadEnded(end) => {
@@ -246,25 +260,39 @@ impl ConnState {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            self.handle_packet(myself, p).await;
+            self.handle_one(myself, p).await;
         }
         if self.pending.is_empty() || self.closing {
             self.credit
                 .add_permits(std::mem::take(&mut self.held_credit));
+            if self.pending.capacity() > 0 {
+                // Held packets are rare (behind a SUBSCRIBE): an idle connection
+                // keeps no room for them.
+                self.pending = std::collections::VecDeque::new();
+            }
         }
         self.depth.store(self.pending.len(), Ordering::Relaxed);
     }
 
-    async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+    /// Handles one packet. The only await is CONNECT's, boxed: it runs once and
+    /// is the largest path, and the actor's task holds its handler future for
+    /// its whole life (inline, every idle connection would carry its size).
+    async fn handle_one(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+        if let Some(c) = self.handle_packet(packet) {
+            Box::pin(self.connect(myself, *c)).await;
+        }
+    }
+
+    /// Handles a packet that needs no await; returns a CONNECT to be handled
+    /// by [`Self::connect`].
+    fn handle_packet(&mut self, packet: Packet) -> Option<Box<Connect>> {
         if !self.channel.is_connected() {
             match packet {
-                // Boxed: the CONNECT path is the largest future of the actor and
-                // runs once; inline, every idle connection would carry its size.
-                Packet::Connect(c) => Box::pin(self.connect(myself, c)).await,
+                Packet::Connect(c) => return Some(Box::new(c)),
                 // [MQTT-3.1.0-1] the first packet must be CONNECT.
                 _ => self.close(None),
             }
-            return;
+            return None;
         }
         match packet {
             Packet::Publish(p) => {
@@ -332,6 +360,7 @@ impl ConnState {
                     why: "server-to-client packet from a client",
                 }),
         }
+        None
     }
 
     async fn connect(&mut self, myself: &ActorRef<ConnMsg>, c: Connect) {
@@ -564,6 +593,10 @@ async fn read_loop(
     max_packet_size: usize,
 ) {
     let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
+    // How much to make room for before a read: doubled while reads fill the
+    // room (a busy client gets many packets per syscall), halved while they use
+    // little of it (an idle client keeps a small buffer).
+    let mut read_size = INITIAL_READ_BUFFER;
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
     loop {
@@ -606,9 +639,10 @@ async fn read_loop(
             // The buffer may hold more whole packets: decode them before reading.
             continue;
         }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
+        if buf.capacity() - buf.len() < read_size / 2 {
+            buf.reserve(read_size);
         }
+        let room = buf.capacity() - buf.len();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
@@ -629,6 +663,8 @@ async fn read_loop(
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
                 return;
             }
+            Ok(n) if n == room => read_size = (read_size * 2).min(MAX_READ_SIZE),
+            Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
             Ok(_) => {}
             Err(e) => {
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
