@@ -191,7 +191,9 @@ impl Actor for Connection {
                     let mut packets = packets.into_iter();
                     while !st.awaiting_session && !st.closing {
                         let Some(p) = packets.next() else { break };
-                        st.handle_one(&myself, p).await;
+                        if let Some(connect) = st.handle_one(&myself, p) {
+                            connect.await;
+                        }
                     }
                     st.pending.extend(packets);
                 } else {
@@ -260,7 +262,9 @@ impl ConnState {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            self.handle_one(myself, p).await;
+            if let Some(connect) = self.handle_one(myself, p) {
+                connect.await;
+            }
         }
         if self.pending.is_empty() || self.closing {
             self.credit
@@ -276,11 +280,15 @@ impl ConnState {
 
     /// Handles one packet. The only await is CONNECT's, boxed: it runs once and
     /// is the largest path, and the actor's task holds its handler future for
-    /// its whole life (inline, every idle connection would carry its size).
-    async fn handle_one(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
-        if let Some(c) = self.handle_packet(packet) {
-            Box::pin(self.connect(myself, *c)).await;
-        }
+    /// its whole life (inline, every idle connection would carry its size; so
+    /// would a `Packet` held across the await).
+    fn handle_one(
+        &mut self,
+        myself: &ActorRef<ConnMsg>,
+        packet: Packet,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
+        let c = self.handle_packet(packet)?;
+        Some(Box::pin(self.connect(myself.clone(), *c)))
     }
 
     /// Handles a packet that needs no await; returns a CONNECT to be handled
@@ -363,7 +371,7 @@ impl ConnState {
         None
     }
 
-    async fn connect(&mut self, myself: &ActorRef<ConnMsg>, c: Connect) {
+    async fn connect(&mut self, myself: ActorRef<ConnMsg>, c: Connect) {
         let accepted = match self.channel.connect(&c) {
             Ok(a) => a,
             Err(reason) => {
