@@ -7,8 +7,9 @@ use crate::message::Message;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
-    Publish, QoS, ReasonCode, Will,
+    Publish, PublishRef, QoS, ReasonCode, Will,
 };
+use bytes::BytesMut;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -397,8 +398,10 @@ impl Channel {
         Ok(())
     }
 
-    /// Builds the PUBLISH for an outbound message: topic alias, expiry, and the
-    /// client's Maximum Packet Size (None = discard: too large [MQTT-3.1.2-25]).
+    /// Encodes the PUBLISH for an outbound message into `buf`: topic alias,
+    /// expiry, and the client's Maximum Packet Size (false = discarded: too large
+    /// [MQTT-3.1.2-25]). Encoded from the stored message's parts, so nothing is
+    /// copied per subscriber but the bytes themselves.
     #[allow(clippy::too_many_arguments)]
     pub fn outbound_publish(
         &mut self,
@@ -409,51 +412,60 @@ impl Channel {
         retain: bool,
         subscription_id: Option<u32>,
         now: Instant,
-    ) -> Option<Packet> {
-        let mut properties = if self.version.is_v5() {
-            message.properties.clone()
-        } else {
-            Properties::default()
-        };
-        if self.version.is_v5() {
-            properties.message_expiry_interval = message.remaining_expiry(now);
-            if let Some(id) = subscription_id {
-                properties.subscription_identifiers.push(id);
-            }
-        }
-        let mut publish = Publish {
-            dup,
-            qos,
-            retain,
-            topic: message.topic.to_string(),
-            packet_id,
-            payload: message.payload.clone(),
-            properties,
-        };
-        let mut alias_assigned = None;
+        buf: &mut BytesMut,
+    ) -> bool {
+        let mut topic: &str = &message.topic;
+        let mut alias = None;
+        let mut alias_assigned = false;
         if self.client_alias_max > 0 {
             match self.aliases_out.get(&message.topic) {
-                Some(&alias) => {
-                    publish.topic.clear();
-                    publish.properties.topic_alias = Some(alias);
+                Some(&a) => {
+                    topic = "";
+                    alias = Some(a);
                 }
                 None if self.aliases_out.len() < self.client_alias_max as usize => {
-                    let alias = self.aliases_out.len() as u16 + 1;
-                    publish.properties.topic_alias = Some(alias);
-                    alias_assigned = Some(alias);
+                    alias = Some(self.aliases_out.len() as u16 + 1);
+                    alias_assigned = true;
                 }
                 None => {}
             }
         }
-        let packet = Packet::Publish(publish);
-        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize
-        {
-            return None;
+        // 5.0 properties are built only when there is one to send.
+        let expiry = message.remaining_expiry(now);
+        let properties = (self.version.is_v5()
+            && (expiry.is_some()
+                || subscription_id.is_some()
+                || alias.is_some()
+                || !message.properties.is_empty()))
+        .then(|| {
+            let mut p = message.properties.clone();
+            p.message_expiry_interval = expiry;
+            p.subscription_identifiers.extend(subscription_id);
+            p.topic_alias = alias;
+            p
+        });
+        let publish = PublishRef {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload: &message.payload,
+            properties: properties.as_ref(),
+        };
+        if publish.encoded_len(self.version) > self.client_max_packet_size as usize {
+            return false;
         }
-        if let Some(alias) = alias_assigned {
-            self.aliases_out.insert(message.topic.clone(), alias);
+        if let Err(e) = publish.encode(self.version, buf) {
+            tracing::error!(error = %e, "encode_failed");
+            return false;
         }
-        Some(packet)
+        if alias_assigned {
+            if let Some(a) = alias {
+                self.aliases_out.insert(message.topic.clone(), a);
+            }
+        }
+        true
     }
 
     /// Removes what the client asked not to receive (Reason String and User
@@ -742,30 +754,29 @@ mod tests {
                 &Properties::default(),
             )
         };
-        let first = ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now);
-        let Some(Packet::Publish(p)) = first else {
-            panic!()
+        // Encodes one delivery and decodes it back as the client would.
+        let mut send = |ch: &mut Channel, topic: &str, n: usize| -> Option<Publish> {
+            let mut buf = BytesMut::new();
+            if !ch.outbound_publish(&m(topic, n), QoS::AtMostOnce, 0, false, false, None, now, &mut buf) {
+                assert!(buf.is_empty());
+                return None;
+            }
+            match roost_protocol::decode(&mut buf, ProtocolVersion::V5, usize::MAX) {
+                Ok(Some(Packet::Publish(p))) => Some(p),
+                other => panic!("{other:?}"),
+            }
         };
+        let p = send(&mut ch, "a/b", 1).unwrap();
         assert_eq!(
             (p.topic.as_str(), p.properties.topic_alias),
             ("a/b", Some(1))
         );
-        let Some(Packet::Publish(p)) =
-            ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now)
-        else {
-            panic!()
-        };
+        let p = send(&mut ch, "a/b", 1).unwrap();
         assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("", Some(1)));
         // Alias space used up: plain topic, no alias [MQTT-3.3.2-11].
-        let Some(Packet::Publish(p)) =
-            ch.outbound_publish(&m("c", 1), QoS::AtMostOnce, 0, false, false, None, now)
-        else {
-            panic!()
-        };
+        let p = send(&mut ch, "c", 1).unwrap();
         assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("c", None));
         // [MQTT-3.1.2-25] never larger than the client's Maximum Packet Size.
-        assert!(ch
-            .outbound_publish(&m("c", 100), QoS::AtMostOnce, 0, false, false, None, now)
-            .is_none());
+        assert!(send(&mut ch, "c", 100).is_none());
     }
 }

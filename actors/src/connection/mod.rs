@@ -94,6 +94,9 @@ pub struct ConnState {
     wbuf: BytesMut,
     channel: Channel,
     session: Option<Arc<SessionHandle>>,
+    /// Messages for the session gathered while handling one mailbox message
+    /// (the acks of one read), handed over under one lock with one wake-up.
+    to_session: Vec<Inbound>,
     reader: JoinHandle<()>,
     /// The reader's silence limit in ms (0 = none): CONNECT idle timeout, then keepalive.
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
@@ -153,6 +156,7 @@ impl Actor for Connection {
             // Grows with the first write: an idle connection keeps its memory small.
             wbuf: BytesMut::new(),
             session: None,
+            to_session: Vec::new(),
             reader,
             read_timeout_ms,
             credit,
@@ -225,6 +229,7 @@ impl Actor for Connection {
                 }
             }
         }
+        st.flush_session();
         st.flush().await;
         if st.closing {
             // The session learns first, then the socket closes: a message published
@@ -243,6 +248,7 @@ impl Actor for Connection {
 impl ConnState {
     /// Tells the session this connection is gone (once).
     fn detach(&mut self, myself: &ActorRef<ConnMsg>) {
+        self.flush_session();
         if let Some(session) = self.session.take() {
             // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
             // will is published [MQTT-3.1.2-8].
@@ -444,7 +450,16 @@ impl ConnState {
     }
 
     fn cast_session(&mut self, msg: Inbound) {
-        let delivered = self.session.as_ref().is_some_and(|s| s.send(msg));
+        self.to_session.push(msg);
+    }
+
+    /// Hands the gathered messages to the session.
+    fn flush_session(&mut self) {
+        if self.to_session.is_empty() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.to_session);
+        let delivered = self.session.as_ref().is_some_and(|s| s.send_all(msgs));
         if !delivered {
             // The session has ended under us: nothing can be served any more.
             tracing::warn!(client_id = %self.channel.client_id, "session_unavailable");
@@ -529,12 +544,10 @@ impl ConnState {
                         retain,
                         subscription_id,
                         now,
+                        &mut self.wbuf,
                     ) {
-                        Some(p) => {
-                            self.ctx.metrics.inc_delivered();
-                            self.encode(&p);
-                        }
-                        None => {
+                        true => self.ctx.metrics.inc_delivered(),
+                        false => {
                             // Too large for the client: discarded as if delivered
                             // [MQTT-3.1.2-25], so the inflight slot is freed.
                             self.ctx.metrics.inc_dropped_too_large();
