@@ -4,12 +4,12 @@
 
 use crate::config::MqttConfig;
 use crate::message::Message;
+use bytes::BytesMut;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
     Publish, PublishRef, QoS, ReasonCode, Will,
 };
-use bytes::BytesMut;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +72,10 @@ pub struct Channel {
     connect_expiry: u32,
     /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
     pub disconnect: Option<(bool, Option<u32>)>,
+    /// The topic of the last routed PUBLISH, already checked: a client that
+    /// publishes to one topic again and again (the common case) shares one
+    /// allocation and skips the topic checks.
+    last_topic: Option<Arc<str>>,
 }
 
 impl Channel {
@@ -89,6 +93,7 @@ impl Channel {
             awaiting_rel: HashMap::new(),
             connect_expiry: 0,
             disconnect: None,
+            last_topic: None,
         }
     }
 
@@ -267,48 +272,44 @@ impl Channel {
                         "empty topic without alias",
                     ));
                 }
-                p.topic.as_str().into()
+                match &self.last_topic {
+                    Some(last) if **last == *p.topic => last.clone(),
+                    _ => p.topic.as_str().into(),
+                }
             }
         };
-        if validate_topic_name(&topic).is_err() {
-            return Err(violation(
-                ReasonCode::TopicNameInvalid,
-                "invalid topic name",
-            ));
-        }
-        let levels = topic.split('/').count();
-        let too_deep = self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
-        // `$SYS` is the broker's own namespace; clients may not publish there.
-        let refused = if topic.starts_with("$SYS") {
-            Some(ReasonCode::NotAuthorized)
-        } else if too_deep {
-            Some(ReasonCode::TopicNameInvalid)
-        } else {
-            None
-        };
-        let ack = |reason: ReasonCode| -> Option<Packet> {
-            let code = if v5 { reason } else { ReasonCode::Success };
-            match p.qos {
-                QoS::AtMostOnce => None,
-                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
-                    packet_id: p.packet_id,
-                    reason_code: code,
-                    ..Default::default()
-                })),
-                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
-                    packet_id: p.packet_id,
-                    reason_code: code,
-                    ..Default::default()
-                })),
+        let checked = self
+            .last_topic
+            .as_ref()
+            .is_some_and(|last| Arc::ptr_eq(last, &topic));
+        if !checked {
+            if validate_topic_name(&topic).is_err() {
+                return Err(violation(
+                    ReasonCode::TopicNameInvalid,
+                    "invalid topic name",
+                ));
             }
-        };
-        if let Some(reason) = refused {
-            return Ok(InboundPublish::Ack(ack(reason)));
+            let levels = topic.split('/').count();
+            let too_deep =
+                self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
+            // `$SYS` is the broker's own namespace; clients may not publish there.
+            let refused = if topic.starts_with("$SYS") {
+                Some(ReasonCode::NotAuthorized)
+            } else if too_deep {
+                Some(ReasonCode::TopicNameInvalid)
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
+                let code = if v5 { reason } else { ReasonCode::Success };
+                return Ok(InboundPublish::Ack(Self::ack(&p, code)));
+            }
+            self.last_topic = Some(topic.clone());
         }
         if p.qos == QoS::ExactlyOnce {
             if self.awaiting_rel.contains_key(&p.packet_id) {
                 // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
-                return Ok(InboundPublish::Ack(ack(ReasonCode::Success)));
+                return Ok(InboundPublish::Ack(Self::ack(&p, ReasonCode::Success)));
             }
             let limit = if v5 {
                 self.config.max_inflight as usize
@@ -329,6 +330,7 @@ impl Channel {
             }
             self.awaiting_rel.insert(p.packet_id, Instant::now());
         }
+        let ack = Self::ack(&p, ReasonCode::Success);
         let message = Message::new(
             topic,
             p.payload,
@@ -339,8 +341,25 @@ impl Channel {
         );
         Ok(InboundPublish::Route {
             message: Arc::new(message),
-            ack: ack(ReasonCode::Success),
+            ack,
         })
+    }
+
+    /// The PUBACK or PUBREC answering `p` (none for QoS 0).
+    fn ack(p: &Publish, code: ReasonCode) -> Option<Packet> {
+        match p.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
+                packet_id: p.packet_id,
+                reason_code: code,
+                ..Default::default()
+            })),
+            QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
+                packet_id: p.packet_id,
+                reason_code: code,
+                ..Default::default()
+            })),
+        }
     }
 
     /// PUBREL releases an inbound QoS 2 packet id.
@@ -755,9 +774,18 @@ mod tests {
             )
         };
         // Encodes one delivery and decodes it back as the client would.
-        let mut send = |ch: &mut Channel, topic: &str, n: usize| -> Option<Publish> {
+        let send = |ch: &mut Channel, topic: &str, n: usize| -> Option<Publish> {
             let mut buf = BytesMut::new();
-            if !ch.outbound_publish(&m(topic, n), QoS::AtMostOnce, 0, false, false, None, now, &mut buf) {
+            if !ch.outbound_publish(
+                &m(topic, n),
+                QoS::AtMostOnce,
+                0,
+                false,
+                false,
+                None,
+                now,
+                &mut buf,
+            ) {
                 assert!(buf.is_empty());
                 return None;
             }

@@ -122,19 +122,10 @@ impl Router {
     /// plain subscription, one per shared group. Runs in the publisher's context.
     /// Returns the number of deliveries made.
     pub fn route(&self, msg: &Arc<Message>) -> usize {
-        let mut deliveries: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
         let own = self.partition_of(&msg.topic);
-        self.collect(own, msg, &mut deliveries);
+        let mut n = self.deliver(own, msg);
         if own != 0 {
-            self.collect(0, msg, &mut deliveries);
-        }
-        let n = deliveries.len();
-        for (session, delivery) in deliveries {
-            // A session that just ended is a normal race; the message is dropped
-            // for it (its state is gone) and counted.
-            if !session.send(Inbound::Deliver(delivery)) {
-                self.metrics.inc_dropped_no_session();
-            }
+            n += self.deliver(0, msg);
         }
         if n == 0 {
             self.metrics.inc_dropped_no_subscribers();
@@ -142,12 +133,19 @@ impl Router {
         n
     }
 
-    fn collect(
-        &self,
-        index: usize,
-        msg: &Arc<Message>,
-        out: &mut Vec<(Arc<SessionHandle>, Delivery)>,
-    ) {
+    /// Delivers `msg` to the matching subscriptions of one partition, straight
+    /// into each session's inbox under the partition's read lock (a short lock
+    /// of its own per session; sessions never take a partition lock while
+    /// holding their inbox's), so no list of deliveries is built per publish.
+    fn deliver(&self, index: usize, msg: &Arc<Message>) -> usize {
+        let mut n = 0;
+        let send = |session: &SessionHandle, delivery: Delivery| {
+            // A session that just ended is a normal race; the message is dropped
+            // for it (its state is gone) and counted.
+            if !session.send(Inbound::Deliver(delivery)) {
+                self.metrics.inc_dropped_no_session();
+            }
+        };
         let partition = self.partitions[index].read();
         partition.for_each_match(&msg.topic, |entries| {
             for route in entries.values() {
@@ -158,19 +156,22 @@ impl Router {
                         {
                             continue;
                         }
-                        out.push((sub.session.clone(), Delivery::new(msg.clone(), sub, None)));
+                        n += 1;
+                        send(&sub.session, Delivery::new(msg.clone(), sub, None));
                     }
                     Route::Group(group) => {
                         if let Some(member) = self.pick(group, msg, None) {
-                            out.push((
-                                member.session.clone(),
+                            n += 1;
+                            send(
+                                &member.session,
                                 Delivery::new(msg.clone(), member, Some(group.key.clone())),
-                            ));
+                            );
                         }
                     }
                 }
             }
         });
+        n
     }
 
     /// Picks the member of `group` that receives `msg`, never `exclude`.
