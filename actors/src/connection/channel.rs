@@ -530,6 +530,11 @@ impl Channel {
         Some(packet)
     }
 
+    /// Whether a packet of `len` bytes is within the client's Maximum Packet Size.
+    pub fn fits(&self, len: usize) -> bool {
+        len <= self.client_max_packet_size as usize
+    }
+
     /// The keepalive deadline for a negotiated keepalive: x multiplier [MQTT-3.1.2-24].
     pub fn keepalive_timeout(&self, keep_alive: u16) -> Option<Duration> {
         (keep_alive > 0)
