@@ -648,9 +648,9 @@ async fn read_loop(
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
     loop {
-        // Sized from what is buffered (a packet is rarely under 32 bytes), so
+        // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
         // the batch of large `Packet` values is not moved as it grows.
-        let mut batch = Vec::with_capacity((buf.len() / 32).min(READ_BATCH));
+        let mut batch = Vec::with_capacity((buf.len() / 4).min(READ_BATCH));
         let mut failed = None;
         let mut more_buffered = false;
         loop {
