@@ -79,6 +79,9 @@ pub enum ConnMsg {
     },
 }
 
+/// Where the reader sends the client's acks of outbound messages.
+type AckRoute = Arc<parking_lot::RwLock<Option<Arc<SessionHandle>>>>;
+
 /// Start-up arguments: the accepted socket (taken once; connections are never restarted).
 #[derive(Clone)]
 pub struct ConnArgs {
@@ -94,6 +97,12 @@ pub struct ConnState {
     wbuf: BytesMut,
     channel: Channel,
     session: Option<Arc<SessionHandle>>,
+    /// The bound session as the reader task sees it: the reader hands the
+    /// client's PUBACK/PUBREC/PUBCOMP straight to it (one task hop fewer
+    /// between an ack and the next message of the window). Cleared, under its
+    /// write lock, before the session is told the connection is gone, so no ack
+    /// of this connection reaches the session after its Detach.
+    ack_route: AckRoute,
     /// Messages for the session gathered while handling one mailbox message
     /// (the acks of one read), handed over under one lock with one wake-up.
     to_session: Vec<Inbound>,
@@ -138,12 +147,14 @@ impl Actor for Connection {
             tokio::sync::watch::channel(args.ctx.config.mqtt.idle_timeout.as_millis() as u64);
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
+        let ack_route = AckRoute::default();
         let reader = tokio::spawn(read_loop(
             rd,
             myself.clone(),
             timeout_rx,
             credit.clone(),
             max_packet,
+            ack_route.clone(),
         ));
         args.ctx.connections.fetch_add(1, Ordering::Relaxed);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -156,6 +167,7 @@ impl Actor for Connection {
             // Grows with the first write: an idle connection keeps its memory small.
             wbuf: BytesMut::new(),
             session: None,
+            ack_route,
             to_session: Vec::new(),
             reader,
             read_timeout_ms,
@@ -225,6 +237,7 @@ impl Actor for Connection {
                 }
                 if reason == ReasonCode::SessionTakenOver {
                     // The session that kicked us handles the will and is re-bound.
+                    *st.ack_route.write() = None;
                     st.session = None;
                 }
             }
@@ -249,6 +262,7 @@ impl ConnState {
     /// Tells the session this connection is gone (once).
     fn detach(&mut self, myself: &ActorRef<ConnMsg>) {
         self.flush_session();
+        *self.ack_route.write() = None;
         if let Some(session) = self.session.take() {
             // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
             // will is published [MQTT-3.1.2-8].
@@ -429,6 +443,7 @@ impl ConnState {
             }
         };
         self.channel.restore_awaiting_rel(reply.awaiting_rel);
+        *self.ack_route.write() = Some(session.clone());
         self.session = Some(session);
         let timeout = self
             .channel
@@ -639,6 +654,7 @@ async fn read_loop(
     mut timeout: tokio::sync::watch::Receiver<u64>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
+    ack_route: AckRoute,
 ) {
     let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
     // How much to make room for before a read: doubled while reads fill the
@@ -651,6 +667,10 @@ async fn read_loop(
         // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
         // the batch of large `Packet` values is not moved as it grows.
         let mut batch = Vec::with_capacity((buf.len() / 4).min(READ_BATCH));
+        let mut acks = Vec::new();
+        // Acks go to the session only once one is bound; before that they stay
+        // in order with the other packets (an ack before CONNECT is a violation).
+        let routed = ack_route.read().is_some();
         let mut failed = None;
         let mut more_buffered = false;
         loop {
@@ -659,17 +679,33 @@ async fn read_loop(
                 break;
             }
             match roost_protocol::decode(&mut buf, version, max_packet_size) {
-                Ok(Some(p)) => {
-                    if let Packet::Connect(c) = &p {
-                        version = c.protocol;
+                Ok(Some(p)) => match p {
+                    Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
+                    Packet::PubRec(a) if routed => {
+                        acks.push(Inbound::PubRec(a.packet_id, a.reason_code))
                     }
-                    batch.push(p);
-                }
+                    Packet::PubComp(a) if routed => acks.push(Inbound::PubComp(a.packet_id)),
+                    p => {
+                        if let Packet::Connect(c) = &p {
+                            version = c.protocol;
+                        }
+                        batch.push(p);
+                    }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     failed = Some(e);
                     break;
                 }
+            }
+        }
+        if !acks.is_empty() {
+            // Under the read lock: the actor clears the route (write lock) before
+            // it detaches, so these never reach the session after the Detach.
+            // Gone meanwhile: the acks are dropped with the connection, and
+            // the messages they acknowledge are resent on the next bind.
+            if let Some(session) = ack_route.read().as_ref() {
+                session.send_all(std::mem::take(&mut acks));
             }
         }
         if !batch.is_empty() {
