@@ -62,6 +62,12 @@ impl Message {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
+    /// Whether the message's lifetime has ended, reading the clock only for a
+    /// message that has one (most have none: the delivery path stays clock-free).
+    pub fn is_expired_now(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= Instant::now())
+    }
+
     /// The Message Expiry Interval to forward: the received value minus the time
     /// the message waited in the broker [MQTT-3.3.2-6]. `None` if it never expires.
     pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
