@@ -55,7 +55,8 @@ pub enum InboundPublish {
 
 /// Per-connection protocol state.
 pub struct Channel {
-    config: MqttConfig,
+    /// Shared by every connection (one copy per broker, not per client).
+    config: Arc<MqttConfig>,
     pub version: ProtocolVersion,
     pub client_id: Arc<str>,
     connected: bool,
@@ -79,9 +80,9 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(config: MqttConfig) -> Channel {
+    pub fn new(config: impl Into<Arc<MqttConfig>>) -> Channel {
         Channel {
-            config,
+            config: config.into(),
             version: ProtocolVersion::V3_1_1,
             client_id: "".into(),
             connected: false,

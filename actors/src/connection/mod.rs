@@ -182,7 +182,7 @@ impl Actor for Connection {
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         args.ctx.mailboxes.register(myself.get_id(), depth.clone());
         Ok(ConnState {
-            channel: Channel::new(args.ctx.config.mqtt.clone()),
+            channel: Channel::new(args.ctx.mqtt.clone()),
             ctx: args.ctx,
             peer: args.peer,
             peer_cert_as: args.peer_cert_as,

@@ -271,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn wildcard_slots_are_pruned() {
+        let mut trie = TopicTrie::default();
+        trie.insert("a/+/#", 1, ());
+        trie.insert("+/b", 2, ());
+        assert_eq!(trie.get("a/+/#").map(|e| e.len()), Some(1));
+        assert_eq!(matched(&trie, "a/b"), vec![1, 2]);
+        assert!(trie.remove("a/+/#", &1).is_some());
+        assert!(trie.remove("+/b", &2).is_some());
+        assert!(trie.root.is_empty(), "every emptied node is removed");
+        assert_eq!(matched(&trie, "a/b"), Vec::<u32>::new());
+    }
+
+    #[test]
     fn plus_matches_empty_level() {
         let mut trie = TopicTrie::default();
         trie.insert("a/+/c", 1, ());

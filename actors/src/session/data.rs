@@ -55,7 +55,8 @@ pub struct SessionData {
     pub mqueue: MQueue,
     pub next_packet_id: u16,
     pub awaiting_rel: Vec<u16>,
-    pub will: Option<Will>,
+    /// Boxed: most clients have no will, and every session keeps this field.
+    pub will: Option<Box<Will>>,
     /// Session Expiry Interval in seconds (u32::MAX = never).
     pub expiry: u32,
     /// When the last connection went away (for re-arming timers after a restart).
@@ -288,7 +289,7 @@ impl SessionData {
         self.generation += 1;
         self.bound_before = true;
         self.binding = Some(binding);
-        self.will = will;
+        self.will = will.map(Box::new);
         self.expiry = expiry;
         self.detached_at = None;
         self.resend_inflight(cx);
