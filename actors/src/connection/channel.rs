@@ -453,9 +453,9 @@ impl Channel {
             && (expiry.is_some()
                 || subscription_id.is_some()
                 || alias.is_some()
-                || !message.properties.is_empty()))
+                || message.properties.is_some()))
         .then(|| {
-            let mut p = message.properties.clone();
+            let mut p = message.properties.as_deref().cloned().unwrap_or_default();
             p.message_expiry_interval = expiry;
             p.subscription_identifiers.extend(subscription_id);
             p.topic_alias = alias;
