@@ -279,6 +279,67 @@ async fn http_authorizer_allow_deny_and_ignore_then_the_next_source() {
         .any(|s| s["action"] == "subscribe" && s["topic"] == "allowed/#"));
 }
 
+/// A PUBLISH waiting for the HTTP authorizer is not overtaken by the packets
+/// after it on the same connection, even one the ACL file decides at once: both
+/// arrive in one write, the slow one first, and are routed and acknowledged in
+/// that order (MQTT 4.6: the server keeps the order of a client's messages).
+/// Multi-threaded runtime: the HTTP service holds its answer by blocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_awaiting_the_http_authorizer_is_not_overtaken() {
+    let (svc, seen) = http_service(|body| {
+        if body["topic"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("slow/")
+        {
+            // Long enough that an overtaking packet would be routed first.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        (200, json!({"result": "allow"}))
+    })
+    .await;
+    let dir = tempdir::Dir::new();
+    let acl = dir.path.join("acl.conf");
+    std::fs::write(&acl, "{allow, all, publish, [\"fast/#\"]}.\n").unwrap();
+    let sources = json!([
+        {"type": "file", "path": acl},
+        {"type": "http", "url": format!("http://{svc}/authz")}
+    ]);
+    let b = Broker::start_with(&[
+        ("ROOST__AUTHORIZATION__SOURCES", &sources.to_string()),
+        ("ROOST__AUTHORIZATION__NO_MATCH", "deny"),
+    ]);
+    let mut sub = client(&b, V5, "sub", "u1").await;
+    let ack = sub.subscribe("+/1", QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    let mut publisher = client(&b, V5, "pub", "u1").await;
+    let mut bytes = bytes::BytesMut::new();
+    for (pid, topic) in [(1, "slow/1"), (2, "fast/1")] {
+        let mut p = publish_packet(topic, topic.as_bytes(), QoS::AtLeastOnce, false);
+        p.packet_id = pid;
+        roost_protocol::encode(&Packet::Publish(p), V5, &mut bytes).unwrap();
+    }
+    publisher.send_bytes(&bytes).await;
+    let acks: Vec<u16> = [publisher.recv().await, publisher.recv().await]
+        .iter()
+        .map(|p| match p {
+            Packet::PubAck(a) => a.packet_id,
+            other => panic!("expected PUBACK, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(acks, [1, 2]);
+    let got: Vec<String> = sub
+        .recv_messages(2)
+        .await
+        .iter()
+        .map(|p| p.topic.to_string())
+        .collect();
+    assert_eq!(got, ["slow/1", "fast/1"]);
+    // The file decided fast/1; only slow/1 (and the SUBSCRIBE) went to HTTP.
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|s| s["topic"] != "fast/1"), "{seen:?}");
+}
+
 #[tokio::test]
 async fn built_in_rules_through_the_api_take_effect_within_the_cache_ttl() {
     let b = Broker::start_with(&[

@@ -16,6 +16,8 @@ use std::time::Instant;
 /// Shared, read-mostly broker state.
 pub struct BrokerContext {
     pub config: Config,
+    /// `config.mqtt` behind one `Arc`, for the per-connection channels.
+    pub mqtt: Arc<crate::config::MqttConfig>,
     pub router: Router,
     pub retained: RetainedStore,
     pub metrics: Arc<Metrics>,
@@ -45,6 +47,7 @@ impl BrokerContext {
         );
         let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
         Arc::new(BrokerContext {
+            mqtt: Arc::new(config.mqtt.clone()),
             config,
             router,
             retained,

@@ -18,8 +18,9 @@ pub struct Message {
     /// Properties forwarded to subscribers unchanged: payload format indicator,
     /// content type, response topic, correlation data, user properties. Topic
     /// alias, subscription identifiers and message expiry are per hop and are
-    /// not kept here.
-    pub properties: Properties,
+    /// not kept here. `None` when there is none of them (most messages, and
+    /// every 3.1.1 one): the message stays small.
+    pub properties: Option<Box<Properties>>,
     /// When the message expires (from Message Expiry Interval), if ever.
     pub expires_at: Option<Instant>,
 }
@@ -35,14 +36,21 @@ impl Message {
         from: Arc<str>,
         props: &Properties,
     ) -> Message {
-        let properties = Properties {
-            payload_format_indicator: props.payload_format_indicator,
-            content_type: props.content_type.clone(),
-            response_topic: props.response_topic.clone(),
-            correlation_data: props.correlation_data.clone(),
-            user_properties: props.user_properties.clone(),
-            ..Properties::default()
-        };
+        let forwarded = props.payload_format_indicator.is_some()
+            || props.content_type.is_some()
+            || props.response_topic.is_some()
+            || props.correlation_data.is_some()
+            || !props.user_properties.is_empty();
+        let properties = forwarded.then(|| {
+            Box::new(Properties {
+                payload_format_indicator: props.payload_format_indicator,
+                content_type: props.content_type.clone(),
+                response_topic: props.response_topic.clone(),
+                correlation_data: props.correlation_data.clone(),
+                user_properties: props.user_properties.clone(),
+                ..Properties::default()
+            })
+        });
         let expires_at = props
             .message_expiry_interval
             .map(|secs| Instant::now() + Duration::from_secs(secs as u64));
@@ -60,6 +68,12 @@ impl Message {
     /// Whether the message's lifetime has ended.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the message's lifetime has ended, reading the clock only for a
+    /// message that has one (most have none: the delivery path stays clock-free).
+    pub fn is_expired_now(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= Instant::now())
     }
 
     /// The Message Expiry Interval to forward: the received value minus the time

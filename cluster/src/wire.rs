@@ -89,17 +89,21 @@ pub struct WireMessage {
 impl WireMessage {
     pub fn from_message(m: &Message) -> WireMessage {
         let now = Instant::now();
+        // Absent when the message forwards no properties (see `Message`).
+        let props = m.properties.as_deref();
         WireMessage {
             topic: m.topic.to_string(),
             payload: m.payload.to_vec(),
             qos: m.qos as u8,
             retain: m.retain,
             from: m.from.to_string(),
-            payload_format_indicator: m.properties.payload_format_indicator,
-            content_type: m.properties.content_type.clone(),
-            response_topic: m.properties.response_topic.clone(),
-            correlation_data: m.properties.correlation_data.as_ref().map(|b| b.to_vec()),
-            user_properties: m.properties.user_properties.clone(),
+            payload_format_indicator: props.and_then(|p| p.payload_format_indicator),
+            content_type: props.and_then(|p| p.content_type.clone()),
+            response_topic: props.and_then(|p| p.response_topic.clone()),
+            correlation_data: props
+                .and_then(|p| p.correlation_data.as_ref())
+                .map(|b| b.to_vec()),
+            user_properties: props.map(|p| p.user_properties.clone()).unwrap_or_default(),
             expires_in_ms: m
                 .expires_at
                 .map(|at| at.saturating_duration_since(now).as_millis() as u64),
@@ -107,20 +111,28 @@ impl WireMessage {
     }
 
     pub fn into_message(self) -> Message {
-        Message {
-            topic: self.topic.into(),
-            payload: Bytes::from(self.payload),
-            qos: QoS::from_u8(self.qos).unwrap_or(QoS::AtMostOnce),
-            retain: self.retain,
-            from: self.from.into(),
-            properties: Properties {
+        let forwarded = self.payload_format_indicator.is_some()
+            || self.content_type.is_some()
+            || self.response_topic.is_some()
+            || self.correlation_data.is_some()
+            || !self.user_properties.is_empty();
+        let properties = forwarded.then(|| {
+            Box::new(Properties {
                 payload_format_indicator: self.payload_format_indicator,
                 content_type: self.content_type,
                 response_topic: self.response_topic,
                 correlation_data: self.correlation_data.map(Bytes::from),
                 user_properties: self.user_properties,
                 ..Properties::default()
-            },
+            })
+        });
+        Message {
+            topic: self.topic.into(),
+            payload: Bytes::from(self.payload),
+            qos: QoS::from_u8(self.qos).unwrap_or(QoS::AtMostOnce),
+            retain: self.retain,
+            from: self.from.into(),
+            properties,
             expires_at: self
                 .expires_in_ms
                 .map(|ms| Instant::now() + Duration::from_millis(ms)),
@@ -229,6 +241,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_message_without_properties_stays_without() {
+        let m = Message::new(
+            "t".into(),
+            Bytes::from_static(b"x"),
+            QoS::AtMostOnce,
+            false,
+            "c".into(),
+            &Properties::default(),
+        );
+        let back = WireMessage::from_message(&m).into_message();
+        assert!(back.properties.is_none());
+    }
+
+    #[test]
     fn a_message_survives_the_wire() {
         let props = Properties {
             content_type: Some("text/plain".into()),
@@ -262,11 +288,9 @@ mod tests {
         assert_eq!(&back.payload[..], b"hello");
         assert_eq!(back.qos, QoS::ExactlyOnce);
         assert!(back.retain);
-        assert_eq!(back.properties.content_type.as_deref(), Some("text/plain"));
-        assert_eq!(
-            back.properties.user_properties,
-            vec![("k".into(), "v".into())]
-        );
+        let props = back.properties.as_deref().expect("forwarded properties");
+        assert_eq!(props.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(props.user_properties, vec![("k".into(), "v".into())]);
         let left = back.remaining_expiry(Instant::now()).unwrap();
         assert!((59..=60).contains(&left), "{left}");
     }

@@ -506,6 +506,28 @@ proptest! {
         prop_assert!(buf.is_empty());
     }
 
+    /// The borrowed encoder writes exactly what encoding the owned PUBLISH writes.
+    #[test]
+    fn publish_ref_encodes_like_publish(p in version().prop_flat_map(|v| (Just(v), publish(v)))) {
+        let (v, Packet::Publish(p)) = p else { unreachable!() };
+        let mut owned = BytesMut::new();
+        encode(&Packet::Publish(p.clone()), v, &mut owned).unwrap();
+        let no_props = p.properties == Properties::default();
+        let r = PublishRef {
+            dup: p.dup,
+            qos: p.qos,
+            retain: p.retain,
+            topic: &p.topic,
+            packet_id: p.packet_id,
+            payload: &p.payload,
+            properties: if no_props { None } else { Some(&p.properties) },
+        };
+        let mut borrowed = BytesMut::new();
+        r.encode(v, &mut borrowed).unwrap();
+        prop_assert_eq!(r.encoded_len(v), borrowed.len());
+        prop_assert_eq!(owned, borrowed);
+    }
+
     #[test]
     fn decode_never_panics_on_arbitrary_bytes(v in version(), bytes in vec(any::<u8>(), 0..64)) {
         let mut buf = BytesMut::from(&bytes[..]);

@@ -216,23 +216,60 @@ impl ClientAccess {
         action: Action,
         topic: &str,
     ) -> AuthDecision {
+        match self.authorize_now(access, action, topic) {
+            Ok(d) => d,
+            Err(at) => self.authorize_from(access, at, action, topic).await,
+        }
+    }
+
+    /// [`Self::authorize`] when the decision needs no await: nothing to check,
+    /// a cached decision, or one the client's rules, the ACL file or the
+    /// built-in rules make. `Err(i)` when HTTP source `i` must be asked: finish
+    /// with [`Self::authorize_from`].
+    pub fn authorize_now(
+        &mut self,
+        access: &Access,
+        action: Action,
+        topic: &str,
+    ) -> Result<AuthDecision, usize> {
         let Some(info) = &self.info else {
-            return AuthDecision::Skipped;
+            return Ok(AuthDecision::Skipped);
         };
         let authz = &access.authorizer;
         if authz.allows_everything() && info.acl.is_empty() {
-            return AuthDecision::Skipped;
+            return Ok(AuthDecision::Skipped);
         }
         let topic = real_topic(topic);
         let cfg = &authz.config.cache;
         if let Some(p) = self.cache.get(cfg, action, topic) {
-            return AuthDecision::Checked {
+            return Ok(AuthDecision::Checked {
                 allowed: p == Permission::Allow,
                 cached: true,
-            };
+            });
         }
-        let p = authz.decide(info, action, topic).await;
+        let p = authz.decide_now(info, action, topic)?;
         self.cache.put(cfg, action, topic, p);
+        Ok(AuthDecision::Checked {
+            allowed: p == Permission::Allow,
+            cached: false,
+        })
+    }
+
+    /// Finishes a check [`Self::authorize_now`] stopped at source `at`.
+    pub async fn authorize_from(
+        &mut self,
+        access: &Access,
+        at: usize,
+        action: Action,
+        topic: &str,
+    ) -> AuthDecision {
+        let Some(info) = &self.info else {
+            return AuthDecision::Skipped;
+        };
+        let authz = &access.authorizer;
+        let topic = real_topic(topic);
+        let p = authz.decide_from(at, info, action, topic).await;
+        self.cache.put(&authz.config.cache, action, topic, p);
         AuthDecision::Checked {
             allowed: p == Permission::Allow,
             cached: false,

@@ -5,27 +5,36 @@
 //! on them (reason codes per version, `deny_action`, counters).
 
 use super::channel::Accepted;
-use super::{ConnMsg, ConnState, Violation};
+use super::{ConnMsg, ConnState, Deferred, Violation};
 use crate::access::authn::Started;
 use crate::access::authz::rule::Action;
 use crate::access::{AuthDecision, PendingAuth};
 use ractor::ActorRef;
-use roost_protocol::{Packet, ReasonCode, SubAck, Subscribe};
+use roost_protocol::{Auth, Packet, ReasonCode, SubAck, Subscribe};
 
 impl ConnState {
     /// A packet during enhanced authentication: the client's AUTH goes on with
-    /// the exchange; anything else is a protocol error [MQTT-4.12.0-*].
-    pub(super) async fn continue_auth(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+    /// the exchange (returned, to be finished by [`Self::continue_auth`]: the
+    /// session is opened then); anything else is a protocol error [MQTT-4.12.0-*].
+    pub(super) fn auth_packet(&mut self, packet: Packet) -> Option<Deferred> {
+        match packet {
+            Packet::Auth(a) => Some(Deferred::ContinueAuth(Box::new(a))),
+            _ => {
+                let pending = self.access.pending.take().expect("an exchange in progress");
+                self.authentication_failed(&pending.accepted, ReasonCode::ProtocolError);
+                None
+            }
+        }
+    }
+
+    /// The client-final AUTH of the exchange started on CONNECT.
+    pub(super) async fn continue_auth(&mut self, myself: &ActorRef<ConnMsg>, auth: Auth) {
         let pending = self.access.pending.take().expect("an exchange in progress");
         let PendingAuth {
             scram,
             connect,
             accepted,
         } = *pending;
-        let Packet::Auth(auth) = packet else {
-            self.authentication_failed(&accepted, ReasonCode::ProtocolError);
-            return;
-        };
         match self.ctx.access.chain.scram_final(*scram, &auth) {
             Ok((identity, server_final)) => {
                 self.open(myself, connect, accepted, identity, Some(server_final))
@@ -94,10 +103,32 @@ impl ConnState {
         self.refuse(reason);
     }
 
+    /// client.authorize for one publish or filter when no await is needed
+    /// (see [`crate::access::ClientAccess::authorize_now`]), counted; `None`
+    /// when an HTTP authorizer must be asked: then [`Self::authorize`].
+    pub(super) fn authorize_now(&mut self, action: Action, topic: &str) -> Option<bool> {
+        match self.access.authorize_now(&self.ctx.access, action, topic) {
+            Ok(d) => Some(self.decided(d, action, topic)),
+            Err(_) => None,
+        }
+    }
+
     /// client.authorize for one publish or filter, counted; a denial is logged.
     pub(super) async fn authorize(&mut self, action: Action, topic: &str) -> bool {
+        let d = match self.access.authorize_now(&self.ctx.access, action, topic) {
+            Ok(d) => d,
+            Err(at) => {
+                self.access
+                    .authorize_from(&self.ctx.access, at, action, topic)
+                    .await
+            }
+        };
+        self.decided(d, action, topic)
+    }
+
+    fn decided(&self, d: AuthDecision, action: Action, topic: &str) -> bool {
         let m = &self.ctx.metrics;
-        match self.access.authorize(&self.ctx.access, action, topic).await {
+        match d {
             AuthDecision::Skipped => true,
             AuthDecision::Checked { allowed, cached } => {
                 if cached {
@@ -148,16 +179,51 @@ impl ConnState {
     }
 
     /// Checks each filter of a SUBSCRIBE: denied ones are taken out (SUBACK 0x87,
-    /// 0x80 for 3.x, is spliced in when the session answers). `None` when nothing
-    /// is left for the session (SUBACK already written) or the connection closes.
-    pub(super) async fn authorize_subscribe(&mut self, mut s: Subscribe) -> Option<Subscribe> {
-        use crate::access::config::DenyAction;
+    /// 0x80 for 3.x, is spliced in when the session answers). `Err` with the
+    /// check so far when a filter needs an await (an HTTP authorizer): finish
+    /// it with [`Self::authorize_subscribe`]. `Ok(None)` when nothing is left
+    /// for the session (SUBACK already written) or the connection closes.
+    pub(super) fn authorize_subscribe_now(
+        &mut self,
+        s: Subscribe,
+    ) -> Result<Option<Subscribe>, Box<SubscribeCheck>> {
         let mut denied = Vec::new();
         for (i, (filter, _)) in s.filters.iter().enumerate() {
+            match self.authorize_now(Action::Subscribe, filter) {
+                Some(true) => {}
+                Some(false) => denied.push(i),
+                None => {
+                    return Err(Box::new(SubscribeCheck {
+                        subscribe: s,
+                        denied,
+                        next: i,
+                    }))
+                }
+            }
+        }
+        Ok(self.subscribe_checked(s, denied))
+    }
+
+    /// Finishes a [`SubscribeCheck`] (awaiting the authorizer) and hands what is
+    /// allowed to the session.
+    pub(super) async fn authorize_subscribe(&mut self, check: SubscribeCheck) {
+        let SubscribeCheck {
+            subscribe: s,
+            mut denied,
+            next,
+        } = check;
+        for (i, (filter, _)) in s.filters.iter().enumerate().skip(next) {
             if !self.authorize(Action::Subscribe, filter).await {
                 denied.push(i);
             }
         }
+        if let Some(s) = self.subscribe_checked(s, denied) {
+            self.subscribe(s);
+        }
+    }
+
+    fn subscribe_checked(&mut self, mut s: Subscribe, denied: Vec<usize>) -> Option<Subscribe> {
+        use crate::access::config::DenyAction;
         if denied.is_empty() {
             return Some(s);
         }
@@ -182,17 +248,40 @@ impl ConnState {
 
     /// The will is authorized when it becomes due, as EMQX checks it at publish
     /// time: when the connection ends without DISCONNECT (a delayed will is
-    /// checked then too). A denied will is dropped.
-    pub(super) async fn authorize_will(&mut self) {
-        let Some(topic) = self.access.will_topic.take() else {
-            return;
-        };
-        let (publish_will, expiry) = self.channel.disconnect.unwrap_or((true, None));
+    /// checked then too). A denied will is dropped. Returns the topic when the
+    /// check needs an await: then [`Self::authorize_will`].
+    pub(super) fn authorize_will_now(&mut self) -> Option<String> {
+        let topic = self.access.will_topic.take()?;
+        let (publish_will, _) = self.channel.disconnect.unwrap_or((true, None));
         if self.session.is_none() || !publish_will {
-            return;
+            return None;
         }
-        if !self.authorize(Action::Publish, &topic).await {
+        match self.authorize_now(Action::Publish, &topic) {
+            Some(allowed) => {
+                self.will_checked(allowed);
+                None
+            }
+            None => Some(topic),
+        }
+    }
+
+    pub(super) async fn authorize_will(&mut self, topic: String) {
+        let allowed = self.authorize(Action::Publish, &topic).await;
+        self.will_checked(allowed);
+    }
+
+    fn will_checked(&mut self, allowed: bool) {
+        if !allowed {
+            let (_, expiry) = self.channel.disconnect.unwrap_or((true, None));
             self.channel.disconnect = Some((false, expiry));
         }
     }
+}
+
+/// A SUBSCRIBE whose filters are being authorized: `denied` so far, `next`
+/// the first filter not checked yet.
+pub(super) struct SubscribeCheck {
+    subscribe: Subscribe,
+    denied: Vec<usize>,
+    next: usize,
 }

@@ -4,10 +4,11 @@
 
 use crate::config::MqttConfig;
 use crate::message::Message;
+use bytes::BytesMut;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
-    Publish, QoS, ReasonCode, Will,
+    Publish, PublishRef, QoS, ReasonCode, Will,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,7 +55,8 @@ pub enum InboundPublish {
 
 /// Per-connection protocol state.
 pub struct Channel {
-    config: MqttConfig,
+    /// Shared by every connection (one copy per broker, not per client).
+    config: Arc<MqttConfig>,
     pub version: ProtocolVersion,
     pub client_id: Arc<str>,
     connected: bool,
@@ -71,12 +73,16 @@ pub struct Channel {
     connect_expiry: u32,
     /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
     pub disconnect: Option<(bool, Option<u32>)>,
+    /// The topic of the last routed PUBLISH, already checked: a client that
+    /// publishes to one topic again and again (the common case) shares one
+    /// allocation and skips the topic checks.
+    last_topic: Option<Arc<str>>,
 }
 
 impl Channel {
-    pub fn new(config: MqttConfig) -> Channel {
+    pub fn new(config: impl Into<Arc<MqttConfig>>) -> Channel {
         Channel {
-            config,
+            config: config.into(),
             version: ProtocolVersion::V3_1_1,
             client_id: "".into(),
             connected: false,
@@ -88,6 +94,7 @@ impl Channel {
             awaiting_rel: HashMap::new(),
             connect_expiry: 0,
             disconnect: None,
+            last_topic: None,
         }
     }
 
@@ -263,48 +270,44 @@ impl Channel {
                         "empty topic without alias",
                     ));
                 }
-                p.topic.as_str().into()
+                match &self.last_topic {
+                    Some(last) if **last == *p.topic => last.clone(),
+                    _ => p.topic.as_str().into(),
+                }
             }
         };
-        if validate_topic_name(&topic).is_err() {
-            return Err(violation(
-                ReasonCode::TopicNameInvalid,
-                "invalid topic name",
-            ));
-        }
-        let levels = topic.split('/').count();
-        let too_deep = self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
-        // `$SYS` is the broker's own namespace; clients may not publish there.
-        let refused = if topic.starts_with("$SYS") {
-            Some(ReasonCode::NotAuthorized)
-        } else if too_deep {
-            Some(ReasonCode::TopicNameInvalid)
-        } else {
-            None
-        };
-        let ack = |reason: ReasonCode| -> Option<Packet> {
-            let code = if v5 { reason } else { ReasonCode::Success };
-            match p.qos {
-                QoS::AtMostOnce => None,
-                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
-                    packet_id: p.packet_id,
-                    reason_code: code,
-                    ..Default::default()
-                })),
-                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
-                    packet_id: p.packet_id,
-                    reason_code: code,
-                    ..Default::default()
-                })),
+        let checked = self
+            .last_topic
+            .as_ref()
+            .is_some_and(|last| Arc::ptr_eq(last, &topic));
+        if !checked {
+            if validate_topic_name(&topic).is_err() {
+                return Err(violation(
+                    ReasonCode::TopicNameInvalid,
+                    "invalid topic name",
+                ));
             }
-        };
-        if let Some(reason) = refused {
-            return Ok(InboundPublish::Ack(ack(reason)));
+            let levels = topic.split('/').count();
+            let too_deep =
+                self.config.max_topic_levels != 0 && levels > self.config.max_topic_levels;
+            // `$SYS` is the broker's own namespace; clients may not publish there.
+            let refused = if topic.starts_with("$SYS") {
+                Some(ReasonCode::NotAuthorized)
+            } else if too_deep {
+                Some(ReasonCode::TopicNameInvalid)
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
+                let code = if v5 { reason } else { ReasonCode::Success };
+                return Ok(InboundPublish::Ack(Self::ack(&p, code)));
+            }
+            self.last_topic = Some(topic.clone());
         }
         if p.qos == QoS::ExactlyOnce {
             if self.awaiting_rel.contains_key(&p.packet_id) {
                 // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
-                return Ok(InboundPublish::Ack(ack(ReasonCode::Success)));
+                return Ok(InboundPublish::Ack(Self::ack(&p, ReasonCode::Success)));
             }
             let limit = if v5 {
                 self.config.max_inflight as usize
@@ -325,6 +328,7 @@ impl Channel {
             }
             self.awaiting_rel.insert(p.packet_id, Instant::now());
         }
+        let ack = Self::ack(&p, ReasonCode::Success);
         let message = Message::new(
             topic,
             p.payload,
@@ -335,8 +339,25 @@ impl Channel {
         );
         Ok(InboundPublish::Route {
             message: Arc::new(message),
-            ack: ack(ReasonCode::Success),
+            ack,
         })
+    }
+
+    /// The PUBACK or PUBREC answering `p` (none for QoS 0).
+    fn ack(p: &Publish, code: ReasonCode) -> Option<Packet> {
+        match p.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
+                packet_id: p.packet_id,
+                reason_code: code,
+                ..Default::default()
+            })),
+            QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
+                packet_id: p.packet_id,
+                reason_code: code,
+                ..Default::default()
+            })),
+        }
     }
 
     /// PUBREL releases an inbound QoS 2 packet id.
@@ -394,8 +415,10 @@ impl Channel {
         Ok(())
     }
 
-    /// Builds the PUBLISH for an outbound message: topic alias, expiry, and the
-    /// client's Maximum Packet Size (None = discard: too large [MQTT-3.1.2-25]).
+    /// Encodes the PUBLISH for an outbound message into `buf`: topic alias,
+    /// expiry, and the client's Maximum Packet Size (false = discarded: too large
+    /// [MQTT-3.1.2-25]). Encoded from the stored message's parts, so nothing is
+    /// copied per subscriber but the bytes themselves.
     #[allow(clippy::too_many_arguments)]
     pub fn outbound_publish(
         &mut self,
@@ -406,51 +429,60 @@ impl Channel {
         retain: bool,
         subscription_id: Option<u32>,
         now: Instant,
-    ) -> Option<Packet> {
-        let mut properties = if self.version.is_v5() {
-            message.properties.clone()
-        } else {
-            Properties::default()
-        };
-        if self.version.is_v5() {
-            properties.message_expiry_interval = message.remaining_expiry(now);
-            if let Some(id) = subscription_id {
-                properties.subscription_identifiers.push(id);
-            }
-        }
-        let mut publish = Publish {
-            dup,
-            qos,
-            retain,
-            topic: message.topic.to_string(),
-            packet_id,
-            payload: message.payload.clone(),
-            properties,
-        };
-        let mut alias_assigned = None;
+        buf: &mut BytesMut,
+    ) -> bool {
+        let mut topic: &str = &message.topic;
+        let mut alias = None;
+        let mut alias_assigned = false;
         if self.client_alias_max > 0 {
             match self.aliases_out.get(&message.topic) {
-                Some(&alias) => {
-                    publish.topic.clear();
-                    publish.properties.topic_alias = Some(alias);
+                Some(&a) => {
+                    topic = "";
+                    alias = Some(a);
                 }
                 None if self.aliases_out.len() < self.client_alias_max as usize => {
-                    let alias = self.aliases_out.len() as u16 + 1;
-                    publish.properties.topic_alias = Some(alias);
-                    alias_assigned = Some(alias);
+                    alias = Some(self.aliases_out.len() as u16 + 1);
+                    alias_assigned = true;
                 }
                 None => {}
             }
         }
-        let packet = Packet::Publish(publish);
-        if roost_protocol::encoded_len(&packet, self.version) > self.client_max_packet_size as usize
-        {
-            return None;
+        // 5.0 properties are built only when there is one to send.
+        let expiry = message.remaining_expiry(now);
+        let properties = (self.version.is_v5()
+            && (expiry.is_some()
+                || subscription_id.is_some()
+                || alias.is_some()
+                || message.properties.is_some()))
+        .then(|| {
+            let mut p = message.properties.as_deref().cloned().unwrap_or_default();
+            p.message_expiry_interval = expiry;
+            p.subscription_identifiers.extend(subscription_id);
+            p.topic_alias = alias;
+            p
+        });
+        let publish = PublishRef {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload: &message.payload,
+            properties: properties.as_ref(),
+        };
+        if publish.encoded_len(self.version) > self.client_max_packet_size as usize {
+            return false;
         }
-        if let Some(alias) = alias_assigned {
-            self.aliases_out.insert(message.topic.clone(), alias);
+        if let Err(e) = publish.encode(self.version, buf) {
+            tracing::error!(error = %e, "encode_failed");
+            return false;
         }
-        Some(packet)
+        if alias_assigned {
+            if let Some(a) = alias {
+                self.aliases_out.insert(message.topic.clone(), a);
+            }
+        }
+        true
     }
 
     /// Removes what the client asked not to receive (Reason String and User
@@ -494,6 +526,11 @@ impl Channel {
             }
         }
         Some(packet)
+    }
+
+    /// Whether a packet of `len` bytes is within the client's Maximum Packet Size.
+    pub fn fits(&self, len: usize) -> bool {
+        len <= self.client_max_packet_size as usize
     }
 
     /// The keepalive deadline for a negotiated keepalive: x multiplier [MQTT-3.1.2-24].
@@ -739,30 +776,38 @@ mod tests {
                 &Properties::default(),
             )
         };
-        let first = ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now);
-        let Some(Packet::Publish(p)) = first else {
-            panic!()
+        // Encodes one delivery and decodes it back as the client would.
+        let send = |ch: &mut Channel, topic: &str, n: usize| -> Option<Publish> {
+            let mut buf = BytesMut::new();
+            if !ch.outbound_publish(
+                &m(topic, n),
+                QoS::AtMostOnce,
+                0,
+                false,
+                false,
+                None,
+                now,
+                &mut buf,
+            ) {
+                assert!(buf.is_empty());
+                return None;
+            }
+            match roost_protocol::decode(&mut buf, ProtocolVersion::V5, usize::MAX) {
+                Ok(Some(Packet::Publish(p))) => Some(p),
+                other => panic!("{other:?}"),
+            }
         };
+        let p = send(&mut ch, "a/b", 1).unwrap();
         assert_eq!(
             (p.topic.as_str(), p.properties.topic_alias),
             ("a/b", Some(1))
         );
-        let Some(Packet::Publish(p)) =
-            ch.outbound_publish(&m("a/b", 1), QoS::AtMostOnce, 0, false, false, None, now)
-        else {
-            panic!()
-        };
+        let p = send(&mut ch, "a/b", 1).unwrap();
         assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("", Some(1)));
         // Alias space used up: plain topic, no alias [MQTT-3.3.2-11].
-        let Some(Packet::Publish(p)) =
-            ch.outbound_publish(&m("c", 1), QoS::AtMostOnce, 0, false, false, None, now)
-        else {
-            panic!()
-        };
+        let p = send(&mut ch, "c", 1).unwrap();
         assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("c", None));
         // [MQTT-3.1.2-25] never larger than the client's Maximum Packet Size.
-        assert!(ch
-            .outbound_publish(&m("c", 100), QoS::AtMostOnce, 0, false, false, None, now)
-            .is_none());
+        assert!(send(&mut ch, "c", 100).is_none());
     }
 }

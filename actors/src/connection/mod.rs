@@ -15,13 +15,13 @@ use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, ReadHalf, WriteHalf};
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use channel::{Channel, InboundPublish, Violation};
 pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
-    SubAck, UnsubAck,
+    SubAck, Subscribe, UnsubAck,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,8 +32,11 @@ use tokio::task::JoinHandle;
 /// Decoded batches the reader may hand over before the actor catches up (credit,
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
-/// The read buffer a connection starts with (it grows for larger packets).
+/// The read buffer a connection starts with and returns to when traffic is light
+/// (it grows for larger packets): what an idle connection keeps.
 const INITIAL_READ_BUFFER: usize = 1024;
+/// The largest read a busy connection grows to (many packets per syscall).
+const MAX_READ_SIZE: usize = 64 * 1024;
 /// Packets per batch handed from the reader to the actor.
 const READ_BATCH: usize = 64;
 
@@ -80,6 +83,20 @@ pub enum ConnMsg {
 
 ractor_message!(ConnMsg);
 
+/// Where the reader sends the client's acks of outbound messages.
+type AckRoute = Arc<parking_lot::RwLock<Option<Arc<SessionHandle>>>>;
+
+/// What a packet needs an await for, boxed so the common packets' path stays
+/// synchronous and small: CONNECT (authentication, the cluster takeover, the
+/// registry), the client-final AUTH of a SCRAM exchange (opens the session),
+/// and a PUBLISH or SUBSCRIBE an HTTP authorizer must decide on.
+enum Deferred {
+    Connect(Box<Connect>),
+    ContinueAuth(Box<roost_protocol::Auth>),
+    Publish(Box<(Arc<Message>, Option<Packet>)>),
+    Subscribe(Box<access::SubscribeCheck>),
+}
+
 /// Start-up arguments: the established transport (taken once; connections are
 /// never restarted).
 #[derive(Clone)]
@@ -101,6 +118,15 @@ pub struct ConnState {
     wbuf: BytesMut,
     channel: Channel,
     session: Option<Arc<SessionHandle>>,
+    /// The bound session as the reader task sees it: the reader hands the
+    /// client's PUBACK/PUBREC/PUBCOMP straight to it (one task hop fewer
+    /// between an ack and the next message of the window). Cleared, under its
+    /// write lock, before the session is told the connection is gone, so no ack
+    /// of this connection reaches the session after its Detach.
+    ack_route: AckRoute,
+    /// Messages for the session gathered while handling one mailbox message
+    /// (the acks of one read), handed over under one lock with one wake-up.
+    to_session: Vec<Inbound>,
     reader: JoinHandle<()>,
     /// The reader's silence limit in ms (0 = none): CONNECT idle timeout, then keepalive.
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
@@ -143,18 +169,20 @@ impl Actor for Connection {
             tokio::sync::watch::channel(args.ctx.config.mqtt.idle_timeout.as_millis() as u64);
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
+        let ack_route = AckRoute::default();
         let reader = tokio::spawn(read_loop(
             rd,
             myself.clone(),
             timeout_rx,
             credit.clone(),
             max_packet,
+            ack_route.clone(),
         ));
         args.ctx.connections.fetch_add(1, Ordering::Relaxed);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         args.ctx.mailboxes.register(myself.get_id(), depth.clone());
         Ok(ConnState {
-            channel: Channel::new(args.ctx.config.mqtt.clone()),
+            channel: Channel::new(args.ctx.mqtt.clone()),
             ctx: args.ctx,
             peer: args.peer,
             peer_cert_as: args.peer_cert_as,
@@ -163,6 +191,8 @@ impl Actor for Connection {
             // Grows with the first write: an idle connection keeps its memory small.
             wbuf: BytesMut::new(),
             session: None,
+            ack_route,
+            to_session: Vec::new(),
             reader,
             read_timeout_ms,
             credit,
@@ -196,8 +226,21 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ConnMsg::Inbound(packets) => {
-                st.pending.extend(packets);
                 st.held_credit += 1;
+                if st.pending.is_empty() {
+                    // The usual case: handled straight from the batch, so the
+                    // packets are not moved into `pending` first.
+                    let mut packets = packets.into_iter();
+                    while !st.awaiting_session && !st.closing {
+                        let Some(p) = packets.next() else { break };
+                        if let Some(connect) = st.handle_one(&myself, p) {
+                            connect.await;
+                        }
+                    }
+                    st.pending.extend(packets);
+                } else {
+                    st.pending.extend(packets);
+                }
                 st.process_pending(&myself).await;
             }
             ConnMsg::ReadEnded(end) => {
@@ -220,16 +263,21 @@ impl Actor for Connection {
                 }
                 if reason == ReasonCode::SessionTakenOver {
                     // The session that kicked us handles the will and is re-bound.
+                    *st.ack_route.write() = None;
                     st.session = None;
                 }
             }
         }
+        st.flush_session();
         st.flush().await;
         if st.closing {
             // The session learns first, then the socket closes: a message published
             // after the client saw the close is queued, never sent into the gone
             // connection's window (EMQX handles DISCONNECT before closing too).
-            st.authorize_will().await;
+            if let Some(topic) = st.authorize_will_now() {
+                // Boxed, as the rare path it is (an HTTP authorizer).
+                Box::pin(st.authorize_will(topic)).await;
+            }
             st.detach(&myself);
             if let Some(mut w) = st.writer.take() {
                 let _ = w.shutdown().await;
@@ -243,6 +291,8 @@ impl Actor for Connection {
 impl ConnState {
     /// Tells the session this connection is gone (once).
     fn detach(&mut self, myself: &ActorRef<ConnMsg>) {
+        self.flush_session();
+        *self.ack_route.write() = None;
         if let Some(session) = self.session.take() {
             // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
             // will is published [MQTT-3.1.2-8].
@@ -262,55 +312,77 @@ impl ConnState {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            self.handle_packet(myself, p).await;
+            if let Some(connect) = self.handle_one(myself, p) {
+                connect.await;
+            }
         }
         if self.pending.is_empty() || self.closing {
             self.credit
                 .add_permits(std::mem::take(&mut self.held_credit));
+            if self.pending.capacity() > 0 {
+                // Held packets are rare (behind a SUBSCRIBE): an idle connection
+                // keeps no room for them.
+                self.pending = std::collections::VecDeque::new();
+            }
         }
         self.depth.store(self.pending.len(), Ordering::Relaxed);
     }
 
-    async fn handle_packet(&mut self, myself: &ActorRef<ConnMsg>, packet: Packet) {
+    /// Handles one packet. What needs an await is boxed (see [`Deferred`]):
+    /// the actor's task holds its handler future for its whole life (inline,
+    /// every idle connection would carry the size of the largest path; so
+    /// would a `Packet` held across the await). The caller awaits the returned
+    /// future before it handles the next packet, so packets take effect in
+    /// the order they came.
+    fn handle_one(
+        &mut self,
+        myself: &ActorRef<ConnMsg>,
+        packet: Packet,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
+        Some(match self.handle_packet(packet)? {
+            Deferred::Connect(c) => Box::pin(self.connect(myself.clone(), *c)),
+            Deferred::ContinueAuth(a) => {
+                let myself = myself.clone();
+                Box::pin(async move { self.continue_auth(&myself, *a).await })
+            }
+            Deferred::Publish(p) => Box::pin(async move {
+                let (message, ack) = *p;
+                // client.authorize (EMQX checks after topic alias resolution).
+                if self.authorize(Action::Publish, &message.topic).await {
+                    self.route(message, ack);
+                } else {
+                    self.publish_denied(ack);
+                }
+            }),
+            Deferred::Subscribe(check) => Box::pin(self.authorize_subscribe(*check)),
+        })
+    }
+
+    /// Handles a packet that needs no await; returns what does (see
+    /// [`Self::handle_one`]).
+    fn handle_packet(&mut self, packet: Packet) -> Option<Deferred> {
         if self.access.pending.is_some() {
-            Box::pin(self.continue_auth(myself, packet)).await;
-            return;
+            return self.auth_packet(packet);
         }
         if !self.channel.is_connected() {
             match packet {
-                // Boxed: the CONNECT path is the largest future of the actor and
-                // runs once; inline, every idle connection would carry its size.
-                Packet::Connect(c) => Box::pin(self.connect(myself, c)).await,
+                Packet::Connect(c) => return Some(Deferred::Connect(Box::new(c))),
                 // [MQTT-3.1.0-1] the first packet must be CONNECT.
                 _ => self.close(None),
             }
-            return;
+            return None;
         }
         match packet {
             Packet::Publish(p) => {
                 self.ctx.metrics.inc_received();
                 match self.channel.publish(p) {
                     Ok(InboundPublish::Route { message, ack }) => {
-                        // client.authorize (EMQX checks after topic alias resolution).
-                        if !self.authorize(Action::Publish, &message.topic).await {
-                            self.publish_denied(ack);
-                            return;
-                        }
-                        let deliveries = self.ctx.publish(message);
-                        if let Some(mut ack) = ack {
-                            if deliveries == 0 && self.channel.version.is_v5() {
-                                // 0x10 No matching subscribers, as EMQX 5 (a success code).
-                                match &mut ack {
-                                    Packet::PubAck(a) => {
-                                        a.reason_code = ReasonCode::NoMatchingSubscribers
-                                    }
-                                    Packet::PubRec(a) => {
-                                        a.reason_code = ReasonCode::NoMatchingSubscribers
-                                    }
-                                    _ => {}
-                                }
-                            }
-                            self.write(ack);
+                        // client.authorize (EMQX checks after topic alias
+                        // resolution); an HTTP authorizer is awaited.
+                        match self.authorize_now(Action::Publish, &message.topic) {
+                            Some(true) => self.route(message, ack),
+                            Some(false) => self.publish_denied(ack),
+                            None => return Some(Deferred::Publish(Box::new((message, ack)))),
                         }
                     }
                     Ok(InboundPublish::Ack(ack)) => {
@@ -330,13 +402,11 @@ impl ConnState {
             }
             // Subscription identifier 0 and No Local on a shared subscription
             // [MQTT-3.8.3-4] are refused by the decoder already.
-            Packet::Subscribe(s) => {
-                let Some(s) = self.authorize_subscribe(s).await else {
-                    return;
-                };
-                self.awaiting_session = true;
-                self.cast_session(Inbound::Subscribe(Box::new(s)));
-            }
+            Packet::Subscribe(s) => match self.authorize_subscribe_now(s) {
+                Ok(Some(s)) => self.subscribe(s),
+                Ok(None) => {}
+                Err(check) => return Some(Deferred::Subscribe(check)),
+            },
             Packet::Unsubscribe(u) => {
                 self.awaiting_session = true;
                 self.cast_session(Inbound::Unsubscribe(Box::new(u)));
@@ -361,9 +431,33 @@ impl ConnState {
                     why: "server-to-client packet from a client",
                 }),
         }
+        None
     }
 
-    async fn connect(&mut self, myself: &ActorRef<ConnMsg>, mut c: Connect) {
+    /// Routes an authorized PUBLISH and acks it.
+    fn route(&mut self, message: Arc<Message>, ack: Option<Packet>) {
+        let deliveries = self.ctx.publish(message);
+        if let Some(mut ack) = ack {
+            if deliveries == 0 && self.channel.version.is_v5() {
+                // 0x10 No matching subscribers, as EMQX 5 (a success code).
+                match &mut ack {
+                    Packet::PubAck(a) => a.reason_code = ReasonCode::NoMatchingSubscribers,
+                    Packet::PubRec(a) => a.reason_code = ReasonCode::NoMatchingSubscribers,
+                    _ => {}
+                }
+            }
+            self.write(ack);
+        }
+    }
+
+    /// Hands an authorized SUBSCRIBE to the session; later packets wait for
+    /// its SUBACK.
+    fn subscribe(&mut self, s: Subscribe) {
+        self.awaiting_session = true;
+        self.cast_session(Inbound::Subscribe(Box::new(s)));
+    }
+
+    async fn connect(&mut self, myself: ActorRef<ConnMsg>, mut c: Connect) {
         peer::apply_peer_cert_identity(&mut c, &self.peer, self.peer_cert_as);
         let accepted = match self.channel.connect(&c) {
             Ok(a) => a,
@@ -393,7 +487,7 @@ impl ConnState {
             peer: &self.peer,
         };
         match access.chain.start(&creds, &c.properties).await {
-            Started::Done(Ok(identity)) => self.open(myself, c, accepted, identity, None).await,
+            Started::Done(Ok(identity)) => self.open(&myself, c, accepted, identity, None).await,
             Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
             Started::Continue(auth, scram) => {
                 self.write(Packet::Auth(*auth));
@@ -477,6 +571,7 @@ impl ConnState {
             }
         };
         self.channel.restore_awaiting_rel(reply.awaiting_rel);
+        *self.ack_route.write() = Some(session.clone());
         self.session = Some(session);
         let timeout = self
             .channel
@@ -505,7 +600,16 @@ impl ConnState {
     }
 
     fn cast_session(&mut self, msg: Inbound) {
-        let delivered = self.session.as_ref().is_some_and(|s| s.send(msg));
+        self.to_session.push(msg);
+    }
+
+    /// Hands the gathered messages to the session.
+    fn flush_session(&mut self) {
+        if self.to_session.is_empty() {
+            return;
+        }
+        let msgs = std::mem::take(&mut self.to_session);
+        let delivered = self.session.as_ref().is_some_and(|s| s.send_all(msgs));
         if !delivered {
             // The session has ended under us: nothing can be served any more.
             tracing::warn!(client_id = %self.channel.client_id, "session_unavailable");
@@ -590,12 +694,10 @@ impl ConnState {
                         retain,
                         subscription_id,
                         now,
+                        &mut self.wbuf,
                     ) {
-                        Some(p) => {
-                            self.ctx.metrics.inc_delivered();
-                            self.encode(&p);
-                        }
-                        None => {
+                        true => self.ctx.metrics.inc_delivered(),
+                        false => {
                             // Too large for the client: discarded as if delivered
                             // [MQTT-3.1.2-25], so the inflight slot is freed.
                             self.ctx.metrics.inc_dropped_too_large();
@@ -630,6 +732,33 @@ impl ConnState {
 
     /// Queues a control packet for writing (after the client's limits are applied).
     fn write(&mut self, packet: Packet) {
+        // The acks of the QoS 1/2 flows, without properties, are most of what a
+        // busy connection writes: their 4 or 5 bytes are put down directly.
+        let ack = match &packet {
+            Packet::PubAck(a) => Some((0x40, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubRec(a) => Some((0x50, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubRel(a) => Some((0x62, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubComp(a) => Some((0x70, a.packet_id, a.reason_code, &a.properties)),
+            _ => None,
+        };
+        if let Some((first, id, reason, properties)) = ack {
+            if properties.is_empty() && id != 0 {
+                // 5.0 omits a Success reason code when there are no properties
+                // (spec 3.4.2.1); 3.1.1 has none.
+                let with_reason = self.channel.version.is_v5() && reason != ReasonCode::Success;
+                let len = if with_reason { 5 } else { 4 };
+                if self.channel.fits(len) {
+                    self.wbuf.reserve(len);
+                    self.wbuf.put_u8(first);
+                    self.wbuf.put_u8(len as u8 - 2);
+                    self.wbuf.put_u16(id);
+                    if with_reason {
+                        self.wbuf.put_u8(reason as u8);
+                    }
+                }
+                return;
+            }
+        }
         if let Some(p) = self.channel.outbound_control(packet) {
             self.encode(&p);
         }
@@ -665,12 +794,23 @@ async fn read_loop(
     mut timeout: tokio::sync::watch::Receiver<u64>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
+    ack_route: AckRoute,
 ) {
     let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
+    // How much to make room for before a read: doubled while reads fill the
+    // room (a busy client gets many packets per syscall), halved while they use
+    // little of it (an idle client keeps a small buffer).
+    let mut read_size = INITIAL_READ_BUFFER;
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
     loop {
-        let mut batch = Vec::new();
+        // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
+        // the batch of large `Packet` values is not moved as it grows.
+        let mut batch = Vec::with_capacity((buf.len() / 4).min(READ_BATCH));
+        let mut acks = Vec::new();
+        // Acks go to the session only once one is bound; before that they stay
+        // in order with the other packets (an ack before CONNECT is a violation).
+        let routed = ack_route.read().is_some();
         let mut failed = None;
         let mut more_buffered = false;
         loop {
@@ -679,17 +819,33 @@ async fn read_loop(
                 break;
             }
             match roost_protocol::decode(&mut buf, version, max_packet_size) {
-                Ok(Some(p)) => {
-                    if let Packet::Connect(c) = &p {
-                        version = c.protocol;
+                Ok(Some(p)) => match p {
+                    Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
+                    Packet::PubRec(a) if routed => {
+                        acks.push(Inbound::PubRec(a.packet_id, a.reason_code))
                     }
-                    batch.push(p);
-                }
+                    Packet::PubComp(a) if routed => acks.push(Inbound::PubComp(a.packet_id)),
+                    p => {
+                        if let Packet::Connect(c) = &p {
+                            version = c.protocol;
+                        }
+                        batch.push(p);
+                    }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     failed = Some(e);
                     break;
                 }
+            }
+        }
+        if !acks.is_empty() {
+            // Under the read lock: the actor clears the route (write lock) before
+            // it detaches, so these never reach the session after the Detach.
+            // Gone meanwhile: the acks are dropped with the connection, and
+            // the messages they acknowledge are resent on the next bind.
+            if let Some(session) = ack_route.read().as_ref() {
+                session.send_all(std::mem::take(&mut acks));
             }
         }
         if !batch.is_empty() {
@@ -700,6 +856,9 @@ async fn read_loop(
             if conn.cast(ConnMsg::Inbound(batch)).is_err() {
                 return;
             }
+        } else {
+            // Not kept across the read below: an idle connection holds no batch.
+            drop(batch);
         }
         if let Some(e) = failed {
             let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
@@ -709,9 +868,10 @@ async fn read_loop(
             // The buffer may hold more whole packets: decode them before reading.
             continue;
         }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
+        if buf.capacity() - buf.len() < read_size / 2 {
+            buf.reserve(read_size);
         }
+        let room = buf.capacity() - buf.len();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
@@ -732,6 +892,8 @@ async fn read_loop(
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
                 return;
             }
+            Ok(n) if n == room => read_size = (read_size * 2).min(MAX_READ_SIZE),
+            Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
             Ok(_) => {}
             Err(e) => {
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));

@@ -148,7 +148,7 @@ impl Router {
         if remote.is_empty() {
             return self.route_local(msg, Scope::All, &mut remote);
         }
-        // Local deliveries first; `collect` takes from `remote.groups` the groups
+        // Local deliveries first; `deliver` takes from `remote.groups` the groups
         // it decides on (and puts the remote picks in `picked`).
         let mut picked: Vec<(Arc<str>, Arc<SharedKey>)> = Vec::new();
         let mut n = self.route_local(msg, Scope::Cluster(&mut picked), &mut remote);
@@ -222,19 +222,10 @@ impl Router {
         mut scope: Scope<'_>,
         remote: &mut RemoteMatches,
     ) -> usize {
-        let mut deliveries: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
         let own = self.partition_of(&msg.topic);
-        self.collect(own, msg, &mut deliveries, &mut scope, remote);
+        let mut n = self.deliver(own, msg, &mut scope, remote);
         if own != 0 {
-            self.collect(0, msg, &mut deliveries, &mut scope, remote);
-        }
-        let n = deliveries.len();
-        for (session, delivery) in deliveries {
-            // A session that just ended is a normal race; the message is dropped
-            // for it (its state is gone) and counted.
-            if !session.send(Inbound::Deliver(delivery)) {
-                self.metrics.inc_dropped_no_session();
-            }
+            n += self.deliver(0, msg, &mut scope, remote);
         }
         let remote_targets = !remote.plain.is_empty()
             || !remote.groups.is_empty()
@@ -245,14 +236,25 @@ impl Router {
         n
     }
 
-    fn collect(
+    /// Delivers `msg` to the matching subscriptions of one partition, straight
+    /// into each session's inbox under the partition's read lock (a short lock
+    /// of its own per session; sessions never take a partition lock while
+    /// holding their inbox's), so no list of deliveries is built per publish.
+    fn deliver(
         &self,
         index: usize,
         msg: &Arc<Message>,
-        out: &mut Vec<(Arc<SessionHandle>, Delivery)>,
         scope: &mut Scope<'_>,
         remote: &mut RemoteMatches,
-    ) {
+    ) -> usize {
+        let mut n = 0;
+        let send = |session: &SessionHandle, delivery: Delivery| {
+            // A session that just ended is a normal race; the message is dropped
+            // for it (its state is gone) and counted.
+            if !session.send(Inbound::Deliver(delivery)) {
+                self.metrics.inc_dropped_no_session();
+            }
+        };
         let partition = self.partitions[index].read();
         partition.for_each_match(&msg.topic, |entries| {
             for route in entries.values() {
@@ -263,7 +265,8 @@ impl Router {
                         {
                             continue;
                         }
-                        out.push((sub.session.clone(), Delivery::new(msg.clone(), sub, None)));
+                        n += 1;
+                        send(&sub.session, Delivery::new(msg.clone(), sub, None));
                     }
                     Route::Group(group) => {
                         if matches!(scope, Scope::PlainOnly) {
@@ -291,22 +294,25 @@ impl Router {
                                 continue;
                             }
                             let member = &group.members[i];
-                            out.push((
-                                member.session.clone(),
+                            n += 1;
+                            send(
+                                &member.session,
                                 Delivery::new(msg.clone(), member, Some(group.key.clone())),
-                            ));
+                            );
                             continue;
                         }
                         if let Some(member) = self.pick(group, msg, None) {
-                            out.push((
-                                member.session.clone(),
+                            n += 1;
+                            send(
+                                &member.session,
                                 Delivery::new(msg.clone(), member, Some(group.key.clone())),
-                            ));
+                            );
                         }
                     }
                 }
             }
         });
+        n
     }
 
     /// An index in `0..n` by the shared-subscription strategy.

@@ -13,7 +13,11 @@ pub struct TopicTrie<K, V> {
 
 #[derive(Debug)]
 struct Node<K, V> {
+    /// Children by exact level; `+` and `#` have their own slots so a match
+    /// hashes one level per node, not three.
     children: HashMap<Box<str>, Node<K, V>>,
+    plus: Option<Box<Node<K, V>>>,
+    hash: Option<Box<Node<K, V>>>,
     entries: HashMap<K, V>,
 }
 
@@ -21,8 +25,53 @@ impl<K, V> Default for Node<K, V> {
     fn default() -> Self {
         Node {
             children: HashMap::new(),
+            plus: None,
+            hash: None,
             entries: HashMap::new(),
         }
+    }
+}
+
+impl<K, V> Node<K, V> {
+    fn child(&self, level: &str) -> Option<&Node<K, V>> {
+        match level {
+            "+" => self.plus.as_deref(),
+            "#" => self.hash.as_deref(),
+            _ => self.children.get(level),
+        }
+    }
+
+    fn child_mut(&mut self, level: &str) -> Option<&mut Node<K, V>> {
+        match level {
+            "+" => self.plus.as_deref_mut(),
+            "#" => self.hash.as_deref_mut(),
+            _ => self.children.get_mut(level),
+        }
+    }
+
+    fn child_or_default(&mut self, level: &str) -> &mut Node<K, V> {
+        match level {
+            "+" => self.plus.get_or_insert_with(Default::default),
+            "#" => self.hash.get_or_insert_with(Default::default),
+            _ => self.children.entry(level.into()).or_default(),
+        }
+    }
+
+    fn remove_child(&mut self, level: &str) {
+        match level {
+            "+" => self.plus = None,
+            "#" => self.hash = None,
+            _ => {
+                self.children.remove(level);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+            && self.children.is_empty()
+            && self.plus.is_none()
+            && self.hash.is_none()
     }
 }
 
@@ -40,7 +89,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     pub fn insert(&mut self, filter: &str, key: K, value: V) -> Option<V> {
         let mut node = &mut self.root;
         for level in filter.split('/') {
-            node = node.children.entry(level.into()).or_default();
+            node = node.child_or_default(level);
         }
         let old = node.entries.insert(key, value);
         if old.is_none() {
@@ -63,7 +112,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     pub fn get_mut(&mut self, filter: &str) -> Option<&mut HashMap<K, V>> {
         let mut node = &mut self.root;
         for level in filter.split('/') {
-            node = node.children.get_mut(level)?;
+            node = node.child_mut(level)?;
         }
         Some(&mut node.entries)
     }
@@ -72,7 +121,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     pub fn get(&self, filter: &str) -> Option<&HashMap<K, V>> {
         let mut node = &self.root;
         for level in filter.split('/') {
-            node = node.children.get(level)?;
+            node = node.child(level)?;
         }
         Some(&node.entries)
     }
@@ -95,41 +144,41 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
 
     /// Calls `f` with the entries of every filter matching `topic`. Filters whose
     /// first level is a wildcard do not match topics starting with `$`
-    /// [MQTT-4.7.2-1].
+    /// [MQTT-4.7.2-1]. Allocates nothing: runs once per publish.
     pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a HashMap<K, V>)) {
-        let levels: Vec<&str> = topic.split('/').collect();
         let dollar = topic.starts_with('$');
-        walk(&self.root, &levels, !dollar, &mut f);
+        walk(&self.root, topic.split('/'), !dollar, &mut f);
     }
 }
 
+/// Matches the remaining `levels` below `node`.
 fn walk<'a, K, V>(
     node: &'a Node<K, V>,
-    levels: &[&str],
+    mut levels: std::str::Split<'_, char>,
     wildcards: bool,
     f: &mut impl FnMut(&'a HashMap<K, V>),
 ) {
     if wildcards {
         // `#` matches the parent level too: "sport/#" matches "sport".
-        if let Some(hash) = node.children.get("#") {
+        if let Some(hash) = &node.hash {
             if !hash.entries.is_empty() {
                 f(&hash.entries);
             }
         }
     }
-    let Some((level, rest)) = levels.split_first() else {
+    let Some(level) = levels.next() else {
         if !node.entries.is_empty() {
             f(&node.entries);
         }
         return;
     };
-    if let Some(child) = node.children.get(*level) {
-        walk(child, rest, true, f);
-    }
     if wildcards {
-        if let Some(plus) = node.children.get("+") {
-            walk(plus, rest, true, f);
+        if let Some(plus) = &node.plus {
+            walk(plus, levels.clone(), true, f);
         }
+    }
+    if let Some(child) = node.children.get(level) {
+        walk(child, levels, true, f);
     }
 }
 
@@ -139,7 +188,16 @@ fn each_entry<K, V>(
     depth: usize,
     f: &mut impl FnMut(&str, &HashMap<K, V>),
 ) {
-    for (level, child) in &node.children {
+    let wildcards = [("+", &node.plus), ("#", &node.hash)];
+    let wildcards = wildcards
+        .into_iter()
+        .filter_map(|(level, child)| Some((level, child.as_deref()?)));
+    for (level, child) in node
+        .children
+        .iter()
+        .map(|(level, child)| (&**level, child))
+        .chain(wildcards)
+    {
         let len = path.len();
         if depth > 0 {
             path.push('/');
@@ -161,10 +219,10 @@ fn remove_at<K: std::hash::Hash + Eq, V>(
     let Some((level, rest)) = levels.split_first() else {
         return node.entries.remove(key);
     };
-    let child = node.children.get_mut(*level)?;
+    let child = node.child_mut(level)?;
     let removed = remove_at(child, rest, key);
-    if child.entries.is_empty() && child.children.is_empty() {
-        node.children.remove(*level);
+    if child.is_empty() {
+        node.remove_child(level);
     }
     removed
 }
@@ -210,6 +268,19 @@ mod tests {
         trie.for_each_entry(|f, _| seen.push(f.to_string()));
         seen.sort();
         assert_eq!(seen, vec!["#", "//", "/x", "a", "a/+/c", "a/b"]);
+    }
+
+    #[test]
+    fn wildcard_slots_are_pruned() {
+        let mut trie = TopicTrie::default();
+        trie.insert("a/+/#", 1, ());
+        trie.insert("+/b", 2, ());
+        assert_eq!(trie.get("a/+/#").map(|e| e.len()), Some(1));
+        assert_eq!(matched(&trie, "a/b"), vec![1, 2]);
+        assert!(trie.remove("a/+/#", &1).is_some());
+        assert!(trie.remove("+/b", &2).is_some());
+        assert!(trie.root.is_empty(), "every emptied node is removed");
+        assert_eq!(matched(&trie, "a/b"), Vec::<u32>::new());
     }
 
     #[test]

@@ -31,6 +31,17 @@ pub struct Cx {
     pub myself: ActorRef<SessionMsg>,
     /// Packets gathered while handling one message, sent in one cast.
     pub outbox: Vec<Outgoing>,
+    /// The clock read once per run of inbox messages (see [`Cx::now`]).
+    pub now: Option<Instant>,
+}
+
+impl Cx {
+    /// The time for stamping sends (retry timing, 3.1.1), read once per run of
+    /// inbox messages rather than once per message: a run takes microseconds,
+    /// a retry interval seconds.
+    pub fn now(&mut self) -> Instant {
+        *self.now.get_or_insert_with(Instant::now)
+    }
 }
 
 /// Everything a session knows.
@@ -44,7 +55,8 @@ pub struct SessionData {
     pub mqueue: MQueue,
     pub next_packet_id: u16,
     pub awaiting_rel: Vec<u16>,
-    pub will: Option<Will>,
+    /// Boxed: most clients have no will, and every session keeps this field.
+    pub will: Option<Box<Will>>,
     /// Session Expiry Interval in seconds (u32::MAX = never).
     pub expiry: u32,
     /// When the last connection went away (for re-arming timers after a restart).
@@ -91,7 +103,7 @@ impl SessionData {
 
     /// Accepts one delivery: send now, put in the window, or queue.
     pub fn deliver(&mut self, cx: &mut Cx, d: Delivery) {
-        if d.message.is_expired(Instant::now()) {
+        if d.message.is_expired_now() {
             cx.ctx.metrics.inc_dropped_expired();
             return;
         }
@@ -131,14 +143,13 @@ impl SessionData {
         if self.binding.is_none() {
             return;
         }
-        let now = Instant::now();
         while let Some(front) = self.mqueue.front() {
             let qos = Self::effective_qos(cx, front);
             if qos != QoS::AtMostOnce && self.inflight.len() >= self.window(cx) {
                 break;
             }
             let d = self.mqueue.pop().expect("front exists");
-            if d.message.is_expired(now) {
+            if d.message.is_expired_now() {
                 cx.ctx.metrics.inc_dropped_expired();
                 continue;
             }
@@ -166,7 +177,7 @@ impl SessionData {
             packet_id,
             delivery: d.clone(),
             state: InflightState::AwaitAck,
-            sent_at: Instant::now(),
+            sent_at: cx.now(),
         });
         self.arm_retry(cx);
         Self::send_publish(cx, d, qos, packet_id, false);
@@ -278,7 +289,7 @@ impl SessionData {
         self.generation += 1;
         self.bound_before = true;
         self.binding = Some(binding);
-        self.will = will;
+        self.will = will.map(Box::new);
         self.expiry = expiry;
         self.detached_at = None;
         self.resend_inflight(cx);

@@ -174,6 +174,7 @@ impl Actor for Session {
                 client_id: args.handle.client_id.clone(),
                 myself,
                 outbox: Vec::new(),
+                now: None,
             },
             handle: args.handle,
         })
@@ -228,6 +229,7 @@ impl Actor for Session {
         msg: SessionMsg,
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        st.cx.now = None;
         match msg {
             SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
             SessionMsg::Bind(args, reply) => {
@@ -347,6 +349,7 @@ impl SessionState {
             self.handle.take_sync_run(DRAIN_BATCH - handled, &mut run);
             if !run.is_empty() {
                 handled += run.len();
+                self.cx.now = None;
                 let mut d = self.handle.data.lock();
                 for msg in run.drain(..) {
                     Self::process_sync(&mut d, &mut self.cx, msg);

@@ -17,7 +17,7 @@ pub use connack::ConnAck;
 pub use connect::{Connect, Will};
 pub use disconnect::Disconnect;
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel};
-pub use publish::Publish;
+pub use publish::{Publish, PublishRef};
 pub use suback::SubAck;
 pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions};
 pub use unsuback::UnsubAck;

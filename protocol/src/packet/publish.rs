@@ -4,6 +4,7 @@ use super::{read_packet_id, write_packet_id};
 use crate::properties::PropertyContext;
 use crate::topic::validate_topic_name;
 use crate::wire::{binary_len, put_string, Reader};
+use crate::wire::{put_varint, varint_len, MAX_VARINT};
 use crate::{Properties, ProtocolError, ProtocolVersion, QoS};
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -93,5 +94,84 @@ impl Publish {
         }
         buf.put_slice(&self.payload);
         Ok(())
+    }
+}
+
+/// A PUBLISH encoded from borrowed parts. A broker sends one stored message to
+/// many subscribers: building an owned [`Publish`] for each would copy the topic
+/// and move a packet-sized value per delivery; this writes the same bytes as
+/// encoding `Packet::Publish` with the same fields.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRef<'a> {
+    /// Redelivery of an earlier attempt; always false for QoS 0.
+    pub dup: bool,
+    /// Delivery guarantee of this message.
+    pub qos: QoS,
+    /// The RETAIN flag as sent to this receiver.
+    pub retain: bool,
+    /// May be empty in 5.0 when a topic alias is used.
+    pub topic: &'a str,
+    /// 0 for QoS 0 (not on the wire); non-zero otherwise.
+    pub packet_id: u16,
+    /// Application data.
+    pub payload: &'a [u8],
+    /// 5.0 properties; `None` encodes as no properties (and is all 3.1.1 sends).
+    pub properties: Option<&'a Properties>,
+}
+
+impl PublishRef<'_> {
+    fn body_len(&self, v: ProtocolVersion) -> usize {
+        binary_len(self.topic.as_bytes())
+            + if self.qos == QoS::AtMostOnce { 0 } else { 2 }
+            + match (v.is_v5(), self.properties) {
+                (false, _) => 0,
+                (true, Some(p)) => p.encoded_len(),
+                // A property length of 0.
+                (true, None) => 1,
+            }
+            + self.payload.len()
+    }
+
+    /// The bytes [`Self::encode`] writes, fixed header included.
+    pub fn encoded_len(&self, v: ProtocolVersion) -> usize {
+        let body = self.body_len(v);
+        1 + varint_len(body) + body
+    }
+
+    /// Appends the PUBLISH to `buf` (nothing on error).
+    pub fn encode(&self, v: ProtocolVersion, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(ProtocolError::Malformed("DUP set on a QoS 0 PUBLISH")); // [MQTT-3.3.1-2]
+        }
+        let body = self.body_len(v);
+        if body > MAX_VARINT {
+            return Err(ProtocolError::Malformed(
+                "remaining length exceeds 268,435,455",
+            ));
+        }
+        let start = buf.len();
+        buf.reserve(1 + varint_len(body) + body);
+        buf.put_u8(
+            0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain),
+        );
+        put_varint(buf, body);
+        let written = (|| {
+            put_string(buf, self.topic)?;
+            if self.qos != QoS::AtMostOnce {
+                write_packet_id(buf, self.packet_id)?;
+            }
+            if v.is_v5() {
+                match self.properties {
+                    Some(p) => p.write(buf)?,
+                    None => buf.put_u8(0),
+                }
+            }
+            buf.put_slice(self.payload);
+            Ok(())
+        })();
+        if written.is_err() {
+            buf.truncate(start);
+        }
+        written
     }
 }

@@ -71,15 +71,53 @@ impl Authorizer {
         self.sources.is_empty() && self.config.no_match == Permission::Allow
     }
 
-    /// Decides without the cache.
+    /// Decides without the cache, asking HTTP sources if it comes to them.
     pub async fn decide(&self, client: &ClientInfo, action: Action, topic: &str) -> Permission {
+        match self.decide_now(client, action, topic) {
+            Ok(p) => p,
+            Err(at) => self.decide_from(at, client, action, topic).await,
+        }
+    }
+
+    /// Decides without the cache as far as no await is needed: a superuser,
+    /// the client's own rules, and the ACL file and built-in sources are all
+    /// in memory. `Err(i)` when the decision rests on source `i`, an HTTP
+    /// authorizer, and the ones after it (see [`Self::decide_from`]).
+    pub fn decide_now(
+        &self,
+        client: &ClientInfo,
+        action: Action,
+        topic: &str,
+    ) -> Result<Permission, usize> {
         if client.superuser {
-            return Permission::Allow;
+            return Ok(Permission::Allow);
         }
         if let Some(p) = check_rules(&client.acl, client, action, topic) {
-            return p;
+            return Ok(p);
         }
-        for s in &self.sources {
+        for (i, s) in self.sources.iter().enumerate() {
+            let found = match s {
+                Source::File(rules) => check_rules(rules, client, action, topic),
+                Source::BuiltIn => self.rules.read(|r| r.check(client, action, topic)),
+                Source::Http(_) => return Err(i),
+            };
+            if let Some(p) = found {
+                return Ok(p);
+            }
+        }
+        Ok(self.config.no_match)
+    }
+
+    /// Goes on with the sources from `at` (an HTTP one, where
+    /// [`Self::decide_now`] stopped) in order.
+    pub async fn decide_from(
+        &self,
+        at: usize,
+        client: &ClientInfo,
+        action: Action,
+        topic: &str,
+    ) -> Permission {
+        for s in &self.sources[at..] {
             let found = match s {
                 Source::File(rules) => check_rules(rules, client, action, topic),
                 Source::BuiltIn => self.rules.read(|r| r.check(client, action, topic)),
