@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${1:-10s}"
 cargo build --release -q -p roost -p roost-bench
-roost=target/release/roost
-bench=target/release/roost-bench
+roost="${CARGO_TARGET_DIR:-target}/release/roost"
+bench="${CARGO_TARGET_DIR:-target}/release/roost-bench"
 logs=$(mktemp -d)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$logs"; }

@@ -101,6 +101,7 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
 
 /// What starts with the broker besides its core: the cluster, if enabled.
 fn extensions(config: &Config) -> anyhow::Result<Vec<roost_actors::broker::Extension>> {
+    #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
     let mut out: Vec<roost_actors::broker::Extension> = Vec::new();
     if config.cluster.enabled {
         #[cfg(feature = "cluster")]
