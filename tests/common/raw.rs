@@ -16,8 +16,10 @@ use tokio::net::TcpStream;
 
 use super::{connect_packet, RECV_TIMEOUT};
 
-/// The outcome of waiting for one packet.
+/// The outcome of waiting for one packet. Short-lived and matched by value in
+/// the tests (`Recv::Packet(Packet::Publish(p))`), so the packet is not boxed.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Recv {
     Packet(Packet),
     /// The server closed the connection (EOF or reset).
