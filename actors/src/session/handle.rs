@@ -89,28 +89,13 @@ impl SessionHandle {
     /// Queues a message for the session and wakes its actor. Returns false once the
     /// session has ended (the message is dropped).
     pub fn send(&self, msg: Inbound) -> bool {
-        if self.is_closed() {
-            return false;
-        }
-        let wake = {
-            let mut inbox = self.inbox.lock();
-            match msg {
-                Inbound::Deliver(_) => inbox.deliveries.push_back(msg),
-                _ => inbox.control.push_back(msg),
-            }
-            self.depth.store(inbox.len(), Ordering::Relaxed);
-            !std::mem::replace(&mut inbox.wake_pending, true)
-        };
-        if wake {
-            self.wake();
-        }
-        true
+        self.send_all(std::iter::once(msg))
     }
 
     /// Queues several messages under one lock with at most one wake-up (a
     /// connection's acks from one read). Returns false once the session has
     /// ended (the messages are dropped).
-    pub fn send_all(&self, msgs: Vec<Inbound>) -> bool {
+    pub fn send_all(&self, msgs: impl IntoIterator<Item = Inbound>) -> bool {
         if self.is_closed() {
             return false;
         }

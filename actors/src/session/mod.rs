@@ -520,33 +520,13 @@ impl SessionState {
             let Ok(parsed) = parse_subscription_filter(&s.raw) else {
                 continue;
             };
-            let group: Option<Arc<str>> = parsed.group.map(Into::into);
-            let filter = parsed.filter.to_string();
-            let subscriber = Subscriber {
-                client_id: self.cx.client_id.clone(),
-                session: self.handle.clone(),
+            let record = SubscriptionRecord {
+                filter: parsed.filter.to_string(),
+                group: parsed.group.map(Into::into),
                 options: s.options,
                 subscription_id: s.subscription_id,
             };
-            let added = self
-                .shard_call(&filter, |reply| ShardMsg::Subscribe {
-                    filter: filter.clone(),
-                    group: group.clone(),
-                    subscriber: subscriber.clone(),
-                    reply,
-                })
-                .await;
-            if added.is_some() {
-                self.handle.data.lock().subscriptions.insert(
-                    s.raw.clone(),
-                    SubscriptionRecord {
-                        filter,
-                        group,
-                        options: s.options,
-                        subscription_id: s.subscription_id,
-                    },
-                );
-            }
+            self.add_subscription(s.raw, record).await;
         }
         let mut d = self.handle.data.lock();
         d.expiry = t.expiry;
@@ -620,6 +600,28 @@ impl SessionState {
         None
     }
 
+    /// Adds the subscription `raw` (as the client wrote it) to the topic index
+    /// and records it. `None` if its shard could not be reached (nothing is
+    /// recorded); otherwise whether the subscription is new to the index.
+    async fn add_subscription(&self, raw: String, record: SubscriptionRecord) -> Option<bool> {
+        let subscriber = Subscriber {
+            client_id: self.cx.client_id.clone(),
+            session: self.handle.clone(),
+            options: record.options,
+            subscription_id: record.subscription_id,
+        };
+        let is_new = self
+            .shard_call(&record.filter, |reply| ShardMsg::Subscribe {
+                filter: record.filter.clone(),
+                group: record.group.clone(),
+                subscriber: subscriber.clone(),
+                reply,
+            })
+            .await?;
+        self.handle.data.lock().subscriptions.insert(raw, record);
+        Some(is_new)
+    }
+
     async fn remove_route(&self, filter: &str, group: Option<Arc<str>>) -> bool {
         let client_id = self.cx.client_id.clone();
         self.shard_call(filter, |reply| ShardMsg::Unsubscribe {
@@ -670,33 +672,16 @@ impl SessionState {
             options.qos = options.qos.min(max_qos);
             let group: Option<Arc<str>> = parsed.group.map(Into::into);
             let filter = parsed.filter.to_string();
-            let subscriber = Subscriber {
-                client_id: self.cx.client_id.clone(),
-                session: self.handle.clone(),
+            let record = SubscriptionRecord {
+                filter: filter.clone(),
+                group: group.clone(),
                 options,
                 subscription_id: sub_id,
             };
-            let added = self
-                .shard_call(&filter, |reply| ShardMsg::Subscribe {
-                    filter: filter.clone(),
-                    group: group.clone(),
-                    subscriber: subscriber.clone(),
-                    reply,
-                })
-                .await;
-            let Some(is_new) = added else {
+            let Some(is_new) = self.add_subscription(raw.clone(), record).await else {
                 codes.push(ReasonCode::UnspecifiedError);
                 continue;
             };
-            self.handle.data.lock().subscriptions.insert(
-                raw.clone(),
-                SubscriptionRecord {
-                    filter: filter.clone(),
-                    group: group.clone(),
-                    options,
-                    subscription_id: sub_id,
-                },
-            );
             codes.push(match options.qos {
                 QoS::AtMostOnce => ReasonCode::Success,
                 QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
