@@ -598,12 +598,14 @@ pub fn render(config: &Config) -> String {
         proxy_protocol,
         proxy_protocol_timeout,
     } = tcp;
-    out.section("tcp", 1);
-    out.plain("enabled", enabled, 2);
-    out.string("bind", bind, 2);
-    out.plain("max_connections", max_connections, 2);
-    out.plain("proxy_protocol", proxy_protocol, 2);
-    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    let common = (*enabled, bind.as_str(), *max_connections);
+    render_listener(
+        &mut out,
+        "tcp",
+        common,
+        None,
+        (*proxy_protocol, *proxy_protocol_timeout),
+    );
 
     let roost_actors::config::TlsListenerConfig {
         enabled,
@@ -620,12 +622,14 @@ pub fn render(config: &Config) -> String {
         peer_cert_as_username: _,
         peer_cert_as_clientid: _,
     } = tls;
-    out.section("tls", 1);
-    out.plain("enabled", enabled, 2);
-    out.string("bind", bind, 2);
-    out.plain("max_connections", max_connections, 2);
-    out.plain("proxy_protocol", proxy_protocol, 2);
-    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    let common = (*enabled, bind.as_str(), *max_connections);
+    render_listener(
+        &mut out,
+        "tls",
+        common,
+        None,
+        (*proxy_protocol, *proxy_protocol_timeout),
+    );
     render_tls(&mut out, &tls.tls_options());
 
     let roost_actors::config::WsListenerConfig {
@@ -636,13 +640,9 @@ pub fn render(config: &Config) -> String {
         proxy_protocol,
         proxy_protocol_timeout,
     } = ws;
-    out.section("ws", 1);
-    out.plain("enabled", enabled, 2);
-    out.string("bind", bind, 2);
-    out.plain("max_connections", max_connections, 2);
-    out.string("path", path, 2);
-    out.plain("proxy_protocol", proxy_protocol, 2);
-    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    let common = (*enabled, bind.as_str(), *max_connections);
+    let proxy = (*proxy_protocol, *proxy_protocol_timeout);
+    render_listener(&mut out, "ws", common, Some(path), proxy);
 
     let roost_actors::config::WssListenerConfig {
         enabled,
@@ -660,13 +660,9 @@ pub fn render(config: &Config) -> String {
         peer_cert_as_username: _,
         peer_cert_as_clientid: _,
     } = wss;
-    out.section("wss", 1);
-    out.plain("enabled", enabled, 2);
-    out.string("bind", bind, 2);
-    out.plain("max_connections", max_connections, 2);
-    out.string("path", path, 2);
-    out.plain("proxy_protocol", proxy_protocol, 2);
-    out.duration("proxy_protocol_timeout", *proxy_protocol_timeout, 2);
+    let common = (*enabled, bind.as_str(), *max_connections);
+    let proxy = (*proxy_protocol, *proxy_protocol_timeout);
+    render_listener(&mut out, "wss", common, Some(path), proxy);
     render_tls(&mut out, &wss.tls_options());
 
     let roost_actors::config::MqttConfig {
@@ -856,6 +852,26 @@ pub fn render(config: &Config) -> String {
 /// full, so a new TLS key fails to compile until it is rendered here.
 ///
 /// [`TlsOptions`]: roost_actors::config::TlsOptions
+/// The keys every listener has: `(enabled, bind, max_connections)`, the
+/// WebSocket `path` if any, then `(proxy_protocol, proxy_protocol_timeout)`.
+fn render_listener(
+    out: &mut Yaml,
+    name: &str,
+    (enabled, bind, max_connections): (bool, &str, usize),
+    path: Option<&str>,
+    (proxy_protocol, proxy_protocol_timeout): (bool, Duration),
+) {
+    out.section(name, 1);
+    out.plain("enabled", enabled, 2);
+    out.string("bind", bind, 2);
+    out.plain("max_connections", max_connections, 2);
+    if let Some(path) = path {
+        out.string("path", path, 2);
+    }
+    out.plain("proxy_protocol", proxy_protocol, 2);
+    out.duration("proxy_protocol_timeout", proxy_protocol_timeout, 2);
+}
+
 fn render_tls(out: &mut Yaml, tls: &roost_actors::config::TlsOptions) {
     let roost_actors::config::TlsOptions {
         certfile,

@@ -222,15 +222,7 @@ async fn banned(client: &Client, cmd: BannedCommand) -> Result<(), CtlError> {
 
 /// Percent-encodes one path segment (user ids and CIDR ranges hold `/`).
 fn segment(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    percent_encode(v, b"-_.~:")
 }
 
 /// Paths may be given without the root's `roost/`.
@@ -245,9 +237,14 @@ fn full_path(p: &str) -> String {
 
 /// Percent-encodes a query value (paths hold `:` and `/`, client ids anything).
 fn encode_query(v: &str) -> String {
+    percent_encode(v, b"-_.~/:")
+}
+
+/// Percent-encodes every byte of `v` but ASCII letters, digits and `keep`.
+fn percent_encode(v: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/:".contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");

@@ -271,22 +271,18 @@ pub fn parse_listener_ready(line: &str) -> Option<SocketAddr> {
     if !line.contains("listener_ready") {
         return None;
     }
-    if let Some(i) = line.find("listener=") {
-        let v = line[i + "listener=".len()..]
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches('"');
-        if !v.starts_with("tcp") {
-            return None;
-        }
+    if line.contains("listener=") && !field(line, "listener").is_some_and(|v| v.starts_with("tcp"))
+    {
+        return None;
     }
-    let i = line.find("addr=")?;
-    let v = line[i + "addr=".len()..]
-        .split_whitespace()
-        .next()?
-        .trim_matches(|c| c == '"' || c == ',' || c == '}');
-    v.parse().ok()
+    field(line, "addr")?.parse().ok()
+}
+
+/// The value of `key=value` in a log line, without quotes or a trailing `,` / `}`.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let i = line.find(&format!("{key}="))?;
+    let v = line[i + key.len() + 1..].split_whitespace().next()?;
+    Some(v.trim_matches(|c| c == '"' || c == ',' || c == '}'))
 }
 
 impl Broker {
@@ -324,21 +320,8 @@ impl Broker {
 /// The address of a `listener_ready` line of the listener named `listener`
 /// (exactly that name, quoted or not), e.g. `listener=http addr=127.0.0.1:40124`.
 pub fn parse_listener_ready_for(line: &str, listener: &str) -> Option<SocketAddr> {
-    if !line.contains("listener_ready") {
+    if !line.contains("listener_ready") || field(line, "listener")? != listener {
         return None;
     }
-    let i = line.find("listener=")?;
-    let name = line[i + "listener=".len()..]
-        .split_whitespace()
-        .next()?
-        .trim_matches('"');
-    if name != listener {
-        return None;
-    }
-    let i = line.find("addr=")?;
-    let v = line[i + "addr=".len()..]
-        .split_whitespace()
-        .next()?
-        .trim_matches(|c| c == '"' || c == ',' || c == '}');
-    v.parse().ok()
+    field(line, "addr")?.parse().ok()
 }
