@@ -96,6 +96,8 @@ pub struct Cluster {
     pub(crate) outbound: Mutex<HashMap<Arc<str>, Vec<forwarder::Pending>>>,
     /// Addresses added by `ctl cluster join` (dialled like seeds).
     pub(crate) joined: Mutex<Vec<String>>,
+    /// Set by a join: membership resolves its targets again at once.
+    pub(crate) targets_changed: AtomicBool,
     /// Set by `ctl cluster leave`: no dialling, no peers, until the next join.
     pub(crate) left: AtomicBool,
     pub(crate) link_ref: Mutex<Option<ActorRef<ClusterMsg>>>,
@@ -123,6 +125,7 @@ impl Cluster {
             deltas: Mutex::new(Vec::new()),
             outbound: Mutex::new(HashMap::new()),
             joined: Mutex::new(Vec::new()),
+            targets_changed: AtomicBool::new(false),
             left: AtomicBool::new(false),
             link_ref: Mutex::new(None),
             forwarder_ref: Mutex::new(None),
@@ -159,6 +162,7 @@ impl Cluster {
         if !joined.contains(&address) {
             joined.push(address);
         }
+        self.targets_changed.store(true, Ordering::SeqCst);
     }
 
     /// `ctl cluster leave`: tell every peer, drop them, stop dialling.

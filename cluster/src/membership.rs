@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(200);
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long resolved seeds / DNS records are used before they are looked up
+/// again (the dial check runs every TICK; the names change far less often).
+const TARGETS_TTL: Duration = Duration::from_secs(1);
 
 /// Messages of the membership actor.
 pub enum MembershipMsg {
@@ -41,6 +44,8 @@ pub struct State {
     backoff: HashMap<SocketAddr, (Instant, Duration)>,
     dialling: std::collections::HashSet<SocketAddr>,
     last_heartbeat: Instant,
+    /// The resolved targets and when they were resolved.
+    targets: Option<(Instant, Vec<SocketAddr>)>,
     /// This node's own cluster addresses (a node may list itself as a seed).
     own: Vec<SocketAddr>,
 }
@@ -69,6 +74,7 @@ impl Actor for Membership {
             backoff: HashMap::new(),
             dialling: Default::default(),
             last_heartbeat: Instant::now(),
+            targets: None,
             own,
         })
     }
@@ -91,7 +97,20 @@ impl Actor for Membership {
                 if st.cluster.left.load(Ordering::SeqCst) {
                     return Ok(());
                 }
-                let targets = st.targets().await;
+                let changed = st.cluster.targets_changed.swap(false, Ordering::SeqCst);
+                let fresh = !changed
+                    && st
+                        .targets
+                        .as_ref()
+                        .is_some_and(|(at, _)| at.elapsed() < TARGETS_TTL);
+                if !fresh {
+                    st.targets = Some((Instant::now(), st.targets().await));
+                }
+                let targets = st
+                    .targets
+                    .as_ref()
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_default();
                 st.dial(&myself, targets);
             }
             MembershipMsg::Dialled { addr, ok } => {
