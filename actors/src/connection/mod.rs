@@ -79,6 +79,12 @@ pub enum ConnMsg {
         reason: ReasonCode,
         reply: Option<RpcReplyPort<Vec<u16>>>,
     },
+    /// From a congested session this connection waits for: it has drained (or
+    /// lost its connection, or ended). Handle the client's packets again.
+    Resume,
+    /// `mqtt.backpressure_timeout` after the pause of this number: handle the
+    /// client's packets again even if nobody woke us.
+    PauseTimeout(u32),
 }
 
 ractor_message!(ConnMsg);
@@ -139,6 +145,20 @@ pub struct ConnState {
     awaiting_session: bool,
     /// Reader credits returned once `pending` is drained (keeps backpressure).
     held_credit: usize,
+    /// A PUBLISH met a congested session (`mqtt.backpressure`): later packets
+    /// wait in `pending` until it has drained (`Resume`) or the pause times out.
+    /// Outbound traffic (`Send`) goes on, so two clients publishing to each
+    /// other never wait for each other.
+    paused: bool,
+    /// Numbers the pauses, so a timer of an earlier pause ends no later one.
+    pause_epoch: u32,
+    /// Set while the packets held by a pause that timed out are handled: they
+    /// go through without pausing again, so a stuck subscriber lets its
+    /// publishers on by what they have sent per `mqtt.backpressure_timeout`
+    /// (about one window of QoS 1/2 messages), not one message.
+    pause_waived: bool,
+    /// The congested sessions met since the last packet was handled, to wait for.
+    congested: Vec<Arc<SessionHandle>>,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
@@ -200,6 +220,10 @@ impl Actor for Connection {
             pending: std::collections::VecDeque::new(),
             awaiting_session: false,
             held_credit: 0,
+            paused: false,
+            pause_epoch: 0,
+            pause_waived: false,
+            congested: Vec::new(),
             depth,
             access: ClientAccess::default(),
         })
@@ -231,7 +255,7 @@ impl Actor for Connection {
                     // The usual case: handled straight from the batch, so the
                     // packets are not moved into `pending` first.
                     let mut packets = packets.into_iter();
-                    while !st.awaiting_session && !st.closing {
+                    while !st.held() {
                         let Some(p) = packets.next() else { break };
                         if let Some(connect) = st.handle_one(&myself, p) {
                             connect.await;
@@ -245,9 +269,32 @@ impl Actor for Connection {
             }
             ConnMsg::ReadEnded(end) => {
                 // Packets decoded before the end are handled first (e.g. a
-                // PUBLISH followed by a malformed packet).
-                st.process_pending(&myself).await;
+                // PUBLISH followed by a malformed packet), congestion or not:
+                // nothing more comes from this client.
+                loop {
+                    st.paused = false;
+                    st.congested.clear();
+                    st.process_pending(&myself).await;
+                    if !st.paused {
+                        break;
+                    }
+                }
                 st.read_ended(end)
+            }
+            ConnMsg::Resume => {
+                if st.paused {
+                    st.paused = false;
+                    st.process_pending(&myself).await;
+                }
+            }
+            ConnMsg::PauseTimeout(epoch) => {
+                if st.paused && epoch == st.pause_epoch {
+                    st.ctx.metrics.inc_publishers_pause_timeouts();
+                    st.paused = false;
+                    st.pause_waived = true;
+                    st.process_pending(&myself).await;
+                    st.pause_waived = false;
+                }
             }
             ConnMsg::Send(batch) => {
                 if st.send_outgoing(batch) {
@@ -268,6 +315,7 @@ impl Actor for Connection {
                 }
             }
         }
+        st.wait_for_congested(&myself).await;
         st.flush_session();
         st.flush().await;
         if st.closing {
@@ -306,9 +354,43 @@ impl ConnState {
         }
     }
 
+    /// Whether the next packet must wait (for a SUBACK, for congested
+    /// sessions to drain) or not be handled at all (closing).
+    fn held(&self) -> bool {
+        self.awaiting_session || self.paused || self.closing
+    }
+
+    /// After a PUBLISH met congested sessions: registers with them to be woken
+    /// when they drain and arms the pause's timeout. If they all drained in the
+    /// meantime, the held packets are handled at once (which may pause again).
+    async fn wait_for_congested(&mut self, myself: &ActorRef<ConnMsg>) {
+        while !self.congested.is_empty() {
+            if !self.paused || self.closing {
+                // Closing, or met while a timed-out pause was waived.
+                self.congested.clear();
+                return;
+            }
+            let mut waiting = false;
+            for s in self.congested.drain(..) {
+                waiting |= s.wait_for_drain(myself);
+            }
+            if waiting {
+                self.pause_epoch = self.pause_epoch.wrapping_add(1);
+                let epoch = self.pause_epoch;
+                self.ctx.metrics.inc_publishers_paused();
+                myself.send_after(self.ctx.mqtt.backpressure_timeout, move || {
+                    ConnMsg::PauseTimeout(epoch)
+                });
+                return;
+            }
+            self.paused = false;
+            self.process_pending(myself).await;
+        }
+    }
+
     /// Handles pending packets in order until one must wait for the session.
     async fn process_pending(&mut self, myself: &ActorRef<ConnMsg>) {
-        while !self.awaiting_session && !self.closing {
+        while !self.held() {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
@@ -434,9 +516,16 @@ impl ConnState {
         None
     }
 
-    /// Routes an authorized PUBLISH and acks it.
+    /// Routes an authorized PUBLISH and acks it. If it met a congested session
+    /// (`mqtt.backpressure`), the packets after it wait (see [`ConnState::paused`]).
     fn route(&mut self, message: Arc<Message>, ack: Option<Packet>) {
-        let deliveries = self.ctx.publish(message);
+        let deliveries = if self.ctx.mqtt.backpressure {
+            let n = self.ctx.publish_from_client(message, &mut self.congested);
+            self.paused |= !self.congested.is_empty() && !self.pause_waived;
+            n
+        } else {
+            self.ctx.publish(message)
+        };
         if let Some(mut ack) = ack {
             if deliveries == 0 && self.channel.version.is_v5() {
                 // 0x10 No matching subscribers, as EMQX 5 (a success code).
