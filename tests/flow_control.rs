@@ -720,6 +720,81 @@ async fn backpressure_stuck_subscriber_never_blocks_publisher() {
     sub.recv_none_for(QUIET).await;
 }
 
+/// One of two clients that publish flat out to each other: publishes `n` QoS 1
+/// messages to `to`, one every 2 ms (so they reach the broker in separate
+/// reads) whenever fewer than 32 are unacknowledged, while receiving the
+/// other's `n`, each acknowledged 150 ms after it came (at most 213 a second
+/// with the window of 32: slower than it publishes). Returns what it received.
+async fn publish_and_receive(c: &mut RawClient, to: &str, n: usize) -> Vec<String> {
+    let (mut sent, mut acked) = (0, 0);
+    let mut got = Vec::new();
+    let mut to_ack: std::collections::VecDeque<(std::time::Instant, Publish)> = Default::default();
+    let delay = Duration::from_millis(150);
+    let mut last_sent = std::time::Instant::now();
+    while acked < n || got.len() < n {
+        while to_ack.front().is_some_and(|(at, _)| at.elapsed() >= delay) {
+            let (_, m) = to_ack.pop_front().unwrap();
+            c.ack(&m).await;
+        }
+        if sent < n && sent - acked < 32 && last_sent.elapsed() >= Duration::from_millis(2) {
+            last_sent = std::time::Instant::now();
+            let mut m = publish_packet(to, format!("m{sent}").as_bytes(), QoS::AtLeastOnce, false);
+            m.packet_id = c.next_pid();
+            c.send(&Packet::Publish(m)).await;
+            sent += 1;
+        }
+        match c.try_recv_for(Duration::from_millis(1)).await {
+            Recv::Packet(Packet::PubAck(a)) => {
+                assert!(!a.reason_code.is_error(), "{a:?}");
+                acked += 1;
+            }
+            Recv::Packet(Packet::Publish(m)) => {
+                got.push(payload_str(&m));
+                to_ack.push_back((std::time::Instant::now(), m));
+            }
+            Recv::Timeout => {}
+            other => panic!(
+                "sent {sent}, acked {acked}, received {}: {other:?}",
+                got.len()
+            ),
+        }
+    }
+    got
+}
+
+// Two clients each publishing flat out to a topic the other subscribes to, both
+// slower to acknowledge than to publish: each one's connection is held back by
+// the other's congested session, yet both finish, without waiting for a pause to
+// time out (the timeout is 60 s here) and without a loss. A held connection
+// still takes in its client's acks and still sends it its messages.
+#[tokio::test]
+async fn backpressure_between_two_publishing_subscribers_does_not_deadlock() {
+    let b = Broker::start_with(&[
+        ("ROOST__MQTT__MAX_MQUEUE_LEN", "100"),
+        ("ROOST__MQTT__BACKPRESSURE_TIMEOUT", "60s"),
+    ]);
+    let mut a = RawClient::connected(b.addr(), V5, "bp-a").await;
+    a.subscribe("fc/bp/to-a", QoS::AtLeastOnce).await;
+    let mut c = RawClient::connected(b.addr(), V5, "bp-b").await;
+    c.subscribe("fc/bp/to-b", QoS::AtLeastOnce).await;
+    let (got_a, got_b) = tokio::time::timeout(Duration::from_secs(40), async {
+        tokio::join!(
+            publish_and_receive(&mut a, "fc/bp/to-b", 400),
+            publish_and_receive(&mut c, "fc/bp/to-a", 400)
+        )
+    })
+    .await
+    .expect("two clients publishing to each other deadlocked");
+    assert_eq!(got_a, sequence(400));
+    assert_eq!(got_b, sequence(400));
+    assert_eq!(metric(&b, "messages_dropped_queue_full").await, 0);
+    assert!(
+        metric(&b, "publishers_paused").await > 0,
+        "no congestion: test too easy"
+    );
+    assert_eq!(metric(&b, "publishers_pause_timeouts").await, 0);
+}
+
 // An offline persistent session never holds a publisher back (only a session
 // bound to a live connection does): its queue fills and drops its oldest, as
 // EMQX's does, while the publisher is acknowledged at full speed (a single

@@ -876,7 +876,13 @@ impl ConnState {
 }
 
 /// The reader task: reads, decodes, and hands packets to the actor in batches,
-/// waiting for credit so a fast sender cannot flood the mailbox.
+/// waiting for credit so a fast sender cannot flood the mailbox. While it waits
+/// it keeps reading until its batch is full, passing the client's acks to the
+/// session: a connection held back by a congested session (whose credits stay
+/// out) still takes in the acks that drain its own session, so two clients
+/// publishing to each other never wait on each other. A QoS 1/2 publisher is
+/// then held by its own window (its PUBLISHes are not acknowledged), a QoS 0
+/// one by TCP once the batch is full.
 async fn read_loop(
     mut rd: ReadHalf,
     conn: ActorRef<ConnMsg>,
@@ -892,10 +898,13 @@ async fn read_loop(
     let mut read_size = INITIAL_READ_BUFFER;
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
+    // Packets decoded and not yet handed over: kept across reads only while
+    // waiting for credit (an idle connection holds no batch).
+    let mut batch: Vec<Packet> = Vec::new();
     loop {
         // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
         // the batch of large `Packet` values is not moved as it grows.
-        let mut batch = Vec::with_capacity((buf.len() / 4).min(READ_BATCH));
+        batch.reserve((buf.len() / 4).min(READ_BATCH - batch.len()));
         let mut acks = Vec::new();
         // Acks go to the session only once one is bound; before that they stay
         // in order with the other packets (an ack before CONNECT is a violation).
@@ -938,16 +947,31 @@ async fn read_loop(
             }
         }
         if !batch.is_empty() {
-            match credit.acquire().await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return,
-            }
-            if conn.cast(ConnMsg::Inbound(batch)).is_err() {
+            // A full batch, or the last one, waits for credit; another one
+            // waits while reading on (see above).
+            let got = if more_buffered || failed.is_some() {
+                match credit.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
+                true
+            } else {
+                match credit.try_acquire() {
+                    Ok(permit) => {
+                        permit.forget();
+                        true
+                    }
+                    Err(tokio::sync::TryAcquireError::NoPermits) => false,
+                    Err(tokio::sync::TryAcquireError::Closed) => return,
+                }
+            };
+            if got
+                && conn
+                    .cast(ConnMsg::Inbound(std::mem::take(&mut batch)))
+                    .is_err()
+            {
                 return;
             }
-        } else {
-            // Not kept across the read below: an idle connection holds no batch.
-            drop(batch);
         }
         if let Some(e) = failed {
             let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
@@ -961,23 +985,43 @@ async fn read_loop(
             buf.reserve(read_size);
         }
         let room = buf.capacity() - buf.len();
+        let waiting = !batch.is_empty();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
                 // read_buf is cancel safe: a lost race reads nothing.
-                r = rd.read_buf(&mut buf) => break r,
+                r = rd.read_buf(&mut buf) => break Some(r),
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
+                    if !batch.is_empty() {
+                        // What came before the silence is handled first.
+                        let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                    }
                     let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
                     return;
                 }
                 // The keepalive was negotiated (or changed): re-arm the deadline.
                 changed = timeout.changed() => if changed.is_err() { return },
+                // Credit came back while the batch waited: hand it over.
+                permit = credit.acquire(), if waiting => match permit {
+                    Ok(permit) => {
+                        permit.forget();
+                        if conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))).is_err() {
+                            return;
+                        }
+                        break None;
+                    }
+                    Err(_) => return,
+                },
             }
         };
+        let Some(n) = n else { continue };
         last_received = tokio::time::Instant::now();
         match n {
             Ok(0) => {
+                if !batch.is_empty() {
+                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                }
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
                 return;
             }
@@ -985,6 +1029,9 @@ async fn read_loop(
             Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
             Ok(_) => {}
             Err(e) => {
+                if !batch.is_empty() {
+                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                }
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
                 return;
             }
