@@ -448,6 +448,12 @@ fn validate_ranges(config: &Config) -> Result<(), (&'static str, String)> {
             "must be at least 1 (it is announced as Receive Maximum, which cannot be 0)".into(),
         ));
     }
+    if mqtt.backpressure && mqtt.backpressure_timeout.is_zero() {
+        return Err((
+            "mqtt.backpressure_timeout",
+            "must be longer than 0s while mqtt.backpressure is on".into(),
+        ));
+    }
     if config.router.shards == 0 {
         return Err(("router.shards", "must be at least 1".into()));
     }
@@ -686,6 +692,8 @@ pub fn render(config: &Config) -> String {
         session_expiry_interval,
         max_mqueue_len,
         mqueue_store_qos0,
+        backpressure,
+        backpressure_timeout,
         max_subscriptions,
         upgrade_qos,
         idle_timeout,
@@ -722,6 +730,8 @@ pub fn render(config: &Config) -> String {
     out.duration("session_expiry_interval", *session_expiry_interval, 1);
     out.plain("max_mqueue_len", max_mqueue_len, 1);
     out.plain("mqueue_store_qos0", mqueue_store_qos0, 1);
+    out.plain("backpressure", backpressure, 1);
+    out.duration("backpressure_timeout", *backpressure_timeout, 1);
     out.plain("max_subscriptions", max_subscriptions, 1);
     out.plain("upgrade_qos", upgrade_qos, 1);
     out.duration("idle_timeout", *idle_timeout, 1);
@@ -1203,6 +1213,11 @@ mod tests {
                 "ROOST__MQTT__MAX_CLIENTID_LEN",
                 "5",
                 "mqtt.max_clientid_len: ",
+            ),
+            (
+                "ROOST__MQTT__BACKPRESSURE_TIMEOUT",
+                "0s",
+                "mqtt.backpressure_timeout: ",
             ),
             ("ROOST__ROUTER__SHARDS", "0", "router.shards: "),
             (

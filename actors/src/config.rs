@@ -417,6 +417,15 @@ pub struct MqttConfig {
     pub max_mqueue_len: usize,
     /// Queue QoS 0 messages for offline persistent sessions too.
     pub mqueue_store_qos0: bool,
+    /// Hold a publishing client back while a connected subscriber's session it
+    /// publishes to is congested, instead of dropping from that session's queue
+    /// (a departure from EMQX; false = EMQX's behaviour).
+    pub backpressure: bool,
+    /// The longest a publishing client is held back by one congested session
+    /// before its next packets are handled anyway (a stuck subscriber slows its
+    /// publishers, it never blocks them).
+    #[serde(with = "humantime_serde")]
+    pub backpressure_timeout: Duration,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
     /// Deliver with the subscription's QoS even when the publish's is lower.
@@ -449,6 +458,8 @@ impl Default for MqttConfig {
             session_expiry_interval: Duration::from_secs(2 * 3600),
             max_mqueue_len: 1000,
             mqueue_store_qos0: true,
+            backpressure: true,
+            backpressure_timeout: Duration::from_secs(5),
             max_subscriptions: 0,
             upgrade_qos: false,
             idle_timeout: Duration::from_secs(15),

@@ -65,12 +65,28 @@ impl BrokerContext {
     /// retained, then delivers it to every matching subscription. Returns the
     /// number of deliveries.
     pub fn publish(&self, msg: Arc<Message>) -> usize {
+        self.retain(&msg);
+        self.router.route(&msg)
+    }
+
+    /// [`Self::publish`] for a client's PUBLISH: the congested sessions it met
+    /// are pushed onto `congested` (see [`Router::route_from_client`]).
+    pub fn publish_from_client(
+        &self,
+        msg: Arc<Message>,
+        congested: &mut Vec<Arc<SessionHandle>>,
+    ) -> usize {
+        self.retain(&msg);
+        self.router.route_from_client(&msg, congested)
+    }
+
+    /// Stores or clears a retained message (and tells the other nodes).
+    fn retain(&self, msg: &Arc<Message>) {
         if msg.retain && self.config.mqtt.retain_available {
-            self.retained.retain(&msg);
+            self.retained.retain(msg);
             if let Some(cluster) = self.router.cluster() {
-                cluster.retained(&msg);
+                cluster.retained(msg);
             }
         }
-        self.router.route(&msg)
     }
 }

@@ -46,6 +46,12 @@ counters! {
     messages_dropped_qos0_offline => inc_dropped_qos0_offline;
     /// Dropped: a shared-subscription message whose group had no other member.
     messages_dropped_no_group_member => inc_dropped_no_group_member;
+    /// Times a connection stopped reading its client's publishes because a
+    /// subscriber's session it published to was congested (`mqtt.backpressure`).
+    publishers_paused => inc_publishers_paused;
+    /// Of those pauses, the ones ended by `mqtt.backpressure_timeout` rather
+    /// than by the session draining (a stuck subscriber).
+    publishers_pause_timeouts => inc_publishers_pause_timeouts;
     /// Retained messages not stored because of `retainer.*` limits.
     retained_dropped => inc_retained_dropped;
     /// Client connections accepted.

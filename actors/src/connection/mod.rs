@@ -79,6 +79,12 @@ pub enum ConnMsg {
         reason: ReasonCode,
         reply: Option<RpcReplyPort<Vec<u16>>>,
     },
+    /// From a congested session this connection waits for: it has drained (or
+    /// lost its connection, or ended). Handle the client's packets again.
+    Resume,
+    /// `mqtt.backpressure_timeout` after the pause of this number: handle the
+    /// client's packets again even if nobody woke us.
+    PauseTimeout(u32),
 }
 
 ractor_message!(ConnMsg);
@@ -139,6 +145,20 @@ pub struct ConnState {
     awaiting_session: bool,
     /// Reader credits returned once `pending` is drained (keeps backpressure).
     held_credit: usize,
+    /// A PUBLISH met a congested session (`mqtt.backpressure`): later packets
+    /// wait in `pending` until it has drained (`Resume`) or the pause times out.
+    /// Outbound traffic (`Send`) goes on, so two clients publishing to each
+    /// other never wait for each other.
+    paused: bool,
+    /// Numbers the pauses, so a timer of an earlier pause ends no later one.
+    pause_epoch: u32,
+    /// Set while the packets held by a pause that timed out are handled: they
+    /// go through without pausing again, so a stuck subscriber lets its
+    /// publishers on by what they have sent per `mqtt.backpressure_timeout`
+    /// (about one window of QoS 1/2 messages), not one message.
+    pause_waived: bool,
+    /// The congested sessions met since the last packet was handled, to wait for.
+    congested: Vec<Arc<SessionHandle>>,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
@@ -200,6 +220,10 @@ impl Actor for Connection {
             pending: std::collections::VecDeque::new(),
             awaiting_session: false,
             held_credit: 0,
+            paused: false,
+            pause_epoch: 0,
+            pause_waived: false,
+            congested: Vec::new(),
             depth,
             access: ClientAccess::default(),
         })
@@ -231,7 +255,7 @@ impl Actor for Connection {
                     // The usual case: handled straight from the batch, so the
                     // packets are not moved into `pending` first.
                     let mut packets = packets.into_iter();
-                    while !st.awaiting_session && !st.closing {
+                    while !st.held() {
                         let Some(p) = packets.next() else { break };
                         if let Some(connect) = st.handle_one(&myself, p) {
                             connect.await;
@@ -245,9 +269,32 @@ impl Actor for Connection {
             }
             ConnMsg::ReadEnded(end) => {
                 // Packets decoded before the end are handled first (e.g. a
-                // PUBLISH followed by a malformed packet).
-                st.process_pending(&myself).await;
+                // PUBLISH followed by a malformed packet), congestion or not:
+                // nothing more comes from this client.
+                loop {
+                    st.paused = false;
+                    st.congested.clear();
+                    st.process_pending(&myself).await;
+                    if !st.paused {
+                        break;
+                    }
+                }
                 st.read_ended(end)
+            }
+            ConnMsg::Resume => {
+                if st.paused {
+                    st.paused = false;
+                    st.process_pending(&myself).await;
+                }
+            }
+            ConnMsg::PauseTimeout(epoch) => {
+                if st.paused && epoch == st.pause_epoch {
+                    st.ctx.metrics.inc_publishers_pause_timeouts();
+                    st.paused = false;
+                    st.pause_waived = true;
+                    st.process_pending(&myself).await;
+                    st.pause_waived = false;
+                }
             }
             ConnMsg::Send(batch) => {
                 if st.send_outgoing(batch) {
@@ -268,6 +315,7 @@ impl Actor for Connection {
                 }
             }
         }
+        st.wait_for_congested(&myself).await;
         st.flush_session();
         st.flush().await;
         if st.closing {
@@ -306,9 +354,43 @@ impl ConnState {
         }
     }
 
+    /// Whether the next packet must wait (for a SUBACK, for congested
+    /// sessions to drain) or not be handled at all (closing).
+    fn held(&self) -> bool {
+        self.awaiting_session || self.paused || self.closing
+    }
+
+    /// After a PUBLISH met congested sessions: registers with them to be woken
+    /// when they drain and arms the pause's timeout. If they all drained in the
+    /// meantime, the held packets are handled at once (which may pause again).
+    async fn wait_for_congested(&mut self, myself: &ActorRef<ConnMsg>) {
+        while !self.congested.is_empty() {
+            if !self.paused || self.closing {
+                // Closing, or met while a timed-out pause was waived.
+                self.congested.clear();
+                return;
+            }
+            let mut waiting = false;
+            for s in self.congested.drain(..) {
+                waiting |= s.wait_for_drain(myself);
+            }
+            if waiting {
+                self.pause_epoch = self.pause_epoch.wrapping_add(1);
+                let epoch = self.pause_epoch;
+                self.ctx.metrics.inc_publishers_paused();
+                myself.send_after(self.ctx.mqtt.backpressure_timeout, move || {
+                    ConnMsg::PauseTimeout(epoch)
+                });
+                return;
+            }
+            self.paused = false;
+            self.process_pending(myself).await;
+        }
+    }
+
     /// Handles pending packets in order until one must wait for the session.
     async fn process_pending(&mut self, myself: &ActorRef<ConnMsg>) {
-        while !self.awaiting_session && !self.closing {
+        while !self.held() {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
@@ -434,9 +516,16 @@ impl ConnState {
         None
     }
 
-    /// Routes an authorized PUBLISH and acks it.
+    /// Routes an authorized PUBLISH and acks it. If it met a congested session
+    /// (`mqtt.backpressure`), the packets after it wait (see [`ConnState::paused`]).
     fn route(&mut self, message: Arc<Message>, ack: Option<Packet>) {
-        let deliveries = self.ctx.publish(message);
+        let deliveries = if self.ctx.mqtt.backpressure {
+            let n = self.ctx.publish_from_client(message, &mut self.congested);
+            self.paused |= !self.congested.is_empty() && !self.pause_waived;
+            n
+        } else {
+            self.ctx.publish(message)
+        };
         if let Some(mut ack) = ack {
             if deliveries == 0 && self.channel.version.is_v5() {
                 // 0x10 No matching subscribers, as EMQX 5 (a success code).
@@ -787,7 +876,13 @@ impl ConnState {
 }
 
 /// The reader task: reads, decodes, and hands packets to the actor in batches,
-/// waiting for credit so a fast sender cannot flood the mailbox.
+/// waiting for credit so a fast sender cannot flood the mailbox. While it waits
+/// it keeps reading until its batch is full, passing the client's acks to the
+/// session: a connection held back by a congested session (whose credits stay
+/// out) still takes in the acks that drain its own session, so two clients
+/// publishing to each other never wait on each other. A QoS 1/2 publisher is
+/// then held by its own window (its PUBLISHes are not acknowledged), a QoS 0
+/// one by TCP once the batch is full.
 async fn read_loop(
     mut rd: ReadHalf,
     conn: ActorRef<ConnMsg>,
@@ -803,10 +898,13 @@ async fn read_loop(
     let mut read_size = INITIAL_READ_BUFFER;
     let mut last_received = tokio::time::Instant::now();
     let mut version = ProtocolVersion::V3_1_1;
+    // Packets decoded and not yet handed over: kept across reads only while
+    // waiting for credit (an idle connection holds no batch).
+    let mut batch: Vec<Packet> = Vec::new();
     loop {
         // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
         // the batch of large `Packet` values is not moved as it grows.
-        let mut batch = Vec::with_capacity((buf.len() / 4).min(READ_BATCH));
+        batch.reserve((buf.len() / 4).min(READ_BATCH - batch.len()));
         let mut acks = Vec::new();
         // Acks go to the session only once one is bound; before that they stay
         // in order with the other packets (an ack before CONNECT is a violation).
@@ -849,16 +947,31 @@ async fn read_loop(
             }
         }
         if !batch.is_empty() {
-            match credit.acquire().await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return,
-            }
-            if conn.cast(ConnMsg::Inbound(batch)).is_err() {
+            // A full batch, or the last one, waits for credit; another one
+            // waits while reading on (see above).
+            let got = if more_buffered || failed.is_some() {
+                match credit.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
+                true
+            } else {
+                match credit.try_acquire() {
+                    Ok(permit) => {
+                        permit.forget();
+                        true
+                    }
+                    Err(tokio::sync::TryAcquireError::NoPermits) => false,
+                    Err(tokio::sync::TryAcquireError::Closed) => return,
+                }
+            };
+            if got
+                && conn
+                    .cast(ConnMsg::Inbound(std::mem::take(&mut batch)))
+                    .is_err()
+            {
                 return;
             }
-        } else {
-            // Not kept across the read below: an idle connection holds no batch.
-            drop(batch);
         }
         if let Some(e) = failed {
             let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
@@ -872,23 +985,43 @@ async fn read_loop(
             buf.reserve(read_size);
         }
         let room = buf.capacity() - buf.len();
+        let waiting = !batch.is_empty();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
                 // read_buf is cancel safe: a lost race reads nothing.
-                r = rd.read_buf(&mut buf) => break r,
+                r = rd.read_buf(&mut buf) => break Some(r),
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
+                    if !batch.is_empty() {
+                        // What came before the silence is handled first.
+                        let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                    }
                     let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
                     return;
                 }
                 // The keepalive was negotiated (or changed): re-arm the deadline.
                 changed = timeout.changed() => if changed.is_err() { return },
+                // Credit came back while the batch waited: hand it over.
+                permit = credit.acquire(), if waiting => match permit {
+                    Ok(permit) => {
+                        permit.forget();
+                        if conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))).is_err() {
+                            return;
+                        }
+                        break None;
+                    }
+                    Err(_) => return,
+                },
             }
         };
+        let Some(n) = n else { continue };
         last_received = tokio::time::Instant::now();
         match n {
             Ok(0) => {
+                if !batch.is_empty() {
+                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                }
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
                 return;
             }
@@ -896,6 +1029,9 @@ async fn read_loop(
             Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
             Ok(_) => {}
             Err(e) => {
+                if !batch.is_empty() {
+                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                }
                 let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
                 return;
             }

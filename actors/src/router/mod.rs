@@ -64,6 +64,11 @@ pub enum RouteKey {
 
 type Partition = RwLock<TopicTrie<RouteKey, Route>>;
 
+/// Where a client's publish reports the sessions it found congested (see
+/// [`SessionHandle::deliver`]); `None` for publishes that never hold anyone back
+/// (wills, `$SYS`, messages forwarded by another node).
+type Congested<'a> = Option<&'a mut Vec<Arc<SessionHandle>>>;
+
 /// The shared topic index plus the delivery logic run by publishers.
 pub struct Router {
     partitions: Vec<Arc<Partition>>,
@@ -140,18 +145,35 @@ impl Router {
     /// shared group spanning nodes picks one member cluster-wide. Returns the
     /// number of deliveries made (a forward to a node counts as one).
     pub fn route(&self, msg: &Arc<Message>) -> usize {
+        self.route_congested(msg, None)
+    }
+
+    /// [`Self::route`] for a client's publish: the local sessions that are
+    /// congested (bound, backlog at the high watermark) are pushed onto
+    /// `congested`, so the publishing connection can hold its client back.
+    /// Nothing is allocated while no session is congested. Forwards to other
+    /// nodes report nothing (no flow control across nodes).
+    pub fn route_from_client(
+        &self,
+        msg: &Arc<Message>,
+        congested: &mut Vec<Arc<SessionHandle>>,
+    ) -> usize {
+        self.route_congested(msg, Some(congested))
+    }
+
+    fn route_congested(&self, msg: &Arc<Message>, congested: Congested<'_>) -> usize {
         let Some(hook) = self.cluster.get() else {
-            return self.route_local(msg, Scope::All, &mut RemoteMatches::default());
+            return self.route_local(msg, Scope::All, &mut RemoteMatches::default(), congested);
         };
         let mut remote = RemoteMatches::default();
         hook.remote_matches(&msg.topic, &mut remote);
         if remote.is_empty() {
-            return self.route_local(msg, Scope::All, &mut remote);
+            return self.route_local(msg, Scope::All, &mut remote, congested);
         }
         // Local deliveries first; `deliver` takes from `remote.groups` the groups
         // it decides on (and puts the remote picks in `picked`).
         let mut picked: Vec<(Arc<str>, Arc<SharedKey>)> = Vec::new();
-        let mut n = self.route_local(msg, Scope::Cluster(&mut picked), &mut remote);
+        let mut n = self.route_local(msg, Scope::Cluster(&mut picked), &mut remote, congested);
         // Groups with members on other nodes only.
         for (key, nodes) in remote.groups.drain(..) {
             if nodes.is_empty() {
@@ -189,7 +211,7 @@ impl Router {
     ) -> usize {
         let mut n = 0;
         if plain {
-            n += self.route_local(msg, Scope::PlainOnly, &mut RemoteMatches::default());
+            n += self.route_local(msg, Scope::PlainOnly, &mut RemoteMatches::default(), None);
         }
         for key in groups {
             let partition = self.partitions[self.partition_of(&key.filter)].read();
@@ -221,11 +243,12 @@ impl Router {
         msg: &Arc<Message>,
         mut scope: Scope<'_>,
         remote: &mut RemoteMatches,
+        mut congested: Congested<'_>,
     ) -> usize {
         let own = self.partition_of(&msg.topic);
-        let mut n = self.deliver(own, msg, &mut scope, remote);
+        let mut n = self.deliver(own, msg, &mut scope, remote, congested.as_deref_mut());
         if own != 0 {
-            n += self.deliver(0, msg, &mut scope, remote);
+            n += self.deliver(0, msg, &mut scope, remote, congested);
         }
         let remote_targets = !remote.plain.is_empty()
             || !remote.groups.is_empty()
@@ -246,13 +269,22 @@ impl Router {
         msg: &Arc<Message>,
         scope: &mut Scope<'_>,
         remote: &mut RemoteMatches,
+        mut congested: Congested<'_>,
     ) -> usize {
         let mut n = 0;
-        let send = |session: &SessionHandle, delivery: Delivery| {
-            // A session that just ended is a normal race; the message is dropped
-            // for it (its state is gone) and counted.
-            if !session.send(Inbound::Deliver(delivery)) {
-                self.metrics.inc_dropped_no_session();
+        let mut send = |session: &Arc<SessionHandle>, delivery: Delivery| {
+            match session.deliver(delivery) {
+                Some(false) => {}
+                Some(true) => {
+                    if let Some(c) = congested.as_deref_mut() {
+                        if !c.iter().any(|s| Arc::ptr_eq(s, session)) {
+                            c.push(session.clone());
+                        }
+                    }
+                }
+                // A session that just ended is a normal race; the message is
+                // dropped for it (its state is gone) and counted.
+                None => self.metrics.inc_dropped_no_session(),
             }
         };
         let partition = self.partitions[index].read();

@@ -7,9 +7,15 @@
 //! one on the same handle, which carries on where the old one stopped. The topic
 //! index and the connection hold the handle, never the actor, so they need no
 //! update after a restart.
+//!
+//! The handle is also where publishers learn that a session is congested (see
+//! [`SessionHandle::deliver`]): the session keeps its backlog and binding here,
+//! under the inbox lock a publisher takes anyway, and wakes the connections it
+//! held back once it has drained.
 
 use super::data::SessionData;
 use super::{Delivery, SessionMsg};
+use crate::connection::ConnMsg;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
@@ -55,12 +61,43 @@ struct Inbox {
     deliveries: VecDeque<Inbound>,
     /// A Wake is on its way to the actor: no need to send another.
     wake_pending: bool,
+    /// Deliveries the actor holds outside the inbox: its MQueue's length at the
+    /// end of its last run, plus the deliveries taken out since (counted as
+    /// queued until the run ends: erring high, a publisher is held back a
+    /// little early rather than a queue overflowing).
+    held: usize,
+    /// Bound to a live connection. Only then does a backlog hold publishers
+    /// back: an offline session fills and drops by the queue's policy.
+    bound: bool,
+    /// Connections holding their client's publishes back until this session
+    /// has drained (each once).
+    waiters: Vec<ActorRef<ConnMsg>>,
 }
 
 impl Inbox {
     fn len(&self) -> usize {
         self.control.len() + self.deliveries.len()
     }
+
+    /// Messages waiting to go into the inflight window.
+    fn backlog(&self) -> usize {
+        self.deliveries.len() + self.held
+    }
+}
+
+/// The backlogs (inbox deliveries plus MQueue) at which a bound session holds
+/// its publishers back (high) and lets them go again (low): half and a quarter
+/// of `mqtt.max_mqueue_len`, so a publisher that sees the high mark has half a
+/// queue of room for what is already on its way (its current batch, the other
+/// publishers'). An unbounded queue drops nothing, but 1,000 waiting messages
+/// are congestion all the same.
+pub fn watermarks(max_mqueue_len: usize) -> (usize, usize) {
+    let len = if max_mqueue_len == 0 {
+        2000
+    } else {
+        max_mqueue_len
+    };
+    ((len / 2).max(1), len / 4)
 }
 
 /// The durable part of one session, shared by its successive actors.
@@ -71,17 +108,23 @@ pub struct SessionHandle {
     /// Inbox length, for the actor tree's mailbox column.
     pub(crate) depth: Arc<AtomicUsize>,
     closed: AtomicBool,
+    /// See [`watermarks`].
+    high: usize,
+    low: usize,
     pub(crate) data: Mutex<SessionData>,
 }
 
 impl SessionHandle {
     pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
+        let (high, low) = watermarks(data.mqueue.max_len());
         Arc::new(SessionHandle {
             client_id,
             actor: RwLock::new(None),
             inbox: Mutex::new(Inbox::default()),
             depth: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
+            high,
+            low,
             data: Mutex::new(data),
         })
     }
@@ -96,24 +139,78 @@ impl SessionHandle {
     /// connection's acks from one read). Returns false once the session has
     /// ended (the messages are dropped).
     pub fn send_all(&self, msgs: impl IntoIterator<Item = Inbound>) -> bool {
+        self.push(msgs).is_some()
+    }
+
+    /// Queues the delivery of a client's publish. `Some(true)` when the session
+    /// is congested: bound to a connection, with a backlog at or above the high
+    /// watermark (the publisher should hold back, see [`Self::wait_for_drain`]);
+    /// `None` once the session has ended (the delivery is dropped).
+    pub fn deliver(&self, d: Delivery) -> Option<bool> {
+        self.push(std::iter::once(Inbound::Deliver(d)))
+    }
+
+    fn push(&self, msgs: impl IntoIterator<Item = Inbound>) -> Option<bool> {
         if self.is_closed() {
-            return false;
+            return None;
         }
-        let wake = {
+        let (wake, congested) = {
             let mut inbox = self.inbox.lock();
             for msg in msgs {
                 match msg {
                     Inbound::Deliver(_) => inbox.deliveries.push_back(msg),
+                    // The connection is going (handled before any delivery):
+                    // from now on publishers are not held back for it. The
+                    // next run records the binding as it really is.
+                    Inbound::Detach { .. } | Inbound::ConnDown(_) => {
+                        inbox.bound = false;
+                        inbox.control.push_back(msg)
+                    }
                     _ => inbox.control.push_back(msg),
                 }
             }
             self.depth.store(inbox.len(), Ordering::Relaxed);
-            !std::mem::replace(&mut inbox.wake_pending, true)
+            let congested = inbox.bound && inbox.backlog() >= self.high;
+            (!std::mem::replace(&mut inbox.wake_pending, true), congested)
         };
         if wake {
             self.wake();
         }
+        Some(congested)
+    }
+
+    /// Registers `conn` to get [`ConnMsg::Resume`] once this session's backlog
+    /// is down to the low watermark, or it is unbound or ended. False, and
+    /// nothing registered, if that is already so (decided under the lock the
+    /// session takes to wake its waiters, so a wake-up is never missed).
+    pub fn wait_for_drain(&self, conn: &ActorRef<ConnMsg>) -> bool {
+        let mut inbox = self.inbox.lock();
+        if self.is_closed() || !inbox.bound || inbox.backlog() <= self.low {
+            return false;
+        }
+        if !inbox.waiters.iter().any(|w| w.get_id() == conn.get_id()) {
+            inbox.waiters.push(conn.clone());
+        }
         true
+    }
+
+    /// Records the session's state after a run of inbox messages (its MQueue's
+    /// length, whether it is bound) and lets its waiting publishers go once it
+    /// has drained to the low watermark or is no longer bound (a session without
+    /// its connection will not drain soon: its queue's drop policy applies).
+    pub(crate) fn note_backlog(&self, queued: usize, bound: bool) {
+        let waiters = {
+            let mut inbox = self.inbox.lock();
+            inbox.held = queued;
+            inbox.bound = bound;
+            if inbox.waiters.is_empty() || (bound && inbox.backlog() > self.low) {
+                return;
+            }
+            std::mem::take(&mut inbox.waiters)
+        };
+        for w in waiters {
+            let _ = w.cast(ConnMsg::Resume);
+        }
     }
 
     /// Asks the current actor to drain the inbox. If there is none (it is being
@@ -147,7 +244,11 @@ impl SessionHandle {
                 Some(Inbound::Subscribe(_) | Inbound::Unsubscribe(_)) => break,
                 Some(_) => out.push(inbox.control.pop_front().expect("front exists")),
                 None => match inbox.deliveries.pop_front() {
-                    Some(d) => out.push(d),
+                    Some(d) => {
+                        // Still queued, for publishers, until the run ends.
+                        inbox.held += 1;
+                        out.push(d)
+                    }
                     None => break,
                 },
             }
@@ -175,9 +276,14 @@ impl SessionHandle {
             .filter(|a| !matches!(a.get_status(), ActorStatus::Stopped | ActorStatus::Stopping))
     }
 
-    /// Marks the session ended: later messages are refused.
+    /// Marks the session ended: later messages are refused, and publishers
+    /// waiting for it to drain go on.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
+        let waiters = std::mem::take(&mut self.inbox.lock().waiters);
+        for w in waiters {
+            let _ = w.cast(ConnMsg::Resume);
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -217,5 +323,20 @@ impl std::fmt::Debug for SessionHandle {
         f.debug_struct("SessionHandle")
             .field("client_id", &self.client_id)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watermarks;
+
+    #[test]
+    fn watermarks_are_a_half_and_a_quarter_of_the_queue() {
+        assert_eq!(watermarks(1000), (500, 250));
+        assert_eq!(watermarks(20), (10, 5));
+        // A tiny queue still holds publishers back before it overflows.
+        assert_eq!(watermarks(1), (1, 0));
+        // Unbounded: 1,000 waiting messages are congestion all the same.
+        assert_eq!(watermarks(0), (1000, 500));
     }
 }

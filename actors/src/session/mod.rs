@@ -236,6 +236,10 @@ impl Actor for Session {
                 // Boxed, like the other rare and large paths: the actor's task
                 // holds its largest handler future for its whole life.
                 let r = Box::pin(st.bind(*args)).await;
+                {
+                    let d = st.handle.data.lock();
+                    st.handle.note_backlog(d.mqueue.len(), d.binding.is_some());
+                }
                 st.flush();
                 let _ = reply.send(r);
             }
@@ -354,6 +358,8 @@ impl SessionState {
                 for msg in run.drain(..) {
                     Self::process_sync(&mut d, &mut self.cx, msg);
                 }
+                self.handle
+                    .note_backlog(d.mqueue.len(), d.binding.is_some());
                 continue;
             }
             let Some(msg) = self.handle.peek() else {

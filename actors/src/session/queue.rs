@@ -111,6 +111,11 @@ impl MQueue {
         self.items.len()
     }
 
+    /// The bound (0 = unbounded).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
