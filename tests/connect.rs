@@ -136,6 +136,7 @@ async fn v5_empty_client_id_gets_assigned_identifier() {
     let id2 = ack2
         .properties
         .assigned_client_identifier
+        .clone()
         .expect("assigned id");
     assert_ne!(id, id2, "assigned ids must be unique");
     c.ping().await;

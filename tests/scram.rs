@@ -110,11 +110,12 @@ fn scram_connect(client_id: &str, data: Vec<u8>) -> Connect {
 fn auth(data: Vec<u8>) -> Packet {
     Packet::Auth(Auth {
         reason_code: ReasonCode::ContinueAuthentication,
-        properties: Properties {
+        properties: PropertyValues {
             authentication_method: Some(METHOD.into()),
             authentication_data: Some(data.into()),
             ..Default::default()
-        },
+        }
+        .into(),
     })
 }
 
@@ -128,7 +129,7 @@ async fn exchange(b: &Broker, user: &str, password: &str) -> (RawClient, ConnAck
         Packet::Auth(a) => {
             assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
             assert_eq!(a.properties.authentication_method.as_deref(), Some(METHOD));
-            a.properties.authentication_data.unwrap()
+            a.properties.authentication_data.clone().unwrap()
         }
         p => panic!("expected AUTH 0x18, got {p:?}"),
     };
@@ -169,6 +170,7 @@ async fn scram_sha_256_succeeds_with_the_password() {
     let server_final = ack
         .properties
         .authentication_data
+        .clone()
         .expect("server-final in CONNACK");
     assert_eq!(
         std::str::from_utf8(&server_final).unwrap(),
@@ -185,11 +187,12 @@ async fn scram_sha_256_succeeds_with_the_password() {
     let reauth = |code, data: Vec<u8>| {
         Packet::Auth(Auth {
             reason_code: code,
-            properties: Properties {
+            properties: PropertyValues {
                 authentication_method: Some(METHOD.into()),
                 authentication_data: Some(data.into()),
                 ..Default::default()
-            },
+            }
+            .into(),
         })
     };
     c.send(&reauth(ReasonCode::ReAuthenticate, again.first()))
@@ -198,7 +201,7 @@ async fn scram_sha_256_succeeds_with_the_password() {
         panic!("expected AUTH 0x18")
     };
     assert_eq!(server_first.reason_code, ReasonCode::ContinueAuthentication);
-    let last = again.last(&server_first.properties.authentication_data.unwrap());
+    let last = again.last(&server_first.properties.authentication_data.clone().unwrap());
     c.send(&reauth(ReasonCode::ContinueAuthentication, last))
         .await;
     let Packet::Auth(done) = c.recv().await else {
@@ -206,7 +209,7 @@ async fn scram_sha_256_succeeds_with_the_password() {
     };
     assert_eq!(done.reason_code, ReasonCode::Success);
     assert_eq!(
-        std::str::from_utf8(&done.properties.authentication_data.unwrap()).unwrap(),
+        std::str::from_utf8(&done.properties.authentication_data.clone().unwrap()).unwrap(),
         again.expected.unwrap()
     );
     c.ping().await;
@@ -217,7 +220,7 @@ async fn scram_sha_256_succeeds_with_the_password() {
     let Packet::Auth(server_first) = c.recv().await else {
         panic!("expected AUTH 0x18")
     };
-    let last = wrong.last(&server_first.properties.authentication_data.unwrap());
+    let last = wrong.last(&server_first.properties.authentication_data.clone().unwrap());
     c.send(&reauth(ReasonCode::ContinueAuthentication, last))
         .await;
     c.expect_disconnect(ReasonCode::NotAuthorized).await;

@@ -52,10 +52,11 @@ async fn message_expiry_interval_counts_down() {
     let b = Broker::start();
     offline_subscriber(&b, "exp-sub", "v5/exp/t").await;
     let mut p = client(&b, "exp-pub").await;
-    let props = Properties {
+    let props: Properties = PropertyValues {
         message_expiry_interval: Some(10),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/exp/t", b"m", props))
         .await
@@ -81,10 +82,11 @@ async fn expired_message_is_not_delivered() {
     let b = Broker::start();
     offline_subscriber(&b, "expd-sub", "v5/expd/t").await;
     let mut p = client(&b, "expd-pub").await;
-    let props = Properties {
+    let props: Properties = PropertyValues {
         message_expiry_interval: Some(1),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/expd/t", b"short-lived", props))
         .await
@@ -121,10 +123,11 @@ async fn user_properties_forwarded_in_order() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let props = Properties {
+    let props: Properties = PropertyValues {
         user_properties: ups.clone(),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/up/t", b"m", props))
         .await
@@ -141,11 +144,12 @@ async fn response_topic_and_correlation_data_forwarded() {
     let mut s = subscriber(&b, "rr-sub", "v5/req/t").await;
     let mut p = client(&b, "rr-pub").await;
     let corr = Bytes::from_static(&[0, 1, 2, 0xFF, 0xFE]);
-    let props = Properties {
+    let props: Properties = PropertyValues {
         response_topic: Some("v5/resp/for-rr".into()),
         correlation_data: Some(corr.clone()),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/req/t", b"m", props))
         .await
@@ -165,11 +169,12 @@ async fn payload_format_and_content_type_forwarded() {
     let b = Broker::start();
     let mut s = subscriber(&b, "pf-sub", "v5/pf/t").await;
     let mut p = client(&b, "pf-pub").await;
-    let props = Properties {
+    let props: Properties = PropertyValues {
         payload_format_indicator: Some(1),
         content_type: Some("application/json; charset=utf-8".into()),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/pf/t", b"{\"a\":1}", props))
         .await
@@ -546,10 +551,11 @@ async fn live_delivery_keeps_expiry() {
     let b = Broker::start();
     let mut s = subscriber(&b, "live-exp-sub", "v5/lexp/+").await;
     let mut p = client(&b, "live-exp-pub").await;
-    let props = Properties {
+    let props: Properties = PropertyValues {
         message_expiry_interval: Some(100),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/lexp/a", b"m", props))
         .await
@@ -575,14 +581,16 @@ async fn live_delivery_keeps_expiry() {
 async fn retained_message_expiry() {
     let b = Broker::start();
     let mut p = client(&b, "rexp-pub").await;
-    let short = Properties {
+    let short: Properties = PropertyValues {
         message_expiry_interval: Some(1),
         ..Default::default()
-    };
-    let long = Properties {
+    }
+    .into();
+    let long: Properties = PropertyValues {
         message_expiry_interval: Some(60),
         ..Default::default()
-    };
+    }
+    .into();
     let mut m = publish_props("v5/rexp/short", b"s", short);
     m.retain = true;
     assert!(!p.publish_with(m).await.is_error());
@@ -656,7 +664,7 @@ async fn shared_subscription_carries_identifier() {
 
 /// Every forwardable property of a PUBLISH.
 fn all_forwarded_props() -> Properties {
-    Properties {
+    PropertyValues {
         payload_format_indicator: Some(1),
         content_type: Some("text/plain".into()),
         response_topic: Some("v5/keep/resp".into()),
@@ -668,6 +676,7 @@ fn all_forwarded_props() -> Properties {
         ],
         ..Default::default()
     }
+    .into()
 }
 
 fn assert_props_kept(what: &str, m: &Publish) {
@@ -735,10 +744,11 @@ async fn resent_message_expiry_counts_down() {
         RawClient::connect_ok(b.addr(), persistent_connect(V5, "rexp2-sub", 300)).await;
     s.subscribe("v5/rexp2/t", QoS::AtLeastOnce).await;
     let mut p = client(&b, "rexp2-pub").await;
-    let props = Properties {
+    let props: Properties = PropertyValues {
         message_expiry_interval: Some(10),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/rexp2/t", b"m", props))
         .await
@@ -795,10 +805,11 @@ async fn many_user_properties_forwarded() {
     let ups: Vec<(String, String)> = (0..200)
         .map(|i| (format!("k{}", i % 7), format!("v{i}")))
         .collect();
-    let props = Properties {
+    let props: Properties = PropertyValues {
         user_properties: ups.clone(),
         ..Default::default()
-    };
+    }
+    .into();
     assert!(!p
         .publish_with(publish_props("v5/mup/t", b"m", props))
         .await

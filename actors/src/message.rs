@@ -2,7 +2,7 @@
 //! shared by every subscriber through an `Arc` (payload bytes are never copied).
 
 use bytes::Bytes;
-use roost_protocol::{Properties, QoS};
+use roost_protocol::{Properties, PropertyValues, QoS};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,14 +42,17 @@ impl Message {
             || props.correlation_data.is_some()
             || !props.user_properties.is_empty();
         let properties = forwarded.then(|| {
-            Box::new(Properties {
-                payload_format_indicator: props.payload_format_indicator,
-                content_type: props.content_type.clone(),
-                response_topic: props.response_topic.clone(),
-                correlation_data: props.correlation_data.clone(),
-                user_properties: props.user_properties.clone(),
-                ..Properties::default()
-            })
+            Box::new(
+                PropertyValues {
+                    payload_format_indicator: props.payload_format_indicator,
+                    content_type: props.content_type.clone(),
+                    response_topic: props.response_topic.clone(),
+                    correlation_data: props.correlation_data.clone(),
+                    user_properties: props.user_properties.clone(),
+                    ..PropertyValues::default()
+                }
+                .into(),
+            )
         });
         let expires_at = props
             .message_expiry_interval

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use roost_actors::message::Message;
 use roost_actors::router::SharedKey;
 use roost_actors::session::{Delivery, TransferredSession, TransferredSubscription};
-use roost_protocol::{Properties, ProtocolVersion, QoS, SubscriptionOptions};
+use roost_protocol::{PropertyValues, ProtocolVersion, QoS, SubscriptionOptions};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,14 +117,17 @@ impl WireMessage {
             || self.correlation_data.is_some()
             || !self.user_properties.is_empty();
         let properties = forwarded.then(|| {
-            Box::new(Properties {
-                payload_format_indicator: self.payload_format_indicator,
-                content_type: self.content_type,
-                response_topic: self.response_topic,
-                correlation_data: self.correlation_data.map(Bytes::from),
-                user_properties: self.user_properties,
-                ..Properties::default()
-            })
+            Box::new(
+                PropertyValues {
+                    payload_format_indicator: self.payload_format_indicator,
+                    content_type: self.content_type,
+                    response_topic: self.response_topic,
+                    correlation_data: self.correlation_data.map(Bytes::from),
+                    user_properties: self.user_properties,
+                    ..PropertyValues::default()
+                }
+                .into(),
+            )
         });
         Message {
             topic: self.topic.into(),
@@ -239,6 +242,7 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roost_protocol::Properties;
 
     #[test]
     fn a_message_without_properties_stays_without() {
@@ -256,13 +260,14 @@ mod tests {
 
     #[test]
     fn a_message_survives_the_wire() {
-        let props = Properties {
+        let props: Properties = PropertyValues {
             content_type: Some("text/plain".into()),
             correlation_data: Some(Bytes::from_static(b"c1")),
             user_properties: vec![("k".into(), "v".into())],
             message_expiry_interval: Some(60),
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        }
+        .into();
         let m = Message::new(
             "a/b".into(),
             Bytes::from_static(b"hello"),

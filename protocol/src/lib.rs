@@ -15,7 +15,7 @@ mod wire;
 
 pub use error::ProtocolError;
 pub use packet::*;
-pub use properties::Properties;
+pub use properties::{Properties, PropertyValues};
 pub use reason::ReasonCode;
 
 /// The protocol level a client speaks, from the CONNECT packet.

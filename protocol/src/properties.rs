@@ -6,9 +6,19 @@ use crate::wire::{binary_len, put_binary, put_string, put_varint, varint_len, Re
 use crate::ProtocolError;
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// All MQTT 5.0 properties. `None` / empty means absent.
+/// The properties of one packet (or will): absent in most packets, so they
+/// cost one pointer and no allocation until one is set. A packet is moved
+/// several times between the socket and its handler; with every property
+/// inline (`PropertyValues`, 344 bytes) each PUBACK weighed as much.
+///
+/// Reads go through `Deref` (an absent block reads as all-absent); the first
+/// write through `DerefMut` allocates the block.
+#[derive(Clone, Default)]
+pub struct Properties(Option<Box<PropertyValues>>);
+
+/// Every MQTT 5.0 property. `None` / empty means absent.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Properties {
+pub struct PropertyValues {
     /// 0x01, PUBLISH and will: 0 = unspecified bytes, 1 = UTF-8.
     pub payload_format_indicator: Option<u8>,
     /// 0x02, PUBLISH and will: lifetime of the message in seconds.
@@ -65,12 +75,43 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
-impl Properties {
+impl PropertyValues {
+    /// No property at all, for reading an absent block.
+    const NONE: PropertyValues = PropertyValues {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: None,
+        response_topic: None,
+        correlation_data: None,
+        subscription_identifiers: Vec::new(),
+        session_expiry_interval: None,
+        assigned_client_identifier: None,
+        server_keep_alive: None,
+        authentication_method: None,
+        authentication_data: None,
+        request_problem_information: None,
+        will_delay_interval: None,
+        request_response_information: None,
+        response_information: None,
+        server_reference: None,
+        reason_string: None,
+        receive_maximum: None,
+        topic_alias_maximum: None,
+        topic_alias: None,
+        maximum_qos: None,
+        retain_available: None,
+        user_properties: Vec::new(),
+        maximum_packet_size: None,
+        wildcard_subscription_available: None,
+        subscription_identifier_available: None,
+        shared_subscription_available: None,
+    };
+
     /// True when no property is set (encodes as a zero property length).
     pub fn is_empty(&self) -> bool {
-        // Field by field: this runs several times per packet sent, and comparing
-        // with a freshly built default would construct one each time.
-        let Properties {
+        // Field by field: comparing with a freshly built default would
+        // construct one each time.
+        let PropertyValues {
             payload_format_indicator,
             message_expiry_interval,
             content_type,
@@ -126,6 +167,51 @@ impl Properties {
             && wildcard_subscription_available.is_none()
             && subscription_identifier_available.is_none()
             && shared_subscription_available.is_none()
+    }
+}
+
+static NO_PROPERTIES: PropertyValues = PropertyValues::NONE;
+
+impl Properties {
+    /// True when no property is set (encodes as a zero property length).
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|p| p.is_empty())
+    }
+}
+
+impl std::ops::Deref for Properties {
+    type Target = PropertyValues;
+
+    fn deref(&self) -> &PropertyValues {
+        self.0.as_deref().unwrap_or(&NO_PROPERTIES)
+    }
+}
+
+impl std::ops::DerefMut for Properties {
+    fn deref_mut(&mut self) -> &mut PropertyValues {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<PropertyValues> for Properties {
+    fn from(p: PropertyValues) -> Properties {
+        Properties((!p.is_empty()).then(|| Box::new(p)))
+    }
+}
+
+/// Equal when the same properties are set (an allocated but empty block
+/// equals an absent one).
+impl PartialEq for Properties {
+    fn eq(&self, other: &Properties) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Properties {}
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
     }
 }
 
@@ -202,8 +288,11 @@ impl Properties {
                 "property length exceeds remaining length",
             ));
         }
+        if len == 0 {
+            return Ok(Properties::default());
+        }
         let mut r = Reader::new(r.take(len)?);
-        let mut p = Properties::default();
+        let mut p = PropertyValues::default();
         while !r.is_empty() {
             let id = r.varint()?;
             if allowed_in(id) & ctx.bit() == 0 {
@@ -269,11 +358,14 @@ impl Properties {
                 _ => unreachable!("allowed_in rejects unknown identifiers"),
             }
         }
-        Ok(p)
+        Ok(Properties(Some(Box::new(p))))
     }
 
     /// Bytes of the property block without its length prefix.
     pub(crate) fn body_len(&self) -> usize {
+        if self.0.is_none() {
+            return 0;
+        }
         let s = |v: &Option<String>| v.as_ref().map_or(0, |s| 1 + binary_len(s.as_bytes()));
         let b = |v: &Option<Bytes>| v.as_ref().map_or(0, |d| 1 + binary_len(d));
         let n = |present: bool, size: usize| if present { 1 + size } else { 0 };
@@ -325,6 +417,9 @@ impl Properties {
     /// packet; nothing here filters them by context.
     pub(crate) fn write(&self, buf: &mut BytesMut) -> Result<(), ProtocolError> {
         put_varint(buf, self.body_len());
+        if self.0.is_none() {
+            return Ok(());
+        }
         let u8p = |buf: &mut BytesMut, id: u8, v: Option<u8>| {
             if let Some(v) = v {
                 buf.put_u8(id);

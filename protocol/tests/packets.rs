@@ -245,17 +245,19 @@ fn connect_v5_spec_3_1_2_12_example_with_will_and_credentials() {
             payload: Bytes::from_static(b"bye"),
             qos: QoS::AtLeastOnce,
             retain: false,
-            properties: Properties {
+            properties: PropertyValues {
                 will_delay_interval: Some(5),
                 ..Default::default()
-            },
+            }
+            .into(),
         }),
         username: Some("user".into()),
         password: Some(Bytes::from_static(&[0xFF, 0x00])),
-        properties: Properties {
+        properties: PropertyValues {
             session_expiry_interval: Some(10),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     assert_eq!(
         dec_ok(&bytes, V3_1_1),
@@ -524,11 +526,12 @@ fn connack_v5_vector_with_properties() {
     let p = Packet::ConnAck(ConnAck {
         session_present: false,
         reason_code: ReasonCode::Success,
-        properties: Properties {
+        properties: PropertyValues {
             receive_maximum: Some(10),
             assigned_client_identifier: Some("id".into()),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     let bytes = [
         0x20, 0x0B, 0x00, 0x00, 0x08, 0x12, 0x00, 0x02, b'i', b'd', 0x21, 0x00, 0x0A,
@@ -570,11 +573,12 @@ fn publish_v5_with_properties() {
         topic: "t".into(),
         packet_id: 1,
         payload: Bytes::from_static(b"x"),
-        properties: Properties {
+        properties: PropertyValues {
             payload_format_indicator: Some(1),
             topic_alias: Some(7),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     assert_eq!(dec_ok(&bytes, V5), p);
     assert_eq!(enc(&p, V5), bytes);
@@ -745,10 +749,11 @@ fn ack_v5_with_reason_string() {
     let p = Packet::PubComp(PubComp {
         packet_id: 2,
         reason_code: ReasonCode::PacketIdentifierNotFound,
-        properties: Properties {
+        properties: PropertyValues {
             reason_string: Some("no".into()),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     assert_eq!(dec_ok(&bytes, V5), p);
     assert_eq!(enc(&p, V5), bytes);
@@ -808,10 +813,11 @@ fn subscribe_v5_options_and_identifier() {
                 retain_handling: RetainHandling::DoNotSend,
             },
         )],
-        properties: Properties {
+        properties: PropertyValues {
             subscription_identifiers: vec![5],
             ..Default::default()
-        },
+        }
+        .into(),
     });
     assert_eq!(dec_ok(&bytes, V5), p);
     assert_eq!(enc(&p, V5), bytes);
@@ -1032,10 +1038,11 @@ fn disconnect_vectors() {
     assert_eq!(dec_ok(&[0xE0, 0x01, 0x04], V5), will);
     let with_props = Packet::Disconnect(Disconnect {
         reason_code: ReasonCode::ServerShuttingDown,
-        properties: Properties {
+        properties: PropertyValues {
             session_expiry_interval: Some(0),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     let bytes = [0xE0, 0x07, 0x8B, 0x05, 0x11, 0, 0, 0, 0];
     assert_eq!(enc(&with_props, V5), bytes);
@@ -1048,10 +1055,11 @@ fn disconnect_vectors() {
 fn auth_vectors() {
     let a = Packet::Auth(Auth {
         reason_code: ReasonCode::ContinueAuthentication,
-        properties: Properties {
+        properties: PropertyValues {
             authentication_method: Some("m".into()),
             ..Default::default()
-        },
+        }
+        .into(),
     });
     let bytes = [0xF0, 0x06, 0x18, 0x04, 0x15, 0x00, 0x01, b'm'];
     assert_eq!(enc(&a, V5), bytes);

@@ -97,7 +97,7 @@ fn props(ctx: Ctx) -> BoxedStrategy<Properties> {
     let c = (flag(), flag(), flag());
     (a, b, c)
         .prop_map(move |(a, b, c)| {
-            let mut p = Properties {
+            let mut p: Properties = PropertyValues {
                 payload_format_indicator: a.0,
                 message_expiry_interval: a.1,
                 content_type: a.2,
@@ -125,7 +125,8 @@ fn props(ctx: Ctx) -> BoxedStrategy<Properties> {
                 wildcard_subscription_available: c.0,
                 subscription_identifier_available: c.1,
                 shared_subscription_available: c.2,
-            };
+            }
+            .into();
             restrict(&mut p, ctx);
             p
         })

@@ -18,12 +18,12 @@ pub use raw::{connack_code_byte, frame_len, sub_opts, RawClient, Recv};
 pub use rumq::{topic5, Closed, V4Client, V5Client};
 
 pub use bytes::Bytes;
-pub use roost_protocol::Properties;
 pub use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
     Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
     Unsubscribe, Will,
 };
+pub use roost_protocol::{Properties, PropertyValues};
 pub use std::time::Duration;
 
 /// Default deadline of every wait for a packet.

@@ -83,11 +83,12 @@ impl ConnState {
         match outcome {
             Ok(server_final) => self.write(Packet::Auth(roost_protocol::Auth {
                 reason_code: ReasonCode::Success,
-                properties: roost_protocol::Properties {
+                properties: roost_protocol::PropertyValues {
                     authentication_method: self.access.method.clone(),
                     authentication_data: Some(server_final.into()),
                     ..Default::default()
-                },
+                }
+                .into(),
             })),
             Err(_) => {
                 self.ctx.metrics.inc_authentication_failure();

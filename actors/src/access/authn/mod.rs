@@ -13,7 +13,7 @@ use super::http::{Endpoint, Verdict};
 use super::store::Table;
 use super::{authz::rule::Rule, Users};
 use crate::connection::PeerInfo;
-use roost_protocol::{Auth, Properties, ReasonCode};
+use roost_protocol::{Auth, Properties, PropertyValues, ReasonCode};
 use std::sync::Arc;
 
 /// What the chain found out about a client it let in.
@@ -181,11 +181,12 @@ impl Chain {
             Ok(first) => {
                 let auth = Auth {
                     reason_code: ReasonCode::ContinueAuthentication,
-                    properties: Properties {
+                    properties: PropertyValues {
                         authentication_method: Some(scram::METHOD.into()),
                         authentication_data: Some(first.message().to_vec().into()),
                         ..Default::default()
-                    },
+                    }
+                    .into(),
                 };
                 tracing::debug!(user = %name, "scram_challenge");
                 Started::Continue(Box::new(auth), Box::new(first))
