@@ -11,6 +11,10 @@ use roost_protocol::{
     Publish, PublishRef, QoS, ReasonCode, Will,
 };
 use std::collections::HashMap;
+
+/// A map keyed by a packet identifier or topic alias (u16): looked up for every
+/// QoS 2 PUBLISH / PUBREL and aliased PUBLISH, so hashed with foldhash.
+type PacketIdMap<V> = HashMap<u16, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,15 +65,15 @@ pub struct Channel {
     pub client_id: Arc<str>,
     connected: bool,
     /// Aliases the client set for its publishes (client -> server).
-    aliases_in: HashMap<u16, Arc<str>>,
+    aliases_in: PacketIdMap<Arc<str>>,
     /// Aliases we set for our publishes (server -> client).
-    aliases_out: HashMap<Arc<str>, u16>,
+    aliases_out: HashMap<Arc<str>, u16, foldhash::quality::RandomState>,
     client_alias_max: u16,
     client_max_packet_size: u32,
     request_problem_information: bool,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL, with
     /// when they arrived (ids older than `await_rel_timeout` are forgotten, as EMQX).
-    awaiting_rel: HashMap<u16, Instant>,
+    awaiting_rel: PacketIdMap<Instant>,
     connect_expiry: u32,
     /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
     pub disconnect: Option<(bool, Option<u32>)>,
@@ -86,12 +90,12 @@ impl Channel {
             version: ProtocolVersion::V3_1_1,
             client_id: "".into(),
             connected: false,
-            aliases_in: HashMap::new(),
-            aliases_out: HashMap::new(),
+            aliases_in: PacketIdMap::default(),
+            aliases_out: HashMap::default(),
             client_alias_max: 0,
             client_max_packet_size: u32::MAX,
             request_problem_information: true,
-            awaiting_rel: HashMap::new(),
+            awaiting_rel: PacketIdMap::default(),
             connect_expiry: 0,
             disconnect: None,
             last_topic: None,

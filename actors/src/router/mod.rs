@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::session::{Delivery, Inbound, SessionHandle};
 use parking_lot::RwLock;
 use roost_protocol::SubscriptionOptions;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use trie::TopicTrie;
@@ -125,9 +125,9 @@ impl Router {
         if n == 1 || first == "+" || first == "#" {
             return 0;
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        first.hash(&mut h);
-        1 + (h.finish() as usize % (n - 1))
+        // A fixed seed: a first level always maps to the same partition.
+        let h = foldhash::fast::FixedState::default().hash_one(first);
+        1 + (h as usize % (n - 1))
     }
 
     pub(crate) fn partition(&self, index: usize) -> Arc<Partition> {

@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 
+/// The trie's maps: keyed by topic levels and subscribers, looked up on every
+/// publish, so hashed with foldhash (seeded per process) instead of SipHash.
+pub type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+
 /// A trie of topic filters holding values of type `V` keyed by `K` at each filter.
 #[derive(Debug)]
 pub struct TopicTrie<K, V> {
@@ -15,19 +19,19 @@ pub struct TopicTrie<K, V> {
 struct Node<K, V> {
     /// Children by exact level; `+` and `#` have their own slots so a match
     /// hashes one level per node, not three.
-    children: HashMap<Box<str>, Node<K, V>>,
+    children: Map<Box<str>, Node<K, V>>,
     plus: Option<Box<Node<K, V>>>,
     hash: Option<Box<Node<K, V>>>,
-    entries: HashMap<K, V>,
+    entries: Map<K, V>,
 }
 
 impl<K, V> Default for Node<K, V> {
     fn default() -> Self {
         Node {
-            children: HashMap::new(),
+            children: Map::default(),
             plus: None,
             hash: None,
-            entries: HashMap::new(),
+            entries: Map::default(),
         }
     }
 }
@@ -109,7 +113,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     }
 
     /// The entries stored at exactly `filter`.
-    pub fn get_mut(&mut self, filter: &str) -> Option<&mut HashMap<K, V>> {
+    pub fn get_mut(&mut self, filter: &str) -> Option<&mut Map<K, V>> {
         let mut node = &mut self.root;
         for level in filter.split('/') {
             node = node.child_mut(level)?;
@@ -118,7 +122,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     }
 
     /// The entries stored at exactly `filter`.
-    pub fn get(&self, filter: &str) -> Option<&HashMap<K, V>> {
+    pub fn get(&self, filter: &str) -> Option<&Map<K, V>> {
         let mut node = &self.root;
         for level in filter.split('/') {
             node = node.child(level)?;
@@ -137,7 +141,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     }
 
     /// Calls `f` with every filter holding entries, and its entries.
-    pub fn for_each_entry(&self, mut f: impl FnMut(&str, &HashMap<K, V>)) {
+    pub fn for_each_entry(&self, mut f: impl FnMut(&str, &Map<K, V>)) {
         let mut path = String::new();
         each_entry(&self.root, &mut path, 0, &mut f);
     }
@@ -145,7 +149,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     /// Calls `f` with the entries of every filter matching `topic`. Filters whose
     /// first level is a wildcard do not match topics starting with `$`
     /// [MQTT-4.7.2-1]. Allocates nothing: runs once per publish.
-    pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a HashMap<K, V>)) {
+    pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a Map<K, V>)) {
         let dollar = topic.starts_with('$');
         walk(&self.root, topic.split('/'), !dollar, &mut f);
     }
@@ -156,7 +160,7 @@ fn walk<'a, K, V>(
     node: &'a Node<K, V>,
     mut levels: std::str::Split<'_, char>,
     wildcards: bool,
-    f: &mut impl FnMut(&'a HashMap<K, V>),
+    f: &mut impl FnMut(&'a Map<K, V>),
 ) {
     if wildcards {
         // `#` matches the parent level too: "sport/#" matches "sport".
@@ -186,7 +190,7 @@ fn each_entry<K, V>(
     node: &Node<K, V>,
     path: &mut String,
     depth: usize,
-    f: &mut impl FnMut(&str, &HashMap<K, V>),
+    f: &mut impl FnMut(&str, &Map<K, V>),
 ) {
     let wildcards = [("+", &node.plus), ("#", &node.hash)];
     let wildcards = wildcards
