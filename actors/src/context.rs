@@ -24,6 +24,8 @@ pub struct BrokerContext {
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
     pub connections: AtomicUsize,
+    /// Sessions hibernating now (no actor until a message comes).
+    pub sessions_hibernating: AtomicUsize,
     /// Every live session by client id. Kept here, not in the registry actor, so a
     /// registry restart loses nothing.
     pub sessions: dashmap::DashMap<Arc<str>, Arc<SessionHandle>>,
@@ -54,6 +56,7 @@ impl BrokerContext {
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
+            sessions_hibernating: AtomicUsize::new(0),
             sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),

@@ -144,9 +144,12 @@ async fn open(
 }
 
 /// Makes sure a session actor runs on `handle`: a new session gets its first
-/// actor; one whose actor is gone for good (its supervisor gave up and was itself
-/// restarted empty) gets a new actor on the same state.
-async fn ensure_actor(ctx: &Arc<BrokerContext>, handle: &Arc<SessionHandle>) -> Result<(), String> {
+/// actor; a hibernating one, or one whose actor is gone for good (its supervisor
+/// gave up and was itself restarted empty), gets a new actor on the same state.
+pub(crate) async fn ensure_actor(
+    ctx: &Arc<BrokerContext>,
+    handle: &Arc<SessionHandle>,
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
     loop {
         if handle.actor().is_some() {

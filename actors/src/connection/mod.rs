@@ -109,6 +109,8 @@ pub struct ConnArgs {
 }
 
 pub struct ConnState {
+    /// This actor's id, for the session's ConnDown when the state drops.
+    id: ractor::ActorId,
     ctx: Arc<BrokerContext>,
     peer: PeerInfo,
     peer_cert_as: PeerCertIdentity,
@@ -182,6 +184,7 @@ impl Actor for Connection {
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         args.ctx.mailboxes.register(myself.get_id(), depth.clone());
         Ok(ConnState {
+            id: myself.get_id(),
             channel: Channel::new(args.ctx.mqtt.clone()),
             ctx: args.ctx,
             peer: args.peer,
@@ -285,6 +288,20 @@ impl Actor for Connection {
             myself.stop(None);
         }
         Ok(())
+    }
+}
+
+/// A killed or panicked connection skips `post_stop` (ractor drops its state
+/// instead), and a hibernating session has no monitor on it: the session still
+/// learns that its connection is gone, as an abnormal close (the will is due).
+/// After a Detach there is no session left to tell; a ConnDown that arrives
+/// after the session's own monitor saw the end is ignored there.
+impl Drop for ConnState {
+    fn drop(&mut self) {
+        *self.ack_route.write() = None;
+        if let Some(session) = self.session.take() {
+            session.send(Inbound::ConnDown(self.id.clone()));
+        }
     }
 }
 

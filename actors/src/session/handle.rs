@@ -7,16 +7,24 @@
 //! one on the same handle, which carries on where the old one stopped. The topic
 //! index and the connection hold the handle, never the actor, so they need no
 //! update after a restart.
+//!
+//! The same holds when a session hibernates (EMQX's hibernate after
+//! `idle_timeout`): an idle session's actor stops normally and the handle
+//! remembers that it sleeps; the next message or call starts a new actor on it.
 
 use super::data::SessionData;
 use super::{Delivery, SessionMsg};
+use crate::context::BrokerContext;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// How long a call waits for a hibernating session's new actor to start.
+const WAKE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A message kept in the durable inbox until the session has handled it.
 #[derive(Debug, Clone)]
@@ -72,17 +80,25 @@ pub struct SessionHandle {
     pub(crate) depth: Arc<AtomicUsize>,
     closed: AtomicBool,
     pub(crate) data: Mutex<SessionData>,
+    /// Set while the session hibernates (its actor stopped, see
+    /// [`Self::hibernate`]): the broker a new actor is started in. Whoever
+    /// takes it starts that actor, so concurrent senders start one.
+    sleeping: Mutex<Option<Weak<BrokerContext>>>,
+    /// This handle, for the task that wakes it from a synchronous sender.
+    me: Weak<SessionHandle>,
 }
 
 impl SessionHandle {
     pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle {
+        Arc::new_cyclic(|me| SessionHandle {
             client_id,
             actor: RwLock::new(None),
             inbox: Mutex::new(Inbox::default()),
             depth: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             data: Mutex::new(data),
+            sleeping: Mutex::new(None),
+            me: me.clone(),
         })
     }
 
@@ -116,12 +132,81 @@ impl SessionHandle {
         true
     }
 
-    /// Asks the current actor to drain the inbox. If there is none (it is being
-    /// restarted), the next actor drains it when it starts.
+    /// Asks the current actor to drain the inbox. If there is none, a
+    /// hibernating session gets a new actor; one being restarted after a
+    /// crash is drained by the next actor when it starts.
     pub(crate) fn wake(&self) {
         if let Some(actor) = self.actor.read().as_ref() {
             let _ = actor.cast(SessionMsg::Wake);
+            return;
         }
+        self.wake_from_hibernation();
+    }
+
+    /// Puts the session to sleep if `idle` holds for its state and its inbox is
+    /// empty: the caller (its actor) then stops normally. Checked and done under
+    /// the data and inbox locks (in that order, as a will published under the
+    /// data lock may deliver to this very session), so a message queued after
+    /// the check finds no actor and wakes the session.
+    pub(crate) fn hibernate(
+        &self,
+        ctx: &Arc<BrokerContext>,
+        idle: impl FnOnce(&mut SessionData) -> bool,
+    ) -> bool {
+        let mut d = self.data.lock();
+        if !idle(&mut d) {
+            return false;
+        }
+        let mut inbox = self.inbox.lock();
+        if inbox.len() > 0 {
+            return false;
+        }
+        *self.actor.write() = None;
+        *self.sleeping.lock() = Some(Arc::downgrade(ctx));
+        // A Wake still on its way dies with the actor: the next message wakes.
+        inbox.wake_pending = false;
+        ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
+        ctx.metrics.inc_sessions_hibernated();
+        true
+    }
+
+    /// Whether the session hibernates (no actor until a message comes).
+    pub fn is_hibernating(&self) -> bool {
+        self.sleeping.lock().is_some()
+    }
+
+    /// Ends the hibernation, if the session hibernates: returns the broker it
+    /// lives in. Exactly one caller gets it.
+    fn take_sleeping(&self) -> Option<Arc<BrokerContext>> {
+        let ctx = self.sleeping.lock().take()?.upgrade()?;
+        ctx.sessions_hibernating.fetch_sub(1, Ordering::Relaxed);
+        ctx.metrics.inc_sessions_woken();
+        Some(ctx)
+    }
+
+    /// Starts a new actor on a hibernating session, from any context (a
+    /// publisher's `send` is synchronous): a task asks the sessions supervisor,
+    /// whose unique child ids keep it to one actor. False if the session was
+    /// not hibernating.
+    fn wake_from_hibernation(&self) -> bool {
+        let Some(ctx) = self.take_sleeping() else {
+            return false;
+        };
+        let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current()) else {
+            *self.sleeping.lock() = Some(Arc::downgrade(&ctx));
+            return false;
+        };
+        rt.spawn(async move {
+            if let Err(error) = crate::registry::ensure_actor(&ctx, &me).await {
+                tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
+                // Still asleep: the next message or call tries again.
+                if me.actor().is_none() {
+                    ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
+                    *me.sleeping.lock() = Some(Arc::downgrade(&ctx));
+                }
+            }
+        });
+        true
     }
 
     /// The next unhandled message, control first (left in place until [`Self::pop`]).
@@ -163,8 +248,11 @@ impl SessionHandle {
         self.depth.store(inbox.len(), Ordering::Relaxed);
     }
 
-    pub(crate) fn set_actor(&self, actor: Option<ActorRef<SessionMsg>>) {
-        *self.actor.write() = actor;
+    /// Records the session's new actor (which also ends a hibernation, when
+    /// the registry started it for a bind rather than a message).
+    pub(crate) fn set_actor(&self, actor: ActorRef<SessionMsg>) {
+        self.take_sleeping();
+        *self.actor.write() = Some(actor);
     }
 
     /// The current actor, if one is running.
@@ -184,17 +272,22 @@ impl SessionHandle {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Calls the session actor, waiting out a restart (up to `patience`): a call
-    /// that meets a dead actor is sent again to its successor.
+    /// Calls the session actor, waiting out a restart (up to `patience`) or a
+    /// wake-up from hibernation: a call that meets a dead actor is sent again
+    /// to its successor.
     pub async fn call<T: Send + 'static>(
         &self,
         make: impl Fn(RpcReplyPort<T>) -> SessionMsg,
         timeout: Duration,
         patience: Duration,
     ) -> Result<T, String> {
-        let deadline = tokio::time::Instant::now() + patience;
+        let mut deadline = tokio::time::Instant::now() + patience;
         loop {
-            if let Some(actor) = self.actor() {
+            let actor = self.actor();
+            if actor.is_none() && self.wake_from_hibernation() {
+                deadline = deadline.max(tokio::time::Instant::now() + WAKE_PATIENCE);
+            }
+            if let Some(actor) = actor {
                 match actor.call(&make, Some(timeout)).await {
                     Ok(ractor::rpc::CallResult::Success(v)) => return Ok(v),
                     Ok(ractor::rpc::CallResult::Timeout) => {

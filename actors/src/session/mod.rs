@@ -8,6 +8,12 @@
 //! re-bound to the same session (takeover is re-binding, not copying state). A
 //! killed session actor is restarted by the sessions supervisor on the same
 //! handle: nothing is lost, at most a message is resent with DUP.
+//!
+//! An idle session hibernates (EMQX's hibernate after `idle_timeout`): bound to
+//! a live connection, nothing in flight or queued, no timer armed and no
+//! message for `mqtt.idle_timeout`, its actor stops normally and the handle
+//! records that it sleeps (the session stays in the session table and the topic
+//! index). The next message or call starts a new actor on the handle.
 
 pub mod data;
 pub mod handle;
@@ -27,7 +33,7 @@ use roost_protocol::{
     UnsubAck, Unsubscribe, Will,
 };
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Inbox messages handled per Wake before other mailbox messages get a turn.
 const DRAIN_BATCH: usize = 256;
@@ -101,6 +107,8 @@ pub enum SessionMsg {
     ExpiryTimer(u64),
     /// Resend old inflight messages (3.1.1 clients only).
     Retry,
+    /// Hibernate if nothing happened for `mqtt.idle_timeout`.
+    Hibernate,
     /// Broker shutdown, phase 1: publish the will of a connected client now.
     PublishWillNow(RpcReplyPort<()>),
     /// Broker shutdown, phase 2: close the connection (DISCONNECT 0x8B).
@@ -148,6 +156,10 @@ pub struct SessionArgs {
 pub struct SessionState {
     handle: Arc<SessionHandle>,
     cx: Cx,
+    /// When the actor last had a message (the hibernation timer's reference).
+    last_active: Instant,
+    /// A Hibernate message is on its way.
+    hibernate_armed: bool,
 }
 
 /// The session actor.
@@ -164,7 +176,7 @@ impl Actor for Session {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        args.handle.set_actor(Some(myself.clone()));
+        args.handle.set_actor(myself.clone());
         args.ctx
             .mailboxes
             .register(myself.get_id(), args.handle.depth.clone());
@@ -175,13 +187,18 @@ impl Actor for Session {
                 myself,
                 outbox: Vec::new(),
                 now: None,
+                retry_timer: None,
             },
             handle: args.handle,
+            last_active: Instant::now(),
+            hibernate_armed: false,
         })
     }
 
-    /// Picks up where a killed predecessor stopped: watches the bound connection
-    /// again, re-arms timers, drains what waits in the inbox.
+    /// Picks up where a killed (or hibernated) predecessor stopped: watches the
+    /// bound connection again, re-arms timers, drains what waits in the inbox. A
+    /// hibernated predecessor left nothing in flight or queued, so nothing is
+    /// resent.
     async fn post_start(
         &self,
         myself: ActorRef<SessionMsg>,
@@ -210,6 +227,9 @@ impl Actor for Session {
                 }
             }
         }
+        if st.handle.data.lock().binding.is_some() {
+            st.arm_hibernation(st.cx.ctx.config.mqtt.idle_timeout);
+        }
         Box::pin(st.drain_inbox()).await;
         Ok(())
     }
@@ -230,6 +250,9 @@ impl Actor for Session {
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         st.cx.now = None;
+        if !matches!(msg, SessionMsg::Hibernate) {
+            st.last_active = Instant::now();
+        }
         match msg {
             SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
             SessionMsg::Bind(args, reply) => {
@@ -238,6 +261,14 @@ impl Actor for Session {
                 let r = Box::pin(st.bind(*args)).await;
                 st.flush();
                 let _ = reply.send(r);
+                st.arm_hibernation(st.cx.ctx.config.mqtt.idle_timeout);
+            }
+            SessionMsg::Hibernate => {
+                if st.try_hibernate() {
+                    tracing::debug!(client_id = %st.cx.client_id, "session_hibernated");
+                    myself.stop(Some("hibernate".into()));
+                    return Ok(());
+                }
             }
             SessionMsg::TryEnd(generation, reply) => {
                 let end = {
@@ -324,6 +355,53 @@ impl Actor for Session {
 }
 
 impl SessionState {
+    /// Arms the hibernation timer (one at a time); `mqtt.idle_timeout: 0`
+    /// turns hibernation off.
+    fn arm_hibernation(&mut self, after: Duration) {
+        if self.hibernate_armed || self.cx.ctx.config.mqtt.idle_timeout.is_zero() {
+            return;
+        }
+        self.hibernate_armed = true;
+        self.cx.myself.send_after(after, || SessionMsg::Hibernate);
+    }
+
+    /// The hibernation timer fired: hibernates if the actor had no message for
+    /// `idle_timeout` and the session is idle (see [`SessionData::is_idle`]),
+    /// else waits again while bound. True if the actor must stop now.
+    fn try_hibernate(&mut self) -> bool {
+        self.hibernate_armed = false;
+        let timeout = self.cx.ctx.config.mqtt.idle_timeout;
+        let quiet = self.last_active.elapsed();
+        if quiet < timeout {
+            self.arm_hibernation(timeout - quiet);
+            return false;
+        }
+        let mut conn = None;
+        let slept = self.handle.hibernate(&self.cx.ctx, |d| {
+            conn = d.binding.as_ref().map(|b| b.conn.get_cell());
+            let idle = d.is_idle();
+            if idle {
+                // Its timer dies with this actor; the next one re-arms it.
+                d.retry_armed = false;
+            }
+            idle
+        });
+        if slept {
+            if let Some(t) = self.cx.retry_timer.take() {
+                t.abort();
+            }
+            // The connection's monitor list would keep this actor's cell, and
+            // with it the mailbox hibernation is meant to free; the connection
+            // tells its session itself when it ends (see `ConnState`'s Drop).
+            if let Some(conn) = conn {
+                self.cx.myself.get_cell().unmonitor(conn);
+            }
+        } else if conn.is_some() {
+            self.arm_hibernation(timeout);
+        }
+        slept
+    }
+
     /// Sends the gathered packets to the bound connection in one cast.
     fn flush(&mut self) {
         if self.cx.outbox.is_empty() {
