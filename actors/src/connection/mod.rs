@@ -33,7 +33,8 @@ use tokio::task::JoinHandle;
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
 /// The read buffer a connection starts with and returns to when traffic is light
-/// (it grows for larger packets): what an idle connection keeps.
+/// (it grows for larger packets). An idle plain-TCP connection gives it back
+/// while it waits for the socket to become readable; TLS and WebSocket ones keep it.
 const INITIAL_READ_BUFFER: usize = 1024;
 /// The largest read a busy connection grows to (many packets per syscall).
 const MAX_READ_SIZE: usize = 64 * 1024;
@@ -803,6 +804,22 @@ impl ConnState {
     }
 }
 
+/// Waits for the socket, makes room for `read_size` bytes (unless at least half
+/// of it is free) and reads once; `room` is the space the read had.
+async fn read_some(
+    rd: &mut ReadHalf,
+    buf: &mut BytesMut,
+    read_size: usize,
+    room: &mut usize,
+) -> std::io::Result<usize> {
+    rd.ready().await?;
+    if buf.capacity() - buf.len() < read_size / 2 {
+        buf.reserve(read_size);
+    }
+    *room = buf.capacity() - buf.len();
+    rd.read_buf(buf).await
+}
+
 /// The reader task: reads, decodes, and hands packets to the actor in batches,
 /// waiting for credit so a fast sender cannot flood the mailbox.
 async fn read_loop(
@@ -885,16 +902,22 @@ async fn read_loop(
             // The buffer may hold more whole packets: decode them before reading.
             continue;
         }
-        if buf.capacity() - buf.len() < read_size / 2 {
-            buf.reserve(read_size);
+        // Light traffic and nothing partial buffered: wait for the socket
+        // without a buffer (an idle connection keeps none), allocate on wake.
+        if buf.is_empty()
+            && read_size == INITIAL_READ_BUFFER
+            && buf.capacity() > 0
+            && rd.waits_without_buffer()
+        {
+            buf = BytesMut::new();
         }
-        let room = buf.capacity() - buf.len();
+        let mut room = 0;
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
-                // read_buf is cancel safe: a lost race reads nothing.
-                r = rd.read_buf(&mut buf) => break r,
+                // Both steps are cancel safe: a lost race reads nothing.
+                r = read_some(&mut rd, &mut buf, read_size, &mut room) => break r,
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
                     return;
