@@ -1,6 +1,6 @@
 //! The registry: client id -> session. It serialises everything that creates,
 //! re-binds or ends a session, so a takeover and an expiry of the same client id
-//! can never interleave. The table itself lives in the broker context, so a
+//! can never interleave. It also sweeps the sessions for idle ones to hibernate. The table itself lives in the broker context, so a
 //! restarted registry carries on with it.
 
 use crate::context::BrokerContext;
@@ -35,6 +35,8 @@ pub enum RegistryMsg {
         client_id: Arc<str>,
         generation: u64,
     },
+    /// Asks the sessions quiet for `mqtt.idle_timeout` to hibernate.
+    SweepIdle,
 }
 
 ractor_message!(RegistryMsg);
@@ -53,9 +55,16 @@ impl Actor for Registry {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<RegistryMsg>,
+        myself: ActorRef<RegistryMsg>,
         ctx: Arc<BrokerContext>,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let idle = ctx.config.mqtt.idle_timeout;
+        if !idle.is_zero() {
+            // One sweep for every session instead of a timer task per session
+            // (which an idle client would pay for until it hibernates).
+            let every = (idle / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
+            myself.send_interval(every, || RegistryMsg::SweepIdle);
+        }
         Ok(ctx)
     }
 
@@ -94,6 +103,13 @@ impl Actor for Registry {
                     ctx.sessions
                         .remove_if(&client_id, |_, h| Arc::ptr_eq(h, &handle));
                     tracing::debug!(%client_id, "session_ended");
+                }
+            }
+            RegistryMsg::SweepIdle => {
+                let now = ctx.started_at.elapsed().as_millis() as u64;
+                let idle = ctx.config.mqtt.idle_timeout.as_millis() as u64;
+                for h in ctx.sessions.iter() {
+                    h.nudge(now, idle);
                 }
             }
         }

@@ -19,7 +19,7 @@ use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -86,7 +86,14 @@ pub struct SessionHandle {
     sleeping: Mutex<Option<Weak<BrokerContext>>>,
     /// This handle, for the task that wakes it from a synchronous sender.
     me: Weak<SessionHandle>,
+    /// When the actor last had a message, in ms since the broker started
+    /// (`u64::MAX`: not a candidate for hibernation until its next message).
+    /// Read by the registry's hibernation sweep, so no session keeps a timer.
+    last_active_ms: AtomicU64,
 }
+
+/// Marks a session that cannot hibernate (unbound) until its next message.
+const NOT_IDLE: u64 = u64::MAX;
 
 impl SessionHandle {
     pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
@@ -99,6 +106,7 @@ impl SessionHandle {
             data: Mutex::new(data),
             sleeping: Mutex::new(None),
             me: me.clone(),
+            last_active_ms: AtomicU64::new(0),
         })
     }
 
@@ -168,6 +176,32 @@ impl SessionHandle {
         ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
         ctx.metrics.inc_sessions_hibernated();
         true
+    }
+
+    /// Records that the actor had a message at `now_ms` (see [`Self::nudge`]).
+    pub(crate) fn touch(&self, now_ms: u64) {
+        self.last_active_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Takes the session out of the sweep until its next message.
+    pub(crate) fn not_idle(&self) {
+        self.last_active_ms.store(NOT_IDLE, Ordering::Relaxed);
+    }
+
+    /// How long the actor has had no message, at `now_ms`.
+    pub(crate) fn quiet_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    /// The hibernation sweep: asks a running actor that had no message for
+    /// `idle_ms` to hibernate (it decides, see `Session`'s Hibernate).
+    pub(crate) fn nudge(&self, now_ms: u64, idle_ms: u64) {
+        if self.quiet_ms(now_ms) < idle_ms {
+            return;
+        }
+        if let Some(actor) = self.actor.read().as_ref() {
+            let _ = actor.cast(SessionMsg::Hibernate);
+        }
     }
 
     /// Whether the session hibernates (no actor until a message comes).

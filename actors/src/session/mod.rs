@@ -11,7 +11,8 @@
 //!
 //! An idle session hibernates (EMQX's hibernate after `idle_timeout`): bound to
 //! a live connection, nothing in flight or queued, no timer armed and no
-//! message for `mqtt.idle_timeout`, its actor stops normally and the handle
+//! message for `mqtt.idle_timeout` (the registry's sweep asks), its actor
+//! stops normally and the handle
 //! records that it sleeps (the session stays in the session table and the topic
 //! index). The next message or call starts a new actor on the handle.
 
@@ -33,7 +34,7 @@ use roost_protocol::{
     UnsubAck, Unsubscribe, Will,
 };
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Inbox messages handled per Wake before other mailbox messages get a turn.
 const DRAIN_BATCH: usize = 256;
@@ -156,10 +157,6 @@ pub struct SessionArgs {
 pub struct SessionState {
     handle: Arc<SessionHandle>,
     cx: Cx,
-    /// When the actor last had a message (the hibernation timer's reference).
-    last_active: Instant,
-    /// A Hibernate message is on its way.
-    hibernate_armed: bool,
 }
 
 /// The session actor.
@@ -190,8 +187,6 @@ impl Actor for Session {
                 retry_timer: None,
             },
             handle: args.handle,
-            last_active: Instant::now(),
-            hibernate_armed: false,
         })
     }
 
@@ -227,9 +222,7 @@ impl Actor for Session {
                 }
             }
         }
-        if st.handle.data.lock().binding.is_some() {
-            st.arm_hibernation(st.cx.ctx.config.mqtt.idle_timeout);
-        }
+        st.handle.touch(st.now_ms());
         Box::pin(st.drain_inbox()).await;
         Ok(())
     }
@@ -251,7 +244,7 @@ impl Actor for Session {
     ) -> Result<(), ActorProcessingErr> {
         st.cx.now = None;
         if !matches!(msg, SessionMsg::Hibernate) {
-            st.last_active = Instant::now();
+            st.handle.touch(st.now_ms());
         }
         match msg {
             SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
@@ -261,7 +254,6 @@ impl Actor for Session {
                 let r = Box::pin(st.bind(*args)).await;
                 st.flush();
                 let _ = reply.send(r);
-                st.arm_hibernation(st.cx.ctx.config.mqtt.idle_timeout);
             }
             SessionMsg::Hibernate => {
                 if st.try_hibernate() {
@@ -355,25 +347,19 @@ impl Actor for Session {
 }
 
 impl SessionState {
-    /// Arms the hibernation timer (one at a time); `mqtt.idle_timeout: 0`
-    /// turns hibernation off.
-    fn arm_hibernation(&mut self, after: Duration) {
-        if self.hibernate_armed || self.cx.ctx.config.mqtt.idle_timeout.is_zero() {
-            return;
-        }
-        self.hibernate_armed = true;
-        self.cx.myself.send_after(after, || SessionMsg::Hibernate);
+    /// Milliseconds since the broker started (the hibernation sweep's clock).
+    fn now_ms(&self) -> u64 {
+        self.cx.ctx.started_at.elapsed().as_millis() as u64
     }
 
-    /// The hibernation timer fired: hibernates if the actor had no message for
-    /// `idle_timeout` and the session is idle (see [`SessionData::is_idle`]),
-    /// else waits again while bound. True if the actor must stop now.
+    /// The registry's sweep found the actor quiet for `mqtt.idle_timeout`:
+    /// hibernates if the session is idle (see [`SessionData::is_idle`]). An
+    /// unbound session leaves the sweep until its next message (a bind). True
+    /// if the actor must stop now.
     fn try_hibernate(&mut self) -> bool {
-        self.hibernate_armed = false;
-        let timeout = self.cx.ctx.config.mqtt.idle_timeout;
-        let quiet = self.last_active.elapsed();
-        if quiet < timeout {
-            self.arm_hibernation(timeout - quiet);
+        let now = self.now_ms();
+        // A message came after the sweep looked.
+        if self.handle.quiet_ms(now) < self.cx.ctx.config.mqtt.idle_timeout.as_millis() as u64 {
             return false;
         }
         let mut conn = None;
@@ -397,7 +383,10 @@ impl SessionState {
                 self.cx.myself.get_cell().unmonitor(conn);
             }
         } else if conn.is_some() {
-            self.arm_hibernation(timeout);
+            // Busy (in flight, queued): asked again after another idle timeout.
+            self.handle.touch(now);
+        } else {
+            self.handle.not_idle();
         }
         slept
     }
