@@ -273,3 +273,75 @@ async fn session_with_inflight_does_not_hibernate() {
     sub.disconnect().await;
     publ.disconnect().await;
 }
+
+/// Everything a client receives until the server closes the connection.
+async fn until_closed(c: &mut RawClient) -> (Vec<Publish>, Option<Disconnect>) {
+    let mut pubs = Vec::new();
+    loop {
+        match c.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(Packet::Publish(p)) => pubs.push(p),
+            Recv::Packet(Packet::Disconnect(d)) => {
+                assert!(matches!(c.try_recv_for(RECV_TIMEOUT).await, Recv::Closed));
+                return (pubs, Some(d));
+            }
+            Recv::Packet(p) => panic!("unexpected {}", show(&p)),
+            Recv::Closed => return (pubs, None),
+            Recv::Timeout => panic!("connection not closed by the shutdown"),
+        }
+    }
+}
+
+/// A graceful stop with hibernated sessions is as quick as without (they are
+/// not woken one by one): the will of each connected client goes out, then
+/// every 5.0 client gets DISCONNECT 0x8B.
+#[tokio::test]
+async fn graceful_stop_with_hibernated_sessions() {
+    let mut b = hib_broker();
+    let http = b.http_addr();
+    let v = ProtocolVersion::V5;
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, "hib-stop-sub")).await;
+    sub.subscribe("hib/stop/#", QoS::AtLeastOnce).await;
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        let mut c = connect_packet(v, &format!("hib-stop-{i}"));
+        c.will = Some(will(
+            &format!("hib/stop/{i}"),
+            b"bye",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        clients.push(RawClient::connect_ok(b.addr(), c).await.0);
+    }
+    wait_hibernated(http, "hib-stop-sub", 21).await;
+    let t0 = Instant::now();
+    let st = b
+        .stop_graceful(Duration::from_secs(5))
+        .expect("no exit within 5 s of SIGTERM");
+    assert!(st.success(), "exit status {st}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    let (pubs, d) = until_closed(&mut sub).await;
+    assert_eq!(
+        d.map(|d| d.reason_code),
+        Some(ReasonCode::ServerShuttingDown)
+    );
+    let mut topics: Vec<String> = pubs.iter().map(|p| p.topic.clone()).collect();
+    topics.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("hib/stop/{i}")).collect();
+    want.sort();
+    assert_eq!(
+        topics, want,
+        "every will before the subscriber's DISCONNECT"
+    );
+    for c in &mut clients {
+        let (pubs, d) = until_closed(c).await;
+        assert!(pubs.is_empty());
+        assert_eq!(
+            d.map(|d| d.reason_code),
+            Some(ReasonCode::ServerShuttingDown)
+        );
+    }
+}

@@ -388,17 +388,22 @@ impl SessionData {
 
     /// Publishes the will (if any) and forgets it.
     pub fn publish_will(&mut self, cx: &mut Cx) {
+        self.publish_will_in(&cx.ctx, &cx.client_id);
+    }
+
+    /// [`Self::publish_will`] without an actor (a hibernating session).
+    pub fn publish_will_in(&mut self, ctx: &BrokerContext, client_id: &Arc<str>) {
         let Some(will) = self.will.take() else { return };
         let msg = Message::new(
             will.topic.as_str().into(),
             will.payload.clone(),
             will.qos,
             will.retain,
-            cx.client_id.clone(),
+            client_id.clone(),
             &will.properties,
         );
-        let n = cx.ctx.publish(Arc::new(msg));
-        tracing::debug!(client_id = %cx.client_id, topic = %will.topic, deliveries = n, "will_published");
+        let n = ctx.publish(Arc::new(msg));
+        tracing::debug!(%client_id, topic = %will.topic, deliveries = n, "will_published");
     }
 
     /// Empties the session's messages for a clean start or its end, returning

@@ -84,6 +84,8 @@ pub struct SessionHandle {
     /// [`Self::hibernate`]): the broker a new actor is started in. Whoever
     /// takes it starts that actor, so concurrent senders start one.
     sleeping: Mutex<Option<Weak<BrokerContext>>>,
+    /// A new actor is being started after a hibernation (calls wait for it).
+    waking: AtomicBool,
     /// This handle, for the task that wakes it from a synchronous sender.
     me: Weak<SessionHandle>,
     /// When the actor last had a message, in ms since the broker started
@@ -105,6 +107,7 @@ impl SessionHandle {
             closed: AtomicBool::new(false),
             data: Mutex::new(data),
             sleeping: Mutex::new(None),
+            waking: AtomicBool::new(false),
             me: me.clone(),
             last_active_ms: AtomicU64::new(0),
         })
@@ -204,6 +207,37 @@ impl SessionHandle {
         }
     }
 
+    /// Broker shutdown, phase 1, for a hibernating session without waking it
+    /// (a wake-up per session would make shutdown take seconds per thousand):
+    /// publishes the will of its connected client. False if the session has an
+    /// actor, which is asked instead.
+    pub fn publish_will_if_asleep(&self, ctx: &BrokerContext) -> bool {
+        let mut d = self.data.lock();
+        if !self.is_hibernating() {
+            return false;
+        }
+        if d.binding.is_some() {
+            d.publish_will_in(ctx, &self.client_id);
+        }
+        true
+    }
+
+    /// Broker shutdown, phase 2, for a hibernating session: closes its
+    /// connection (DISCONNECT 0x8B for 5.0). False if the session has an actor.
+    pub fn close_connection_if_asleep(&self) -> bool {
+        let d = self.data.lock();
+        if !self.is_hibernating() {
+            return false;
+        }
+        if let Some(b) = &d.binding {
+            let _ = b.conn.cast(crate::connection::ConnMsg::Kick {
+                reason: ReasonCode::ServerShuttingDown,
+                reply: None,
+            });
+        }
+        true
+    }
+
     /// Whether the session hibernates (no actor until a message comes).
     pub fn is_hibernating(&self) -> bool {
         self.sleeping.lock().is_some()
@@ -223,6 +257,16 @@ impl SessionHandle {
     /// whose unique child ids keep it to one actor. False if the session was
     /// not hibernating.
     fn wake_from_hibernation(&self) -> bool {
+        let closing = self
+            .sleeping
+            .lock()
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .is_some_and(|ctx| ctx.closing.load(Ordering::Relaxed));
+        if closing {
+            // Shutdown is closing the connections: their Detaches need no actor.
+            return false;
+        }
         let Some(ctx) = self.take_sleeping() else {
             return false;
         };
@@ -230,8 +274,11 @@ impl SessionHandle {
             *self.sleeping.lock() = Some(Arc::downgrade(&ctx));
             return false;
         };
+        self.waking.store(true, Ordering::Relaxed);
         rt.spawn(async move {
-            if let Err(error) = crate::registry::ensure_actor(&ctx, &me).await {
+            let started = crate::registry::ensure_actor(&ctx, &me).await;
+            me.waking.store(false, Ordering::Relaxed);
+            if let Err(error) = started {
                 tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
                 // Still asleep: the next message or call tries again.
                 if me.actor().is_none() {
@@ -318,7 +365,9 @@ impl SessionHandle {
         let mut deadline = tokio::time::Instant::now() + patience;
         loop {
             let actor = self.actor();
-            if actor.is_none() && self.wake_from_hibernation() {
+            if actor.is_none()
+                && (self.wake_from_hibernation() || self.waking.load(Ordering::Relaxed))
+            {
                 deadline = deadline.max(tokio::time::Instant::now() + WAKE_PATIENCE);
             }
             if let Some(actor) = actor {
