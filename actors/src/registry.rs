@@ -1,7 +1,8 @@
 //! The registry: client id -> session. It serialises everything that creates,
 //! re-binds or ends a session, so a takeover and an expiry of the same client id
-//! can never interleave. It also sweeps the sessions for idle ones to hibernate. The table itself lives in the broker context, so a
-//! restarted registry carries on with it.
+//! can never interleave. It also sweeps the sessions for idle ones to hibernate.
+//! The table itself lives in the broker context, so a restarted registry
+//! carries on with it.
 
 use crate::context::BrokerContext;
 use crate::session::data::SessionData;

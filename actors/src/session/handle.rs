@@ -271,6 +271,8 @@ impl SessionHandle {
             return false;
         };
         let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current()) else {
+            // No runtime to start an actor in (not from a broker task): still asleep.
+            ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
             *self.sleeping.lock() = Some(Arc::downgrade(&ctx));
             return false;
         };

@@ -12,9 +12,9 @@
 //! An idle session hibernates (EMQX's hibernate after `idle_timeout`): bound to
 //! a live connection, nothing in flight or queued, no timer armed and no
 //! message for `mqtt.idle_timeout` (the registry's sweep asks), its actor
-//! stops normally and the handle
-//! records that it sleeps (the session stays in the session table and the topic
-//! index). The next message or call starts a new actor on the handle.
+//! stops normally and the handle records that it sleeps (the session stays in
+//! the session table and the topic index). The next message or call starts a
+//! new actor on the handle.
 
 pub mod data;
 pub mod handle;
