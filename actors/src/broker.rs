@@ -373,8 +373,19 @@ impl Broker {
             .collect();
         // Wills first, while every subscriber is still connected; the barrier of
         // calls keeps each session's deliveries ahead of its connection's close.
-        call_all(&sessions, SessionMsg::PublishWillNow).await;
-        call_all(&sessions, SessionMsg::Shutdown).await;
+        // Hibernating sessions are served without waking them (a delivery
+        // wakes one, which is then asked like the others).
+        for s in &sessions {
+            if !s.publish_will_if_asleep(&self.ctx) {
+                call(s, SessionMsg::PublishWillNow).await;
+            }
+        }
+        self.ctx.closing.store(true, Ordering::Relaxed);
+        for s in &sessions {
+            if !s.close_connection_if_asleep() {
+                call(s, SessionMsg::Shutdown).await;
+            }
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.ctx.connections.load(Ordering::Relaxed) > 0
             && tokio::time::Instant::now() < deadline
@@ -391,11 +402,6 @@ impl Broker {
     }
 }
 
-async fn call_all(
-    sessions: &[Arc<SessionHandle>],
-    msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg,
-) {
-    for s in sessions {
-        let _ = s.call(msg, Duration::from_secs(2), Duration::ZERO).await;
-    }
+async fn call(s: &SessionHandle, msg: fn(ractor::RpcReplyPort<()>) -> SessionMsg) {
+    let _ = s.call(msg, Duration::from_secs(2), Duration::ZERO).await;
 }

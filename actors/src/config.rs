@@ -430,7 +430,8 @@ pub struct MqttConfig {
     pub max_subscriptions: usize,
     /// Deliver with the subscription's QoS even when the publish's is lower.
     pub upgrade_qos: bool,
-    /// How long a new TCP connection may wait before sending CONNECT.
+    /// How long a new TCP connection may wait before sending CONNECT, and how
+    /// long a bound session may stay idle before it hibernates (0 = never).
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
 }

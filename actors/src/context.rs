@@ -9,7 +9,7 @@ use crate::retainer::RetainedStore;
 use crate::router::Router;
 use crate::session::SessionHandle;
 use crate::tree::MailboxGauges;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +24,11 @@ pub struct BrokerContext {
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
     pub connections: AtomicUsize,
+    /// Sessions hibernating now (no actor until a message comes).
+    pub sessions_hibernating: AtomicUsize,
+    /// The broker is closing every connection (shutdown, after the wills):
+    /// hibernating sessions are no longer woken (nothing outlives the process).
+    pub closing: AtomicBool,
     /// Every live session by client id. Kept here, not in the registry actor, so a
     /// registry restart loses nothing.
     pub sessions: dashmap::DashMap<Arc<str>, Arc<SessionHandle>>,
@@ -54,6 +59,8 @@ impl BrokerContext {
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
+            sessions_hibernating: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
             sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),

@@ -70,4 +70,8 @@ counters! {
     authorization_deny => inc_authorization_deny;
     /// Authorization decisions answered by a client's cache.
     authorization_cache_hit => inc_authorization_cache_hit;
+    /// Idle sessions that hibernated (their actor stopped after `mqtt.idle_timeout`).
+    sessions_hibernated => inc_sessions_hibernated;
+    /// Hibernating sessions woken by a message or a call (a new actor started).
+    sessions_woken => inc_sessions_woken;
 }

@@ -1,7 +1,8 @@
 //! The registry: client id -> session. It serialises everything that creates,
 //! re-binds or ends a session, so a takeover and an expiry of the same client id
-//! can never interleave. The table itself lives in the broker context, so a
-//! restarted registry carries on with it.
+//! can never interleave. It also sweeps the sessions for idle ones to hibernate.
+//! The table itself lives in the broker context, so a restarted registry
+//! carries on with it.
 
 use crate::context::BrokerContext;
 use crate::session::data::SessionData;
@@ -35,6 +36,8 @@ pub enum RegistryMsg {
         client_id: Arc<str>,
         generation: u64,
     },
+    /// Asks the sessions quiet for `mqtt.idle_timeout` to hibernate.
+    SweepIdle,
 }
 
 ractor_message!(RegistryMsg);
@@ -53,9 +56,16 @@ impl Actor for Registry {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<RegistryMsg>,
+        myself: ActorRef<RegistryMsg>,
         ctx: Arc<BrokerContext>,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let idle = ctx.config.mqtt.idle_timeout;
+        if !idle.is_zero() {
+            // One sweep for every session instead of a timer task per session
+            // (which an idle client would pay for until it hibernates).
+            let every = (idle / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
+            myself.send_interval(every, || RegistryMsg::SweepIdle);
+        }
         Ok(ctx)
     }
 
@@ -94,6 +104,13 @@ impl Actor for Registry {
                     ctx.sessions
                         .remove_if(&client_id, |_, h| Arc::ptr_eq(h, &handle));
                     tracing::debug!(%client_id, "session_ended");
+                }
+            }
+            RegistryMsg::SweepIdle => {
+                let now = ctx.started_at.elapsed().as_millis() as u64;
+                let idle = ctx.config.mqtt.idle_timeout.as_millis() as u64;
+                for h in ctx.sessions.iter() {
+                    h.nudge(now, idle);
                 }
             }
         }
@@ -144,9 +161,12 @@ async fn open(
 }
 
 /// Makes sure a session actor runs on `handle`: a new session gets its first
-/// actor; one whose actor is gone for good (its supervisor gave up and was itself
-/// restarted empty) gets a new actor on the same state.
-async fn ensure_actor(ctx: &Arc<BrokerContext>, handle: &Arc<SessionHandle>) -> Result<(), String> {
+/// actor; a hibernating one, or one whose actor is gone for good (its supervisor
+/// gave up and was itself restarted empty), gets a new actor on the same state.
+pub(crate) async fn ensure_actor(
+    ctx: &Arc<BrokerContext>,
+    handle: &Arc<SessionHandle>,
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
     loop {
         if handle.actor().is_some() {

@@ -62,6 +62,12 @@ impl Actor for SysTopics {
                 );
                 publish(
                     ctx,
+                    "sessions/hibernating",
+                    ctx.sessions_hibernating.load(Ordering::Relaxed).to_string(),
+                    false,
+                );
+                publish(
+                    ctx,
                     "routes/count",
                     ctx.router.route_count().to_string(),
                     false,

@@ -33,7 +33,8 @@ use tokio::task::JoinHandle;
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
 /// The read buffer a connection starts with and returns to when traffic is light
-/// (it grows for larger packets): what an idle connection keeps.
+/// (it grows for larger packets). An idle plain-TCP connection gives it back
+/// while it waits for the socket to become readable; TLS and WebSocket ones keep it.
 const INITIAL_READ_BUFFER: usize = 1024;
 /// The largest read a busy connection grows to (many packets per syscall).
 const MAX_READ_SIZE: usize = 64 * 1024;
@@ -115,6 +116,8 @@ pub struct ConnArgs {
 }
 
 pub struct ConnState {
+    /// This actor's id, for the session's ConnDown when the state drops.
+    id: ractor::ActorId,
     ctx: Arc<BrokerContext>,
     peer: PeerInfo,
     peer_cert_as: PeerCertIdentity,
@@ -202,6 +205,7 @@ impl Actor for Connection {
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         args.ctx.mailboxes.register(myself.get_id(), depth.clone());
         Ok(ConnState {
+            id: myself.get_id(),
             channel: Channel::new(args.ctx.mqtt.clone()),
             ctx: args.ctx,
             peer: args.peer,
@@ -333,6 +337,20 @@ impl Actor for Connection {
             myself.stop(None);
         }
         Ok(())
+    }
+}
+
+/// A killed or panicked connection skips `post_stop` (ractor drops its state
+/// instead), and a hibernating session has no monitor on it: the session still
+/// learns that its connection is gone, as an abnormal close (the will is due).
+/// After a Detach there is no session left to tell; a ConnDown that arrives
+/// after the session's own monitor saw the end is ignored there.
+impl Drop for ConnState {
+    fn drop(&mut self) {
+        *self.ack_route.write() = None;
+        if let Some(session) = self.session.take() {
+            session.send(Inbound::ConnDown(self.id.clone()));
+        }
     }
 }
 
@@ -875,6 +893,22 @@ impl ConnState {
     }
 }
 
+/// Waits for the socket, makes room for `read_size` bytes (unless at least half
+/// of it is free) and reads once; `room` is the space the read had.
+async fn read_some(
+    rd: &mut ReadHalf,
+    buf: &mut BytesMut,
+    read_size: usize,
+    room: &mut usize,
+) -> std::io::Result<usize> {
+    rd.ready().await?;
+    if buf.capacity() - buf.len() < read_size / 2 {
+        buf.reserve(read_size);
+    }
+    *room = buf.capacity() - buf.len();
+    rd.read_buf(buf).await
+}
+
 /// The reader task: reads, decodes, and hands packets to the actor in batches,
 /// waiting for credit so a fast sender cannot flood the mailbox. While it waits
 /// it keeps reading until its batch is full, passing the client's acks to the
@@ -981,17 +1015,23 @@ async fn read_loop(
             // The buffer may hold more whole packets: decode them before reading.
             continue;
         }
-        if buf.capacity() - buf.len() < read_size / 2 {
-            buf.reserve(read_size);
+        // Light traffic and nothing partial buffered: wait for the socket
+        // without a buffer (an idle connection keeps none), allocate on wake.
+        if buf.is_empty()
+            && read_size == INITIAL_READ_BUFFER
+            && buf.capacity() > 0
+            && rd.waits_without_buffer()
+        {
+            buf = BytesMut::new();
         }
-        let room = buf.capacity() - buf.len();
+        let mut room = 0;
         let waiting = !batch.is_empty();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
-                // read_buf is cancel safe: a lost race reads nothing.
-                r = rd.read_buf(&mut buf) => break Some(r),
+                // Both steps are cancel safe: a lost race reads nothing.
+                r = read_some(&mut rd, &mut buf, read_size, &mut room) => break Some(r),
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     if !batch.is_empty() {
                         // What came before the silence is handled first.

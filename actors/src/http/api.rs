@@ -167,8 +167,12 @@ pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<
 pub struct Stats {
     /// Live client connections.
     pub connections: usize,
-    /// Sessions (connected or not); `null` if the sessions supervisor did not answer.
+    /// Sessions (connected or not, hibernating included); `null` if the
+    /// sessions supervisor did not answer.
     pub sessions: Option<usize>,
+    /// Sessions hibernating now: idle for `mqtt.idle_timeout`, no actor until a
+    /// message comes (not in the actor tree).
+    pub sessions_hibernating: usize,
     /// Routes in the topic index (plain subscriptions plus shared groups).
     pub routes: usize,
     /// Retained messages.
@@ -186,9 +190,12 @@ pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
         }
         None => None,
     };
+    let sessions_hibernating = ctx.sessions_hibernating.load(Ordering::Relaxed);
     Json(Stats {
         connections: ctx.connections.load(Ordering::Relaxed),
-        sessions,
+        // The supervisor counts the sessions with an actor.
+        sessions: sessions.map(|n| n + sessions_hibernating),
+        sessions_hibernating,
         routes: ctx.router.route_count(),
         retained: ctx.retained.len(),
         metrics: ctx.metrics.snapshot().into_iter().collect(),

@@ -33,7 +33,13 @@ pub struct Cx {
     pub outbox: Vec<Outgoing>,
     /// The clock read once per run of inbox messages (see [`Cx::now`]).
     pub now: Option<Instant>,
+    /// The armed retry timer, aborted when the actor hibernates (its task
+    /// would keep the stopped actor's mailbox alive until it fires).
+    pub retry_timer: Option<ractor::concurrency::JoinHandle<RetrySent>>,
 }
+
+/// What the retry timer's task returns.
+pub type RetrySent = Result<(), ractor::MessagingErr<SessionMsg>>;
 
 impl Cx {
     /// The time for stamping sends (retry timing, 3.1.1), read once per run of
@@ -80,6 +86,20 @@ impl SessionData {
             detached_at: None,
             retry_armed: false,
         }
+    }
+
+    /// Nothing to do but wait for the client or a publisher, so the actor may
+    /// hibernate: bound to a live connection (a bound session arms no will or
+    /// expiry timer) and nothing in flight (nothing to resend: a retry timer
+    /// still armed has nothing to do) or queued.
+    pub fn is_idle(&self) -> bool {
+        self.binding.as_ref().is_some_and(|b| {
+            !matches!(
+                b.conn.get_status(),
+                ractor::ActorStatus::Stopping | ractor::ActorStatus::Stopped
+            )
+        }) && self.inflight.is_empty()
+            && self.mqueue.is_empty()
     }
 
     /// The inflight window: the client's Receive Maximum capped by max_inflight.
@@ -222,14 +242,14 @@ impl SessionData {
 
     /// Arms the retry timer (3.1.1 only: 5.0 forbids resending except on
     /// reconnect [MQTT-4.4.0-1]).
-    pub fn arm_retry(&mut self, cx: &Cx) {
+    pub fn arm_retry(&mut self, cx: &mut Cx) {
         let every = cx.ctx.config.mqtt.retry_interval;
         let v3 = self.binding.as_ref().is_some_and(|b| !b.version.is_v5());
         if self.retry_armed || every.is_zero() || !v3 {
             return;
         }
         self.retry_armed = true;
-        cx.myself.send_after(every, || SessionMsg::Retry);
+        cx.retry_timer = Some(cx.myself.send_after(every, || SessionMsg::Retry));
     }
 
     pub fn retry(&mut self, cx: &mut Cx) {
@@ -368,17 +388,22 @@ impl SessionData {
 
     /// Publishes the will (if any) and forgets it.
     pub fn publish_will(&mut self, cx: &mut Cx) {
+        self.publish_will_in(&cx.ctx, &cx.client_id);
+    }
+
+    /// [`Self::publish_will`] without an actor (a hibernating session).
+    pub fn publish_will_in(&mut self, ctx: &BrokerContext, client_id: &Arc<str>) {
         let Some(will) = self.will.take() else { return };
         let msg = Message::new(
             will.topic.as_str().into(),
             will.payload.clone(),
             will.qos,
             will.retain,
-            cx.client_id.clone(),
+            client_id.clone(),
             &will.properties,
         );
-        let n = cx.ctx.publish(Arc::new(msg));
-        tracing::debug!(client_id = %cx.client_id, topic = %will.topic, deliveries = n, "will_published");
+        let n = ctx.publish(Arc::new(msg));
+        tracing::debug!(%client_id, topic = %will.topic, deliveries = n, "will_published");
     }
 
     /// Empties the session's messages for a clean start or its end, returning

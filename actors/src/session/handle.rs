@@ -8,6 +8,10 @@
 //! index and the connection hold the handle, never the actor, so they need no
 //! update after a restart.
 //!
+//! The same holds when a session hibernates (EMQX's hibernate after
+//! `idle_timeout`): an idle session's actor stops normally and the handle
+//! remembers that it sleeps; the next message or call starts a new actor on it.
+//!
 //! The handle is also where publishers learn that a session is congested (see
 //! [`SessionHandle::deliver`]): the session keeps its backlog and binding here,
 //! under the inbox lock a publisher takes anyway, and wakes the connections it
@@ -16,13 +20,17 @@
 use super::data::SessionData;
 use super::{Delivery, SessionMsg};
 use crate::connection::ConnMsg;
+use crate::context::BrokerContext;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// How long a call waits for a hibernating session's new actor to start.
+const WAKE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A message kept in the durable inbox until the session has handled it.
 #[derive(Debug, Clone)]
@@ -112,12 +120,27 @@ pub struct SessionHandle {
     high: usize,
     low: usize,
     pub(crate) data: Mutex<SessionData>,
+    /// Set while the session hibernates (its actor stopped, see
+    /// [`Self::hibernate`]): the broker a new actor is started in. Whoever
+    /// takes it starts that actor, so concurrent senders start one.
+    sleeping: Mutex<Option<Weak<BrokerContext>>>,
+    /// A new actor is being started after a hibernation (calls wait for it).
+    waking: AtomicBool,
+    /// This handle, for the task that wakes it from a synchronous sender.
+    me: Weak<SessionHandle>,
+    /// When the actor last had a message, in ms since the broker started
+    /// (`u64::MAX`: not a candidate for hibernation until its next message).
+    /// Read by the registry's hibernation sweep, so no session keeps a timer.
+    last_active_ms: AtomicU64,
 }
+
+/// Marks a session that cannot hibernate (unbound) until its next message.
+const NOT_IDLE: u64 = u64::MAX;
 
 impl SessionHandle {
     pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
         let (high, low) = watermarks(data.mqueue.max_len());
-        Arc::new(SessionHandle {
+        Arc::new_cyclic(|me| SessionHandle {
             client_id,
             actor: RwLock::new(None),
             inbox: Mutex::new(Inbox::default()),
@@ -126,6 +149,10 @@ impl SessionHandle {
             high,
             low,
             data: Mutex::new(data),
+            sleeping: Mutex::new(None),
+            waking: AtomicBool::new(false),
+            me: me.clone(),
+            last_active_ms: AtomicU64::new(0),
         })
     }
 
@@ -213,12 +240,153 @@ impl SessionHandle {
         }
     }
 
-    /// Asks the current actor to drain the inbox. If there is none (it is being
-    /// restarted), the next actor drains it when it starts.
+    /// Asks the current actor to drain the inbox. If there is none, a
+    /// hibernating session gets a new actor; one being restarted after a
+    /// crash is drained by the next actor when it starts.
     pub(crate) fn wake(&self) {
         if let Some(actor) = self.actor.read().as_ref() {
             let _ = actor.cast(SessionMsg::Wake);
+            return;
         }
+        self.wake_from_hibernation();
+    }
+
+    /// Puts the session to sleep if `idle` holds for its state and its inbox is
+    /// empty: the caller (its actor) then stops normally. Checked and done under
+    /// the data and inbox locks (in that order, as a will published under the
+    /// data lock may deliver to this very session), so a message queued after
+    /// the check finds no actor and wakes the session.
+    pub(crate) fn hibernate(
+        &self,
+        ctx: &Arc<BrokerContext>,
+        idle: impl FnOnce(&mut SessionData) -> bool,
+    ) -> bool {
+        let mut d = self.data.lock();
+        if !idle(&mut d) {
+            return false;
+        }
+        let mut inbox = self.inbox.lock();
+        if inbox.len() > 0 {
+            return false;
+        }
+        *self.actor.write() = None;
+        *self.sleeping.lock() = Some(Arc::downgrade(ctx));
+        // A Wake still on its way dies with the actor: the next message wakes.
+        inbox.wake_pending = false;
+        ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
+        ctx.metrics.inc_sessions_hibernated();
+        true
+    }
+
+    /// Records that the actor had a message at `now_ms` (see [`Self::nudge`]).
+    pub(crate) fn touch(&self, now_ms: u64) {
+        self.last_active_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Takes the session out of the sweep until its next message.
+    pub(crate) fn not_idle(&self) {
+        self.last_active_ms.store(NOT_IDLE, Ordering::Relaxed);
+    }
+
+    /// How long the actor has had no message, at `now_ms`.
+    pub(crate) fn quiet_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    /// The hibernation sweep: asks a running actor that had no message for
+    /// `idle_ms` to hibernate (it decides, see `Session`'s Hibernate).
+    pub(crate) fn nudge(&self, now_ms: u64, idle_ms: u64) {
+        if self.quiet_ms(now_ms) < idle_ms {
+            return;
+        }
+        if let Some(actor) = self.actor.read().as_ref() {
+            let _ = actor.cast(SessionMsg::Hibernate);
+        }
+    }
+
+    /// Broker shutdown, phase 1, for a hibernating session without waking it
+    /// (a wake-up per session would make shutdown take seconds per thousand):
+    /// publishes the will of its connected client. False if the session has an
+    /// actor, which is asked instead.
+    pub fn publish_will_if_asleep(&self, ctx: &BrokerContext) -> bool {
+        let mut d = self.data.lock();
+        if !self.is_hibernating() {
+            return false;
+        }
+        if d.binding.is_some() {
+            d.publish_will_in(ctx, &self.client_id);
+        }
+        true
+    }
+
+    /// Broker shutdown, phase 2, for a hibernating session: closes its
+    /// connection (DISCONNECT 0x8B for 5.0). False if the session has an actor.
+    pub fn close_connection_if_asleep(&self) -> bool {
+        let d = self.data.lock();
+        if !self.is_hibernating() {
+            return false;
+        }
+        if let Some(b) = &d.binding {
+            let _ = b.conn.cast(crate::connection::ConnMsg::Kick {
+                reason: ReasonCode::ServerShuttingDown,
+                reply: None,
+            });
+        }
+        true
+    }
+
+    /// Whether the session hibernates (no actor until a message comes).
+    pub fn is_hibernating(&self) -> bool {
+        self.sleeping.lock().is_some()
+    }
+
+    /// Ends the hibernation, if the session hibernates: returns the broker it
+    /// lives in. Exactly one caller gets it.
+    fn take_sleeping(&self) -> Option<Arc<BrokerContext>> {
+        let ctx = self.sleeping.lock().take()?.upgrade()?;
+        ctx.sessions_hibernating.fetch_sub(1, Ordering::Relaxed);
+        ctx.metrics.inc_sessions_woken();
+        Some(ctx)
+    }
+
+    /// Starts a new actor on a hibernating session, from any context (a
+    /// publisher's `send` is synchronous): a task asks the sessions supervisor,
+    /// whose unique child ids keep it to one actor. False if the session was
+    /// not hibernating.
+    fn wake_from_hibernation(&self) -> bool {
+        let closing = self
+            .sleeping
+            .lock()
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .is_some_and(|ctx| ctx.closing.load(Ordering::Relaxed));
+        if closing {
+            // Shutdown is closing the connections: their Detaches need no actor.
+            return false;
+        }
+        let Some(ctx) = self.take_sleeping() else {
+            return false;
+        };
+        let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current()) else {
+            // No runtime to start an actor in (not from a broker task): still asleep.
+            ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
+            *self.sleeping.lock() = Some(Arc::downgrade(&ctx));
+            return false;
+        };
+        self.waking.store(true, Ordering::Relaxed);
+        rt.spawn(async move {
+            let started = crate::registry::ensure_actor(&ctx, &me).await;
+            me.waking.store(false, Ordering::Relaxed);
+            if let Err(error) = started {
+                tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
+                // Still asleep: the next message or call tries again.
+                if me.actor().is_none() {
+                    ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
+                    *me.sleeping.lock() = Some(Arc::downgrade(&ctx));
+                }
+            }
+        });
+        true
     }
 
     /// The next unhandled message, control first (left in place until [`Self::pop`]).
@@ -264,8 +432,11 @@ impl SessionHandle {
         self.depth.store(inbox.len(), Ordering::Relaxed);
     }
 
-    pub(crate) fn set_actor(&self, actor: Option<ActorRef<SessionMsg>>) {
-        *self.actor.write() = actor;
+    /// Records the session's new actor (which also ends a hibernation, when
+    /// the registry started it for a bind rather than a message).
+    pub(crate) fn set_actor(&self, actor: ActorRef<SessionMsg>) {
+        self.take_sleeping();
+        *self.actor.write() = Some(actor);
     }
 
     /// The current actor, if one is running.
@@ -290,17 +461,24 @@ impl SessionHandle {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Calls the session actor, waiting out a restart (up to `patience`): a call
-    /// that meets a dead actor is sent again to its successor.
+    /// Calls the session actor, waiting out a restart (up to `patience`) or a
+    /// wake-up from hibernation: a call that meets a dead actor is sent again
+    /// to its successor.
     pub async fn call<T: Send + 'static>(
         &self,
         make: impl Fn(RpcReplyPort<T>) -> SessionMsg,
         timeout: Duration,
         patience: Duration,
     ) -> Result<T, String> {
-        let deadline = tokio::time::Instant::now() + patience;
+        let mut deadline = tokio::time::Instant::now() + patience;
         loop {
-            if let Some(actor) = self.actor() {
+            let actor = self.actor();
+            if actor.is_none()
+                && (self.wake_from_hibernation() || self.waking.load(Ordering::Relaxed))
+            {
+                deadline = deadline.max(tokio::time::Instant::now() + WAKE_PATIENCE);
+            }
+            if let Some(actor) = actor {
                 match actor.call(&make, Some(timeout)).await {
                     Ok(ractor::rpc::CallResult::Success(v)) => return Ok(v),
                     Ok(ractor::rpc::CallResult::Timeout) => {

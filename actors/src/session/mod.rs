@@ -8,6 +8,13 @@
 //! re-bound to the same session (takeover is re-binding, not copying state). A
 //! killed session actor is restarted by the sessions supervisor on the same
 //! handle: nothing is lost, at most a message is resent with DUP.
+//!
+//! An idle session hibernates (EMQX's hibernate after `idle_timeout`): bound to
+//! a live connection, nothing in flight or queued, no timer armed and no
+//! message for `mqtt.idle_timeout` (the registry's sweep asks), its actor
+//! stops normally and the handle records that it sleeps (the session stays in
+//! the session table and the topic index). The next message or call starts a
+//! new actor on the handle.
 
 pub mod data;
 pub mod handle;
@@ -101,6 +108,8 @@ pub enum SessionMsg {
     ExpiryTimer(u64),
     /// Resend old inflight messages (3.1.1 clients only).
     Retry,
+    /// Hibernate if nothing happened for `mqtt.idle_timeout`.
+    Hibernate,
     /// Broker shutdown, phase 1: publish the will of a connected client now.
     PublishWillNow(RpcReplyPort<()>),
     /// Broker shutdown, phase 2: close the connection (DISCONNECT 0x8B).
@@ -164,7 +173,7 @@ impl Actor for Session {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        args.handle.set_actor(Some(myself.clone()));
+        args.handle.set_actor(myself.clone());
         args.ctx
             .mailboxes
             .register(myself.get_id(), args.handle.depth.clone());
@@ -175,13 +184,16 @@ impl Actor for Session {
                 myself,
                 outbox: Vec::new(),
                 now: None,
+                retry_timer: None,
             },
             handle: args.handle,
         })
     }
 
-    /// Picks up where a killed predecessor stopped: watches the bound connection
-    /// again, re-arms timers, drains what waits in the inbox.
+    /// Picks up where a killed (or hibernated) predecessor stopped: watches the
+    /// bound connection again, re-arms timers, drains what waits in the inbox. A
+    /// hibernated predecessor left nothing in flight or queued, so nothing is
+    /// resent.
     async fn post_start(
         &self,
         myself: ActorRef<SessionMsg>,
@@ -210,6 +222,7 @@ impl Actor for Session {
                 }
             }
         }
+        st.handle.touch(st.now_ms());
         Box::pin(st.drain_inbox()).await;
         Ok(())
     }
@@ -230,6 +243,9 @@ impl Actor for Session {
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         st.cx.now = None;
+        if !matches!(msg, SessionMsg::Hibernate) {
+            st.handle.touch(st.now_ms());
+        }
         match msg {
             SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
             SessionMsg::Bind(args, reply) => {
@@ -242,6 +258,13 @@ impl Actor for Session {
                 }
                 st.flush();
                 let _ = reply.send(r);
+            }
+            SessionMsg::Hibernate => {
+                if st.try_hibernate() {
+                    tracing::debug!(client_id = %st.cx.client_id, "session_hibernated");
+                    myself.stop(Some("hibernate".into()));
+                    return Ok(());
+                }
             }
             SessionMsg::TryEnd(generation, reply) => {
                 let end = {
@@ -328,6 +351,50 @@ impl Actor for Session {
 }
 
 impl SessionState {
+    /// Milliseconds since the broker started (the hibernation sweep's clock).
+    fn now_ms(&self) -> u64 {
+        self.cx.ctx.started_at.elapsed().as_millis() as u64
+    }
+
+    /// The registry's sweep found the actor quiet for `mqtt.idle_timeout`:
+    /// hibernates if the session is idle (see [`SessionData::is_idle`]). An
+    /// unbound session leaves the sweep until its next message (a bind). True
+    /// if the actor must stop now.
+    fn try_hibernate(&mut self) -> bool {
+        let now = self.now_ms();
+        // A message came after the sweep looked.
+        if self.handle.quiet_ms(now) < self.cx.ctx.config.mqtt.idle_timeout.as_millis() as u64 {
+            return false;
+        }
+        let mut conn = None;
+        let slept = self.handle.hibernate(&self.cx.ctx, |d| {
+            conn = d.binding.as_ref().map(|b| b.conn.get_cell());
+            let idle = d.is_idle();
+            if idle {
+                // Its timer dies with this actor; the next one re-arms it.
+                d.retry_armed = false;
+            }
+            idle
+        });
+        if slept {
+            if let Some(t) = self.cx.retry_timer.take() {
+                t.abort();
+            }
+            // The connection's monitor list would keep this actor's cell, and
+            // with it the mailbox hibernation is meant to free; the connection
+            // tells its session itself when it ends (see `ConnState`'s Drop).
+            if let Some(conn) = conn {
+                self.cx.myself.get_cell().unmonitor(conn);
+            }
+        } else if conn.is_some() {
+            // Busy (in flight, queued): asked again after another idle timeout.
+            self.handle.touch(now);
+        } else {
+            self.handle.not_idle();
+        }
+        slept
+    }
+
     /// Sends the gathered packets to the bound connection in one cast.
     fn flush(&mut self) {
         if self.cx.outbox.is_empty() {

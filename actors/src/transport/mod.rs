@@ -77,6 +77,23 @@ impl Transport {
 }
 
 impl ReadHalf {
+    /// Waits until a read would find data (or the end), without a buffer:
+    /// an idle TCP connection's reader holds no read buffer while it waits.
+    /// TLS and WebSocket streams may hold decoded data the socket no longer
+    /// shows, so they return at once and read into a buffer as before.
+    /// Cancel safe.
+    pub async fn ready(&mut self) -> io::Result<()> {
+        match self {
+            ReadHalf::Tcp(r) => r.readable().await,
+            ReadHalf::Tls(_) | ReadHalf::Ws(_) => Ok(()),
+        }
+    }
+
+    /// Whether [`Self::ready`] really waits (plain TCP).
+    pub fn waits_without_buffer(&self) -> bool {
+        matches!(self, ReadHalf::Tcp(_))
+    }
+
     /// Appends what arrives to `buf`; `Ok(0)` is the end of the stream. Cancel
     /// safe (the reader selects it against its keepalive timer): a lost race
     /// reads nothing.

@@ -113,7 +113,7 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
         Scenario {
             name: "idle-conns",
             about:
-                "idle connections on a fresh broker, held open; broker RSS sampled before and after",
+                "idle connections on a fresh broker, held open; broker RSS sampled before, 1 s and 20 s after the last connect",
             workload: Workload::Idle(a.idle_conns),
         },
         Scenario {
@@ -178,6 +178,11 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
+
+/// When the idle scenario samples RSS the second time, after the last connect:
+/// longer than Roost's `mqtt.idle_timeout` (15 s), after which it hibernates
+/// idle sessions.
+const IDLE_SAMPLE_AFTER: Duration = Duration::from_secs(20);
 
 /// VmRSS of `pid`, in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -349,7 +354,8 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 conns: *n,
                 connect_rate: 2000.0,
                 source_ips: a.source_ips,
-                duration: Some(Duration::from_secs(2)),
+                // Held past the second sample, taken after IDLE_SAMPLE_AFTER.
+                duration: Some(IDLE_SAMPLE_AFTER + Duration::from_secs(2)),
                 quiet: a.quiet,
                 progress: Some(progress.clone()),
                 ..Config::default()
@@ -366,6 +372,11 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
             tokio::time::sleep(Duration::from_secs(1)).await;
             let rss1 = rss_kib(pid);
             let connected = progress.connected.load(Relaxed);
+            // Again once the connections have been idle for longer than an idle
+            // timeout (Roost's sessions hibernate after mqtt.idle_timeout, 15 s,
+            // as EMQX's client processes do): the same wait for every broker.
+            tokio::time::sleep(IDLE_SAMPLE_AFTER - Duration::from_secs(1)).await;
+            let rss_idle = rss_kib(pid);
             let result = tokio::time::timeout(Duration::from_secs(60), task).await;
             let alive = broker.alive();
             let summary = match result {
@@ -373,7 +384,7 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 Ok(Ok(Err(e))) => return Row::failed(name, s.name, format!("bench error: {e}")),
                 _ => return Row::failed(name, s.name, "hung while closing connections".into()),
             };
-            let rss_per_conn = match (rss0, rss1) {
+            let per_conn = |r1: Option<u64>| match (rss0, r1) {
                 (Some(r0), Some(r1)) if connected > 0 => {
                     Some(r1.saturating_sub(r0) as f64 * 1024.0 / connected as f64)
                 }
@@ -384,7 +395,7 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 s.name,
                 outcome(alive, &summary),
                 &summary,
-                rss_per_conn,
+                [per_conn(rss1), per_conn(rss_idle)],
                 rss1,
             )
         }

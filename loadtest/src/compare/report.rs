@@ -30,8 +30,11 @@ pub struct Row {
     pub p99_us: Option<u64>,
     /// Broker CPU time (user + system) per delivered message.
     pub cpu_us_per_msg: Option<f64>,
-    /// Broker RSS growth per idle connection.
+    /// Broker RSS growth per idle connection, 1 s after the last connect.
     pub rss_bytes_per_conn: Option<f64>,
+    /// The same, once the connections have been idle for 20 s (longer than
+    /// Roost's `mqtt.idle_timeout`, after which its sessions hibernate).
+    pub rss_bytes_per_conn_idle: Option<f64>,
     /// Broker RSS with every idle connection open.
     pub rss_kib_loaded: Option<u64>,
     pub connected: Option<u64>,
@@ -53,6 +56,7 @@ impl Row {
             p99_us: None,
             cpu_us_per_msg: None,
             rss_bytes_per_conn: None,
+            rss_bytes_per_conn_idle: None,
             rss_kib_loaded: None,
             connected: None,
             connect_failures: None,
@@ -93,11 +97,13 @@ impl Row {
         scenario: &str,
         outcome: Outcome,
         s: &Summary,
-        rss_per_conn: Option<f64>,
+        // Per connection at +1 s and at +20 s after the last connect.
+        [rss_per_conn, rss_per_conn_idle]: [Option<f64>; 2],
         rss_kib: Option<u64>,
     ) -> Row {
         Row {
             rss_bytes_per_conn: rss_per_conn,
+            rss_bytes_per_conn_idle: rss_per_conn_idle,
             rss_kib_loaded: rss_kib,
             connected: Some(s.connected),
             connect_failures: Some(s.connect_failures),
@@ -111,9 +117,10 @@ impl Row {
         match &self.outcome {
             Outcome::Failed(w) => format!("FAILED: {w}"),
             _ if self.rss_bytes_per_conn.is_some() => format!(
-                "{} connected, {} B RSS per connection",
+                "{} connected, {} B RSS per connection at +1 s, {} B at +20 s",
                 self.connected.unwrap_or(0),
-                fmt_f(self.rss_bytes_per_conn, 0)
+                fmt_f(self.rss_bytes_per_conn, 0),
+                fmt_f(self.rss_bytes_per_conn_idle, 0)
             ),
             _ => format!(
                 "{} msgs/s, lost {}, dup {}, p50 {} us, p99 {} us, cpu {} us/msg",
@@ -154,17 +161,17 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 /// The results table, then a ratio table (Roost / each other broker).
 pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "| scenario | broker | msgs/s | sent | received | lost | dup | p50 µs | p99 µs | broker CPU µs/msg | RSS B/idle conn | status |");
+    let _ = writeln!(md, "| scenario | broker | msgs/s | sent | received | lost | dup | p50 µs | p99 µs | broker CPU µs/msg | RSS B/idle conn (+1 s) | RSS B/idle conn (+20 s) | status |");
     let _ = writeln!(
         md,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for (name, _) in scenarios {
         for r in rows.iter().filter(|r| r.scenario == *name) {
             let idle = r.rss_bytes_per_conn.is_some() || r.connected.is_some() && r.sent.is_none();
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.scenario,
                 r.broker,
                 if idle {
@@ -188,6 +195,11 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
                 } else {
                     "-".into()
                 },
+                if idle {
+                    fmt_f(r.rss_bytes_per_conn_idle, 0)
+                } else {
+                    "-".into()
+                },
                 note(&r.outcome)
             );
         }
@@ -205,9 +217,9 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
         let _ = writeln!(md, "\nRatios Roost / other (msgs/s and latency: >1 means Roost is higher; CPU and RSS: >1 means Roost uses more):\n");
         let _ = writeln!(
             md,
-            "| scenario | vs | msgs/s | p50 | p99 | CPU/msg | RSS/conn |"
+            "| scenario | vs | msgs/s | p50 | p99 | CPU/msg | RSS/conn (+1 s) | RSS/conn (+20 s) |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|");
         for (name, _) in scenarios {
             let Some(roost) = rows
                 .iter()
@@ -233,7 +245,7 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
                 let is_idle = roost.rss_bytes_per_conn.is_some() || o.rss_bytes_per_conn.is_some();
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     name,
                     other,
                     if is_idle {
@@ -245,13 +257,81 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
                     pick(|r| r.p99_us.map(|v| v as f64)),
                     pick(|r| r.cpu_us_per_msg),
                     pick(|r| r.rss_bytes_per_conn),
+                    pick(|r| r.rss_bytes_per_conn_idle),
                 );
             }
         }
     }
+    let _ = writeln!(
+        md,
+        "\nIdle RSS is sampled twice after the last connect: at +1 s (the connections just set \
+         up) and at +20 s (idle longer than Roost's `mqtt.idle_timeout` of 15 s, after which \
+         its sessions hibernate); the growth over the broker's RSS before the first connect, \
+         per connection."
+    );
     let _ = writeln!(md, "\nScenarios:\n");
     for (name, about) in scenarios {
         let _ = writeln!(md, "- `{name}`: {about}");
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<Row> {
+        let s = Summary {
+            connected: 100,
+            ..Summary::default()
+        };
+        vec![
+            Row::idle(
+                "roost",
+                "idle-conns",
+                Outcome::Ok,
+                &s,
+                [Some(28000.0), Some(17000.0)],
+                Some(1),
+            ),
+            Row::idle(
+                "mosquitto",
+                "idle-conns",
+                Outcome::Ok,
+                &s,
+                [Some(700.0), Some(700.0)],
+                Some(1),
+            ),
+            Row::traffic("roost", "pairs-q0", Outcome::Ok, &s, None),
+            Row::traffic("mosquitto", "pairs-q0", Outcome::Ok, &s, None),
+        ]
+    }
+
+    /// The idle row shows RSS per connection at +1 s and at +20 s, each in its
+    /// own column, and the ratio table has both.
+    #[test]
+    fn idle_rss_at_once_and_after_idle_timeout() {
+        let md = markdown(&rows(), &[("idle-conns", "idle"), ("pairs-q0", "pairs")]);
+        assert!(md.contains("RSS B/idle conn (+1 s) | RSS B/idle conn (+20 s) | status |"));
+        assert!(md.contains("| 28000 (100 conns) | 17000 | ok |"), "{md}");
+        assert!(
+            md.contains("| idle-conns | mosquitto | - | - | - | - | 40.00 | 24.29 |"),
+            "{md}"
+        );
+        let traffic = md
+            .lines()
+            .find(|l| l.starts_with("| pairs-q0 | roost |"))
+            .unwrap();
+        assert!(traffic.ends_with("| - | - | ok |"), "{traffic}");
+    }
+
+    /// The chart leaves the idle scenario out and still draws the others.
+    #[test]
+    fn chart_draws_without_the_idle_rows() {
+        let path =
+            std::env::temp_dir().join(format!("roost-bench-chart-{}.png", std::process::id()));
+        super::super::chart::draw(&rows(), &path, None).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -1,0 +1,347 @@
+//! Session hibernation (issue 4: idle memory per connection): a session bound
+//! to a live connection with nothing to do for `mqtt.idle_timeout` stops its
+//! actor (EMQX hibernates idle client processes the same way); any message or
+//! call starts a new one on the same state. Each test first checks, over HTTP,
+//! that the session really hibernated (gone from the actor tree, counted in
+//! `/api/v5/stats`), then that the client sees no difference.
+
+#[macro_use]
+mod common;
+use common::http::{get, kill, node, tree};
+use common::*;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// A broker whose sessions hibernate after 1 s idle, with chaos kill on.
+fn hib_broker() -> Broker {
+    Broker::start_with(&[
+        ("ROOST__MQTT__IDLE_TIMEOUT", "1s"),
+        ("ROOST__CHAOS__ENABLED", "true"),
+    ])
+}
+
+async fn stats(http: SocketAddr) -> Value {
+    let r = get(http, "/api/v5/stats").await;
+    assert_eq!(r.status, 200, "GET /api/v5/stats: {}", r.body);
+    r.json()
+}
+
+fn session_path(client_id: &str) -> String {
+    format!("roost/sessions/session:{client_id}")
+}
+
+/// Whether the session's actor is in the tree.
+async fn session_running(http: SocketAddr, client_id: &str) -> bool {
+    let path = session_path(client_id);
+    node(&tree(http, &format!("?prefix={path}")).await, &path).is_some()
+}
+
+/// Waits until the session of `client_id` hibernated: no actor in the tree,
+/// and at least `asleep` sessions counted as hibernating.
+async fn wait_hibernated(http: SocketAddr, client_id: &str, asleep: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = stats(http).await;
+        let sleeping = s["sessions_hibernating"].as_u64().unwrap();
+        if sleeping >= asleep && !session_running(http, client_id).await {
+            assert!(s["metrics"]["sessions_hibernated"].as_u64().unwrap() >= asleep);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "session {client_id} did not hibernate within 10 s: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn woken(http: SocketAddr) -> u64 {
+    stats(http).await["metrics"]["sessions_woken"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A hibernated subscriber gets QoS 0, 1 and 2 messages in order (per QoS),
+/// exactly once and without DUP (nothing was in flight to resend); its acks
+/// complete the flows, so the woken session can hibernate again.
+#[tokio::test]
+async fn hibernated_session_receives_every_qos_in_order_once() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let id = format!("hib-sub-{}", vname(v));
+        let topic = format!("hib/{}", vname(v));
+        let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, &id)).await;
+        sub.subscribe(&topic, QoS::ExactlyOnce).await;
+        let mut publ = RawClient::connected(b.addr(), v, &format!("hib-pub-{}", vname(v))).await;
+        let before = stats(http).await["sessions_hibernating"].as_u64().unwrap();
+        wait_hibernated(http, &id, before + 1).await;
+        let woken_before = woken(http).await;
+        const PER_QOS: u8 = 5;
+        for q in 0..3u8 {
+            for i in 0..PER_QOS {
+                publ.publish(&topic, &[q, i], qos(q), false).await;
+            }
+        }
+        let got = sub.recv_messages(3 * PER_QOS as usize).await;
+        sub.recv_none_for(QUIET).await;
+        for q in 0..3u8 {
+            let seq: Vec<u8> = got
+                .iter()
+                .filter(|p| p.payload[0] == q)
+                .map(|p| p.payload[1])
+                .collect();
+            assert_eq!(seq, (0..PER_QOS).collect::<Vec<_>>(), "QoS {q} ({v:?})");
+        }
+        for p in &got {
+            assert_eq!(p.qos, qos(p.payload[0]), "{}", brief(p));
+            assert!(!p.dup, "spurious DUP after the wake-up: {}", brief(p));
+        }
+        assert!(woken(http).await > woken_before, "no wake-up counted");
+        // Every flow completed (nothing in flight): it sleeps again.
+        wait_hibernated(http, &id, 1).await;
+        publ.publish(&topic, &[1, 99], QoS::AtLeastOnce, false)
+            .await;
+        let p = sub.recv_message().await;
+        assert_eq!(&p.payload[..], &[1, 99]);
+        assert!(!p.dup);
+        sub.disconnect().await;
+        publ.disconnect().await;
+    }
+}
+
+/// A hibernated session's client pings (the connection answers alone),
+/// subscribes and unsubscribes (which wake the session), and disconnects
+/// normally: no will.
+#[tokio::test]
+async fn hibernated_client_subscribes_pings_and_disconnects() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut watcher = RawClient::connected(b.addr(), v, &format!("hib-watch-{n}")).await;
+        watcher
+            .subscribe(&format!("hib/will/{n}"), QoS::AtLeastOnce)
+            .await;
+        let id = format!("hib-ctl-{n}");
+        let mut c = connect_packet(v, &id);
+        c.will = Some(will(
+            &format!("hib/will/{n}"),
+            b"gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
+        wait_hibernated(http, &id, 1).await;
+        client.ping().await;
+        let topic = format!("hib/ctl/{n}");
+        let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
+        assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
+        wait_hibernated(http, &id, 1).await;
+        let mut publ = RawClient::connected(b.addr(), v, &format!("hib-ctl-pub-{n}")).await;
+        publ.publish(&topic, b"one", QoS::AtLeastOnce, false).await;
+        assert_eq!(&client.recv_message().await.payload[..], b"one");
+        wait_hibernated(http, &id, 1).await;
+        let unack = client.unsubscribe(&[&topic]).await;
+        if v.is_v5() {
+            assert_eq!(unack.reason_codes, vec![ReasonCode::Success]);
+        }
+        wait_hibernated(http, &id, 1).await;
+        publ.publish(&topic, b"two", QoS::AtLeastOnce, false).await;
+        client.recv_none_for(QUIET).await;
+        client.ping().await;
+        client.disconnect().await;
+        watcher.recv_none_for(QUIET).await;
+        publ.disconnect().await;
+        watcher.disconnect().await;
+    }
+}
+
+/// The connection of a hibernated session ends abnormally (killed by an
+/// operator: 5.0; socket closed without DISCONNECT: 3.1.1): the will goes out
+/// and the session, detached, keeps its subscription and queues messages until
+/// the client resumes it.
+#[tokio::test]
+async fn hibernated_session_sees_abnormal_close_and_resumes() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut watcher = RawClient::connected(b.addr(), v, &format!("hib-w-{n}")).await;
+        watcher
+            .subscribe(&format!("hib/dead/{n}"), QoS::AtLeastOnce)
+            .await;
+        let id = format!("hib-dying-{n}");
+        let mut c = persistent_connect(v, &id, 300);
+        c.will = Some(will(
+            &format!("hib/dead/{n}"),
+            b"died",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
+        let topic = format!("hib/q/{n}");
+        client.subscribe(&topic, QoS::AtLeastOnce).await;
+        wait_hibernated(http, &id, 1).await;
+        if v.is_v5() {
+            let path = format!(
+                "roost/listeners/tcp/connections/conn:{}",
+                client.local_addr()
+            );
+            assert_eq!(kill(http, &path).await.status, 200, "kill {path}");
+            client.expect_closed().await;
+        } else {
+            drop(client);
+        }
+        let w = watcher.recv_message().await;
+        assert_eq!(&w.payload[..], b"died", "will of {id}");
+        // Detached: the session's actor runs again (its expiry timer is armed).
+        let mut publ = RawClient::connected(b.addr(), v, &format!("hib-q-pub-{n}")).await;
+        publ.publish(&topic, b"queued", QoS::AtLeastOnce, false)
+            .await;
+        let (mut back, ack) =
+            RawClient::connect_ok(b.addr(), persistent_connect(v, &id, 300)).await;
+        assert!(ack.session_present, "session of {id} not kept");
+        let p = back.recv_message().await;
+        assert_eq!(&p.payload[..], b"queued");
+        back.recv_none_for(QUIET).await;
+        watcher.recv_none_for(QUIET).await;
+        back.disconnect().await;
+        publ.disconnect().await;
+        watcher.disconnect().await;
+    }
+}
+
+/// A client id connecting again takes over a hibernated session: the old
+/// connection is closed (0x8E for 5.0), the new one finds the session and its
+/// subscription.
+#[tokio::test]
+async fn takeover_of_hibernated_session() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let id = format!("hib-take-{n}");
+        let (mut old, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, &id, 300)).await;
+        let topic = format!("hib/take/{n}");
+        old.subscribe(&topic, QoS::AtLeastOnce).await;
+        wait_hibernated(http, &id, 1).await;
+        let (mut new, ack) = RawClient::connect_ok(b.addr(), persistent_connect(v, &id, 300)).await;
+        assert!(ack.session_present);
+        old.expect_disconnect(ReasonCode::SessionTakenOver).await;
+        let mut publ = RawClient::connected(b.addr(), v, &format!("hib-take-pub-{n}")).await;
+        publ.publish(&topic, b"to-new", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&new.recv_message().await.payload[..], b"to-new");
+        // The new connection's session hibernates in turn and still delivers.
+        wait_hibernated(http, &id, 1).await;
+        publ.publish(&topic, b"again", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&new.recv_message().await.payload[..], b"again");
+        new.disconnect().await;
+        publ.disconnect().await;
+    }
+}
+
+/// A session with an unacknowledged message in flight keeps its actor (it
+/// would have to resend it); once the client acks, it hibernates.
+#[tokio::test]
+async fn session_with_inflight_does_not_hibernate() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    let v = ProtocolVersion::V5;
+    let id = "hib-inflight";
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, id)).await;
+    sub.subscribe("hib/inflight", QoS::AtLeastOnce).await;
+    let mut publ = RawClient::connected(b.addr(), v, "hib-inflight-pub").await;
+    publ.publish("hib/inflight", b"unacked", QoS::AtLeastOnce, false)
+        .await;
+    let p = sub.expect_publish().await;
+    // Three idle timeouts with the message unacknowledged: the actor stays.
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            session_running(http, id).await,
+            "a session with a message in flight hibernated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sub.ack(&p).await;
+    wait_hibernated(http, id, 1).await;
+    sub.recv_none_for(QUIET).await;
+    sub.disconnect().await;
+    publ.disconnect().await;
+}
+
+/// Everything a client receives until the server closes the connection.
+async fn until_closed(c: &mut RawClient) -> (Vec<Publish>, Option<Disconnect>) {
+    let mut pubs = Vec::new();
+    loop {
+        match c.try_recv_for(RECV_TIMEOUT).await {
+            Recv::Packet(Packet::Publish(p)) => pubs.push(p),
+            Recv::Packet(Packet::Disconnect(d)) => {
+                assert!(matches!(c.try_recv_for(RECV_TIMEOUT).await, Recv::Closed));
+                return (pubs, Some(d));
+            }
+            Recv::Packet(p) => panic!("unexpected {}", show(&p)),
+            Recv::Closed => return (pubs, None),
+            Recv::Timeout => panic!("connection not closed by the shutdown"),
+        }
+    }
+}
+
+/// A graceful stop with hibernated sessions is as quick as without (they are
+/// not woken one by one): the will of each connected client goes out, then
+/// every 5.0 client gets DISCONNECT 0x8B.
+#[tokio::test]
+async fn graceful_stop_with_hibernated_sessions() {
+    let mut b = hib_broker();
+    let http = b.http_addr();
+    let v = ProtocolVersion::V5;
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, "hib-stop-sub")).await;
+    sub.subscribe("hib/stop/#", QoS::AtLeastOnce).await;
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        let mut c = connect_packet(v, &format!("hib-stop-{i}"));
+        c.will = Some(will(
+            &format!("hib/stop/{i}"),
+            b"bye",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        clients.push(RawClient::connect_ok(b.addr(), c).await.0);
+    }
+    wait_hibernated(http, "hib-stop-sub", 21).await;
+    let t0 = Instant::now();
+    let st = b
+        .stop_graceful(Duration::from_secs(5))
+        .expect("no exit within 5 s of SIGTERM");
+    assert!(st.success(), "exit status {st}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    let (pubs, d) = until_closed(&mut sub).await;
+    assert_eq!(
+        d.map(|d| d.reason_code),
+        Some(ReasonCode::ServerShuttingDown)
+    );
+    let mut topics: Vec<String> = pubs.iter().map(|p| p.topic.clone()).collect();
+    topics.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("hib/stop/{i}")).collect();
+    want.sort();
+    assert_eq!(
+        topics, want,
+        "every will before the subscriber's DISCONNECT"
+    );
+    for c in &mut clients {
+        let (pubs, d) = until_closed(c).await;
+        assert!(pubs.is_empty());
+        assert_eq!(
+            d.map(|d| d.reason_code),
+            Some(ReasonCode::ServerShuttingDown)
+        );
+    }
+}
