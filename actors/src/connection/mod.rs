@@ -6,6 +6,8 @@
 mod access;
 pub mod channel;
 pub mod peer;
+mod reader;
+mod writer;
 
 use crate::access::authn::{Credentials, Started};
 use crate::access::authz::rule::Action;
@@ -14,32 +16,24 @@ use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
-use crate::transport::{Accepted, ConnSlot, ReadHalf, WriteHalf};
-use bytes::{BufMut, BytesMut};
+use crate::transport::{Accepted, ConnSlot, WriteHalf};
+use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
 pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, QoS, ReasonCode,
-    SubAck, Subscribe, UnsubAck,
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, QoS, ReasonCode, SubAck,
+    Subscribe, UnsubAck,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 /// Decoded batches the reader may hand over before the actor catches up (credit,
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
-/// The read buffer a connection starts with and returns to when traffic is light
-/// (it grows for larger packets). An idle plain-TCP connection gives it back
-/// while it waits for the socket to become readable; TLS and WebSocket ones keep it.
-const INITIAL_READ_BUFFER: usize = 1024;
-/// The largest read a busy connection grows to (many packets per syscall).
-const MAX_READ_SIZE: usize = 64 * 1024;
-/// Packets per batch handed from the reader to the actor.
-const READ_BATCH: usize = 64;
 
 /// A packet the session asks the connection to send.
 #[derive(Debug)]
@@ -193,7 +187,7 @@ impl Actor for Connection {
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
-        let reader = tokio::spawn(read_loop(
+        let reader = tokio::spawn(reader::read_loop(
             rd,
             myself.clone(),
             timeout_rx,
@@ -774,306 +768,6 @@ impl ConnState {
                     reason_code: reason,
                     ..Default::default()
                 }));
-            }
-        }
-    }
-
-    /// Writes the session's packets; returns true if they answer a SUBSCRIBE or
-    /// UNSUBSCRIBE (so held packets can go on).
-    fn send_outgoing(&mut self, batch: Vec<Outgoing>) -> bool {
-        let now = Instant::now();
-        let mut answered = false;
-        for out in batch {
-            match out {
-                Outgoing::Publish {
-                    message,
-                    qos,
-                    packet_id,
-                    dup,
-                    retain,
-                    subscription_id,
-                } => {
-                    match self.channel.outbound_publish(
-                        &message,
-                        qos,
-                        packet_id,
-                        dup,
-                        retain,
-                        subscription_id,
-                        now,
-                        &mut self.wbuf,
-                    ) {
-                        true => self.ctx.metrics.inc_delivered(),
-                        false => {
-                            // Too large for the client: discarded as if delivered
-                            // [MQTT-3.1.2-25], so the inflight slot is freed.
-                            self.ctx.metrics.inc_dropped_too_large();
-                            if qos != QoS::AtMostOnce {
-                                self.cast_session(Inbound::PubAck(packet_id));
-                            }
-                        }
-                    }
-                }
-                Outgoing::PubRel(id, reason_code) => self.write(Packet::PubRel(PubRel {
-                    packet_id: id,
-                    reason_code,
-                    ..Default::default()
-                })),
-                Outgoing::SubAck(mut a) => {
-                    answered = true;
-                    // The filters authorization refused never reached the session.
-                    for i in std::mem::take(&mut self.access.denied_filters) {
-                        let at = i.min(a.reason_codes.len());
-                        a.reason_codes.insert(at, ReasonCode::NotAuthorized);
-                    }
-                    self.write(Packet::SubAck(*a))
-                }
-                Outgoing::UnsubAck(a) => {
-                    answered = true;
-                    self.write(Packet::UnsubAck(*a))
-                }
-            }
-        }
-        answered
-    }
-
-    /// Queues a control packet for writing (after the client's limits are applied).
-    fn write(&mut self, packet: Packet) {
-        // The acks of the QoS 1/2 flows, without properties, are most of what a
-        // busy connection writes: their 4 or 5 bytes are put down directly.
-        let ack = match &packet {
-            Packet::PubAck(a) => Some((0x40, a.packet_id, a.reason_code, &a.properties)),
-            Packet::PubRec(a) => Some((0x50, a.packet_id, a.reason_code, &a.properties)),
-            Packet::PubRel(a) => Some((0x62, a.packet_id, a.reason_code, &a.properties)),
-            Packet::PubComp(a) => Some((0x70, a.packet_id, a.reason_code, &a.properties)),
-            _ => None,
-        };
-        if let Some((first, id, reason, properties)) = ack {
-            if properties.is_empty() && id != 0 {
-                // 5.0 omits a Success reason code when there are no properties
-                // (spec 3.4.2.1); 3.1.1 has none.
-                let with_reason = self.channel.version.is_v5() && reason != ReasonCode::Success;
-                let len = if with_reason { 5 } else { 4 };
-                if self.channel.fits(len) {
-                    self.wbuf.reserve(len);
-                    self.wbuf.put_u8(first);
-                    self.wbuf.put_u8(len as u8 - 2);
-                    self.wbuf.put_u16(id);
-                    if with_reason {
-                        self.wbuf.put_u8(reason as u8);
-                    }
-                }
-                return;
-            }
-        }
-        if let Some(p) = self.channel.outbound_control(packet) {
-            self.encode(&p);
-        }
-    }
-
-    fn encode(&mut self, p: &Packet) {
-        if let Err(e) = roost_protocol::encode(p, self.channel.version, &mut self.wbuf) {
-            tracing::error!(error = %e, "encode_failed");
-        }
-    }
-
-    /// Writes everything queued in one syscall (or as few as the socket allows).
-    async fn flush(&mut self) {
-        if self.wbuf.is_empty() {
-            return;
-        }
-        let Some(w) = self.writer.as_mut() else {
-            self.wbuf.clear();
-            return;
-        };
-        if w.write_all(&self.wbuf).await.is_err() {
-            self.closing = true;
-        }
-        self.wbuf.clear();
-    }
-}
-
-/// Waits for the socket, makes room for `read_size` bytes (unless at least half
-/// of it is free) and reads once; `room` is the space the read had.
-async fn read_some(
-    rd: &mut ReadHalf,
-    buf: &mut BytesMut,
-    read_size: usize,
-    room: &mut usize,
-) -> std::io::Result<usize> {
-    rd.ready().await?;
-    if buf.capacity() - buf.len() < read_size / 2 {
-        buf.reserve(read_size);
-    }
-    *room = buf.capacity() - buf.len();
-    rd.read_buf(buf).await
-}
-
-/// The reader task: reads, decodes, and hands packets to the actor in batches,
-/// waiting for credit so a fast sender cannot flood the mailbox. While it waits
-/// it keeps reading until its batch is full, passing the client's acks to the
-/// session: a connection held back by a congested session (whose credits stay
-/// out) still takes in the acks that drain its own session, so two clients
-/// publishing to each other never wait on each other. A QoS 1/2 publisher is
-/// then held by its own window (its PUBLISHes are not acknowledged), a QoS 0
-/// one by TCP once the batch is full.
-async fn read_loop(
-    mut rd: ReadHalf,
-    conn: ActorRef<ConnMsg>,
-    mut timeout: tokio::sync::watch::Receiver<u64>,
-    credit: Arc<Semaphore>,
-    max_packet_size: usize,
-    ack_route: AckRoute,
-) {
-    let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
-    // How much to make room for before a read: doubled while reads fill the
-    // room (a busy client gets many packets per syscall), halved while they use
-    // little of it (an idle client keeps a small buffer).
-    let mut read_size = INITIAL_READ_BUFFER;
-    let mut last_received = tokio::time::Instant::now();
-    let mut version = ProtocolVersion::V3_1_1;
-    // Packets decoded and not yet handed over: kept across reads only while
-    // waiting for credit (an idle connection holds no batch).
-    let mut batch: Vec<Packet> = Vec::new();
-    loop {
-        // Sized from what is buffered (an ack is 4 bytes, a PUBLISH more), so
-        // the batch of large `Packet` values is not moved as it grows.
-        batch.reserve((buf.len() / 4).min(READ_BATCH - batch.len()));
-        let mut acks = Vec::new();
-        // Acks go to the session only once one is bound; before that they stay
-        // in order with the other packets (an ack before CONNECT is a violation).
-        let routed = ack_route.read().is_some();
-        let mut failed = None;
-        let mut more_buffered = false;
-        loop {
-            if batch.len() == READ_BATCH {
-                more_buffered = true;
-                break;
-            }
-            match roost_protocol::decode(&mut buf, version, max_packet_size) {
-                Ok(Some(p)) => match p {
-                    Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
-                    Packet::PubRec(a) if routed => {
-                        acks.push(Inbound::PubRec(a.packet_id, a.reason_code))
-                    }
-                    Packet::PubComp(a) if routed => acks.push(Inbound::PubComp(a.packet_id)),
-                    p => {
-                        if let Packet::Connect(c) = &p {
-                            version = c.protocol;
-                        }
-                        batch.push(p);
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if !acks.is_empty() {
-            // Under the read lock: the actor clears the route (write lock) before
-            // it detaches, so these never reach the session after the Detach.
-            // Gone meanwhile: the acks are dropped with the connection, and
-            // the messages they acknowledge are resent on the next bind.
-            if let Some(session) = ack_route.read().as_ref() {
-                session.send_all(std::mem::take(&mut acks));
-            }
-        }
-        if !batch.is_empty() {
-            // A full batch, or the last one, waits for credit; another one
-            // waits while reading on (see above).
-            let got = if more_buffered || failed.is_some() {
-                match credit.acquire().await {
-                    Ok(permit) => permit.forget(),
-                    Err(_) => return,
-                }
-                true
-            } else {
-                match credit.try_acquire() {
-                    Ok(permit) => {
-                        permit.forget();
-                        true
-                    }
-                    Err(tokio::sync::TryAcquireError::NoPermits) => false,
-                    Err(tokio::sync::TryAcquireError::Closed) => return,
-                }
-            };
-            if got
-                && conn
-                    .cast(ConnMsg::Inbound(std::mem::take(&mut batch)))
-                    .is_err()
-            {
-                return;
-            }
-        }
-        if let Some(e) = failed {
-            let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
-            return;
-        }
-        if more_buffered {
-            // The buffer may hold more whole packets: decode them before reading.
-            continue;
-        }
-        // Light traffic and nothing partial buffered: wait for the socket
-        // without a buffer (an idle connection keeps none), allocate on wake.
-        if buf.is_empty()
-            && read_size == INITIAL_READ_BUFFER
-            && buf.capacity() > 0
-            && rd.waits_without_buffer()
-        {
-            buf = BytesMut::new();
-        }
-        let mut room = 0;
-        let waiting = !batch.is_empty();
-        let n = loop {
-            let ms = *timeout.borrow_and_update();
-            let deadline = last_received + Duration::from_millis(ms);
-            tokio::select! {
-                // Both steps are cancel safe: a lost race reads nothing.
-                r = read_some(&mut rd, &mut buf, read_size, &mut room) => break Some(r),
-                _ = tokio::time::sleep_until(deadline), if ms > 0 => {
-                    if !batch.is_empty() {
-                        // What came before the silence is handled first.
-                        let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
-                    }
-                    let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
-                    return;
-                }
-                // The keepalive was negotiated (or changed): re-arm the deadline.
-                changed = timeout.changed() => if changed.is_err() { return },
-                // Credit came back while the batch waited: hand it over.
-                permit = credit.acquire(), if waiting => match permit {
-                    Ok(permit) => {
-                        permit.forget();
-                        if conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))).is_err() {
-                            return;
-                        }
-                        break None;
-                    }
-                    Err(_) => return,
-                },
-            }
-        };
-        let Some(n) = n else { continue };
-        last_received = tokio::time::Instant::now();
-        match n {
-            Ok(0) => {
-                if !batch.is_empty() {
-                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
-                }
-                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
-                return;
-            }
-            Ok(n) if n == room => read_size = (read_size * 2).min(MAX_READ_SIZE),
-            Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
-            Ok(_) => {}
-            Err(e) => {
-                if !batch.is_empty() {
-                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
-                }
-                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
-                return;
             }
         }
     }

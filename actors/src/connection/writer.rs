@@ -1,0 +1,124 @@
+//! What the connection writes: the session's packets encoded into one buffer,
+//! written with one syscall per handled mailbox message.
+
+use super::{ConnState, Outgoing};
+use crate::session::Inbound;
+use bytes::BufMut;
+use roost_protocol::{Packet, PubRel, QoS, ReasonCode};
+use std::time::Instant;
+
+impl ConnState {
+    /// Writes the session's packets; returns true if they answer a SUBSCRIBE or
+    /// UNSUBSCRIBE (so held packets can go on).
+    pub(super) fn send_outgoing(&mut self, batch: Vec<Outgoing>) -> bool {
+        let now = Instant::now();
+        let mut answered = false;
+        for out in batch {
+            match out {
+                Outgoing::Publish {
+                    message,
+                    qos,
+                    packet_id,
+                    dup,
+                    retain,
+                    subscription_id,
+                } => {
+                    match self.channel.outbound_publish(
+                        &message,
+                        qos,
+                        packet_id,
+                        dup,
+                        retain,
+                        subscription_id,
+                        now,
+                        &mut self.wbuf,
+                    ) {
+                        true => self.ctx.metrics.inc_delivered(),
+                        false => {
+                            // Too large for the client: discarded as if delivered
+                            // [MQTT-3.1.2-25], so the inflight slot is freed.
+                            self.ctx.metrics.inc_dropped_too_large();
+                            if qos != QoS::AtMostOnce {
+                                self.cast_session(Inbound::PubAck(packet_id));
+                            }
+                        }
+                    }
+                }
+                Outgoing::PubRel(id, reason_code) => self.write(Packet::PubRel(PubRel {
+                    packet_id: id,
+                    reason_code,
+                    ..Default::default()
+                })),
+                Outgoing::SubAck(mut a) => {
+                    answered = true;
+                    // The filters authorization refused never reached the session.
+                    for i in std::mem::take(&mut self.access.denied_filters) {
+                        let at = i.min(a.reason_codes.len());
+                        a.reason_codes.insert(at, ReasonCode::NotAuthorized);
+                    }
+                    self.write(Packet::SubAck(*a))
+                }
+                Outgoing::UnsubAck(a) => {
+                    answered = true;
+                    self.write(Packet::UnsubAck(*a))
+                }
+            }
+        }
+        answered
+    }
+
+    /// Queues a control packet for writing (after the client's limits are applied).
+    pub(super) fn write(&mut self, packet: Packet) {
+        // The acks of the QoS 1/2 flows, without properties, are most of what a
+        // busy connection writes: their 4 or 5 bytes are put down directly.
+        let ack = match &packet {
+            Packet::PubAck(a) => Some((0x40, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubRec(a) => Some((0x50, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubRel(a) => Some((0x62, a.packet_id, a.reason_code, &a.properties)),
+            Packet::PubComp(a) => Some((0x70, a.packet_id, a.reason_code, &a.properties)),
+            _ => None,
+        };
+        if let Some((first, id, reason, properties)) = ack {
+            if properties.is_empty() && id != 0 {
+                // 5.0 omits a Success reason code when there are no properties
+                // (spec 3.4.2.1); 3.1.1 has none.
+                let with_reason = self.channel.version.is_v5() && reason != ReasonCode::Success;
+                let len = if with_reason { 5 } else { 4 };
+                if self.channel.fits(len) {
+                    self.wbuf.reserve(len);
+                    self.wbuf.put_u8(first);
+                    self.wbuf.put_u8(len as u8 - 2);
+                    self.wbuf.put_u16(id);
+                    if with_reason {
+                        self.wbuf.put_u8(reason as u8);
+                    }
+                }
+                return;
+            }
+        }
+        if let Some(p) = self.channel.outbound_control(packet) {
+            self.encode(&p);
+        }
+    }
+
+    pub(super) fn encode(&mut self, p: &Packet) {
+        if let Err(e) = roost_protocol::encode(p, self.channel.version, &mut self.wbuf) {
+            tracing::error!(error = %e, "encode_failed");
+        }
+    }
+
+    /// Writes everything queued in one syscall (or as few as the socket allows).
+    pub(super) async fn flush(&mut self) {
+        if self.wbuf.is_empty() {
+            return;
+        }
+        let Some(w) = self.writer.as_mut() else {
+            self.wbuf.clear();
+            return;
+        };
+        if w.write_all(&self.wbuf).await.is_err() {
+            self.closing = true;
+        }
+        self.wbuf.clear();
+    }
+}
