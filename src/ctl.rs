@@ -398,11 +398,12 @@ pub fn render_tree(root: &ActorNode, now: SystemTime, depth: Option<usize>) -> S
                 let mailbox = n.mailbox.map_or("-".to_string(), |m| m.to_string());
                 let _ = writeln!(
                     out,
-                    "{name}{:pad$}  {:kind_width$}  restarts {:<3} mailbox {:<5} up {}",
+                    "{name}{:pad$}  {:kind_width$}  restarts {:<3} mailbox {:<5} {} {}",
                     "",
                     n.kind,
                     n.restarts,
                     mailbox,
+                    if n.hibernating { "asleep" } else { "up" },
                     uptime(&n.started_at, now),
                 );
             }
@@ -543,6 +544,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00.000Z".into(),
             child_count,
             children,
+            hibernating: false,
         }
     }
 

@@ -2,8 +2,9 @@
 //! to a live connection with nothing to do for `mqtt.idle_timeout` stops its
 //! actor (EMQX hibernates idle client processes the same way); any message or
 //! call starts a new one on the same state. Each test first checks, over HTTP,
-//! that the session really hibernated (gone from the actor tree, counted in
-//! `/api/v5/stats`), then that the client sees no difference.
+//! that the session really hibernated (listed in the actor tree as hibernating,
+//! with no actor to kill; counted in `/api/v5/stats`), then that the client sees
+//! no difference.
 
 #[macro_use]
 mod common;
@@ -31,10 +32,14 @@ fn session_path(client_id: &str) -> String {
     format!("roost/sessions/session:{client_id}")
 }
 
-/// Whether the session's actor is in the tree.
+/// Whether the session's actor is in the tree: a hibernating session is
+/// listed too, marked `hibernating` (it has no actor).
 async fn session_running(http: SocketAddr, client_id: &str) -> bool {
     let path = session_path(client_id);
-    node(&tree(http, &format!("?prefix={path}")).await, &path).is_some()
+    let t = tree(http, &format!("?prefix={path}")).await;
+    let n = node(&t, &path).unwrap_or_else(|| panic!("{path} missing from the tree: {t}"));
+    assert_eq!(n["kind"], "session", "{n}");
+    n.get("hibernating").and_then(Value::as_bool) != Some(true)
 }
 
 /// Waits until the session of `client_id` hibernated: no actor in the tree,
@@ -134,6 +139,8 @@ async fn hibernated_client_subscribes_pings_and_disconnects() {
         ));
         let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
         wait_hibernated(http, &id, 1).await;
+        // Listed, but there is no actor to kill.
+        assert_eq!(kill(http, &session_path(&id)).await.status, 404);
         client.ping().await;
         let topic = format!("hib/ctl/{n}");
         let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;

@@ -347,6 +347,7 @@ impl Broker {
             name: "roost",
             started_at: self.ctx.started_at_wall,
             gauges: &self.ctx.mailboxes,
+            sessions: &self.ctx.sessions,
         }
     }
 

@@ -181,7 +181,7 @@ pub(crate) async fn ensure_actor(
         };
         // Transient: restarted after a crash or a kill, not after the session ends.
         let spec = ChildSpec::new(
-            format!("session:{}", handle.client_id),
+            crate::tree::session_child_id(&handle.client_id),
             "session",
             Restart::Transient,
             move |sup| {

@@ -3,6 +3,7 @@
 //! start time, read from the supervisors themselves; and kill-by-path, which
 //! kills an actor the way a crash would (its supervisor sees an abnormal exit).
 
+use crate::session::SessionHandle;
 use ractor::{ActorCell, ActorId, ActorRef};
 use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
@@ -28,6 +29,11 @@ pub struct ActorNode {
     /// Number of children (also when `children` is cut by `depth`).
     pub child_count: usize,
     pub children: Vec<ActorNode>,
+    /// A session that hibernates (EMQX's hibernate after `mqtt.idle_timeout`):
+    /// it has no actor until its next message; `started_at` is when it fell
+    /// asleep. Listed so operators see every session, awake or not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernating: bool,
 }
 
 /// Mailbox gauges of the actors that keep one, by actor id.
@@ -67,6 +73,17 @@ pub struct TreeRoot<'a> {
     pub name: &'a str,
     pub started_at: SystemTime,
     pub gauges: &'a MailboxGauges,
+    /// The session table: hibernating sessions have no actor, and are listed
+    /// from here under the `sessions` supervisor.
+    pub sessions: &'a SessionTable,
+}
+
+/// Client id -> session, as `BrokerContext` keeps it.
+pub type SessionTable = dashmap::DashMap<Arc<str>, Arc<SessionHandle>>;
+
+/// The id the `sessions` supervisor gives a session's actor.
+pub fn session_child_id(client_id: &str) -> String {
+    format!("session:{client_id}")
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -109,6 +126,7 @@ pub async fn actor_tree(
         started_at: rfc3339(root.started_at),
         child_count: 0,
         children: Vec::new(),
+        hibernating: false,
     };
     fill(root, &mut node, root.cell.clone(), prefix, depth, 0).await?;
     Ok(node)
@@ -123,10 +141,14 @@ async fn fill(
     level: usize,
 ) -> Result<(), TreeError> {
     let dynamic = node.kind == DYNAMIC_SUPERVISOR_KIND;
+    let sessions = node.path.strip_prefix(root.name) == Some("/sessions");
     if depth.is_some_and(|d| level >= d) {
         // Below the requested depth only the count is wanted: a dynamic
         // supervisor counts its 100k children without copying them.
         node.child_count = count_of(&cell, &node.kind).await?;
+        if sessions {
+            node.child_count += root.sessions.iter().filter(|h| h.is_hibernating()).count();
+        }
         return Ok(());
     }
     let children = match child_id_prefix(&node.path, prefix).filter(|_| dynamic) {
@@ -156,12 +178,41 @@ async fn fill(
             started_at: rfc3339(c.started_at),
             child_count: 0,
             children: Vec::new(),
+            hibernating: false,
         };
         // Boxed: the recursion depth is the tree's (a handful of levels).
         Box::pin(fill(root, &mut child, c.cell, prefix, depth, level + 1)).await?;
         node.children.push(child);
     }
+    if sessions {
+        add_hibernating(root, node, prefix);
+    }
     Ok(())
+}
+
+/// Lists the hibernating sessions under the `sessions` supervisor (they have
+/// no actor, so the supervisor does not know them).
+fn add_hibernating(root: &TreeRoot<'_>, node: &mut ActorNode, prefix: &str) {
+    for h in root.sessions.iter() {
+        let Some(slept_at) = h.hibernating_since() else {
+            continue;
+        };
+        let path = format!("{}/{}", node.path, session_child_id(&h.client_id));
+        node.child_count += 1;
+        if !prefix.is_empty() && !relevant(&path, prefix) {
+            continue;
+        }
+        node.children.push(ActorNode {
+            path,
+            kind: "session".into(),
+            restarts: 0,
+            mailbox: Some(h.depth.load(Ordering::Relaxed)),
+            started_at: rfc3339(slept_at),
+            child_count: 0,
+            children: Vec::new(),
+            hibernating: true,
+        });
+    }
 }
 
 /// The number of children of a supervisor (0 for other actors).

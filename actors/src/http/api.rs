@@ -77,6 +77,7 @@ where
         name: ROOT_NAME,
         started_at: ctx.started_at_wall,
         gauges: &ctx.mailboxes,
+        sessions: &ctx.sessions,
     };
     Ok(f(&root).await?)
 }

@@ -132,6 +132,9 @@ pub struct SessionHandle {
     /// (`u64::MAX`: not a candidate for hibernation until its next message).
     /// Read by the registry's hibernation sweep, so no session keeps a timer.
     last_active_ms: AtomicU64,
+    /// When the session last fell asleep, in ms since the Unix epoch (for the
+    /// actor tree).
+    slept_at_ms: AtomicU64,
 }
 
 /// Marks a session that cannot hibernate (unbound) until its next message.
@@ -153,6 +156,7 @@ impl SessionHandle {
             waking: AtomicBool::new(false),
             me: me.clone(),
             last_active_ms: AtomicU64::new(0),
+            slept_at_ms: AtomicU64::new(0),
         })
     }
 
@@ -271,6 +275,10 @@ impl SessionHandle {
         }
         *self.actor.write() = None;
         *self.sleeping.lock() = Some(Arc::downgrade(ctx));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.slept_at_ms.store(now, Ordering::Relaxed);
         // A Wake still on its way dies with the actor: the next message wakes.
         inbox.wake_pending = false;
         ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
@@ -338,6 +346,13 @@ impl SessionHandle {
     /// Whether the session hibernates (no actor until a message comes).
     pub fn is_hibernating(&self) -> bool {
         self.sleeping.lock().is_some()
+    }
+
+    /// When the session fell asleep, if it hibernates.
+    pub fn hibernating_since(&self) -> Option<std::time::SystemTime> {
+        self.is_hibernating().then(|| {
+            std::time::UNIX_EPOCH + Duration::from_millis(self.slept_at_ms.load(Ordering::Relaxed))
+        })
     }
 
     /// Ends the hibernation, if the session hibernates: returns the broker it
