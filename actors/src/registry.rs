@@ -136,6 +136,13 @@ async fn open(
                 client_id.clone(),
                 SessionData::new(ctx.config.mqtt.max_mqueue_len),
             );
+            // A brand-new session (not one moved from another node) starts
+            // asleep when sessions hibernate: no actor until it has work.
+            if transferred.is_none() && !ctx.config.mqtt.idle_timeout.is_zero() {
+                let reply = h.bind_asleep(ctx, bind);
+                ctx.sessions.insert(client_id.clone(), h.clone());
+                return Ok((h, reply));
+            }
             ctx.sessions.insert(client_id.clone(), h.clone());
             h
         }

@@ -306,15 +306,20 @@ impl SessionData {
         will: Option<Will>,
         expiry: u32,
     ) -> Vec<u16> {
+        self.attach(binding, will, expiry);
+        self.resend_inflight(cx);
+        self.drain_mqueue(cx);
+        std::mem::take(&mut self.awaiting_rel)
+    }
+
+    /// Records a new binding (the state part of [`Self::bind`]: nothing sent).
+    pub fn attach(&mut self, binding: Binding, will: Option<Will>, expiry: u32) {
         self.generation += 1;
         self.bound_before = true;
         self.binding = Some(binding);
         self.will = will.map(Box::new);
         self.expiry = expiry;
         self.detached_at = None;
-        self.resend_inflight(cx);
-        self.drain_mqueue(cx);
-        std::mem::take(&mut self.awaiting_rel)
     }
 
     /// Sends every unacknowledged message again, in order: PUBLISH with DUP, or

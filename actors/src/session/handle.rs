@@ -274,16 +274,42 @@ impl SessionHandle {
             return false;
         }
         *self.actor.write() = None;
+        // A Wake still on its way dies with the actor: the next message wakes.
+        inbox.wake_pending = false;
+        self.fall_asleep(ctx);
+        true
+    }
+
+    /// Binds a session just created for a new client without starting its
+    /// actor: it starts asleep, as if it had hibernated at once, and its first
+    /// message or call starts the actor (a client that only connects and pings,
+    /// the common idle device, never costs a session actor). Nothing to resend,
+    /// no will to publish and no timer to arm in a new session, so the bind is
+    /// only the state [`SessionData::attach`] records.
+    pub(crate) fn bind_asleep(
+        &self,
+        ctx: &Arc<BrokerContext>,
+        bind: super::BindArgs,
+    ) -> super::BindReply {
+        self.data
+            .lock()
+            .attach(bind.binding, bind.will, bind.expiry);
+        self.fall_asleep(ctx);
+        super::BindReply {
+            session_present: false,
+            awaiting_rel: Vec::new(),
+        }
+    }
+
+    /// Marks the session asleep: no actor until its next message or call.
+    fn fall_asleep(&self, ctx: &Arc<BrokerContext>) {
         *self.sleeping.lock() = Some(Arc::downgrade(ctx));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         self.slept_at_ms.store(now, Ordering::Relaxed);
-        // A Wake still on its way dies with the actor: the next message wakes.
-        inbox.wake_pending = false;
         ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
         ctx.metrics.inc_sessions_hibernated();
-        true
     }
 
     /// Records that the actor had a message at `now_ms` (see [`Self::nudge`]).
