@@ -482,20 +482,9 @@ async fn ctl_cluster_join_status_leave() {
         n.start();
     }
     let ctl = |node: &Node, args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-            .arg("ctl")
-            .arg("--url")
-            .arg(format!("http://{}", node.b().http_addr()))
-            .arg("cluster")
-            .args(args)
-            .output()
-            .expect("run roost ctl");
-        assert!(
-            out.status.success(),
-            "ctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let mut all = vec!["cluster"];
+        all.extend_from_slice(args);
+        common::access::ctl_ok(node.b(), &all)
     };
     let alone = ctl(&nodes[0], &["status"]);
     assert_eq!(alone.lines().count(), 2, "header and self only:\n{alone}");

@@ -7,20 +7,8 @@ mod common;
 use common::http::{get, http, kill, node, nodes, paths, tree, wait_tree, ADMIN};
 use common::*;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
-
-/// Runs `roost ctl` with `args` (a 10 s budget: ctl has its own timeout).
-fn ctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roost"))
-        .arg("ctl")
-        .args(args)
-        .env_remove("ROOST_CTL_USERNAME")
-        .env_remove("ROOST_CTL_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run roost ctl")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
@@ -311,7 +299,7 @@ async fn ctl_prints_the_tree_kills_and_reports_errors() {
     let url = format!("http://{}", b.http_addr());
     let _c = RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "ctl-dev")).await;
 
-    let out = ctl(&["--url", &url, "actors", "tree"]);
+    let out = roost_ctl(&["--url", &url, "actors", "tree"]);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -337,13 +325,13 @@ async fn ctl_prints_the_tree_kills_and_reports_errors() {
         "{shard}"
     );
 
-    let out = ctl(&["actors", "tree", "sessions", "--depth", "2", "--url", &url]);
+    let out = roost_ctl(&["actors", "tree", "sessions", "--depth", "2", "--url", &url]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("session:ctl-dev"), "{stdout}");
     assert!(!stdout.contains("shard-0"), "prefix filter:\n{stdout}");
 
-    let out = ctl(&["--url", &url, "stats"]);
+    let out = roost_ctl(&["--url", &url, "stats"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("connections"),
@@ -351,11 +339,11 @@ async fn ctl_prints_the_tree_kills_and_reports_errors() {
         text(&out.stdout)
     );
 
-    let out = ctl(&["--url", &url, "actors", "kill", "roost/router/shard-0"]);
+    let out = roost_ctl(&["--url", &url, "actors", "kill", "roost/router/shard-0"]);
     assert!(!out.status.success(), "kill without chaos must fail");
     assert!(text(&out.stderr).contains("403"), "{}", text(&out.stderr));
 
-    let out = ctl(&["--url", &url, "--password", "nope", "actors", "tree"]);
+    let out = roost_ctl(&["--url", &url, "--password", "nope", "actors", "tree"]);
     assert!(!out.status.success(), "a wrong password must fail");
     let err = text(&out.stderr);
     assert!(err.contains("401") && err.contains("password"), "{err}");
@@ -372,7 +360,7 @@ async fn ctl_prints_the_tree_kills_and_reports_errors() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let out = ctl(&["--url", &format!("http://{free}"), "stats"]);
+    let out = roost_ctl(&["--url", &format!("http://{free}"), "stats"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("cannot connect"),
@@ -386,7 +374,7 @@ async fn ctl_kill_with_chaos() {
     let b = Broker::start_with(&[("ROOST__CHAOS__ENABLED", "true")]);
     let addr = b.http_addr();
     let url = format!("http://{addr}");
-    let out = ctl(&["--url", &url, "actors", "kill", "router/shard-1"]);
+    let out = roost_ctl(&["--url", &url, "actors", "kill", "router/shard-1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("killed roost/router/shard-1"),
@@ -400,7 +388,7 @@ async fn ctl_kill_with_chaos() {
         |t| node(t, "roost/router/shard-1").is_some_and(|s| s["restarts"].as_u64() >= Some(1)),
     )
     .await;
-    let out = ctl(&["--url", &url, "actors", "kill", "roost/nope"]);
+    let out = roost_ctl(&["--url", &url, "actors", "kill", "roost/nope"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("404"), "{}", text(&out.stderr));
 }

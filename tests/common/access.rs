@@ -5,7 +5,7 @@
 use super::http::{http, ADMIN};
 use super::*;
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 /// `ROOST__AUTHENTICATION` for the built-in password database.
@@ -13,16 +13,10 @@ pub const BUILT_IN: &str = "[{mechanism: password_based, backend: built_in_datab
 
 /// Runs `roost ctl --url <http> args...` with the default credentials.
 pub fn ctl(b: &Broker, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roost"))
-        .arg("ctl")
-        .arg("--url")
-        .arg(format!("http://{}", b.http_addr()))
-        .args(args)
-        .env_remove("ROOST_CTL_USERNAME")
-        .env_remove("ROOST_CTL_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run roost ctl")
+    let url = format!("http://{}", b.http_addr());
+    let mut all = vec!["--url", url.as_str()];
+    all.extend_from_slice(args);
+    roost_ctl(&all)
 }
 
 /// `roost ctl ...`, asserting exit 0; its stdout.

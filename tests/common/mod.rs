@@ -26,6 +26,19 @@ pub use roost_protocol::{
 pub use roost_protocol::{Properties, PropertyValues};
 pub use std::time::Duration;
 
+/// Runs `roost ctl args...` (no stdin, credentials from the environment
+/// removed, so the defaults or `--password` apply). See also [`access::ctl`].
+pub fn roost_ctl(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .arg("ctl")
+        .args(args)
+        .env_remove("ROOST_CTL_USERNAME")
+        .env_remove("ROOST_CTL_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run roost ctl")
+}
+
 /// Default deadline of every wait for a packet.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
