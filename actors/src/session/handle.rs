@@ -303,13 +303,20 @@ impl SessionHandle {
 
     /// Marks the session asleep: no actor until its next message or call.
     fn fall_asleep(&self, ctx: &Arc<BrokerContext>) {
-        *self.sleeping.lock() = Some(Arc::downgrade(ctx));
+        self.mark_asleep(ctx);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         self.slept_at_ms.store(now, Ordering::Relaxed);
-        ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
         ctx.metrics.inc_sessions_hibernated();
+    }
+
+    /// The sleeping mark and the gauge: set on falling asleep, and again when a
+    /// wake-up could not start an actor (the mark was taken, see
+    /// [`Self::take_sleeping`]).
+    fn mark_asleep(&self, ctx: &Arc<BrokerContext>) {
+        *self.sleeping.lock() = Some(Arc::downgrade(ctx));
+        ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records that the actor had a message at `now_ms` (see [`Self::nudge`]).
@@ -410,8 +417,7 @@ impl SessionHandle {
         };
         let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current()) else {
             // No runtime to start an actor in (not from a broker task): still asleep.
-            ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
-            *self.sleeping.lock() = Some(Arc::downgrade(&ctx));
+            self.mark_asleep(&ctx);
             return false;
         };
         self.waking.store(true, Ordering::Relaxed);
@@ -422,8 +428,7 @@ impl SessionHandle {
                 tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
                 // Still asleep: the next message or call tries again.
                 if me.actor().is_none() {
-                    ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
-                    *me.sleeping.lock() = Some(Arc::downgrade(&ctx));
+                    me.mark_asleep(&ctx);
                 }
             }
         });
