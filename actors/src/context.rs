@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Client id -> session: every live session, awake or hibernating.
+pub type SessionTable = dashmap::DashMap<Arc<str>, Arc<SessionHandle>>;
+
 /// Shared, read-mostly broker state.
 pub struct BrokerContext {
     pub config: Config,
@@ -31,7 +34,7 @@ pub struct BrokerContext {
     pub closing: AtomicBool,
     /// Every live session by client id. Kept here, not in the registry actor, so a
     /// registry restart loses nothing.
-    pub sessions: dashmap::DashMap<Arc<str>, Arc<SessionHandle>>,
+    pub sessions: SessionTable,
     /// Mailbox depth gauges for the live actor tree.
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).

@@ -3,7 +3,7 @@
 //! start time, read from the supervisors themselves; and kill-by-path, which
 //! kills an actor the way a crash would (its supervisor sees an abnormal exit).
 
-use crate::session::SessionHandle;
+use crate::context::SessionTable;
 use ractor::{ActorCell, ActorId, ActorRef};
 use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
@@ -77,9 +77,6 @@ pub struct TreeRoot<'a> {
     /// from here under the `sessions` supervisor.
     pub sessions: &'a SessionTable,
 }
-
-/// Client id -> session, as `BrokerContext` keeps it.
-pub type SessionTable = dashmap::DashMap<Arc<str>, Arc<SessionHandle>>;
 
 /// The id the `sessions` supervisor gives a session's actor.
 pub fn session_child_id(client_id: &str) -> String {
