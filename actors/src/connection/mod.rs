@@ -343,7 +343,7 @@ impl Drop for ConnState {
     fn drop(&mut self) {
         *self.ack_route.write() = None;
         if let Some(session) = self.session.take() {
-            session.send(Inbound::ConnDown(self.id.clone()));
+            session.send(Inbound::ConnDown(self.id));
         }
     }
 }
