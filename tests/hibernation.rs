@@ -192,6 +192,8 @@ async fn hibernated_session_sees_abnormal_close_and_resumes() {
         client.subscribe(&topic, QoS::AtLeastOnce).await;
         wait_hibernated(http, &id, 1).await;
         if v.is_v5() {
+            // The connection hibernates too: a ping wakes its actor (for 1 s).
+            client.ping().await;
             let path = format!(
                 "roost/listeners/tcp/connections/conn:{}",
                 client.local_addr()

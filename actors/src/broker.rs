@@ -233,7 +233,7 @@ impl Broker {
                     transport,
                     live: Arc::new(AtomicUsize::new(0)),
                     max_connections,
-                    connections: connections_name(&name),
+                    connections: connections_name(&name).into(),
                 };
                 let children = vec![
                     dynamic_spec("connections", connections_name(&name), None),
@@ -348,6 +348,7 @@ impl Broker {
             started_at: self.ctx.started_at_wall,
             gauges: &self.ctx.mailboxes,
             sessions: &self.ctx.sessions,
+            conns: &self.ctx.conns,
         }
     }
 

@@ -3,18 +3,23 @@
 
 use crate::access::Access;
 use crate::config::Config;
+use crate::connection::{ConnHandle, ConnId};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retainer::RetainedStore;
 use crate::router::Router;
 use crate::session::SessionHandle;
 use crate::tree::MailboxGauges;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Client id -> session: every live session, awake or hibernating.
 pub type SessionTable = dashmap::DashMap<Arc<str>, Arc<SessionHandle>>;
+
+/// Every open connection, awake or hibernating, by its id (weak: a
+/// connection is kept alive by its reader task and its session, not by the table).
+pub type ConnTable = dashmap::DashMap<ConnId, std::sync::Weak<ConnHandle>>;
 
 /// Shared, read-mostly broker state.
 pub struct BrokerContext {
@@ -29,6 +34,12 @@ pub struct BrokerContext {
     pub connections: AtomicUsize,
     /// Sessions hibernating now (no actor until a message comes).
     pub sessions_hibernating: AtomicUsize,
+    /// Every open connection (for the idle sweep and the actor tree).
+    pub conns: ConnTable,
+    /// The id of the next connection accepted.
+    pub next_conn_id: AtomicU64,
+    /// Connections hibernating now (no actor until a message comes).
+    pub conns_hibernating: AtomicUsize,
     /// The broker is closing every connection (shutdown, after the wills):
     /// hibernating sessions are no longer woken (nothing outlives the process).
     pub closing: AtomicBool,
@@ -63,6 +74,9 @@ impl BrokerContext {
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
             sessions_hibernating: AtomicUsize::new(0),
+            conns: dashmap::DashMap::new(),
+            next_conn_id: AtomicU64::new(0),
+            conns_hibernating: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),

@@ -4,12 +4,12 @@
 //! in a task per client, see [`crate::transport`]) and starts one connection
 //! actor per client under the listener's connections supervisor.
 
-use crate::connection::{ConnArgs, Connection, PeerCertIdentity, PeerInfo};
+use crate::connection::{ConnArgs, ConnHandle, ConnStart, NewConn, PeerCertIdentity, PeerInfo};
 use crate::context::BrokerContext;
 use crate::transport::{Accepted, ConnSlot, ListenerTransport, Transport};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart};
-use std::sync::atomic::AtomicUsize;
+use roost_supervisor::DynamicSupervisorMsg;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -33,7 +33,7 @@ pub struct AcceptorArgs {
     pub live: Arc<AtomicUsize>,
     pub max_connections: usize,
     /// The ractor name of the dynamic supervisor of this listener's connections.
-    pub connections: String,
+    pub connections: Arc<str>,
 }
 
 /// The ractor name of a listener's acceptor.
@@ -128,30 +128,31 @@ async fn start_connection(
     peer: PeerInfo,
     slot: ConnSlot,
 ) {
-    let Some(sup) = ractor::registry::where_is(args.connections.clone()) else {
+    let Some(sup) = ractor::registry::where_is(args.connections.to_string()) else {
         tracing::error!(listener = %args.name, "connections_supervisor_missing");
         return;
     };
     let sup: ActorRef<DynamicSupervisorMsg> = sup.into();
-    let id = format!("conn:{}", peer.addr);
-    let conn_args = ConnArgs {
+    let handle = ConnHandle::new(
+        args.ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
+        args.connections.clone(),
+        peer.addr,
+    );
+    let id = handle.child_id();
+    let new = NewConn {
         ctx: args.ctx.clone(),
-        stream: Arc::new(parking_lot::Mutex::new(Some(Accepted { transport, slot }))),
+        accepted: Accepted { transport, slot },
         peer,
         peer_cert_as: PeerCertIdentity {
             username: args.transport.peer_cert_as_username,
             clientid: args.transport.peer_cert_as_clientid,
         },
+        handle,
     };
-    let spec = ChildSpec::new(id.clone(), "connection", Restart::Temporary, move |sup| {
-        let a = conn_args.clone();
-        async move {
-            Actor::spawn_linked(None, Connection, a, sup)
-                .await
-                .map(|(r, _)| r.get_cell())
-        }
-    });
-    if let Err(e) = DynamicSupervisor::start_child(&sup, spec).await {
+    let start = ConnArgs {
+        start: Arc::new(parking_lot::Mutex::new(Some(ConnStart::New(Box::new(new))))),
+    };
+    if let Err(e) = crate::connection::start_actor(&sup, id.clone(), start).await {
         tracing::warn!(listener = %args.name, %id, error = %e, "connection_start_failed");
     }
 }

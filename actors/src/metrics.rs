@@ -74,4 +74,8 @@ counters! {
     sessions_hibernated => inc_sessions_hibernated;
     /// Hibernating sessions woken by a message or a call (a new actor started).
     sessions_woken => inc_sessions_woken;
+    /// Idle connections that hibernated (their actor stopped after `mqtt.idle_timeout`).
+    connections_hibernated => inc_connections_hibernated;
+    /// Hibernating connections woken by a packet or a message (a new actor started).
+    connections_woken => inc_connections_woken;
 }

@@ -112,6 +112,11 @@ impl Actor for Registry {
                 for h in ctx.sessions.iter() {
                     h.nudge(now, idle);
                 }
+                for c in ctx.conns.iter() {
+                    if let Some(c) = c.upgrade() {
+                        c.nudge(now, idle);
+                    }
+                }
             }
         }
         Ok(())

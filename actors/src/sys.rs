@@ -62,6 +62,12 @@ impl Actor for SysTopics {
                 );
                 publish(
                     ctx,
+                    "clients/hibernating",
+                    ctx.conns_hibernating.load(Ordering::Relaxed).to_string(),
+                    false,
+                );
+                publish(
+                    ctx,
                     "sessions/hibernating",
                     ctx.sessions_hibernating.load(Ordering::Relaxed).to_string(),
                     false,

@@ -3,7 +3,7 @@
 //! start time, read from the supervisors themselves; and kill-by-path, which
 //! kills an actor the way a crash would (its supervisor sees an abnormal exit).
 
-use crate::context::SessionTable;
+use crate::context::{ConnTable, SessionTable};
 use ractor::{ActorCell, ActorId, ActorRef};
 use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
@@ -29,9 +29,10 @@ pub struct ActorNode {
     /// Number of children (also when `children` is cut by `depth`).
     pub child_count: usize,
     pub children: Vec<ActorNode>,
-    /// A session that hibernates (EMQX's hibernate after `mqtt.idle_timeout`):
-    /// it has no actor until its next message; `started_at` is when it fell
-    /// asleep. Listed so operators see every session, awake or not.
+    /// A session or connection that hibernates (EMQX's hibernate after
+    /// `mqtt.idle_timeout`): it has no actor until its next message;
+    /// `started_at` is when it fell asleep. Listed so operators see every
+    /// session and connection, awake or not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernating: bool,
 }
@@ -76,6 +77,9 @@ pub struct TreeRoot<'a> {
     /// The session table: hibernating sessions have no actor, and are listed
     /// from here under the `sessions` supervisor.
     pub sessions: &'a SessionTable,
+    /// The connection table: hibernating connections are listed from here
+    /// under their listener's `connections` supervisor.
+    pub conns: &'a ConnTable,
 }
 
 /// The id the `sessions` supervisor gives a session's actor.
@@ -139,12 +143,16 @@ async fn fill(
 ) -> Result<(), TreeError> {
     let dynamic = node.kind == DYNAMIC_SUPERVISOR_KIND;
     let sessions = node.path.strip_prefix(root.name) == Some("/sessions");
+    let connections = dynamic && node.path.ends_with("/connections");
     if depth.is_some_and(|d| level >= d) {
         // Below the requested depth only the count is wanted: a dynamic
         // supervisor counts its 100k children without copying them.
         node.child_count = count_of(&cell, &node.kind).await?;
         if sessions {
             node.child_count += root.sessions.iter().filter(|h| h.is_hibernating()).count();
+        }
+        if connections {
+            node.child_count += hibernating_conns(root, &node.path).count();
         }
         return Ok(());
     }
@@ -184,7 +192,46 @@ async fn fill(
     if sessions {
         add_hibernating(root, node, prefix);
     }
+    if connections {
+        add_hibernating_conns(root, node, prefix);
+    }
     Ok(())
+}
+
+/// The hibernating connections under the connections supervisor at `path`,
+/// with when each fell asleep.
+fn hibernating_conns<'a>(
+    root: &'a TreeRoot<'_>,
+    path: &'a str,
+) -> impl Iterator<Item = (Arc<crate::connection::ConnHandle>, SystemTime)> + 'a {
+    root.conns.iter().filter_map(move |c| {
+        let c = c.upgrade().filter(|c| &*c.supervisor == path)?;
+        let slept_at = c.hibernating_since()?;
+        Some((c, slept_at))
+    })
+}
+
+/// Lists the hibernating connections under their listener's connections
+/// supervisor (they have no actor, so the supervisor does not know them).
+fn add_hibernating_conns(root: &TreeRoot<'_>, node: &mut ActorNode, prefix: &str) {
+    let found: Vec<_> = hibernating_conns(root, &node.path).collect();
+    for (c, slept_at) in found {
+        let path = format!("{}/{}", node.path, c.child_id());
+        node.child_count += 1;
+        if !prefix.is_empty() && !relevant(&path, prefix) {
+            continue;
+        }
+        node.children.push(ActorNode {
+            path,
+            kind: "connection".into(),
+            restarts: 0,
+            mailbox: Some(0),
+            started_at: rfc3339(slept_at),
+            child_count: 0,
+            children: Vec::new(),
+            hibernating: true,
+        });
+    }
 }
 
 /// Lists the hibernating sessions under the `sessions` supervisor (they have

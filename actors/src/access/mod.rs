@@ -16,7 +16,7 @@ pub mod http;
 pub mod store;
 
 use crate::config::Config;
-use crate::connection::{ConnMsg, PeerInfo};
+use crate::connection::{ConnHandle, ConnId, ConnMsg, PeerInfo};
 use authn::password::PasswordUser;
 use authn::scram::ScramUser;
 use authz::builtin::BuiltInRules;
@@ -24,7 +24,6 @@ use authz::cache::AclCache;
 use authz::rule::{Action, Rule};
 use banned::BannedTable;
 use config::Permission;
-use ractor::ActorRef;
 use roost_protocol::ReasonCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,7 +56,7 @@ pub struct ClientInfo {
 struct LiveClient {
     username: Option<String>,
     peer: PeerInfo,
-    conn: ActorRef<ConnMsg>,
+    conn: Arc<ConnHandle>,
 }
 
 /// Access control of one broker: shared by every connection and the REST API.
@@ -134,7 +133,7 @@ impl Access {
     }
 
     /// Records a client that completed CONNECT.
-    pub fn connected(&self, info: &ClientInfo, conn: ActorRef<ConnMsg>) {
+    pub fn connected(&self, info: &ClientInfo, conn: Arc<ConnHandle>) {
         self.live.insert(
             info.client_id.clone(),
             LiveClient {
@@ -146,9 +145,8 @@ impl Access {
     }
 
     /// Forgets a client whose connection ended (unless a newer one took its id).
-    pub fn disconnected(&self, client_id: &str, conn: &ActorRef<ConnMsg>) {
-        self.live
-            .remove_if(client_id, |_, l| l.conn.get_id() == conn.get_id());
+    pub fn disconnected(&self, client_id: &str, conn: ConnId) {
+        self.live.remove_if(client_id, |_, l| l.conn.id == conn);
     }
 
     /// Kicks every connected client a ban now covers; returns how many. 5.0
@@ -158,7 +156,7 @@ impl Access {
         let mut kicked = 0;
         for l in self.live.iter() {
             if self.check_banned(l.key(), l.username.as_deref(), &l.peer) {
-                let _ = l.conn.cast(ConnMsg::Kick {
+                l.conn.cast(ConnMsg::Kick {
                     reason: ReasonCode::AdministrativeAction,
                     reply: None,
                 });

@@ -5,11 +5,10 @@
 //! on them (reason codes per version, `deny_action`, counters).
 
 use super::channel::Accepted;
-use super::{ConnMsg, ConnState, Deferred, Violation};
+use super::{ConnState, Deferred, Violation};
 use crate::access::authn::Started;
 use crate::access::authz::rule::Action;
 use crate::access::{AuthDecision, PendingAuth};
-use ractor::ActorRef;
 use roost_protocol::{Auth, Packet, ReasonCode, SubAck, Subscribe};
 
 impl ConnState {
@@ -28,7 +27,7 @@ impl ConnState {
     }
 
     /// The client-final AUTH of the exchange started on CONNECT.
-    pub(super) async fn continue_auth(&mut self, myself: &ActorRef<ConnMsg>, auth: Auth) {
+    pub(super) async fn continue_auth(&mut self, auth: Auth) {
         let pending = self.access.pending.take().expect("an exchange in progress");
         let PendingAuth {
             scram,
@@ -37,7 +36,7 @@ impl ConnState {
         } = *pending;
         match self.ctx.access.chain.scram_final(*scram, &auth) {
             Ok((identity, server_final)) => {
-                self.open(myself, connect, accepted, identity, Some(server_final))
+                self.open(connect, accepted, identity, Some(server_final))
                     .await
             }
             Err(reason) => self.authentication_failed(&accepted, reason),

@@ -1,10 +1,12 @@
 //! The connection actor: one per client socket. It owns the socket's write half
 //! and a reader task that decodes frames, runs the [`channel::Channel`] logic,
 //! publishes in its own context (no actor hop on the publish path), and writes
-//! what its session hands it.
+//! what its session hands it. Everyone else reaches it through its
+//! [`ConnHandle`], which outlives the actor while the connection hibernates.
 
 mod access;
 pub mod channel;
+mod handle;
 pub mod peer;
 mod reader;
 mod writer;
@@ -19,6 +21,8 @@ use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, WriteHalf};
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
+pub(crate) use handle::start_actor;
+pub use handle::{ConnHandle, ConnId};
 pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::{
@@ -80,6 +84,10 @@ pub enum ConnMsg {
     /// `mqtt.backpressure_timeout` after the pause of this number: handle the
     /// client's packets again even if nobody woke us.
     PauseTimeout(u32),
+    /// From the idle sweep: nothing handled for `mqtt.idle_timeout`. If the
+    /// connection is idle, its actor stops and its state is parked in its
+    /// handle until the next message (see [`ConnHandle`]).
+    Hibernate,
 }
 
 ractor_message!(ConnMsg);
@@ -98,20 +106,34 @@ enum Deferred {
     Subscribe(Box<access::SubscribeCheck>),
 }
 
-/// Start-up arguments: the established transport (taken once; connections are
-/// never restarted).
+/// Start-up arguments: what the actor starts from, taken once (connections
+/// are never restarted; a hibernated one gets a new actor with new arguments).
 #[derive(Clone)]
 pub struct ConnArgs {
+    pub start: Arc<parking_lot::Mutex<Option<ConnStart>>>,
+}
+
+/// What a connection actor starts from.
+pub enum ConnStart {
+    /// A client just accepted.
+    New(Box<NewConn>),
+    /// The parked state of a connection that hibernated.
+    Wake(Box<ConnState>),
+}
+
+/// A client just accepted: its established transport and where it came from.
+pub struct NewConn {
     pub ctx: Arc<BrokerContext>,
-    pub stream: Arc<parking_lot::Mutex<Option<Accepted>>>,
+    pub accepted: Accepted,
     pub peer: PeerInfo,
     /// The listener's `peer_cert_as_username` / `peer_cert_as_clientid`.
     pub peer_cert_as: PeerCertIdentity,
+    pub handle: Arc<ConnHandle>,
 }
 
 pub struct ConnState {
-    /// This actor's id, for the session's ConnDown when the state drops.
-    id: ractor::ActorId,
+    /// How everyone reaches this connection, across its actors.
+    handle: Arc<ConnHandle>,
     ctx: Arc<BrokerContext>,
     peer: PeerInfo,
     peer_cert_as: PeerCertIdentity,
@@ -168,42 +190,127 @@ pub struct Connection;
 
 impl Actor for Connection {
     type Msg = ConnMsg;
-    type State = ConnState;
+    /// `None` once the state is parked in the handle (hibernating).
+    type State = Option<Box<ConnState>>;
     type Arguments = ConnArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<ConnMsg>,
         args: ConnArgs,
-    ) -> Result<ConnState, ActorProcessingErr> {
-        let accepted = args
-            .stream
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let start = args
+            .start
             .lock()
             .take()
-            .ok_or("connection socket already taken")?;
+            .ok_or("connection already started")?;
+        let st = match start {
+            ConnStart::New(new) => ConnState::new(*new),
+            ConnStart::Wake(st) => st,
+        };
+        st.ctx.mailboxes.register(myself.get_id(), st.depth.clone());
+        st.handle.touch(st.now_ms());
+        st.handle.go_live(&myself);
+        Ok(Some(st))
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ConnMsg>,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // The rest of the cleanup is in `ConnState`'s Drop, which a killed
+        // actor runs too.
+        if let Some(st) = st {
+            st.ctx.mailboxes.unregister(myself.get_id());
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ConnMsg>,
+        msg: ConnMsg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(st) = state.as_mut() else {
+            return Ok(());
+        };
+        st.handle.taken();
+        if let ConnMsg::Hibernate = msg {
+            if st.is_idle() {
+                let parked = state.take().expect("checked above");
+                let ctx = parked.ctx.clone();
+                match parked.handle.clone().park(parked) {
+                    Ok(()) => {
+                        ctx.mailboxes.unregister(myself.get_id());
+                        myself.stop(Some("hibernate".into()));
+                    }
+                    // A message came meanwhile: it is in the mailbox.
+                    Err(parked) => *state = Some(parked),
+                }
+            }
+            return Ok(());
+        }
+        if st.handle_msg(msg).await {
+            myself.stop(None);
+        }
+        st.handle.touch(st.now_ms());
+        Ok(())
+    }
+}
+
+/// The end of a connection, however it ends: closed by its actor, killed or
+/// panicked (ractor then skips `post_stop` and drops the state), or closed
+/// while it hibernated. Its session learns that it is gone: a Detach was
+/// sent already after a close; otherwise it is an abnormal close unless the
+/// client sent DISCONNECT, so the will is due [MQTT-3.1.2-8]. A hibernating
+/// session has no monitor on the connection, so this is how it learns.
+impl Drop for ConnState {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.detach();
+        self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
+        self.ctx.conns.remove(&self.handle.id);
+        self.ctx
+            .access
+            .disconnected(&self.channel.client_id, self.handle.id);
+        self.handle.mark_ended();
+    }
+}
+
+impl ConnState {
+    /// The state of a client just accepted: starts its reader task.
+    fn new(new: NewConn) -> Box<ConnState> {
+        let NewConn {
+            ctx,
+            accepted,
+            peer,
+            peer_cert_as,
+            handle,
+        } = new;
         let (rd, wr) = accepted.transport.split();
         let (read_timeout_ms, timeout_rx) =
-            tokio::sync::watch::channel(args.ctx.config.mqtt.idle_timeout.as_millis() as u64);
+            tokio::sync::watch::channel(ctx.config.mqtt.idle_timeout.as_millis() as u64);
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
-        let max_packet = args.ctx.config.mqtt.max_packet_size as usize;
+        let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
         let reader = tokio::spawn(reader::read_loop(
             rd,
-            myself.clone(),
+            handle.clone(),
             timeout_rx,
             credit.clone(),
             max_packet,
             ack_route.clone(),
         ));
-        args.ctx.connections.fetch_add(1, Ordering::Relaxed);
-        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        args.ctx.mailboxes.register(myself.get_id(), depth.clone());
-        Ok(ConnState {
-            id: myself.get_id(),
-            channel: Channel::new(args.ctx.mqtt.clone()),
-            ctx: args.ctx,
-            peer: args.peer,
-            peer_cert_as: args.peer_cert_as,
+        ctx.connections.fetch_add(1, Ordering::Relaxed);
+        ctx.conns.insert(handle.id, Arc::downgrade(&handle));
+        Box::new(ConnState {
+            handle,
+            channel: Channel::new(ctx.mqtt.clone()),
+            ctx,
+            peer,
+            peer_cert_as,
             _slot: accepted.slot,
             writer: Some(wr),
             // Grows with the first write: an idle connection keeps its memory small.
@@ -222,30 +329,43 @@ impl Actor for Connection {
             pause_epoch: 0,
             pause_waived: false,
             congested: Vec::new(),
-            depth,
+            depth: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             access: ClientAccess::default(),
         })
     }
 
-    async fn post_stop(
-        &self,
-        myself: ActorRef<ConnMsg>,
-        st: &mut ConnState,
-    ) -> Result<(), ActorProcessingErr> {
-        st.reader.abort();
-        st.ctx.connections.fetch_sub(1, Ordering::Relaxed);
-        st.ctx.mailboxes.unregister(myself.get_id());
-        st.ctx.access.disconnected(&st.channel.client_id, &myself);
-        st.detach(&myself);
-        Ok(())
+    /// Milliseconds since the broker started (the idle sweep's clock).
+    fn now_ms(&self) -> u64 {
+        self.ctx.started_at.elapsed().as_millis() as u64
     }
 
-    async fn handle(
-        &self,
-        myself: ActorRef<ConnMsg>,
-        msg: ConnMsg,
-        st: &mut ConnState,
-    ) -> Result<(), ActorProcessingErr> {
+    /// Nothing to do but wait for the client or its session, and nothing
+    /// handled for `mqtt.idle_timeout`: the connection may hibernate. A
+    /// connection before CONNACK, in an AUTH exchange, closing, paused, or with
+    /// packets held or anything unsent does not.
+    fn is_idle(&self) -> bool {
+        let idle_ms = self.ctx.config.mqtt.idle_timeout.as_millis() as u64;
+        idle_ms > 0
+            && self.handle.quiet_ms(self.now_ms()) >= idle_ms
+            && self.channel.is_connected()
+            && self.session.is_some()
+            && !self.closing
+            && self.pending.is_empty()
+            && !self.awaiting_session
+            && !self.paused
+            && self.congested.is_empty()
+            && self.to_session.is_empty()
+            && self.held_credit == 0
+            && self.wbuf.is_empty()
+            && self.access.pending.is_none()
+            && self.access.reauth.is_none()
+    }
+
+    /// Handles one message; true once the connection has closed (its actor
+    /// must stop). Also how a sleeping connection that is kicked closes,
+    /// without an actor (see [`ConnHandle`]).
+    async fn handle_msg(&mut self, msg: ConnMsg) -> bool {
+        let st = self;
         match msg {
             ConnMsg::Inbound(packets) => {
                 st.held_credit += 1;
@@ -255,7 +375,7 @@ impl Actor for Connection {
                     let mut packets = packets.into_iter();
                     while !st.held() {
                         let Some(p) = packets.next() else { break };
-                        if let Some(connect) = st.handle_one(&myself, p) {
+                        if let Some(connect) = st.handle_one(p) {
                             connect.await;
                         }
                     }
@@ -263,7 +383,7 @@ impl Actor for Connection {
                 } else {
                     st.pending.extend(packets);
                 }
-                st.process_pending(&myself).await;
+                st.process_pending().await;
             }
             ConnMsg::ReadEnded(end) => {
                 // Packets decoded before the end are handled first (e.g. a
@@ -272,7 +392,7 @@ impl Actor for Connection {
                 loop {
                     st.paused = false;
                     st.congested.clear();
-                    st.process_pending(&myself).await;
+                    st.process_pending().await;
                     if !st.paused {
                         break;
                     }
@@ -282,7 +402,7 @@ impl Actor for Connection {
             ConnMsg::Resume => {
                 if st.paused {
                     st.paused = false;
-                    st.process_pending(&myself).await;
+                    st.process_pending().await;
                 }
             }
             ConnMsg::PauseTimeout(epoch) => {
@@ -290,14 +410,14 @@ impl Actor for Connection {
                     st.ctx.metrics.inc_publishers_pause_timeouts();
                     st.paused = false;
                     st.pause_waived = true;
-                    st.process_pending(&myself).await;
+                    st.process_pending().await;
                     st.pause_waived = false;
                 }
             }
             ConnMsg::Send(batch) => {
                 if st.send_outgoing(batch) {
                     st.awaiting_session = false;
-                    st.process_pending(&myself).await;
+                    st.process_pending().await;
                 }
             }
             ConnMsg::Kick { reason, reply } => {
@@ -312,45 +432,33 @@ impl Actor for Connection {
                     st.session = None;
                 }
             }
+            // Handled by the actor (it parks the state).
+            ConnMsg::Hibernate => {}
         }
-        st.wait_for_congested(&myself).await;
+        st.wait_for_congested().await;
         st.flush_session();
         st.flush().await;
-        if st.closing {
-            // The session learns first, then the socket closes: a message published
-            // after the client saw the close is queued, never sent into the gone
-            // connection's window (EMQX handles DISCONNECT before closing too).
-            if let Some(topic) = st.authorize_will_now() {
-                // Boxed, as the rare path it is (an HTTP authorizer).
-                Box::pin(st.authorize_will(topic)).await;
-            }
-            st.detach(&myself);
-            if let Some(mut w) = st.writer.take() {
-                let _ = w.shutdown().await;
-            }
-            myself.stop(None);
+        if !st.closing {
+            return false;
         }
-        Ok(())
-    }
-}
-
-/// A killed or panicked connection skips `post_stop` (ractor drops its state
-/// instead), and a hibernating session has no monitor on it: the session still
-/// learns that its connection is gone, as an abnormal close (the will is due).
-/// After a Detach there is no session left to tell; a ConnDown that arrives
-/// after the session's own monitor saw the end is ignored there.
-impl Drop for ConnState {
-    fn drop(&mut self) {
-        *self.ack_route.write() = None;
-        if let Some(session) = self.session.take() {
-            session.send(Inbound::ConnDown(self.id));
+        // The session learns first, then the socket closes: a message published
+        // after the client saw the close is queued, never sent into the gone
+        // connection's window (EMQX handles DISCONNECT before closing too).
+        if let Some(topic) = st.authorize_will_now() {
+            // Boxed, as the rare path it is (an HTTP authorizer).
+            Box::pin(st.authorize_will(topic)).await;
         }
+        st.detach();
+        if let Some(mut w) = st.writer.take() {
+            let _ = w.shutdown().await;
+        }
+        true
     }
 }
 
 impl ConnState {
     /// Tells the session this connection is gone (once).
-    fn detach(&mut self, myself: &ActorRef<ConnMsg>) {
+    fn detach(&mut self) {
         self.flush_session();
         *self.ack_route.write() = None;
         if let Some(session) = self.session.take() {
@@ -358,7 +466,7 @@ impl ConnState {
             // will is published [MQTT-3.1.2-8].
             let (publish_will, expiry) = self.channel.disconnect.unwrap_or((true, None));
             session.send(Inbound::Detach {
-                conn: myself.get_id(),
+                conn: self.handle.id,
                 publish_will,
                 expiry,
                 awaiting_rel: self.channel.take_awaiting_rel(),
@@ -375,7 +483,7 @@ impl ConnState {
     /// After a PUBLISH met congested sessions: registers with them to be woken
     /// when they drain and arms the pause's timeout. If they all drained in the
     /// meantime, the held packets are handled at once (which may pause again).
-    async fn wait_for_congested(&mut self, myself: &ActorRef<ConnMsg>) {
+    async fn wait_for_congested(&mut self) {
         while !self.congested.is_empty() {
             if !self.paused || self.closing {
                 // Closing, or met while a timed-out pause was waived.
@@ -384,29 +492,32 @@ impl ConnState {
             }
             let mut waiting = false;
             for s in self.congested.drain(..) {
-                waiting |= s.wait_for_drain(myself);
+                waiting |= s.wait_for_drain(&self.handle);
             }
             if waiting {
                 self.pause_epoch = self.pause_epoch.wrapping_add(1);
                 let epoch = self.pause_epoch;
                 self.ctx.metrics.inc_publishers_paused();
-                myself.send_after(self.ctx.mqtt.backpressure_timeout, move || {
-                    ConnMsg::PauseTimeout(epoch)
+                let handle = self.handle.clone();
+                let timeout = self.ctx.mqtt.backpressure_timeout;
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    handle.cast_if_awake(ConnMsg::PauseTimeout(epoch));
                 });
                 return;
             }
             self.paused = false;
-            self.process_pending(myself).await;
+            self.process_pending().await;
         }
     }
 
     /// Handles pending packets in order until one must wait for the session.
-    async fn process_pending(&mut self, myself: &ActorRef<ConnMsg>) {
+    async fn process_pending(&mut self) {
         while !self.held() {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            if let Some(connect) = self.handle_one(myself, p) {
+            if let Some(connect) = self.handle_one(p) {
                 connect.await;
             }
         }
@@ -430,15 +541,11 @@ impl ConnState {
     /// the order they came.
     fn handle_one(
         &mut self,
-        myself: &ActorRef<ConnMsg>,
         packet: Packet,
     ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
         Some(match self.handle_packet(packet)? {
-            Deferred::Connect(c) => Box::pin(self.connect(myself.clone(), *c)),
-            Deferred::ContinueAuth(a) => {
-                let myself = myself.clone();
-                Box::pin(async move { self.continue_auth(&myself, *a).await })
-            }
+            Deferred::Connect(c) => Box::pin(self.connect(*c)),
+            Deferred::ContinueAuth(a) => Box::pin(self.continue_auth(*a)),
             Deferred::Publish(p) => Box::pin(async move {
                 let (message, ack) = *p;
                 // client.authorize (EMQX checks after topic alias resolution).
@@ -558,7 +665,7 @@ impl ConnState {
         self.cast_session(Inbound::Subscribe(Box::new(s)));
     }
 
-    async fn connect(&mut self, myself: ActorRef<ConnMsg>, mut c: Connect) {
+    async fn connect(&mut self, mut c: Connect) {
         peer::apply_peer_cert_identity(&mut c, &self.peer, self.peer_cert_as);
         let accepted = match self.channel.connect(&c) {
             Ok(a) => a,
@@ -588,7 +695,7 @@ impl ConnState {
             peer: &self.peer,
         };
         match access.chain.start(&creds, &c.properties).await {
-            Started::Done(Ok(identity)) => self.open(&myself, c, accepted, identity, None).await,
+            Started::Done(Ok(identity)) => self.open(c, accepted, identity, None).await,
             Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
             Started::Continue(auth, scram) => {
                 self.write(Packet::Auth(*auth));
@@ -605,7 +712,6 @@ impl ConnState {
     /// (with the SCRAM server-final message after enhanced authentication).
     async fn open(
         &mut self,
-        myself: &ActorRef<ConnMsg>,
         c: Connect,
         accepted: channel::Accepted,
         identity: crate::access::authn::Identity,
@@ -629,7 +735,7 @@ impl ConnState {
         let registry: ActorRef<RegistryMsg> = registry.into();
         let bind = BindArgs {
             binding: Binding {
-                conn: myself.clone(),
+                conn: self.handle.clone(),
                 version: c.protocol,
                 receive_maximum: accepted.receive_maximum,
             },
@@ -685,7 +791,7 @@ impl ConnState {
             connack.properties.authentication_data = Some(data.into());
         }
         if let Some(info) = &self.access.info {
-            self.ctx.access.connected(info, myself.clone());
+            self.ctx.access.connected(info, self.handle.clone());
         }
         self.ctx.metrics.inc_connections_accepted();
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");

@@ -1,11 +1,10 @@
 //! The connection's reader task: reads the socket, decodes packets and hands
 //! them to the connection actor in batches (acks straight to the session).
 
-use super::{AckRoute, ConnMsg, ReadEnd};
+use super::{AckRoute, ConnHandle, ConnMsg, ReadEnd};
 use crate::session::Inbound;
 use crate::transport::ReadHalf;
 use bytes::BytesMut;
-use ractor::ActorRef;
 use roost_protocol::{Packet, ProtocolVersion};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,10 +42,11 @@ async fn read_some(
 /// out) still takes in the acks that drain its own session, so two clients
 /// publishing to each other never wait on each other. A QoS 1/2 publisher is
 /// then held by its own window (its PUBLISHes are not acknowledged), a QoS 0
-/// one by TCP once the batch is full.
+/// one by TCP once the batch is full. It outlives a hibernating actor: it
+/// goes on waiting on the socket, and what it casts next wakes the connection.
 pub(super) async fn read_loop(
     mut rd: ReadHalf,
-    conn: ActorRef<ConnMsg>,
+    conn: Arc<ConnHandle>,
     mut timeout: tokio::sync::watch::Receiver<u64>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
@@ -126,16 +126,12 @@ pub(super) async fn read_loop(
                     Err(tokio::sync::TryAcquireError::Closed) => return,
                 }
             };
-            if got
-                && conn
-                    .cast(ConnMsg::Inbound(std::mem::take(&mut batch)))
-                    .is_err()
-            {
+            if got && !conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))) {
                 return;
             }
         }
         if let Some(e) = failed {
-            let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
+            conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
             return;
         }
         if more_buffered {
@@ -162,9 +158,9 @@ pub(super) async fn read_loop(
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     if !batch.is_empty() {
                         // What came before the silence is handled first.
-                        let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                        conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                     }
-                    let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
+                    conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
                     return;
                 }
                 // The keepalive was negotiated (or changed): re-arm the deadline.
@@ -173,7 +169,7 @@ pub(super) async fn read_loop(
                 permit = credit.acquire(), if waiting => match permit {
                     Ok(permit) => {
                         permit.forget();
-                        if conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))).is_err() {
+                        if !conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))) {
                             return;
                         }
                         break None;
@@ -187,9 +183,9 @@ pub(super) async fn read_loop(
         match n {
             Ok(0) => {
                 if !batch.is_empty() {
-                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                    conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                 }
-                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
+                conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
                 return;
             }
             Ok(n) if n == room => read_size = (read_size * 2).min(MAX_READ_SIZE),
@@ -197,9 +193,9 @@ pub(super) async fn read_loop(
             Ok(_) => {}
             Err(e) => {
                 if !batch.is_empty() {
-                    let _ = conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
+                    conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                 }
-                let _ = conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
+                conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
                 return;
             }
         }

@@ -78,6 +78,7 @@ where
         started_at: ctx.started_at_wall,
         gauges: &ctx.mailboxes,
         sessions: &ctx.sessions,
+        conns: &ctx.conns,
     };
     Ok(f(&root).await?)
 }
@@ -172,8 +173,11 @@ pub struct Stats {
     /// sessions supervisor did not answer.
     pub sessions: Option<usize>,
     /// Sessions hibernating now: idle for `mqtt.idle_timeout`, no actor until a
-    /// message comes (not in the actor tree).
+    /// message comes (listed in the actor tree as `hibernating`).
     pub sessions_hibernating: usize,
+    /// Connections hibernating now: idle for `mqtt.idle_timeout`, no actor
+    /// until a packet or a message comes (counted in `connections`).
+    pub connections_hibernating: usize,
     /// Routes in the topic index (plain subscriptions plus shared groups).
     pub routes: usize,
     /// Retained messages.
@@ -197,6 +201,7 @@ pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
         // The supervisor counts the sessions with an actor.
         sessions: sessions.map(|n| n + sessions_hibernating),
         sessions_hibernating,
+        connections_hibernating: ctx.conns_hibernating.load(Ordering::Relaxed),
         routes: ctx.router.route_count(),
         retained: ctx.retained.len(),
         metrics: ctx.metrics.snapshot().into_iter().collect(),

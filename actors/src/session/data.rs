@@ -93,12 +93,8 @@ impl SessionData {
     /// expiry timer) and nothing in flight (nothing to resend: a retry timer
     /// still armed has nothing to do) or queued.
     pub fn is_idle(&self) -> bool {
-        self.binding.as_ref().is_some_and(|b| {
-            !matches!(
-                b.conn.get_status(),
-                ractor::ActorStatus::Stopping | ractor::ActorStatus::Stopped
-            )
-        }) && self.inflight.is_empty()
+        self.binding.as_ref().is_some_and(|b| !b.conn.is_ended())
+            && self.inflight.is_empty()
             && self.mqueue.is_empty()
     }
 
@@ -346,15 +342,12 @@ impl SessionData {
     pub fn detach(
         &mut self,
         cx: &mut Cx,
-        conn: ractor::ActorId,
+        conn: crate::connection::ConnId,
         publish_will: bool,
         expiry: Option<u32>,
         ids: Vec<u16>,
     ) {
-        let current = self
-            .binding
-            .as_ref()
-            .is_some_and(|b| b.conn.get_id() == conn);
+        let current = self.binding.as_ref().is_some_and(|b| b.conn.id == conn);
         if !current {
             return;
         }

@@ -19,7 +19,7 @@
 
 use super::data::SessionData;
 use super::{Delivery, SessionMsg};
-use crate::connection::ConnMsg;
+use crate::connection::{ConnHandle, ConnMsg};
 use crate::context::BrokerContext;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
@@ -47,14 +47,11 @@ pub enum Inbound {
     /// The bound connection ended. `publish_will` is false after a normal
     /// DISCONNECT; `expiry` is a new Session Expiry Interval from DISCONNECT.
     Detach {
-        conn: ractor::ActorId,
+        conn: crate::connection::ConnId,
         publish_will: bool,
         expiry: Option<u32>,
         awaiting_rel: Vec<u16>,
     },
-    /// The bound connection's actor terminated (seen through a monitor): if no
-    /// Detach came first, it was killed and the will is due.
-    ConnDown(ractor::ActorId),
 }
 
 /// Two queues: control messages (acks, subscribes, detaches) are handled before
@@ -79,7 +76,7 @@ struct Inbox {
     bound: bool,
     /// Connections holding their client's publishes back until this session
     /// has drained (each once).
-    waiters: Vec<ActorRef<ConnMsg>>,
+    waiters: Vec<Arc<ConnHandle>>,
 }
 
 impl Inbox {
@@ -193,7 +190,7 @@ impl SessionHandle {
                     // The connection is going (handled before any delivery):
                     // from now on publishers are not held back for it. The
                     // next run records the binding as it really is.
-                    Inbound::Detach { .. } | Inbound::ConnDown(_) => {
+                    Inbound::Detach { .. } => {
                         inbox.bound = false;
                         inbox.control.push_back(msg)
                     }
@@ -214,12 +211,12 @@ impl SessionHandle {
     /// is down to the low watermark, or it is unbound or ended. False, and
     /// nothing registered, if that is already so (decided under the lock the
     /// session takes to wake its waiters, so a wake-up is never missed).
-    pub fn wait_for_drain(&self, conn: &ActorRef<ConnMsg>) -> bool {
+    pub fn wait_for_drain(&self, conn: &Arc<ConnHandle>) -> bool {
         let mut inbox = self.inbox.lock();
         if self.is_closed() || !inbox.bound || inbox.backlog() <= self.low {
             return false;
         }
-        if !inbox.waiters.iter().any(|w| w.get_id() == conn.get_id()) {
+        if !inbox.waiters.iter().any(|w| w.id == conn.id) {
             inbox.waiters.push(conn.clone());
         }
         true
@@ -240,7 +237,7 @@ impl SessionHandle {
             std::mem::take(&mut inbox.waiters)
         };
         for w in waiters {
-            let _ = w.cast(ConnMsg::Resume);
+            w.cast(ConnMsg::Resume);
         }
     }
 
@@ -368,7 +365,7 @@ impl SessionHandle {
             return false;
         }
         if let Some(b) = &d.binding {
-            let _ = b.conn.cast(crate::connection::ConnMsg::Kick {
+            b.conn.cast(ConnMsg::Kick {
                 reason: ReasonCode::ServerShuttingDown,
                 reply: None,
             });
@@ -499,7 +496,7 @@ impl SessionHandle {
         self.closed.store(true, Ordering::Relaxed);
         let waiters = std::mem::take(&mut self.inbox.lock().waiters);
         for w in waiters {
-            let _ = w.cast(ConnMsg::Resume);
+            w.cast(ConnMsg::Resume);
         }
     }
 

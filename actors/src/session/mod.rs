@@ -20,14 +20,14 @@ pub mod data;
 pub mod handle;
 pub mod queue;
 
-use crate::connection::{ConnMsg, Outgoing};
+use crate::connection::{ConnHandle, ConnMsg, Outgoing};
 use crate::context::BrokerContext;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::router::shard::{shard_name, ShardMsg};
 use crate::router::{SharedKey, Subscriber};
 use data::{Cx, SessionData, SubscriptionRecord};
 pub use handle::{Inbound, SessionHandle};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{
     ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions,
@@ -73,7 +73,7 @@ impl Delivery {
 /// The connection a session is bound to, and what it negotiated.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub conn: ActorRef<ConnMsg>,
+    pub conn: Arc<ConnHandle>,
     pub version: ProtocolVersion,
     /// The client's Receive Maximum (65535 if absent).
     pub receive_maximum: u16,
@@ -190,25 +190,20 @@ impl Actor for Session {
         })
     }
 
-    /// Picks up where a killed (or hibernated) predecessor stopped: watches the
-    /// bound connection again, re-arms timers, drains what waits in the inbox. A
-    /// hibernated predecessor left nothing in flight or queued, so nothing is
-    /// resent.
+    /// Picks up where a killed (or hibernated) predecessor stopped: re-arms
+    /// timers, drains what waits in the inbox. A hibernated predecessor left
+    /// nothing in flight or queued, so nothing is resent. No monitor on the
+    /// connection: it tells its session itself when it ends, however it ends
+    /// (see `ConnState`'s Drop), through the inbox that outlives this actor.
     async fn post_start(
         &self,
-        myself: ActorRef<SessionMsg>,
+        _myself: ActorRef<SessionMsg>,
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         {
             let mut d = st.handle.data.lock();
             match &d.binding {
-                Some(b) => {
-                    let conn = b.conn.clone();
-                    if matches!(conn.get_status(), ractor::ActorStatus::Stopped) {
-                        st.handle.send(Inbound::ConnDown(conn.get_id()));
-                    } else {
-                        myself.get_cell().monitor(conn.get_cell());
-                    }
+                Some(_) => {
                     // The predecessor may have died before its last packets left:
                     // resend what is unacknowledged (the client sees at most a DUP).
                     d.resend_inflight(&mut st.cx);
@@ -319,7 +314,7 @@ impl Actor for Session {
             }
             SessionMsg::Shutdown(reply) => {
                 if let Some(b) = &st.handle.data.lock().binding {
-                    let _ = b.conn.cast(ConnMsg::Kick {
+                    b.conn.cast(ConnMsg::Kick {
                         reason: ReasonCode::ServerShuttingDown,
                         reply: None,
                     });
@@ -328,24 +323,6 @@ impl Actor for Session {
             }
         }
         st.flush();
-        Ok(())
-    }
-
-    /// A monitored connection terminated: queue a ConnDown behind anything it
-    /// sent first (its Detach), so a normal DISCONNECT is never mistaken for a crash.
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<SessionMsg>,
-        evt: SupervisionEvent,
-        st: &mut SessionState,
-    ) -> Result<(), ActorProcessingErr> {
-        match evt {
-            SupervisionEvent::ActorTerminated(cell, _, _)
-            | SupervisionEvent::ActorFailed(cell, _) => {
-                st.handle.send(Inbound::ConnDown(cell.get_id()));
-            }
-            _ => {}
-        }
         Ok(())
     }
 }
@@ -366,9 +343,9 @@ impl SessionState {
         if self.handle.quiet_ms(now) < self.cx.ctx.config.mqtt.idle_timeout.as_millis() as u64 {
             return false;
         }
-        let mut conn = None;
+        let mut bound = false;
         let slept = self.handle.hibernate(&self.cx.ctx, |d| {
-            conn = d.binding.as_ref().map(|b| b.conn.get_cell());
+            bound = d.binding.is_some();
             let idle = d.is_idle();
             if idle {
                 // Its timer dies with this actor; the next one re-arms it.
@@ -380,13 +357,7 @@ impl SessionState {
             if let Some(t) = self.cx.retry_timer.take() {
                 t.abort();
             }
-            // The connection's monitor list would keep this actor's cell, and
-            // with it the mailbox hibernation is meant to free; the connection
-            // tells its session itself when it ends (see `ConnState`'s Drop).
-            if let Some(conn) = conn {
-                self.cx.myself.get_cell().unmonitor(conn);
-            }
-        } else if conn.is_some() {
+        } else if bound {
             // Busy (in flight, queued): asked again after another idle timeout.
             self.handle.touch(now);
         } else {
@@ -402,9 +373,9 @@ impl SessionState {
         }
         let batch = std::mem::take(&mut self.cx.outbox);
         if let Some(b) = &self.handle.data.lock().binding {
-            // A stopped connection is noticed through its Detach or the monitor;
-            // the inflight messages are resent on the next bind.
-            let _ = b.conn.cast(ConnMsg::Send(batch));
+            // A closed connection is noticed through its Detach; the inflight
+            // messages are resent on the next bind.
+            b.conn.cast(ConnMsg::Send(batch));
         }
     }
 
@@ -462,9 +433,6 @@ impl SessionState {
                 expiry,
                 awaiting_rel,
             } => d.detach(cx, conn, publish_will, expiry, awaiting_rel),
-            // Only a connection that died without its Detach (killed) gets here
-            // still bound: an abnormal close, so the will is due [MQTT-3.1.2-8].
-            Inbound::ConnDown(conn) => d.detach(cx, conn, true, None, Vec::new()),
             Inbound::Subscribe(_) | Inbound::Unsubscribe(_) => unreachable!("not synchronous"),
         }
     }
@@ -507,13 +475,11 @@ impl SessionState {
         if clean {
             self.reset().await;
         }
-        let conn = args.binding.conn.clone();
         let awaiting_rel =
             self.handle
                 .data
                 .lock()
                 .bind(&mut self.cx, args.binding, args.will, args.expiry);
-        self.cx.myself.get_cell().monitor(conn.get_cell());
         BindReply {
             session_present,
             awaiting_rel,
@@ -533,13 +499,13 @@ impl SessionState {
                     reason: ReasonCode::SessionTakenOver,
                     reply: Some(reply),
                 },
-                Some(Duration::from_secs(5)),
+                Duration::from_secs(5),
             )
             .await;
         match kicked {
-            Ok(ractor::rpc::CallResult::Success(ids)) => Some(Some(ids)),
-            _ => {
-                old.conn.stop(Some("takeover".into()));
+            Some(ids) => Some(Some(ids)),
+            None => {
+                old.conn.stop();
                 self.drain_inbox().await;
                 Some(None)
             }

@@ -1,0 +1,327 @@
+//! The connection handle: how everyone reaches a connection, awake or asleep.
+//!
+//! A connection's actor may stop while its client stays connected: an idle
+//! connection hibernates (EMQX's hibernate after `mqtt.idle_timeout`). Its
+//! state ([`ConnState`]) is parked in this handle, its reader task keeps
+//! waiting on the socket, and nothing else of it is left: no actor, no
+//! mailbox. The next message for it (a packet from the client, a delivery from
+//! its session, a kick) starts a new actor on the parked state under the
+//! listener's connections supervisor, and the messages that come meanwhile wait
+//! here, in order. So the session, the reader, the list of connected clients
+//! and the publishers a session holds back keep this handle, never the actor.
+//!
+//! A kick of a sleeping connection (a takeover, a ban, a shutdown) closes the
+//! parked state in a task of its own, without waking an actor for it.
+
+use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
+use parking_lot::RwLock;
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use roost_supervisor::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
+};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// A connection's identity for its whole life, across its actors.
+pub type ConnId = u64;
+
+/// How long a wake-up waits for the supervisor to let go of the id of the
+/// actor that just hibernated.
+const WAKE_PATIENCE: Duration = Duration::from_secs(2);
+
+enum Slot {
+    /// An actor is being started (the first one, or one after a hibernation):
+    /// messages wait here and are handed to it, in order, when it starts.
+    Starting(Vec<ConnMsg>),
+    Live(ActorRef<ConnMsg>),
+    /// Hibernating: the state waits for the next message.
+    Asleep(Box<ConnState>),
+    /// The connection is closed (or closing without an actor): messages are refused.
+    Ended,
+}
+
+/// See the module documentation.
+pub struct ConnHandle {
+    pub id: ConnId,
+    /// The ractor name of the connections supervisor it runs under (which is
+    /// also its path in the actor tree).
+    pub supervisor: Arc<str>,
+    /// The client's address: its child id is `conn:<addr>`.
+    pub addr: SocketAddr,
+    slot: RwLock<Slot>,
+    /// Messages cast to the live actor and not yet taken by it: a connection
+    /// hibernates only with none (its mailbox is then empty, so no message is
+    /// lost with the stopped actor).
+    in_flight: AtomicUsize,
+    /// When the actor last handled a message, in ms since the broker started
+    /// (read by the idle sweep, so no connection keeps a timer).
+    last_active_ms: AtomicU64,
+    /// When the connection last fell asleep, in ms since the Unix epoch.
+    slept_at_ms: AtomicU64,
+    me: Weak<ConnHandle>,
+}
+
+impl ConnHandle {
+    pub fn new(id: ConnId, supervisor: Arc<str>, addr: SocketAddr) -> Arc<ConnHandle> {
+        Arc::new_cyclic(|me| ConnHandle {
+            id,
+            supervisor,
+            addr,
+            slot: RwLock::new(Slot::Starting(Vec::new())),
+            in_flight: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+            slept_at_ms: AtomicU64::new(0),
+            me: me.clone(),
+        })
+    }
+
+    /// The id its supervisor knows its actor by.
+    pub fn child_id(&self) -> String {
+        format!("conn:{}", self.addr)
+    }
+
+    /// Hands `msg` to the connection, waking it if it sleeps. False once the
+    /// connection is closed (the message is dropped).
+    pub fn cast(&self, msg: ConnMsg) -> bool {
+        {
+            let slot = self.slot.read();
+            if let Slot::Live(actor) = &*slot {
+                // Counted under the read lock: a hibernation (write lock) sees it.
+                self.in_flight.fetch_add(1, Ordering::Relaxed);
+                if actor.cast(msg).is_ok() {
+                    return true;
+                }
+                // The actor ended (killed, or closing): the connection is gone.
+                self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+        let mut slot = self.slot.write();
+        match &mut *slot {
+            Slot::Live(actor) => {
+                // Woken between the two locks.
+                self.in_flight.fetch_add(1, Ordering::Relaxed);
+                actor.cast(msg).is_ok()
+            }
+            Slot::Starting(waiting) => {
+                waiting.push(msg);
+                true
+            }
+            Slot::Ended => false,
+            Slot::Asleep(_) => {
+                // A kick closes a sleeping connection without waking it.
+                let (next, kick) = match msg {
+                    ConnMsg::Kick { .. } => (Slot::Ended, Some(msg)),
+                    msg => (Slot::Starting(vec![msg]), None),
+                };
+                let Slot::Asleep(st) = std::mem::replace(&mut *slot, next) else {
+                    unreachable!("matched above")
+                };
+                drop(slot);
+                st.ctx.conns_hibernating.fetch_sub(1, Ordering::Relaxed);
+                let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current())
+                else {
+                    // Not from a broker task: nothing can run the connection.
+                    return false;
+                };
+                match kick {
+                    Some(kick) => {
+                        rt.spawn(async move {
+                            let mut st = st;
+                            st.handle_msg(kick).await;
+                            // Dropped here: closed, its session told.
+                        });
+                    }
+                    None => {
+                        st.ctx.metrics.inc_connections_woken();
+                        rt.spawn(wake(me, st));
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    /// Casts `msg` only to a running actor (a timer's message, which must not
+    /// wake a sleeping connection).
+    pub fn cast_if_awake(&self, msg: ConnMsg) -> bool {
+        if matches!(&*self.slot.read(), Slot::Asleep(_)) {
+            return false;
+        }
+        self.cast(msg)
+    }
+
+    /// Calls the connection: `make` builds the message around the reply port.
+    /// `None` if it is closed, or did not answer within `timeout`.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(RpcReplyPort<T>) -> ConnMsg,
+        timeout: Duration,
+    ) -> Option<T> {
+        let (tx, rx) = ractor::concurrency::oneshot();
+        if !self.cast(make(tx.into())) {
+            return None;
+        }
+        tokio::time::timeout(timeout, rx).await.ok()?.ok()
+    }
+
+    /// Closes a connection that does not answer (a takeover's last resort):
+    /// stops its actor, or drops its parked state (which closes the socket and
+    /// tells the session).
+    pub fn stop(&self) {
+        let mut slot = self.slot.write();
+        match &*slot {
+            Slot::Live(actor) => actor.stop(Some("takeover".into())),
+            Slot::Asleep(_) => {
+                let old = std::mem::replace(&mut *slot, Slot::Ended);
+                drop(slot);
+                if let Slot::Asleep(st) = old {
+                    st.ctx.conns_hibernating.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            Slot::Starting(_) | Slot::Ended => {}
+        }
+    }
+
+    /// Called by a starting actor: it is now the connection's, and the
+    /// messages that waited for it are handed to it first, in order.
+    pub(super) fn go_live(&self, actor: &ActorRef<ConnMsg>) {
+        let mut slot = self.slot.write();
+        if let Slot::Starting(waiting) = &mut *slot {
+            for msg in std::mem::take(waiting) {
+                self.in_flight.fetch_add(1, Ordering::Relaxed);
+                let _ = actor.cast(msg);
+            }
+            *slot = Slot::Live(actor.clone());
+        }
+    }
+
+    /// The actor took a message cast through this handle.
+    pub(super) fn taken(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Parks the state of an idle connection whose actor is about to stop.
+    /// Refused (the state comes back) if a message was cast meanwhile: it is
+    /// in the actor's mailbox and must be handled by it.
+    pub(super) fn park(&self, st: Box<ConnState>) -> Result<(), Box<ConnState>> {
+        let mut slot = self.slot.write();
+        if !matches!(&*slot, Slot::Live(_)) || self.in_flight.load(Ordering::Relaxed) != 0 {
+            return Err(st);
+        }
+        st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
+        st.ctx.metrics.inc_connections_hibernated();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.slept_at_ms.store(now, Ordering::Relaxed);
+        *slot = Slot::Asleep(st);
+        Ok(())
+    }
+
+    /// The connection's state is gone (see `ConnState`'s Drop): refuse
+    /// messages from now on.
+    pub(super) fn mark_ended(&self) {
+        let old = std::mem::replace(&mut *self.slot.write(), Slot::Ended);
+        // Dropped outside the lock: waiting messages may hold reply ports.
+        drop(old);
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_ended(&self) -> bool {
+        matches!(&*self.slot.read(), Slot::Ended)
+    }
+
+    /// When the connection fell asleep, if it hibernates.
+    pub fn hibernating_since(&self) -> Option<std::time::SystemTime> {
+        matches!(&*self.slot.read(), Slot::Asleep(_)).then(|| {
+            std::time::UNIX_EPOCH + Duration::from_millis(self.slept_at_ms.load(Ordering::Relaxed))
+        })
+    }
+
+    /// Records that the actor handled a message at `now_ms`.
+    pub(super) fn touch(&self, now_ms: u64) {
+        self.last_active_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// How long the actor has handled no message, at `now_ms`.
+    pub(super) fn quiet_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    /// The idle sweep: asks a running actor that handled no message for
+    /// `idle_ms` to hibernate (it decides, see [`ConnState::is_idle`]).
+    pub fn nudge(&self, now_ms: u64, idle_ms: u64) {
+        if self.quiet_ms(now_ms) < idle_ms {
+            return;
+        }
+        let live = matches!(&*self.slot.read(), Slot::Live(_));
+        if live {
+            self.cast(ConnMsg::Hibernate);
+        }
+    }
+}
+
+/// Starts a new actor on a connection's parked state, under its listener's
+/// connections supervisor. If none can be started, the state is dropped, which
+/// closes the connection (its session sees an abnormal close).
+async fn wake(handle: Arc<ConnHandle>, st: Box<ConnState>) {
+    let start = Arc::new(parking_lot::Mutex::new(Some(ConnStart::Wake(st))));
+    let deadline = tokio::time::Instant::now() + WAKE_PATIENCE;
+    loop {
+        let Some(sup) = ractor::registry::where_is(handle.supervisor.to_string()) else {
+            tracing::warn!(id = handle.id, "connection_wake_failed: no supervisor");
+            break;
+        };
+        let sup: ActorRef<DynamicSupervisorMsg> = sup.into();
+        match start_actor(
+            &sup,
+            handle.child_id(),
+            ConnArgs {
+                start: start.clone(),
+            },
+        )
+        .await
+        {
+            Ok(()) => return,
+            // The actor that hibernated is still being let go by its supervisor.
+            Err(SupervisorError::AlreadyStarted(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(error) => {
+                tracing::warn!(id = handle.id, %error, "connection_wake_failed");
+                break;
+            }
+        }
+    }
+    drop(start.lock().take());
+}
+
+/// Starts a connection actor (temporary: connections are never restarted)
+/// under `sup`.
+pub(crate) async fn start_actor(
+    sup: &ActorRef<DynamicSupervisorMsg>,
+    id: String,
+    args: ConnArgs,
+) -> Result<(), SupervisorError> {
+    let spec = ChildSpec::new(id, "connection", Restart::Temporary, move |sup| {
+        let a = args.clone();
+        async move {
+            Actor::spawn_linked(None, Connection, a, sup)
+                .await
+                .map(|(r, _)| r.get_cell())
+        }
+    });
+    DynamicSupervisor::start_child(sup, spec).await.map(|_| ())
+}
+
+impl std::fmt::Debug for ConnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnHandle")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
