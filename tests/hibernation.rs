@@ -1,13 +1,14 @@
-//! Session hibernation (issue 4: idle memory per connection): a session bound
-//! to a live connection with nothing to do for `mqtt.idle_timeout` stops its
-//! actor (EMQX hibernates idle client processes the same way); any message or
-//! call starts a new one on the same state. Each test first checks, over HTTP,
-//! that the session really hibernated (listed in the actor tree as hibernating,
-//! with no actor to kill; counted in `/api/v5/stats`), then that the client sees
-//! no difference.
+//! Hibernation (issue 4: idle memory per connection): a session bound to a
+//! live connection, and the connection itself, with nothing to do for
+//! `mqtt.idle_timeout` stop their actors (EMQX hibernates idle client processes
+//! the same way); any message or call starts a new one on the same state. Each
+//! test first checks, over HTTP, that the session or connection really
+//! hibernated (listed in the actor tree as hibernating, with no actor to kill;
+//! counted in `/api/v5/stats`), then that the client sees no difference.
 
 #[macro_use]
 mod common;
+use common::access::api;
 use common::http::{get, kill, node, tree};
 use common::*;
 use serde_json::Value;
@@ -352,5 +353,171 @@ async fn graceful_stop_with_hibernated_sessions() {
             d.map(|d| d.reason_code),
             Some(ReasonCode::ServerShuttingDown)
         );
+    }
+}
+
+fn conn_path(c: &RawClient) -> String {
+    format!("roost/listeners/tcp/connections/conn:{}", c.local_addr())
+}
+
+/// Waits until the connection of `c` hibernated: listed in the tree as
+/// hibernating (no actor to kill), and counted in the stats.
+async fn wait_conn_hibernated(http: SocketAddr, c: &RawClient) {
+    let path = conn_path(c);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = tree(http, &format!("?prefix={path}")).await;
+        let n = node(&t, &path).unwrap_or_else(|| panic!("{path} missing from the tree: {t}"));
+        assert_eq!(n["kind"], "connection", "{n}");
+        if n.get("hibernating").and_then(Value::as_bool) == Some(true) {
+            let s = stats(http).await;
+            assert!(s["connections_hibernating"].as_u64().unwrap() >= 1, "{s}");
+            assert!(s["metrics"]["connections_hibernated"].as_u64().unwrap() >= 1);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connection {path} did not hibernate within 10 s: {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn conns_woken(http: SocketAddr) -> u64 {
+    stats(http).await["metrics"]["connections_woken"]
+        .as_u64()
+        .unwrap()
+}
+
+/// An idle connection hibernates too (its actor stops, its client stays
+/// connected); its client's next packet and its session's next delivery each
+/// wake it, and a normal DISCONNECT of a woken connection still means no will.
+#[tokio::test]
+async fn idle_connection_hibernates_and_traffic_wakes_it() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut watcher = RawClient::connected(b.addr(), v, &format!("hibc-watch-{n}")).await;
+        watcher
+            .subscribe(&format!("hibc/will/{n}"), QoS::AtLeastOnce)
+            .await;
+        let id = format!("hibc-{n}");
+        let mut c = connect_packet(v, &id);
+        c.will = Some(will(
+            &format!("hibc/will/{n}"),
+            b"gone",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
+        let topic = format!("hibc/t/{n}");
+        client.subscribe(&topic, QoS::AtLeastOnce).await;
+        wait_conn_hibernated(http, &client).await;
+        // Listed, but there is no actor to kill.
+        assert_eq!(kill(http, &conn_path(&client)).await.status, 404);
+        // The client's packet wakes it: PINGREQ is answered [MQTT-3.12.4-1].
+        let before = conns_woken(http).await;
+        client.ping().await;
+        assert!(conns_woken(http).await > before, "no wake-up counted");
+        // The session's delivery wakes it.
+        wait_conn_hibernated(http, &client).await;
+        let before = conns_woken(http).await;
+        let mut publ = RawClient::connected(b.addr(), v, &format!("hibc-pub-{n}")).await;
+        for i in 0..3u8 {
+            publ.publish(&topic, &[i], QoS::AtLeastOnce, false).await;
+        }
+        let got = client.recv_messages(3).await;
+        let seq: Vec<u8> = got.iter().map(|p| p.payload[0]).collect();
+        assert_eq!(seq, vec![0, 1, 2], "in order, once ({v:?})");
+        assert!(got.iter().all(|p| !p.dup), "spurious DUP after the wake-up");
+        client.recv_none_for(QUIET).await;
+        assert!(conns_woken(http).await > before, "no wake-up counted");
+        // Asleep again, then a normal DISCONNECT: no will [MQTT-3.1.2-10].
+        wait_conn_hibernated(http, &client).await;
+        let path = conn_path(&client);
+        client.disconnect().await;
+        watcher.recv_none_for(QUIET).await;
+        let t = tree(http, &format!("?prefix={path}")).await;
+        assert!(node(&t, &path).is_none(), "{path} still listed: {t}");
+        publ.disconnect().await;
+        watcher.disconnect().await;
+    }
+}
+
+/// A hibernated connection that stops sending is still closed after 1.5 x
+/// its keepalive [MQTT-3.1.2-22] (5.0: DISCONNECT 0x8D), and its will goes out.
+#[tokio::test]
+async fn hibernated_connection_keepalive_timeout_publishes_will() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut watcher = RawClient::connected(b.addr(), v, &format!("hibk-watch-{n}")).await;
+        watcher
+            .subscribe(&format!("hibk/will/{n}"), QoS::AtLeastOnce)
+            .await;
+        let mut c = connect_packet(v, &format!("hibk-{n}"));
+        c.keep_alive = 3;
+        c.will = Some(will(
+            &format!("hibk/will/{n}"),
+            b"timeout",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
+        let connected = Instant::now();
+        wait_conn_hibernated(http, &client).await;
+        match client.expect_closed().await {
+            Some(d) => assert_eq!(d.reason_code, ReasonCode::KeepAliveTimeout),
+            None => assert!(!v.is_v5(), "5.0 gets DISCONNECT 0x8D before the close"),
+        }
+        assert!(
+            connected.elapsed() >= Duration::from_millis(4400),
+            "closed early"
+        );
+        assert_eq!(&watcher.recv_message().await.payload[..], b"timeout");
+        watcher.disconnect().await;
+    }
+}
+
+/// A ban kicks a hibernated connection (5.0: DISCONNECT 0x98) without waking
+/// an actor for it, and its session learns it is gone (the will goes out).
+#[tokio::test]
+async fn hibernated_connection_is_kicked_by_a_ban() {
+    let b = hib_broker();
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut watcher = RawClient::connected(b.addr(), v, &format!("hibb-watch-{n}")).await;
+        watcher
+            .subscribe(&format!("hibb/will/{n}"), QoS::AtLeastOnce)
+            .await;
+        let id = format!("hibb-{n}");
+        let mut c = connect_packet(v, &id);
+        c.will = Some(will(
+            &format!("hibb/will/{n}"),
+            b"banned",
+            QoS::AtLeastOnce,
+            false,
+        ));
+        let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
+        wait_conn_hibernated(http, &client).await;
+        let before = conns_woken(http).await;
+        let (status, body) = api(
+            &b,
+            "POST",
+            "/api/v5/banned",
+            Some(serde_json::json!({"as": "clientid", "who": id})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        client
+            .expect_disconnect(ReasonCode::AdministrativeAction)
+            .await;
+        assert_eq!(&watcher.recv_message().await.payload[..], b"banned");
+        // The will wakes the watcher's connection, if it slept; nothing else.
+        assert!(conns_woken(http).await <= before + 1, "woken to be kicked");
+        watcher.disconnect().await;
     }
 }

@@ -252,7 +252,7 @@ impl ConnHandle {
     }
 
     /// The idle sweep: asks a running actor that handled no message for
-    /// `idle_ms` to hibernate (it decides, see [`ConnState::is_idle`]).
+    /// `idle_ms` to hibernate (it decides, see [`ConnState::can_hibernate`]).
     pub fn nudge(&self, now_ms: u64, idle_ms: u64) {
         if self.quiet_ms(now_ms) < idle_ms {
             return;

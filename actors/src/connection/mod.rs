@@ -182,6 +182,9 @@ pub struct ConnState {
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
     access: ClientAccess,
+    /// The CONNACK of an accepted CONNECT went out in the message being
+    /// handled: the connection hibernates after it if it is idle.
+    just_connected: bool,
 }
 
 /// The connection actor.
@@ -238,25 +241,43 @@ impl Actor for Connection {
         };
         st.handle.taken();
         if let ConnMsg::Hibernate = msg {
-            if st.is_idle() {
-                let parked = state.take().expect("checked above");
-                let ctx = parked.ctx.clone();
-                match parked.handle.clone().park(parked) {
-                    Ok(()) => {
-                        ctx.mailboxes.unregister(myself.get_id());
-                        myself.stop(Some("hibernate".into()));
-                    }
-                    // A message came meanwhile: it is in the mailbox.
-                    Err(parked) => *state = Some(parked),
-                }
+            if st.quiet_for_idle_timeout() {
+                hibernate(&myself, state);
             }
             return Ok(());
         }
         if st.handle_msg(msg).await {
             myself.stop(None);
+            return Ok(());
         }
         st.handle.touch(st.now_ms());
+        // A connection starts asleep once its CONNACK is out, as its session
+        // does: a client that only connects and pings, the common idle device,
+        // costs no actor between its packets. Packets that came right behind
+        // the CONNECT keep it awake (see `ConnHandle::park`).
+        if std::mem::take(&mut st.just_connected) {
+            hibernate(&myself, state);
+        }
         Ok(())
+    }
+}
+
+/// Parks an idle connection's state in its handle and stops its actor (see
+/// [`ConnHandle`]); nothing happens if it is not idle, or a message came
+/// meanwhile.
+fn hibernate(myself: &ActorRef<ConnMsg>, state: &mut Option<Box<ConnState>>) {
+    if !state.as_ref().is_some_and(|st| st.can_hibernate()) {
+        return;
+    }
+    let parked = state.take().expect("checked above");
+    let ctx = parked.ctx.clone();
+    match parked.handle.clone().park(parked) {
+        Ok(()) => {
+            ctx.mailboxes.unregister(myself.get_id());
+            myself.stop(Some("hibernate".into()));
+        }
+        // A message came meanwhile: it is in the mailbox.
+        Err(parked) => *state = Some(parked),
     }
 }
 
@@ -331,6 +352,7 @@ impl ConnState {
             congested: Vec::new(),
             depth: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             access: ClientAccess::default(),
+            just_connected: false,
         })
     }
 
@@ -339,14 +361,19 @@ impl ConnState {
         self.ctx.started_at.elapsed().as_millis() as u64
     }
 
-    /// Nothing to do but wait for the client or its session, and nothing
-    /// handled for `mqtt.idle_timeout`: the connection may hibernate. A
-    /// connection before CONNACK, in an AUTH exchange, closing, paused, or with
-    /// packets held or anything unsent does not.
-    fn is_idle(&self) -> bool {
+    /// Nothing handled for `mqtt.idle_timeout` (a message may have come after
+    /// the sweep looked).
+    fn quiet_for_idle_timeout(&self) -> bool {
         let idle_ms = self.ctx.config.mqtt.idle_timeout.as_millis() as u64;
-        idle_ms > 0
-            && self.handle.quiet_ms(self.now_ms()) >= idle_ms
+        self.handle.quiet_ms(self.now_ms()) >= idle_ms
+    }
+
+    /// Nothing to do but wait for the client or its session: the connection
+    /// may hibernate (unless `mqtt.idle_timeout` is 0, which turns hibernation
+    /// off). A connection before CONNACK, in an AUTH exchange, closing, paused,
+    /// or with packets held or anything unsent does not.
+    fn can_hibernate(&self) -> bool {
+        !self.ctx.config.mqtt.idle_timeout.is_zero()
             && self.channel.is_connected()
             && self.session.is_some()
             && !self.closing
@@ -794,6 +821,7 @@ impl ConnState {
             self.ctx.access.connected(info, self.handle.clone());
         }
         self.ctx.metrics.inc_connections_accepted();
+        self.just_connected = true;
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
         self.write(Packet::ConnAck(connack));
     }
