@@ -193,8 +193,11 @@ async fn hibernated_session_sees_abnormal_close_and_resumes() {
         client.subscribe(&topic, QoS::AtLeastOnce).await;
         wait_hibernated(http, &id, 1).await;
         if v.is_v5() {
-            // The connection hibernates too: a ping wakes its actor (for 1 s).
-            client.ping().await;
+            // The connection hibernates too: a PUBLISH wakes its actor for
+            // the idle timeout (1 s), not its session (no subscriber).
+            client
+                .publish(&format!("hib/nobody/{n}"), b"x", QoS::AtLeastOnce, false)
+                .await;
             let path = format!(
                 "roost/listeners/tcp/connections/conn:{}",
                 client.local_addr()
@@ -519,5 +522,33 @@ async fn hibernated_connection_is_kicked_by_a_ban() {
         // The will wakes the watcher's connection, if it slept; nothing else.
         assert!(conns_woken(http).await <= before + 1, "woken to be kicked");
         watcher.disconnect().await;
+    }
+}
+
+/// A connection starts asleep once its CONNACK is out and goes back to sleep
+/// right after answering a ping, without waiting for `mqtt.idle_timeout`
+/// (60 s here); any other packet keeps it awake for the idle timeout.
+#[tokio::test]
+async fn connection_sleeps_after_connack_and_after_a_ping() {
+    let b = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "60s")]);
+    let http = b.http_addr();
+    for v in VERSIONS {
+        let n = vname(v);
+        let mut client = RawClient::connected(b.addr(), v, &format!("hibp-{n}")).await;
+        wait_conn_hibernated(http, &client).await;
+        client
+            .subscribe(&format!("hibp/{n}"), QoS::AtLeastOnce)
+            .await;
+        let path = conn_path(&client);
+        let t = tree(http, &format!("?prefix={path}")).await;
+        let n = node(&t, &path).unwrap_or_else(|| panic!("{path} missing: {t}"));
+        assert!(
+            n.get("hibernating").is_none(),
+            "asleep after SUBSCRIBE: {n}"
+        );
+        client.ping().await;
+        wait_conn_hibernated(http, &client).await;
+        client.ping().await;
+        client.disconnect().await;
     }
 }

@@ -128,7 +128,7 @@ async fn start_connection(
     peer: PeerInfo,
     slot: ConnSlot,
 ) {
-    let Some(sup) = ractor::registry::where_is(args.connections.to_string()) else {
+    let Some(sup) = ractor::registry::where_is(&args.connections) else {
         tracing::error!(listener = %args.name, "connections_supervisor_missing");
         return;
     };

@@ -271,7 +271,7 @@ async fn wake(handle: Arc<ConnHandle>, st: Box<ConnState>) {
     let start = Arc::new(parking_lot::Mutex::new(Some(ConnStart::Wake(st))));
     let deadline = tokio::time::Instant::now() + WAKE_PATIENCE;
     loop {
-        let Some(sup) = ractor::registry::where_is(handle.supervisor.to_string()) else {
+        let Some(sup) = ractor::registry::where_is(&handle.supervisor) else {
             tracing::warn!(id = handle.id, "connection_wake_failed: no supervisor");
             break;
         };

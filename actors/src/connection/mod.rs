@@ -182,9 +182,11 @@ pub struct ConnState {
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
     access: ClientAccess,
-    /// The CONNACK of an accepted CONNECT went out in the message being
-    /// handled: the connection hibernates after it if it is idle.
-    just_connected: bool,
+    /// The message being handled is the last the connection expects for a
+    /// while: it sent the CONNACK of an accepted CONNECT, or it answered
+    /// nothing but pings (an idle device's heartbeat). The connection
+    /// hibernates right after it, if idle, instead of after `mqtt.idle_timeout`.
+    park_after: bool,
 }
 
 /// The connection actor.
@@ -252,10 +254,11 @@ impl Actor for Connection {
         }
         st.handle.touch(st.now_ms());
         // A connection starts asleep once its CONNACK is out, as its session
-        // does: a client that only connects and pings, the common idle device,
-        // costs no actor between its packets. Packets that came right behind
-        // the CONNECT keep it awake (see `ConnHandle::park`).
-        if std::mem::take(&mut st.just_connected) {
+        // does, and goes back to sleep after a ping: a client that only
+        // connects and pings, the common idle device, costs no actor between
+        // its packets. Packets that came right behind keep it awake (see
+        // `ConnHandle::park`).
+        if std::mem::take(&mut st.park_after) {
             hibernate(&myself, state);
         }
         Ok(())
@@ -352,7 +355,7 @@ impl ConnState {
             congested: Vec::new(),
             depth: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             access: ClientAccess::default(),
-            just_connected: false,
+            park_after: false,
         })
     }
 
@@ -396,6 +399,7 @@ impl ConnState {
         match msg {
             ConnMsg::Inbound(packets) => {
                 st.held_credit += 1;
+                st.park_after = packets.iter().all(|p| matches!(p, Packet::PingReq));
                 if st.pending.is_empty() {
                     // The usual case: handled straight from the batch, so the
                     // packets are not moved into `pending` first.
@@ -821,7 +825,7 @@ impl ConnState {
             self.ctx.access.connected(info, self.handle.clone());
         }
         self.ctx.metrics.inc_connections_accepted();
-        self.just_connected = true;
+        self.park_after = true;
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
         self.write(Packet::ConnAck(connack));
     }

@@ -373,8 +373,9 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
             let rss1 = rss_kib(pid);
             let connected = progress.connected.load(Relaxed);
             // Again once the connections have been idle for longer than an idle
-            // timeout (Roost's sessions hibernate after mqtt.idle_timeout, 15 s,
-            // as EMQX's client processes do): the same wait for every broker.
+            // timeout (Roost's sessions and connections hibernate after
+            // mqtt.idle_timeout, 15 s, as EMQX's client processes do; new ones
+            // start asleep): the same wait for every broker.
             tokio::time::sleep(IDLE_SAMPLE_AFTER - Duration::from_secs(1)).await;
             let rss_idle = rss_kib(pid);
             let result = tokio::time::timeout(Duration::from_secs(60), task).await;

@@ -33,7 +33,7 @@ pub struct Row {
     /// Broker RSS growth per idle connection, 1 s after the last connect.
     pub rss_bytes_per_conn: Option<f64>,
     /// The same, once the connections have been idle for 20 s (longer than
-    /// Roost's `mqtt.idle_timeout`, after which its sessions hibernate).
+    /// Roost's `mqtt.idle_timeout`, after which its sessions and connections hibernate).
     pub rss_bytes_per_conn_idle: Option<f64>,
     /// Broker RSS with every idle connection open.
     pub rss_kib_loaded: Option<u64>,
@@ -266,8 +266,8 @@ pub fn markdown(rows: &[Row], scenarios: &[(&str, &str)]) -> String {
         md,
         "\nIdle RSS is sampled twice after the last connect: at +1 s (the connections just set \
          up) and at +20 s (idle longer than Roost's `mqtt.idle_timeout` of 15 s, after which \
-         its sessions hibernate); the growth over the broker's RSS before the first connect, \
-         per connection."
+         idle sessions and connections hibernate); the growth over the broker's RSS before \
+         the first connect, per connection."
     );
     let _ = writeln!(md, "\nScenarios:\n");
     for (name, about) in scenarios {
