@@ -525,30 +525,38 @@ async fn hibernated_connection_is_kicked_by_a_ban() {
     }
 }
 
-/// A connection starts asleep once its CONNACK is out and goes back to sleep
-/// right after answering a ping, without waiting for `mqtt.idle_timeout`
-/// (60 s here); any other packet keeps it awake for the idle timeout.
+/// A connection starts asleep once its CONNACK is out, and a ping that wakes
+/// it puts it back to sleep at once (an idle device's heartbeat), without
+/// waiting for `mqtt.idle_timeout` (60 s here). Any other packet keeps it
+/// awake for the idle timeout, and so does the ping of an awake client.
 #[tokio::test]
-async fn connection_sleeps_after_connack_and_after_a_ping() {
+async fn connection_sleeps_after_connack_and_after_a_waking_ping() {
     let b = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "60s")]);
     let http = b.http_addr();
     for v in VERSIONS {
         let n = vname(v);
         let mut client = RawClient::connected(b.addr(), v, &format!("hibp-{n}")).await;
         wait_conn_hibernated(http, &client).await;
+        let before = conns_woken(http).await;
+        client.ping().await;
+        assert!(conns_woken(http).await > before, "the ping did not wake it");
+        wait_conn_hibernated(http, &client).await;
         client
             .subscribe(&format!("hibp/{n}"), QoS::AtLeastOnce)
             .await;
-        let path = conn_path(&client);
-        let t = tree(http, &format!("?prefix={path}")).await;
-        let n = node(&t, &path).unwrap_or_else(|| panic!("{path} missing: {t}"));
+        assert!(!conn_asleep(http, &client).await, "asleep after SUBSCRIBE");
+        client.ping().await;
         assert!(
-            n.get("hibernating").is_none(),
-            "asleep after SUBSCRIBE: {n}"
+            !conn_asleep(http, &client).await,
+            "asleep after a busy ping"
         );
-        client.ping().await;
-        wait_conn_hibernated(http, &client).await;
-        client.ping().await;
         client.disconnect().await;
     }
+}
+
+async fn conn_asleep(http: SocketAddr, c: &RawClient) -> bool {
+    let path = conn_path(c);
+    let t = tree(http, &format!("?prefix={path}")).await;
+    let n = node(&t, &path).unwrap_or_else(|| panic!("{path} missing: {t}"));
+    n.get("hibernating").and_then(Value::as_bool) == Some(true)
 }

@@ -183,10 +183,14 @@ pub struct ConnState {
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
     access: ClientAccess,
     /// The message being handled is the last the connection expects for a
-    /// while: it sent the CONNACK of an accepted CONNECT, or it answered
-    /// nothing but pings (an idle device's heartbeat). The connection
-    /// hibernates right after it, if idle, instead of after `mqtt.idle_timeout`.
+    /// while: it sent the CONNACK of an accepted CONNECT, or it woke the
+    /// connection with nothing but pings (an idle device's heartbeat). The
+    /// connection hibernates right after it, if idle, instead of after
+    /// `mqtt.idle_timeout`.
     park_after: bool,
+    /// The actor has just been started on the parked state: the first message
+    /// is what woke it.
+    just_woken: bool,
 }
 
 /// The connection actor.
@@ -211,7 +215,10 @@ impl Actor for Connection {
             .ok_or("connection already started")?;
         let st = match start {
             ConnStart::New(new) => ConnState::new(*new),
-            ConnStart::Wake(st) => st,
+            ConnStart::Wake(mut st) => {
+                st.just_woken = true;
+                st
+            }
         };
         st.ctx.mailboxes.register(myself.get_id(), st.depth.clone());
         st.handle.touch(st.now_ms());
@@ -248,7 +255,9 @@ impl Actor for Connection {
             }
             return Ok(());
         }
-        if st.handle_msg(msg).await {
+        let closed = st.handle_msg(msg).await;
+        st.just_woken = false;
+        if closed {
             myself.stop(None);
             return Ok(());
         }
@@ -356,6 +365,7 @@ impl ConnState {
             depth: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             access: ClientAccess::default(),
             park_after: false,
+            just_woken: false,
         })
     }
 
@@ -399,7 +409,9 @@ impl ConnState {
         match msg {
             ConnMsg::Inbound(packets) => {
                 st.held_credit += 1;
-                st.park_after = packets.iter().all(|p| matches!(p, Packet::PingReq));
+                // A ping of a busy client does not put it to sleep.
+                st.park_after =
+                    st.just_woken && packets.iter().all(|p| matches!(p, Packet::PingReq));
                 if st.pending.is_empty() {
                     // The usual case: handled straight from the batch, so the
                     // packets are not moved into `pending` first.
