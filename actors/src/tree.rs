@@ -216,21 +216,7 @@ fn hibernating_conns<'a>(
 fn add_hibernating_conns(root: &TreeRoot<'_>, node: &mut ActorNode, prefix: &str) {
     let found: Vec<_> = hibernating_conns(root, &node.path).collect();
     for (c, slept_at) in found {
-        let path = format!("{}/{}", node.path, c.child_id());
-        node.child_count += 1;
-        if !prefix.is_empty() && !relevant(&path, prefix) {
-            continue;
-        }
-        node.children.push(ActorNode {
-            path,
-            kind: "connection".into(),
-            restarts: 0,
-            mailbox: Some(0),
-            started_at: rfc3339(slept_at),
-            child_count: 0,
-            children: Vec::new(),
-            hibernating: true,
-        });
+        add_asleep(node, prefix, &c.child_id(), "connection", 0, slept_at);
     }
 }
 
@@ -238,25 +224,38 @@ fn add_hibernating_conns(root: &TreeRoot<'_>, node: &mut ActorNode, prefix: &str
 /// no actor, so the supervisor does not know them).
 fn add_hibernating(root: &TreeRoot<'_>, node: &mut ActorNode, prefix: &str) {
     for h in root.sessions.iter() {
-        let Some(slept_at) = h.hibernating_since() else {
-            continue;
-        };
-        let path = format!("{}/{}", node.path, session_child_id(&h.client_id));
-        node.child_count += 1;
-        if !prefix.is_empty() && !relevant(&path, prefix) {
-            continue;
+        if let Some(slept_at) = h.hibernating_since() {
+            let id = session_child_id(&h.client_id);
+            let depth = h.depth.load(Ordering::Relaxed);
+            add_asleep(node, prefix, &id, "session", depth, slept_at);
         }
-        node.children.push(ActorNode {
-            path,
-            kind: "session".into(),
-            restarts: 0,
-            mailbox: Some(h.depth.load(Ordering::Relaxed)),
-            started_at: rfc3339(slept_at),
-            child_count: 0,
-            children: Vec::new(),
-            hibernating: true,
-        });
     }
+}
+
+/// Counts a hibernating child `id` of `node`, and lists it if within `prefix`.
+fn add_asleep(
+    node: &mut ActorNode,
+    prefix: &str,
+    id: &str,
+    kind: &str,
+    mailbox: usize,
+    slept_at: SystemTime,
+) {
+    let path = format!("{}/{}", node.path, id);
+    node.child_count += 1;
+    if !prefix.is_empty() && !relevant(&path, prefix) {
+        return;
+    }
+    node.children.push(ActorNode {
+        path,
+        kind: kind.into(),
+        restarts: 0,
+        mailbox: Some(mailbox),
+        started_at: rfc3339(slept_at),
+        child_count: 0,
+        children: Vec::new(),
+        hibernating: true,
+    });
 }
 
 /// The number of children of a supervisor (0 for other actors).

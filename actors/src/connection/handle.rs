@@ -1,7 +1,8 @@
 //! The connection handle: how everyone reaches a connection, awake or asleep.
 //!
 //! A connection's actor may stop while its client stays connected: an idle
-//! connection hibernates (EMQX's hibernate after `mqtt.idle_timeout`). Its
+//! connection hibernates (EMQX's hibernate after `mqtt.idle_timeout`; at once
+//! after its CONNACK, and after a ping that woke it, see `Connection`). Its
 //! state ([`ConnState`]) is parked in this handle, its reader task keeps
 //! waiting on the socket, and nothing else of it is left: no actor, no
 //! mailbox. The next message for it (a packet from the client, a delivery from
@@ -103,7 +104,11 @@ impl ConnHandle {
             Slot::Live(actor) => {
                 // Woken between the two locks.
                 self.in_flight.fetch_add(1, Ordering::Relaxed);
-                actor.cast(msg).is_ok()
+                let sent = actor.cast(msg).is_ok();
+                if !sent {
+                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                }
+                sent
             }
             Slot::Starting(waiting) => {
                 waiting.push(msg);
