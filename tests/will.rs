@@ -346,3 +346,43 @@ async fn v5_delayed_will_published_when_clean_start_ends_session() {
     let m = w.recv_message().await;
     assert_eq!(&m.payload[..], b"session ended");
 }
+
+// [MQTT-3.1.2-10] (3.1.1: [MQTT-3.14.4-3]): a DISCONNECT discards the will, also when
+// it arrives right behind a SUBSCRIBE (so it waits while the session handles the
+// SUBSCRIBE) and the socket closes at once; the PUBLISH between them is routed too.
+async fn no_will_when_disconnect_comes_right_behind_subscribe(v: ProtocolVersion) {
+    let b = Broker::start();
+    let mut w = watcher(&b, v, "will/#").await;
+    let mut c = with_will(
+        &b,
+        v,
+        "hasty",
+        will("will/hasty", b"no", QoS::AtLeastOnce, false),
+        60,
+    )
+    .await;
+    let mut burst = bytes::BytesMut::new();
+    for p in [
+        Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            filters: vec![("hasty/t".to_string(), sub_opts(QoS::AtLeastOnce))],
+            ..Default::default()
+        }),
+        Packet::Publish(publish_packet(
+            "will/behind-subscribe",
+            b"routed",
+            QoS::AtMostOnce,
+            false,
+        )),
+        Packet::Disconnect(Disconnect::default()),
+    ] {
+        roost_protocol::encode(&p, v, &mut burst).unwrap();
+    }
+    c.send_bytes(&burst).await;
+    c.drop_connection().await;
+    let m = w.recv_message().await;
+    assert_eq!(m.topic, "will/behind-subscribe");
+    assert_eq!(&m.payload[..], b"routed");
+    w.recv_none_for(Duration::from_secs(1)).await;
+}
+versioned_test!(no_will_when_disconnect_comes_right_behind_subscribe);

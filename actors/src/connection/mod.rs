@@ -191,6 +191,9 @@ pub struct ConnState {
     /// The actor has just been started on the parked state: the first message
     /// is what woke it.
     just_woken: bool,
+    /// How the reader ended, while packets decoded before the end still wait
+    /// for the session (see [`ConnState::finish_reading`]).
+    read_end: Option<ReadEnd>,
 }
 
 /// The connection actor.
@@ -366,6 +369,7 @@ impl ConnState {
             access: ClientAccess::default(),
             park_after: false,
             just_woken: false,
+            read_end: None,
         })
     }
 
@@ -392,6 +396,7 @@ impl ConnState {
             && !self.closing
             && self.pending.is_empty()
             && !self.awaiting_session
+            && self.read_end.is_none()
             && !self.paused
             && self.congested.is_empty()
             && self.to_session.is_empty()
@@ -428,20 +433,8 @@ impl ConnState {
                 }
                 st.process_pending().await;
             }
-            ConnMsg::ReadEnded(end) => {
-                // Packets decoded before the end are handled first (e.g. a
-                // PUBLISH followed by a malformed packet), congestion or not:
-                // nothing more comes from this client.
-                loop {
-                    st.paused = false;
-                    st.congested.clear();
-                    st.process_pending().await;
-                    if !st.paused {
-                        break;
-                    }
-                }
-                st.read_ended(end)
-            }
+            // Acted on below, once what the client sent before is handled.
+            ConnMsg::ReadEnded(end) => st.read_end = Some(end),
             ConnMsg::Resume => {
                 if st.paused {
                     st.paused = false;
@@ -477,6 +470,9 @@ impl ConnState {
             }
             // Handled by the actor (it parks the state).
             ConnMsg::Hibernate => {}
+        }
+        if st.read_end.is_some() && !st.closing {
+            st.finish_reading().await;
         }
         st.wait_for_congested().await;
         st.flush_session();
@@ -514,6 +510,26 @@ impl ConnState {
                 expiry,
                 awaiting_rel: self.channel.take_awaiting_rel(),
             });
+        }
+    }
+
+    /// The reader has ended: the packets decoded before the end are handled
+    /// first (a PUBLISH followed by a malformed packet; a DISCONNECT right
+    /// behind a SUBSCRIBE, which waits for the session's SUBACK), congestion
+    /// or not, as nothing more comes from this client. Then the end is acted on.
+    async fn finish_reading(&mut self) {
+        loop {
+            self.paused = false;
+            self.congested.clear();
+            self.process_pending().await;
+            if !self.paused {
+                break;
+            }
+        }
+        if !self.awaiting_session {
+            if let Some(end) = self.read_end.take() {
+                self.read_ended(end);
+            }
         }
     }
 
