@@ -36,12 +36,24 @@ pub struct Cx {
     /// The armed retry timer, aborted when the actor hibernates (its task
     /// would keep the stopped actor's mailbox alive until it fires).
     pub retry_timer: Option<ractor::concurrency::JoinHandle<RetrySent>>,
+    /// The will-delay and expiry timers armed when the connection went,
+    /// aborted when a connection binds again or the actor stops (stale, they
+    /// would do nothing when they fire, but their tasks would keep this
+    /// actor's mailbox alive for up to the session expiry, hibernated or not).
+    pub detach_timers: Vec<ractor::concurrency::JoinHandle<RetrySent>>,
 }
 
-/// What the retry timer's task returns.
+/// What a timer's task returns.
 pub type RetrySent = Result<(), ractor::MessagingErr<SessionMsg>>;
 
 impl Cx {
+    /// Aborts the will-delay and expiry timers of the last detach.
+    pub fn abort_detach_timers(&mut self) {
+        for t in self.detach_timers.drain(..) {
+            t.abort();
+        }
+    }
+
     /// The time for stamping sends (retry timing, 3.1.1), read once per run of
     /// inbox messages rather than once per message: a run takes microseconds,
     /// a retry interval seconds.
@@ -302,6 +314,7 @@ impl SessionData {
         will: Option<Will>,
         expiry: u32,
     ) -> Vec<u16> {
+        cx.abort_detach_timers();
         self.attach(binding, will, expiry);
         self.resend_inflight(cx);
         self.drain_mqueue(cx);
@@ -372,15 +385,19 @@ impl SessionData {
             if delay.is_zero() || delay <= elapsed {
                 self.publish_will(cx);
             } else if will_delay(w) < self.expiry {
-                cx.myself
+                let t = cx
+                    .myself
                     .send_after(delay - elapsed, move || SessionMsg::WillTimer(generation));
+                cx.detach_timers.push(t);
             }
             // Otherwise the session ends first and publishes the will then.
         }
         if self.expiry != u32::MAX {
             let left = Duration::from_secs(self.expiry as u64).saturating_sub(elapsed);
-            cx.myself
+            let t = cx
+                .myself
                 .send_after(left, move || SessionMsg::ExpiryTimer(generation));
+            cx.detach_timers.push(t);
         }
     }
 

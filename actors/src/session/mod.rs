@@ -185,6 +185,7 @@ impl Actor for Session {
                 outbox: Vec::new(),
                 now: None,
                 retry_timer: None,
+                detach_timers: Vec::new(),
             },
             handle: args.handle,
         })
@@ -228,6 +229,7 @@ impl Actor for Session {
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         st.cx.ctx.mailboxes.unregister(myself.get_id());
+        st.cx.abort_detach_timers();
         Ok(())
     }
 
