@@ -140,6 +140,7 @@ async fn open(
             let h = SessionHandle::new(
                 client_id.clone(),
                 SessionData::new(ctx.config.mqtt.max_mqueue_len),
+                ctx.config.mqtt.max_inflight,
             );
             // A brand-new session (not one moved from another node) starts
             // asleep when sessions hibernate: no actor until it has work.

@@ -91,18 +91,22 @@ impl Inbox {
 }
 
 /// The backlogs (inbox deliveries plus MQueue) at which a bound session holds
-/// its publishers back (high) and lets them go again (low): half and a quarter
-/// of `mqtt.max_mqueue_len`, so a publisher that sees the high mark has half a
-/// queue of room for what is already on its way (its current batch, the other
-/// publishers'). An unbounded queue drops nothing, but 1,000 waiting messages
-/// are congestion all the same.
-pub fn watermarks(max_mqueue_len: usize) -> (usize, usize) {
+/// its publishers back (high) and lets them go again (low): four inflight
+/// windows (`mqtt.max_inflight`) and two. Every queued message is latency, and
+/// four windows keep the subscriber's window full while its publishers wait;
+/// a backlog allowed to reach 500 (half the default queue) measured the same
+/// throughput at three times the p99 (docs/benchmarks.md, run 8). The high mark
+/// is at most half of `mqtt.max_mqueue_len`, so a publisher that sees it has
+/// half a queue of room for what is already on its way (its current batch,
+/// the other publishers').
+pub fn watermarks(max_mqueue_len: usize, max_inflight: usize) -> (usize, usize) {
     let len = if max_mqueue_len == 0 {
-        2000
+        usize::MAX
     } else {
         max_mqueue_len
     };
-    ((len / 2).max(1), len / 4)
+    let high = (4 * max_inflight.max(1)).min(len / 2).max(1);
+    (high, high / 2)
 }
 
 /// The durable part of one session, shared by its successive actors.
@@ -138,8 +142,9 @@ pub struct SessionHandle {
 const NOT_IDLE: u64 = u64::MAX;
 
 impl SessionHandle {
-    pub fn new(client_id: Arc<str>, data: SessionData) -> Arc<SessionHandle> {
-        let (high, low) = watermarks(data.mqueue.max_len());
+    /// A handle for `data`; `max_inflight` is `mqtt.max_inflight` (see [`watermarks`]).
+    pub fn new(client_id: Arc<str>, data: SessionData, max_inflight: u16) -> Arc<SessionHandle> {
+        let (high, low) = watermarks(data.mqueue.max_len(), max_inflight as usize);
         Arc::new_cyclic(|me| SessionHandle {
             client_id,
             actor: RwLock::new(None),
@@ -552,12 +557,17 @@ mod tests {
     use super::watermarks;
 
     #[test]
-    fn watermarks_are_a_half_and_a_quarter_of_the_queue() {
-        assert_eq!(watermarks(1000), (500, 250));
-        assert_eq!(watermarks(20), (10, 5));
+    fn watermarks_are_four_and_two_windows_within_half_the_queue() {
+        // The defaults: a queue of 1,000, a window of 32.
+        assert_eq!(watermarks(1000, 32), (128, 64));
+        // Unbounded: the same.
+        assert_eq!(watermarks(0, 32), (128, 64));
+        assert_eq!(watermarks(1000, 100), (400, 200));
+        // A small queue caps the high mark at half of it.
+        assert_eq!(watermarks(20, 32), (10, 5));
         // A tiny queue still holds publishers back before it overflows.
-        assert_eq!(watermarks(1), (1, 0));
-        // Unbounded: 1,000 waiting messages are congestion all the same.
-        assert_eq!(watermarks(0), (1000, 500));
+        assert_eq!(watermarks(1, 32), (1, 0));
+        // A window of 0 counts as 1.
+        assert_eq!(watermarks(1000, 0), (4, 2));
     }
 }
