@@ -4,24 +4,10 @@
 #[macro_use]
 mod common;
 
-use common::Broker;
+use common::{bench_config, Broker};
 use roost_bench::{run_conn, run_pubsub, Config, Rate, Summary};
 use roost_protocol::{ProtocolVersion, QoS};
 use std::time::Duration;
-
-fn config(broker: &Broker, version: ProtocolVersion) -> Config {
-    Config {
-        host: broker.addr().ip(),
-        port: broker.addr().port(),
-        version,
-        connect_rate: 0.0,
-        quiet: true,
-        // Bounded by count; the duration is only a safety net.
-        duration: Some(Duration::from_secs(20)),
-        drain: Duration::from_secs(5),
-        ..Config::default()
-    }
-}
 
 /// 5 publisher/subscriber pairs x 200 messages at `qos`: everything arrives exactly once.
 async fn pairs(qos: QoS, version: ProtocolVersion) -> Summary {
@@ -37,7 +23,7 @@ async fn pairs(qos: QoS, version: ProtocolVersion) -> Summary {
         rate: Rate::Unlimited,
         inflight: 16,
         client_prefix: format!("smoke-q{}", qos as u8),
-        ..config(&broker, version)
+        ..bench_config(&broker, version)
     })
     .await
     .expect("valid config");
@@ -76,7 +62,7 @@ async fn fan_out_qos0_counts_every_delivery() {
         count: Some(50),
         rate: Rate::PerClient(1000.0),
         client_prefix: "smoke-fanout".into(),
-        ..config(&broker, ProtocolVersion::V5)
+        ..bench_config(&broker, ProtocolVersion::V5)
     })
     .await
     .expect("valid config");
@@ -91,7 +77,7 @@ async fn conn_200_all_accepted() {
         conns: 200,
         duration: Some(Duration::from_millis(200)),
         client_prefix: "smoke-conn".into(),
-        ..config(&broker, ProtocolVersion::V3_1_1)
+        ..bench_config(&broker, ProtocolVersion::V3_1_1)
     })
     .await
     .expect("valid config");

@@ -574,13 +574,6 @@ async fn hibernation_churn_loses_nothing() {
         (QoS::ExactlyOnce, ProtocolVersion::V3_1_1),
     ] {
         let s = roost_bench::run_pubsub(roost_bench::Config {
-            host: b.addr().ip(),
-            port: b.addr().port(),
-            version,
-            connect_rate: 0.0,
-            quiet: true,
-            duration: Some(Duration::from_secs(30)),
-            drain: Duration::from_secs(5),
             pubs: 10,
             subs: 10,
             pub_topic: "churn/%i".into(),
@@ -591,7 +584,7 @@ async fn hibernation_churn_loses_nothing() {
             rate: roost_bench::Rate::PerClient(8.0),
             inflight: 4,
             client_prefix: format!("churn-q{}", qos as u8),
-            ..roost_bench::Config::default()
+            ..bench_config(&b, version)
         })
         .await
         .expect("valid config");

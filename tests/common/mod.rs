@@ -206,3 +206,19 @@ macro_rules! versioned_test {
         )+
     };
 }
+
+/// roost-bench's settings for a small run against `broker`: every client
+/// connected at once, no progress line, bounded by count (the 20 s duration is
+/// only a safety net).
+pub fn bench_config(broker: &Broker, version: ProtocolVersion) -> roost_bench::Config {
+    roost_bench::Config {
+        host: broker.addr().ip(),
+        port: broker.addr().port(),
+        version,
+        connect_rate: 0.0,
+        quiet: true,
+        duration: Some(Duration::from_secs(20)),
+        drain: Duration::from_secs(5),
+        ..roost_bench::Config::default()
+    }
+}
