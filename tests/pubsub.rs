@@ -369,13 +369,16 @@ versioned_test!(large_payload_intact);
 // [MQTT-4.6.0-5] (5.0 [MQTT-4.6.0-6]): messages of one publisher on one topic at QoS
 // 1 reach a subscriber in publish order, and PUBACKs come back in order
 // [MQTT-4.6.0-2]. The publisher pipelines its PUBLISHes, keeping at most 16
-// unacknowledged (below the server's Receive Maximum of 32 [MQTT-3.3.4-7]).
+// unacknowledged (below the server's Receive Maximum of 32 [MQTT-3.3.4-7]). The
+// subscriber reads meanwhile: one that did not would hold the publisher back
+// (`mqtt.backpressure`) once 128 messages wait for it.
 async fn qos1_order_preserved(v: ProtocolVersion) {
     let b = Broker::start();
     let mut sub = RawClient::connected(b.addr(), v, "sub").await;
     let mut publ = RawClient::connected(b.addr(), v, "pub").await;
     sub.subscribe("ord", QoS::AtLeastOnce).await;
     const N: u32 = 200;
+    let reading = tokio::spawn(async move { sub.recv_messages(N as usize).await });
     const WINDOW: u32 = 16;
     let mut acked = 0u32;
     for i in 1..=N {
@@ -397,7 +400,7 @@ async fn qos1_order_preserved(v: ProtocolVersion) {
             p => panic!("expected PUBACK {acked}, got {p:?}"),
         }
     }
-    let got = sub.recv_messages(N as usize).await;
+    let got = reading.await.expect("subscriber task");
     let seq: Vec<u32> = got
         .iter()
         .map(|m| u32::from_be_bytes(m.payload[..4].try_into().unwrap()))
