@@ -296,6 +296,10 @@ impl SessionHandle {
         self.data
             .lock()
             .attach(bind.binding, bind.will, bind.expiry);
+        // Bound from now on, for publishers too: without this, a session that
+        // had not yet run held nobody back, and a fast publisher could
+        // overflow its queue before its first run recorded the binding.
+        self.inbox.lock().bound = true;
         self.fall_asleep(ctx);
         super::BindReply {
             session_present: false,
