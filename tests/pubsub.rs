@@ -488,7 +488,8 @@ async fn rumqttc_v5_pubsub_with_raw_publisher() {
 // 3.1.1 has no Receive Maximum: a client may pipeline many QoS 1 PUBLISHes without
 // waiting for PUBACKs. Every one must be acknowledged [MQTT-4.3.2-2] and delivered,
 // in order; none may be lost by the server's reader (credit/backpressure pauses
-// reading, it must not drop frames).
+// reading, it must not drop frames). The subscriber reads meanwhile (one that
+// did not would hold the publisher back once 128 messages wait for it).
 #[tokio::test]
 async fn v311_deep_qos1_pipeline_loses_nothing() {
     let b = Broker::start();
@@ -497,6 +498,7 @@ async fn v311_deep_qos1_pipeline_loses_nothing() {
     let mut publ = RawClient::connected(b.addr(), v, "pub").await;
     sub.subscribe("deep", QoS::AtLeastOnce).await;
     const N: u16 = 200;
+    let reading = tokio::spawn(async move { sub.recv_messages(N as usize).await });
     let mut all = Vec::new();
     for i in 1..=N {
         let mut p = publish_packet("deep", &i.to_be_bytes(), QoS::AtLeastOnce, false);
@@ -512,7 +514,7 @@ async fn v311_deep_qos1_pipeline_loses_nothing() {
             other => panic!("PUBACK {i} of {N}: got {other:?}"),
         }
     }
-    let got = sub.recv_messages(N as usize).await;
+    let got = reading.await.expect("subscriber task");
     let seq: Vec<u16> = got
         .iter()
         .map(|m| u16::from_be_bytes(m.payload[..2].try_into().unwrap()))
