@@ -85,6 +85,17 @@ impl BrokerContext {
         })
     }
 
+    /// Milliseconds since the broker started: the clock of the idle sweep
+    /// (see [`crate::idle::IdleClock`]).
+    pub fn uptime_ms(&self) -> u64 {
+        self.started_at.elapsed().as_millis() as u64
+    }
+
+    /// `mqtt.idle_timeout` in milliseconds.
+    pub fn idle_timeout_ms(&self) -> u64 {
+        self.config.mqtt.idle_timeout.as_millis() as u64
+    }
+
     /// Publishes a message in the caller's context: stores or clears it if it is
     /// retained, then delivers it to every matching subscription. Returns the
     /// number of deliveries.

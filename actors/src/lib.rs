@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod http;
+pub mod idle;
 pub mod listener;
 pub mod message;
 pub mod metrics;

@@ -107,8 +107,8 @@ impl Actor for Registry {
                 }
             }
             RegistryMsg::SweepIdle => {
-                let now = ctx.started_at.elapsed().as_millis() as u64;
-                let idle = ctx.config.mqtt.idle_timeout.as_millis() as u64;
+                let now = ctx.uptime_ms();
+                let idle = ctx.idle_timeout_ms();
                 for h in ctx.sessions.iter() {
                     h.nudge(now, idle);
                 }

@@ -15,13 +15,14 @@
 //! parked state in a task of its own, without waking an actor for it.
 
 use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
+use crate::idle::IdleClock;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -56,11 +57,8 @@ pub struct ConnHandle {
     /// hibernates only with none (its mailbox is then empty, so no message is
     /// lost with the stopped actor).
     in_flight: AtomicUsize,
-    /// When the actor last handled a message, in ms since the broker started
-    /// (read by the idle sweep, so no connection keeps a timer).
-    last_active_ms: AtomicU64,
-    /// When the connection last fell asleep, in ms since the Unix epoch.
-    slept_at_ms: AtomicU64,
+    /// When the actor last handled a message, and when the connection fell asleep.
+    pub(crate) idle: IdleClock,
     me: Weak<ConnHandle>,
 }
 
@@ -72,8 +70,7 @@ impl ConnHandle {
             addr,
             slot: RwLock::new(Slot::Starting(Vec::new())),
             in_flight: AtomicUsize::new(0),
-            last_active_ms: AtomicU64::new(0),
-            slept_at_ms: AtomicU64::new(0),
+            idle: IdleClock::default(),
             me: me.clone(),
         })
     }
@@ -218,10 +215,7 @@ impl ConnHandle {
         }
         st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
         st.ctx.metrics.inc_connections_hibernated();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.slept_at_ms.store(now, Ordering::Relaxed);
+        self.idle.fell_asleep();
         *slot = Slot::Asleep(st);
         Ok(())
     }
@@ -241,25 +235,13 @@ impl ConnHandle {
 
     /// When the connection fell asleep, if it hibernates.
     pub fn hibernating_since(&self) -> Option<std::time::SystemTime> {
-        matches!(&*self.slot.read(), Slot::Asleep(_)).then(|| {
-            std::time::UNIX_EPOCH + Duration::from_millis(self.slept_at_ms.load(Ordering::Relaxed))
-        })
-    }
-
-    /// Records that the actor handled a message at `now_ms`.
-    pub(super) fn touch(&self, now_ms: u64) {
-        self.last_active_ms.store(now_ms, Ordering::Relaxed);
-    }
-
-    /// How long the actor has handled no message, at `now_ms`.
-    pub(super) fn quiet_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+        matches!(&*self.slot.read(), Slot::Asleep(_)).then(|| self.idle.slept_at())
     }
 
     /// The idle sweep: asks a running actor that handled no message for
     /// `idle_ms` to hibernate (it decides, see [`ConnState::can_hibernate`]).
     pub fn nudge(&self, now_ms: u64, idle_ms: u64) {
-        if self.quiet_ms(now_ms) < idle_ms {
+        if !self.idle.quiet_for(now_ms, idle_ms) {
             return;
         }
         let live = matches!(&*self.slot.read(), Slot::Live(_));

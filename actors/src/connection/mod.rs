@@ -224,7 +224,7 @@ impl Actor for Connection {
             }
         };
         st.ctx.mailboxes.register(myself.get_id(), st.depth.clone());
-        st.handle.touch(st.now_ms());
+        st.handle.idle.touch(st.ctx.uptime_ms());
         st.handle.go_live(&myself);
         Ok(Some(st))
     }
@@ -264,7 +264,7 @@ impl Actor for Connection {
             myself.stop(None);
             return Ok(());
         }
-        st.handle.touch(st.now_ms());
+        st.handle.idle.touch(st.ctx.uptime_ms());
         // A connection starts asleep once its CONNACK is out, as its session
         // does, and goes back to sleep after a ping: a client that only
         // connects and pings, the common idle device, costs no actor between
@@ -326,8 +326,7 @@ impl ConnState {
             handle,
         } = new;
         let (rd, wr) = accepted.transport.split();
-        let (read_timeout_ms, timeout_rx) =
-            tokio::sync::watch::channel(ctx.config.mqtt.idle_timeout.as_millis() as u64);
+        let (read_timeout_ms, timeout_rx) = tokio::sync::watch::channel(ctx.idle_timeout_ms());
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
@@ -373,16 +372,13 @@ impl ConnState {
         })
     }
 
-    /// Milliseconds since the broker started (the idle sweep's clock).
-    fn now_ms(&self) -> u64 {
-        self.ctx.started_at.elapsed().as_millis() as u64
-    }
-
     /// Nothing handled for `mqtt.idle_timeout` (a message may have come after
     /// the sweep looked).
     fn quiet_for_idle_timeout(&self) -> bool {
-        let idle_ms = self.ctx.config.mqtt.idle_timeout.as_millis() as u64;
-        self.handle.quiet_ms(self.now_ms()) >= idle_ms
+        let ctx = &self.ctx;
+        self.handle
+            .idle
+            .quiet_for(ctx.uptime_ms(), ctx.idle_timeout_ms())
     }
 
     /// Nothing to do but wait for the client or its session: the connection

@@ -21,11 +21,12 @@ use super::data::SessionData;
 use super::{Delivery, SessionMsg};
 use crate::connection::{ConnHandle, ConnMsg};
 use crate::context::BrokerContext;
+use crate::idle::IdleClock;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -129,17 +130,10 @@ pub struct SessionHandle {
     waking: AtomicBool,
     /// This handle, for the task that wakes it from a synchronous sender.
     me: Weak<SessionHandle>,
-    /// When the actor last had a message, in ms since the broker started
-    /// (`u64::MAX`: not a candidate for hibernation until its next message).
-    /// Read by the registry's hibernation sweep, so no session keeps a timer.
-    last_active_ms: AtomicU64,
-    /// When the session last fell asleep, in ms since the Unix epoch (for the
-    /// actor tree).
-    slept_at_ms: AtomicU64,
+    /// When the actor last had a message (an unbound session is taken out
+    /// of the sweep until its next one) and when the session fell asleep.
+    pub(crate) idle: IdleClock,
 }
-
-/// Marks a session that cannot hibernate (unbound) until its next message.
-const NOT_IDLE: u64 = u64::MAX;
 
 impl SessionHandle {
     /// A handle for `data`; `max_inflight` is `mqtt.max_inflight` (see [`watermarks`]).
@@ -157,8 +151,7 @@ impl SessionHandle {
             sleeping: Mutex::new(None),
             waking: AtomicBool::new(false),
             me: me.clone(),
-            last_active_ms: AtomicU64::new(0),
-            slept_at_ms: AtomicU64::new(0),
+            idle: IdleClock::default(),
         })
     }
 
@@ -310,10 +303,7 @@ impl SessionHandle {
     /// Marks the session asleep: no actor until its next message or call.
     fn fall_asleep(&self, ctx: &Arc<BrokerContext>) {
         self.mark_asleep(ctx);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.slept_at_ms.store(now, Ordering::Relaxed);
+        self.idle.fell_asleep();
         ctx.metrics.inc_sessions_hibernated();
     }
 
@@ -325,25 +315,10 @@ impl SessionHandle {
         ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Records that the actor had a message at `now_ms` (see [`Self::nudge`]).
-    pub(crate) fn touch(&self, now_ms: u64) {
-        self.last_active_ms.store(now_ms, Ordering::Relaxed);
-    }
-
-    /// Takes the session out of the sweep until its next message.
-    pub(crate) fn not_idle(&self) {
-        self.last_active_ms.store(NOT_IDLE, Ordering::Relaxed);
-    }
-
-    /// How long the actor has had no message, at `now_ms`.
-    pub(crate) fn quiet_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
-    }
-
     /// The hibernation sweep: asks a running actor that had no message for
     /// `idle_ms` to hibernate (it decides, see `Session`'s Hibernate).
     pub(crate) fn nudge(&self, now_ms: u64, idle_ms: u64) {
-        if self.quiet_ms(now_ms) < idle_ms {
+        if !self.idle.quiet_for(now_ms, idle_ms) {
             return;
         }
         if let Some(actor) = self.actor.read().as_ref() {
@@ -389,9 +364,7 @@ impl SessionHandle {
 
     /// When the session fell asleep, if it hibernates.
     pub fn hibernating_since(&self) -> Option<std::time::SystemTime> {
-        self.is_hibernating().then(|| {
-            std::time::UNIX_EPOCH + Duration::from_millis(self.slept_at_ms.load(Ordering::Relaxed))
-        })
+        self.is_hibernating().then(|| self.idle.slept_at())
     }
 
     /// Ends the hibernation, if the session hibernates: returns the broker it

@@ -218,7 +218,7 @@ impl Actor for Session {
                 }
             }
         }
-        st.handle.touch(st.now_ms());
+        st.handle.idle.touch(st.cx.ctx.uptime_ms());
         Box::pin(st.drain_inbox()).await;
         Ok(())
     }
@@ -241,7 +241,7 @@ impl Actor for Session {
     ) -> Result<(), ActorProcessingErr> {
         st.cx.now = None;
         if !matches!(msg, SessionMsg::Hibernate) {
-            st.handle.touch(st.now_ms());
+            st.handle.idle.touch(st.cx.ctx.uptime_ms());
         }
         match msg {
             SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
@@ -330,19 +330,18 @@ impl Actor for Session {
 }
 
 impl SessionState {
-    /// Milliseconds since the broker started (the hibernation sweep's clock).
-    fn now_ms(&self) -> u64 {
-        self.cx.ctx.started_at.elapsed().as_millis() as u64
-    }
-
     /// The registry's sweep found the actor quiet for `mqtt.idle_timeout`:
     /// hibernates if the session is idle (see [`SessionData::is_idle`]). An
     /// unbound session leaves the sweep until its next message (a bind). True
     /// if the actor must stop now.
     fn try_hibernate(&mut self) -> bool {
-        let now = self.now_ms();
+        let now = self.cx.ctx.uptime_ms();
         // A message came after the sweep looked.
-        if self.handle.quiet_ms(now) < self.cx.ctx.config.mqtt.idle_timeout.as_millis() as u64 {
+        if !self
+            .handle
+            .idle
+            .quiet_for(now, self.cx.ctx.idle_timeout_ms())
+        {
             return false;
         }
         let mut bound = false;
@@ -361,9 +360,9 @@ impl SessionState {
             }
         } else if bound {
             // Busy (in flight, queued): asked again after another idle timeout.
-            self.handle.touch(now);
+            self.handle.idle.touch(now);
         } else {
-            self.handle.not_idle();
+            self.handle.idle.not_idle();
         }
         slept
     }
