@@ -86,27 +86,13 @@ impl ConnHandle {
         {
             let slot = self.slot.read();
             if let Slot::Live(actor) = &*slot {
-                // Counted under the read lock: a hibernation (write lock) sees it.
-                self.in_flight.fetch_add(1, Ordering::Relaxed);
-                if actor.cast(msg).is_ok() {
-                    return true;
-                }
-                // The actor ended (killed, or closing): the connection is gone.
-                self.in_flight.fetch_sub(1, Ordering::Relaxed);
-                return false;
+                return self.cast_live(actor, msg);
             }
         }
         let mut slot = self.slot.write();
         match &mut *slot {
-            Slot::Live(actor) => {
-                // Woken between the two locks.
-                self.in_flight.fetch_add(1, Ordering::Relaxed);
-                let sent = actor.cast(msg).is_ok();
-                if !sent {
-                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
-                }
-                sent
-            }
+            // Woken between the two locks.
+            Slot::Live(actor) => self.cast_live(actor, msg),
             Slot::Starting(waiting) => {
                 waiting.push(msg);
                 true
@@ -118,11 +104,8 @@ impl ConnHandle {
                     ConnMsg::Kick { .. } => (Slot::Ended, Some(msg)),
                     msg => (Slot::Starting(vec![msg]), None),
                 };
-                let Slot::Asleep(st) = std::mem::replace(&mut *slot, next) else {
-                    unreachable!("matched above")
-                };
+                let st = Self::unpark(&mut slot, next).expect("matched above");
                 drop(slot);
-                st.ctx.conns_hibernating.fetch_sub(1, Ordering::Relaxed);
                 let (Some(me), Ok(rt)) = (self.me.upgrade(), tokio::runtime::Handle::try_current())
                 else {
                     // Not from a broker task: nothing can run the connection.
@@ -144,6 +127,32 @@ impl ConnHandle {
                 true
             }
         }
+    }
+
+    /// Casts to the live actor, counted (under the slot's lock, so a
+    /// hibernation, under its write lock, sees it). False if the actor has
+    /// ended (killed, or closing): the connection is gone.
+    fn cast_live(&self, actor: &ActorRef<ConnMsg>, msg: ConnMsg) -> bool {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let sent = actor.cast(msg).is_ok();
+        if !sent {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Takes the parked state out of an `Asleep` slot, leaving `next`
+    /// (nothing changes if the slot is not asleep). The caller drops the
+    /// state, or hands it on, after releasing the lock.
+    fn unpark(slot: &mut Slot, next: Slot) -> Option<Box<ConnState>> {
+        if !matches!(slot, Slot::Asleep(_)) {
+            return None;
+        }
+        let Slot::Asleep(st) = std::mem::replace(slot, next) else {
+            unreachable!("matched above")
+        };
+        st.ctx.conns_hibernating.fetch_sub(1, Ordering::Relaxed);
+        Some(st)
     }
 
     /// Casts `msg` only to a running actor (a timer's message, which must not
@@ -174,17 +183,12 @@ impl ConnHandle {
     /// tells the session).
     pub fn stop(&self) {
         let mut slot = self.slot.write();
-        match &*slot {
-            Slot::Live(actor) => actor.stop(Some("takeover".into())),
-            Slot::Asleep(_) => {
-                let old = std::mem::replace(&mut *slot, Slot::Ended);
-                drop(slot);
-                if let Slot::Asleep(st) = old {
-                    st.ctx.conns_hibernating.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
-            Slot::Starting(_) | Slot::Ended => {}
+        if let Slot::Live(actor) = &*slot {
+            actor.stop(Some("takeover".into()));
         }
+        let parked = Self::unpark(&mut slot, Slot::Ended);
+        drop(slot);
+        drop(parked);
     }
 
     /// Called by a starting actor: it is now the connection's, and the
@@ -193,8 +197,7 @@ impl ConnHandle {
         let mut slot = self.slot.write();
         if let Slot::Starting(waiting) = &mut *slot {
             for msg in std::mem::take(waiting) {
-                self.in_flight.fetch_add(1, Ordering::Relaxed);
-                let _ = actor.cast(msg);
+                self.cast_live(actor, msg);
             }
             *slot = Slot::Live(actor.clone());
         }

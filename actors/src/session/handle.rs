@@ -110,6 +110,13 @@ pub fn watermarks(max_mqueue_len: usize, max_inflight: usize) -> (usize, usize) 
     (high, high / 2)
 }
 
+/// Lets held-back publishers go (outside the inbox lock).
+fn resume(waiters: Vec<Arc<ConnHandle>>) {
+    for w in waiters {
+        w.cast(ConnMsg::Resume);
+    }
+}
+
 /// The durable part of one session, shared by its successive actors.
 pub struct SessionHandle {
     pub client_id: Arc<str>,
@@ -234,9 +241,7 @@ impl SessionHandle {
             }
             std::mem::take(&mut inbox.waiters)
         };
-        for w in waiters {
-            w.cast(ConnMsg::Resume);
-        }
+        resume(waiters);
     }
 
     /// Asks the current actor to drain the inbox. If there is none, a
@@ -477,9 +482,7 @@ impl SessionHandle {
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         let waiters = std::mem::take(&mut self.inbox.lock().waiters);
-        for w in waiters {
-            w.cast(ConnMsg::Resume);
-        }
+        resume(waiters);
     }
 
     pub fn is_closed(&self) -> bool {
