@@ -38,6 +38,10 @@ enum Slot {
     /// messages wait here and are handed to it, in order, when it starts.
     Starting(Vec<ConnMsg>),
     Live(ActorRef<ConnMsg>),
+    /// The actor decided to hibernate and is stopping: its state comes here
+    /// from its `post_stop` (a kill meanwhile drops it, closing the connection,
+    /// as a kill should). Messages wait here as while starting.
+    Parking(Vec<ConnMsg>),
     /// Hibernating: the state waits for the next message.
     Asleep(Box<ConnState>),
     /// The connection is closed (or closing without an actor): messages are refused.
@@ -93,7 +97,7 @@ impl ConnHandle {
         match &mut *slot {
             // Woken between the two locks.
             Slot::Live(actor) => self.cast_live(actor, msg),
-            Slot::Starting(waiting) => {
+            Slot::Starting(waiting) | Slot::Parking(waiting) => {
                 waiting.push(msg);
                 true
             }
@@ -158,7 +162,7 @@ impl ConnHandle {
     /// Casts `msg` only to a running actor (a timer's message, which must not
     /// wake a sleeping connection).
     pub fn cast_if_awake(&self, msg: ConnMsg) -> bool {
-        if matches!(&*self.slot.read(), Slot::Asleep(_)) {
+        if matches!(&*self.slot.read(), Slot::Asleep(_) | Slot::Parking(_)) {
             return false;
         }
         self.cast(msg)
@@ -208,19 +212,38 @@ impl ConnHandle {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Parks the state of an idle connection whose actor is about to stop.
-    /// Refused (the state comes back) if a message was cast meanwhile: it is
-    /// in the actor's mailbox and must be handled by it.
-    pub(super) fn park(&self, st: Box<ConnState>) -> Result<(), Box<ConnState>> {
+    /// An idle connection's actor is about to stop to hibernate: from now on
+    /// messages wait in the handle. Refused if a message was cast meanwhile:
+    /// it is in the actor's mailbox and must be handled by it.
+    pub(super) fn begin_park(&self) -> bool {
         let mut slot = self.slot.write();
         if !matches!(&*slot, Slot::Live(_)) || self.in_flight.load(Ordering::Relaxed) != 0 {
-            return Err(st);
+            return false;
         }
-        st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
-        st.ctx.metrics.inc_connections_hibernated();
-        self.idle.fell_asleep();
-        *slot = Slot::Asleep(st);
-        Ok(())
+        *slot = Slot::Parking(Vec::new());
+        true
+    }
+
+    /// From the stopped actor's `post_stop`: parks its state, or, if messages
+    /// came while it stopped, starts a new actor on it straight away.
+    pub(super) fn park(&self, st: Box<ConnState>) {
+        let mut slot = self.slot.write();
+        let Slot::Parking(waiting) = &mut *slot else {
+            return;
+        };
+        if waiting.is_empty() {
+            st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
+            st.ctx.metrics.inc_connections_hibernated();
+            self.idle.fell_asleep();
+            *slot = Slot::Asleep(st);
+            return;
+        }
+        *slot = Slot::Starting(std::mem::take(waiting));
+        drop(slot);
+        st.ctx.metrics.inc_connections_woken();
+        if let Some(me) = self.me.upgrade() {
+            tokio::spawn(wake(me, st));
+        }
     }
 
     /// The connection's state is gone (see `ConnState`'s Drop): refuse

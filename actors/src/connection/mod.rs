@@ -191,6 +191,8 @@ pub struct ConnState {
     /// The actor has just been started on the parked state: the first message
     /// is what woke it.
     just_woken: bool,
+    /// The actor is stopping to hibernate (see [`hibernate`]).
+    parking: bool,
     /// How the reader ended, while packets decoded before the end still wait
     /// for the session (see [`ConnState::finish_reading`]).
     read_end: Option<ReadEnd>,
@@ -220,6 +222,7 @@ impl Actor for Connection {
             ConnStart::New(new) => ConnState::new(*new),
             ConnStart::Wake(mut st) => {
                 st.just_woken = true;
+                st.parking = false;
                 st
             }
         };
@@ -239,6 +242,9 @@ impl Actor for Connection {
         if let Some(st) = st {
             st.ctx.mailboxes.unregister(myself.get_id());
         }
+        if let Some(parked) = st.take_if(|st| st.parking) {
+            parked.handle.clone().park(parked);
+        }
         Ok(())
     }
 
@@ -251,6 +257,10 @@ impl Actor for Connection {
         let Some(st) = state.as_mut() else {
             return Ok(());
         };
+        if st.parking {
+            // Stopping to hibernate: nothing more was cast to this actor.
+            return Ok(());
+        }
         st.handle.taken();
         if let ConnMsg::Hibernate = msg {
             if st.quiet_for_idle_timeout() {
@@ -269,7 +279,7 @@ impl Actor for Connection {
         // does, and goes back to sleep after a ping: a client that only
         // connects and pings, the common idle device, costs no actor between
         // its packets. Packets that came right behind keep it awake (see
-        // `ConnHandle::park`).
+        // `ConnHandle::begin_park`).
         if std::mem::take(&mut st.park_after) {
             hibernate(&myself, state);
         }
@@ -277,22 +287,14 @@ impl Actor for Connection {
     }
 }
 
-/// Parks an idle connection's state in its handle and stops its actor (see
-/// [`ConnHandle`]); nothing happens if it is not idle, or a message came
-/// meanwhile.
+/// Stops an idle connection's actor to hibernate; its `post_stop` parks the
+/// state in the handle (see [`ConnHandle`]). Nothing happens if it is not
+/// idle, or a message came meanwhile (it is in the mailbox).
 fn hibernate(myself: &ActorRef<ConnMsg>, state: &mut Option<Box<ConnState>>) {
-    if !state.as_ref().is_some_and(|st| st.can_hibernate()) {
-        return;
-    }
-    let parked = state.take().expect("checked above");
-    let ctx = parked.ctx.clone();
-    match parked.handle.clone().park(parked) {
-        Ok(()) => {
-            ctx.mailboxes.unregister(myself.get_id());
-            myself.stop(Some("hibernate".into()));
-        }
-        // A message came meanwhile: it is in the mailbox.
-        Err(parked) => *state = Some(parked),
+    let Some(st) = state.as_mut() else { return };
+    if st.can_hibernate() && st.handle.begin_park() {
+        st.parking = true;
+        myself.stop(Some("hibernate".into()));
     }
 }
 
@@ -368,6 +370,7 @@ impl ConnState {
             access: ClientAccess::default(),
             park_after: false,
             just_woken: false,
+            parking: false,
             read_end: None,
         })
     }
