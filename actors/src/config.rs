@@ -4,6 +4,7 @@
 //! specification leaves a choice.
 
 pub use crate::access::config::*;
+pub use roost_core::config::*;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -28,26 +29,6 @@ pub struct Config {
     pub allow_anonymous: Option<bool>,
     pub authorization: AuthorizationConfig,
     pub cluster: ClusterConfig,
-}
-
-/// `node.*`: this broker's identity.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NodeConfig {
-    /// Node name, used in `$SYS/brokers/<name>/...` and (later) the cluster.
-    pub name: String,
-    /// Where users, built-in ACL rules and banned clients are kept (created on
-    /// the first write).
-    pub data_dir: String,
-}
-
-impl Default for NodeConfig {
-    fn default() -> Self {
-        NodeConfig {
-            name: "roost@127.0.0.1".into(),
-            data_dir: "data".into(),
-        }
-    }
 }
 
 /// `listeners.*`: one entry per transport, each optional. The names are the
@@ -362,112 +343,6 @@ where
         .collect()
 }
 
-/// How a message published to a shared subscription picks its member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum SharedStrategy {
-    Random,
-    #[default]
-    RoundRobin,
-    /// The same publisher's messages go to the same member while it stays.
-    HashClientid,
-    /// The same topic's messages go to the same member while it stays.
-    HashTopic,
-}
-
-/// `mqtt.*`: protocol limits and behaviour.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// Largest packet accepted from, and announced to, clients (bytes).
-    pub max_packet_size: u32,
-    pub max_clientid_len: usize,
-    /// 0 = unlimited.
-    pub max_topic_levels: usize,
-    pub max_qos_allowed: u8,
-    /// Topic Alias Maximum announced to 5.0 clients; 0 disables inbound aliases.
-    pub max_topic_alias: u16,
-    pub retain_available: bool,
-    pub wildcard_subscription: bool,
-    pub shared_subscription: bool,
-    pub shared_subscription_strategy: SharedStrategy,
-    /// Do not deliver a client's own publishes back to it (all versions).
-    pub ignore_loop_deliver: bool,
-    /// Response Information sent in CONNACK to 5.0 clients that request it; empty = none.
-    pub response_information: String,
-    /// Server Keep Alive in seconds; `~` (null) = off: the client's value is used.
-    pub server_keepalive: Option<u16>,
-    /// A connection is closed after keepalive x this many seconds without a packet.
-    pub keepalive_multiplier: f64,
-    /// Outbound QoS 1/2 messages in flight per session (also capped by the client's
-    /// Receive Maximum); announced as the server's Receive Maximum.
-    pub max_inflight: u16,
-    /// Resend unacknowledged messages after this long (0s = only on reconnect).
-    #[serde(with = "humantime_serde")]
-    pub retry_interval: Duration,
-    /// Inbound QoS 2 messages awaiting PUBREL per client.
-    pub max_awaiting_rel: usize,
-    #[serde(with = "humantime_serde")]
-    pub await_rel_timeout: Duration,
-    /// Upper bound of the session expiry a client may ask for; also the expiry of
-    /// 3.1.1 persistent sessions (clean session = false).
-    #[serde(with = "humantime_serde")]
-    pub session_expiry_interval: Duration,
-    /// Messages queued per session beyond the inflight window; oldest dropped first.
-    pub max_mqueue_len: usize,
-    /// Queue QoS 0 messages for offline persistent sessions too.
-    pub mqueue_store_qos0: bool,
-    /// Hold a publishing client back while a connected subscriber's session it
-    /// publishes to is congested, instead of dropping from that session's queue
-    /// (a departure from EMQX; false = EMQX's behaviour).
-    pub backpressure: bool,
-    /// The longest a publishing client is held back by one congested session
-    /// before its next packets are handled anyway (a stuck subscriber slows its
-    /// publishers, it never blocks them).
-    #[serde(with = "humantime_serde")]
-    pub backpressure_timeout: Duration,
-    /// 0 = unlimited.
-    pub max_subscriptions: usize,
-    /// Deliver with the subscription's QoS even when the publish's is lower.
-    pub upgrade_qos: bool,
-    /// How long a new TCP connection may wait before sending CONNECT, and how
-    /// long a bound session may stay idle before it hibernates (0 = never).
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-}
-
-impl Default for MqttConfig {
-    fn default() -> Self {
-        MqttConfig {
-            max_packet_size: 1024 * 1024,
-            max_clientid_len: 65535,
-            max_topic_levels: 128,
-            max_qos_allowed: 2,
-            max_topic_alias: 65535,
-            retain_available: true,
-            wildcard_subscription: true,
-            shared_subscription: true,
-            shared_subscription_strategy: SharedStrategy::RoundRobin,
-            ignore_loop_deliver: false,
-            response_information: String::new(),
-            server_keepalive: None,
-            keepalive_multiplier: 1.5,
-            max_inflight: 32,
-            retry_interval: Duration::from_secs(30),
-            max_awaiting_rel: 100,
-            await_rel_timeout: Duration::from_secs(300),
-            session_expiry_interval: Duration::from_secs(2 * 3600),
-            max_mqueue_len: 1000,
-            mqueue_store_qos0: true,
-            backpressure: true,
-            backpressure_timeout: Duration::from_secs(5),
-            max_subscriptions: 0,
-            upgrade_qos: false,
-            idle_timeout: Duration::from_secs(15),
-        }
-    }
-}
-
 /// `router.*`: the topic index.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -586,119 +461,4 @@ impl Default for HttpAuthConfig {
 pub struct ChaosConfig {
     /// Allow `POST /api/v5/actors/kill`. Off by default.
     pub enabled: bool,
-}
-
-/// `supervision.*`: restart intensity of the broker's static supervisors (root,
-/// router, listeners), as OTP's `intensity` and `period`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SupervisionConfig {
-    /// More than this many restarts of a supervisor's children within `period`
-    /// make it give up and escalate to its own supervisor.
-    pub intensity: u32,
-    #[serde(with = "humantime_serde")]
-    pub period: Duration,
-}
-
-impl Default for SupervisionConfig {
-    fn default() -> Self {
-        SupervisionConfig {
-            intensity: 10,
-            period: Duration::from_secs(10),
-        }
-    }
-}
-
-/// `cluster.*`: joining other Roost nodes (crate roost-cluster).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterConfig {
-    /// Off by default: a node runs alone.
-    pub enabled: bool,
-    /// Cluster listener, `host:port` (ractor_cluster's NodeServer).
-    pub bind: String,
-    /// Shared secret every node of the cluster must have (ractor_cluster's
-    /// cookie authentication).
-    pub cookie: String,
-    /// How a node finds the others: `static` (the `seeds` list) or `dns`
-    /// (every A record of `dns.name`).
-    pub discovery: Discovery,
-    /// Cluster addresses `host:port` of other nodes (`static`). A node may list
-    /// itself. In an environment variable: comma-separated.
-    #[serde(deserialize_with = "list_or_csv")]
-    pub seeds: Vec<String>,
-    pub dns: ClusterDnsConfig,
-    /// How often a node tells each peer it is alive.
-    #[serde(with = "humantime_serde")]
-    pub heartbeat_interval: Duration,
-    /// A peer silent this long is down: its routes are dropped and its link is
-    /// closed and dialled again.
-    #[serde(with = "humantime_serde")]
-    pub heartbeat_timeout: Duration,
-    /// Longest wait between two attempts to reach a seed (the wait doubles from
-    /// 200 ms up to this).
-    #[serde(with = "humantime_serde")]
-    pub reconnect_max_backoff: Duration,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        ClusterConfig {
-            enabled: false,
-            bind: "0.0.0.0:4370".into(),
-            cookie: "roostsecretcookie".into(),
-            discovery: Discovery::Static,
-            seeds: Vec::new(),
-            dns: ClusterDnsConfig::default(),
-            heartbeat_interval: Duration::from_secs(1),
-            heartbeat_timeout: Duration::from_secs(5),
-            reconnect_max_backoff: Duration::from_secs(5),
-        }
-    }
-}
-
-/// `cluster.discovery`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Discovery {
-    Static,
-    Dns,
-}
-
-/// `cluster.dns.*`: discovery by DNS.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterDnsConfig {
-    /// The name whose A records are the nodes (e.g. a docker-compose service).
-    pub name: String,
-    /// The cluster port of the nodes found.
-    pub port: u16,
-}
-
-impl Default for ClusterDnsConfig {
-    fn default() -> Self {
-        ClusterDnsConfig {
-            name: String::new(),
-            port: 4370,
-        }
-    }
-}
-
-/// A list in YAML, or one comma-separated string (environment variables).
-fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        List(Vec<String>),
-        Csv(String),
-    }
-    Ok(match Either::deserialize(d)? {
-        Either::List(v) => v,
-        Either::Csv(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-    })
 }

@@ -4,12 +4,12 @@
 use crate::access::Access;
 use crate::config::Config;
 use crate::connection::{ConnHandle, ConnId};
-use crate::message::Message;
-use crate::metrics::Metrics;
 use crate::retainer::RetainedStore;
 use crate::router::Router;
 use crate::session::SessionHandle;
 use crate::tree::MailboxGauges;
+use roost_core::Message;
+use roost_core::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Instant;

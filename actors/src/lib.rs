@@ -13,15 +13,12 @@ macro_rules! ractor_message {
 
 pub mod access;
 pub mod broker;
-pub mod cluster_hook;
 pub mod config;
 pub mod connection;
 pub mod context;
 pub mod http;
 pub mod idle;
 pub mod listener;
-pub mod message;
-pub mod metrics;
 pub mod registry;
 pub mod retainer;
 pub mod router;

@@ -7,7 +7,7 @@
 use crate::context::BrokerContext;
 use crate::session::data::SessionData;
 use crate::session::{
-    BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg, TransferredSession,
+    BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg, SessionSnapshot,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_supervisor::{
@@ -28,7 +28,7 @@ pub enum RegistryMsg {
         client_id: Arc<str>,
         bind: Box<BindArgs>,
         /// The session as another node handed it over (cross-node takeover).
-        transferred: Option<Box<TransferredSession>>,
+        transferred: Option<Box<SessionSnapshot>>,
         reply: RpcReplyPort<Result<(Arc<SessionHandle>, BindReply), String>>,
     },
     /// A session's expiry ran out at `generation`.
@@ -127,7 +127,7 @@ async fn open(
     ctx: &Arc<BrokerContext>,
     client_id: Arc<str>,
     bind: BindArgs,
-    transferred: Option<Box<TransferredSession>>,
+    transferred: Option<Box<SessionSnapshot>>,
 ) -> Result<(Arc<SessionHandle>, BindReply), String> {
     let existing = ctx
         .sessions

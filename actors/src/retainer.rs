@@ -3,10 +3,10 @@
 
 use crate::config::RetainerConfig;
 use crate::context::BrokerContext;
-use crate::message::Message;
-use crate::metrics::Metrics;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_core::Message;
+use roost_core::Metrics;
 use roost_protocol::topic;
 use std::collections::HashMap;
 use std::sync::Arc;

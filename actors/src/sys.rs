@@ -3,9 +3,9 @@
 //! them (with a filter that names `$SYS` explicitly) but may not publish there.
 
 use crate::context::BrokerContext;
-use crate::message::Message;
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_core::Message;
 use roost_protocol::{Properties, QoS};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

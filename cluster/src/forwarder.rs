@@ -7,8 +7,8 @@ use crate::link::ClusterMsg;
 use crate::wire::{self, Envelope, Forwarded, WireMessage};
 use crate::Cluster;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_actors::message::Message;
-use roost_actors::router::SharedKey;
+use roost_core::Message;
+use roost_core::SharedKey;
 use std::sync::Arc;
 
 /// Publishes in a batch at most (one frame); the rest waits for the next.
@@ -100,7 +100,7 @@ impl Actor for Forwarder {
                 let batch = pending
                     .drain(..)
                     .map(|p| Forwarded {
-                        message: WireMessage::from_message(&p.message),
+                        message: WireMessage::of(&p.message, std::time::Instant::now()),
                         plain: p.plain,
                         groups: p
                             .groups

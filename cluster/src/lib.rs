@@ -14,7 +14,7 @@
 //! Sessions and connections stay local-only actors: only the links are known to
 //! other nodes (each remote-capable actor costs memory on every peer).
 //!
-//! The broker reaches the cluster through [`roost_actors::cluster_hook::ClusterHook`],
+//! The broker reaches the cluster through [`roost_core::cluster::ClusterLink`],
 //! implemented by [`Cluster`].
 
 mod forwarder;
@@ -26,14 +26,13 @@ pub mod wire;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use ractor::{Actor, ActorCell, ActorRef};
-use roost_actors::cluster_hook::{
-    futures_lite_boxed::BoxFuture, ClusterHook, ClusterStatus, MemberStatus, RemoteMatches,
-};
-use roost_actors::config::ClusterConfig;
 use roost_actors::context::BrokerContext;
-use roost_actors::message::Message;
-use roost_actors::router::SharedKey;
-use roost_actors::session::TransferredSession;
+use roost_core::cluster::{ClusterLink, ClusterStatus, MemberStatus, RemoteMatches};
+use roost_core::config::ClusterConfig;
+use roost_core::session::SessionSnapshot;
+use roost_core::BoxFuture;
+use roost_core::Message;
+use roost_core::SharedKey;
 use roost_supervisor::{ChildSpec, Intensity, Restart, Strategy, Supervisor, SupervisorArgs};
 use routes::RemoteRoutes;
 use std::collections::HashMap;
@@ -193,7 +192,7 @@ pub(crate) fn host_of(node: &str) -> &str {
     node.split_once('@').map_or(node, |(_, h)| h)
 }
 
-impl ClusterHook for Cluster {
+impl ClusterLink for Cluster {
     fn route_changed(&self, filter: &str, group: Option<&Arc<str>>, present: bool) {
         let route = (filter.to_string(), group.map(|g| g.to_string()));
         let first = {
@@ -227,7 +226,7 @@ impl ClusterHook for Cluster {
     fn retained(&self, msg: &Arc<Message>) {
         let env = Envelope::Retained {
             node: self.node.to_string(),
-            messages: vec![wire::WireMessage::from_message(msg)],
+            messages: vec![wire::WireMessage::of(msg, std::time::Instant::now())],
         };
         let frame = wire::encode(&env);
         for p in self.peers.iter() {
@@ -282,7 +281,11 @@ impl ClusterHook for Cluster {
         self.leave_cluster();
     }
 
-    fn takeover(&self, client_id: Arc<str>, resume: bool) -> BoxFuture<Option<TransferredSession>> {
+    fn takeover(
+        &self,
+        client_id: Arc<str>,
+        resume: bool,
+    ) -> BoxFuture<'static, Option<SessionSnapshot>> {
         let links: Vec<(Arc<str>, ActorRef<ClusterMsg>)> = self
             .peers
             .iter()

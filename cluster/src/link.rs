@@ -2,12 +2,13 @@
 //! process group [`crate::GROUP`], so every node sees every other node's link
 //! (as a remote actor) and talks to the node through it.
 
-use crate::wire::{self, Envelope, Request, TakeoverReply, WireMessage, WireSession};
+use crate::wire::{self, Envelope, Request, TakeoverReply, WireMessage};
 use crate::{link_name, Cluster, Peer, GROUP, TAKEOVER_TIMEOUT};
 use ractor::pg::GroupChangeMessage;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use ractor_cluster::RactorClusterMessage;
-use roost_actors::session::{SessionMsg, TransferredSession};
+use roost_actors::session::SessionMsg;
+use roost_core::session::SessionSnapshot;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -176,11 +177,12 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
             routes,
         },
     );
+    let now = Instant::now();
     let retained: Vec<WireMessage> = ctx
         .retained
         .all()
         .iter()
-        .map(|m| WireMessage::from_message(m))
+        .map(|m| WireMessage::of(m, now))
         .collect();
     if !retained.is_empty() {
         cluster.send(
@@ -228,13 +230,14 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         Envelope::RoutesFull { routes, .. } => cluster.routes.replace(&node, routes),
         Envelope::RoutesDelta { add, del, .. } => cluster.routes.apply(&node, add, del),
         Envelope::Forward { batch, .. } => {
+            let now = Instant::now();
             for f in batch {
-                let msg = Arc::new(f.message.into_message());
-                let groups: Vec<Arc<roost_actors::router::SharedKey>> = f
+                let msg = Arc::new(f.message.into_message(now));
+                let groups: Vec<Arc<roost_core::SharedKey>> = f
                     .groups
                     .into_iter()
                     .map(|(group, filter)| {
-                        Arc::new(roost_actors::router::SharedKey {
+                        Arc::new(roost_core::SharedKey {
                             group: group.into(),
                             filter: filter.into(),
                         })
@@ -245,8 +248,9 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         }
         Envelope::Retained { messages, .. } => {
             if ctx.config.mqtt.retain_available {
+                let now = Instant::now();
                 for m in messages {
-                    ctx.retained.retain(&Arc::new(m.into_message()));
+                    ctx.retained.retain(&Arc::new(m.into_message(now)));
                 }
             }
         }
@@ -310,7 +314,7 @@ async fn hand_over(cluster: &Arc<Cluster>, client_id: Arc<str>, resume: bool) ->
             tracing::info!(%client_id, resume, "session_handed_over");
             TakeoverReply {
                 found: true,
-                session: t.as_ref().map(WireSession::from_session),
+                session: t,
             }
         }
         Err(e) => {
@@ -325,7 +329,7 @@ pub(crate) async fn takeover(
     links: Vec<(Arc<str>, ActorRef<ClusterMsg>)>,
     client_id: Arc<str>,
     resume: bool,
-) -> Option<TransferredSession> {
+) -> Option<SessionSnapshot> {
     if links.is_empty() {
         return None;
     }
@@ -354,7 +358,7 @@ pub(crate) async fn takeover(
                 if let Ok(reply) = wire::decode::<TakeoverReply>(&bytes) {
                     if reply.found {
                         tracing::info!(%client_id, from = %node, "session_taken_over_from_peer");
-                        session = reply.session.map(WireSession::into_session);
+                        session = reply.session;
                     }
                 }
             }

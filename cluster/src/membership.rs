@@ -9,7 +9,7 @@ use crate::link::ClusterMsg;
 use crate::wire::Envelope;
 use crate::Cluster;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_actors::config::Discovery;
+use roost_core::config::Discovery;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

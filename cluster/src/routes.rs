@@ -4,9 +4,9 @@
 
 use crate::wire::WireRoute;
 use parking_lot::RwLock;
-use roost_actors::cluster_hook::RemoteMatches;
-use roost_actors::router::trie::TopicTrie;
-use roost_actors::router::SharedKey;
+use roost_core::cluster::RemoteMatches;
+use roost_core::trie::TopicTrie;
+use roost_core::SharedKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

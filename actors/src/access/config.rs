@@ -3,6 +3,7 @@
 //! Lists of authenticators and sources are tagged by `mechanism` / `backend` /
 //! `type` exactly as in EMQX, so an EMQX user recognises them.
 
+pub use roost_core::authz::{AuthzCacheConfig, DenyAction, Permission};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -242,26 +243,6 @@ impl Default for ScramConfig {
     }
 }
 
-/// What happens when no rule matched.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    #[default]
-    Allow,
-    Deny,
-}
-
-/// What a denied publish or subscribe does to the connection.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DenyAction {
-    /// Refuse the one packet (PUBACK/PUBREC/SUBACK 0x87).
-    #[default]
-    Ignore,
-    /// Close the connection (DISCONNECT 0x87 for 5.0).
-    Disconnect,
-}
-
 /// `authorization.*`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -281,27 +262,6 @@ impl Default for AuthorizationConfig {
             deny_action: DenyAction::Ignore,
             cache: AuthzCacheConfig::default(),
             sources: Vec::new(),
-        }
-    }
-}
-
-/// `authorization.cache.*`: per-client decision cache.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthzCacheConfig {
-    pub enabled: bool,
-    pub max_size: usize,
-    #[serde(with = "humantime_serde")]
-    pub ttl: Duration,
-}
-
-impl Default for AuthzCacheConfig {
-    /// EMQX 5 defaults.
-    fn default() -> Self {
-        AuthzCacheConfig {
-            enabled: true,
-            max_size: 32,
-            ttl: Duration::from_secs(60),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! and knows no actors, so every rule here is unit-tested without sockets.
 
 use crate::config::MqttConfig;
-use crate::message::Message;
 use bytes::BytesMut;
+use roost_core::Message;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,

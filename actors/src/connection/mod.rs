@@ -15,7 +15,6 @@ use crate::access::authn::{Credentials, Started};
 use crate::access::authz::rule::Action;
 use crate::access::{ClientAccess, ClientInfo, PendingAuth};
 use crate::context::BrokerContext;
-use crate::message::Message;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, WriteHalf};
@@ -25,6 +24,7 @@ pub(crate) use handle::start_actor;
 pub use handle::{ConnHandle, ConnId};
 pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::Message;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, QoS, ReasonCode, SubAck,
     Subscribe, UnsubAck,

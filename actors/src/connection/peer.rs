@@ -5,49 +5,8 @@
 
 use crate::config::PeerCertAs;
 use roost_protocol::Connect;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
-/// What the transport knows of a client before its CONNECT.
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    /// The listener's name as configured: `tcp`, `tls`, `ws` or `wss`.
-    pub listener: Arc<str>,
-    /// The client's address; behind a proxy speaking the PROXY protocol, the
-    /// original client's address.
-    pub addr: SocketAddr,
-    /// The verified client certificate, if the client presented one.
-    pub cert: Option<Arc<PeerCert>>,
-}
-
-/// The identity in a verified client certificate.
-#[derive(Debug, Clone, Default)]
-pub struct PeerCert {
-    /// The subject's common name (CN).
-    pub common_name: Option<String>,
-    /// The subject's distinguished name, e.g. `CN=dev1, O=Acme` (RFC 4514 order
-    /// as the certificate lists it).
-    pub distinguished_name: Option<String>,
-    /// Subject alternative names (DNS names, e-mail addresses, URIs, IPs), as text.
-    pub subject_alt_names: Vec<String>,
-}
-
-impl PeerInfo {
-    /// A plain TCP client with no certificate.
-    pub fn tcp(listener: &str, addr: SocketAddr) -> Self {
-        Self {
-            listener: listener.into(),
-            addr,
-            cert: None,
-        }
-    }
-}
-
-impl std::fmt::Display for PeerInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.addr.fmt(f)
-    }
-}
+pub use roost_core::client::{PeerCert, PeerInfo};
 
 /// Which parts of a client certificate a listener puts into CONNECT
 /// (`peer_cert_as_username` / `peer_cert_as_clientid`).
@@ -57,14 +16,12 @@ pub struct PeerCertIdentity {
     pub clientid: PeerCertAs,
 }
 
-impl PeerCert {
-    /// The part of the certificate `what` names, if it has it.
-    pub fn field(&self, what: PeerCertAs) -> Option<&str> {
-        match what {
-            PeerCertAs::Disabled => None,
-            PeerCertAs::Cn => self.common_name.as_deref(),
-            PeerCertAs::Dn => self.distinguished_name.as_deref(),
-        }
+/// The part of `cert` that `what` names, if it has it.
+pub fn cert_field(cert: &PeerCert, what: PeerCertAs) -> Option<&str> {
+    match what {
+        PeerCertAs::Disabled => None,
+        PeerCertAs::Cn => cert.common_name.as_deref(),
+        PeerCertAs::Dn => cert.distinguished_name.as_deref(),
     }
 }
 
@@ -76,10 +33,10 @@ pub fn apply_peer_cert_identity(c: &mut Connect, peer: &PeerInfo, identity: Peer
     let Some(cert) = peer.cert.as_deref() else {
         return;
     };
-    if let Some(username) = cert.field(identity.username) {
+    if let Some(username) = cert_field(cert, identity.username) {
         c.username = Some(username.to_string());
     }
-    if let Some(client_id) = cert.field(identity.clientid) {
+    if let Some(client_id) = cert_field(cert, identity.clientid) {
         c.client_id = client_id.to_string();
     }
 }
@@ -88,6 +45,7 @@ pub fn apply_peer_cert_identity(c: &mut Connect, peer: &PeerInfo, identity: Peer
 mod tests {
     use super::*;
     use roost_protocol::{Properties, ProtocolVersion};
+    use std::sync::Arc;
 
     fn connect() -> Connect {
         Connect {

@@ -1,7 +1,6 @@
 //! The handlers of `/api/v5/...` and of the actor-tree page. Errors are JSON
 //! `{"code": "...", "message": "..."}` like EMQX's API.
 
-use crate::cluster_hook::{ClusterHook, ClusterStatus};
 use crate::context::BrokerContext;
 use crate::registry::SESSIONS_NAME;
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
@@ -10,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
 use ractor::ActorRef;
+use roost_core::cluster::{ClusterLink, ClusterStatus};
 use roost_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -275,7 +275,7 @@ pub struct JoinRequest {
     pub address: String,
 }
 
-fn cluster_of(ctx: &BrokerContext) -> Result<&Arc<dyn ClusterHook>, Failure> {
+fn cluster_of(ctx: &BrokerContext) -> Result<&Arc<dyn ClusterLink>, Failure> {
     ctx.router.cluster().ok_or_else(|| {
         Failure(
             StatusCode::BAD_REQUEST,

@@ -8,26 +8,20 @@
 //! finds its part of the index intact.
 
 pub mod shard;
-pub mod trie;
 
-use crate::cluster_hook::{ClusterHook, RemoteMatches};
 use crate::config::SharedStrategy;
-use crate::message::Message;
-use crate::metrics::Metrics;
-use crate::session::{Delivery, Inbound, SessionHandle};
+use crate::session::{Inbound, SessionHandle};
 use parking_lot::RwLock;
+use roost_core::cluster::{ClusterLink, RemoteMatches};
+use roost_core::trie::TopicTrie;
+use roost_core::Delivery;
+use roost_core::Message;
+use roost_core::Metrics;
+pub use roost_core::SharedKey;
 use roost_protocol::SubscriptionOptions;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use trie::TopicTrie;
-
-/// Identity of a shared subscription: its share name and its topic filter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SharedKey {
-    pub group: Arc<str>,
-    pub filter: Arc<str>,
-}
 
 /// One session's subscription as the index holds it.
 #[derive(Debug, Clone)]
@@ -76,7 +70,7 @@ pub struct Router {
     ignore_loop_deliver: bool,
     hasher: std::collections::hash_map::RandomState,
     metrics: Arc<Metrics>,
-    cluster: OnceLock<Arc<dyn ClusterHook>>,
+    cluster: OnceLock<Arc<dyn ClusterLink>>,
     /// Round-robin cursor for groups whose members are all on other nodes.
     remote_cursor: AtomicUsize,
 }
@@ -224,7 +218,7 @@ impl Router {
                 });
             match member {
                 Some(m) => {
-                    let d = Delivery::new(msg.clone(), m, Some(key.clone()));
+                    let d = delivery(msg.clone(), m, Some(key.clone()));
                     if m.session.send(Inbound::Deliver(d)) {
                         n += 1;
                     } else {
@@ -298,7 +292,7 @@ impl Router {
                             continue;
                         }
                         n += 1;
-                        send(&sub.session, Delivery::new(msg.clone(), sub, None));
+                        send(&sub.session, delivery(msg.clone(), sub, None));
                     }
                     Route::Group(group) => {
                         if matches!(scope, Scope::PlainOnly) {
@@ -329,7 +323,7 @@ impl Router {
                             n += 1;
                             send(
                                 &member.session,
-                                Delivery::new(msg.clone(), member, Some(group.key.clone())),
+                                delivery(msg.clone(), member, Some(group.key.clone())),
                             );
                             continue;
                         }
@@ -337,7 +331,7 @@ impl Router {
                             n += 1;
                             send(
                                 &member.session,
-                                Delivery::new(msg.clone(), member, Some(group.key.clone())),
+                                delivery(msg.clone(), member, Some(group.key.clone())),
                             );
                         }
                     }
@@ -359,12 +353,12 @@ impl Router {
     }
 
     /// Installs the cluster's hooks (once, before any client connects).
-    pub fn set_cluster(&self, hook: Arc<dyn ClusterHook>) {
+    pub fn set_cluster(&self, hook: Arc<dyn ClusterLink>) {
         let _ = self.cluster.set(hook);
     }
 
     /// The installed cluster hooks, if this node is part of a cluster.
-    pub fn cluster(&self) -> Option<&Arc<dyn ClusterHook>> {
+    pub fn cluster(&self) -> Option<&Arc<dyn ClusterLink>> {
         self.cluster.get()
     }
 
@@ -409,7 +403,7 @@ impl Router {
     /// Sends a message that was delivered to a departing member of a shared group
     /// to another member of that group (EMQX's redispatch). Returns false when no
     /// other member exists.
-    pub fn redispatch(&self, key: &Arc<SharedKey>, delivery: Delivery, exclude: &str) -> bool {
+    pub fn redispatch(&self, key: &Arc<SharedKey>, returned: Delivery, exclude: &str) -> bool {
         let partition = self.partitions[self.partition_of(&key.filter)].read();
         let Some(entries) = partition.get(&key.filter) else {
             return false;
@@ -417,11 +411,11 @@ impl Router {
         let Some(Route::Group(group)) = entries.get(&RouteKey::Group(key.group.clone())) else {
             return false;
         };
-        let Some(member) = self.pick(group, &delivery.message, Some(exclude)) else {
+        let Some(member) = self.pick(group, &returned.message, Some(exclude)) else {
             return false;
         };
-        let mut d = Delivery::new(delivery.message, member, Some(key.clone()));
-        d.qos = delivery.qos.min(member.options.qos);
+        let mut d = delivery(returned.message, member, Some(key.clone()));
+        d.qos = returned.qos.min(member.options.qos);
         member.session.send(Inbound::Deliver(d))
     }
 }
@@ -502,5 +496,22 @@ pub(crate) fn remove_route(
             }
             removed
         }
+    }
+}
+
+/// A message on its way to `sub`'s session through its subscription (one
+/// member of `shared`, if it is a group's).
+pub fn delivery(
+    message: Arc<Message>,
+    sub: &Subscriber,
+    shared: Option<Arc<SharedKey>>,
+) -> Delivery {
+    Delivery {
+        message,
+        qos: sub.options.qos,
+        retain_as_published: sub.options.retain_as_published,
+        subscription_id: sub.subscription_id,
+        shared,
+        from_retained: false,
     }
 }

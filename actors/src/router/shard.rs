@@ -1,8 +1,8 @@
 //! A topic shard: the one writer of one partition of the topic index.
 
-use super::trie::TopicTrie;
 use super::{add_route, remove_route, Partition, Route, RouteKey, Subscriber};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::trie::TopicTrie;
 use std::sync::Arc;
 
 /// The actor that serialises subscribe/unsubscribe for one index partition.

@@ -8,8 +8,8 @@ use super::queue::{Enqueued, Inflight, InflightEntry, InflightState, MQueue};
 use super::{Binding, Delivery, SessionMsg};
 use crate::connection::Outgoing;
 use crate::context::BrokerContext;
-use crate::message::Message;
 use ractor::ActorRef;
+use roost_core::Message;
 use roost_protocol::{QoS, ReasonCode, Will};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -445,11 +445,11 @@ impl SessionData {
     /// its subscriptions and its messages not yet acknowledged, oldest first.
     /// A QoS 2 message whose PUBREC came (PUBREL sent) has reached the client
     /// and stays behind.
-    pub fn transfer(&mut self) -> super::TransferredSession {
+    pub fn transfer(&mut self) -> super::SessionSnapshot {
         let subscriptions = self
             .subscriptions
             .iter()
-            .map(|(raw, r)| super::TransferredSubscription {
+            .map(|(raw, r)| super::SubscriptionSnapshot {
                 raw: raw.clone(),
                 options: r.options,
                 subscription_id: r.subscription_id,
@@ -462,7 +462,7 @@ impl SessionData {
             .map(|e| e.delivery)
             .collect();
         messages.extend(self.mqueue.drain());
-        super::TransferredSession {
+        super::SessionSnapshot {
             expiry: self.expiry,
             subscriptions,
             messages,

@@ -24,51 +24,22 @@ use crate::connection::{ConnHandle, ConnMsg, Outgoing};
 use crate::context::BrokerContext;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::router::shard::{shard_name, ShardMsg};
-use crate::router::{SharedKey, Subscriber};
+use crate::router::Subscriber;
 use data::{Cx, SessionData, SubscriptionRecord};
 pub use handle::{Inbound, SessionHandle};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+pub use roost_core::session::{SessionSnapshot, SubscriptionSnapshot};
+pub use roost_core::Delivery;
 use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{
-    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions,
-    UnsubAck, Unsubscribe, Will,
+    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    Will,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Inbox messages handled per Wake before other mailbox messages get a turn.
 const DRAIN_BATCH: usize = 256;
-
-/// A message on its way to one session through one subscription.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub message: Arc<crate::message::Message>,
-    /// The subscription's maximum QoS.
-    pub qos: QoS,
-    pub retain_as_published: bool,
-    pub subscription_id: Option<u32>,
-    /// Set when delivered through a shared subscription (for redispatch).
-    pub shared: Option<Arc<SharedKey>>,
-    /// Sent because of a new subscription: the RETAIN flag is set [MQTT-3.3.1-8].
-    pub from_retained: bool,
-}
-
-impl Delivery {
-    pub fn new(
-        message: Arc<crate::message::Message>,
-        sub: &Subscriber,
-        shared: Option<Arc<SharedKey>>,
-    ) -> Delivery {
-        Delivery {
-            message,
-            qos: sub.options.qos,
-            retain_as_published: sub.options.retain_as_published,
-            subscription_id: sub.subscription_id,
-            shared,
-            from_retained: false,
-        }
-    }
-}
 
 /// The connection a session is bound to, and what it negotiated.
 #[derive(Debug, Clone)]
@@ -119,30 +90,11 @@ pub enum SessionMsg {
     /// what the other node needs to continue it.
     HandOver {
         resume: bool,
-        reply: RpcReplyPort<Option<TransferredSession>>,
+        reply: RpcReplyPort<Option<SessionSnapshot>>,
     },
     /// From the registry, before the first bind: a session that moved here from
     /// another node.
-    Restore(Box<TransferredSession>, RpcReplyPort<()>),
-}
-
-/// A session moving to another node (cross-node takeover with Clean Start 0).
-#[derive(Debug, Default, Clone)]
-pub struct TransferredSession {
-    /// Session Expiry Interval in seconds.
-    pub expiry: u32,
-    pub subscriptions: Vec<TransferredSubscription>,
-    /// Unacknowledged and queued messages, oldest first.
-    pub messages: Vec<Delivery>,
-}
-
-/// One subscription of a [`TransferredSession`].
-#[derive(Debug, Clone)]
-pub struct TransferredSubscription {
-    /// The filter as the client wrote it (with `$share/<group>/` if shared).
-    pub raw: String,
-    pub options: SubscriptionOptions,
-    pub subscription_id: Option<u32>,
+    Restore(Box<SessionSnapshot>, RpcReplyPort<()>),
 }
 
 ractor_message!(SessionMsg);
@@ -515,7 +467,7 @@ impl SessionState {
 
     /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
     /// ends the session here and hands over its subscriptions and messages.
-    async fn hand_over(&mut self, resume: bool) -> Option<TransferredSession> {
+    async fn hand_over(&mut self, resume: bool) -> Option<SessionSnapshot> {
         self.drain_inbox().await;
         self.kick_connection().await;
         let transferred = {
@@ -555,7 +507,7 @@ impl SessionState {
 
     /// Re-creates the subscriptions of a session that moved here from another
     /// node, before its first bind.
-    pub(crate) async fn restore(&mut self, t: TransferredSession) {
+    pub(crate) async fn restore(&mut self, t: SessionSnapshot) {
         for s in t.subscriptions {
             let Ok(parsed) = parse_subscription_filter(&s.raw) else {
                 continue;

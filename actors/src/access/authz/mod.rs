@@ -5,7 +5,6 @@
 //! `no_match`. Decisions are cached per client (see [`cache`]).
 
 pub mod builtin;
-pub mod cache;
 pub mod file;
 pub mod rule;
 

@@ -7,22 +7,7 @@ use crate::access::ClientInfo;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// What the client is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Publish,
-    Subscribe,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Publish => "publish",
-            Action::Subscribe => "subscribe",
-        }
-    }
-}
+pub use roost_core::authz::Action;
 
 /// Which actions a rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,79 @@
-//! The per-client authorization cache (EMQX's `authorization.cache`): decisions
-//! by (action, topic), each kept for `ttl`, at most `max_size` of them (the
-//! oldest is dropped first). It lives in the connection, so a rule changed
-//! through the API reaches a connected client within `ttl`.
+//! The words of authorization that the runtime and access control share:
+//! what a client does ([`Action`]), a decision ([`Permission`]), what a denial
+//! does to the connection ([`DenyAction`]), and the per-client decision cache
+//! ([`AclCache`], EMQX's `authorization.cache`). The cache lives in the
+//! connection, so a rule changed through the API reaches a connected client
+//! within `ttl`; the rules themselves are access control's (crate roost-access).
 
-use super::rule::Action;
-use crate::access::config::{AuthzCacheConfig, Permission};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What the client is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Publish,
+    Subscribe,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Publish => "publish",
+            Action::Subscribe => "subscribe",
+        }
+    }
+}
+
+/// A decision; also what happens when no rule matched (`no_match`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// What a denied publish or subscribe does to the connection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyAction {
+    /// Refuse the one packet (PUBACK/PUBREC/SUBACK 0x87).
+    #[default]
+    Ignore,
+    /// Close the connection (DISCONNECT 0x87 for 5.0).
+    Disconnect,
+}
+
+/// `authorization.cache.*`: per-client decision cache.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzCacheConfig {
+    pub enabled: bool,
+    pub max_size: usize,
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+impl Default for AuthzCacheConfig {
+    /// EMQX 5 defaults.
+    fn default() -> Self {
+        AuthzCacheConfig {
+            enabled: true,
+            max_size: 32,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the runtime itself does with authorization (EMQX keeps these in its
+/// core schema; the sources that decide are access control's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthzPolicy {
+    pub deny_action: DenyAction,
+    pub cache: AuthzCacheConfig,
+}
 
 /// One client's cached decisions.
 #[derive(Debug, Default)]
@@ -63,7 +130,6 @@ impl AclCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn bounded_and_expiring() {

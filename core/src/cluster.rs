@@ -1,14 +1,17 @@
-//! The seam between the single-node broker and the cluster (crate roost-cluster).
-//! The broker calls these hooks; the cluster implements them. Without a cluster
-//! nothing is installed and the broker routes locally only.
+//! The seam between the single-node broker and the cluster (crate
+//! roost-cluster): what the runtime asks of the cluster. The runtime is given a
+//! [`ClusterLink`] when it is built; without one it routes locally only. What
+//! the cluster asks of the broker goes through [`crate::api::BrokerApi`].
 
+use crate::delivery::SharedKey;
 use crate::message::Message;
-use crate::router::SharedKey;
-use serde::Serialize;
+use crate::session::SessionSnapshot;
+use crate::BoxFuture;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// What the broker tells the cluster and asks of it.
-pub trait ClusterHook: Send + Sync + 'static {
+pub trait ClusterLink: Send + Sync + 'static {
     /// The first local subscription at `filter` (in share `group`, if any)
     /// appeared (`present`), or the last one went away. Called by the shard that
     /// owns the filter, in order per filter.
@@ -42,18 +45,12 @@ pub trait ClusterHook: Send + Sync + 'static {
     fn leave(&self);
 
     /// Asks every other node to end `client_id`'s connection (0x8E) and give up
-    /// its session; returns the session's state if one was found and `resume`.
+    /// its session; returns the session if one was found and `resume`.
     fn takeover(
         &self,
         client_id: Arc<str>,
         resume: bool,
-    ) -> futures_lite_boxed::BoxFuture<Option<crate::session::TransferredSession>>;
-}
-
-/// Boxed future type used by [`ClusterHook::takeover`] (no extra crate needed).
-pub mod futures_lite_boxed {
-    /// A pinned, boxed, sendable future.
-    pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+    ) -> BoxFuture<'static, Option<SessionSnapshot>>;
 }
 
 /// Remote matches of one topic.
@@ -77,7 +74,7 @@ impl RemoteMatches {
 }
 
 /// One member of the cluster as this node sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemberStatus {
     pub node: String,
     /// `self`, `up` (connected, heartbeats arriving), `suspect` (connected but
@@ -92,7 +89,7 @@ pub struct MemberStatus {
 }
 
 /// The cluster as this node sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterStatus {
     pub enabled: bool,
     pub node: String,
