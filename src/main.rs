@@ -135,7 +135,11 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
-        let broker = Broker::start_with(config.clone(), extensions(&config)?).await?;
+        let seams = roost_actors::broker::Seams {
+            extensions: extensions(&config)?,
+            ..Default::default()
+        };
+        let broker = Broker::start_with(config.clone(), seams).await?;
         tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
         let name = tokio::select! {
             _ = sigint.recv() => "SIGINT",

@@ -17,6 +17,7 @@
 //! └── http                   REST API, actor-tree page, chaos (`roost/http`)
 //! ```
 
+use crate::api::Api;
 use crate::config::Config;
 use crate::context::BrokerContext;
 use crate::http::{HttpArgs, HttpServer, HTTP_NAME};
@@ -29,6 +30,8 @@ use crate::sys::SysTopics;
 use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, SpawnErr};
+use roost_core::cluster::ClusterLink;
+use roost_core::{BrokerApi, Hooks, Metrics};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor,
     SupervisorArgs,
@@ -61,6 +64,7 @@ pub enum BrokerError {
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
 pub struct Broker {
     ctx: Arc<BrokerContext>,
+    api: Arc<dyn BrokerApi>,
     root: ActorCell,
     listeners: Vec<(String, SocketAddr)>,
 }
@@ -140,23 +144,38 @@ fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpe
     )
 }
 
+/// What the broker is put together with besides its configuration: the
+/// counters it shares with the extensions, the hooks they registered, and
+/// what starts with it.
+#[derive(Default)]
+pub struct Seams {
+    pub metrics: Arc<Metrics>,
+    pub hooks: Hooks,
+    /// The cluster this node joins (roost-cluster), if clustering is on.
+    pub cluster: Option<Arc<dyn ClusterLink>>,
+    pub extensions: Vec<Extension>,
+}
+
 /// Something that starts with the broker under its root supervisor.
-pub type Extension = Box<dyn FnOnce(&Arc<BrokerContext>) -> Result<ChildSpec, BrokerError> + Send>;
+pub type Extension = Box<dyn FnOnce(&Arc<dyn BrokerApi>) -> Result<ChildSpec, BrokerError> + Send>;
 
 impl Broker {
     /// Binds every enabled listener, then starts the actor tree. Each listener
     /// logs `listener_ready` with its name and bound address once it accepts.
     pub async fn start(config: Config) -> Result<Broker, BrokerError> {
-        Broker::start_with(config, Vec::new()).await
+        Broker::start_with(config, Seams::default()).await
     }
 
     /// [`Broker::start`] with extensions (the cluster): each one is called with
     /// the context before the tree starts and gives a child of the root
     /// supervisor, started after the core and before the listeners.
-    pub async fn start_with(
-        config: Config,
-        extensions: Vec<Extension>,
-    ) -> Result<Broker, BrokerError> {
+    pub async fn start_with(config: Config, seams: Seams) -> Result<Broker, BrokerError> {
+        let Seams {
+            metrics,
+            hooks,
+            cluster,
+            extensions,
+        } = seams;
         let access = Arc::new(crate::access::Access::new(&config).map_err(BrokerError::Access)?);
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
@@ -205,7 +224,8 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let ctx = BrokerContext::new(config, access);
+        let ctx = BrokerContext::new(config, access, metrics, Arc::new(hooks), cluster);
+        let api: Arc<dyn BrokerApi> = Api::new(ctx.clone());
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {
@@ -285,7 +305,7 @@ impl Broker {
             ),
         ];
         for extension in extensions {
-            children.push(extension(&ctx)?);
+            children.push(extension(&api)?);
         }
         children.extend([supervisor_spec(
             "listeners",
@@ -317,6 +337,7 @@ impl Broker {
             .map_err(|e: SpawnErr| BrokerError::Spawn(e.to_string()))?;
         Ok(Broker {
             ctx,
+            api,
             root: root.get_cell(),
             listeners,
         })
@@ -350,6 +371,11 @@ impl Broker {
             sessions: &self.ctx.sessions,
             conns: &self.ctx.conns,
         }
+    }
+
+    /// What extensions may ask of this broker.
+    pub fn api(&self) -> &Arc<dyn BrokerApi> {
+        &self.api
     }
 
     /// The shared broker state (index, retained store, counters).

@@ -8,6 +8,9 @@ use crate::retainer::RetainedStore;
 use crate::router::Router;
 use crate::session::SessionHandle;
 use crate::tree::MailboxGauges;
+use roost_core::authz::AuthzPolicy;
+use roost_core::cluster::ClusterLink;
+use roost_core::hooks::{DropReason, Hooks};
 use roost_core::Message;
 use roost_core::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -50,20 +53,35 @@ pub struct BrokerContext {
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).
     pub started_at_wall: std::time::SystemTime,
-    /// Banned clients, authentication and authorization.
+    /// Banned clients, authentication and authorization (the REST API's tables).
     pub access: Arc<Access>,
+    /// The hook points and who registered at them.
+    pub hooks: Arc<Hooks>,
+    /// What the runtime itself does with authorization (deny action, cache).
+    pub authz: AuthzPolicy,
 }
 
 impl BrokerContext {
     /// Builds the context from the configuration and its access control.
-    pub fn new(config: Config, access: Arc<Access>) -> Arc<BrokerContext> {
-        let metrics = Arc::new(Metrics::default());
+    pub fn new(
+        config: Config,
+        access: Arc<Access>,
+        metrics: Arc<Metrics>,
+        hooks: Arc<Hooks>,
+        cluster: Option<Arc<dyn ClusterLink>>,
+    ) -> Arc<BrokerContext> {
         let router = Router::new(
             config.router.shards,
             config.mqtt.shared_subscription_strategy,
             config.mqtt.ignore_loop_deliver,
             metrics.clone(),
+            hooks.clone(),
+            cluster,
         );
+        let authz = AuthzPolicy {
+            deny_action: config.authorization.deny_action,
+            cache: config.authorization.cache.clone(),
+        };
         let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
@@ -82,6 +100,8 @@ impl BrokerContext {
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),
             access,
+            hooks,
+            authz,
         })
     }
 
@@ -100,8 +120,25 @@ impl BrokerContext {
     /// retained, then delivers it to every matching subscription. Returns the
     /// number of deliveries.
     pub fn publish(&self, msg: Arc<Message>) -> usize {
+        self.try_publish(msg).unwrap_or(0)
+    }
+
+    /// [`Self::publish`], telling a drop by a `message.publish` hook apart.
+    pub fn try_publish(&self, msg: Arc<Message>) -> Result<usize, DropReason> {
+        let msg = self.message_publish(msg)?;
         self.retain(&msg);
-        self.router.route(&msg)
+        Ok(self.router.route(&msg))
+    }
+
+    /// Runs the `message.publish` fold; a dropped message is told to
+    /// `message.dropped`.
+    #[inline]
+    fn message_publish(&self, msg: Arc<Message>) -> Result<Arc<Message>, DropReason> {
+        self.hooks.message_publish(msg).map_err(|(msg, reason)| {
+            tracing::debug!(topic = %msg.topic, reason = reason.as_str(), "message_dropped_by_hook");
+            crate::dropped::message(&self.metrics, &self.hooks, &msg, reason.clone());
+            reason
+        })
     }
 
     /// [`Self::publish`] for a client's PUBLISH: the congested sessions it met
@@ -111,6 +148,9 @@ impl BrokerContext {
         msg: Arc<Message>,
         congested: &mut Vec<Arc<SessionHandle>>,
     ) -> usize {
+        let Ok(msg) = self.message_publish(msg) else {
+            return 0;
+        };
         self.retain(&msg);
         self.router.route_from_client(&msg, congested)
     }

@@ -12,10 +12,12 @@ macro_rules! ractor_message {
 }
 
 pub mod access;
+pub mod api;
 pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod dropped;
 pub mod http;
 pub mod idle;
 pub mod listener;

@@ -10,6 +10,7 @@ use crate::session::{
     BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg, SessionSnapshot,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::hooks::HookPoint;
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
 };
@@ -142,6 +143,12 @@ async fn open(
                 SessionData::new(ctx.config.mqtt.max_mqueue_len),
                 ctx.config.mqtt.max_inflight,
             );
+            if transferred.is_none() {
+                let client = &bind.client;
+                ctx.hooks.notify(HookPoint::SessionCreated, |hook| {
+                    hook.session_created(client)
+                });
+            }
             // A brand-new session (not one moved from another node) starts
             // asleep when sessions hibernate: no actor until it has work.
             if transferred.is_none() && !ctx.config.mqtt.idle_timeout.is_zero() {

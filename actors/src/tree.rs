@@ -9,33 +9,11 @@ use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
     DYNAMIC_SUPERVISOR_KIND, SUPERVISOR_KIND,
 };
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// One actor in the tree, as `GET /api/v5/actors` returns it (and `roost ctl`
-/// reads it back).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ActorNode {
-    pub path: String,
-    pub kind: String,
-    pub restarts: u32,
-    /// Messages waiting for the actor, where the actor keeps a gauge (sessions and
-    /// connections); `null` where ractor gives no way to know.
-    pub mailbox: Option<usize>,
-    /// RFC 3339 start time of the current incarnation.
-    pub started_at: String,
-    /// Number of children (also when `children` is cut by `depth`).
-    pub child_count: usize,
-    pub children: Vec<ActorNode>,
-    /// A session or connection that hibernates (EMQX's hibernate after
-    /// `mqtt.idle_timeout`): it has no actor until its next message;
-    /// `started_at` is when it fell asleep. Listed so operators see every
-    /// session and connection, awake or not.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub hibernating: bool,
-}
+pub use roost_core::api::{ActorNode, TreeError};
 
 /// Mailbox gauges of the actors that keep one, by actor id.
 #[derive(Default)]
@@ -57,15 +35,6 @@ impl MailboxGauges {
     fn depth(&self, id: ActorId) -> Option<usize> {
         self.gauges.get(&id).map(|g| g.load(Ordering::Relaxed))
     }
-}
-
-/// Why a tree query or a kill failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TreeError {
-    #[error("no actor at path {0}")]
-    NotFound(String),
-    #[error("supervisor unreachable: {0}")]
-    Unreachable(String),
 }
 
 /// Where the tree starts: the root supervisor, its start time.

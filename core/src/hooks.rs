@@ -163,7 +163,7 @@ pub struct Identity {
 
 /// The state an authenticator keeps between the steps of an enhanced
 /// authentication (SCRAM's server-first message). Opaque to the runtime.
-pub struct AuthState(pub Box<dyn Any + Send>);
+pub struct AuthState(pub Box<dyn Any + Send + Sync>);
 
 /// A `client.authenticate` hook's answer.
 pub enum Authn {

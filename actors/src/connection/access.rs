@@ -1,17 +1,240 @@
-//! The connection's access-control hooks (EMQX's `client.authenticate` and
-//! `client.authorize`): the SCRAM exchange before CONNACK and re-authentication,
-//! and authorization of each PUBLISH, SUBSCRIBE filter and the will. The
-//! decisions themselves are in `crate::access`; this is how the connection acts
-//! on them (reason codes per version, `deny_action`, counters).
+//! The connection at the access-control hook points (EMQX's
+//! `client.authenticate` and `client.authorize`): who judges is whoever
+//! registered there (crate roost-access, typically); this is how the
+//! connection asks and acts on the answers: the enhanced-authentication
+//! exchange before CONNACK and re-authentication, the per-client decision
+//! cache, reason codes per version, `deny_action`, and the counters.
 
 use super::channel::Accepted;
 use super::{ConnState, Deferred, Violation};
-use crate::access::authn::Started;
-use crate::access::authz::rule::Action;
-use crate::access::{AuthDecision, PendingAuth};
-use roost_protocol::{Auth, Packet, ReasonCode, SubAck, Subscribe};
+use roost_core::authz::{AclCache, Action, DenyAction, Permission};
+use roost_core::hooks::{
+    AuthRequest, AuthState, Authn, Authz, ConnectInfo, HookPoint, Hooks, Identity,
+};
+use roost_core::ClientInfo;
+use roost_protocol::{Auth, Connect, Packet, PropertyValues, ReasonCode, SubAck, Subscribe};
+use std::sync::Arc;
+
+/// A connection's access state: who the client is once authenticated, its
+/// decision cache, and an enhanced authentication in progress.
+#[derive(Default)]
+pub(super) struct ClientAccess {
+    pub info: Option<Arc<ClientInfo>>,
+    /// The accepted CONNECT as `client.connect` saw it, until its CONNACK.
+    pub connect_info: Option<Box<ConnectInfo>>,
+    cache: AclCache,
+    /// An exchange between the server's AUTH 0x18 and the client's answer.
+    pub pending: Option<Box<PendingAuth>>,
+    /// The Authentication Method the client connected with.
+    pub method: Option<String>,
+    /// A re-authentication between the server's AUTH 0x18 and the client's answer.
+    pub reauth: Option<Box<(usize, AuthState)>>,
+    /// The will's topic, authorized when the will becomes due.
+    pub will_topic: Option<String>,
+    /// Indexes of the filters of the SUBSCRIBE with the session that
+    /// authorization refused, for its SUBACK.
+    pub denied_filters: Vec<usize>,
+}
+
+/// A CONNECT waiting for the client's next AUTH: which hook continues, with what.
+pub(super) struct PendingAuth {
+    hook: usize,
+    state: AuthState,
+    connect: Connect,
+    accepted: Accepted,
+}
+
+/// How `client.authenticate` ended for one request.
+enum Outcome {
+    Allow(Identity),
+    Deny(ReasonCode),
+    /// Send AUTH 0x18 with this data; hook `.0` continues with the state.
+    Continue(usize, Vec<u8>, AuthState),
+}
+
+/// Asks the `client.authenticate` hooks in order: the first that does not
+/// ignore decides. Nobody deciding lets a plain CONNECT in, and refuses one
+/// with an Authentication Method nobody knows (0x8C).
+async fn authenticate(hooks: &Hooks, req: &AuthRequest) -> Outcome {
+    for (i, h) in hooks.at(HookPoint::ClientAuthenticate).iter().enumerate() {
+        match h.client_authenticate(req).resolve().await {
+            Authn::Ignore => {}
+            Authn::Allow(identity) => return Outcome::Allow(identity),
+            Authn::Deny(code) => return Outcome::Deny(code),
+            Authn::Continue { data, state } => return Outcome::Continue(i, data, state),
+        }
+    }
+    if req.method.is_some() {
+        return Outcome::Deny(ReasonCode::BadAuthenticationMethod);
+    }
+    Outcome::Allow(Identity::default())
+}
+
+/// The next step of an exchange hook `hook` continues.
+fn continue_with(hooks: &Hooks, hook: usize, state: AuthState, data: &[u8]) -> Outcome {
+    let Some(h) = hooks.at(HookPoint::ClientAuthenticate).get(hook) else {
+        return Outcome::Deny(ReasonCode::NotAuthorized);
+    };
+    match h.client_authenticate_continue(state, data) {
+        Authn::Allow(identity) => Outcome::Allow(identity),
+        Authn::Deny(code) => Outcome::Deny(code),
+        Authn::Continue { data, state } => Outcome::Continue(hook, data, state),
+        Authn::Ignore => Outcome::Deny(ReasonCode::NotAuthorized),
+    }
+}
+
+/// The outcome of an authorization check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Nobody judges (nothing registered, or every hook ignored): allowed,
+    /// and not counted as a check.
+    Skipped,
+    Checked {
+        allowed: bool,
+        cached: bool,
+    },
+}
+
+impl ClientAccess {
+    /// `client.authorize` when no await is needed: nothing to check, a cached
+    /// decision, or a hook that answers at once. `None` when a hook has to
+    /// wait: then [`Self::authorize`].
+    fn authorize_now(
+        &mut self,
+        hooks: &Hooks,
+        cache: &roost_core::authz::AuthzCacheConfig,
+        action: Action,
+        topic: &str,
+    ) -> Option<Decision> {
+        let Some(info) = &self.info else {
+            return Some(Decision::Skipped);
+        };
+        if !hooks.has(HookPoint::ClientAuthorize) {
+            return Some(Decision::Skipped);
+        }
+        let topic = real_topic(topic);
+        if let Some(p) = self.cache.get(cache, action, topic) {
+            return Some(Decision::Checked {
+                allowed: p == Permission::Allow,
+                cached: true,
+            });
+        }
+        match hooks.client_authorize(0, info, action, topic) {
+            Ok(answer) => Some(self.remember(cache, action, topic, answer)),
+            Err(_) => None,
+        }
+    }
+
+    /// `client.authorize`, waiting for hooks that have to.
+    async fn authorize(
+        &mut self,
+        hooks: &Hooks,
+        cache: &roost_core::authz::AuthzCacheConfig,
+        action: Action,
+        topic: &str,
+    ) -> Decision {
+        if let Some(d) = self.authorize_now(hooks, cache, action, topic) {
+            return d;
+        }
+        let Some(info) = self.info.clone() else {
+            return Decision::Skipped;
+        };
+        let topic = real_topic(topic);
+        let mut from = 0;
+        let answer = loop {
+            match hooks.client_authorize(from, &info, action, topic) {
+                Ok(answer) => break answer,
+                Err((i, wait)) => match wait.await {
+                    Authz::Ignore => from = i + 1,
+                    answer => break answer,
+                },
+            }
+        };
+        self.remember(cache, action, topic, answer)
+    }
+
+    /// Caches a hook's decision.
+    fn remember(
+        &mut self,
+        cache: &roost_core::authz::AuthzCacheConfig,
+        action: Action,
+        topic: &str,
+        answer: Authz,
+    ) -> Decision {
+        let p = match answer {
+            Authz::Ignore => return Decision::Skipped,
+            Authz::Allow => Permission::Allow,
+            Authz::Deny => Permission::Deny,
+        };
+        self.cache.put(cache, action, topic, p);
+        Decision::Checked {
+            allowed: p == Permission::Allow,
+            cached: false,
+        }
+    }
+}
+
+/// `$share/<group>/t/#` and `$queue/t/#` are authorized as `t/#`.
+fn real_topic(filter: &str) -> &str {
+    if let Some(rest) = filter.strip_prefix("$share/") {
+        rest.split_once('/').map_or(filter, |(_, f)| f)
+    } else if let Some(rest) = filter.strip_prefix("$queue/") {
+        rest
+    } else {
+        filter
+    }
+}
 
 impl ConnState {
+    /// client.authenticate for an accepted CONNECT: the session is opened if
+    /// the client is let in, an AUTH 0x18 sent if the exchange goes on.
+    pub(super) async fn authenticate(&mut self, c: Connect, accepted: Accepted) {
+        let req = AuthRequest {
+            client_id: accepted.client_id.clone(),
+            username: c.username.as_deref().map(Into::into),
+            password: c.password.clone(),
+            peer: self.peer.clone(),
+            method: c.properties.authentication_method.clone(),
+            data: c.properties.authentication_data.clone(),
+            reauthenticate: false,
+        };
+        let hooks = self.ctx.hooks.clone();
+        match authenticate(&hooks, &req).await {
+            Outcome::Allow(identity) => self.open(c, accepted, identity).await,
+            Outcome::Deny(reason) => self.authentication_failed(&accepted, reason),
+            Outcome::Continue(hook, data, state) => {
+                self.write(self.auth_packet_of(
+                    ReasonCode::ContinueAuthentication,
+                    c.properties.authentication_method.clone(),
+                    data,
+                ));
+                self.access.pending = Some(Box::new(PendingAuth {
+                    hook,
+                    state,
+                    connect: c,
+                    accepted,
+                }));
+            }
+        }
+    }
+
+    fn auth_packet_of(
+        &self,
+        reason_code: ReasonCode,
+        method: Option<String>,
+        data: Vec<u8>,
+    ) -> Packet {
+        Packet::Auth(Auth {
+            reason_code,
+            properties: PropertyValues {
+                authentication_method: method,
+                authentication_data: Some(data.into()),
+                ..Default::default()
+            }
+            .into(),
+        })
+    }
+
     /// A packet during enhanced authentication: the client's AUTH goes on with
     /// the exchange (returned, to be finished by [`Self::continue_auth`]: the
     /// session is opened then); anything else is a protocol error [MQTT-4.12.0-*].
@@ -26,70 +249,149 @@ impl ConnState {
         }
     }
 
-    /// The client-final AUTH of the exchange started on CONNECT.
+    /// The client's AUTH in the exchange started on CONNECT: it must continue
+    /// the same method [MQTT-4.12.0-*].
     pub(super) async fn continue_auth(&mut self, auth: Auth) {
         let pending = self.access.pending.take().expect("an exchange in progress");
         let PendingAuth {
-            scram,
+            hook,
+            state,
             connect,
             accepted,
         } = *pending;
-        match self.ctx.access.chain.scram_final(*scram, &auth) {
-            Ok((identity, server_final)) => {
-                self.open(connect, accepted, identity, Some(server_final))
-                    .await
-            }
-            Err(reason) => self.authentication_failed(&accepted, reason),
+        if auth.reason_code != ReasonCode::ContinueAuthentication
+            || auth.properties.authentication_method != connect.properties.authentication_method
+        {
+            return self.authentication_failed(&accepted, ReasonCode::ProtocolError);
         }
-    }
-
-    /// Re-authentication [MQTT-4.12.1]: AUTH 0x19 with a new client-first message
-    /// starts it (same method), AUTH 0x18 finishes it; success is AUTH 0x00 with
-    /// the server-final message, failure DISCONNECT 0x87. Packets flow meanwhile.
-    pub(super) fn reauthenticate(&mut self, a: roost_protocol::Auth) {
-        if a.properties.authentication_method != self.access.method {
-            return self.violation(Violation {
-                reason: ReasonCode::ProtocolError,
-                why: "re-authentication with another method",
-            });
-        }
-        let data = a
+        let data = auth
             .properties
             .authentication_data
             .as_deref()
             .unwrap_or_default();
-        let access = self.ctx.access.clone();
+        match continue_with(&self.ctx.hooks, hook, state, data) {
+            Outcome::Allow(identity) => self.open(connect, accepted, identity).await,
+            Outcome::Deny(reason) => self.authentication_failed(&accepted, reason),
+            Outcome::Continue(hook, data, state) => {
+                self.write(self.auth_packet_of(
+                    ReasonCode::ContinueAuthentication,
+                    connect.properties.authentication_method.clone(),
+                    data,
+                ));
+                self.access.pending = Some(Box::new(PendingAuth {
+                    hook,
+                    state,
+                    connect,
+                    accepted,
+                }));
+            }
+        }
+    }
+
+    /// Re-authentication [MQTT-4.12.1]: AUTH 0x19 with the same method starts
+    /// it, AUTH 0x18 continues it; success is AUTH 0x00 with the hook's final
+    /// data, failure DISCONNECT 0x87. Packets flow meanwhile. What a hook must
+    /// wait for is returned, to be finished by [`Self::reauthenticate_later`].
+    pub(super) fn reauthenticate(&mut self, a: Auth) -> Option<Deferred> {
+        if a.properties.authentication_method != self.access.method {
+            self.violation(Violation {
+                reason: ReasonCode::ProtocolError,
+                why: "re-authentication with another method",
+            });
+            return None;
+        }
+        let data = a.properties.authentication_data.clone();
         let outcome = match (a.reason_code, self.access.reauth.take()) {
-            (ReasonCode::ReAuthenticate, None) => match access.chain.scram_first(data) {
-                Started::Continue(auth, scram) => {
-                    self.access.reauth = Some(scram);
-                    self.write(Packet::Auth(*auth));
-                    return;
+            (ReasonCode::ReAuthenticate, None) => {
+                let req = self.reauth_request(data);
+                let hooks = self.ctx.hooks.clone();
+                // The first hook that answers at once decides here; a hook
+                // that has to wait takes the boxed path.
+                let mut outcome = None;
+                for (i, h) in hooks.at(HookPoint::ClientAuthenticate).iter().enumerate() {
+                    match h.client_authenticate(&req) {
+                        roost_core::hooks::Deferred::Now(Authn::Ignore) => {}
+                        roost_core::hooks::Deferred::Now(answer) => {
+                            outcome = Some(Self::outcome_of(i, answer));
+                            break;
+                        }
+                        roost_core::hooks::Deferred::Later(_) => {
+                            return Some(Deferred::ReAuthenticate(Box::new(req)));
+                        }
+                    }
                 }
-                Started::Done(r) => r.map(|_| Vec::new()),
-            },
-            (ReasonCode::ContinueAuthentication, Some(scram)) => access
-                .chain
-                .scram_final(*scram, &a)
-                .map(|(_, server_final)| server_final),
+                outcome.unwrap_or(Outcome::Deny(ReasonCode::NotAuthorized))
+            }
+            (ReasonCode::ContinueAuthentication, Some(pending)) => {
+                let (hook, state) = *pending;
+                continue_with(
+                    &self.ctx.hooks,
+                    hook,
+                    state,
+                    data.as_deref().unwrap_or_default(),
+                )
+            }
             _ => {
-                return self.violation(Violation {
+                self.violation(Violation {
                     reason: ReasonCode::ProtocolError,
                     why: "AUTH out of sequence",
-                })
+                });
+                return None;
             }
         };
+        self.reauthenticated(outcome);
+        None
+    }
+
+    fn reauth_request(&self, data: Option<bytes::Bytes>) -> AuthRequest {
+        let info = self.access.info.as_ref();
+        AuthRequest {
+            client_id: self.channel.client_id.clone(),
+            username: info.and_then(|i| i.username.clone()),
+            password: None,
+            peer: self.peer.clone(),
+            method: self.access.method.clone(),
+            data,
+            reauthenticate: true,
+        }
+    }
+
+    fn outcome_of(hook: usize, answer: Authn) -> Outcome {
+        match answer {
+            Authn::Allow(identity) => Outcome::Allow(identity),
+            Authn::Deny(code) => Outcome::Deny(code),
+            Authn::Continue { data, state } => Outcome::Continue(hook, data, state),
+            Authn::Ignore => Outcome::Deny(ReasonCode::NotAuthorized),
+        }
+    }
+
+    /// A re-authentication whose hook has to wait.
+    pub(super) async fn reauthenticate_later(&mut self, req: AuthRequest) {
+        let hooks = self.ctx.hooks.clone();
+        // The request carries the method, so nobody knowing it is a refusal.
+        let outcome = authenticate(&hooks, &req).await;
+        self.reauthenticated(outcome);
+    }
+
+    fn reauthenticated(&mut self, outcome: Outcome) {
         match outcome {
-            Ok(server_final) => self.write(Packet::Auth(roost_protocol::Auth {
-                reason_code: ReasonCode::Success,
-                properties: roost_protocol::PropertyValues {
-                    authentication_method: self.access.method.clone(),
-                    authentication_data: Some(server_final.into()),
-                    ..Default::default()
-                }
-                .into(),
-            })),
-            Err(_) => {
+            Outcome::Allow(identity) => {
+                let data = identity.auth_data.unwrap_or_default();
+                self.write(self.auth_packet_of(
+                    ReasonCode::Success,
+                    self.access.method.clone(),
+                    data,
+                ));
+            }
+            Outcome::Continue(hook, data, state) => {
+                self.access.reauth = Some(Box::new((hook, state)));
+                self.write(self.auth_packet_of(
+                    ReasonCode::ContinueAuthentication,
+                    self.access.method.clone(),
+                    data,
+                ));
+            }
+            Outcome::Deny(_) => {
                 self.ctx.metrics.inc_authentication_failure();
                 tracing::info!(client_id = %self.channel.client_id, "reauthentication_failed");
                 self.close(Some(ReasonCode::NotAuthorized));
@@ -103,34 +405,30 @@ impl ConnState {
         self.refuse(reason);
     }
 
-    /// client.authorize for one publish or filter when no await is needed
-    /// (see [`crate::access::ClientAccess::authorize_now`]), counted; `None`
-    /// when an HTTP authorizer must be asked: then [`Self::authorize`].
+    /// client.authorize for one publish or filter when no await is needed,
+    /// counted; `None` when a hook has to wait: then [`Self::authorize`].
     pub(super) fn authorize_now(&mut self, action: Action, topic: &str) -> Option<bool> {
-        match self.access.authorize_now(&self.ctx.access, action, topic) {
-            Ok(d) => Some(self.decided(d, action, topic)),
-            Err(_) => None,
-        }
+        let d = self
+            .access
+            .authorize_now(&self.ctx.hooks, &self.ctx.authz.cache, action, topic)?;
+        Some(self.decided(d, action, topic))
     }
 
     /// client.authorize for one publish or filter, counted; a denial is logged.
     pub(super) async fn authorize(&mut self, action: Action, topic: &str) -> bool {
-        let d = match self.access.authorize_now(&self.ctx.access, action, topic) {
-            Ok(d) => d,
-            Err(at) => {
-                self.access
-                    .authorize_from(&self.ctx.access, at, action, topic)
-                    .await
-            }
-        };
+        let ctx = self.ctx.clone();
+        let d = self
+            .access
+            .authorize(&ctx.hooks, &ctx.authz.cache, action, topic)
+            .await;
         self.decided(d, action, topic)
     }
 
-    fn decided(&self, d: AuthDecision, action: Action, topic: &str) -> bool {
+    fn decided(&self, d: Decision, action: Action, topic: &str) -> bool {
         let m = &self.ctx.metrics;
         match d {
-            AuthDecision::Skipped => true,
-            AuthDecision::Checked { allowed, cached } => {
+            Decision::Skipped => true,
+            Decision::Checked { allowed, cached } => {
                 if cached {
                     m.inc_authorization_cache_hit();
                 }
@@ -150,17 +448,15 @@ impl ConnState {
     /// dropped. With `deny_action: disconnect` the connection is closed instead
     /// (DISCONNECT 0x87 for 5.0).
     pub(super) fn publish_denied(&mut self, ack: Option<Packet>) {
-        use crate::access::config::DenyAction;
         let v5 = self.channel.version.is_v5();
+        let disconnect = self.ctx.authz.deny_action == DenyAction::Disconnect;
         if let Some(Packet::PubRec(r)) = &ack {
-            let disconnect =
-                self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect;
             if v5 || disconnect {
                 // No PUBREL follows an error PUBREC: forget the packet id.
                 let _ = self.channel.pubrel(r.packet_id);
             }
         }
-        if self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect {
+        if disconnect {
             self.close(Some(ReasonCode::NotAuthorized));
             return;
         }
@@ -180,9 +476,9 @@ impl ConnState {
 
     /// Checks each filter of a SUBSCRIBE: denied ones are taken out (SUBACK 0x87,
     /// 0x80 for 3.x, is spliced in when the session answers). `Err` with the
-    /// check so far when a filter needs an await (an HTTP authorizer): finish
-    /// it with [`Self::authorize_subscribe`]. `Ok(None)` when nothing is left
-    /// for the session (SUBACK already written) or the connection closes.
+    /// check so far when a filter needs an await: finish it with
+    /// [`Self::authorize_subscribe`]. `Ok(None)` when nothing is left for the
+    /// session (SUBACK already written) or the connection closes.
     pub(super) fn authorize_subscribe_now(
         &mut self,
         s: Subscribe,
@@ -204,7 +500,7 @@ impl ConnState {
         Ok(self.subscribe_checked(s, denied))
     }
 
-    /// Finishes a [`SubscribeCheck`] (awaiting the authorizer) and hands what is
+    /// Finishes a [`SubscribeCheck`] (awaiting the hooks) and hands what is
     /// allowed to the session.
     pub(super) async fn authorize_subscribe(&mut self, check: SubscribeCheck) {
         let SubscribeCheck {
@@ -223,11 +519,10 @@ impl ConnState {
     }
 
     fn subscribe_checked(&mut self, mut s: Subscribe, denied: Vec<usize>) -> Option<Subscribe> {
-        use crate::access::config::DenyAction;
         if denied.is_empty() {
             return Some(s);
         }
-        if self.ctx.access.authorizer.config.deny_action == DenyAction::Disconnect {
+        if self.ctx.authz.deny_action == DenyAction::Disconnect {
             self.close(Some(ReasonCode::NotAuthorized));
             return None;
         }
@@ -252,8 +547,7 @@ impl ConnState {
     /// check needs an await: then [`Self::authorize_will`].
     pub(super) fn authorize_will_now(&mut self) -> Option<String> {
         let topic = self.access.will_topic.take()?;
-        let (publish_will, _) = self.channel.disconnect.unwrap_or((true, None));
-        if self.session.is_none() || !publish_will {
+        if self.session.is_none() || !self.channel.will_due() {
             return None;
         }
         match self.authorize_now(Action::Publish, &topic) {
@@ -272,8 +566,7 @@ impl ConnState {
 
     fn will_checked(&mut self, allowed: bool) {
         if !allowed {
-            let (_, expiry) = self.channel.disconnect.unwrap_or((true, None));
-            self.channel.disconnect = Some((false, expiry));
+            self.channel.drop_will();
         }
     }
 }
@@ -284,4 +577,16 @@ pub(super) struct SubscribeCheck {
     subscribe: Subscribe,
     denied: Vec<usize>,
     next: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_filters_are_checked_without_their_prefix() {
+        assert_eq!(real_topic("$share/g/t/#"), "t/#");
+        assert_eq!(real_topic("$queue/t/1"), "t/1");
+        assert_eq!(real_topic("t/1"), "t/1");
+    }
 }

@@ -30,6 +30,15 @@ fn violation(reason: ReasonCode, why: &'static str) -> Violation {
     Violation { reason, why }
 }
 
+/// What a client's DISCONNECT decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Farewell {
+    /// 0x04 Disconnect with Will Message: the will goes out all the same.
+    publish_will: bool,
+    /// A new Session Expiry Interval.
+    expiry: Option<u32>,
+}
+
 /// What CONNECT negotiated, for the connection actor to open the session.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -75,8 +84,8 @@ pub struct Channel {
     /// when they arrived (ids older than `await_rel_timeout` are forgotten, as EMQX).
     awaiting_rel: PacketIdMap<Instant>,
     connect_expiry: u32,
-    /// Set by DISCONNECT: whether the will is still to be published and a new expiry.
-    pub disconnect: Option<(bool, Option<u32>)>,
+    /// What the client's DISCONNECT said, once it came.
+    farewell: Option<Farewell>,
     /// The topic of the last routed PUBLISH, already checked: a client that
     /// publishes to one topic again and again (the common case) shares one
     /// allocation and skips the topic checks.
@@ -97,7 +106,7 @@ impl Channel {
             request_problem_information: true,
             awaiting_rel: PacketIdMap::default(),
             connect_expiry: 0,
-            disconnect: None,
+            farewell: None,
             last_topic: None,
         }
     }
@@ -415,8 +424,32 @@ impl Channel {
             .as_secs()
             .min(u32::MAX as u64) as u32;
         let publish_will = d.reason_code == ReasonCode::DisconnectWithWillMessage;
-        self.disconnect = Some((publish_will, expiry.map(|e| e.min(cap))));
+        self.farewell = Some(Farewell {
+            publish_will,
+            expiry: expiry.map(|e| e.min(cap)),
+        });
         Ok(())
+    }
+
+    /// Whether the will is due when the connection ends: it is, unless the
+    /// client sent DISCONNECT (other than 0x04) [MQTT-3.1.2-8], or it was
+    /// dropped (not authorized).
+    pub fn will_due(&self) -> bool {
+        self.farewell.is_none_or(|f| f.publish_will)
+    }
+
+    /// The will is not to be published (authorization refused it).
+    pub fn drop_will(&mut self) {
+        let expiry = self.farewell.and_then(|f| f.expiry);
+        self.farewell = Some(Farewell {
+            publish_will: false,
+            expiry,
+        });
+    }
+
+    /// The Session Expiry Interval the client's DISCONNECT set, if it did.
+    pub fn new_session_expiry(&self) -> Option<u32> {
+        self.farewell.and_then(|f| f.expiry)
     }
 
     /// Encodes the PUBLISH for an outbound message into `buf`: topic alias,
@@ -759,7 +792,10 @@ mod tests {
             ..Default::default()
         };
         ch.disconnect(&d).unwrap();
-        assert_eq!(ch.disconnect, Some((true, None)));
+        assert!(ch.will_due());
+        assert_eq!(ch.new_session_expiry(), None);
+        ch.drop_will();
+        assert!(!ch.will_due());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
 use crate::idle::IdleClock;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorRef, RpcReplyPort};
+use roost_core::ClientInfo;
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
 };
@@ -63,6 +64,9 @@ pub struct ConnHandle {
     in_flight: AtomicUsize,
     /// When the actor last handled a message, and when the connection fell asleep.
     pub(crate) idle: IdleClock,
+    /// Who the client is, once its CONNECT was accepted (for the broker
+    /// API's listings and kicks).
+    client: std::sync::OnceLock<Arc<ClientInfo>>,
     me: Weak<ConnHandle>,
 }
 
@@ -74,6 +78,7 @@ impl ConnHandle {
             addr,
             slot: RwLock::new(Slot::Starting(Vec::new())),
             in_flight: AtomicUsize::new(0),
+            client: std::sync::OnceLock::new(),
             idle: IdleClock::default(),
             me: me.clone(),
         })
@@ -328,6 +333,18 @@ pub(crate) async fn start_actor(
         }
     });
     DynamicSupervisor::start_child(sup, spec).await.map(|_| ())
+}
+
+impl ConnHandle {
+    /// Records who the client is once its CONNECT was accepted.
+    pub(crate) fn set_client(&self, info: Arc<ClientInfo>) {
+        let _ = self.client.set(info);
+    }
+
+    /// Who the client is, once its CONNECT was accepted.
+    pub fn client(&self) -> Option<&Arc<ClientInfo>> {
+        self.client.get()
+    }
 }
 
 impl std::fmt::Debug for ConnHandle {

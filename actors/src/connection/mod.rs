@@ -6,24 +6,24 @@
 
 mod access;
 pub mod channel;
+mod connect;
 mod handle;
 pub mod peer;
 mod reader;
 mod writer;
 
-use crate::access::authn::{Credentials, Started};
-use crate::access::authz::rule::Action;
-use crate::access::{ClientAccess, ClientInfo, PendingAuth};
 use crate::context::BrokerContext;
-use crate::registry::{RegistryMsg, REGISTRY_NAME};
-use crate::session::{BindArgs, Binding, Inbound, SessionHandle};
+use crate::session::{Inbound, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, WriteHalf};
+use access::ClientAccess;
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
 pub(crate) use handle::start_actor;
 pub use handle::{ConnHandle, ConnId};
 pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::authz::Action;
+use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, QoS, ReasonCode, SubAck,
@@ -31,7 +31,6 @@ use roost_protocol::{
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -102,6 +101,7 @@ type AckRoute = Arc<parking_lot::RwLock<Option<Arc<SessionHandle>>>>;
 enum Deferred {
     Connect(Box<Connect>),
     ContinueAuth(Box<roost_protocol::Auth>),
+    ReAuthenticate(Box<AuthRequest>),
     Publish(Box<(Arc<Message>, Option<Packet>)>),
     Subscribe(Box<access::SubscribeCheck>),
 }
@@ -193,6 +193,8 @@ pub struct ConnState {
     just_woken: bool,
     /// The actor is stopping to hibernate (see [`hibernate`]).
     parking: bool,
+    /// Why the connection ends, once known (see [`ConnState::ending`]).
+    ended: Option<DisconnectReason>,
     /// How the reader ended, while packets decoded before the end still wait
     /// for the session (see [`ConnState::finish_reading`]).
     read_end: Option<ReadEnd>,
@@ -310,10 +312,14 @@ impl Drop for ConnState {
         self.detach();
         self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         self.ctx.conns.remove(&self.handle.id);
-        self.ctx
-            .access
-            .disconnected(&self.channel.client_id, self.handle.id);
         self.handle.mark_ended();
+        if let Some(info) = &self.access.info {
+            // Killed or panicked without a reason: the socket just closed.
+            let why = self.ended.unwrap_or(DisconnectReason::Closed);
+            self.ctx.hooks.notify(HookPoint::ClientDisconnected, |h| {
+                h.client_disconnected(info, why)
+            });
+        }
     }
 }
 
@@ -372,6 +378,7 @@ impl ConnState {
             just_woken: false,
             parking: false,
             read_end: None,
+            ended: None,
         })
     }
 
@@ -457,6 +464,12 @@ impl ConnState {
             }
             ConnMsg::Kick { reason, reply } => {
                 tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
+                st.ending(match reason {
+                    ReasonCode::SessionTakenOver => DisconnectReason::Takenover,
+                    ReasonCode::ServerShuttingDown => DisconnectReason::Shutdown,
+                    ReasonCode::AdministrativeAction => DisconnectReason::Kicked,
+                    _ => DisconnectReason::Other,
+                });
                 st.close(Some(reason));
                 if let Some(reply) = reply {
                     let _ = reply.send(st.channel.take_awaiting_rel());
@@ -502,11 +515,10 @@ impl ConnState {
         if let Some(session) = self.session.take() {
             // No DISCONNECT seen (or one with 0x04) means an abnormal close: the
             // will is published [MQTT-3.1.2-8].
-            let (publish_will, expiry) = self.channel.disconnect.unwrap_or((true, None));
             session.send(Inbound::Detach {
                 conn: self.handle.id,
-                publish_will,
-                expiry,
+                publish_will: self.channel.will_due(),
+                expiry: self.channel.new_session_expiry(),
                 awaiting_rel: self.channel.take_awaiting_rel(),
             });
         }
@@ -604,6 +616,7 @@ impl ConnState {
         Some(match self.handle_packet(packet)? {
             Deferred::Connect(c) => Box::pin(self.connect(*c)),
             Deferred::ContinueAuth(a) => Box::pin(self.continue_auth(*a)),
+            Deferred::ReAuthenticate(r) => Box::pin(self.reauthenticate_later(*r)),
             Deferred::Publish(p) => Box::pin(async move {
                 let (message, ack) = *p;
                 // client.authorize (EMQX checks after topic alias resolution).
@@ -672,14 +685,17 @@ impl ConnState {
             }
             Packet::PingReq => self.write(Packet::PingResp),
             Packet::Disconnect(d) => match self.channel.disconnect(&d) {
-                Ok(()) => self.close(None),
+                Ok(()) => {
+                    self.ending(DisconnectReason::Normal);
+                    self.close(None)
+                }
                 Err(v) => self.violation(v),
             },
             Packet::Connect(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
                 why: "second CONNECT",
             }),
-            Packet::Auth(a) if self.access.method.is_some() => self.reauthenticate(a),
+            Packet::Auth(a) if self.access.method.is_some() => return self.reauthenticate(a),
             Packet::Auth(_) => self.violation(Violation {
                 reason: ReasonCode::ProtocolError,
                 why: "AUTH without enhanced authentication",
@@ -723,148 +739,6 @@ impl ConnState {
         self.cast_session(Inbound::Subscribe(Box::new(s)));
     }
 
-    async fn connect(&mut self, mut c: Connect) {
-        peer::apply_peer_cert_identity(&mut c, &self.peer, self.peer_cert_as);
-        let accepted = match self.channel.connect(&c) {
-            Ok(a) => a,
-            Err(reason) => {
-                tracing::info!(peer = %self.peer, client_id = %c.client_id, ?reason, "connect_refused");
-                self.write(Packet::ConnAck(ConnAck {
-                    reason_code: reason,
-                    ..Default::default()
-                }));
-                self.close(None);
-                return;
-            }
-        };
-        // client.authenticate: bans first, then the chain (EMQX's order).
-        let access = self.ctx.access.clone();
-        let username = c.username.as_deref();
-        if access.check_banned(&accepted.client_id, username, &self.peer) {
-            self.ctx.metrics.inc_connections_banned();
-            tracing::info!(peer = %self.peer, client_id = %accepted.client_id, "connect_banned");
-            self.refuse(ReasonCode::Banned);
-            return;
-        }
-        let creds = Credentials {
-            client_id: &accepted.client_id,
-            username,
-            password: c.password.as_deref(),
-            peer: &self.peer,
-        };
-        match access.chain.start(&creds, &c.properties).await {
-            Started::Done(Ok(identity)) => self.open(c, accepted, identity, None).await,
-            Started::Done(Err(reason)) => self.authentication_failed(&accepted, reason),
-            Started::Continue(auth, scram) => {
-                self.write(Packet::Auth(*auth));
-                self.access.pending = Some(Box::new(PendingAuth {
-                    scram,
-                    connect: c,
-                    accepted,
-                }));
-            }
-        }
-    }
-
-    /// Opens (or resumes) the session of an authenticated client and sends CONNACK
-    /// (with the SCRAM server-final message after enhanced authentication).
-    async fn open(
-        &mut self,
-        c: Connect,
-        accepted: channel::Accepted,
-        identity: crate::access::authn::Identity,
-        auth_data: Option<Vec<u8>>,
-    ) {
-        self.ctx.metrics.inc_authentication_success();
-        let info = ClientInfo {
-            client_id: accepted.client_id.clone(),
-            username: c.username.clone().or(identity.username),
-            peer: self.peer.clone(),
-            superuser: identity.superuser,
-            acl: identity.acl.into(),
-        };
-        self.access.method = c.properties.authentication_method.clone();
-        self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
-        self.access.info = Some(info);
-        let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
-            self.refuse(ReasonCode::ServerUnavailable);
-            return;
-        };
-        let registry: ActorRef<RegistryMsg> = registry.into();
-        let bind = BindArgs {
-            binding: Binding {
-                conn: self.handle.clone(),
-                version: c.protocol,
-                receive_maximum: accepted.receive_maximum,
-            },
-            clean_start: accepted.clean_start,
-            expiry: accepted.expiry,
-            will: accepted.will.clone(),
-        };
-        let client_id = accepted.client_id.clone();
-        // A client id is unique cluster-wide: if no session of it lives here,
-        // another node may hold it; that node closes it (0x8E) and hands the
-        // session over when this connection resumes it.
-        let transferred = match self.ctx.router.cluster() {
-            Some(cluster) if !self.ctx.sessions.contains_key(&client_id) => cluster
-                .takeover(client_id.clone(), !accepted.clean_start)
-                .await
-                .map(Box::new),
-            _ => None,
-        };
-        let opened = registry
-            .call(
-                |reply| RegistryMsg::Open {
-                    client_id,
-                    bind: Box::new(bind),
-                    transferred,
-                    reply,
-                },
-                Some(Duration::from_secs(15)),
-            )
-            .await;
-        let (session, reply) = match opened {
-            Ok(ractor::rpc::CallResult::Success(Ok(r))) => r,
-            other => {
-                let why = match other {
-                    Ok(ractor::rpc::CallResult::Success(Err(e))) => e,
-                    _ => "registry unavailable".into(),
-                };
-                tracing::warn!(client_id = %accepted.client_id, error = %why, "session_open_failed");
-                self.refuse(ReasonCode::ServerUnavailable);
-                return;
-            }
-        };
-        self.channel.restore_awaiting_rel(reply.awaiting_rel);
-        *self.ack_route.write() = Some(session.clone());
-        self.session = Some(session);
-        let timeout = self
-            .channel
-            .keepalive_timeout(accepted.keep_alive)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.read_timeout_ms.send_replace(timeout);
-        let mut connack = self.channel.connack(&accepted, reply.session_present, &c);
-        if let Some(data) = auth_data {
-            connack.properties.authentication_method = self.access.method.clone();
-            connack.properties.authentication_data = Some(data.into());
-        }
-        if let Some(info) = &self.access.info {
-            self.ctx.access.connected(info, self.handle.clone());
-        }
-        self.ctx.metrics.inc_connections_accepted();
-        self.park_after = true;
-        tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
-        self.write(Packet::ConnAck(connack));
-    }
-
-    fn refuse(&mut self, reason: ReasonCode) {
-        self.write(Packet::ConnAck(ConnAck {
-            reason_code: reason,
-            ..Default::default()
-        }));
-        self.close(None);
-    }
-
     fn cast_session(&mut self, msg: Inbound) {
         self.to_session.push(msg);
     }
@@ -885,12 +759,17 @@ impl ConnState {
 
     fn read_ended(&mut self, end: ReadEnd) {
         match end {
-            ReadEnd::Eof | ReadEnd::Io(_) => self.close(None),
+            ReadEnd::Eof | ReadEnd::Io(_) => {
+                self.ending(DisconnectReason::Closed);
+                self.close(None)
+            }
             ReadEnd::Timeout => {
+                self.ending(DisconnectReason::KeepaliveTimeout);
                 tracing::debug!(client_id = %self.channel.client_id, "keepalive_timeout");
                 self.close(Some(ReasonCode::KeepAliveTimeout));
             }
             ReadEnd::Protocol(e) => {
+                self.ending(DisconnectReason::ProtocolError);
                 self.ctx.metrics.inc_protocol_errors();
                 tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, error = %e, "malformed_packet");
                 if let ProtocolError::UnsupportedProtocolVersion { level, .. } = &e {
@@ -915,9 +794,16 @@ impl ConnState {
     }
 
     fn violation(&mut self, v: Violation) {
+        self.ending(DisconnectReason::ProtocolError);
         self.ctx.metrics.inc_protocol_errors();
         tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, reason = ?v.reason, why = v.why, "protocol_violation");
         self.close(Some(v.reason));
+    }
+
+    /// Records why the connection ends, for `client.disconnected` (the first
+    /// reason given wins).
+    fn ending(&mut self, why: DisconnectReason) {
+        self.ended.get_or_insert(why);
     }
 
     /// Marks the connection for closing; a 5.0 client that completed CONNECT gets
@@ -927,6 +813,9 @@ impl ConnState {
             return;
         }
         self.closing = true;
+        if reason.is_some() {
+            self.ending(DisconnectReason::Other);
+        }
         if let Some(reason) = reason {
             if self.channel.is_connected() && self.channel.version.is_v5() {
                 self.write(Packet::Disconnect(Disconnect {

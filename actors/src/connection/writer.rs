@@ -4,6 +4,7 @@
 use super::{ConnState, Outgoing};
 use crate::session::Inbound;
 use bytes::BufMut;
+use roost_core::hooks::{DropReason, HookPoint};
 use roost_protocol::{Packet, PubRel, QoS, ReasonCode};
 use std::time::Instant;
 
@@ -33,11 +34,24 @@ impl ConnState {
                         now,
                         &mut self.wbuf,
                     ) {
-                        true => self.ctx.metrics.inc_delivered(),
+                        true => {
+                            self.ctx.metrics.inc_delivered();
+                            if let Some(info) = self.access.info.as_ref() {
+                                self.ctx.hooks.notify(HookPoint::MessageDelivered, |h| {
+                                    h.message_delivered(info, &message)
+                                });
+                            }
+                        }
                         false => {
                             // Too large for the client: discarded as if delivered
                             // [MQTT-3.1.2-25], so the inflight slot is freed.
-                            self.ctx.metrics.inc_dropped_too_large();
+                            crate::dropped::delivery(
+                                &self.ctx.metrics,
+                                &self.ctx.hooks,
+                                &self.channel.client_id,
+                                &message,
+                                DropReason::TooLarge,
+                            );
                             if qos != QoS::AtMostOnce {
                                 self.cast_session(Inbound::PubAck(packet_id));
                             }

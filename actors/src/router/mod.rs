@@ -10,9 +10,11 @@
 pub mod shard;
 
 use crate::config::SharedStrategy;
+use crate::dropped;
 use crate::session::{Inbound, SessionHandle};
 use parking_lot::RwLock;
 use roost_core::cluster::{ClusterLink, RemoteMatches};
+use roost_core::hooks::{DropReason, Hooks};
 use roost_core::trie::TopicTrie;
 use roost_core::Delivery;
 use roost_core::Message;
@@ -21,7 +23,7 @@ pub use roost_core::SharedKey;
 use roost_protocol::SubscriptionOptions;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// One session's subscription as the index holds it.
 #[derive(Debug, Clone)]
@@ -70,7 +72,8 @@ pub struct Router {
     ignore_loop_deliver: bool,
     hasher: std::collections::hash_map::RandomState,
     metrics: Arc<Metrics>,
-    cluster: OnceLock<Arc<dyn ClusterLink>>,
+    hooks: Arc<Hooks>,
+    cluster: Option<Arc<dyn ClusterLink>>,
     /// Round-robin cursor for groups whose members are all on other nodes.
     remote_cursor: AtomicUsize,
 }
@@ -92,6 +95,8 @@ impl Router {
         strategy: SharedStrategy,
         ignore_loop_deliver: bool,
         metrics: Arc<Metrics>,
+        hooks: Arc<Hooks>,
+        cluster: Option<Arc<dyn ClusterLink>>,
     ) -> Router {
         let partitions = (0..shards.max(1))
             .map(|_| Arc::new(RwLock::new(TopicTrie::default())))
@@ -102,7 +107,8 @@ impl Router {
             ignore_loop_deliver,
             hasher: std::collections::hash_map::RandomState::new(),
             metrics,
-            cluster: OnceLock::new(),
+            hooks,
+            cluster,
             remote_cursor: AtomicUsize::new(0),
         }
     }
@@ -156,7 +162,7 @@ impl Router {
     }
 
     fn route_congested(&self, msg: &Arc<Message>, congested: Congested<'_>) -> usize {
-        let Some(hook) = self.cluster.get() else {
+        let Some(hook) = self.cluster.as_ref() else {
             return self.route_local(msg, Scope::All, &mut RemoteMatches::default(), congested);
         };
         let mut remote = RemoteMatches::default();
@@ -222,11 +228,13 @@ impl Router {
                     if m.session.send(Inbound::Deliver(d)) {
                         n += 1;
                     } else {
-                        self.metrics.inc_dropped_no_session();
+                        self.dropped_delivery(&m.client_id, msg, DropReason::NoSession);
                     }
                 }
                 // The group's last member here left while the message travelled.
-                None => self.metrics.inc_dropped_no_subscribers(),
+                None => {
+                    dropped::message(&self.metrics, &self.hooks, msg, DropReason::NoSubscribers)
+                }
             }
         }
         n
@@ -248,7 +256,7 @@ impl Router {
             || !remote.groups.is_empty()
             || matches!(&scope, Scope::Cluster(p) if !p.is_empty());
         if n == 0 && !remote_targets && !matches!(scope, Scope::PlainOnly) {
-            self.metrics.inc_dropped_no_subscribers();
+            dropped::message(&self.metrics, &self.hooks, msg, DropReason::NoSubscribers);
         }
         n
     }
@@ -266,7 +274,8 @@ impl Router {
         mut congested: Congested<'_>,
     ) -> usize {
         let mut n = 0;
-        let mut send = |session: &Arc<SessionHandle>, delivery: Delivery| {
+        let mut send = |sub: &Subscriber, delivery: Delivery| {
+            let session = &sub.session;
             match session.deliver(delivery) {
                 Some(false) => {}
                 Some(true) => {
@@ -278,7 +287,7 @@ impl Router {
                 }
                 // A session that just ended is a normal race; the message is
                 // dropped for it (its state is gone) and counted.
-                None => self.metrics.inc_dropped_no_session(),
+                None => self.dropped_delivery(&sub.client_id, msg, DropReason::NoSession),
             }
         };
         let partition = self.partitions[index].read();
@@ -292,7 +301,7 @@ impl Router {
                             continue;
                         }
                         n += 1;
-                        send(&sub.session, delivery(msg.clone(), sub, None));
+                        send(sub, delivery(msg.clone(), sub, None));
                     }
                     Route::Group(group) => {
                         if matches!(scope, Scope::PlainOnly) {
@@ -322,7 +331,7 @@ impl Router {
                             let member = &group.members[i];
                             n += 1;
                             send(
-                                &member.session,
+                                member,
                                 delivery(msg.clone(), member, Some(group.key.clone())),
                             );
                             continue;
@@ -330,7 +339,7 @@ impl Router {
                         if let Some(member) = self.pick(group, msg, None) {
                             n += 1;
                             send(
-                                &member.session,
+                                member,
                                 delivery(msg.clone(), member, Some(group.key.clone())),
                             );
                         }
@@ -339,6 +348,10 @@ impl Router {
             }
         });
         n
+    }
+
+    fn dropped_delivery(&self, client_id: &str, msg: &Message, reason: DropReason) {
+        dropped::delivery(&self.metrics, &self.hooks, client_id, msg, reason);
     }
 
     /// An index in `0..n` by the shared-subscription strategy.
@@ -352,14 +365,9 @@ impl Router {
         i % n.max(1)
     }
 
-    /// Installs the cluster's hooks (once, before any client connects).
-    pub fn set_cluster(&self, hook: Arc<dyn ClusterLink>) {
-        let _ = self.cluster.set(hook);
-    }
-
-    /// The installed cluster hooks, if this node is part of a cluster.
+    /// The cluster this node belongs to, if it is clustered.
     pub fn cluster(&self) -> Option<&Arc<dyn ClusterLink>> {
-        self.cluster.get()
+        self.cluster.as_ref()
     }
 
     /// Every local route as `(filter, share group)`: the full set a node sends

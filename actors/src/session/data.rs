@@ -9,6 +9,7 @@ use super::{Binding, Delivery, SessionMsg};
 use crate::connection::Outgoing;
 use crate::context::BrokerContext;
 use ractor::ActorRef;
+use roost_core::hooks::{DropReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{QoS, ReasonCode, Will};
 use std::collections::HashMap;
@@ -51,6 +52,27 @@ impl Cx {
     pub fn abort_detach_timers(&mut self) {
         for t in self.detach_timers.drain(..) {
             t.abort();
+        }
+    }
+
+    /// One delivery was dropped (counted, and told to `delivery.dropped`).
+    pub fn dropped(&self, msg: &Message, reason: DropReason) {
+        crate::dropped::delivery(
+            &self.ctx.metrics,
+            &self.ctx.hooks,
+            &self.client_id,
+            msg,
+            reason,
+        );
+    }
+
+    /// The client acknowledged a delivery (`message.acked`).
+    #[inline]
+    pub fn acked(&self, msg: &Message) {
+        if self.ctx.hooks.has(HookPoint::MessageAcked) {
+            self.ctx.hooks.notify(HookPoint::MessageAcked, |h| {
+                h.message_acked(&self.client_id, msg)
+            });
         }
     }
 
@@ -132,13 +154,13 @@ impl SessionData {
     /// Accepts one delivery: send now, put in the window, or queue.
     pub fn deliver(&mut self, cx: &mut Cx, d: Delivery) {
         if d.message.is_expired_now() {
-            cx.ctx.metrics.inc_dropped_expired();
+            cx.dropped(&d.message, DropReason::Expired);
             return;
         }
         let qos = Self::effective_qos(cx, &d);
         if self.binding.is_none() {
             if qos == QoS::AtMostOnce && !cx.ctx.config.mqtt.mqueue_store_qos0 {
-                cx.ctx.metrics.inc_dropped_qos0_offline();
+                cx.dropped(&d.message, DropReason::Qos0Offline);
                 return;
             }
             self.enqueue(cx, d);
@@ -161,7 +183,7 @@ impl SessionData {
 
     fn enqueue(&mut self, cx: &mut Cx, d: Delivery) {
         if let Enqueued::DroppedOldest(old) = self.mqueue.push(d) {
-            cx.ctx.metrics.inc_dropped_queue_full();
+            cx.dropped(&old.message, DropReason::QueueFull);
             tracing::debug!(client_id = %cx.client_id, topic = %old.message.topic, "message_dropped_queue_full");
         }
     }
@@ -178,7 +200,7 @@ impl SessionData {
             }
             let d = self.mqueue.pop().expect("front exists");
             if d.message.is_expired_now() {
-                cx.ctx.metrics.inc_dropped_expired();
+                cx.dropped(&d.message, DropReason::Expired);
                 continue;
             }
             if qos == QoS::AtMostOnce {
@@ -224,7 +246,8 @@ impl SessionData {
     }
 
     pub fn puback(&mut self, cx: &mut Cx, id: u16) {
-        if self.inflight.remove(id, InflightState::AwaitAck).is_some() {
+        if let Some(e) = self.inflight.remove(id, InflightState::AwaitAck) {
+            cx.acked(&e.delivery.message);
             self.drain_mqueue(cx);
         }
     }
@@ -232,8 +255,10 @@ impl SessionData {
     pub fn pubrec(&mut self, cx: &mut Cx, id: u16, reason: ReasonCode) {
         if reason.is_error() {
             // [MQTT-4.3.3-4] no PUBREL after an error PUBREC; the slot is free
-            // again (spec 4.9).
-            self.puback(cx, id);
+            // again (spec 4.9). Refused, so not acknowledged (`message.acked`).
+            if self.inflight.remove(id, InflightState::AwaitAck).is_some() {
+                self.drain_mqueue(cx);
+            }
         } else if self.inflight.released(id) {
             cx.outbox.push(Outgoing::PubRel(id, ReasonCode::Success));
         } else {
@@ -243,7 +268,8 @@ impl SessionData {
     }
 
     pub fn pubcomp(&mut self, cx: &mut Cx, id: u16) {
-        if self.inflight.remove(id, InflightState::AwaitComp).is_some() {
+        if let Some(e) = self.inflight.remove(id, InflightState::AwaitComp) {
+            cx.acked(&e.delivery.message);
             self.drain_mqueue(cx);
         }
     }

@@ -24,6 +24,7 @@ use crate::context::BrokerContext;
 use crate::idle::IdleClock;
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
+use roost_core::ClientInfo;
 use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -140,6 +141,8 @@ pub struct SessionHandle {
     /// When the actor last had a message (an unbound session is taken out
     /// of the sweep until its next one) and when the session fell asleep.
     pub(crate) idle: IdleClock,
+    /// Who the session's client is, as of its last bind (for the hooks).
+    client: RwLock<Option<Arc<ClientInfo>>>,
 }
 
 impl SessionHandle {
@@ -159,7 +162,18 @@ impl SessionHandle {
             waking: AtomicBool::new(false),
             me: me.clone(),
             idle: IdleClock::default(),
+            client: RwLock::new(None),
         })
+    }
+
+    /// Records who the session's client is (at each bind).
+    pub(crate) fn set_client(&self, client: Arc<ClientInfo>) {
+        *self.client.write() = Some(client);
+    }
+
+    /// Who the session's client is, as of its last bind.
+    pub fn client(&self) -> Option<Arc<ClientInfo>> {
+        self.client.read().clone()
     }
 
     /// Queues a message for the session and wakes its actor. Returns false once the
@@ -291,6 +305,7 @@ impl SessionHandle {
         ctx: &Arc<BrokerContext>,
         bind: super::BindArgs,
     ) -> super::BindReply {
+        self.set_client(bind.client);
         self.data
             .lock()
             .attach(bind.binding, bind.will, bind.expiry);

@@ -19,22 +19,20 @@
 pub mod data;
 pub mod handle;
 pub mod queue;
+mod subscriptions;
 
 use crate::connection::{ConnHandle, ConnMsg, Outgoing};
 use crate::context::BrokerContext;
 use crate::registry::{RegistryMsg, REGISTRY_NAME};
-use crate::router::shard::{shard_name, ShardMsg};
-use crate::router::Subscriber;
 use data::{Cx, SessionData, SubscriptionRecord};
 pub use handle::{Inbound, SessionHandle};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::hooks::{DropReason, HookPoint, TerminateReason};
 pub use roost_core::session::{SessionSnapshot, SubscriptionSnapshot};
+use roost_core::ClientInfo;
 pub use roost_core::Delivery;
 use roost_protocol::topic::parse_subscription_filter;
-use roost_protocol::{
-    ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe,
-    Will,
-};
+use roost_protocol::{ProtocolVersion, ReasonCode, SubscriptionOptions, Will};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +52,8 @@ pub struct Binding {
 #[derive(Clone)]
 pub struct BindArgs {
     pub binding: Binding,
+    /// Who connects (for the session's hooks).
+    pub client: Arc<ClientInfo>,
     pub clean_start: bool,
     /// Session Expiry Interval in seconds (u32::MAX = never).
     pub expiry: u32,
@@ -92,6 +92,13 @@ pub enum SessionMsg {
         resume: bool,
         reply: RpcReplyPort<Option<SessionSnapshot>>,
     },
+    /// From the broker API: subscribe to `filters` on the client's behalf.
+    Subscribe(
+        Vec<(String, SubscriptionOptions)>,
+        RpcReplyPort<Vec<ReasonCode>>,
+    ),
+    /// From the broker API: unsubscribe from `filters` on the client's behalf.
+    Unsubscribe(Vec<String>, RpcReplyPort<Vec<ReasonCode>>),
     /// From the registry, before the first bind: a session that moved here from
     /// another node.
     Restore(Box<SessionSnapshot>, RpcReplyPort<()>),
@@ -262,6 +269,13 @@ impl Actor for Session {
                 myself.stop(Some("session_taken_over".into()));
                 return Ok(());
             }
+            SessionMsg::Subscribe(filters, reply) => {
+                Box::pin(st.subscribe_for_api(filters, reply)).await;
+            }
+            SessionMsg::Unsubscribe(filters, reply) => {
+                let codes = Box::pin(st.remove_filters(filters)).await;
+                let _ = reply.send(codes);
+            }
             SessionMsg::Restore(t, reply) => {
                 Box::pin(st.restore(*t)).await;
                 let _ = reply.send(());
@@ -395,6 +409,7 @@ impl SessionState {
         // its inbound QoS 2 state): take that in before deciding on a takeover.
         self.drain_inbox().await;
         if let Some(kicked) = self.kick_connection().await {
+            self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
             let mut d = self.handle.data.lock();
             if let Some(ids) = kicked {
                 d.merge_awaiting_rel(ids);
@@ -426,7 +441,21 @@ impl SessionState {
             (d.bound_before && !clean, clean)
         };
         if clean {
+            if self.handle.data.lock().bound_before {
+                self.notify(HookPoint::SessionDiscarded, |h, id| h.session_discarded(id));
+                self.notify(HookPoint::SessionTerminated, |h, id| {
+                    h.session_terminated(id, TerminateReason::Discarded)
+                });
+            }
             self.reset().await;
+        }
+        self.handle.set_client(args.client.clone());
+        if session_present {
+            let client = &args.client;
+            self.cx
+                .ctx
+                .hooks
+                .notify(HookPoint::SessionResumed, |h| h.session_resumed(client));
         }
         let awaiting_rel =
             self.handle
@@ -502,6 +531,10 @@ impl SessionState {
             .ctx
             .sessions
             .remove_if(&self.cx.client_id, |_, h| Arc::ptr_eq(h, &self.handle));
+        self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
+        self.notify(HookPoint::SessionTerminated, |h, id| {
+            h.session_terminated(id, TerminateReason::Takenover)
+        });
         transferred
     }
 
@@ -534,6 +567,15 @@ impl SessionState {
         self.handle.data.lock().publish_will(&mut self.cx);
         self.reset().await;
         self.handle.close();
+        self.notify(HookPoint::SessionTerminated, |h, id| {
+            h.session_terminated(id, TerminateReason::Expired)
+        });
+    }
+
+    /// Tells the hooks at `point` about this session.
+    fn notify(&self, point: HookPoint, f: impl Fn(&Arc<dyn roost_core::Hook>, &str)) {
+        let id = &self.cx.client_id;
+        self.cx.ctx.hooks.notify(point, |h| f(h, id));
     }
 
     /// Drops every subscription and message (clean start, or end of session).
@@ -561,177 +603,10 @@ impl SessionState {
                 .shared
                 .clone()
                 .expect("only shared deliveries are returned");
+            let msg = d.message.clone();
             if !self.cx.ctx.router.redispatch(&key, d, &self.cx.client_id) {
-                self.cx.ctx.metrics.inc_dropped_no_group_member();
+                self.cx.dropped(&msg, DropReason::NoGroupMember);
             }
         }
-    }
-
-    /// Calls the shard owning `filter`, waiting out a shard restart (the index
-    /// partition survives it).
-    async fn shard_call(
-        &self,
-        filter: &str,
-        make: impl Fn(RpcReplyPort<bool>) -> ShardMsg,
-    ) -> Option<bool> {
-        let name = shard_name(self.cx.ctx.router.partition_of(filter));
-        for attempt in 0..50 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let Some(shard) = ractor::registry::where_is(name.clone()) else {
-                continue;
-            };
-            let shard: ActorRef<ShardMsg> = shard.into();
-            if let Ok(ractor::rpc::CallResult::Success(v)) =
-                shard.call(&make, Some(Duration::from_secs(5))).await
-            {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    /// Adds the subscription `raw` (as the client wrote it) to the topic index
-    /// and records it. `None` if its shard could not be reached (nothing is
-    /// recorded); otherwise whether the subscription is new to the index.
-    async fn add_subscription(&self, raw: String, record: SubscriptionRecord) -> Option<bool> {
-        let subscriber = Subscriber {
-            client_id: self.cx.client_id.clone(),
-            session: self.handle.clone(),
-            options: record.options,
-            subscription_id: record.subscription_id,
-        };
-        let is_new = self
-            .shard_call(&record.filter, |reply| ShardMsg::Subscribe {
-                filter: record.filter.clone(),
-                group: record.group.clone(),
-                subscriber: subscriber.clone(),
-                reply,
-            })
-            .await?;
-        self.handle.data.lock().subscriptions.insert(raw, record);
-        Some(is_new)
-    }
-
-    async fn remove_route(&self, filter: &str, group: Option<Arc<str>>) -> bool {
-        let client_id = self.cx.client_id.clone();
-        self.shard_call(filter, |reply| ShardMsg::Unsubscribe {
-            filter: filter.to_string(),
-            group: group.clone(),
-            client_id: client_id.clone(),
-            reply,
-        })
-        .await
-        .unwrap_or(false)
-    }
-
-    async fn subscribe(&mut self, s: Subscribe) {
-        let ctx = self.cx.ctx.clone();
-        let mqtt = &ctx.config.mqtt;
-        let max_qos = QoS::from_u8(mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce);
-        let sub_id = s.properties.subscription_identifiers.first().copied();
-        let mut codes = Vec::with_capacity(s.filters.len());
-        let mut retained: Vec<Delivery> = Vec::new();
-        for (raw, mut options) in s.filters {
-            let parsed = match parse_subscription_filter(&raw) {
-                Ok(p) => p,
-                Err(_) => {
-                    codes.push(ReasonCode::TopicFilterInvalid);
-                    continue;
-                }
-            };
-            let levels = parsed.filter.split('/').count();
-            let (count, exists) = {
-                let d = self.handle.data.lock();
-                (d.subscriptions.len(), d.subscriptions.contains_key(&raw))
-            };
-            let code = if parsed.group.is_some() && !mqtt.shared_subscription {
-                Some(ReasonCode::SharedSubscriptionsNotSupported)
-            } else if !mqtt.wildcard_subscription && parsed.filter.contains(['+', '#']) {
-                Some(ReasonCode::WildcardSubscriptionsNotSupported)
-            } else if mqtt.max_topic_levels != 0 && levels > mqtt.max_topic_levels {
-                Some(ReasonCode::TopicFilterInvalid)
-            } else if mqtt.max_subscriptions != 0 && count >= mqtt.max_subscriptions && !exists {
-                Some(ReasonCode::QuotaExceeded)
-            } else {
-                None
-            };
-            if let Some(code) = code {
-                codes.push(code);
-                continue;
-            }
-            options.qos = options.qos.min(max_qos);
-            let group: Option<Arc<str>> = parsed.group.map(Into::into);
-            let filter = parsed.filter.to_string();
-            let record = SubscriptionRecord {
-                filter: filter.clone(),
-                group: group.clone(),
-                options,
-                subscription_id: sub_id,
-            };
-            let Some(is_new) = self.add_subscription(raw.clone(), record).await else {
-                codes.push(ReasonCode::UnspecifiedError);
-                continue;
-            };
-            codes.push(match options.qos {
-                QoS::AtMostOnce => ReasonCode::Success,
-                QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
-                QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
-            });
-            // Retained messages at subscribe time [MQTT-3.3.1-9..11]; never for
-            // shared subscriptions (as EMQX).
-            let send_retained = group.is_none()
-                && match options.retain_handling {
-                    RetainHandling::SendAtSubscribe => true,
-                    RetainHandling::SendIfNew => is_new,
-                    RetainHandling::DoNotSend => false,
-                };
-            if send_retained {
-                for m in ctx.retained.matching(&filter) {
-                    retained.push(Delivery {
-                        message: m,
-                        qos: options.qos,
-                        retain_as_published: true,
-                        subscription_id: sub_id,
-                        shared: None,
-                        from_retained: true,
-                    });
-                }
-            }
-        }
-        self.cx.outbox.push(Outgoing::SubAck(Box::new(SubAck {
-            packet_id: s.packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        })));
-        let mut d = self.handle.data.lock();
-        for r in retained {
-            d.deliver(&mut self.cx, r);
-        }
-    }
-
-    async fn unsubscribe(&mut self, u: Unsubscribe) {
-        let mut codes = Vec::with_capacity(u.filters.len());
-        for raw in u.filters {
-            if parse_subscription_filter(&raw).is_err() {
-                codes.push(ReasonCode::TopicFilterInvalid);
-                continue;
-            }
-            let record = self.handle.data.lock().subscriptions.get(&raw).cloned();
-            match record {
-                Some(r) => {
-                    self.remove_route(&r.filter, r.group).await;
-                    self.handle.data.lock().subscriptions.remove(&raw);
-                    codes.push(ReasonCode::Success);
-                }
-                None => codes.push(ReasonCode::NoSubscriptionExisted),
-            }
-        }
-        self.cx.outbox.push(Outgoing::UnsubAck(Box::new(UnsubAck {
-            packet_id: u.packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        })));
     }
 }

@@ -1,0 +1,351 @@
+//! The runtime's side of [`BrokerApi`]: what the REST API, the cluster and
+//! the other extensions may ask of the running broker, answered from the
+//! session and connection tables, the topic index and the actor tree.
+
+use crate::connection::{ConnHandle, ConnMsg};
+use crate::context::BrokerContext;
+use crate::registry::SESSIONS_NAME;
+use crate::session::{SessionHandle, SessionMsg};
+use crate::tree::{self, TreeRoot};
+use ractor::ActorRef;
+use roost_core::api::{
+    ActorNode, BrokerApi, ClientError, ClientSummary, Page, Paged, RouteInfo, SessionSummary,
+    Stats, SubscriptionInfo, TreeError,
+};
+use roost_core::cluster::ClusterLink;
+use roost_core::hooks::DropReason;
+use roost_core::session::SessionSnapshot;
+use roost_core::{BoxFuture, ClientInfo, Message, Metrics, SharedKey};
+use roost_protocol::{ReasonCode, SubscriptionOptions};
+use roost_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The ractor name of the root supervisor, where every tree query starts.
+pub const ROOT_NAME: &str = "roost";
+
+/// How long a call on a client's behalf waits for its session.
+const SESSION_CALL: Duration = Duration::from_secs(5);
+/// How long such a call waits out a session actor's restart.
+const RESTART_PATIENCE: Duration = Duration::from_secs(2);
+
+/// [`BrokerApi`] over one broker's context.
+pub struct Api {
+    ctx: Arc<BrokerContext>,
+}
+
+impl Api {
+    pub fn new(ctx: Arc<BrokerContext>) -> Arc<Api> {
+        Arc::new(Api { ctx })
+    }
+
+    fn session(&self, client_id: &str) -> Result<Arc<SessionHandle>, ClientError> {
+        self.ctx
+            .sessions
+            .get(client_id)
+            .map(|h| h.clone())
+            .filter(|h| !h.is_closed())
+            .ok_or_else(|| ClientError::NoSession(client_id.to_string()))
+    }
+
+    /// The connection bound to `client_id`'s session, if it is connected.
+    fn connection(&self, client_id: &str) -> Option<Arc<ConnHandle>> {
+        let session = self.ctx.sessions.get(client_id)?.clone();
+        let d = session.data.lock();
+        d.binding
+            .as_ref()
+            .map(|b| b.conn.clone())
+            .filter(|c| !c.is_ended())
+    }
+
+    /// Every open connection whose CONNECT was accepted.
+    fn connections(&self) -> Vec<Arc<ConnHandle>> {
+        self.ctx
+            .conns
+            .iter()
+            .filter_map(|c| c.upgrade())
+            .filter(|c| c.client().is_some() && !c.is_ended())
+            .collect()
+    }
+
+    async fn with_root<T>(
+        &self,
+        f: impl AsyncFnOnce(&TreeRoot<'_>) -> Result<T, TreeError>,
+    ) -> Result<T, TreeError> {
+        let cell = ractor::registry::where_is(ROOT_NAME)
+            .ok_or_else(|| TreeError::Unreachable("the root supervisor is not running".into()))?;
+        let ctx = &self.ctx;
+        let root = TreeRoot {
+            cell: &cell,
+            name: ROOT_NAME,
+            started_at: ctx.started_at_wall,
+            gauges: &ctx.mailboxes,
+            sessions: &ctx.sessions,
+            conns: &ctx.conns,
+        };
+        f(&root).await
+    }
+
+    async fn call_session<T: Send + 'static>(
+        &self,
+        client_id: &str,
+        make: impl Fn(ractor::RpcReplyPort<T>) -> SessionMsg,
+    ) -> Result<T, ClientError> {
+        let session = self.session(client_id)?;
+        session
+            .call(make, SESSION_CALL, RESTART_PATIENCE)
+            .await
+            .map_err(ClientError::Unavailable)
+    }
+}
+
+fn summary(c: &ConnHandle) -> Option<ClientSummary> {
+    Some(ClientSummary {
+        info: c.client()?.clone(),
+        connected: !c.is_ended(),
+        hibernating: c.hibernating_since().is_some(),
+    })
+}
+
+impl BrokerApi for Api {
+    fn node_name(&self) -> &str {
+        &self.ctx.config.node.name
+    }
+
+    fn started_at(&self) -> SystemTime {
+        self.ctx.started_at_wall
+    }
+
+    fn metrics(&self) -> &Arc<Metrics> {
+        &self.ctx.metrics
+    }
+
+    fn publish(&self, msg: Message) -> Result<usize, DropReason> {
+        self.ctx.try_publish(Arc::new(msg))
+    }
+
+    fn subscribe(
+        &self,
+        client_id: &str,
+        filters: Vec<(String, SubscriptionOptions)>,
+    ) -> BoxFuture<'_, Result<Vec<ReasonCode>, ClientError>> {
+        let client_id = client_id.to_string();
+        Box::pin(async move {
+            self.call_session(&client_id, |r| SessionMsg::Subscribe(filters.clone(), r))
+                .await
+        })
+    }
+
+    fn unsubscribe(
+        &self,
+        client_id: &str,
+        filters: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<ReasonCode>, ClientError>> {
+        let client_id = client_id.to_string();
+        Box::pin(async move {
+            self.call_session(&client_id, |r| SessionMsg::Unsubscribe(filters.clone(), r))
+                .await
+        })
+    }
+
+    fn kick(&self, client_id: &str, reason: ReasonCode) -> bool {
+        match self.connection(client_id) {
+            Some(conn) => conn.cast(ConnMsg::Kick {
+                reason,
+                reply: None,
+            }),
+            None => false,
+        }
+    }
+
+    fn kick_where(&self, covered: &dyn Fn(&ClientInfo) -> bool, reason: ReasonCode) -> usize {
+        let mut kicked = 0;
+        for c in self.connections() {
+            if c.client().is_some_and(|info| covered(info)) {
+                c.cast(ConnMsg::Kick {
+                    reason,
+                    reply: None,
+                });
+                kicked += 1;
+            }
+        }
+        kicked
+    }
+
+    fn clients(&self, page: Page, filter: &dyn Fn(&ClientInfo) -> bool) -> Paged<ClientSummary> {
+        let mut all: Vec<ClientSummary> = self
+            .connections()
+            .iter()
+            .filter_map(|c| summary(c))
+            .filter(|s| filter(&s.info))
+            .collect();
+        all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));
+        page.of(all)
+    }
+
+    fn client(&self, client_id: &str) -> Option<ClientSummary> {
+        summary(&*self.connection(client_id)?)
+    }
+
+    fn sessions(&self, page: Page) -> Paged<SessionSummary> {
+        let mut all: Vec<SessionSummary> = self
+            .ctx
+            .sessions
+            .iter()
+            .filter(|h| !h.is_closed())
+            .map(|h| {
+                let d = h.data.lock();
+                SessionSummary {
+                    client_id: h.client_id.clone(),
+                    connected: d.binding.as_ref().is_some_and(|b| !b.conn.is_ended()),
+                    hibernating: h.is_hibernating(),
+                    subscriptions: d.subscriptions.len(),
+                    inflight: d.inflight.len(),
+                    mqueue: d.mqueue.len(),
+                    expiry_interval: d.expiry,
+                }
+            })
+            .collect();
+        all.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        page.of(all)
+    }
+
+    fn subscriptions(&self, client_id: Option<&str>, page: Page) -> Paged<SubscriptionInfo> {
+        let sessions: Vec<Arc<SessionHandle>> = match client_id {
+            Some(id) => self.session(id).into_iter().collect(),
+            None => self.ctx.sessions.iter().map(|h| h.clone()).collect(),
+        };
+        let mut all: Vec<SubscriptionInfo> = Vec::new();
+        for h in sessions {
+            let d = h.data.lock();
+            all.extend(d.subscriptions.iter().map(|(raw, r)| SubscriptionInfo {
+                client_id: h.client_id.clone(),
+                topic: raw.clone(),
+                options: r.options,
+                subscription_id: r.subscription_id,
+            }));
+        }
+        all.sort_by(|a, b| (&a.client_id, &a.topic).cmp(&(&b.client_id, &b.topic)));
+        page.of(all)
+    }
+
+    fn routes(&self, page: Page) -> Paged<RouteInfo> {
+        let mut all: Vec<RouteInfo> = self
+            .ctx
+            .router
+            .local_routes()
+            .into_iter()
+            .map(|(topic, group)| RouteInfo {
+                topic,
+                group: group.map(|g| g.to_string()),
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.topic, &a.group).cmp(&(&b.topic, &b.group)));
+        page.of(all)
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Stats> {
+        Box::pin(async move {
+            let ctx = &self.ctx;
+            let sessions = match ractor::registry::where_is(SESSIONS_NAME) {
+                Some(cell) => {
+                    let sup: ActorRef<DynamicSupervisorMsg> = cell.into();
+                    DynamicSupervisor::count_children(&sup).await.ok()
+                }
+                None => None,
+            };
+            let sessions_hibernating = ctx.sessions_hibernating.load(Ordering::Relaxed);
+            Stats {
+                connections: ctx.connections.load(Ordering::Relaxed),
+                // The supervisor counts the sessions with an actor.
+                sessions: sessions.map(|n| n + sessions_hibernating),
+                sessions_hibernating,
+                connections_hibernating: ctx.conns_hibernating.load(Ordering::Relaxed),
+                routes: ctx.router.route_count(),
+                retained: ctx.retained.len(),
+            }
+        })
+    }
+
+    fn actor_tree(
+        &self,
+        prefix: Option<String>,
+        depth: Option<usize>,
+    ) -> BoxFuture<'_, Result<ActorNode, TreeError>> {
+        Box::pin(async move {
+            let prefix = prefix.as_deref().filter(|p| !p.is_empty());
+            self.with_root(async |root: &TreeRoot<'_>| tree::actor_tree(root, prefix, depth).await)
+                .await
+        })
+    }
+
+    fn kill_actor(&self, path: String) -> BoxFuture<'_, Result<(), TreeError>> {
+        Box::pin(async move {
+            self.with_root(async |root: &TreeRoot<'_>| tree::kill(root, &path).await)
+                .await
+        })
+    }
+
+    fn retained_message(&self, topic: &str) -> Option<Arc<Message>> {
+        if topic.contains(['+', '#']) {
+            return None;
+        }
+        self.ctx.retained.matching(topic).into_iter().next()
+    }
+
+    fn retained_messages(&self) -> Vec<Arc<Message>> {
+        self.ctx.retained.all()
+    }
+
+    fn cluster(&self) -> Option<Arc<dyn ClusterLink>> {
+        self.ctx.router.cluster().cloned()
+    }
+
+    fn deliver_forwarded(
+        &self,
+        msg: Arc<Message>,
+        plain: bool,
+        groups: &[Arc<SharedKey>],
+    ) -> usize {
+        self.ctx.router.route_forwarded(&msg, plain, groups)
+    }
+
+    fn retain_forwarded(&self, msg: Arc<Message>) {
+        if self.ctx.config.mqtt.retain_available {
+            self.ctx.retained.retain(&msg);
+        }
+    }
+
+    fn local_routes(&self) -> Vec<(String, Option<Arc<str>>)> {
+        self.ctx.router.local_routes()
+    }
+
+    fn hand_over(
+        &self,
+        client_id: Arc<str>,
+        resume: bool,
+    ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>> {
+        let handle = self.ctx.sessions.get(&client_id).map(|h| h.clone());
+        Box::pin(async move {
+            let handle = handle?;
+            let r = handle
+                .call(
+                    |reply| SessionMsg::HandOver { resume, reply },
+                    SESSION_CALL,
+                    RESTART_PATIENCE,
+                )
+                .await;
+            match r {
+                Ok(t) => {
+                    tracing::info!(%client_id, resume, "session_handed_over");
+                    Some(t)
+                }
+                Err(error) => {
+                    tracing::warn!(%client_id, %error, "session_hand_over_failed");
+                    None
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! CONNECT: the channel's checks, the `client.connect` and
+//! `client.authenticate` hook points, the session opened (or taken over,
+//! here or on another node) through the registry, and the CONNACK with
+//! `client.connack` and `client.connected`.
+
+use super::channel::Accepted;
+use super::{peer, ConnState};
+use crate::registry::{RegistryMsg, REGISTRY_NAME};
+use crate::session::{BindArgs, Binding};
+use ractor::ActorRef;
+use roost_core::hooks::{ConnectInfo, HookPoint, Identity};
+use roost_core::ClientInfo;
+use roost_protocol::{ConnAck, Connect, Packet, ReasonCode};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+impl ConnState {
+    pub(super) async fn connect(&mut self, mut c: Connect) {
+        peer::apply_peer_cert_identity(&mut c, &self.peer, self.peer_cert_as);
+        let accepted = match self.channel.connect(&c) {
+            Ok(a) => a,
+            Err(reason) => {
+                tracing::info!(peer = %self.peer, client_id = %c.client_id, ?reason, "connect_refused");
+                self.write(Packet::ConnAck(ConnAck {
+                    reason_code: reason,
+                    ..Default::default()
+                }));
+                self.close(None);
+                return;
+            }
+        };
+        let info = ConnectInfo {
+            client_id: accepted.client_id.clone(),
+            username: c.username.as_deref().map(Into::into),
+            peer: self.peer.clone(),
+            proto_ver: c.protocol,
+            clean_start: accepted.clean_start,
+            keepalive: accepted.keep_alive,
+        };
+        // client.connect (bans live there), then client.authenticate: EMQX's order.
+        let refused = self.ctx.hooks.client_connect(&info);
+        self.access.connect_info = Some(Box::new(info));
+        if let Err(reason) = refused {
+            if reason == ReasonCode::Banned {
+                self.ctx.metrics.inc_connections_banned();
+                tracing::info!(peer = %self.peer, client_id = %accepted.client_id, "connect_banned");
+            } else {
+                tracing::info!(peer = %self.peer, client_id = %accepted.client_id, ?reason, "connect_refused_by_hook");
+            }
+            self.refuse(reason);
+            return;
+        }
+        self.authenticate(c, accepted).await;
+    }
+
+    /// Opens (or resumes) the session of an authenticated client and sends
+    /// CONNACK (with the final Authentication Data of an enhanced
+    /// authentication).
+    pub(super) async fn open(&mut self, c: Connect, accepted: Accepted, identity: Identity) {
+        self.ctx.metrics.inc_authentication_success();
+        let info = Arc::new(ClientInfo {
+            client_id: accepted.client_id.clone(),
+            username: c.username.clone().or(identity.username).map(Into::into),
+            peer: self.peer.clone(),
+            proto_ver: c.protocol,
+            is_superuser: identity.is_superuser,
+            attrs: identity.attrs,
+            clean_start: accepted.clean_start,
+            keepalive: accepted.keep_alive,
+            expiry_interval: accepted.expiry,
+            connected_at: SystemTime::now(),
+        });
+        self.access.method = c.properties.authentication_method.clone();
+        self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
+        self.access.info = Some(info.clone());
+        let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
+            self.refuse(ReasonCode::ServerUnavailable);
+            return;
+        };
+        let registry: ActorRef<RegistryMsg> = registry.into();
+        let bind = BindArgs {
+            binding: Binding {
+                conn: self.handle.clone(),
+                version: c.protocol,
+                receive_maximum: accepted.receive_maximum,
+            },
+            client: info.clone(),
+            clean_start: accepted.clean_start,
+            expiry: accepted.expiry,
+            will: accepted.will.clone(),
+        };
+        let client_id = accepted.client_id.clone();
+        // A client id is unique cluster-wide: if no session of it lives here,
+        // another node may hold it; that node closes it (0x8E) and hands the
+        // session over when this connection resumes it.
+        let transferred = match self.ctx.router.cluster() {
+            Some(cluster) if !self.ctx.sessions.contains_key(&client_id) => cluster
+                .takeover(client_id.clone(), !accepted.clean_start)
+                .await
+                .map(Box::new),
+            _ => None,
+        };
+        let opened = registry
+            .call(
+                |reply| RegistryMsg::Open {
+                    client_id,
+                    bind: Box::new(bind),
+                    transferred,
+                    reply,
+                },
+                Some(Duration::from_secs(15)),
+            )
+            .await;
+        let (session, reply) = match opened {
+            Ok(ractor::rpc::CallResult::Success(Ok(r))) => r,
+            other => {
+                let why = match other {
+                    Ok(ractor::rpc::CallResult::Success(Err(e))) => e,
+                    _ => "registry unavailable".into(),
+                };
+                tracing::warn!(client_id = %accepted.client_id, error = %why, "session_open_failed");
+                self.refuse(ReasonCode::ServerUnavailable);
+                return;
+            }
+        };
+        self.channel.restore_awaiting_rel(reply.awaiting_rel);
+        *self.ack_route.write() = Some(session.clone());
+        self.session = Some(session);
+        let timeout = self
+            .channel
+            .keepalive_timeout(accepted.keep_alive)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.read_timeout_ms.send_replace(timeout);
+        let mut connack = self.channel.connack(&accepted, reply.session_present, &c);
+        if let Some(data) = identity.auth_data {
+            connack.properties.authentication_method = self.access.method.clone();
+            connack.properties.authentication_data = Some(data.into());
+        }
+        self.handle.set_client(info.clone());
+        self.ctx.metrics.inc_connections_accepted();
+        self.park_after = true;
+        tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
+        self.connack(connack);
+        self.ctx
+            .hooks
+            .notify(HookPoint::ClientConnected, |h| h.client_connected(&info));
+    }
+
+    /// Refuses the CONNECT with `reason` and closes.
+    pub(super) fn refuse(&mut self, reason: ReasonCode) {
+        self.connack(ConnAck {
+            reason_code: reason,
+            ..Default::default()
+        });
+        self.close(None);
+    }
+
+    /// Writes the CONNACK, after `client.connack`.
+    fn connack(&mut self, connack: ConnAck) {
+        if let Some(info) = self.access.connect_info.take() {
+            self.ctx.hooks.notify(HookPoint::ClientConnack, |h| {
+                h.client_connack(&info, connack.reason_code)
+            });
+        }
+        self.write(Packet::ConnAck(connack));
+    }
+}
