@@ -169,7 +169,7 @@ mod tests {
         assert!(validate(&[], &authz).is_ok());
         let jwt = AuthenticatorConfig::Jwt(config::JwtConfig::default());
         assert_eq!(
-            validate(&[jwt.clone()], &authz).unwrap_err(),
+            validate(std::slice::from_ref(&jwt), &authz).unwrap_err(),
             "authentication[0].secret: must be set for algorithm hmac-based"
         );
         let scram = AuthenticatorConfig::Scram(config::ScramConfig::default());

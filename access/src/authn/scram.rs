@@ -200,41 +200,45 @@ impl ServerFirst {
     }
 }
 
+/// The client's side of the exchange, for the tests of this crate (the SCRAM
+/// unit tests and the `client.authenticate` ones): the client-final message
+/// answering `server_first`, and the server signature the server-final
+/// message must carry.
+#[cfg(test)]
+pub(crate) fn client_final(
+    password: &[u8],
+    client_first_bare: &str,
+    server_first: &str,
+) -> (String, [u8; 32]) {
+    let mut nonce = "";
+    let mut salt = Vec::new();
+    let mut iterations = 0;
+    for attr in server_first.split(',') {
+        if let Some(v) = attr.strip_prefix("r=") {
+            nonce = v;
+        } else if let Some(v) = attr.strip_prefix("s=") {
+            salt = b64().decode(v).unwrap();
+        } else if let Some(v) = attr.strip_prefix("i=") {
+            iterations = v.parse().unwrap();
+        }
+    }
+    let salted = salted_password(password, &salt, iterations);
+    let client_key = hmac(&salted, b"Client Key");
+    let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth = format!("{client_first_bare},{server_first},{without_proof}");
+    let sig = hmac(&stored_key, auth.as_bytes());
+    let proof: Vec<u8> = client_key.iter().zip(sig).map(|(a, b)| a ^ b).collect();
+    let server_key = hmac(&salted, b"Server Key");
+    (
+        format!("{without_proof},p={}", b64().encode(proof)),
+        hmac(&server_key, auth.as_bytes()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A client side of the exchange, for the unit test.
-    fn client_final(
-        password: &[u8],
-        client_first_bare: &str,
-        server_first: &str,
-    ) -> (String, [u8; 32]) {
-        let mut nonce = "";
-        let mut salt = Vec::new();
-        let mut iterations = 0;
-        for attr in server_first.split(',') {
-            if let Some(v) = attr.strip_prefix("r=") {
-                nonce = v;
-            } else if let Some(v) = attr.strip_prefix("s=") {
-                salt = b64().decode(v).unwrap();
-            } else if let Some(v) = attr.strip_prefix("i=") {
-                iterations = v.parse().unwrap();
-            }
-        }
-        let salted = salted_password(password, &salt, iterations);
-        let client_key = hmac(&salted, b"Client Key");
-        let stored_key: [u8; 32] = Sha256::digest(client_key).into();
-        let without_proof = format!("c=biws,r={nonce}");
-        let auth = format!("{client_first_bare},{server_first},{without_proof}");
-        let sig = hmac(&stored_key, auth.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(sig).map(|(a, b)| a ^ b).collect();
-        let server_key = hmac(&salted, b"Server Key");
-        (
-            format!("{without_proof},p={}", b64().encode(proof)),
-            hmac(&server_key, auth.as_bytes()),
-        )
-    }
 
     #[test]
     fn exchange_succeeds_with_the_password_and_fails_without() {

@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_shipped_example_parses() {
-        let rules = parse(include_str!("../../../../acl.conf")).unwrap();
+        let rules = parse(include_str!("../../../acl.conf")).unwrap();
         assert_eq!(rules.len(), 5);
     }
 
