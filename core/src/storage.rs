@@ -64,4 +64,11 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Stores `value` under `name`, replacing what was there; durable once
     /// this returns.
     fn put(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
+
+    /// Where the document `name` is kept, as an operator would look for it (a
+    /// file's path): the reader of a document that does not decode names it
+    /// with this, since only the store knows where it is.
+    fn location(&self, name: &str) -> String {
+        name.to_string()
+    }
 }
