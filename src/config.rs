@@ -1,14 +1,78 @@
 //! Loading the broker's configuration: the built-in defaults (the `Default` impls of
-//! [`roost_actors::config::Config`]), then an optional YAML file (`--config FILE`), then
+//! [`Config`]), then an optional YAML file (`--config FILE`), then
 //! environment overrides `ROOST__<SECTION>__<KEY>`. A typo or a bad value stops
 //! start-up with a message that names the full key and where it was set, because a
 //! broker that silently ignores `max_inflght: 64` runs with a limit nobody chose.
 
-use roost_actors::config::{Config, SharedStrategy, Verify};
+use sections::{SharedStrategy, Verify};
+use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Every section's types, wherever the crate that owns the section keeps them.
+mod sections {
+    pub use super::LogConfig;
+    pub use roost_access::config::*;
+    pub use roost_actors::config::*;
+    pub use roost_admin::{ChaosConfig, HttpAuthConfig, HttpConfig};
+}
+
+/// The whole configuration tree: each section belongs to the crate that uses
+/// it; this is the one place that knows them all.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: sections::NodeConfig,
+    pub listeners: sections::ListenersConfig,
+    pub mqtt: sections::MqttConfig,
+    pub router: sections::RouterConfig,
+    pub retainer: sections::RetainerConfig,
+    pub sys_topics: sections::SysTopicsConfig,
+    pub log: LogConfig,
+    pub http: sections::HttpConfig,
+    pub chaos: sections::ChaosConfig,
+    pub supervision: sections::SupervisionConfig,
+    /// The authentication chain, in order (empty = no authentication).
+    pub authentication: Vec<sections::AuthenticatorConfig>,
+    /// Whether a client no authenticator had an answer for is let in; `None`
+    /// (the default) means yes when `authentication` is empty, no otherwise.
+    pub allow_anonymous: Option<bool>,
+    pub authorization: sections::AuthorizationConfig,
+    pub cluster: sections::ClusterConfig,
+}
+
+impl Config {
+    /// What the runtime starts from.
+    pub fn broker(&self) -> sections::BrokerConfig {
+        sections::BrokerConfig {
+            node: self.node.clone(),
+            listeners: self.listeners.clone(),
+            mqtt: self.mqtt.clone(),
+            router: self.router.clone(),
+            retainer: self.retainer.clone(),
+            sys_topics: self.sys_topics.clone(),
+            supervision: self.supervision.clone(),
+        }
+    }
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `roost_actors=debug,info`...
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
 
 /// Environment variables starting with this (any case) override configuration keys.
 pub const ENV_PREFIX: &str = "ROOST__";
@@ -403,9 +467,11 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
 fn validate(config: &Config) -> Result<(), (String, String)> {
     validate_ranges(config).map_err(|(key, problem)| (key.to_string(), problem))?;
     // Authenticators and authorization sources: keys, URLs, the ACL file.
-    roost_actors::access::validate(config).map_err(|e| match e.split_once(": ") {
-        Some((key, problem)) => (key.to_string(), problem.to_string()),
-        None => (String::new(), e),
+    roost_access::validate(&config.authentication, &config.authorization).map_err(|e| {
+        match e.split_once(": ") {
+            Some((key, problem)) => (key.to_string(), problem.to_string()),
+            None => (String::new(), e),
+        }
     })
 }
 
@@ -474,8 +540,7 @@ fn validate_ranges(config: &Config) -> Result<(), (&'static str, String)> {
         if cluster.cookie.is_empty() {
             return Err(("cluster.cookie", "must not be empty".into()));
         }
-        if cluster.discovery == roost_actors::config::Discovery::Dns && cluster.dns.name.is_empty()
-        {
+        if cluster.discovery == sections::Discovery::Dns && cluster.dns.name.is_empty() {
             return Err((
                 "cluster.dns.name",
                 "must be set when cluster.discovery is dns".into(),
@@ -510,9 +575,7 @@ fn validate_ranges(config: &Config) -> Result<(), (&'static str, String)> {
 
 /// Checks of `listeners.*` (keys are per listener, so named at run time). The
 /// certificate files themselves are read when the broker starts.
-fn validate_listeners(
-    listeners: &roost_actors::config::ListenersConfig,
-) -> Result<(), (String, String)> {
+fn validate_listeners(listeners: &sections::ListenersConfig) -> Result<(), (String, String)> {
     for l in listeners.all() {
         let key = |k: &str| format!("listeners.{}.{k}", l.name);
         if l.bind.parse::<SocketAddr>().is_err() {
@@ -590,14 +653,14 @@ pub fn render(config: &Config) -> String {
     } = config;
     let mut out = Yaml::default();
 
-    let roost_actors::config::NodeConfig { name, data_dir } = node;
+    let sections::NodeConfig { name, data_dir } = node;
     out.section("node", 0);
     out.string("name", name, 1);
     out.string("data_dir", data_dir, 1);
 
-    let roost_actors::config::ListenersConfig { tcp, tls, ws, wss } = listeners;
+    let sections::ListenersConfig { tcp, tls, ws, wss } = listeners;
     out.section("listeners", 0);
-    let roost_actors::config::TcpListenerConfig {
+    let sections::TcpListenerConfig {
         enabled,
         bind,
         max_connections,
@@ -613,7 +676,7 @@ pub fn render(config: &Config) -> String {
         (*proxy_protocol, *proxy_protocol_timeout),
     );
 
-    let roost_actors::config::TlsListenerConfig {
+    let sections::TlsListenerConfig {
         enabled,
         bind,
         max_connections,
@@ -638,7 +701,7 @@ pub fn render(config: &Config) -> String {
     );
     render_tls(&mut out, &tls.tls_options());
 
-    let roost_actors::config::WsListenerConfig {
+    let sections::WsListenerConfig {
         enabled,
         bind,
         max_connections,
@@ -650,7 +713,7 @@ pub fn render(config: &Config) -> String {
     let proxy = (*proxy_protocol, *proxy_protocol_timeout);
     render_listener(&mut out, "ws", common, Some(path), proxy);
 
-    let roost_actors::config::WssListenerConfig {
+    let sections::WssListenerConfig {
         enabled,
         bind,
         max_connections,
@@ -671,7 +734,7 @@ pub fn render(config: &Config) -> String {
     render_listener(&mut out, "wss", common, Some(path), proxy);
     render_tls(&mut out, &wss.tls_options());
 
-    let roost_actors::config::MqttConfig {
+    let sections::MqttConfig {
         max_packet_size,
         max_clientid_len,
         max_topic_levels,
@@ -736,11 +799,11 @@ pub fn render(config: &Config) -> String {
     out.plain("upgrade_qos", upgrade_qos, 1);
     out.duration("idle_timeout", *idle_timeout, 1);
 
-    let roost_actors::config::RouterConfig { shards } = router;
+    let sections::RouterConfig { shards } = router;
     out.section("router", 0);
     out.plain("shards", shards, 1);
 
-    let roost_actors::config::RetainerConfig {
+    let sections::RetainerConfig {
         max_retained_messages,
         max_payload_size,
         msg_expiry_interval,
@@ -752,20 +815,20 @@ pub fn render(config: &Config) -> String {
     out.duration("msg_expiry_interval", *msg_expiry_interval, 1);
     out.duration("msg_clear_interval", *msg_clear_interval, 1);
 
-    let roost_actors::config::SysTopicsConfig { sys_msg_interval } = sys_topics;
+    let sections::SysTopicsConfig { sys_msg_interval } = sys_topics;
     out.section("sys_topics", 0);
     out.duration("sys_msg_interval", *sys_msg_interval, 1);
 
-    let roost_actors::config::LogConfig { level } = log;
+    let sections::LogConfig { level } = log;
     out.section("log", 0);
     out.string("level", level, 1);
 
-    let roost_actors::config::HttpConfig {
+    let sections::HttpConfig {
         enabled,
         bind,
         auth,
     } = http;
-    let roost_actors::config::HttpAuthConfig { username, password } = auth;
+    let sections::HttpAuthConfig { username, password } = auth;
     out.section("http", 0);
     out.plain("enabled", enabled, 1);
     out.string("bind", bind, 1);
@@ -773,11 +836,11 @@ pub fn render(config: &Config) -> String {
     out.string("username", username, 2);
     out.string("password", password, 2);
 
-    let roost_actors::config::ChaosConfig { enabled } = chaos;
+    let sections::ChaosConfig { enabled } = chaos;
     out.section("chaos", 0);
     out.plain("enabled", enabled, 1);
 
-    let roost_actors::config::SupervisionConfig { intensity, period } = supervision;
+    let sections::SupervisionConfig { intensity, period } = supervision;
     out.section("supervision", 0);
     out.plain("intensity", intensity, 1);
     out.duration("period", *period, 1);
@@ -792,13 +855,13 @@ pub fn render(config: &Config) -> String {
         None => out.plain("allow_anonymous", "~", 0),
     }
 
-    let roost_actors::config::AuthorizationConfig {
+    let sections::AuthorizationConfig {
         no_match,
         deny_action,
         cache,
         sources,
     } = authorization;
-    let roost_actors::config::AuthzCacheConfig {
+    let sections::AuthzCacheConfig {
         enabled,
         max_size,
         ttl,
@@ -823,7 +886,7 @@ pub fn render(config: &Config) -> String {
         &serde_json::to_value(sources).expect("sources serialize"),
         1,
     );
-    let roost_actors::config::ClusterConfig {
+    let sections::ClusterConfig {
         enabled,
         bind,
         cookie,
@@ -841,13 +904,13 @@ pub fn render(config: &Config) -> String {
     out.plain(
         "discovery",
         match discovery {
-            roost_actors::config::Discovery::Static => "static",
-            roost_actors::config::Discovery::Dns => "dns",
+            sections::Discovery::Static => "static",
+            sections::Discovery::Dns => "dns",
         },
         1,
     );
     out.list("seeds", seeds, 1);
-    let roost_actors::config::ClusterDnsConfig { name, port } = dns;
+    let sections::ClusterDnsConfig { name, port } = dns;
     out.section("dns", 1);
     out.string("name", name, 2);
     out.plain("port", port, 2);
@@ -861,7 +924,7 @@ pub fn render(config: &Config) -> String {
 /// The TLS keys of a `tls` or `wss` listener. [`TlsOptions`] is destructured in
 /// full, so a new TLS key fails to compile until it is rendered here.
 ///
-/// [`TlsOptions`]: roost_actors::config::TlsOptions
+/// [`TlsOptions`]: sections::TlsOptions
 /// The keys every listener has: `(enabled, bind, max_connections)`, the
 /// WebSocket `path` if any, then `(proxy_protocol, proxy_protocol_timeout)`.
 fn render_listener(
@@ -882,8 +945,8 @@ fn render_listener(
     out.duration("proxy_protocol_timeout", proxy_protocol_timeout, 2);
 }
 
-fn render_tls(out: &mut Yaml, tls: &roost_actors::config::TlsOptions) {
-    let roost_actors::config::TlsOptions {
+fn render_tls(out: &mut Yaml, tls: &sections::TlsOptions) {
+    let sections::TlsOptions {
         certfile,
         keyfile,
         cacertfile,
@@ -1244,7 +1307,7 @@ mod tests {
 
     #[test]
     fn listener_keys_are_read_and_checked() {
-        use roost_actors::config::{PeerCertAs, TlsVersion};
+        use sections::{PeerCertAs, TlsVersion};
         let config = load_env(&[
             ("ROOST__LISTENERS__TLS__VERSIONS", "tlsv1.2"),
             ("ROOST__LISTENERS__WSS__VERSIONS", "tlsv1.3, tlsv1.2"),
@@ -1372,7 +1435,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.authentication.len(), 2);
         assert_eq!(config.allow_anonymous, Some(true));
-        let roost_actors::config::AuthenticatorConfig::Jwt(jwt) = &config.authentication[1] else {
+        let sections::AuthenticatorConfig::Jwt(jwt) = &config.authentication[1] else {
             panic!("{:?}", config.authentication[1]);
         };
         assert_eq!(jwt.verify_claims["clientId"], "${clientid}");

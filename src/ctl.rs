@@ -42,7 +42,7 @@ pub enum CtlError {
 }
 
 /// A node of `GET /api/v5/actors`: the broker's own type, read back.
-pub use roost_actors::tree::ActorNode;
+pub use roost_core::api::ActorNode;
 
 /// An error body of the API.
 #[derive(Debug, Deserialize)]

@@ -8,10 +8,13 @@ mod ctl;
 use anyhow::Context as _;
 use clap::Parser as _;
 use cli::{Cli, Command, ConfigArgs};
-use roost_actors::config::Config;
+use config::Config;
+use roost_actors::broker::Seams;
 use roost_actors::{Broker, BrokerError};
+use roost_core::hooks::HooksBuilder;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
@@ -99,6 +102,49 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// Puts the broker together: the counters, access control on its hook
+/// points, the REST API, and the cluster if enabled.
+fn seams(config: &Config) -> anyhow::Result<Seams> {
+    let store = Arc::new(roost_access::JsonFiles::new(&config.node.data_dir));
+    let access = roost_access::Access::new(
+        &config.authentication,
+        config.allow_anonymous,
+        &config.authorization,
+        store,
+    )
+    .map_err(BrokerError::Extension)?;
+    let mut hooks = HooksBuilder::default();
+    access.register(&mut hooks);
+    let mut extensions = extensions(config)?;
+    if config.http.enabled {
+        let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
+            listener: "http".into(),
+            addr: config.http.bind.clone(),
+            error,
+        })?;
+        let (chaos, auth) = (config.chaos.clone(), config.http.auth.clone());
+        extensions.push(Box::new(move |api| {
+            let admin = Arc::new(roost_admin::Admin {
+                api: api.clone(),
+                access,
+                chaos,
+                auth,
+            });
+            Ok(roost_admin::child_spec(roost_admin::HttpArgs {
+                admin,
+                socket,
+            }))
+        }));
+    }
+    Ok(Seams {
+        metrics: Arc::default(),
+        hooks: hooks.build(),
+        authz: config.authorization.policy(),
+        cluster: None,
+        extensions,
+    })
+}
+
 /// What starts with the broker besides its core: the cluster, if enabled.
 fn extensions(config: &Config) -> anyhow::Result<Vec<roost_actors::broker::Extension>> {
     #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
@@ -135,11 +181,8 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
-        let seams = roost_actors::broker::Seams {
-            extensions: extensions(&config)?,
-            ..Default::default()
-        };
-        let broker = Broker::start_with(config.clone(), seams).await?;
+        let seams = seams(&config)?;
+        let broker = Broker::start_with(config.broker(), seams).await?;
         tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
         let name = tokio::select! {
             _ = sigint.recv() => "SIGINT",

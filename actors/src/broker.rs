@@ -14,13 +14,12 @@
 //!         ├── connections    dynamic supervisor
 //!         │   └── conn:<peer>
 //!         └── acceptor
-//! └── http                   REST API, actor-tree page, chaos (`roost/http`)
+//! and the extensions the binary adds (the cluster, `roost/http`: the REST API)
 //! ```
 
 use crate::api::Api;
-use crate::config::Config;
+use crate::config::BrokerConfig;
 use crate::context::BrokerContext;
-use crate::http::{HttpArgs, HttpServer, HTTP_NAME};
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
 use crate::registry::{Registry, REGISTRY_NAME, SESSIONS_NAME};
 use crate::retainer::Retainer;
@@ -30,6 +29,7 @@ use crate::sys::SysTopics;
 use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, SpawnErr};
+use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::{BrokerApi, Hooks, Metrics};
 use roost_supervisor::{
@@ -56,9 +56,9 @@ pub enum BrokerError {
     /// A listener's certificate, key or CA file is missing or unusable.
     #[error(transparent)]
     Listener(#[from] SetupError),
-    /// Access control could not be set up (a bad key, an unreadable ACL file or table).
+    /// An extension could not be set up.
     #[error("{0}")]
-    Access(String),
+    Extension(String),
 }
 
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
@@ -151,6 +151,9 @@ fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpe
 pub struct Seams {
     pub metrics: Arc<Metrics>,
     pub hooks: Hooks,
+    /// What the runtime does with authorization (the deny action, the
+    /// per-client cache): access control's settings.
+    pub authz: AuthzPolicy,
     /// The cluster this node joins (roost-cluster), if clustering is on.
     pub cluster: Option<Arc<dyn ClusterLink>>,
     pub extensions: Vec<Extension>,
@@ -162,21 +165,21 @@ pub type Extension = Box<dyn FnOnce(&Arc<dyn BrokerApi>) -> Result<ChildSpec, Br
 impl Broker {
     /// Binds every enabled listener, then starts the actor tree. Each listener
     /// logs `listener_ready` with its name and bound address once it accepts.
-    pub async fn start(config: Config) -> Result<Broker, BrokerError> {
+    pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
         Broker::start_with(config, Seams::default()).await
     }
 
     /// [`Broker::start`] with extensions (the cluster): each one is called with
     /// the context before the tree starts and gives a child of the root
     /// supervisor, started after the core and before the listeners.
-    pub async fn start_with(config: Config, seams: Seams) -> Result<Broker, BrokerError> {
+    pub async fn start_with(config: BrokerConfig, seams: Seams) -> Result<Broker, BrokerError> {
         let Seams {
             metrics,
             hooks,
+            authz,
             cluster,
             extensions,
         } = seams;
-        let access = Arc::new(crate::access::Access::new(&config).map_err(BrokerError::Access)?);
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
         for settings in config.listeners.all() {
@@ -202,29 +205,13 @@ impl Broker {
                 settings.max_connections,
             ));
         }
-        let http = &config.http;
-        let http_socket = if http.enabled {
-            let socket =
-                std::net::TcpListener::bind(&http.bind).map_err(|error| BrokerError::Bind {
-                    listener: "http".into(),
-                    addr: http.bind.clone(),
-                    error,
-                })?;
-            let addr = socket
-                .local_addr()
-                .map_err(|e| BrokerError::Spawn(e.to_string()))?;
-            listeners.push(("http".to_string(), addr));
-            Some(Arc::new(socket))
-        } else {
-            None
-        };
         // Restart intensity of the static supervisors (`supervision.*`): a part
         // that crashes more often takes its supervisor down (OTP escalation).
         let intensity = Intensity {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let ctx = BrokerContext::new(config, access, metrics, Arc::new(hooks), cluster);
+        let ctx = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
         let api: Arc<dyn BrokerApi> = Api::new(ctx.clone());
 
         let shards = (0..ctx.router.shard_count())
@@ -314,19 +301,6 @@ impl Broker {
             Strategy::OneForOne,
             listener_specs,
         )]);
-        if let Some(socket) = http_socket {
-            children.push(spawn_spec(
-                "http",
-                "http",
-                Restart::Permanent,
-                Some(HTTP_NAME.into()),
-                HttpServer,
-                HttpArgs {
-                    ctx: ctx.clone(),
-                    socket,
-                },
-            ));
-        }
         let args = SupervisorArgs {
             strategy: Strategy::OneForOne,
             intensity,

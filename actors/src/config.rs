@@ -1,39 +1,30 @@
-//! The broker's configuration, as read from `config.yaml` (see that file for the
-//! meaning of every key). Every struct rejects unknown keys so a typo stops
-//! start-up with a message naming the key. Defaults follow EMQX 5 where the MQTT
-//! specification leaves a choice.
+//! The runtime's configuration sections (`listeners`, `router`, `retainer`,
+//! `sys_topics`), and [`BrokerConfig`], what the runtime starts from: these
+//! and the sections it shares with other crates (`node`, `mqtt`,
+//! `supervision`, from roost-core). The `roost` binary reads the whole tree
+//! (see `config.yaml` for the meaning of every key). Every struct rejects
+//! unknown keys so a typo stops start-up with a message naming the key.
+//! Defaults follow EMQX 5 where the MQTT specification leaves a choice.
 
-pub use crate::access::config::*;
 pub use roost_core::config::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The whole configuration tree.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
+/// What the runtime starts from.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerConfig {
     pub node: NodeConfig,
     pub listeners: ListenersConfig,
     pub mqtt: MqttConfig,
     pub router: RouterConfig,
     pub retainer: RetainerConfig,
     pub sys_topics: SysTopicsConfig,
-    pub log: LogConfig,
-    pub http: HttpConfig,
-    pub chaos: ChaosConfig,
     pub supervision: SupervisionConfig,
-    /// The authentication chain, in order (empty = no authentication).
-    pub authentication: Vec<AuthenticatorConfig>,
-    /// Whether a client no authenticator had an answer for is let in; `None`
-    /// (the default) means yes when `authentication` is empty, no otherwise.
-    pub allow_anonymous: Option<bool>,
-    pub authorization: AuthorizationConfig,
-    pub cluster: ClusterConfig,
 }
 
 /// `listeners.*`: one entry per transport, each optional. The names are the
 /// listeners' names in logs and in the actor tree (`roost/listeners/<name>`).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListenersConfig {
     pub tcp: TcpListenerConfig,
@@ -43,7 +34,7 @@ pub struct ListenersConfig {
 }
 
 /// `listeners.tcp.*`: plain MQTT over TCP.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TcpListenerConfig {
     pub enabled: bool,
@@ -78,7 +69,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_MAX_CONNECTIONS: usize = 1_024_000;
 
 /// Whether and how a TLS listener asks for client certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Verify {
     /// No client certificate is asked for (EMQX `verify_none`).
@@ -93,7 +84,7 @@ pub enum Verify {
 }
 
 /// A TLS protocol version, named as EMQX names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum TlsVersion {
     #[serde(rename = "tlsv1.3")]
     Tls13,
@@ -113,7 +104,7 @@ impl TlsVersion {
 
 /// What of a verified client certificate replaces the CONNECT's username or
 /// client id (EMQX's `peer_cert_as_username` / `peer_cert_as_clientid`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PeerCertAs {
     /// The CONNECT's own value is kept.
@@ -215,7 +206,7 @@ impl ListenersConfig {
 macro_rules! tls_listener_config {
     ($(#[$doc:meta])* $name:ident, bind = $bind:expr, { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Deserialize)]
+        #[derive(Debug, Clone, Deserialize, Serialize)]
         #[serde(deny_unknown_fields, default)]
         pub struct $name {
             pub enabled: bool,
@@ -298,7 +289,7 @@ tls_listener_config!(
 );
 
 /// `listeners.ws.*`: MQTT over WebSocket (binary frames, subprotocol `mqtt`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WsListenerConfig {
     pub enabled: bool,
@@ -344,7 +335,7 @@ where
 }
 
 /// `router.*`: the topic index.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
     /// Number of topic shard actors (partitions of the index by first topic level).
@@ -358,7 +349,7 @@ impl Default for RouterConfig {
 }
 
 /// `retainer.*`: retained messages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetainerConfig {
     /// 0 = unlimited. A new retained topic beyond the limit is not stored (counted).
@@ -385,7 +376,7 @@ impl Default for RetainerConfig {
 }
 
 /// `sys_topics.*`: the broker's own `$SYS/brokers/<node>/...` messages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SysTopicsConfig {
     /// Interval of `$SYS/brokers/<node>/uptime` and stats (0s = off).
@@ -399,66 +390,4 @@ impl Default for SysTopicsConfig {
             sys_msg_interval: Duration::from_secs(60),
         }
     }
-}
-
-/// `log.*`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// A tracing filter: `info`, `debug`, `roost_actors=debug,info`...
-    pub level: String,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: "info".into(),
-        }
-    }
-}
-
-/// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub enabled: bool,
-    /// Address of the HTTP listener (EMQX's dashboard port).
-    pub bind: String,
-    pub auth: HttpAuthConfig,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            enabled: true,
-            bind: "127.0.0.1:18083".into(),
-            auth: HttpAuthConfig::default(),
-        }
-    }
-}
-
-/// `http.auth.*`: HTTP basic auth credentials for every API request.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpAuthConfig {
-    pub username: String,
-    pub password: String,
-}
-
-impl Default for HttpAuthConfig {
-    /// EMQX's dashboard defaults; the listener binds to loopback by default.
-    fn default() -> Self {
-        HttpAuthConfig {
-            username: "admin".into(),
-            password: "public".into(),
-        }
-    }
-}
-
-/// `chaos.*`: fault injection for tests and game days.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct ChaosConfig {
-    /// Allow `POST /api/v5/actors/kill`. Off by default.
-    pub enabled: bool,
 }

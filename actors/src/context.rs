@@ -1,8 +1,7 @@
 //! What every actor of one broker shares: configuration, the topic index, the
 //! retained store and the counters. Passed as `Arc<BrokerContext>` at spawn.
 
-use crate::access::Access;
-use crate::config::Config;
+use crate::config::BrokerConfig;
 use crate::connection::{ConnHandle, ConnId};
 use crate::retainer::RetainedStore;
 use crate::router::Router;
@@ -26,7 +25,7 @@ pub type ConnTable = dashmap::DashMap<ConnId, std::sync::Weak<ConnHandle>>;
 
 /// Shared, read-mostly broker state.
 pub struct BrokerContext {
-    pub config: Config,
+    pub config: BrokerConfig,
     /// `config.mqtt` behind one `Arc`, for the per-connection channels.
     pub mqtt: Arc<crate::config::MqttConfig>,
     pub router: Router,
@@ -53,8 +52,6 @@ pub struct BrokerContext {
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).
     pub started_at_wall: std::time::SystemTime,
-    /// Banned clients, authentication and authorization (the REST API's tables).
-    pub access: Arc<Access>,
     /// The hook points and who registered at them.
     pub hooks: Arc<Hooks>,
     /// What the runtime itself does with authorization (deny action, cache).
@@ -62,10 +59,10 @@ pub struct BrokerContext {
 }
 
 impl BrokerContext {
-    /// Builds the context from the configuration and its access control.
+    /// Builds the context from the configuration and the seams the binary gives.
     pub fn new(
-        config: Config,
-        access: Arc<Access>,
+        config: BrokerConfig,
+        authz: AuthzPolicy,
         metrics: Arc<Metrics>,
         hooks: Arc<Hooks>,
         cluster: Option<Arc<dyn ClusterLink>>,
@@ -78,10 +75,7 @@ impl BrokerContext {
             hooks.clone(),
             cluster,
         );
-        let authz = AuthzPolicy {
-            deny_action: config.authorization.deny_action,
-            cache: config.authorization.cache.clone(),
-        };
+
         let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
@@ -99,7 +93,6 @@ impl BrokerContext {
             sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),
-            access,
             hooks,
             authz,
         })

@@ -11,14 +11,12 @@ macro_rules! ractor_message {
     };
 }
 
-pub mod access;
 pub mod api;
 pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod context;
 pub mod dropped;
-pub mod http;
 pub mod idle;
 pub mod listener;
 pub mod registry;
@@ -30,4 +28,4 @@ pub mod transport;
 pub mod tree;
 
 pub use broker::{Broker, BrokerError};
-pub use config::Config;
+pub use config::BrokerConfig;

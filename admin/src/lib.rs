@@ -1,20 +1,26 @@
-//! The operator HTTP listener (EMQX's dashboard port): the REST API under
-//! `/api/v5` (actor tree, kill-by-path for chaos testing, stats, nodes) and the
-//! live actor-tree page at `/actors`. Every request needs HTTP basic auth.
+//! roost-admin: the operator HTTP listener (EMQX's dashboard port): the REST
+//! API under `/api/v5` (actor tree, kill-by-path for chaos testing, stats,
+//! nodes, cluster, users, ACL rules, bans) and the live actor-tree page at
+//! `/actors`. Every request needs HTTP basic auth. It reaches the broker only
+//! through [`BrokerApi`], and access control's tables through roost-access.
 //!
 //! The server is an axum app on the broker's tokio runtime, run by the
 //! [`HttpServer`] actor under the root supervisor (`roost/http`): if it crashes
 //! or is killed, the supervisor restarts it on the same socket, which
-//! `Broker::start` bound so that a taken port fails start-up.
+//! [`bind`] bound before the broker started, so that a taken port fails
+//! start-up.
 
 mod access;
 mod api;
 mod auth;
 
-use crate::context::BrokerContext;
 use axum::routing::{get, post};
 use axum::Router;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use roost_access::Access;
+use roost_core::BrokerApi;
+use roost_supervisor::{ChildSpec, Restart};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -25,12 +31,40 @@ pub const HTTP_NAME: &str = "roost/http";
 #[derive(Clone)]
 pub struct HttpServer;
 
+/// What every handler reaches: the broker, access control's tables, and
+/// the settings of the API itself.
+pub struct Admin {
+    pub api: Arc<dyn BrokerApi>,
+    pub access: Arc<Access>,
+    pub chaos: ChaosConfig,
+    pub auth: HttpAuthConfig,
+}
+
 /// What the [`HttpServer`] starts (and restarts) with.
 #[derive(Clone)]
 pub struct HttpArgs {
-    pub ctx: Arc<BrokerContext>,
-    /// The socket bound by `Broker::start`, shared by every incarnation.
+    pub admin: Arc<Admin>,
+    /// The socket [`bind`] bound, shared by every incarnation.
     pub socket: Arc<std::net::TcpListener>,
+}
+
+/// Binds `http.bind` (before the broker starts: a taken port is a start-up
+/// error naming the address).
+pub fn bind(config: &HttpConfig) -> std::io::Result<Arc<std::net::TcpListener>> {
+    std::net::TcpListener::bind(&config.bind).map(Arc::new)
+}
+
+/// The `http` child of the root supervisor (`roost/http`), permanent: a crash
+/// or a kill restarts it on the same socket.
+pub fn child_spec(args: HttpArgs) -> ChildSpec {
+    ChildSpec::new("http", "http", Restart::Permanent, move |sup: ActorCell| {
+        let args = args.clone();
+        async move {
+            Actor::spawn_linked(Some(HTTP_NAME.into()), HttpServer, args, sup)
+                .await
+                .map(|(r, _)| r.get_cell())
+        }
+    })
 }
 
 /// Holds the server's shutdown trigger. The state is dropped however the actor
@@ -56,7 +90,7 @@ impl Actor for HttpServer {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router(args.ctx);
+        let app = router(args.admin);
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = rx.await;
@@ -75,11 +109,8 @@ impl Actor for HttpServer {
 
 /// The routes, all behind basic auth (the fallback too: without credentials,
 /// nothing about the server is revealed, not even which paths exist).
-fn router(ctx: Arc<BrokerContext>) -> Router {
-    let auth = auth::BasicAuth::new(
-        &ctx.config.http.auth.username,
-        &ctx.config.http.auth.password,
-    );
+fn router(ctx: Arc<Admin>) -> Router {
+    let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
     Router::new()
         .route("/", get(api::index))
         .route("/actors", get(api::page))
@@ -123,4 +154,50 @@ fn router(ctx: Arc<BrokerContext>) -> Router {
             Arc::new(auth),
             auth::require,
         ))
+}
+
+/// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    /// Address of the HTTP listener (EMQX's dashboard port).
+    pub bind: String,
+    pub auth: HttpAuthConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            bind: "127.0.0.1:18083".into(),
+            auth: HttpAuthConfig::default(),
+        }
+    }
+}
+
+/// `http.auth.*`: HTTP basic auth credentials for every API request.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthConfig {
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for HttpAuthConfig {
+    /// EMQX's dashboard defaults; the listener binds to loopback by default.
+    fn default() -> Self {
+        HttpAuthConfig {
+            username: "admin".into(),
+            password: "public".into(),
+        }
+    }
+}
+
+/// `chaos.*`: fault injection for tests and game days.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChaosConfig {
+    /// Allow `POST /api/v5/actors/kill`. Off by default.
+    pub enabled: bool,
 }

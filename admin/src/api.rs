@@ -1,22 +1,19 @@
 //! The handlers of `/api/v5/...` and of the actor-tree page. Errors are JSON
 //! `{"code": "...", "message": "..."}` like EMQX's API.
 
-use crate::context::BrokerContext;
-use crate::registry::SESSIONS_NAME;
-use crate::tree::{self, ActorNode, TreeError, TreeRoot};
+use crate::Admin;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
-use ractor::ActorRef;
+use roost_core::api::{ActorNode, TreeError};
 use roost_core::cluster::{ClusterLink, ClusterStatus};
-use roost_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-type Ctx = State<Arc<BrokerContext>>;
+type Ctx = State<Arc<Admin>>;
 
 /// The ractor name of the root supervisor, where every tree query starts.
 const ROOT_NAME: &str = "roost";
@@ -61,28 +58,6 @@ impl From<TreeError> for Failure {
     }
 }
 
-/// Runs `f` on the tree root: the root supervisor as it is registered now.
-async fn with_root<T, F>(ctx: &BrokerContext, f: F) -> Result<T, Failure>
-where
-    F: AsyncFnOnce(&TreeRoot<'_>) -> Result<T, TreeError>,
-{
-    let cell = ractor::registry::where_is(ROOT_NAME).ok_or_else(|| {
-        Failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::new("SERVICE_UNAVAILABLE", "the root supervisor is not running"),
-        )
-    })?;
-    let root = TreeRoot {
-        cell: &cell,
-        name: ROOT_NAME,
-        started_at: ctx.started_at_wall,
-        gauges: &ctx.mailboxes,
-        sessions: &ctx.sessions,
-        conns: &ctx.conns,
-    };
-    Ok(f(&root).await?)
-}
-
 /// Any other path.
 pub async fn not_found() -> Failure {
     Failure(
@@ -115,11 +90,7 @@ pub async fn actors(
     State(ctx): Ctx,
     Query(q): Query<TreeQuery>,
 ) -> Result<Json<ActorNode>, Failure> {
-    let prefix = q.prefix.as_deref().filter(|p| !p.is_empty());
-    let node = with_root(&ctx, async |root: &TreeRoot<'_>| {
-        tree::actor_tree(root, prefix, q.depth).await
-    })
-    .await?;
+    let node = ctx.api.actor_tree(q.prefix, q.depth).await?;
     Ok(Json(node))
 }
 
@@ -138,7 +109,7 @@ pub struct Killed {
 /// `POST /api/v5/actors/kill {"path": "..."}`: kills the actor as a crash would,
 /// so its supervisor's restart policy applies. Only with `chaos.enabled`.
 pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<Killed>, Failure> {
-    if !ctx.config.chaos.enabled {
+    if !ctx.chaos.enabled {
         return Err(Failure(
             StatusCode::FORBIDDEN,
             ApiError::new(
@@ -155,10 +126,7 @@ pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<
             ApiError::new("BAD_REQUEST", "the root supervisor cannot be killed"),
         ));
     }
-    with_root(&ctx, async |root: &TreeRoot<'_>| {
-        tree::kill(root, path).await
-    })
-    .await?;
+    ctx.api.kill_actor(path.to_string()).await?;
     Ok(Json(Killed {
         killed: path.to_string(),
     }))
@@ -188,23 +156,15 @@ pub struct Stats {
 
 /// `GET /api/v5/stats`.
 pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
-    let sessions = match ractor::registry::where_is(SESSIONS_NAME) {
-        Some(cell) => {
-            let sup: ActorRef<DynamicSupervisorMsg> = cell.into();
-            DynamicSupervisor::count_children(&sup).await.ok()
-        }
-        None => None,
-    };
-    let sessions_hibernating = ctx.sessions_hibernating.load(Ordering::Relaxed);
+    let s = ctx.api.stats().await;
     Json(Stats {
-        connections: ctx.connections.load(Ordering::Relaxed),
-        // The supervisor counts the sessions with an actor.
-        sessions: sessions.map(|n| n + sessions_hibernating),
-        sessions_hibernating,
-        connections_hibernating: ctx.conns_hibernating.load(Ordering::Relaxed),
-        routes: ctx.router.route_count(),
-        retained: ctx.retained.len(),
-        metrics: ctx.metrics.snapshot().into_iter().collect(),
+        connections: s.connections,
+        sessions: s.sessions,
+        sessions_hibernating: s.sessions_hibernating,
+        connections_hibernating: s.connections_hibernating,
+        routes: s.routes,
+        retained: s.retained,
+        metrics: ctx.api.metrics().snapshot().into_iter().collect(),
     })
 }
 
@@ -224,16 +184,19 @@ pub struct Node {
 
 /// `GET /api/v5/nodes`: this node first, then the other cluster members.
 pub async fn nodes(State(ctx): Ctx) -> Json<Vec<Node>> {
+    let uptime = SystemTime::now()
+        .duration_since(ctx.api.started_at())
+        .map_or(0, |d| d.as_secs());
     let mut nodes = vec![Node {
-        node: ctx.config.node.name.clone(),
+        node: ctx.api.node_name().to_string(),
         node_status: "running",
-        uptime: Some(ctx.started_at.elapsed().as_secs()),
+        uptime: Some(uptime),
         version: Some(env!("CARGO_PKG_VERSION")),
-        connections: Some(ctx.connections.load(Ordering::Relaxed)),
+        connections: Some(ctx.api.stats().await.connections),
     }];
     // Other members as this node sees them (EMQX lists them with status
     // `running` or `stopped`; their own figures are theirs to report).
-    if let Some(cluster) = ctx.router.cluster() {
+    if let Some(cluster) = ctx.api.cluster() {
         for m in cluster
             .status()
             .members
@@ -258,11 +221,11 @@ pub async fn nodes(State(ctx): Ctx) -> Json<Vec<Node>> {
 
 /// `GET /api/v5/cluster`: this node's view of the cluster membership.
 pub async fn cluster(State(ctx): Ctx) -> Json<ClusterStatus> {
-    Json(match ctx.router.cluster() {
+    Json(match ctx.api.cluster() {
         Some(cluster) => cluster.status(),
         None => ClusterStatus {
             enabled: false,
-            node: ctx.config.node.name.clone(),
+            node: ctx.api.node_name().to_string(),
             members: Vec::new(),
         },
     })
@@ -275,8 +238,8 @@ pub struct JoinRequest {
     pub address: String,
 }
 
-fn cluster_of(ctx: &BrokerContext) -> Result<&Arc<dyn ClusterLink>, Failure> {
-    ctx.router.cluster().ok_or_else(|| {
+fn cluster_of(ctx: &Admin) -> Result<Arc<dyn ClusterLink>, Failure> {
+    ctx.api.cluster().ok_or_else(|| {
         Failure(
             StatusCode::BAD_REQUEST,
             ApiError::new(

@@ -9,21 +9,21 @@
 //! Every change is saved to `node.data_dir` before the answer.
 
 use super::api::{ApiError, Failure};
-use crate::access::authn::{password, scram};
-use crate::access::authz::builtin::{ApiRule, BuiltInRules};
-use crate::access::banned::{self, BanEntry, BanKind};
-use crate::access::store::StoreError;
-use crate::context::BrokerContext;
+use crate::Admin;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use roost_access::authn::{password, scram};
+use roost_access::authz::builtin::{ApiRule, BuiltInRules};
+use roost_access::banned::{self, BanEntry, BanKind};
+use roost_access::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-type Ctx = State<Arc<BrokerContext>>;
+type Ctx = State<Arc<Admin>>;
 
 fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
     Failure(status, ApiError::new(code, message))
@@ -63,7 +63,7 @@ enum UserDb {
     Scram,
 }
 
-fn user_db(ctx: &BrokerContext, id: &str) -> Result<UserDb, Failure> {
+fn user_db(ctx: &Admin, id: &str) -> Result<UserDb, Failure> {
     let db = match id {
         "password_based:built_in_database" => UserDb::Password,
         "scram:built_in_database" => UserDb::Scram,
@@ -106,7 +106,7 @@ pub struct UserView {
     pub is_superuser: bool,
 }
 
-fn list_of(ctx: &BrokerContext, db: UserDb) -> Vec<Value> {
+fn list_of(ctx: &Admin, db: UserDb) -> Vec<Value> {
     ctx.access.users.read(|u| match db {
         UserDb::Password => u
             .password
@@ -145,7 +145,7 @@ pub async fn user(
 }
 
 /// Hashes off the async threads (argon2id and PBKDF2 are slow on purpose).
-async fn hashed(ctx: &BrokerContext, db: UserDb, password: String, superuser: bool) -> Hashed {
+async fn hashed(ctx: &Admin, db: UserDb, password: String, superuser: bool) -> Hashed {
     let hash_cfg = ctx.access.password_hash.clone().unwrap_or_default();
     let iterations = ctx.access.scram_iterations.unwrap_or(4096);
     tokio::task::spawn_blocking(move || match db {
@@ -494,7 +494,7 @@ pub async fn add_ban(State(ctx): Ctx, Json(req): Json<NewBan>) -> Result<Json<Va
         return Err(bad_request("who must not be empty"));
     }
     if kind == BanKind::Peerhost {
-        crate::access::authz::file::ip(&req.who).map_err(|e| bad_request(format!("who: {e}")))?;
+        roost_access::authz::file::ip(&req.who).map_err(|e| bad_request(format!("who: {e}")))?;
     }
     let at = match &req.at {
         Some(at) => parse_time("at", at)?,
@@ -518,7 +518,7 @@ pub async fn add_ban(State(ctx): Ctx, Json(req): Json<NewBan>) -> Result<Json<Va
     };
     let view = ban_view(&entry);
     ctx.access.banned.update(|t| t.put(entry))?;
-    let kicked = ctx.access.kick_banned();
+    let kicked = ctx.access.kick_banned(&*ctx.api);
     tracing::info!(ban = %view, kicked, "ban_added");
     Ok(Json(view))
 }
