@@ -8,10 +8,13 @@ mod ctl;
 use anyhow::Context as _;
 use clap::Parser as _;
 use cli::{Cli, Command, ConfigArgs};
+use roost_actors::broker::Extension;
 use roost_actors::config::Config;
 use roost_actors::{Broker, BrokerError};
+use roost_core::cluster::ClusterLink;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
@@ -99,27 +102,34 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// What starts with the broker besides its core: the cluster, if enabled.
-fn extensions(config: &Config) -> anyhow::Result<Vec<roost_actors::broker::Extension>> {
+/// What the broker is built with besides its core: the cluster, if enabled. The
+/// router routes through it from the start, and its supervisor starts with the
+/// broker (given the broker's API). A taken `cluster.bind` fails here, before
+/// the broker starts, as a bind error of the listener `cluster`.
+fn extensions(config: &Config) -> anyhow::Result<(Option<Arc<dyn ClusterLink>>, Vec<Extension>)> {
     #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
-    let mut out: Vec<roost_actors::broker::Extension> = Vec::new();
+    let mut out: Vec<Extension> = Vec::new();
+    #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
+    let mut link: Option<Arc<dyn ClusterLink>> = None;
     if config.cluster.enabled {
         #[cfg(feature = "cluster")]
-        out.push(Box::new(|ctx| {
-            roost_cluster::start(ctx)
-                .map(|(_, spec)| spec)
-                .map_err(|e| match e {
-                    roost_cluster::ClusterError::Bind(addr, error) => BrokerError::Bind {
-                        listener: "cluster".into(),
-                        addr,
-                        error,
-                    },
-                })
-        }));
+        {
+            let cluster =
+                roost_cluster::Cluster::new(&config.node, &config.cluster, &config.supervision)
+                    .map_err(|e| match e {
+                        roost_cluster::ClusterError::Bind(addr, error) => BrokerError::Bind {
+                            listener: "cluster".into(),
+                            addr,
+                            error,
+                        },
+                    })?;
+            link = Some(cluster.clone());
+            out.push(Box::new(move |api| Ok(cluster.start(api))));
+        }
         #[cfg(not(feature = "cluster"))]
         anyhow::bail!("cluster.enabled: this roost was built without the `cluster` feature");
     }
-    Ok(out)
+    Ok((link, out))
 }
 
 /// Runs the broker on a multi-thread runtime until SIGINT or SIGTERM, then stops it
@@ -135,8 +145,10 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
+        let (cluster, extensions) = extensions(&config)?;
         let seams = roost_actors::broker::Seams {
-            extensions: extensions(&config)?,
+            cluster,
+            extensions,
             ..Default::default()
         };
         let broker = Broker::start_with(config.clone(), seams).await?;
