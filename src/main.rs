@@ -102,11 +102,14 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// The cluster the broker routes through, if any, and what starts with the broker.
+type Extensions = (Option<Arc<dyn ClusterLink>>, Vec<Extension>);
+
 /// What the broker is built with besides its core: the cluster, if enabled. The
 /// router routes through it from the start, and its supervisor starts with the
 /// broker (given the broker's API). A taken `cluster.bind` fails here, before
 /// the broker starts, as a bind error of the listener `cluster`.
-fn extensions(config: &Config) -> anyhow::Result<(Option<Arc<dyn ClusterLink>>, Vec<Extension>)> {
+fn extensions(config: &Config) -> anyhow::Result<Extensions> {
     #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
     let mut out: Vec<Extension> = Vec::new();
     #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
