@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use cli::{Cli, Command, ConfigArgs};
 use config::Config;
-use roost_actors::broker::Seams;
+use roost_actors::broker::{Extension, Seams};
 use roost_actors::{Broker, BrokerError};
+use roost_core::cluster::ClusterLink;
 use roost_core::hooks::HooksBuilder;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -115,7 +116,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
     .map_err(BrokerError::Extension)?;
     let mut hooks = HooksBuilder::default();
     access.register(&mut hooks);
-    let mut extensions = extensions(config)?;
+    let (cluster, mut extensions) = extensions(config)?;
     if config.http.enabled {
         let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
             listener: "http".into(),
@@ -140,32 +141,42 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         metrics: Arc::default(),
         hooks: hooks.build(),
         authz: config.authorization.policy(),
-        cluster: None,
+        cluster,
         extensions,
     })
 }
 
-/// What starts with the broker besides its core: the cluster, if enabled.
-fn extensions(config: &Config) -> anyhow::Result<Vec<roost_actors::broker::Extension>> {
+/// The cluster the broker routes through, if any, and what starts with the broker.
+type Extensions = (Option<Arc<dyn ClusterLink>>, Vec<Extension>);
+
+/// What the broker is built with besides its core: the cluster, if enabled. The
+/// router routes through it from the start, and its supervisor starts with the
+/// broker (given the broker's API). A taken `cluster.bind` fails here, before
+/// the broker starts, as a bind error of the listener `cluster`.
+fn extensions(config: &Config) -> anyhow::Result<Extensions> {
     #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
-    let mut out: Vec<roost_actors::broker::Extension> = Vec::new();
+    let mut out: Vec<Extension> = Vec::new();
+    #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
+    let mut link: Option<Arc<dyn ClusterLink>> = None;
     if config.cluster.enabled {
         #[cfg(feature = "cluster")]
-        out.push(Box::new(|ctx| {
-            roost_cluster::start(ctx)
-                .map(|(_, spec)| spec)
-                .map_err(|e| match e {
-                    roost_cluster::ClusterError::Bind(addr, error) => BrokerError::Bind {
-                        listener: "cluster".into(),
-                        addr,
-                        error,
-                    },
-                })
-        }));
+        {
+            let cluster =
+                roost_cluster::Cluster::new(&config.node, &config.cluster, &config.supervision)
+                    .map_err(|e| match e {
+                        roost_cluster::ClusterError::Bind(addr, error) => BrokerError::Bind {
+                            listener: "cluster".into(),
+                            addr,
+                            error,
+                        },
+                    })?;
+            link = Some(cluster.clone());
+            out.push(Box::new(move |api| Ok(cluster.start(api))));
+        }
         #[cfg(not(feature = "cluster"))]
         anyhow::bail!("cluster.enabled: this roost was built without the `cluster` feature");
     }
-    Ok(out)
+    Ok((link, out))
 }
 
 /// Runs the broker on a multi-thread runtime until SIGINT or SIGTERM, then stops it

@@ -84,9 +84,9 @@ impl Actor for Forwarder {
         for (node, mut pending) in queues {
             let Some(link) = cluster.peers.get(&node).map(|p| p.link.clone()) else {
                 // The node went away: its messages have no subscriber any more.
-                if let Some(ctx) = cluster.ctx() {
+                if let Some(api) = cluster.api() {
                     for _ in &pending {
-                        ctx.metrics.inc_dropped_no_subscribers();
+                        api.metrics().inc_dropped_no_subscribers();
                     }
                 }
                 continue;

@@ -15,7 +15,11 @@
 //! other nodes (each remote-capable actor costs memory on every peer).
 //!
 //! The broker reaches the cluster through [`roost_core::cluster::ClusterLink`],
-//! implemented by [`Cluster`].
+//! implemented by [`Cluster`]; the cluster reaches the broker only through
+//! [`roost_core::api::BrokerApi`] (it sends no actor message of the runtime, and
+//! does not depend on it). The binary builds the [`Cluster`] with
+//! [`Cluster::new`], gives it to the broker, and starts its actors with
+//! [`Cluster::start`] once the broker's API exists.
 
 mod forwarder;
 mod link;
@@ -24,11 +28,11 @@ mod routes;
 pub mod wire;
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use ractor::{Actor, ActorCell, ActorRef};
-use roost_actors::context::BrokerContext;
+use roost_core::api::BrokerApi;
 use roost_core::cluster::{ClusterLink, ClusterStatus, MemberStatus, RemoteMatches};
-use roost_core::config::ClusterConfig;
+use roost_core::config::{ClusterConfig, NodeConfig, SupervisionConfig};
 use roost_core::session::SessionSnapshot;
 use roost_core::BoxFuture;
 use roost_core::Message;
@@ -76,11 +80,18 @@ pub(crate) struct Peer {
     pub last_seen: Instant,
 }
 
-/// This node's part of the cluster: shared by the broker (through the hook)
-/// and the cluster's actors.
+/// This node's part of the cluster: shared by the broker (through
+/// [`ClusterLink`]) and the cluster's actors.
 pub struct Cluster {
-    pub(crate) ctx: Weak<BrokerContext>,
+    /// The broker, once [`Cluster::start`] gave it. Weak: the broker holds the
+    /// cluster (its router routes through it), so a strong reference back would
+    /// keep both alive forever.
+    api: RwLock<Option<Weak<dyn BrokerApi>>>,
     pub(crate) node: Arc<str>,
+    /// `cluster.bind`, parsed (the NodeServer listens there).
+    bind: SocketAddr,
+    /// Restart intensity of the `roost/cluster` supervisor (`supervision.*`).
+    intensity: Intensity,
     /// `host:port` the other nodes reach this node at (the host of `node.name`,
     /// the port of `cluster.bind`).
     pub(crate) address: String,
@@ -105,19 +116,34 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    fn new(ctx: &Arc<BrokerContext>) -> Arc<Cluster> {
-        let config = ctx.config.cluster.clone();
-        let node: Arc<str> = ctx.config.node.name.as_str().into();
-        let port = config
+    /// This node's part of the cluster, not started yet: `node` is `node.name`
+    /// (`name@host`). Fails if `cluster.bind` is taken: it is bound once here so
+    /// a taken port stops start-up with a clear message, before the broker
+    /// starts; the NodeServer binds it again when it starts.
+    pub fn new(
+        node: &NodeConfig,
+        config: &ClusterConfig,
+        supervision: &SupervisionConfig,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let bind_error = |e| ClusterError::Bind(config.bind.clone(), e);
+        drop(std::net::TcpListener::bind(&config.bind).map_err(bind_error)?);
+        // Validated at load; an unparsable address here is reported as the bind
+        // error it would be.
+        let bind: SocketAddr = config
             .bind
-            .parse::<SocketAddr>()
-            .map(|a| a.port())
-            .unwrap_or(4370);
-        Arc::new(Cluster {
-            ctx: Arc::downgrade(ctx),
-            address: format!("{}:{port}", host_of(&node)),
+            .parse()
+            .map_err(|e| bind_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let node: Arc<str> = node.name.as_str().into();
+        Ok(Arc::new(Cluster {
+            api: RwLock::new(None),
+            address: format!("{}:{}", host_of(&node), bind.port()),
             node,
-            config,
+            bind,
+            intensity: Intensity {
+                max_restarts: supervision.intensity,
+                period: supervision.period,
+            },
+            config: config.clone(),
             routes: RemoteRoutes::default(),
             peers: DashMap::new(),
             gone: DashMap::new(),
@@ -129,11 +155,22 @@ impl Cluster {
             link_ref: Mutex::new(None),
             forwarder_ref: Mutex::new(None),
             node_server: Mutex::new(None),
-        })
+        }))
     }
 
-    pub(crate) fn ctx(&self) -> Option<Arc<BrokerContext>> {
-        self.ctx.upgrade()
+    /// Starts clustering for the broker whose API is `api` (the broker was
+    /// built with this cluster as its [`ClusterLink`]): returns the cluster's
+    /// supervisor `roost/cluster`, for the root supervisor to start (before the
+    /// listeners). Keeps only a weak reference to `api`.
+    pub fn start(self: &Arc<Self>, api: &Arc<dyn BrokerApi>) -> ChildSpec {
+        *self.api.write() = Some(Arc::downgrade(api));
+        supervisor_spec(self.clone())
+    }
+
+    /// The broker, while it runs (`None` before [`Cluster::start`] and once the
+    /// broker is gone).
+    pub(crate) fn api(&self) -> Option<Arc<dyn BrokerApi>> {
+        self.api.read().as_ref().and_then(Weak::upgrade)
     }
 
     /// Sends `env` to `node`'s link. False if the node is not a peer now.
@@ -240,7 +277,7 @@ impl ClusterLink for Cluster {
             state: "self".into(),
             address: Some(self.address.clone()),
             last_heartbeat_ms_ago: None,
-            routes: self.ctx().map_or(0, |c| c.router.local_routes().len()),
+            routes: self.api().map_or(0, |a| a.local_routes().len()),
         }];
         let suspect_after = self.config.heartbeat_timeout / 2;
         for p in self.peers.iter() {
@@ -295,25 +332,10 @@ impl ClusterLink for Cluster {
     }
 }
 
-/// Starts clustering for the broker whose context is `ctx`: installs the hooks
-/// into its router and returns the cluster's supervisor, for the root
-/// supervisor to start (before the listeners). Fails if `cluster.bind` is taken.
-pub fn start(ctx: &Arc<BrokerContext>) -> Result<(Arc<Cluster>, ChildSpec), ClusterError> {
-    let config = &ctx.config.cluster;
-    // Bind once here so a taken port stops start-up with a clear message; the
-    // NodeServer binds it again when it starts.
-    drop(
-        std::net::TcpListener::bind(&config.bind)
-            .map_err(|e| ClusterError::Bind(config.bind.clone(), e))?,
-    );
-    let cluster = Cluster::new(ctx);
-    ctx.router.set_cluster(cluster.clone());
-    let intensity = Intensity {
-        max_restarts: ctx.config.supervision.intensity,
-        period: ctx.config.supervision.period,
-    };
-    let c = cluster.clone();
-    let bind: SocketAddr = config.bind.parse().expect("validated at load");
+/// The `roost/cluster` supervisor and its four children.
+fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
+    let intensity = c.intensity;
+    let bind = c.bind;
     let node_server = ChildSpec::new("node_server", "node_server", Restart::Permanent, {
         let c = c.clone();
         move |sup: ActorCell| {
@@ -379,7 +401,7 @@ pub fn start(ctx: &Arc<BrokerContext>) -> Result<(Arc<Cluster>, ChildSpec), Clus
     // actors after it start over with it; a crashed link or forwarder alone
     // restarts alone... and the membership after it.
     let children = vec![node_server, link, forwarder, membership];
-    let spec = ChildSpec::supervisor("cluster", Restart::Permanent, move |sup: ActorCell| {
+    ChildSpec::supervisor("cluster", Restart::Permanent, move |sup: ActorCell| {
         let args = SupervisorArgs {
             strategy: Strategy::RestForOne,
             intensity,
@@ -390,8 +412,7 @@ pub fn start(ctx: &Arc<BrokerContext>) -> Result<(Arc<Cluster>, ChildSpec), Clus
                 Actor::spawn_linked(Some(SUPERVISOR_NAME.into()), Supervisor, args, sup).await?;
             Ok(r.get_cell())
         }
-    });
-    Ok((cluster, spec))
+    })
 }
 
 /// How long to wait for each peer's answer to a takeover.

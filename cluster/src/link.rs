@@ -7,11 +7,10 @@ use crate::{link_name, Cluster, Peer, GROUP, TAKEOVER_TIMEOUT};
 use ractor::pg::GroupChangeMessage;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use ractor_cluster::RactorClusterMessage;
-use roost_actors::session::SessionMsg;
 use roost_core::session::SessionSnapshot;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The messages a link takes, from its own node or from other nodes' links.
 #[derive(RactorClusterMessage)]
@@ -155,7 +154,7 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
     if old.is_none() {
         tracing::info!(peer = %node, "cluster_peer_up");
     }
-    let Some(ctx) = cluster.ctx() else { return };
+    let Some(api) = cluster.api() else { return };
     let me = cluster.node.to_string();
     cluster.send(
         &node,
@@ -164,8 +163,7 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
             address: cluster.address.clone(),
         },
     );
-    let routes = ctx
-        .router
+    let routes = api
         .local_routes()
         .into_iter()
         .map(|(f, g)| (f, g.map(|g| g.to_string())))
@@ -178,9 +176,8 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
         },
     );
     let now = Instant::now();
-    let retained: Vec<WireMessage> = ctx
-        .retained
-        .all()
+    let retained: Vec<WireMessage> = api
+        .retained_messages()
         .iter()
         .map(|m| WireMessage::of(m, now))
         .collect();
@@ -214,7 +211,7 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         // (re)connect resyncs everything.
         return;
     };
-    let Some(ctx) = cluster.ctx() else { return };
+    let Some(api) = cluster.api() else { return };
     match env {
         Envelope::Hello { address, .. } => {
             let resolved = tokio::net::lookup_host(address.as_str())
@@ -243,15 +240,14 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
                         })
                     })
                     .collect();
-                ctx.router.route_forwarded(&msg, f.plain, &groups);
+                api.deliver_forwarded(msg, f.plain, &groups);
             }
         }
         Envelope::Retained { messages, .. } => {
-            if ctx.config.mqtt.retain_available {
-                let now = Instant::now();
-                for m in messages {
-                    ctx.retained.retain(&Arc::new(m.into_message(now)));
-                }
+            // Stored only where `mqtt.retain_available` (the API checks).
+            let now = Instant::now();
+            for m in messages {
+                api.retain_forwarded(Arc::new(m.into_message(now)));
             }
         }
         Envelope::Leave { .. } => cluster.peer_down(&node, "left"),
@@ -290,37 +286,22 @@ fn flush_routes(cluster: &Arc<Cluster>) {
 }
 
 /// A peer asks for `client_id`: if its session lives here, close its
-/// connection (0x8E) and end it, handing it over when `resume`.
+/// connection (0x8E) and end it, handing it over when `resume`. The broker
+/// logs the outcome (`session_handed_over`, `session_hand_over_failed`).
 async fn hand_over(cluster: &Arc<Cluster>, client_id: Arc<str>, resume: bool) -> TakeoverReply {
-    let not_found = TakeoverReply {
-        found: false,
-        session: None,
+    let handed = match cluster.api() {
+        Some(api) => api.hand_over(client_id, resume).await,
+        None => None,
     };
-    let Some(ctx) = cluster.ctx() else {
-        return not_found;
-    };
-    let Some(handle) = ctx.sessions.get(&client_id).map(|h| h.clone()) else {
-        return not_found;
-    };
-    let r = handle
-        .call(
-            |reply| SessionMsg::HandOver { resume, reply },
-            Duration::from_secs(5),
-            Duration::from_secs(2),
-        )
-        .await;
-    match r {
-        Ok(t) => {
-            tracing::info!(%client_id, resume, "session_handed_over");
-            TakeoverReply {
-                found: true,
-                session: t,
-            }
-        }
-        Err(e) => {
-            tracing::warn!(%client_id, error = %e, "session_hand_over_failed");
-            not_found
-        }
+    match handed {
+        Some(session) => TakeoverReply {
+            found: true,
+            session,
+        },
+        None => TakeoverReply {
+            found: false,
+            session: None,
+        },
     }
 }
 
