@@ -2,10 +2,8 @@
 //! the other extensions may ask of the running broker, answered from the
 //! session and connection tables, the topic index and the actor tree.
 
-use crate::connection::{ConnHandle, ConnMsg};
-use crate::context::BrokerContext;
-use crate::registry::SESSIONS_NAME;
-use crate::session::{SessionHandle, SessionMsg};
+use crate::connection::{ConnContext, ConnHandle};
+use crate::session::{ClientConn, SessionHandle, SessionMsg, SESSIONS_NAME};
 use crate::tree::{self, TreeRoot};
 use ractor::ActorRef;
 use roost_core::api::{
@@ -32,11 +30,11 @@ const RESTART_PATIENCE: Duration = Duration::from_secs(2);
 
 /// [`BrokerApi`] over one broker's context.
 pub struct Api {
-    ctx: Arc<BrokerContext>,
+    ctx: Arc<ConnContext>,
 }
 
 impl Api {
-    pub fn new(ctx: Arc<BrokerContext>) -> Arc<Api> {
+    pub fn new(ctx: Arc<ConnContext>) -> Arc<Api> {
         Arc::new(Api { ctx })
     }
 
@@ -50,7 +48,7 @@ impl Api {
     }
 
     /// The connection bound to `client_id`'s session, if it is connected.
-    fn connection(&self, client_id: &str) -> Option<Arc<ConnHandle>> {
+    fn connection(&self, client_id: &str) -> Option<Arc<dyn ClientConn>> {
         let session = self.ctx.sessions.get(client_id)?.clone();
         let d = session.data.lock();
         d.binding
@@ -100,11 +98,11 @@ impl Api {
     }
 }
 
-fn summary(c: &ConnHandle) -> Option<ClientSummary> {
+fn summary(c: &dyn ClientConn) -> Option<ClientSummary> {
     Some(ClientSummary {
-        info: c.client()?.clone(),
+        info: c.client()?,
         connected: !c.is_ended(),
-        hibernating: c.hibernating_since().is_some(),
+        hibernating: c.is_hibernating(),
     })
 }
 
@@ -151,10 +149,7 @@ impl BrokerApi for Api {
 
     fn kick(&self, client_id: &str, reason: ReasonCode) -> bool {
         match self.connection(client_id) {
-            Some(conn) => conn.cast(ConnMsg::Kick {
-                reason,
-                reply: None,
-            }),
+            Some(conn) => conn.kick(reason),
             None => false,
         }
     }
@@ -163,11 +158,7 @@ impl BrokerApi for Api {
         let mut kicked = 0;
         for c in self.connections() {
             if c.client().is_some_and(|info| covered(info)) {
-                c.cast(ConnMsg::Kick {
-                    reason,
-                    reply: None,
-                });
-                kicked += 1;
+                kicked += usize::from(ClientConn::kick(&*c, reason));
             }
         }
         kicked
@@ -177,7 +168,7 @@ impl BrokerApi for Api {
         let mut all: Vec<ClientSummary> = self
             .connections()
             .iter()
-            .filter_map(|c| summary(c))
+            .filter_map(|c| summary(&**c))
             .filter(|s| filter(&s.info))
             .collect();
         all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));

@@ -19,12 +19,13 @@
 
 use crate::api::Api;
 use crate::config::BrokerConfig;
+use crate::connection::ConnContext;
 use crate::context::BrokerContext;
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
-use crate::registry::{Registry, REGISTRY_NAME, SESSIONS_NAME};
-use crate::retainer::Retainer;
+use crate::registry::{Opener, Registry, REGISTRY_NAME};
+use crate::retainer::{Retainer, RetainerArgs};
 use crate::router::shard::{shard_name, Shard, ShardArgs};
-use crate::session::{SessionHandle, SessionMsg};
+use crate::session::{SessionContext, SessionHandle, SessionMsg, SESSIONS_NAME};
 use crate::sys::SysTopics;
 use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
@@ -63,7 +64,7 @@ pub enum BrokerError {
 
 /// A running broker. Dropping it does not stop it; call [`Broker::shutdown`].
 pub struct Broker {
-    ctx: Arc<BrokerContext>,
+    ctx: Arc<ConnContext>,
     api: Arc<dyn BrokerApi>,
     root: ActorCell,
     listeners: Vec<(String, SocketAddr)>,
@@ -211,14 +212,16 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let ctx = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
+        let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
+        let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
+        let ctx = ConnContext::new(sessions, Arc::new(Opener));
         let api: Arc<dyn BrokerApi> = Api::new(ctx.clone());
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {
                 let args = ShardArgs {
                     partition: ctx.router.partition(i),
-                    ctx: ctx.clone(),
+                    cluster: ctx.router.cluster().cloned(),
                 };
                 spawn_spec(
                     &format!("shard-{i}"),
@@ -271,7 +274,10 @@ impl Broker {
                 Restart::Permanent,
                 Some("roost/retainer".into()),
                 Retainer,
-                ctx.clone(),
+                RetainerArgs {
+                    store: ctx.retained.clone(),
+                    every: ctx.config.retainer.msg_clear_interval,
+                },
             ),
             spawn_spec(
                 "registry",
@@ -288,7 +294,7 @@ impl Broker {
                 Restart::Permanent,
                 Some("roost/sys".into()),
                 SysTopics,
-                ctx.clone(),
+                ctx.broker().clone(),
             ),
         ];
         for extension in extensions {
@@ -353,7 +359,7 @@ impl Broker {
     }
 
     /// The shared broker state (index, retained store, counters).
-    pub fn context(&self) -> &Arc<BrokerContext> {
+    pub fn context(&self) -> &Arc<ConnContext> {
         &self.ctx
     }
 

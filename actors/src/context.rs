@@ -1,27 +1,24 @@
 //! What every actor of one broker shares: configuration, the topic index, the
-//! retained store and the counters. Passed as `Arc<BrokerContext>` at spawn.
+//! retained store, the hooks and the counters. Passed as `Arc<BrokerContext>`
+//! at spawn. The session and connection layers wrap it with their own tables
+//! (`SessionContext`, `ConnContext`), so this module knows neither.
 
 use crate::config::BrokerConfig;
-use crate::connection::{ConnHandle, ConnId};
-use crate::retainer::RetainedStore;
-use crate::router::Router;
-use crate::session::SessionHandle;
-use crate::tree::MailboxGauges;
+use crate::gauges::MailboxGauges;
+use crate::retainer::MemoryRetainer;
+use crate::router::{Mailbox, Router};
 use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
+use roost_core::storage::RetainedStore;
 use roost_core::Message;
 use roost_core::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Client id -> session: every live session, awake or hibernating.
-pub type SessionTable = dashmap::DashMap<Arc<str>, Arc<SessionHandle>>;
-
-/// Every open connection, awake or hibernating, by its id (weak: a
-/// connection is kept alive by its reader task and its session, not by the table).
-pub type ConnTable = dashmap::DashMap<ConnId, std::sync::Weak<ConnHandle>>;
+/// A connection's identity for its whole life, across its actors.
+pub type ConnId = u64;
 
 /// Shared, read-mostly broker state.
 pub struct BrokerContext {
@@ -29,15 +26,13 @@ pub struct BrokerContext {
     /// `config.mqtt` behind one `Arc`, for the per-connection channels.
     pub mqtt: Arc<crate::config::MqttConfig>,
     pub router: Router,
-    pub retained: RetainedStore,
+    pub retained: Arc<dyn RetainedStore>,
     pub metrics: Arc<Metrics>,
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
     pub connections: AtomicUsize,
     /// Sessions hibernating now (no actor until a message comes).
     pub sessions_hibernating: AtomicUsize,
-    /// Every open connection (for the idle sweep and the actor tree).
-    pub conns: ConnTable,
     /// The id of the next connection accepted.
     pub next_conn_id: AtomicU64,
     /// Connections hibernating now (no actor until a message comes).
@@ -45,9 +40,6 @@ pub struct BrokerContext {
     /// The broker is closing every connection (shutdown, after the wills):
     /// hibernating sessions are no longer woken (nothing outlives the process).
     pub closing: AtomicBool,
-    /// Every live session by client id. Kept here, not in the registry actor, so a
-    /// registry restart loses nothing.
-    pub sessions: SessionTable,
     /// Mailbox depth gauges for the live actor tree.
     pub mailboxes: MailboxGauges,
     /// Wall-clock start time (the tree reports RFC 3339 times).
@@ -75,8 +67,10 @@ impl BrokerContext {
             hooks.clone(),
             cluster,
         );
-
-        let retained = RetainedStore::new(config.retainer.clone(), metrics.clone());
+        let retained = Arc::new(MemoryRetainer::new(
+            config.retainer.clone(),
+            metrics.clone(),
+        ));
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
             config,
@@ -86,11 +80,9 @@ impl BrokerContext {
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),
             sessions_hibernating: AtomicUsize::new(0),
-            conns: dashmap::DashMap::new(),
             next_conn_id: AtomicU64::new(0),
             conns_hibernating: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
-            sessions: dashmap::DashMap::new(),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),
             hooks,
@@ -139,7 +131,7 @@ impl BrokerContext {
     pub fn publish_from_client(
         &self,
         msg: Arc<Message>,
-        congested: &mut Vec<Arc<SessionHandle>>,
+        congested: &mut Vec<Arc<dyn Mailbox>>,
     ) -> usize {
         let Ok(msg) = self.message_publish(msg) else {
             return 0;

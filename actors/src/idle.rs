@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const NEVER: u64 = u64::MAX;
 
 /// See the module documentation. Times of activity are in ms since the broker
-/// started ([`crate::context::BrokerContext::uptime_ms`]).
+/// started (`BrokerContext::uptime_ms`).
 #[derive(Default)]
 pub struct IdleClock {
     last_active_ms: AtomicU64,

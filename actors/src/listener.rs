@@ -4,10 +4,10 @@
 //! in a task per client, see [`crate::transport`]) and starts one connection
 //! actor per client under the listener's connections supervisor.
 
-use crate::connection::{ConnArgs, ConnHandle, ConnStart, NewConn, PeerCertIdentity, PeerInfo};
-use crate::context::BrokerContext;
+use crate::connection::{ConnArgs, ConnContext, ConnHandle, ConnStart, NewConn, PeerCertIdentity};
 use crate::transport::{Accepted, ConnSlot, ListenerTransport, Transport};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_core::client::PeerInfo;
 use roost_supervisor::DynamicSupervisorMsg;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub struct Acceptor;
 /// Start-up arguments of an acceptor.
 #[derive(Clone)]
 pub struct AcceptorArgs {
-    pub ctx: Arc<BrokerContext>,
+    pub ctx: Arc<ConnContext>,
     /// Listener name, e.g. `tcp`.
     pub name: String,
     /// The socket bound by `Broker::start` (so a taken port fails start-up with a

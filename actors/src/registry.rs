@@ -1,26 +1,22 @@
 //! The registry: client id -> session. It serialises everything that creates,
 //! re-binds or ends a session, so a takeover and an expiry of the same client id
 //! can never interleave. It also sweeps the sessions for idle ones to hibernate.
-//! The table itself lives in the broker context, so a restarted registry
-//! carries on with it.
+//! The tables themselves live in the session and connection contexts, so a
+//! restarted registry carries on with them. Connections reach it through
+//! [`Opener`] (the connection layer's [`OpenSession`]), sessions through
+//! [`expire`] (the session layer's expiry notice).
 
-use crate::context::BrokerContext;
+use crate::connection::{ConnContext, OpenSession, Opened};
 use crate::session::data::SessionData;
-use crate::session::{
-    BindArgs, BindReply, Session, SessionArgs, SessionHandle, SessionMsg, SessionSnapshot,
-};
+use crate::session::{ensure_actor, BindArgs, SessionHandle, SessionMsg, SessionSnapshot};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::hooks::HookPoint;
-use roost_supervisor::{
-    ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
-};
+use roost_core::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The ractor name of the registry.
 pub const REGISTRY_NAME: &str = "roost/registry";
-/// The ractor name of the sessions dynamic supervisor.
-pub const SESSIONS_NAME: &str = "roost/sessions";
 
 /// Requests to the registry.
 pub enum RegistryMsg {
@@ -30,7 +26,7 @@ pub enum RegistryMsg {
         bind: Box<BindArgs>,
         /// The session as another node handed it over (cross-node takeover).
         transferred: Option<Box<SessionSnapshot>>,
-        reply: RpcReplyPort<Result<(Arc<SessionHandle>, BindReply), String>>,
+        reply: RpcReplyPort<Opened>,
     },
     /// A session's expiry ran out at `generation`.
     Expire {
@@ -52,13 +48,13 @@ const RESTART_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Actor for Registry {
     type Msg = RegistryMsg;
-    type State = Arc<BrokerContext>;
-    type Arguments = Arc<BrokerContext>;
+    type State = Arc<ConnContext>;
+    type Arguments = Arc<ConnContext>;
 
     async fn pre_start(
         &self,
         myself: ActorRef<RegistryMsg>,
-        ctx: Arc<BrokerContext>,
+        ctx: Arc<ConnContext>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let idle = ctx.config.mqtt.idle_timeout;
         if !idle.is_zero() {
@@ -125,11 +121,11 @@ impl Actor for Registry {
 }
 
 async fn open(
-    ctx: &Arc<BrokerContext>,
+    ctx: &Arc<ConnContext>,
     client_id: Arc<str>,
     bind: BindArgs,
     transferred: Option<Box<SessionSnapshot>>,
-) -> Result<(Arc<SessionHandle>, BindReply), String> {
+) -> Opened {
     let existing = ctx
         .sessions
         .get(&client_id)
@@ -152,7 +148,7 @@ async fn open(
             // A brand-new session (not one moved from another node) starts
             // asleep when sessions hibernate: no actor until it has work.
             if transferred.is_none() && !ctx.config.mqtt.idle_timeout.is_zero() {
-                let reply = h.bind_asleep(ctx, bind);
+                let reply = h.bind_asleep(ctx.sessions(), bind);
                 ctx.sessions.insert(client_id.clone(), h.clone());
                 return Ok((h, reply));
             }
@@ -160,7 +156,7 @@ async fn open(
             h
         }
     };
-    ensure_actor(ctx, &handle).await?;
+    ensure_actor(ctx.sessions(), &handle).await?;
     if let Some(t) = transferred.filter(|_| !bind.clean_start) {
         handle
             .call(
@@ -180,46 +176,49 @@ async fn open(
     Ok((handle, reply))
 }
 
-/// Makes sure a session actor runs on `handle`: a new session gets its first
-/// actor; a hibernating one, or one whose actor is gone for good (its supervisor
-/// gave up and was itself restarted empty), gets a new actor on the same state.
-pub(crate) async fn ensure_actor(
-    ctx: &Arc<BrokerContext>,
-    handle: &Arc<SessionHandle>,
-) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
-    loop {
-        if handle.actor().is_some() {
-            return Ok(());
-        }
-        let sup: ActorRef<DynamicSupervisorMsg> = ractor::registry::where_is(SESSIONS_NAME)
-            .ok_or("sessions supervisor not running")?
-            .into();
-        let args = SessionArgs {
-            ctx: ctx.clone(),
-            handle: handle.clone(),
-        };
-        // Transient: restarted after a crash or a kill, not after the session ends.
-        let spec = ChildSpec::new(
-            crate::tree::session_child_id(&handle.client_id),
-            "session",
-            Restart::Transient,
-            move |sup| {
-                let args = args.clone();
-                async move {
-                    Actor::spawn_linked(None, Session, args, sup)
-                        .await
-                        .map(|(r, _)| r.get_cell())
-                }
-            },
-        );
-        match DynamicSupervisor::start_child(&sup, spec).await {
-            Ok(_) => return Ok(()),
-            // Its supervisor is restarting it right now: wait for that.
-            Err(SupervisorError::AlreadyStarted(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+/// How a connection opens its session: through the registry actor.
+pub struct Opener;
+
+impl OpenSession for Opener {
+    fn open(
+        &self,
+        client_id: Arc<str>,
+        bind: BindArgs,
+        transferred: Option<Box<SessionSnapshot>>,
+    ) -> BoxFuture<'_, Opened> {
+        Box::pin(async move {
+            let registry: ActorRef<RegistryMsg> = ractor::registry::where_is(REGISTRY_NAME)
+                .ok_or("registry unavailable")?
+                .into();
+            let opened = registry
+                .call(
+                    |reply| RegistryMsg::Open {
+                        client_id,
+                        bind: Box::new(bind),
+                        transferred,
+                        reply,
+                    },
+                    Some(OPEN_TIMEOUT),
+                )
+                .await;
+            match opened {
+                Ok(ractor::rpc::CallResult::Success(r)) => r,
+                _ => Err("registry unavailable".into()),
             }
-            Err(e) => return Err(e.to_string()),
-        }
+        })
+    }
+}
+
+/// How long a connection waits for its session to be opened.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Tells the registry that a session's expiry ran out at `generation` (the
+/// session layer's [`crate::session::ExpireNotice`]).
+pub fn expire(client_id: Arc<str>, generation: u64) {
+    if let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) {
+        let _ = ActorRef::<RegistryMsg>::from(registry).cast(RegistryMsg::Expire {
+            client_id,
+            generation,
+        });
     }
 }

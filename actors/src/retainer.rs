@@ -1,10 +1,11 @@
-//! Retained messages: the store (written by publishers in their own context, read
-//! by sessions at subscribe time) and the retainer actor that purges expired ones.
+//! Retained messages in memory: the store (written by publishers in their own
+//! context, read by sessions at subscribe time) behind core's
+//! [`RetainedStore`], and the retainer actor that purges expired ones.
 
 use crate::config::RetainerConfig;
-use crate::context::BrokerContext;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_core::storage::RetainedStore;
 use roost_core::Message;
 use roost_core::Metrics;
 use roost_protocol::topic;
@@ -12,25 +13,27 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The last retained message of every topic.
-pub struct RetainedStore {
+/// The last retained message of every topic, in memory (`retainer.*` limits).
+pub struct MemoryRetainer {
     messages: RwLock<HashMap<Arc<str>, Arc<Message>>>,
     config: RetainerConfig,
     metrics: Arc<Metrics>,
 }
 
-impl RetainedStore {
-    pub fn new(config: RetainerConfig, metrics: Arc<Metrics>) -> RetainedStore {
-        RetainedStore {
+impl MemoryRetainer {
+    pub fn new(config: RetainerConfig, metrics: Arc<Metrics>) -> MemoryRetainer {
+        MemoryRetainer {
             messages: RwLock::new(HashMap::new()),
             config,
             metrics,
         }
     }
+}
 
+impl RetainedStore for MemoryRetainer {
     /// Applies a PUBLISH with the retain flag: an empty payload clears the topic
     /// [MQTT-3.3.1-10, MQTT-3.3.1-11]; anything else replaces it [MQTT-3.3.1-5].
-    pub fn retain(&self, msg: &Arc<Message>) {
+    fn retain(&self, msg: &Arc<Message>) {
         if msg.payload.is_empty() {
             self.messages.write().remove(&msg.topic);
             return;
@@ -53,7 +56,7 @@ impl RetainedStore {
     }
 
     /// The unexpired retained messages whose topic matches `filter`.
-    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+    fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
         let now = Instant::now();
         let map = self.messages.read();
         let wildcard = filter.contains(['+', '#']);
@@ -75,12 +78,12 @@ impl RetainedStore {
     }
 
     /// Number of retained messages.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.messages.read().len()
     }
 
     /// Every stored message that has not expired (a cluster peer's resync).
-    pub fn all(&self) -> Vec<Arc<Message>> {
+    fn all(&self) -> Vec<Arc<Message>> {
         let now = Instant::now();
         self.messages
             .read()
@@ -91,12 +94,12 @@ impl RetainedStore {
     }
 
     /// Whether nothing is retained.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.messages.read().is_empty()
     }
 
     /// Drops expired messages; returns how many.
-    pub fn purge_expired(&self) -> usize {
+    fn purge_expired(&self) -> usize {
         let now = Instant::now();
         let mut map = self.messages.write();
         let before = map.len();
@@ -109,6 +112,13 @@ impl RetainedStore {
 #[derive(Clone, Copy)]
 pub struct Retainer;
 
+/// The retainer's store, and how often it purges (0 = never).
+#[derive(Clone)]
+pub struct RetainerArgs {
+    pub store: Arc<dyn RetainedStore>,
+    pub every: std::time::Duration,
+}
+
 /// Message of the retainer's own timer.
 pub enum RetainerMsg {
     Purge,
@@ -118,30 +128,29 @@ ractor_message!(RetainerMsg);
 
 impl Actor for Retainer {
     type Msg = RetainerMsg;
-    type State = Arc<BrokerContext>;
-    type Arguments = Arc<BrokerContext>;
+    type State = Arc<dyn RetainedStore>;
+    type Arguments = RetainerArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<RetainerMsg>,
-        ctx: Arc<BrokerContext>,
+        args: RetainerArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let every = ctx.retained.config.msg_clear_interval;
-        if !every.is_zero() {
-            myself.send_interval(every, || RetainerMsg::Purge);
+        if !args.every.is_zero() {
+            myself.send_interval(args.every, || RetainerMsg::Purge);
         }
-        Ok(ctx)
+        Ok(args.store)
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<RetainerMsg>,
         msg: RetainerMsg,
-        ctx: &mut Self::State,
+        store: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RetainerMsg::Purge => {
-                let n = ctx.retained.purge_expired();
+                let n = store.purge_expired();
                 if n > 0 {
                     tracing::debug!(purged = n, "retained_expired_purged");
                 }

@@ -3,39 +3,19 @@
 //! start time, read from the supervisors themselves; and kill-by-path, which
 //! kills an actor the way a crash would (its supervisor sees an abnormal exit).
 
-use crate::context::{ConnTable, SessionTable};
-use ractor::{ActorCell, ActorId, ActorRef};
+use crate::connection::ConnTable;
+use crate::gauges::MailboxGauges;
+use crate::session::{session_child_id, SessionTable};
+use ractor::{ActorCell, ActorRef};
 use roost_supervisor::{
     ChildInfo, DynamicSupervisor, DynamicSupervisorMsg, Supervisor, SupervisorMsg,
     DYNAMIC_SUPERVISOR_KIND, SUPERVISOR_KIND,
 };
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use roost_core::api::{ActorNode, TreeError};
-
-/// Mailbox gauges of the actors that keep one, by actor id.
-#[derive(Default)]
-pub struct MailboxGauges {
-    gauges: dashmap::DashMap<ActorId, Arc<AtomicUsize>>,
-}
-
-impl MailboxGauges {
-    /// Registers `gauge` for `id` (replacing an earlier one).
-    pub fn register(&self, id: ActorId, gauge: Arc<AtomicUsize>) {
-        self.gauges.insert(id, gauge);
-    }
-
-    /// Forgets the gauge of a stopped actor.
-    pub fn unregister(&self, id: ActorId) {
-        self.gauges.remove(&id);
-    }
-
-    fn depth(&self, id: ActorId) -> Option<usize> {
-        self.gauges.get(&id).map(|g| g.load(Ordering::Relaxed))
-    }
-}
 
 /// Where the tree starts: the root supervisor, its start time.
 pub struct TreeRoot<'a> {
@@ -49,11 +29,6 @@ pub struct TreeRoot<'a> {
     /// The connection table: hibernating connections are listed from here
     /// under their listener's `connections` supervisor.
     pub conns: &'a ConnTable,
-}
-
-/// The id the `sessions` supervisor gives a session's actor.
-pub fn session_child_id(client_id: &str) -> String {
-    format!("session:{client_id}")
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -5,14 +5,12 @@
 
 use super::channel::Accepted;
 use super::{peer, ConnState};
-use crate::registry::{RegistryMsg, REGISTRY_NAME};
 use crate::session::{BindArgs, Binding};
-use ractor::ActorRef;
 use roost_core::hooks::{ConnectInfo, HookPoint, Identity};
 use roost_core::ClientInfo;
 use roost_protocol::{ConnAck, Connect, Packet, ReasonCode};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 impl ConnState {
     pub(super) async fn connect(&mut self, mut c: Connect) {
@@ -73,11 +71,6 @@ impl ConnState {
         self.access.method = c.properties.authentication_method.clone();
         self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
         self.access.info = Some(info.clone());
-        let Some(registry) = ractor::registry::where_is(REGISTRY_NAME) else {
-            self.refuse(ReasonCode::ServerUnavailable);
-            return;
-        };
-        let registry: ActorRef<RegistryMsg> = registry.into();
         let bind = BindArgs {
             binding: Binding {
                 conn: self.handle.clone(),
@@ -100,24 +93,10 @@ impl ConnState {
                 .map(Box::new),
             _ => None,
         };
-        let opened = registry
-            .call(
-                |reply| RegistryMsg::Open {
-                    client_id,
-                    bind: Box::new(bind),
-                    transferred,
-                    reply,
-                },
-                Some(Duration::from_secs(15)),
-            )
-            .await;
+        let opened = self.ctx.opener.open(client_id, bind, transferred).await;
         let (session, reply) = match opened {
-            Ok(ractor::rpc::CallResult::Success(Ok(r))) => r,
-            other => {
-                let why = match other {
-                    Ok(ractor::rpc::CallResult::Success(Err(e))) => e,
-                    _ => "registry unavailable".into(),
-                };
+            Ok(r) => r,
+            Err(why) => {
                 tracing::warn!(client_id = %accepted.client_id, error = %why, "session_open_failed");
                 self.refuse(ReasonCode::ServerUnavailable);
                 return;

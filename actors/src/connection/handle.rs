@@ -15,10 +15,13 @@
 //! parked state in a task of its own, without waking an actor for it.
 
 use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
+use crate::context::ConnId;
 use crate::idle::IdleClock;
+use crate::session::{ClientConn, Outgoing};
 use parking_lot::RwLock;
 use ractor::{Actor, ActorRef, RpcReplyPort};
-use roost_core::ClientInfo;
+use roost_core::{BoxFuture, ClientInfo};
+use roost_protocol::ReasonCode;
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
 };
@@ -27,12 +30,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// A connection's identity for its whole life, across its actors.
-pub type ConnId = u64;
-
 /// How long a wake-up waits for the supervisor to let go of the id of the
 /// actor that just hibernated.
 const WAKE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long a takeover waits for the old connection to answer its kick.
+const TAKEOVER_PATIENCE: Duration = Duration::from_secs(5);
 
 enum Slot {
     /// An actor is being started (the first one, or one after a hibernation):
@@ -353,5 +356,58 @@ impl std::fmt::Debug for ConnHandle {
             .field("id", &self.id)
             .field("addr", &self.addr)
             .finish()
+    }
+}
+
+impl crate::router::Waiter for ConnHandle {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn resume(&self) {
+        self.cast(ConnMsg::Resume);
+    }
+}
+
+impl ClientConn for ConnHandle {
+    fn conn_id(&self) -> ConnId {
+        self.id
+    }
+
+    fn send(&self, batch: Vec<Outgoing>) {
+        self.cast(ConnMsg::Send(batch));
+    }
+
+    fn kick(&self, reason: ReasonCode) -> bool {
+        self.cast(ConnMsg::Kick {
+            reason,
+            reply: None,
+        })
+    }
+
+    fn kick_for_takeover(&self) -> BoxFuture<'_, Option<Vec<u16>>> {
+        Box::pin(self.call(
+            |reply| ConnMsg::Kick {
+                reason: ReasonCode::SessionTakenOver,
+                reply: Some(reply),
+            },
+            TAKEOVER_PATIENCE,
+        ))
+    }
+
+    fn stop(&self) {
+        ConnHandle::stop(self)
+    }
+
+    fn is_ended(&self) -> bool {
+        ConnHandle::is_ended(self)
+    }
+
+    fn client(&self) -> Option<Arc<ClientInfo>> {
+        ConnHandle::client(self).cloned()
+    }
+
+    fn is_hibernating(&self) -> bool {
+        self.hibernating_since().is_some()
     }
 }

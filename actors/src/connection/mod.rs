@@ -7,27 +7,29 @@
 mod access;
 pub mod channel;
 mod connect;
+mod context;
 mod handle;
 pub mod peer;
 mod reader;
 mod writer;
 
-use crate::context::BrokerContext;
-use crate::session::{Inbound, SessionHandle};
+pub use crate::context::ConnId;
+use crate::session::{Inbound, Outgoing, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, WriteHalf};
 use access::ClientAccess;
 use bytes::BytesMut;
 use channel::{Channel, InboundPublish, Violation};
+pub use context::{ConnContext, ConnTable, OpenSession, Opened};
 pub(crate) use handle::start_actor;
-pub use handle::{ConnHandle, ConnId};
-pub use peer::{PeerCert, PeerCertIdentity, PeerInfo};
+pub use handle::ConnHandle;
+pub use peer::PeerCertIdentity;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::authz::Action;
+pub use roost_core::client::{PeerCert, PeerInfo};
 use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, QoS, ReasonCode, SubAck,
-    Subscribe, UnsubAck,
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, Subscribe,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -37,22 +39,6 @@ use tokio::task::JoinHandle;
 /// Decoded batches the reader may hand over before the actor catches up (credit,
 /// like EMQX's active_n): ractor mailboxes are unbounded, this bounds inbound.
 const READ_CREDIT: usize = 8;
-
-/// A packet the session asks the connection to send.
-#[derive(Debug)]
-pub enum Outgoing {
-    Publish {
-        message: Arc<Message>,
-        qos: QoS,
-        packet_id: u16,
-        dup: bool,
-        retain: bool,
-        subscription_id: Option<u32>,
-    },
-    PubRel(u16, ReasonCode),
-    SubAck(Box<SubAck>),
-    UnsubAck(Box<UnsubAck>),
-}
 
 /// Why the reader stopped.
 #[derive(Debug)]
@@ -123,7 +109,7 @@ pub enum ConnStart {
 
 /// A client just accepted: its established transport and where it came from.
 pub struct NewConn {
-    pub ctx: Arc<BrokerContext>,
+    pub ctx: Arc<ConnContext>,
     pub accepted: Accepted,
     pub peer: PeerInfo,
     /// The listener's `peer_cert_as_username` / `peer_cert_as_clientid`.
@@ -134,7 +120,7 @@ pub struct NewConn {
 pub struct ConnState {
     /// How everyone reaches this connection, across its actors.
     handle: Arc<ConnHandle>,
-    ctx: Arc<BrokerContext>,
+    ctx: Arc<ConnContext>,
     peer: PeerInfo,
     peer_cert_as: PeerCertIdentity,
     /// This connection's place in its listener's `max_connections`.
@@ -177,7 +163,7 @@ pub struct ConnState {
     /// (about one window of QoS 1/2 messages), not one message.
     pause_waived: bool,
     /// The congested sessions met since the last packet was handled, to wait for.
-    congested: Vec<Arc<SessionHandle>>,
+    congested: Vec<Arc<dyn crate::router::Mailbox>>,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
@@ -561,8 +547,9 @@ impl ConnState {
                 return;
             }
             let mut waiting = false;
+            let me: Arc<dyn crate::router::Waiter> = self.handle.clone();
             for s in self.congested.drain(..) {
-                waiting |= s.wait_for_drain(&self.handle);
+                waiting |= s.wait_for_drain(&me);
             }
             if waiting {
                 self.pause_epoch = self.pause_epoch.wrapping_add(1);

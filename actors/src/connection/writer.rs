@@ -1,8 +1,9 @@
 //! What the connection writes: the session's packets encoded into one buffer,
 //! written with one syscall per handled mailbox message.
 
-use super::{ConnState, Outgoing};
+use super::ConnState;
 use crate::session::Inbound;
+use crate::session::Outgoing;
 use bytes::BufMut;
 use roost_core::hooks::{DropReason, HookPoint};
 use roost_protocol::{Packet, PubRel, QoS, ReasonCode};

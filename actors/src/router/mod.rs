@@ -11,7 +11,6 @@ pub mod shard;
 
 use crate::config::SharedStrategy;
 use crate::dropped;
-use crate::session::{Inbound, SessionHandle};
 use parking_lot::RwLock;
 use roost_core::cluster::{ClusterLink, RemoteMatches};
 use roost_core::hooks::{DropReason, Hooks};
@@ -25,11 +24,34 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Where the router puts a delivery: a session's inbox (the session module
+/// implements it; the router knows no session).
+pub trait Mailbox: Send + Sync + std::fmt::Debug + 'static {
+    /// Queues `d`. `Some(true)` when the session is congested (its publisher
+    /// should hold back, see [`Mailbox::wait_for_drain`]); `None` once the
+    /// session has ended (the delivery is dropped).
+    fn deliver(&self, d: Delivery) -> Option<bool>;
+
+    /// Registers `waiter` to be resumed once this congested session has
+    /// drained. False, and nothing registered, if it already has.
+    fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool;
+}
+
+/// A publisher held back by congested sessions (a connection), resumed when
+/// they drain: backpressure runs from subscribers to publishers.
+pub trait Waiter: Send + Sync + 'static {
+    /// Its identity, so a session registers it once.
+    fn id(&self) -> u64;
+
+    /// The sessions it waited for have drained: handle its client's packets again.
+    fn resume(&self);
+}
+
 /// One session's subscription as the index holds it.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub client_id: Arc<str>,
-    pub session: Arc<SessionHandle>,
+    pub session: Arc<dyn Mailbox>,
     pub options: SubscriptionOptions,
     pub subscription_id: Option<u32>,
 }
@@ -61,9 +83,9 @@ pub enum RouteKey {
 type Partition = RwLock<TopicTrie<RouteKey, Route>>;
 
 /// Where a client's publish reports the sessions it found congested (see
-/// [`SessionHandle::deliver`]); `None` for publishes that never hold anyone back
+/// [`Mailbox::deliver`]); `None` for publishes that never hold anyone back
 /// (wills, `$SYS`, messages forwarded by another node).
-type Congested<'a> = Option<&'a mut Vec<Arc<SessionHandle>>>;
+type Congested<'a> = Option<&'a mut Vec<Arc<dyn Mailbox>>>;
 
 /// The shared topic index plus the delivery logic run by publishers.
 pub struct Router {
@@ -156,7 +178,7 @@ impl Router {
     pub fn route_from_client(
         &self,
         msg: &Arc<Message>,
-        congested: &mut Vec<Arc<SessionHandle>>,
+        congested: &mut Vec<Arc<dyn Mailbox>>,
     ) -> usize {
         self.route_congested(msg, Some(congested))
     }
@@ -225,7 +247,7 @@ impl Router {
             match member {
                 Some(m) => {
                     let d = delivery(msg.clone(), m, Some(key.clone()));
-                    if m.session.send(Inbound::Deliver(d)) {
+                    if m.session.deliver(d).is_some() {
                         n += 1;
                     } else {
                         self.dropped_delivery(&m.client_id, msg, DropReason::NoSession);
@@ -424,7 +446,7 @@ impl Router {
         };
         let mut d = delivery(returned.message, member, Some(key.clone()));
         d.qos = returned.qos.min(member.options.qos);
-        member.session.send(Inbound::Deliver(d))
+        member.session.deliver(d).is_some()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::{add_route, remove_route, Partition, Route, RouteKey, Subscriber};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use roost_core::cluster::ClusterLink;
 use roost_core::trie::TopicTrie;
 use std::sync::Arc;
 
@@ -33,9 +34,8 @@ ractor_message!(ShardMsg);
 #[derive(Clone)]
 pub struct ShardArgs {
     pub partition: Arc<Partition>,
-    /// For the cluster hooks: a filter's first and last subscription are news
-    /// for the other nodes.
-    pub ctx: Arc<crate::context::BrokerContext>,
+    /// A filter's first and last subscription are news for the other nodes.
+    pub cluster: Option<Arc<dyn ClusterLink>>,
 }
 
 /// The ractor name of shard `i`, so sessions can find a restarted shard.
@@ -62,7 +62,7 @@ impl Actor for Shard {
         msg: ShardMsg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let hook = st.ctx.router.cluster();
+        let hook = st.cluster.as_ref();
         match msg {
             ShardMsg::Subscribe {
                 filter,

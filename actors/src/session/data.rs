@@ -6,8 +6,8 @@
 
 use super::queue::{Enqueued, Inflight, InflightEntry, InflightState, MQueue};
 use super::{Binding, Delivery, SessionMsg};
-use crate::connection::Outgoing;
-use crate::context::BrokerContext;
+use super::{Outgoing, SessionContext};
+use crate::context::{BrokerContext, ConnId};
 use ractor::ActorRef;
 use roost_core::hooks::{DropReason, HookPoint};
 use roost_core::Message;
@@ -27,7 +27,7 @@ pub struct SubscriptionRecord {
 
 /// What the running actor lends to the state's methods.
 pub struct Cx {
-    pub ctx: Arc<BrokerContext>,
+    pub ctx: Arc<SessionContext>,
     pub client_id: Arc<str>,
     pub myself: ActorRef<SessionMsg>,
     /// Packets gathered while handling one message, sent in one cast.
@@ -381,12 +381,15 @@ impl SessionData {
     pub fn detach(
         &mut self,
         cx: &mut Cx,
-        conn: crate::connection::ConnId,
+        conn: ConnId,
         publish_will: bool,
         expiry: Option<u32>,
         ids: Vec<u16>,
     ) {
-        let current = self.binding.as_ref().is_some_and(|b| b.conn.id == conn);
+        let current = self
+            .binding
+            .as_ref()
+            .is_some_and(|b| b.conn.conn_id() == conn);
         if !current {
             return;
         }

@@ -18,10 +18,11 @@
 //! held back once it has drained.
 
 use super::data::SessionData;
+use super::SessionContext;
 use super::{Delivery, SessionMsg};
-use crate::connection::{ConnHandle, ConnMsg};
-use crate::context::BrokerContext;
+use crate::context::{BrokerContext, ConnId};
 use crate::idle::IdleClock;
+use crate::router::{Mailbox, Waiter};
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_core::ClientInfo;
@@ -49,7 +50,7 @@ pub enum Inbound {
     /// The bound connection ended. `publish_will` is false after a normal
     /// DISCONNECT; `expiry` is a new Session Expiry Interval from DISCONNECT.
     Detach {
-        conn: crate::connection::ConnId,
+        conn: ConnId,
         publish_will: bool,
         expiry: Option<u32>,
         awaiting_rel: Vec<u16>,
@@ -78,7 +79,7 @@ struct Inbox {
     bound: bool,
     /// Connections holding their client's publishes back until this session
     /// has drained (each once).
-    waiters: Vec<Arc<ConnHandle>>,
+    waiters: Vec<Arc<dyn Waiter>>,
 }
 
 impl Inbox {
@@ -112,9 +113,9 @@ pub fn watermarks(max_mqueue_len: usize, max_inflight: usize) -> (usize, usize) 
 }
 
 /// Lets held-back publishers go (outside the inbox lock).
-fn resume(waiters: Vec<Arc<ConnHandle>>) {
+fn resume(waiters: Vec<Arc<dyn Waiter>>) {
     for w in waiters {
-        w.cast(ConnMsg::Resume);
+        w.resume();
     }
 }
 
@@ -133,7 +134,7 @@ pub struct SessionHandle {
     /// Set while the session hibernates (its actor stopped, see
     /// [`Self::hibernate`]): the broker a new actor is started in. Whoever
     /// takes it starts that actor, so concurrent senders start one.
-    sleeping: Mutex<Option<Weak<BrokerContext>>>,
+    sleeping: Mutex<Option<Weak<SessionContext>>>,
     /// A new actor is being started after a hibernation (calls wait for it).
     waking: AtomicBool,
     /// This handle, for the task that wakes it from a synchronous sender.
@@ -226,16 +227,16 @@ impl SessionHandle {
         Some(congested)
     }
 
-    /// Registers `conn` to get [`ConnMsg::Resume`] once this session's backlog
+    /// Registers `conn` to be resumed once this session's backlog
     /// is down to the low watermark, or it is unbound or ended. False, and
     /// nothing registered, if that is already so (decided under the lock the
     /// session takes to wake its waiters, so a wake-up is never missed).
-    pub fn wait_for_drain(&self, conn: &Arc<ConnHandle>) -> bool {
+    pub fn wait_for_drain(&self, conn: &Arc<dyn Waiter>) -> bool {
         let mut inbox = self.inbox.lock();
         if self.is_closed() || !inbox.bound || inbox.backlog() <= self.low {
             return false;
         }
-        if !inbox.waiters.iter().any(|w| w.id == conn.id) {
+        if !inbox.waiters.iter().any(|w| w.id() == conn.id()) {
             inbox.waiters.push(conn.clone());
         }
         true
@@ -276,7 +277,7 @@ impl SessionHandle {
     /// the check finds no actor and wakes the session.
     pub(crate) fn hibernate(
         &self,
-        ctx: &Arc<BrokerContext>,
+        ctx: &Arc<SessionContext>,
         idle: impl FnOnce(&mut SessionData) -> bool,
     ) -> bool {
         let mut d = self.data.lock();
@@ -302,7 +303,7 @@ impl SessionHandle {
     /// only the state [`SessionData::attach`] records.
     pub(crate) fn bind_asleep(
         &self,
-        ctx: &Arc<BrokerContext>,
+        ctx: &Arc<SessionContext>,
         bind: super::BindArgs,
     ) -> super::BindReply {
         self.set_client(bind.client);
@@ -321,7 +322,7 @@ impl SessionHandle {
     }
 
     /// Marks the session asleep: no actor until its next message or call.
-    fn fall_asleep(&self, ctx: &Arc<BrokerContext>) {
+    fn fall_asleep(&self, ctx: &Arc<SessionContext>) {
         self.mark_asleep(ctx);
         self.idle.fell_asleep();
         ctx.metrics.inc_sessions_hibernated();
@@ -330,7 +331,7 @@ impl SessionHandle {
     /// The sleeping mark and the gauge: set on falling asleep, and again when a
     /// wake-up could not start an actor (the mark was taken, see
     /// [`Self::take_sleeping`]).
-    fn mark_asleep(&self, ctx: &Arc<BrokerContext>) {
+    fn mark_asleep(&self, ctx: &Arc<SessionContext>) {
         *self.sleeping.lock() = Some(Arc::downgrade(ctx));
         ctx.sessions_hibernating.fetch_add(1, Ordering::Relaxed);
     }
@@ -369,10 +370,7 @@ impl SessionHandle {
             return false;
         }
         if let Some(b) = &d.binding {
-            b.conn.cast(ConnMsg::Kick {
-                reason: ReasonCode::ServerShuttingDown,
-                reply: None,
-            });
+            b.conn.kick(ReasonCode::ServerShuttingDown);
         }
         true
     }
@@ -389,7 +387,7 @@ impl SessionHandle {
 
     /// Ends the hibernation, if the session hibernates: returns the broker it
     /// lives in. Exactly one caller gets it.
-    fn take_sleeping(&self) -> Option<Arc<BrokerContext>> {
+    fn take_sleeping(&self) -> Option<Arc<SessionContext>> {
         let ctx = self.sleeping.lock().take()?.upgrade()?;
         ctx.sessions_hibernating.fetch_sub(1, Ordering::Relaxed);
         ctx.metrics.inc_sessions_woken();
@@ -421,7 +419,7 @@ impl SessionHandle {
         };
         self.waking.store(true, Ordering::Relaxed);
         rt.spawn(async move {
-            let started = crate::registry::ensure_actor(&ctx, &me).await;
+            let started = super::ensure_actor(&ctx, &me).await;
             me.waking.store(false, Ordering::Relaxed);
             if let Err(error) = started {
                 tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
@@ -536,6 +534,16 @@ impl SessionHandle {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+impl Mailbox for SessionHandle {
+    fn deliver(&self, d: Delivery) -> Option<bool> {
+        SessionHandle::deliver(self, d)
+    }
+
+    fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool {
+        SessionHandle::wait_for_drain(self, waiter)
     }
 }
 

@@ -16,14 +16,16 @@
 //! the session table and the topic index). The next message or call starts a
 //! new actor on the handle.
 
+mod client_conn;
+mod context;
 pub mod data;
 pub mod handle;
 pub mod queue;
 mod subscriptions;
 
-use crate::connection::{ConnHandle, ConnMsg, Outgoing};
-use crate::context::BrokerContext;
-use crate::registry::{RegistryMsg, REGISTRY_NAME};
+pub use client_conn::{ClientConn, Outgoing};
+pub(crate) use context::ensure_actor;
+pub use context::{session_child_id, ExpireNotice, SessionContext, SessionTable, SESSIONS_NAME};
 use data::{Cx, SessionData, SubscriptionRecord};
 pub use handle::{Inbound, SessionHandle};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -42,7 +44,7 @@ const DRAIN_BATCH: usize = 256;
 /// The connection a session is bound to, and what it negotiated.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub conn: Arc<ConnHandle>,
+    pub conn: Arc<dyn ClientConn>,
     pub version: ProtocolVersion,
     /// The client's Receive Maximum (65535 if absent).
     pub receive_maximum: u16,
@@ -109,13 +111,24 @@ ractor_message!(SessionMsg);
 /// Start-up arguments: the handle (the same one on every restart).
 #[derive(Clone)]
 pub struct SessionArgs {
-    pub ctx: Arc<BrokerContext>,
+    pub ctx: Arc<SessionContext>,
     pub handle: Arc<SessionHandle>,
 }
 
 pub struct SessionState {
     handle: Arc<SessionHandle>,
     cx: Cx,
+}
+
+/// What a takeover's kick of the bound connection found.
+enum Kicked {
+    /// No connection was bound.
+    Nobody,
+    /// It closed and handed back its inbound QoS 2 packet ids awaiting PUBREL.
+    Answered(Vec<u16>),
+    /// It ended while asked: its Detach, with that state, was in the inbox
+    /// and has been taken in.
+    Gone,
 }
 
 /// The session actor.
@@ -247,12 +260,8 @@ impl Actor for Session {
                     let d = st.handle.data.lock();
                     generation == d.generation && d.binding.is_none()
                 };
-                if let (true, Some(registry)) = (unbound, ractor::registry::where_is(REGISTRY_NAME))
-                {
-                    let _ = ActorRef::<RegistryMsg>::from(registry).cast(RegistryMsg::Expire {
-                        client_id: st.cx.client_id.clone(),
-                        generation,
-                    });
+                if unbound {
+                    st.cx.ctx.expired(st.cx.client_id.clone(), generation);
                 }
             }
             SessionMsg::PublishWillNow(reply) => {
@@ -282,10 +291,7 @@ impl Actor for Session {
             }
             SessionMsg::Shutdown(reply) => {
                 if let Some(b) = &st.handle.data.lock().binding {
-                    b.conn.cast(ConnMsg::Kick {
-                        reason: ReasonCode::ServerShuttingDown,
-                        reply: None,
-                    });
+                    b.conn.kick(ReasonCode::ServerShuttingDown);
                 }
                 let _ = reply.send(());
             }
@@ -342,7 +348,7 @@ impl SessionState {
         if let Some(b) = &self.handle.data.lock().binding {
             // A closed connection is noticed through its Detach; the inflight
             // messages are resent on the next bind.
-            b.conn.cast(ConnMsg::Send(batch));
+            b.conn.send(batch);
         }
     }
 
@@ -408,10 +414,11 @@ impl SessionState {
         // The old connection may have ended already and queued its Detach (with
         // its inbound QoS 2 state): take that in before deciding on a takeover.
         self.drain_inbox().await;
-        if let Some(kicked) = self.kick_connection().await {
+        let kicked = self.kick_connection().await;
+        if !matches!(kicked, Kicked::Nobody) {
             self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
             let mut d = self.handle.data.lock();
-            if let Some(ids) = kicked {
+            if let Kicked::Answered(ids) = kicked {
                 d.merge_awaiting_rel(ids);
             }
             d.binding = None;
@@ -469,27 +476,16 @@ impl SessionState {
     }
 
     /// Takeover [MQTT-3.1.4-3]: closes the bound connection (if any) with 0x8E.
-    /// `None` if no connection was bound; otherwise the inbound QoS 2 packet
-    /// ids it handed back (`None` inside if it ended while asked: its Detach,
-    /// with that state, is in the inbox and has been taken in).
-    async fn kick_connection(&mut self) -> Option<Option<Vec<u16>>> {
-        let old = self.handle.data.lock().binding.clone()?;
-        let kicked = old
-            .conn
-            .call(
-                |reply| ConnMsg::Kick {
-                    reason: ReasonCode::SessionTakenOver,
-                    reply: Some(reply),
-                },
-                Duration::from_secs(5),
-            )
-            .await;
-        match kicked {
-            Some(ids) => Some(Some(ids)),
+    async fn kick_connection(&mut self) -> Kicked {
+        let Some(old) = self.handle.data.lock().binding.clone() else {
+            return Kicked::Nobody;
+        };
+        match old.conn.kick_for_takeover().await {
+            Some(ids) => Kicked::Answered(ids),
             None => {
                 old.conn.stop();
                 self.drain_inbox().await;
-                Some(None)
+                Kicked::Gone
             }
         }
     }

@@ -10,10 +10,10 @@ pub mod tls;
 pub mod ws;
 
 use crate::config::{ListenerSettings, PeerCertAs};
-use crate::connection::PeerInfo;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use roost_core::client::PeerInfo;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

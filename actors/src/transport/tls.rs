@@ -4,7 +4,7 @@
 
 use super::{SetupError, TlsStream};
 use crate::config::{TlsOptions, TlsVersion, Verify};
-use crate::connection::PeerCert;
+use roost_core::client::PeerCert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
