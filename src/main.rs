@@ -12,7 +12,8 @@ use config::Config;
 use roost_actors::broker::{Extension, Seams};
 use roost_actors::{Broker, BrokerError};
 use roost_core::cluster::ClusterLink;
-use roost_core::hooks::HooksBuilder;
+use roost_core::hooks::{Hook, HookPoint, HooksBuilder, PublishAction};
+use roost_core::{ClientInfo, Message};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -105,6 +106,22 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
 
 /// Puts the broker together: the counters, access control on its hook
 /// points, the REST API, and the cluster if enabled.
+/// Set to `1`, the broker registers [`NoopHook`] on `message.publish` and
+/// `message.delivered`: what one registered hook costs the publish path is
+/// measured with it (docs/benchmarks.md). Not a configuration key on purpose.
+const NOOP_HOOKS_ENV: &str = "ROOST_BENCH_NOOP_HOOKS";
+
+/// A hook that lets every message pass and notes no delivery.
+struct NoopHook;
+
+impl Hook for NoopHook {
+    fn message_publish(&self, _msg: &Arc<Message>) -> PublishAction {
+        PublishAction::Pass
+    }
+
+    fn message_delivered(&self, _client: &Arc<ClientInfo>, _msg: &Message) {}
+}
+
 fn seams(config: &Config) -> anyhow::Result<Seams> {
     let store = Arc::new(roost_access::JsonFiles::new(&config.node.data_dir));
     let access = roost_access::Access::new(
@@ -116,6 +133,15 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
     .map_err(BrokerError::Extension)?;
     let mut hooks = HooksBuilder::default();
     access.register(&mut hooks);
+    if std::env::var_os(NOOP_HOOKS_ENV).is_some_and(|v| v == "1") {
+        tracing::warn!("{NOOP_HOOKS_ENV}=1: no-op hooks on message.publish and message.delivered (a benchmark of the hook seam)");
+        let noop = Arc::new(NoopHook);
+        hooks.add_all(
+            &[HookPoint::MessagePublish, HookPoint::MessageDelivered],
+            0,
+            noop,
+        );
+    }
     let (cluster, mut extensions) = extensions(config)?;
     if config.http.enabled {
         let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
