@@ -133,6 +133,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
     .map_err(BrokerError::Extension)?;
     let mut hooks = HooksBuilder::default();
     access.register(&mut hooks);
+    let bans = access.ban_list();
     if std::env::var_os(NOOP_HOOKS_ENV).is_some_and(|v| v == "1") {
         tracing::warn!("{NOOP_HOOKS_ENV}=1: no-op hooks on message.publish and message.delivered (a benchmark of the hook seam)");
         let noop = Arc::new(NoopHook);
@@ -168,6 +169,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         hooks: hooks.build(),
         authz: config.authorization.policy(),
         cluster,
+        bans: Some(bans),
         extensions,
     })
 }

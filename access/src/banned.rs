@@ -2,71 +2,25 @@
 //! address (an IP or a CIDR range), until an optional time. A banned client's
 //! CONNECT is refused with 0x8A Banned (3.1.1: 5 not authorized) at
 //! `client.connect`, before authentication; a ban added while the client is
-//! connected kicks it (DISCONNECT 0x98 Administrative action) when whoever
-//! added it calls [`crate::Access::kick_banned`].
+//! connected kicks it (DISCONNECT 0x98 Administrative action) when it is
+//! added through `BrokerApi::ban` (the table is the broker's
+//! [`roost_core::banned::BanList`]).
 
+use crate::store::{StoreError, Table};
+use roost_core::banned::{BanError, BanList};
+use roost_core::ClientInfo;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What a ban matches on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BanKind {
-    Clientid,
-    Username,
-    /// An address or a CIDR range (EMQX 5 has `peerhost_net` for ranges).
-    Peerhost,
-}
+pub use roost_core::banned::{now, BanEntry, BanKind};
 
-impl BanKind {
-    pub fn parse(s: &str) -> Option<BanKind> {
-        match s {
-            "clientid" => Some(BanKind::Clientid),
-            "username" => Some(BanKind::Username),
-            "peerhost" | "peerhost_net" => Some(BanKind::Peerhost),
-            _ => None,
-        }
-    }
-}
-
-/// One ban, as stored.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BanEntry {
-    #[serde(rename = "as")]
-    pub kind: BanKind,
-    pub who: String,
-    #[serde(default)]
-    pub by: String,
-    #[serde(default)]
-    pub reason: String,
-    /// Unix seconds.
-    pub at: u64,
-    /// Unix seconds; `None` = forever.
-    #[serde(default)]
-    pub until: Option<u64>,
-}
-
-/// Unix seconds now.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-impl BanEntry {
-    pub fn expired(&self, now: u64) -> bool {
-        self.until.is_some_and(|u| u <= now)
-    }
-
-    /// Whether this ban covers a client.
-    pub fn matches(&self, client_id: &str, username: Option<&str>, ip: IpAddr) -> bool {
-        match self.kind {
-            BanKind::Clientid => self.who == client_id,
-            BanKind::Username => username == Some(self.who.as_str()),
-            BanKind::Peerhost => {
-                crate::authz::file::ip(&self.who).is_ok_and(|net| net.contains(&ip.to_canonical()))
-            }
+/// Whether `ban` covers a client.
+pub fn matches(ban: &BanEntry, client_id: &str, username: Option<&str>, ip: IpAddr) -> bool {
+    match ban.kind {
+        BanKind::Clientid => ban.who == client_id,
+        BanKind::Username => username == Some(ban.who.as_str()),
+        BanKind::Peerhost => {
+            crate::authz::file::ip(&ban.who).is_ok_and(|net| net.contains(&ip.to_canonical()))
         }
     }
 }
@@ -84,7 +38,7 @@ impl BannedTable {
         let now = now();
         self.entries
             .iter()
-            .any(|b| !b.expired(now) && b.matches(client_id, username, ip))
+            .any(|b| !b.expired(now) && matches(b, client_id, username, ip))
     }
 
     /// Adds or replaces the ban on (kind, who); drops expired ones on the way.
@@ -101,6 +55,44 @@ impl BannedTable {
         self.entries.retain(|b| !(b.kind == kind && b.who == who));
         self.entries.len() != before
     }
+}
+
+/// The table behind core's [`BanList`]: what `BrokerApi::ban` writes to.
+impl BanList for Table<BannedTable> {
+    fn put(&self, entry: BanEntry) -> Result<(), BanError> {
+        if entry.kind == BanKind::Peerhost {
+            crate::authz::file::ip(&entry.who)
+                .map_err(|e| BanError::Invalid(format!("who: {e}")))?;
+        }
+        self.update(|t| t.put(entry)).map_err(store_error)
+    }
+
+    fn remove(&self, kind: BanKind, who: &str) -> Result<bool, BanError> {
+        self.update(|t| t.remove(kind, who)).map_err(store_error)
+    }
+
+    fn list(&self) -> Vec<BanEntry> {
+        let now = now();
+        self.read(|t| {
+            t.entries
+                .iter()
+                .filter(|b| !b.expired(now))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn covering(&self) -> Box<dyn Fn(&ClientInfo) -> bool + Send + Sync> {
+        let bans = self.read(|t| t.clone());
+        Box::new(move |c: &ClientInfo| {
+            bans.is_banned(&c.client_id, c.username.as_deref(), c.peer.addr.ip())
+        })
+    }
+}
+
+fn store_error(e: StoreError) -> BanError {
+    tracing::error!(error = %e, "banned_store_write_failed");
+    BanError::Store(e.to_string())
 }
 
 #[cfg(test)]

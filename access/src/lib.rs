@@ -8,8 +8,9 @@
 //! it at roost-core's hook points (see [`hooks`]), and only at the points the
 //! configuration gives it something to do there, so a broker without access
 //! control pays nothing on CONNECT or PUBLISH. Everything else (the REST API,
-//! `roost ctl`) edits the tables through [`Access`]'s fields, and makes a new
-//! ban take effect with [`Access::kick_banned`].
+//! `roost ctl`) edits the tables through [`Access`]'s fields; bans go through
+//! `BrokerApi::ban`, given the banned table as the broker's ban list
+//! ([`Access::ban_list`]), so a new ban also closes the connections it covers.
 
 pub mod authn;
 pub mod authz;
@@ -24,9 +25,9 @@ use authn::scram::ScramUser;
 use authz::builtin::BuiltInRules;
 use banned::BannedTable;
 use config::{AuthenticatorConfig, AuthorizationConfig};
+use roost_core::banned::{BanEntry, BanError, BanKind, BanList};
 use roost_core::storage::ObjectStore;
-use roost_core::{BrokerApi, ClientInfo, PeerInfo};
-use roost_protocol::ReasonCode;
+use roost_core::{ClientInfo, PeerInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -120,18 +121,9 @@ impl Access {
             .read(|t| t.is_banned(client_id, username, peer.addr.ip()))
     }
 
-    /// Kicks every connected client a ban now covers; returns how many. 5.0
-    /// clients get DISCONNECT 0x98 Administrative action, as EMQX's kick (0x8A
-    /// Banned is a CONNACK code only). The bans are read once, not once per
-    /// client, so the table's lock is not taken for every connection.
-    pub fn kick_banned(&self, api: &dyn BrokerApi) -> usize {
-        let bans = self.banned.read(|t| t.clone());
-        if bans.entries.is_empty() {
-            return 0;
-        }
-        let covered =
-            |c: &ClientInfo| bans.is_banned(&c.client_id, c.username.as_deref(), c.peer.addr.ip());
-        api.kick_where(&covered, ReasonCode::AdministrativeAction)
+    /// The banned table as the broker's ban list (`Seams.bans`).
+    pub fn ban_list(self: &Arc<Self>) -> Arc<dyn BanList> {
+        Arc::new(BanTable(self.clone()))
     }
 }
 
@@ -177,5 +169,26 @@ mod tests {
             validate(&[scram.clone(), scram], &authz).unwrap_err(),
             "authentication[1]: a second scram:built_in_database authenticator"
         );
+    }
+}
+
+/// [`Access`]'s banned table as a [`BanList`] (see [`Access::ban_list`]).
+struct BanTable(Arc<Access>);
+
+impl BanList for BanTable {
+    fn put(&self, entry: BanEntry) -> Result<(), BanError> {
+        self.0.banned.put(entry)
+    }
+
+    fn remove(&self, kind: BanKind, who: &str) -> Result<bool, BanError> {
+        BanList::remove(&self.0.banned, kind, who)
+    }
+
+    fn list(&self) -> Vec<BanEntry> {
+        self.0.banned.list()
+    }
+
+    fn covering(&self) -> Box<dyn Fn(&ClientInfo) -> bool + Send + Sync> {
+        self.0.banned.covering()
     }
 }

@@ -10,6 +10,7 @@ use roost_core::api::{
     ActorNode, BrokerApi, ClientError, ClientSummary, Page, Paged, RouteInfo, SessionSummary,
     Stats, SubscriptionInfo, TreeError,
 };
+use roost_core::banned::{BanEntry, BanError, BanKind, BanList};
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::DropReason;
 use roost_core::session::SessionSnapshot;
@@ -31,11 +32,16 @@ const RESTART_PATIENCE: Duration = Duration::from_secs(2);
 /// [`BrokerApi`] over one broker's context.
 pub struct Api {
     ctx: Arc<ConnContext>,
+    bans: Option<Arc<dyn BanList>>,
 }
 
 impl Api {
-    pub fn new(ctx: Arc<ConnContext>) -> Arc<Api> {
-        Arc::new(Api { ctx })
+    pub fn new(ctx: Arc<ConnContext>, bans: Option<Arc<dyn BanList>>) -> Arc<Api> {
+        Arc::new(Api { ctx, bans })
+    }
+
+    fn ban_list(&self) -> Result<&Arc<dyn BanList>, BanError> {
+        self.bans.as_ref().ok_or(BanError::Unavailable)
     }
 
     fn session(&self, client_id: &str) -> Result<Arc<SessionHandle>, ClientError> {
@@ -162,6 +168,21 @@ impl BrokerApi for Api {
             }
         }
         kicked
+    }
+
+    fn ban(&self, entry: BanEntry) -> Result<usize, BanError> {
+        let bans = self.ban_list()?;
+        bans.put(entry)?;
+        let covered = bans.covering();
+        Ok(self.kick_where(&*covered, ReasonCode::AdministrativeAction))
+    }
+
+    fn unban(&self, kind: BanKind, who: &str) -> Result<bool, BanError> {
+        self.ban_list()?.remove(kind, who)
+    }
+
+    fn bans(&self) -> Result<Vec<BanEntry>, BanError> {
+        Ok(self.ban_list()?.list())
     }
 
     fn clients(&self, page: Page, filter: &dyn Fn(&ClientInfo) -> bool) -> Paged<ClientSummary> {

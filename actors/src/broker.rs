@@ -31,6 +31,7 @@ use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, SpawnErr};
 use roost_core::authz::AuthzPolicy;
+use roost_core::banned::BanList;
 use roost_core::cluster::ClusterLink;
 use roost_core::{BrokerApi, Hooks, Metrics};
 use roost_supervisor::{
@@ -157,6 +158,8 @@ pub struct Seams {
     pub authz: AuthzPolicy,
     /// The cluster this node joins (roost-cluster), if clustering is on.
     pub cluster: Option<Arc<dyn ClusterLink>>,
+    /// Where bans are kept (access control), for [`BrokerApi::ban`].
+    pub bans: Option<Arc<dyn BanList>>,
     pub extensions: Vec<Extension>,
 }
 
@@ -179,6 +182,7 @@ impl Broker {
             hooks,
             authz,
             cluster,
+            bans,
             extensions,
         } = seams;
         let mut listeners = Vec::new();
@@ -215,7 +219,7 @@ impl Broker {
         let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
         let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
         let ctx = ConnContext::new(sessions, Arc::new(Opener));
-        let api: Arc<dyn BrokerApi> = Api::new(ctx.clone());
+        let api: Arc<dyn BrokerApi> = Api::new(ctx.clone(), bans);
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {

@@ -18,6 +18,7 @@ use roost_access::authn::{password, scram};
 use roost_access::authz::builtin::{ApiRule, BuiltInRules};
 use roost_access::banned::{self, BanEntry, BanKind};
 use roost_access::StoreError;
+use roost_core::banned::BanError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -35,6 +36,20 @@ fn not_found(message: impl Into<String>) -> Failure {
 
 fn bad_request(message: impl Into<String>) -> Failure {
     fail(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+}
+
+impl From<BanError> for Failure {
+    fn from(e: BanError) -> Failure {
+        match e {
+            BanError::Invalid(why) => bad_request(why),
+            BanError::Unavailable => fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                e.to_string(),
+            ),
+            BanError::Store(why) => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", why),
+        }
+    }
 }
 
 impl From<StoreError> for Failure {
@@ -470,15 +485,8 @@ pub struct NewBan {
 }
 
 /// `GET /api/v5/banned`: the bans in force.
-pub async fn banned(State(ctx): Ctx) -> Json<Value> {
-    let now = banned::now();
-    page(ctx.access.banned.read(|t| {
-        t.entries
-            .iter()
-            .filter(|b| !b.expired(now))
-            .map(ban_view)
-            .collect()
-    }))
+pub async fn banned(State(ctx): Ctx) -> Result<Json<Value>, Failure> {
+    Ok(page(ctx.api.bans()?.iter().map(ban_view).collect()))
 }
 
 /// `POST /api/v5/banned`: adds (or replaces) a ban and kicks the connected
@@ -517,8 +525,7 @@ pub async fn add_ban(State(ctx): Ctx, Json(req): Json<NewBan>) -> Result<Json<Va
         until,
     };
     let view = ban_view(&entry);
-    ctx.access.banned.update(|t| t.put(entry))?;
-    let kicked = ctx.access.kick_banned(&*ctx.api);
+    let kicked = ctx.api.ban(entry)?;
     tracing::info!(ban = %view, kicked, "ban_added");
     Ok(Json(view))
 }
@@ -530,7 +537,7 @@ pub async fn delete_ban(
 ) -> Result<StatusCode, Failure> {
     let kind = BanKind::parse(&kind)
         .ok_or_else(|| bad_request(format!("{kind:?} is not clientid, username or peerhost")))?;
-    if !ctx.access.banned.update(|t| t.remove(kind, &who))? {
+    if !ctx.api.unban(kind, &who)? {
         return Err(not_found(format!("no ban on {who}")));
     }
     Ok(StatusCode::NO_CONTENT)

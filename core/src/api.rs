@@ -3,6 +3,7 @@
 //! The runtime implements [`BrokerApi`]; nothing outside it reaches actor
 //! messages or the runtime's internal types.
 
+use crate::banned::{BanEntry, BanError, BanKind};
 use crate::client::ClientInfo;
 use crate::cluster::ClusterLink;
 use crate::delivery::SharedKey;
@@ -212,6 +213,17 @@ pub trait BrokerApi: Send + Sync + 'static {
     /// Closes the connection of every connected client `covered` picks (how a
     /// new ban takes effect); the number closed.
     fn kick_where(&self, covered: &dyn Fn(&ClientInfo) -> bool, reason: ReasonCode) -> usize;
+
+    /// Bans a client id, a user name or an address (range) and closes the
+    /// connections of the clients it covers (DISCONNECT 0x98 Administrative
+    /// action to 5.0 clients, as EMQX's kick); the number closed.
+    fn ban(&self, entry: BanEntry) -> Result<usize, BanError>;
+
+    /// Lifts the ban on (kind, who); whether there was one.
+    fn unban(&self, kind: BanKind, who: &str) -> Result<bool, BanError>;
+
+    /// The bans in force.
+    fn bans(&self) -> Result<Vec<BanEntry>, BanError>;
 
     /// Connected clients, by client id.
     fn clients(&self, page: Page, filter: &dyn Fn(&ClientInfo) -> bool) -> Paged<ClientSummary>;

@@ -13,6 +13,7 @@
 //! - [`metrics`]: the broker-wide counters;
 //! - [`storage`]: the storage traits (retained messages, sessions, objects);
 //! - [`authz`]: the words of authorization both the runtime and access use;
+//! - [`banned`]: bans, and the [`banned::BanList`] access control keeps them in;
 //! - [`config`]: the configuration sections more than one crate reads;
 //! - [`trie`]: the topic trie the router and the cluster index filters with.
 //!
@@ -22,6 +23,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod banned;
 pub mod client;
 pub mod cluster;
 pub mod config;

@@ -13,15 +13,12 @@ use crate::config::{
 };
 use base64::Engine as _;
 use parking_lot::Mutex;
-use roost_core::api::*;
-use roost_core::cluster::ClusterLink;
-use roost_core::hooks::{DropReason, Identity};
-use roost_core::session::SessionSnapshot;
+use roost_core::banned::{BanError, BanList};
+use roost_core::hooks::Identity;
 use roost_core::storage::{ObjectStore, StorageError};
-use roost_core::{BoxFuture, Message, Metrics, PeerInfo, SharedKey};
-use roost_protocol::{ProtocolVersion, SubscriptionOptions};
+use roost_core::PeerInfo;
+use roost_protocol::ProtocolVersion;
 use std::collections::HashMap;
-use std::time::SystemTime;
 
 /// Tables in memory.
 #[derive(Default)]
@@ -488,124 +485,38 @@ async fn an_http_source_is_asked_later_and_no_answer_falls_to_no_match() {
     );
 }
 
-/// A broker that has `clients` connected and records who it kicked.
-struct Broker {
-    clients: Vec<Arc<ClientInfo>>,
-    kicked: Mutex<Vec<(String, ReasonCode)>>,
-}
-
-impl BrokerApi for Broker {
-    fn kick_where(&self, covered: &dyn Fn(&ClientInfo) -> bool, reason: ReasonCode) -> usize {
-        let mut kicked = self.kicked.lock();
-        let before = kicked.len();
-        for c in self.clients.iter().filter(|c| covered(c)) {
-            kicked.push((c.client_id.to_string(), reason));
-        }
-        kicked.len() - before
-    }
-
-    fn node_name(&self) -> &str {
-        unimplemented!()
-    }
-    fn started_at(&self) -> SystemTime {
-        unimplemented!()
-    }
-    fn metrics(&self) -> &Arc<Metrics> {
-        unimplemented!()
-    }
-    fn publish(&self, _: Message) -> Result<usize, DropReason> {
-        unimplemented!()
-    }
-    fn subscribe(
-        &self,
-        _: &str,
-        _: Vec<(String, SubscriptionOptions)>,
-    ) -> BoxFuture<'_, Result<Vec<ReasonCode>, ClientError>> {
-        unimplemented!()
-    }
-    fn unsubscribe(
-        &self,
-        _: &str,
-        _: Vec<String>,
-    ) -> BoxFuture<'_, Result<Vec<ReasonCode>, ClientError>> {
-        unimplemented!()
-    }
-    fn kick(&self, _: &str, _: ReasonCode) -> bool {
-        unimplemented!()
-    }
-    fn clients(&self, _: Page, _: &dyn Fn(&ClientInfo) -> bool) -> Paged<ClientSummary> {
-        unimplemented!()
-    }
-    fn client(&self, _: &str) -> Option<ClientSummary> {
-        unimplemented!()
-    }
-    fn sessions(&self, _: Page) -> Paged<SessionSummary> {
-        unimplemented!()
-    }
-    fn subscriptions(&self, _: Option<&str>, _: Page) -> Paged<SubscriptionInfo> {
-        unimplemented!()
-    }
-    fn routes(&self, _: Page) -> Paged<RouteInfo> {
-        unimplemented!()
-    }
-    fn stats(&self) -> BoxFuture<'_, Stats> {
-        unimplemented!()
-    }
-    fn actor_tree(
-        &self,
-        _: Option<String>,
-        _: Option<usize>,
-    ) -> BoxFuture<'_, Result<ActorNode, TreeError>> {
-        unimplemented!()
-    }
-    fn kill_actor(&self, _: String) -> BoxFuture<'_, Result<(), TreeError>> {
-        unimplemented!()
-    }
-    fn retained_message(&self, _: &str) -> Option<Arc<Message>> {
-        unimplemented!()
-    }
-    fn retained_messages(&self) -> Vec<Arc<Message>> {
-        unimplemented!()
-    }
-    fn cluster(&self) -> Option<Arc<dyn ClusterLink>> {
-        unimplemented!()
-    }
-    fn deliver_forwarded(&self, _: Arc<Message>, _: bool, _: &[Arc<SharedKey>]) -> usize {
-        unimplemented!()
-    }
-    fn retain_forwarded(&self, _: Arc<Message>) {
-        unimplemented!()
-    }
-    fn local_routes(&self) -> Vec<(String, Option<Arc<str>>)> {
-        unimplemented!()
-    }
-    fn hand_over(
-        &self,
-        _: Arc<str>,
-        _: bool,
-    ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>> {
-        unimplemented!()
-    }
-}
-
 #[test]
-fn kick_banned_closes_the_connections_a_ban_covers() {
+fn the_ban_list_covers_whom_its_bans_name_and_refuses_a_bad_range() {
     let a = access(&[], None, &AuthorizationConfig::default());
-    let broker = Broker {
-        clients: vec![
-            client("c1", None, Identity::default()),
-            client("c2", Some("mallory"), Identity::default()),
-            client("c3", Some("alice"), Identity::default()),
-        ],
-        kicked: Mutex::new(Vec::new()),
+    let bans = a.ban_list();
+    let clients = [
+        client("c1", None, Identity::default()),
+        client("c2", Some("mallory"), Identity::default()),
+        client("c3", Some("alice"), Identity::default()),
+    ];
+    let covered = |bans: &Arc<dyn BanList>| -> Vec<String> {
+        let covers = bans.covering();
+        clients
+            .iter()
+            .filter(|c| covers(c))
+            .map(|c| c.client_id.to_string())
+            .collect()
     };
-    assert_eq!(a.kick_banned(&broker), 0);
-    a.banned
-        .update(|t| t.put(ban(BanKind::Username, "mallory")))
-        .unwrap();
-    assert_eq!(a.kick_banned(&broker), 1);
-    assert_eq!(
-        *broker.kicked.lock(),
-        [("c2".to_string(), ReasonCode::AdministrativeAction)]
-    );
+    assert!(covered(&bans).is_empty());
+    bans.put(ban(BanKind::Username, "mallory")).unwrap();
+    assert_eq!(covered(&bans), ["c2"]);
+    // Stored in the banned table: the next CONNECT of mallory is refused.
+    assert!(a.check_banned("c9", Some("mallory"), &clients[0].peer));
+    let mut expired = ban(BanKind::Clientid, "c1");
+    expired.until = Some(1);
+    bans.put(expired).unwrap();
+    assert_eq!(covered(&bans), ["c2"]);
+    assert_eq!(bans.list().len(), 1, "expired bans are not listed");
+    assert!(matches!(
+        bans.put(ban(BanKind::Peerhost, "10.0.0.300")),
+        Err(BanError::Invalid(_))
+    ));
+    assert!(bans.remove(BanKind::Username, "mallory").unwrap());
+    assert!(!bans.remove(BanKind::Username, "mallory").unwrap());
+    assert!(covered(&bans).is_empty());
 }
