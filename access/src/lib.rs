@@ -138,6 +138,27 @@ fn real_topic(filter: &str) -> &str {
     }
 }
 
+/// [`Access`]'s banned table as a [`BanList`] (see [`Access::ban_list`]).
+struct BanTable(Arc<Access>);
+
+impl BanList for BanTable {
+    fn put(&self, entry: BanEntry) -> Result<(), BanError> {
+        self.0.banned.put(entry)
+    }
+
+    fn remove(&self, kind: BanKind, who: &str) -> Result<bool, BanError> {
+        BanList::remove(&self.0.banned, kind, who)
+    }
+
+    fn list(&self) -> Vec<BanEntry> {
+        self.0.banned.list()
+    }
+
+    fn covering(&self) -> Box<dyn Fn(&ClientInfo) -> bool + Send + Sync> {
+        self.0.banned.covering()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,26 +190,5 @@ mod tests {
             validate(&[scram.clone(), scram], &authz).unwrap_err(),
             "authentication[1]: a second scram:built_in_database authenticator"
         );
-    }
-}
-
-/// [`Access`]'s banned table as a [`BanList`] (see [`Access::ban_list`]).
-struct BanTable(Arc<Access>);
-
-impl BanList for BanTable {
-    fn put(&self, entry: BanEntry) -> Result<(), BanError> {
-        self.0.banned.put(entry)
-    }
-
-    fn remove(&self, kind: BanKind, who: &str) -> Result<bool, BanError> {
-        BanList::remove(&self.0.banned, kind, who)
-    }
-
-    fn list(&self) -> Vec<BanEntry> {
-        self.0.banned.list()
-    }
-
-    fn covering(&self) -> Box<dyn Fn(&ClientInfo) -> bool + Send + Sync> {
-        self.0.banned.covering()
     }
 }
