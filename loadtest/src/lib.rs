@@ -6,7 +6,8 @@
 //! a client's queues. Every run is bounded in time and count and stops by itself,
 //! and it only ever talks to loopback addresses (see [`check_loopback`]).
 //!
-//! Library entry points ([`run_conn`], [`run_pub`], [`run_sub`], [`run_pubsub`]) take
+//! Library entry points ([`run_conn`], [`run_pub`], [`run_sub`], [`run_pubsub`],
+//! [`run_subscribe`]) take
 //! a [`Config`] and return a [`Summary`]; the `roost-bench` binary is a thin clap
 //! front end over them, and the integration test calls them directly.
 
@@ -19,6 +20,7 @@ mod payload;
 mod progress;
 mod run;
 mod stats;
+mod subscribe;
 
 pub use config::{check_loopback, Config, Rate};
 pub use limits::raise_nofile_limit;
@@ -26,6 +28,7 @@ pub use payload::{Stamp, STAMP_LEN};
 pub use progress::Progress;
 pub use run::{run_conn, run_pub, run_pubsub, run_sub};
 pub use stats::{LatencySummary, Summary};
+pub use subscribe::run_subscribe;
 
 /// Why a bench run could not start (per-connection failures are counted in the
 /// [`Summary`], not returned as errors).

@@ -30,6 +30,8 @@ enum Command {
     Sub(SubArgs),
     /// Subscribers and publishers in one process: loss and duplicates are exact.
     Pubsub(PubSubArgs),
+    /// SUBSCRIBE to SUBACK latency, one connection at a time (fresh, or after --idle).
+    Subscribe(SubscribeArgs),
     /// Run a fixed scenario set against Roost, Mosquitto and rumqttd; write a table and a chart.
     Compare(compare::CompareArgs),
 }
@@ -80,6 +82,19 @@ struct ConnArgs {
     /// Connections.
     #[arg(long, short = 'c', default_value_t = 100)]
     count: usize,
+}
+
+#[derive(Args)]
+struct SubscribeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Connections, each sending one SUBSCRIBE.
+    #[arg(long, short = 'c', default_value_t = 200)]
+    count: usize,
+    /// Subscribe only once every connection has been idle this long (e.g. 20s);
+    /// without it, each subscribes right after its CONNACK.
+    #[arg(long, value_parser = parse_duration)]
+    idle: Option<Duration>,
 }
 
 /// Publisher options.
@@ -267,6 +282,12 @@ fn main() -> anyhow::Result<()> {
             c.sub_addr = a.sub_addr;
             bound(&mut c);
             print(&rt.block_on(roost_bench::run_pubsub(c))?)
+        }
+        Command::Subscribe(a) => {
+            let mut c = a.common.config();
+            c.conns = a.count;
+            let idle = a.idle.unwrap_or_default();
+            print(&rt.block_on(roost_bench::run_subscribe(c, idle))?)
         }
         Command::Compare(a) => rt.block_on(compare::run(a)),
     }

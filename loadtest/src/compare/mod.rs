@@ -65,6 +65,9 @@ enum Workload {
     Traffic(Box<Config>),
     /// Idle connections, held while the broker's RSS is sampled.
     Idle(usize),
+    /// SUBSCRIBE to SUBACK on this many connections, each after this idle
+    /// time (zero: right after its CONNACK).
+    Subscribe(usize, Duration),
 }
 
 #[derive(Clone)]
@@ -152,6 +155,16 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
                 rate: Rate::PerClient(50.0),
                 ..base.clone()
             })),
+        },
+        Scenario {
+            name: "subscribe-fresh",
+            about: "SUBSCRIBE to SUBACK right after CONNACK, 200 connections one at a time",
+            workload: Workload::Subscribe(200, Duration::ZERO),
+        },
+        Scenario {
+            name: "subscribe-idle",
+            about: "SUBSCRIBE to SUBACK on 200 connections idle for 20 s (Roost hibernates them after 15 s)",
+            workload: Workload::Subscribe(200, IDLE_SAMPLE_AFTER),
         },
     ];
     all.into_iter()
@@ -344,6 +357,26 @@ async fn run_scenario(a: &CompareArgs, broker: &mut BrokerProcess, s: &Scenario)
                 _ => None,
             };
             Row::traffic(name, s.name, outcome(alive, &summary), &summary, cpu_us)
+        }
+        Workload::Subscribe(n, idle) => {
+            let cfg = Config {
+                port,
+                version,
+                client_prefix: format!("cmp-{}", s.name),
+                conns: *n,
+                connect_rate: 500.0,
+                source_ips: a.source_ips,
+                quiet: a.quiet,
+                ..Config::default()
+            };
+            let limit = *idle + Duration::from_secs(60);
+            let result = tokio::time::timeout(limit, roost_bench::run_subscribe(cfg, *idle)).await;
+            let alive = broker.alive();
+            match result {
+                Ok(Ok(summary)) => Row::subscribe(name, s.name, outcome(alive, &summary), &summary),
+                Ok(Err(e)) => Row::failed(name, s.name, format!("bench error: {e}")),
+                Err(_) => Row::failed(name, s.name, format!("hung: no result within {limit:?}")),
+            }
         }
         Workload::Idle(n) => {
             let progress = Arc::new(Progress::default());

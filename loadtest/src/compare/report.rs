@@ -92,6 +92,21 @@ impl Row {
         }
     }
 
+    /// SUBSCRIBE to SUBACK: `sent` SUBSCRIBEs, `received` SUBACKs, and the
+    /// latency between them.
+    pub fn subscribe(broker: &str, scenario: &str, outcome: Outcome, s: &Summary) -> Row {
+        Row {
+            sent: Some(s.sent),
+            received: Some(s.received),
+            lost: Some(s.sent - s.received),
+            p50_us: (s.received > 0).then_some(s.latency.p50_us),
+            p99_us: (s.received > 0).then_some(s.latency.p99_us),
+            connected: Some(s.connected),
+            connect_failures: Some(s.connect_failures),
+            ..Row::empty(broker, scenario, outcome)
+        }
+    }
+
     pub fn idle(
         broker: &str,
         scenario: &str,
