@@ -596,13 +596,13 @@ impl ConnState {
         self.depth.store(self.pending.len(), Ordering::Relaxed);
     }
 
-    /// Handles one packet received by `now` (read once per batch: the packets
-    /// of one read arrived together). What needs an await is boxed (see [`Deferred`]):
-    /// the actor's task holds its handler future for its whole life (inline,
-    /// every idle connection would carry the size of the largest path; so
-    /// would a `Packet` held across the await). The caller awaits the returned
-    /// future before it handles the next packet, so packets take effect in
-    /// the order they came.
+    /// Handles one packet received by `now` (the clock is read once per batch
+    /// and after each await: the packets of one read arrived together). What
+    /// needs an await is boxed (see [`Deferred`]): the actor's task holds its
+    /// handler future for its whole life (inline, every idle connection would
+    /// carry the size of the largest path; so would a `Packet` held across the
+    /// await). The caller awaits the returned future before it handles the
+    /// next packet, so packets take effect in the order they came.
     fn handle_one(
         &mut self,
         packet: Packet,
