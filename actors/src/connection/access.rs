@@ -25,8 +25,6 @@ pub(super) struct ClientAccess {
     cache: AclCache,
     /// An exchange between the server's AUTH 0x18 and the client's answer.
     pub pending: Option<Box<PendingAuth>>,
-    /// The Authentication Method the client connected with.
-    pub method: Option<String>,
     /// A re-authentication between the server's AUTH 0x18 and the client's answer.
     pub reauth: Option<Box<(usize, AuthState)>>,
     /// The will's topic, authorized when the will becomes due.
@@ -292,14 +290,8 @@ impl ConnState {
     /// it, AUTH 0x18 continues it; success is AUTH 0x00 with the hook's final
     /// data, failure DISCONNECT 0x87. Packets flow meanwhile. What a hook must
     /// wait for is returned, to be finished by [`Self::reauthenticate_later`].
+    /// The channel has checked the method already.
     pub(super) fn reauthenticate(&mut self, a: Auth) -> Option<Deferred> {
-        if a.properties.authentication_method != self.access.method {
-            self.violation(Violation {
-                reason: ReasonCode::ProtocolError,
-                why: "re-authentication with another method",
-            });
-            return None;
-        }
         let data = a.properties.authentication_data.clone();
         let outcome = match (a.reason_code, self.access.reauth.take()) {
             (ReasonCode::ReAuthenticate, None) => {
@@ -350,7 +342,7 @@ impl ConnState {
             username: info.and_then(|i| i.username.clone()),
             password: None,
             peer: self.peer.clone(),
-            method: self.access.method.clone(),
+            method: self.channel.authentication_method().cloned(),
             data,
             reauthenticate: true,
         }
@@ -379,7 +371,7 @@ impl ConnState {
                 let data = identity.auth_data.unwrap_or_default();
                 self.write(self.auth_packet_of(
                     ReasonCode::Success,
-                    self.access.method.clone(),
+                    self.channel.authentication_method().cloned(),
                     data,
                 ));
             }
@@ -387,7 +379,7 @@ impl ConnState {
                 self.access.reauth = Some(Box::new((hook, state)));
                 self.write(self.auth_packet_of(
                     ReasonCode::ContinueAuthentication,
-                    self.access.method.clone(),
+                    self.channel.authentication_method().cloned(),
                     data,
                 ));
             }
@@ -453,7 +445,7 @@ impl ConnState {
         if let Some(Packet::PubRec(r)) = &ack {
             if v5 || disconnect {
                 // No PUBREL follows an error PUBREC: forget the packet id.
-                let _ = self.channel.pubrel(r.packet_id);
+                self.channel.forget_awaiting_rel(r.packet_id);
             }
         }
         if disconnect {

@@ -1,22 +1,26 @@
 //! The MQTT channel: the pure protocol logic of one connection, as EMQX's
-//! `emqx_channel`. It takes decoded packets and returns decisions; it does no I/O
-//! and knows no actors, so every rule here is unit-tested without sockets.
+//! `emqx_channel`. [`Channel::handle_in`] takes a decoded packet and the time
+//! and returns what the connection must do (an [`Effect`]); the channel does
+//! no I/O, reads no clock, draws no random numbers and knows no actors, so
+//! every rule here is unit-tested with packets and instants alone
+//! (`channel/tests.rs`).
 
 use crate::config::MqttConfig;
+use crate::session::Inbound;
 use bytes::BytesMut;
 use roost_core::Message;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp, PubRec,
-    Publish, PublishRef, QoS, ReasonCode, Will,
+    Auth, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp,
+    PubRec, Publish, PublishRef, QoS, ReasonCode, Subscribe, Will,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A map keyed by a packet identifier or topic alias (u16): looked up for every
 /// QoS 2 PUBLISH / PUBREL and aliased PUBLISH, so hashed with foldhash.
 type PacketIdMap<V> = HashMap<u16, V, foldhash::fast::RandomState>;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// A protocol violation: the connection is closed, with DISCONNECT `reason` first
 /// for 5.0 clients (after CONNACK) [MQTT-4.13.1-1].
@@ -28,6 +32,66 @@ pub struct Violation {
 
 fn violation(reason: ReasonCode, why: &'static str) -> Violation {
     Violation { reason, why }
+}
+
+/// What the connection must do for one packet from its client: the answer of
+/// [`Channel::handle_in`], one value per packet. What needs the hooks
+/// (authentication, `client.authorize`), the session or the router is the
+/// connection's to carry out; the protocol rules were applied here already.
+#[derive(Debug)]
+pub enum Effect {
+    /// Nothing to send or do (a QoS 0 PUBLISH refused without a word).
+    None,
+    /// Send this packet: PINGRESP, the PUBCOMP of a PUBREL, the ack of a
+    /// PUBLISH that is not routed (a resent QoS 2 one, or one refused).
+    Send(Packet),
+    /// Authorize the publish (`client.authorize`, after topic alias
+    /// resolution, as EMQX), route the message, then send `ack` (if any).
+    Publish {
+        message: Arc<Message>,
+        ack: Option<Packet>,
+    },
+    /// Hand this to the session: the client's PUBACK / PUBREC / PUBCOMP of
+    /// outbound messages, or an UNSUBSCRIBE (the session answers it with
+    /// UNSUBACK; later packets wait for it).
+    Session(Inbound),
+    /// Authorize the filters (`client.authorize`), then hand what is allowed
+    /// to the session; later packets wait for its SUBACK.
+    Subscribe(Subscribe),
+    /// The first packet, a CONNECT: run the CONNECT flow (the client.connect
+    /// and client.authenticate hooks, [`Channel::connect`], the session,
+    /// CONNACK). Boxed as the CONNECT flow boxes it anyway.
+    Connect(Box<Connect>),
+    /// An AUTH with the Authentication Method the client connected with:
+    /// re-authentication [MQTT-4.12.1-1], judged by the `client.authenticate` hooks.
+    Reauthenticate(Auth),
+    /// The client's DISCONNECT was accepted: close normally. The will and the
+    /// new Session Expiry Interval it decided are in [`Channel::will_due`] and
+    /// [`Channel::new_session_expiry`].
+    Disconnect,
+    /// Close the connection without a word: a first packet other than
+    /// CONNECT [MQTT-3.1.0-1], or a packet after the channel ended.
+    Close,
+    /// A protocol violation: close, with DISCONNECT `reason` for 5.0.
+    Violation(Violation),
+}
+
+impl From<Violation> for Effect {
+    fn from(v: Violation) -> Effect {
+        Effect::Violation(v)
+    }
+}
+
+/// Where the channel is in the life of its connection (EMQX's `conn_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for CONNECT.
+    Idle,
+    /// CONNECT accepted by [`Channel::connect`].
+    Connected,
+    /// The client's DISCONNECT was accepted, or it broke a rule: the
+    /// connection closes, and nothing it sends afterwards is handled.
+    Disconnected,
 }
 
 /// What a client's DISCONNECT decided.
@@ -54,25 +118,20 @@ pub struct Accepted {
     pub receive_maximum: u16,
 }
 
-/// What to do with an inbound PUBLISH.
-#[derive(Debug)]
-pub enum InboundPublish {
-    /// Route the message, then send `ack` (if any).
-    Route {
-        message: Arc<Message>,
-        ack: Option<Packet>,
-    },
-    /// Do not route (duplicate QoS 2, or refused); send `ack` (if any).
-    Ack(Option<Packet>),
-}
-
 /// Per-connection protocol state.
 pub struct Channel {
     /// Shared by every connection (one copy per broker, not per client).
     config: Arc<MqttConfig>,
     pub version: ProtocolVersion,
     pub client_id: Arc<str>,
-    connected: bool,
+    phase: Phase,
+    /// The number of the client id assigned to a client that connects without
+    /// one: given at construction (the connection draws it at random), so the
+    /// channel draws no random numbers and its tests are repeatable.
+    seed: u64,
+    /// The Authentication Method the client connected with: AUTH packets are
+    /// allowed with it only [MQTT-4.12.0-7] [MQTT-4.12.1-1].
+    authentication_method: Option<String>,
     /// Aliases the client set for its publishes (client -> server).
     aliases_in: PacketIdMap<Arc<str>>,
     /// Aliases we set for our publishes (server -> client).
@@ -93,12 +152,16 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(config: impl Into<Arc<MqttConfig>>) -> Channel {
+    /// A channel waiting for CONNECT. `seed` numbers the client id assigned
+    /// if the client connects without one (`roost-{seed:016x}`).
+    pub fn new(config: impl Into<Arc<MqttConfig>>, seed: u64) -> Channel {
         Channel {
             config: config.into(),
             version: ProtocolVersion::V3_1_1,
             client_id: "".into(),
-            connected: false,
+            phase: Phase::Idle,
+            seed,
+            authentication_method: None,
             aliases_in: PacketIdMap::default(),
             aliases_out: HashMap::default(),
             client_alias_max: 0,
@@ -111,8 +174,84 @@ impl Channel {
         }
     }
 
+    /// Whether CONNECT was accepted (still true once the channel has ended:
+    /// a 5.0 client that completed CONNECT is told why it is closed).
     pub fn is_connected(&self) -> bool {
-        self.connected
+        self.phase != Phase::Idle
+    }
+
+    /// The Authentication Method the client connected with (enhanced
+    /// authentication), for the AUTH and CONNACK packets of the exchange.
+    pub fn authentication_method(&self) -> Option<&String> {
+        self.authentication_method.as_ref()
+    }
+
+    /// Handles one packet from the client at `now`: the whole dispatch over
+    /// packet kinds, as EMQX's `emqx_channel:handle_in`. Returns what the
+    /// connection must do; the hot path (PUBLISH, acks) allocates nothing
+    /// beyond the routed message itself.
+    pub fn handle_in(&mut self, packet: Packet, now: Instant) -> Effect {
+        let effect = match self.phase {
+            Phase::Idle => match packet {
+                Packet::Connect(c) => Effect::Connect(Box::new(c)),
+                // [MQTT-3.1.0-1] the first packet must be CONNECT.
+                _ => Effect::Close,
+            },
+            Phase::Connected => self.connected_in(packet, now),
+            // [MQTT-3.14.4-1] nothing may follow DISCONNECT; nothing that
+            // follows a violation is acted on either.
+            Phase::Disconnected => Effect::Close,
+        };
+        if matches!(effect, Effect::Disconnect | Effect::Violation(_)) {
+            self.phase = Phase::Disconnected;
+        }
+        effect
+    }
+
+    /// [`Self::handle_in`] once CONNECT was accepted.
+    fn connected_in(&mut self, packet: Packet, now: Instant) -> Effect {
+        match packet {
+            Packet::Publish(p) => self.publish(p, now).unwrap_or_else(Effect::from),
+            Packet::PubAck(a) => Effect::Session(Inbound::PubAck(a.packet_id)),
+            Packet::PubRec(a) => Effect::Session(Inbound::PubRec(a.packet_id, a.reason_code)),
+            Packet::PubComp(a) => Effect::Session(Inbound::PubComp(a.packet_id)),
+            Packet::PubRel(a) => Effect::Send(self.pubrel(a.packet_id, now)),
+            // Subscription identifier 0 and No Local on a shared subscription
+            // [MQTT-3.8.3-4] are refused by the decoder already.
+            Packet::Subscribe(s) => Effect::Subscribe(s),
+            Packet::Unsubscribe(u) => Effect::Session(Inbound::Unsubscribe(Box::new(u))),
+            // [MQTT-3.12.4-1]
+            Packet::PingReq => Effect::Send(Packet::PingResp),
+            Packet::Disconnect(d) => match self.disconnect(&d) {
+                Ok(()) => Effect::Disconnect,
+                Err(v) => Effect::Violation(v),
+            },
+            // [MQTT-3.1.0-2]
+            Packet::Connect(_) => {
+                Effect::Violation(violation(ReasonCode::ProtocolError, "second CONNECT"))
+            }
+            Packet::Auth(a) => match &self.authentication_method {
+                // [MQTT-4.12.0-7]
+                None => Effect::Violation(violation(
+                    ReasonCode::ProtocolError,
+                    "AUTH without enhanced authentication",
+                )),
+                // [MQTT-4.12.1-1]
+                Some(m) if a.properties.authentication_method.as_ref() != Some(m) => {
+                    Effect::Violation(violation(
+                        ReasonCode::ProtocolError,
+                        "re-authentication with another method",
+                    ))
+                }
+                Some(_) => Effect::Reauthenticate(a),
+            },
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                Effect::Violation(violation(
+                    ReasonCode::ProtocolError,
+                    "server-to-client packet from a client",
+                ))
+            }
+        }
     }
 
     /// Checks CONNECT. On refusal returns the CONNACK reason code (the caller sends
@@ -137,7 +276,7 @@ impl Channel {
             if !v5 && (!c.clean_start || c.protocol == ProtocolVersion::V3_1) {
                 return Err(ReasonCode::ClientIdentifierNotValid);
             }
-            (format!("roost-{:016x}", rand::random::<u64>()).into(), true)
+            (format!("roost-{:016x}", self.seed).into(), true)
         } else {
             (c.client_id.as_str().into(), false)
         };
@@ -166,7 +305,8 @@ impl Channel {
         };
         let keep_alive = self.config.server_keepalive.unwrap_or(c.keep_alive);
         self.client_id = client_id.clone();
-        self.connected = true;
+        self.phase = Phase::Connected;
+        self.authentication_method = p.authentication_method.clone();
         self.client_alias_max = if v5 {
             p.topic_alias_maximum.unwrap_or(0)
         } else {
@@ -236,8 +376,9 @@ impl Channel {
         }
     }
 
-    /// Handles an inbound PUBLISH: topic alias, limits, QoS 2 deduplication.
-    pub fn publish(&mut self, mut p: Publish) -> Result<InboundPublish, Violation> {
+    /// Handles an inbound PUBLISH at `now`: topic alias, limits, QoS 2
+    /// deduplication.
+    fn publish(&mut self, mut p: Publish, now: Instant) -> Result<Effect, Violation> {
         let v5 = self.version.is_v5();
         if !p.properties.subscription_identifiers.is_empty() {
             // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
@@ -313,14 +454,14 @@ impl Channel {
             };
             if let Some(reason) = refused {
                 let code = if v5 { reason } else { ReasonCode::Success };
-                return Ok(InboundPublish::Ack(Self::ack(&p, code)));
+                return Ok(Self::ack(&p, code).map_or(Effect::None, Effect::Send));
             }
             self.last_topic = Some(topic.clone());
         }
         if p.qos == QoS::ExactlyOnce {
             if self.awaiting_rel.contains_key(&p.packet_id) {
-                // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-*].
-                return Ok(InboundPublish::Ack(Self::ack(&p, ReasonCode::Success)));
+                // A resent QoS 2 PUBLISH: acknowledge again, deliver once [MQTT-4.3.3-10].
+                return Ok(Self::ack(&p, ReasonCode::Success).map_or(Effect::None, Effect::Send));
             }
             let limit = if v5 {
                 self.config.max_inflight as usize
@@ -329,9 +470,8 @@ impl Channel {
             };
             if limit != 0 && self.awaiting_rel.len() >= limit {
                 let timeout = self.config.await_rel_timeout;
-                let now = Instant::now();
                 self.awaiting_rel
-                    .retain(|_, at| now.duration_since(*at) < timeout);
+                    .retain(|_, at| now.saturating_duration_since(*at) < timeout);
             }
             if limit != 0 && self.awaiting_rel.len() >= limit {
                 return Err(violation(
@@ -339,7 +479,7 @@ impl Channel {
                     "too many QoS 2 messages awaiting PUBREL",
                 ));
             }
-            self.awaiting_rel.insert(p.packet_id, Instant::now());
+            self.awaiting_rel.insert(p.packet_id, now);
         }
         let ack = Self::ack(&p, ReasonCode::Success);
         let message = Message::new(
@@ -350,7 +490,7 @@ impl Channel {
             self.client_id.clone(),
             &p.properties,
         );
-        Ok(InboundPublish::Route {
+        Ok(Effect::Publish {
             message: Arc::new(message),
             ack,
         })
@@ -373,15 +513,15 @@ impl Channel {
         }
     }
 
-    /// PUBREL releases an inbound QoS 2 packet id.
-    pub fn pubrel(&mut self, packet_id: u16) -> Packet {
+    /// PUBREL at `now` releases an inbound QoS 2 packet id.
+    fn pubrel(&mut self, packet_id: u16, now: Instant) -> Packet {
         // An id older than await_rel_timeout was forgotten (as EMQX's
         // expire_awaiting_rel): its late PUBREL is answered 0x92.
         let timeout = self.config.await_rel_timeout;
         let known = self
             .awaiting_rel
             .remove(&packet_id)
-            .is_some_and(|at| at.elapsed() < timeout);
+            .is_some_and(|at| now.saturating_duration_since(at) < timeout);
         let reason_code = if known || !self.version.is_v5() {
             ReasonCode::Success
         } else {
@@ -399,15 +539,20 @@ impl Channel {
         self.awaiting_rel.drain().map(|(id, _)| id).collect()
     }
 
-    /// Restores QoS 2 ids awaiting PUBREL from the session.
-    pub fn restore_awaiting_rel(&mut self, ids: Vec<u16>) {
-        let now = Instant::now();
+    /// Forgets an inbound QoS 2 packet id no PUBREL will release: its
+    /// PUBLISH was refused with an error PUBREC.
+    pub fn forget_awaiting_rel(&mut self, packet_id: u16) {
+        self.awaiting_rel.remove(&packet_id);
+    }
+
+    /// Restores QoS 2 ids awaiting PUBREL from the session, as received at `now`.
+    pub fn restore_awaiting_rel(&mut self, ids: Vec<u16>, now: Instant) {
         self.awaiting_rel
             .extend(ids.into_iter().map(|id| (id, now)));
     }
 
     /// Handles the client's DISCONNECT: decides the will and the new expiry.
-    pub fn disconnect(&mut self, d: &Disconnect) -> Result<(), Violation> {
+    fn disconnect(&mut self, d: &Disconnect) -> Result<(), Violation> {
         let expiry = d.properties.session_expiry_interval;
         if let Some(e) = expiry {
             if self.connect_expiry == 0 && e != 0 {
@@ -578,276 +723,4 @@ impl Channel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    fn connect(version: ProtocolVersion, client_id: &str, clean_start: bool) -> Connect {
-        Connect {
-            protocol: version,
-            clean_start,
-            keep_alive: 30,
-            client_id: client_id.into(),
-            will: None,
-            username: None,
-            password: None,
-            properties: Properties::default(),
-        }
-    }
-
-    fn connected(version: ProtocolVersion, config: MqttConfig) -> Channel {
-        let mut ch = Channel::new(config);
-        ch.connect(&connect(version, "c1", true)).expect("accepted");
-        ch
-    }
-
-    fn publish(topic: &str, qos: QoS, packet_id: u16) -> Publish {
-        Publish {
-            topic: topic.into(),
-            qos,
-            packet_id,
-            payload: Bytes::from_static(b"x"),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn empty_client_id_rules() {
-        // [MQTT-3.1.3-8] 3.1.1: empty id needs clean session.
-        let mut ch = Channel::new(MqttConfig::default());
-        assert_eq!(
-            ch.connect(&connect(ProtocolVersion::V3_1_1, "", false))
-                .unwrap_err(),
-            ReasonCode::ClientIdentifierNotValid
-        );
-        let a = Channel::new(MqttConfig::default())
-            .connect(&connect(ProtocolVersion::V3_1_1, "", true))
-            .unwrap();
-        assert!(a.assigned && !a.client_id.is_empty());
-        // [MQTT-3.2.2-16] 5.0: assigned id is returned in CONNACK.
-        let mut ch = Channel::new(MqttConfig::default());
-        let c = connect(ProtocolVersion::V5, "", false);
-        let a = ch.connect(&c).unwrap();
-        let ack = ch.connack(&a, false, &c);
-        assert_eq!(
-            ack.properties.assigned_client_identifier.as_deref(),
-            Some(&*a.client_id)
-        );
-    }
-
-    #[test]
-    fn session_expiry_is_capped_and_v3_persistent_uses_config() {
-        let cfg = MqttConfig {
-            session_expiry_interval: Duration::from_secs(100),
-            ..Default::default()
-        };
-        let mut c = connect(ProtocolVersion::V5, "a", false);
-        c.properties.session_expiry_interval = Some(u32::MAX);
-        let mut ch = Channel::new(cfg.clone());
-        let a = ch.connect(&c).unwrap();
-        assert_eq!(a.expiry, 100);
-        assert_eq!(
-            ch.connack(&a, false, &c).properties.session_expiry_interval,
-            Some(100)
-        );
-        let a = Channel::new(cfg.clone())
-            .connect(&connect(ProtocolVersion::V3_1_1, "a", false))
-            .unwrap();
-        assert_eq!(a.expiry, 100);
-        let a = Channel::new(cfg)
-            .connect(&connect(ProtocolVersion::V3_1_1, "a", true))
-            .unwrap();
-        assert_eq!(a.expiry, 0);
-    }
-
-    #[test]
-    fn server_keepalive_overrides_client() {
-        let cfg = MqttConfig {
-            server_keepalive: Some(7),
-            ..Default::default()
-        };
-        let mut ch = Channel::new(cfg);
-        let c = connect(ProtocolVersion::V5, "a", true);
-        let a = ch.connect(&c).unwrap();
-        assert_eq!(a.keep_alive, 7);
-        assert_eq!(
-            ch.connack(&a, false, &c).properties.server_keep_alive,
-            Some(7)
-        );
-        assert_eq!(ch.keepalive_timeout(7), Some(Duration::from_secs_f64(10.5)));
-        assert_eq!(ch.keepalive_timeout(0), None);
-    }
-
-    #[test]
-    fn inbound_topic_alias() {
-        let mut ch = connected(
-            ProtocolVersion::V5,
-            MqttConfig {
-                max_topic_alias: 10,
-                ..Default::default()
-            },
-        );
-        let mut p = publish("a/b", QoS::AtMostOnce, 0);
-        p.properties.topic_alias = Some(3);
-        match ch.publish(p).unwrap() {
-            InboundPublish::Route { message, .. } => assert_eq!(&*message.topic, "a/b"),
-            other => panic!("{other:?}"),
-        }
-        // [MQTT-3.3.2-12] empty topic + known alias resolves to the topic.
-        let mut p = publish("", QoS::AtMostOnce, 0);
-        p.properties.topic_alias = Some(3);
-        match ch.publish(p).unwrap() {
-            InboundPublish::Route { message, .. } => assert_eq!(&*message.topic, "a/b"),
-            other => panic!("{other:?}"),
-        }
-        // [MQTT-3.3.2-9] alias above the maximum.
-        let mut p = publish("x", QoS::AtMostOnce, 0);
-        p.properties.topic_alias = Some(11);
-        assert_eq!(
-            ch.publish(p).unwrap_err().reason,
-            ReasonCode::TopicAliasInvalid
-        );
-        let mut p = publish("", QoS::AtMostOnce, 0);
-        p.properties.topic_alias = Some(4);
-        assert_eq!(ch.publish(p).unwrap_err().reason, ReasonCode::ProtocolError);
-    }
-
-    #[test]
-    fn qos2_inbound_is_deduplicated_until_pubrel() {
-        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
-        assert!(matches!(
-            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
-            InboundPublish::Route { .. }
-        ));
-        assert!(matches!(
-            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
-            InboundPublish::Ack(Some(Packet::PubRec(_)))
-        ));
-        assert!(matches!(
-            ch.pubrel(5),
-            Packet::PubComp(PubComp {
-                reason_code: ReasonCode::Success,
-                ..
-            })
-        ));
-        assert!(matches!(
-            ch.pubrel(5),
-            Packet::PubComp(PubComp {
-                reason_code: ReasonCode::PacketIdentifierNotFound,
-                ..
-            })
-        ));
-        assert!(matches!(
-            ch.publish(publish("t", QoS::ExactlyOnce, 5)).unwrap(),
-            InboundPublish::Route { .. }
-        ));
-    }
-
-    #[test]
-    fn qos2_awaiting_rel_beyond_receive_maximum_is_refused() {
-        let mut ch = connected(
-            ProtocolVersion::V5,
-            MqttConfig {
-                max_inflight: 2,
-                ..Default::default()
-            },
-        );
-        ch.publish(publish("t", QoS::ExactlyOnce, 1)).unwrap();
-        ch.publish(publish("t", QoS::ExactlyOnce, 2)).unwrap();
-        assert_eq!(
-            ch.publish(publish("t", QoS::ExactlyOnce, 3))
-                .unwrap_err()
-                .reason,
-            ReasonCode::ReceiveMaximumExceeded
-        );
-    }
-
-    #[test]
-    fn sys_topics_are_refused_and_subscription_ids_are_a_protocol_error() {
-        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
-        match ch.publish(publish("$SYS/x", QoS::AtLeastOnce, 1)).unwrap() {
-            InboundPublish::Ack(Some(Packet::PubAck(a))) => {
-                assert_eq!(a.reason_code, ReasonCode::NotAuthorized)
-            }
-            other => panic!("{other:?}"),
-        }
-        let mut p = publish("t", QoS::AtMostOnce, 0);
-        p.properties.subscription_identifiers.push(1);
-        // [MQTT-3.3.4-6]
-        assert_eq!(ch.publish(p).unwrap_err().reason, ReasonCode::ProtocolError);
-    }
-
-    #[test]
-    fn disconnect_will_and_expiry_rules() {
-        let mut ch = connected(ProtocolVersion::V5, MqttConfig::default());
-        let mut d = Disconnect::default();
-        d.properties.session_expiry_interval = Some(10);
-        // [MQTT-3.14.2-2] expiry 0 at CONNECT cannot become non-zero.
-        assert_eq!(
-            ch.disconnect(&d).unwrap_err().reason,
-            ReasonCode::ProtocolError
-        );
-        let d = Disconnect {
-            reason_code: ReasonCode::DisconnectWithWillMessage,
-            ..Default::default()
-        };
-        ch.disconnect(&d).unwrap();
-        assert!(ch.will_due());
-        assert_eq!(ch.new_session_expiry(), None);
-        ch.drop_will();
-        assert!(!ch.will_due());
-    }
-
-    #[test]
-    fn outbound_aliases_respect_client_maximum_and_packet_size() {
-        let mut ch = Channel::new(MqttConfig::default());
-        let mut c = connect(ProtocolVersion::V5, "a", true);
-        c.properties.topic_alias_maximum = Some(1);
-        c.properties.maximum_packet_size = Some(64);
-        ch.connect(&c).unwrap();
-        let now = Instant::now();
-        let m = |topic: &str, n: usize| {
-            Message::new(
-                topic.into(),
-                Bytes::from(vec![0u8; n]),
-                QoS::AtMostOnce,
-                false,
-                "p".into(),
-                &Properties::default(),
-            )
-        };
-        // Encodes one delivery and decodes it back as the client would.
-        let send = |ch: &mut Channel, topic: &str, n: usize| -> Option<Publish> {
-            let mut buf = BytesMut::new();
-            if !ch.outbound_publish(
-                &m(topic, n),
-                QoS::AtMostOnce,
-                0,
-                false,
-                false,
-                None,
-                now,
-                &mut buf,
-            ) {
-                assert!(buf.is_empty());
-                return None;
-            }
-            match roost_protocol::decode(&mut buf, ProtocolVersion::V5, usize::MAX) {
-                Ok(Some(Packet::Publish(p))) => Some(p),
-                other => panic!("{other:?}"),
-            }
-        };
-        let p = send(&mut ch, "a/b", 1).unwrap();
-        assert_eq!(
-            (p.topic.as_str(), p.properties.topic_alias),
-            ("a/b", Some(1))
-        );
-        let p = send(&mut ch, "a/b", 1).unwrap();
-        assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("", Some(1)));
-        // Alias space used up: plain topic, no alias [MQTT-3.3.2-11].
-        let p = send(&mut ch, "c", 1).unwrap();
-        assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("c", None));
-        // [MQTT-3.1.2-25] never larger than the client's Maximum Packet Size.
-        assert!(send(&mut ch, "c", 100).is_none());
-    }
-}
+mod tests;

@@ -68,7 +68,6 @@ impl ConnState {
             expiry_interval: accepted.expiry,
             connected_at: SystemTime::now(),
         });
-        self.access.method = c.properties.authentication_method.clone();
         self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
         self.access.info = Some(info.clone());
         let bind = BindArgs {
@@ -102,7 +101,8 @@ impl ConnState {
                 return;
             }
         };
-        self.channel.restore_awaiting_rel(reply.awaiting_rel);
+        self.channel
+            .restore_awaiting_rel(reply.awaiting_rel, std::time::Instant::now());
         *self.ack_route.write() = Some(session.clone());
         self.session = Some(session);
         let timeout = self
@@ -112,7 +112,8 @@ impl ConnState {
         self.read_timeout_ms.send_replace(timeout);
         let mut connack = self.channel.connack(&accepted, reply.session_present, &c);
         if let Some(data) = identity.auth_data {
-            connack.properties.authentication_method = self.access.method.clone();
+            connack.properties.authentication_method =
+                self.channel.authentication_method().cloned();
             connack.properties.authentication_data = Some(data.into());
         }
         self.handle.set_client(info.clone());

@@ -18,7 +18,7 @@ use crate::session::{Inbound, Outgoing, SessionHandle};
 use crate::transport::{Accepted, ConnSlot, WriteHalf};
 use access::ClientAccess;
 use bytes::BytesMut;
-use channel::{Channel, InboundPublish, Violation};
+use channel::{Channel, Effect, Violation};
 pub use context::{ConnContext, ConnTable, OpenSession, Opened};
 pub(crate) use handle::start_actor;
 pub use handle::ConnHandle;
@@ -33,6 +33,7 @@ use roost_protocol::{
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -336,7 +337,8 @@ impl ConnState {
         ctx.conns.insert(handle.id, Arc::downgrade(&handle));
         Box::new(ConnState {
             handle,
-            channel: Channel::new(ctx.mqtt.clone()),
+            // The number of a client id the channel may have to assign.
+            channel: Channel::new(ctx.mqtt.clone(), rand::random()),
             ctx,
             peer,
             peer_cert_as,
@@ -413,10 +415,12 @@ impl ConnState {
                     // The usual case: handled straight from the batch, so the
                     // packets are not moved into `pending` first.
                     let mut packets = packets.into_iter();
+                    let mut now = Instant::now();
                     while !st.held() {
                         let Some(p) = packets.next() else { break };
-                        if let Some(connect) = st.handle_one(p) {
-                            connect.await;
+                        if let Some(deferred) = st.handle_one(p, now) {
+                            deferred.await;
+                            now = Instant::now();
                         }
                     }
                     st.pending.extend(packets);
@@ -570,12 +574,14 @@ impl ConnState {
 
     /// Handles pending packets in order until one must wait for the session.
     async fn process_pending(&mut self) {
+        let mut now = Instant::now();
         while !self.held() {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            if let Some(connect) = self.handle_one(p) {
-                connect.await;
+            if let Some(deferred) = self.handle_one(p, now) {
+                deferred.await;
+                now = Instant::now();
             }
         }
         if self.pending.is_empty() || self.closing {
@@ -590,17 +596,19 @@ impl ConnState {
         self.depth.store(self.pending.len(), Ordering::Relaxed);
     }
 
-    /// Handles one packet. What needs an await is boxed (see [`Deferred`]):
-    /// the actor's task holds its handler future for its whole life (inline,
-    /// every idle connection would carry the size of the largest path; so
-    /// would a `Packet` held across the await). The caller awaits the returned
-    /// future before it handles the next packet, so packets take effect in
-    /// the order they came.
+    /// Handles one packet received by `now` (the clock is read once per batch
+    /// and after each await: the packets of one read arrived together). What
+    /// needs an await is boxed (see [`Deferred`]): the actor's task holds its
+    /// handler future for its whole life (inline, every idle connection would
+    /// carry the size of the largest path; so would a `Packet` held across the
+    /// await). The caller awaits the returned future before it handles the
+    /// next packet, so packets take effect in the order they came.
     fn handle_one(
         &mut self,
         packet: Packet,
+        now: Instant,
     ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
-        Some(match self.handle_packet(packet)? {
+        Some(match self.handle_packet(packet, now)? {
             Deferred::Connect(c) => Box::pin(self.connect(*c)),
             Deferred::ContinueAuth(a) => Box::pin(self.continue_auth(*a)),
             Deferred::ReAuthenticate(r) => Box::pin(self.reauthenticate_later(*r)),
@@ -618,80 +626,46 @@ impl ConnState {
     }
 
     /// Handles a packet that needs no await; returns what does (see
-    /// [`Self::handle_one`]).
-    fn handle_packet(&mut self, packet: Packet) -> Option<Deferred> {
+    /// [`Self::handle_one`]). The channel decides what the packet means
+    /// ([`Channel::handle_in`]); this carries it out.
+    fn handle_packet(&mut self, packet: Packet, now: Instant) -> Option<Deferred> {
         if self.access.pending.is_some() {
+            // An enhanced authentication exchange before CONNACK.
             return self.auth_packet(packet);
         }
-        if !self.channel.is_connected() {
-            match packet {
-                Packet::Connect(c) => return Some(Deferred::Connect(Box::new(c))),
-                // [MQTT-3.1.0-1] the first packet must be CONNECT.
-                _ => self.close(None),
-            }
-            return None;
+        if self.channel.is_connected() && matches!(packet, Packet::Publish(_)) {
+            self.ctx.metrics.inc_received();
         }
-        match packet {
-            Packet::Publish(p) => {
-                self.ctx.metrics.inc_received();
-                match self.channel.publish(p) {
-                    Ok(InboundPublish::Route { message, ack }) => {
-                        // client.authorize (EMQX checks after topic alias
-                        // resolution); an HTTP authorizer is awaited.
-                        match self.authorize_now(Action::Publish, &message.topic) {
-                            Some(true) => self.route(message, ack),
-                            Some(false) => self.publish_denied(ack),
-                            None => return Some(Deferred::Publish(Box::new((message, ack)))),
-                        }
-                    }
-                    Ok(InboundPublish::Ack(ack)) => {
-                        if let Some(ack) = ack {
-                            self.write(ack);
-                        }
-                    }
-                    Err(v) => self.violation(v),
+        match self.channel.handle_in(packet, now) {
+            Effect::None => {}
+            Effect::Send(packet) => self.write(packet),
+            Effect::Publish { message, ack } => {
+                // client.authorize (EMQX checks after topic alias
+                // resolution); an HTTP authorizer is awaited.
+                match self.authorize_now(Action::Publish, &message.topic) {
+                    Some(true) => self.route(message, ack),
+                    Some(false) => self.publish_denied(ack),
+                    None => return Some(Deferred::Publish(Box::new((message, ack)))),
                 }
             }
-            Packet::PubAck(a) => self.cast_session(Inbound::PubAck(a.packet_id)),
-            Packet::PubRec(a) => self.cast_session(Inbound::PubRec(a.packet_id, a.reason_code)),
-            Packet::PubComp(a) => self.cast_session(Inbound::PubComp(a.packet_id)),
-            Packet::PubRel(a) => {
-                let comp = self.channel.pubrel(a.packet_id);
-                self.write(comp);
+            Effect::Session(msg) => {
+                // The session answers an UNSUBSCRIBE: later packets wait for it.
+                self.awaiting_session |= matches!(msg, Inbound::Unsubscribe(_));
+                self.cast_session(msg);
             }
-            // Subscription identifier 0 and No Local on a shared subscription
-            // [MQTT-3.8.3-4] are refused by the decoder already.
-            Packet::Subscribe(s) => match self.authorize_subscribe_now(s) {
+            Effect::Subscribe(s) => match self.authorize_subscribe_now(s) {
                 Ok(Some(s)) => self.subscribe(s),
                 Ok(None) => {}
                 Err(check) => return Some(Deferred::Subscribe(check)),
             },
-            Packet::Unsubscribe(u) => {
-                self.awaiting_session = true;
-                self.cast_session(Inbound::Unsubscribe(Box::new(u)));
+            Effect::Connect(c) => return Some(Deferred::Connect(c)),
+            Effect::Reauthenticate(a) => return self.reauthenticate(a),
+            Effect::Disconnect => {
+                self.ending(DisconnectReason::Normal);
+                self.close(None)
             }
-            Packet::PingReq => self.write(Packet::PingResp),
-            Packet::Disconnect(d) => match self.channel.disconnect(&d) {
-                Ok(()) => {
-                    self.ending(DisconnectReason::Normal);
-                    self.close(None)
-                }
-                Err(v) => self.violation(v),
-            },
-            Packet::Connect(_) => self.violation(Violation {
-                reason: ReasonCode::ProtocolError,
-                why: "second CONNECT",
-            }),
-            Packet::Auth(a) if self.access.method.is_some() => return self.reauthenticate(a),
-            Packet::Auth(_) => self.violation(Violation {
-                reason: ReasonCode::ProtocolError,
-                why: "AUTH without enhanced authentication",
-            }),
-            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => self
-                .violation(Violation {
-                    reason: ReasonCode::ProtocolError,
-                    why: "server-to-client packet from a client",
-                }),
+            Effect::Close => self.close(None),
+            Effect::Violation(v) => self.violation(v),
         }
         None
     }
