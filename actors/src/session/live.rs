@@ -23,7 +23,8 @@ pub struct Cx {
     /// What the rules asked while handling one message; its packets are sent
     /// in one cast.
     pub out: Effects,
-    /// The clock read once per run of inbox messages (see [`Cx::now`]).
+    /// The clock read once per run of inbox messages, and again after an
+    /// await (see [`Cx::now`]).
     pub now: Option<Instant>,
     /// The armed retry timer, aborted when the actor hibernates (its task
     /// would keep the stopped actor's mailbox alive until it fires).
@@ -189,6 +190,8 @@ impl LiveSession {
         will: Option<Will>,
         expiry: u32,
     ) -> Vec<u16> {
+        // After the awaits of a takeover: the time is read again.
+        cx.now = None;
         cx.abort_detach_timers();
         self.attach(binding, will, expiry);
         self.resend_inflight(cx);

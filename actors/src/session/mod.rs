@@ -546,6 +546,8 @@ impl SessionState {
             };
             self.add_subscription(s.raw, record).await;
         }
+        // After the awaits of the subscribes: the time is read again.
+        self.cx.now = None;
         let mut d = self.handle.live.lock();
         d.data.expiry = t.expiry;
         d.data.bound_before = true;

@@ -109,6 +109,8 @@ impl SessionState {
     }
 
     fn deliver_retained(&mut self, retained: Vec<Delivery>) {
+        // After the awaits of the subscribes: the time is read again.
+        self.cx.now = None;
         let mut d = self.handle.live.lock();
         for r in retained {
             d.deliver(&mut self.cx, r);
