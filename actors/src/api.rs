@@ -56,7 +56,7 @@ impl Api {
     /// The connection bound to `client_id`'s session, if it is connected.
     fn connection(&self, client_id: &str) -> Option<Arc<dyn ClientConn>> {
         let session = self.ctx.sessions.get(client_id)?.clone();
-        let d = session.data.lock();
+        let d = session.live.lock();
         d.binding
             .as_ref()
             .map(|b| b.conn.clone())
@@ -207,15 +207,15 @@ impl BrokerApi for Api {
             .iter()
             .filter(|h| !h.is_closed())
             .map(|h| {
-                let d = h.data.lock();
+                let d = h.live.lock();
                 SessionSummary {
                     client_id: h.client_id.clone(),
                     connected: d.binding.as_ref().is_some_and(|b| !b.conn.is_ended()),
                     hibernating: h.is_hibernating(),
-                    subscriptions: d.subscriptions.len(),
-                    inflight: d.inflight.len(),
-                    mqueue: d.mqueue.len(),
-                    expiry_interval: d.expiry,
+                    subscriptions: d.data.subscriptions.len(),
+                    inflight: d.data.inflight.len(),
+                    mqueue: d.data.mqueue.len(),
+                    expiry_interval: d.data.expiry,
                 }
             })
             .collect();
@@ -230,13 +230,18 @@ impl BrokerApi for Api {
         };
         let mut all: Vec<SubscriptionInfo> = Vec::new();
         for h in sessions {
-            let d = h.data.lock();
-            all.extend(d.subscriptions.iter().map(|(raw, r)| SubscriptionInfo {
-                client_id: h.client_id.clone(),
-                topic: raw.clone(),
-                options: r.options,
-                subscription_id: r.subscription_id,
-            }));
+            let d = h.live.lock();
+            all.extend(
+                d.data
+                    .subscriptions
+                    .iter()
+                    .map(|(raw, r)| SubscriptionInfo {
+                        client_id: h.client_id.clone(),
+                        topic: raw.clone(),
+                        options: r.options,
+                        subscription_id: r.subscription_id,
+                    }),
+            );
         }
         all.sort_by(|a, b| (&a.client_id, &a.topic).cmp(&(&b.client_id, &b.topic)));
         page.of(all)

@@ -17,7 +17,7 @@ pub struct SessionSnapshot {
 }
 
 /// One subscription of a [`SessionSnapshot`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionSnapshot {
     /// The filter as the client wrote it (with `$share/<group>/` if shared).
     pub raw: String,

@@ -1,20 +1,31 @@
-//! A session's state and the synchronous rules that change it. The state sits in
-//! the [`SessionHandle`](super::handle::SessionHandle), outside the actor, so a
-//! restarted actor reloads it; every method here runs under the handle's lock
-//! and never awaits, so a kill (which only lands at an await) never sees it half
-//! changed.
+//! A session's state as a plain value, and the rules that change it.
+//!
+//! [`SessionData`] holds what a session knows (subscriptions, inflight window,
+//! queue, awaiting-PUBREL ids, will, expiry) and nothing live: no connection, no
+//! actor, no clock. Its rules take what they need as arguments ([`Terms`]: the
+//! broker's limits, what the bound client negotiated, the time) and say what
+//! they want done in [`Effects`] (packets to send, drops to count, acks to tell,
+//! a retry timer to arm), which the session actor carries out (see
+//! [`LiveSession`](super::live::LiveSession)). So the rules are unit-tested
+//! without actors or sockets, and the value can be serialised (see
+//! [`SessionRecord`]) to move or keep a session.
 
 use super::queue::{Enqueued, Inflight, InflightEntry, InflightState, MQueue};
-use super::{Binding, Delivery, SessionMsg};
-use super::{Outgoing, SessionContext};
-use crate::context::{BrokerContext, ConnId};
-use ractor::ActorRef;
-use roost_core::hooks::{DropReason, HookPoint};
+use super::{Delivery, Outgoing, SessionSnapshot, SubscriptionSnapshot};
+use roost_core::config::MqttConfig;
+use roost_core::hooks::DropReason;
 use roost_core::Message;
-use roost_protocol::{QoS, ReasonCode, Will};
+use roost_protocol::topic::parse_subscription_filter;
+use roost_protocol::{ProtocolVersion, QoS, ReasonCode, Will};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod record;
+#[cfg(test)]
+mod tests;
+
+pub use record::{InflightRecord, RecordError, SessionRecord, WillRecord};
 
 /// One recorded subscription (keyed by the filter as the client wrote it).
 #[derive(Debug, Clone)]
@@ -25,68 +36,109 @@ pub struct SubscriptionRecord {
     pub subscription_id: Option<u32>,
 }
 
-/// What the running actor lends to the state's methods.
-pub struct Cx {
-    pub ctx: Arc<SessionContext>,
-    pub client_id: Arc<str>,
-    pub myself: ActorRef<SessionMsg>,
-    /// Packets gathered while handling one message, sent in one cast.
-    pub outbox: Vec<Outgoing>,
-    /// The clock read once per run of inbox messages (see [`Cx::now`]).
-    pub now: Option<Instant>,
-    /// The armed retry timer, aborted when the actor hibernates (its task
-    /// would keep the stopped actor's mailbox alive until it fires).
-    pub retry_timer: Option<ractor::concurrency::JoinHandle<RetrySent>>,
-    /// The will-delay and expiry timers armed when the connection went,
-    /// aborted when a connection binds again or the actor stops (stale, they
-    /// would do nothing when they fire, but their tasks would keep this
-    /// actor's mailbox alive for up to the session expiry, hibernated or not).
-    pub detach_timers: Vec<ractor::concurrency::JoinHandle<RetrySent>>,
+impl SubscriptionRecord {
+    /// The subscription `raw` (as the client wrote it) in its wire form.
+    pub fn snapshot(&self, raw: &str) -> SubscriptionSnapshot {
+        SubscriptionSnapshot {
+            raw: raw.to_string(),
+            options: self.options,
+            subscription_id: self.subscription_id,
+        }
+    }
+
+    /// The subscription a wire form describes; `None` if its filter is invalid.
+    pub fn from_snapshot(s: &SubscriptionSnapshot) -> Option<SubscriptionRecord> {
+        let parsed = parse_subscription_filter(&s.raw).ok()?;
+        Some(SubscriptionRecord {
+            filter: parsed.filter.to_string(),
+            group: parsed.group.map(Into::into),
+            options: s.options,
+            subscription_id: s.subscription_id,
+        })
+    }
 }
 
-/// What a timer's task returns.
-pub type RetrySent = Result<(), ractor::MessagingErr<SessionMsg>>;
+/// The broker's limits the rules apply (from `mqtt.*`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `mqtt.max_inflight`: the window's cap, whatever the client allows.
+    pub max_inflight: u16,
+    /// `mqtt.max_qos_allowed`.
+    pub max_qos: QoS,
+    /// `mqtt.upgrade_qos`: deliver with the subscription's QoS even when the
+    /// publish's is lower.
+    pub upgrade_qos: bool,
+    /// `mqtt.mqueue_store_qos0`: queue QoS 0 messages for an offline session.
+    pub mqueue_store_qos0: bool,
+}
 
-impl Cx {
-    /// Aborts the will-delay and expiry timers of the last detach.
-    pub fn abort_detach_timers(&mut self) {
-        for t in self.detach_timers.drain(..) {
-            t.abort();
+impl Limits {
+    pub fn of(mqtt: &MqttConfig) -> Limits {
+        Limits {
+            max_inflight: mqtt.max_inflight,
+            max_qos: QoS::from_u8(mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce),
+            upgrade_qos: mqtt.upgrade_qos,
+            mqueue_store_qos0: mqtt.mqueue_store_qos0,
         }
     }
 
-    /// One delivery was dropped (counted, and told to `delivery.dropped`).
-    pub fn dropped(&self, msg: &Message, reason: DropReason) {
-        crate::dropped::delivery(
-            &self.ctx.metrics,
-            &self.ctx.hooks,
-            &self.client_id,
-            msg,
-            reason,
-        );
+    /// The QoS a delivery goes out with: the lower of the message's and the
+    /// subscription's [MQTT-3.8.4-8] (the subscription's with `upgrade_qos`),
+    /// capped by `max_qos_allowed`.
+    pub fn qos_of(&self, d: &Delivery) -> QoS {
+        let q = if self.upgrade_qos {
+            d.qos
+        } else {
+            d.qos.min(d.message.qos)
+        };
+        q.min(self.max_qos)
     }
+}
 
-    /// The client acknowledged a delivery (`message.acked`).
-    #[inline]
-    pub fn acked(&self, msg: &Message) {
-        if self.ctx.hooks.has(HookPoint::MessageAcked) {
-            self.ctx.hooks.notify(HookPoint::MessageAcked, |h| {
-                h.message_acked(&self.client_id, msg)
-            });
-        }
-    }
+/// What the bound client negotiated: the plain part of a
+/// [`Binding`](super::Binding), whose connection stays outside the state.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub version: ProtocolVersion,
+    /// The client's Receive Maximum (65535 if absent).
+    pub receive_maximum: u16,
+}
 
-    /// The time for stamping sends (retry timing, 3.1.1), read once per run of
-    /// inbox messages rather than once per message: a run takes microseconds,
-    /// a retry interval seconds.
-    pub fn now(&mut self) -> Instant {
-        *self.now.get_or_insert_with(Instant::now)
+/// What the rules go by at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    pub limits: Limits,
+    /// The bound client, or `None` while the session is offline.
+    pub peer: Option<Peer>,
+    pub now: Instant,
+}
+
+impl Terms {
+    /// The inflight window: the client's Receive Maximum [MQTT-3.3.4-9] capped
+    /// by `max_inflight`; none while offline.
+    pub fn window(&self) -> usize {
+        let max = self.limits.max_inflight.max(1) as usize;
+        self.peer
+            .map_or(0, |p| (p.receive_maximum as usize).min(max))
     }
+}
+
+/// What the rules ask of the runtime, gathered while they run.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Packets for the bound connection, in order.
+    pub outbox: Vec<Outgoing>,
+    /// Deliveries dropped, and why (to be counted and told to `delivery.dropped`).
+    pub dropped: Vec<(Arc<Message>, DropReason)>,
+    /// Messages the client acknowledged (`message.acked`).
+    pub acked: Vec<Arc<Message>>,
+    /// Messages are in flight: a 3.1.1 session wants its retry timer armed.
+    pub retry: bool,
 }
 
 /// Everything a session knows.
+#[derive(Debug)]
 pub struct SessionData {
-    pub binding: Option<Binding>,
     /// Bumped on every bind, so timers armed for an earlier connection are void.
     pub generation: u64,
     pub bound_before: bool,
@@ -101,13 +153,11 @@ pub struct SessionData {
     pub expiry: u32,
     /// When the last connection went away (for re-arming timers after a restart).
     pub detached_at: Option<Instant>,
-    pub retry_armed: bool,
 }
 
 impl SessionData {
     pub fn new(max_mqueue_len: usize) -> SessionData {
         SessionData {
-            binding: None,
             generation: 0,
             bound_before: false,
             subscriptions: HashMap::new(),
@@ -118,99 +168,71 @@ impl SessionData {
             will: None,
             expiry: 0,
             detached_at: None,
-            retry_armed: false,
         }
-    }
-
-    /// Nothing to do but wait for the client or a publisher, so the actor may
-    /// hibernate: bound to a live connection (a bound session arms no will or
-    /// expiry timer) and nothing in flight (nothing to resend: a retry timer
-    /// still armed has nothing to do) or queued.
-    pub fn is_idle(&self) -> bool {
-        self.binding.as_ref().is_some_and(|b| !b.conn.is_ended())
-            && self.inflight.is_empty()
-            && self.mqueue.is_empty()
-    }
-
-    /// The inflight window: the client's Receive Maximum capped by max_inflight.
-    fn window(&self, cx: &Cx) -> usize {
-        let max = cx.ctx.config.mqtt.max_inflight.max(1) as usize;
-        self.binding
-            .as_ref()
-            .map_or(0, |b| (b.receive_maximum as usize).min(max))
-    }
-
-    pub fn effective_qos(cx: &Cx, d: &Delivery) -> QoS {
-        let mqtt = &cx.ctx.config.mqtt;
-        let max = QoS::from_u8(mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce);
-        let q = if mqtt.upgrade_qos {
-            d.qos
-        } else {
-            d.qos.min(d.message.qos)
-        };
-        q.min(max)
     }
 
     /// Accepts one delivery: send now, put in the window, or queue.
-    pub fn deliver(&mut self, cx: &mut Cx, d: Delivery) {
-        if d.message.is_expired_now() {
-            cx.dropped(&d.message, DropReason::Expired);
+    pub fn deliver(&mut self, d: Delivery, t: &Terms, out: &mut Effects) {
+        if d.message.is_expired(t.now) {
+            out.dropped.push((d.message, DropReason::Expired));
             return;
         }
-        let qos = Self::effective_qos(cx, &d);
-        if self.binding.is_none() {
-            if qos == QoS::AtMostOnce && !cx.ctx.config.mqtt.mqueue_store_qos0 {
-                cx.dropped(&d.message, DropReason::Qos0Offline);
+        let qos = t.limits.qos_of(&d);
+        if t.peer.is_none() {
+            if qos == QoS::AtMostOnce && !t.limits.mqueue_store_qos0 {
+                out.dropped.push((d.message, DropReason::Qos0Offline));
                 return;
             }
-            self.enqueue(cx, d);
+            self.enqueue(d, out);
             return;
         }
         if qos == QoS::AtMostOnce {
             // QoS 0 takes no send quota and goes out at once (as EMQX); order is
             // only owed among messages of the same QoS [MQTT-4.6.0-6].
-            Self::send_publish(cx, d, QoS::AtMostOnce, 0, false);
+            Self::send_publish(out, d, QoS::AtMostOnce, 0, false);
         } else if !self.mqueue.is_empty() {
             // Nothing overtakes queued QoS 1/2 messages [MQTT-4.6.0-6].
-            self.enqueue(cx, d);
-            self.drain_mqueue(cx);
-        } else if self.inflight.len() < self.window(cx) {
-            self.send_inflight(cx, d, qos);
+            self.enqueue(d, out);
+            self.drain_mqueue(t, out);
+        } else if self.inflight.len() < t.window() {
+            self.send_inflight(d, qos, t, out);
         } else {
-            self.enqueue(cx, d);
+            self.enqueue(d, out);
         }
     }
 
-    fn enqueue(&mut self, cx: &mut Cx, d: Delivery) {
+    /// Queues a delivery; a full queue drops its oldest message.
+    fn enqueue(&mut self, d: Delivery, out: &mut Effects) {
         if let Enqueued::DroppedOldest(old) = self.mqueue.push(d) {
-            cx.dropped(&old.message, DropReason::QueueFull);
-            tracing::debug!(client_id = %cx.client_id, topic = %old.message.topic, "message_dropped_queue_full");
+            out.dropped.push((old.message, DropReason::QueueFull));
         }
     }
 
-    /// Moves queued messages into the window while it has room.
-    pub fn drain_mqueue(&mut self, cx: &mut Cx) {
-        if self.binding.is_none() {
+    /// Moves queued messages into the window while it has room; a message
+    /// whose expiry ran out while queued is dropped [MQTT-3.3.2-5].
+    pub fn drain_mqueue(&mut self, t: &Terms, out: &mut Effects) {
+        if t.peer.is_none() {
             return;
         }
         while let Some(front) = self.mqueue.front() {
-            let qos = Self::effective_qos(cx, front);
-            if qos != QoS::AtMostOnce && self.inflight.len() >= self.window(cx) {
+            let qos = t.limits.qos_of(front);
+            if qos != QoS::AtMostOnce && self.inflight.len() >= t.window() {
                 break;
             }
             let d = self.mqueue.pop().expect("front exists");
-            if d.message.is_expired_now() {
-                cx.dropped(&d.message, DropReason::Expired);
+            if d.message.is_expired(t.now) {
+                out.dropped.push((d.message, DropReason::Expired));
                 continue;
             }
             if qos == QoS::AtMostOnce {
-                Self::send_publish(cx, d, qos, 0, false);
+                Self::send_publish(out, d, qos, 0, false);
             } else {
-                self.send_inflight(cx, d, qos);
+                self.send_inflight(d, qos, t, out);
             }
         }
     }
 
+    /// The next packet id not in flight [MQTT-2.2.1-4], 1 after 65535.
     fn next_packet_id(&mut self) -> u16 {
         loop {
             let id = self.next_packet_id;
@@ -221,21 +243,25 @@ impl SessionData {
         }
     }
 
-    fn send_inflight(&mut self, cx: &mut Cx, d: Delivery, qos: QoS) {
+    fn send_inflight(&mut self, d: Delivery, qos: QoS, t: &Terms, out: &mut Effects) {
         let packet_id = self.next_packet_id();
         self.inflight.push(InflightEntry {
             packet_id,
             delivery: d.clone(),
             state: InflightState::AwaitAck,
-            sent_at: cx.now(),
+            sent_at: t.now,
         });
-        self.arm_retry(cx);
-        Self::send_publish(cx, d, qos, packet_id, false);
+        out.retry = true;
+        Self::send_publish(out, d, qos, packet_id, false);
     }
 
-    fn send_publish(cx: &mut Cx, d: Delivery, qos: QoS, packet_id: u16, dup: bool) {
+    /// One PUBLISH: its RETAIN flag set for a retained message sent because of a
+    /// new subscription [MQTT-3.3.1-8], or kept as published when the
+    /// subscription asks [MQTT-3.3.1-12, MQTT-3.3.1-13]; its subscription
+    /// identifier carried [MQTT-3.3.4-5].
+    fn send_publish(out: &mut Effects, d: Delivery, qos: QoS, packet_id: u16, dup: bool) {
         let retain = d.from_retained || (d.retain_as_published && d.message.retain);
-        cx.outbox.push(Outgoing::Publish {
+        out.outbox.push(Outgoing::Publish {
             message: d.message,
             qos,
             packet_id,
@@ -245,81 +271,82 @@ impl SessionData {
         });
     }
 
-    pub fn puback(&mut self, cx: &mut Cx, id: u16) {
+    pub fn puback(&mut self, id: u16, t: &Terms, out: &mut Effects) {
         if let Some(e) = self.inflight.remove(id, InflightState::AwaitAck) {
-            cx.acked(&e.delivery.message);
-            self.drain_mqueue(cx);
+            out.acked.push(e.delivery.message);
+            self.drain_mqueue(t, out);
         }
     }
 
-    pub fn pubrec(&mut self, cx: &mut Cx, id: u16, reason: ReasonCode) {
+    pub fn pubrec(&mut self, id: u16, reason: ReasonCode, t: &Terms, out: &mut Effects) {
         if reason.is_error() {
             // [MQTT-4.3.3-4] no PUBREL after an error PUBREC; the slot is free
             // again (spec 4.9). Refused, so not acknowledged (`message.acked`).
             if self.inflight.remove(id, InflightState::AwaitAck).is_some() {
-                self.drain_mqueue(cx);
+                self.drain_mqueue(t, out);
             }
         } else if self.inflight.released(id) {
-            cx.outbox.push(Outgoing::PubRel(id, ReasonCode::Success));
+            out.outbox.push(Outgoing::PubRel(id, ReasonCode::Success));
         } else {
-            cx.outbox
+            out.outbox
                 .push(Outgoing::PubRel(id, ReasonCode::PacketIdentifierNotFound));
         }
     }
 
-    pub fn pubcomp(&mut self, cx: &mut Cx, id: u16) {
+    pub fn pubcomp(&mut self, id: u16, t: &Terms, out: &mut Effects) {
         if let Some(e) = self.inflight.remove(id, InflightState::AwaitComp) {
-            cx.acked(&e.delivery.message);
-            self.drain_mqueue(cx);
+            out.acked.push(e.delivery.message);
+            self.drain_mqueue(t, out);
         }
     }
 
-    /// Arms the retry timer (3.1.1 only: 5.0 forbids resending except on
-    /// reconnect [MQTT-4.4.0-1]).
-    pub fn arm_retry(&mut self, cx: &mut Cx) {
-        let every = cx.ctx.config.mqtt.retry_interval;
-        let v3 = self.binding.as_ref().is_some_and(|b| !b.version.is_v5());
-        if self.retry_armed || every.is_zero() || !v3 {
+    /// Resends what has waited `every` for its ack (3.1.1 only: 5.0 forbids
+    /// resending except on reconnect [MQTT-4.4.0-1]).
+    pub fn retry(&mut self, every: Duration, t: &Terms, out: &mut Effects) {
+        if t.peer.is_none_or(|p| p.version.is_v5()) {
             return;
         }
-        self.retry_armed = true;
-        cx.retry_timer = Some(cx.myself.send_after(every, || SessionMsg::Retry));
-    }
-
-    pub fn retry(&mut self, cx: &mut Cx) {
-        self.retry_armed = false;
-        let Some(b) = &self.binding else { return };
-        if b.version.is_v5() {
-            return;
-        }
-        let now = Instant::now();
-        let every = cx.ctx.config.mqtt.retry_interval;
         let mut resend = Vec::new();
         for e in self.inflight.iter_mut() {
-            if now.duration_since(e.sent_at) >= every {
-                e.sent_at = now;
+            if t.now.duration_since(e.sent_at) >= every {
+                e.sent_at = t.now;
                 resend.push((e.packet_id, e.state, e.delivery.clone()));
             }
         }
-        Self::resend(cx, resend);
-        if !self.inflight.is_empty() {
-            self.arm_retry(cx);
-        }
+        Self::resend(resend, t, out);
+        out.retry |= !self.inflight.is_empty();
     }
 
-    /// Sends inflight entries again: PUBLISH with DUP, or PUBREL.
-    fn resend(cx: &mut Cx, entries: Vec<(u16, InflightState, Delivery)>) {
+    /// Sends inflight entries again: PUBLISH with DUP [MQTT-3.3.1-1], or PUBREL.
+    fn resend(entries: Vec<(u16, InflightState, Delivery)>, t: &Terms, out: &mut Effects) {
         for (id, state, d) in entries {
             match state {
                 InflightState::AwaitAck => {
-                    let qos = Self::effective_qos(cx, &d);
-                    Self::send_publish(cx, d, qos, id, true);
+                    let qos = t.limits.qos_of(&d);
+                    Self::send_publish(out, d, qos, id, true);
                 }
                 InflightState::AwaitComp => {
-                    cx.outbox.push(Outgoing::PubRel(id, ReasonCode::Success))
+                    out.outbox.push(Outgoing::PubRel(id, ReasonCode::Success))
                 }
             }
         }
+    }
+
+    /// Sends every unacknowledged message again, in order [MQTT-4.6.0-1], with
+    /// its packet id: PUBLISH with DUP, or PUBREL. On reconnect [MQTT-4.4.0-1],
+    /// and when a restarted session actor cannot know what its predecessor had
+    /// sent.
+    pub fn resend_inflight(&mut self, t: &Terms, out: &mut Effects) {
+        let resend: Vec<(u16, InflightState, Delivery)> = self
+            .inflight
+            .iter_mut()
+            .map(|e| {
+                e.sent_at = t.now;
+                (e.packet_id, e.state, e.delivery.clone())
+            })
+            .collect();
+        Self::resend(resend, t, out);
+        out.retry |= !self.inflight.is_empty();
     }
 
     pub fn merge_awaiting_rel(&mut self, ids: Vec<u16>) {
@@ -330,71 +357,20 @@ impl SessionData {
         }
     }
 
-    /// Binds a new connection (after the old one, if any, was kicked): the will,
-    /// expiry and generation are renewed, unacknowledged messages resent in order
-    /// with DUP [MQTT-4.4.0-1], and the queue drained into the window.
-    pub fn bind(
-        &mut self,
-        cx: &mut Cx,
-        binding: Binding,
-        will: Option<Will>,
-        expiry: u32,
-    ) -> Vec<u16> {
-        cx.abort_detach_timers();
-        self.attach(binding, will, expiry);
-        self.resend_inflight(cx);
-        self.drain_mqueue(cx);
-        std::mem::take(&mut self.awaiting_rel)
-    }
-
-    /// Records a new binding (the state part of [`Self::bind`]: nothing sent).
-    pub fn attach(&mut self, binding: Binding, will: Option<Will>, expiry: u32) {
+    /// A connection was bound: the will, expiry and generation are renewed.
+    pub fn attach(&mut self, will: Option<Will>, expiry: u32) {
         self.generation += 1;
         self.bound_before = true;
-        self.binding = Some(binding);
         self.will = will.map(Box::new);
         self.expiry = expiry;
         self.detached_at = None;
     }
 
-    /// Sends every unacknowledged message again, in order: PUBLISH with DUP, or
-    /// PUBREL. On reconnect [MQTT-4.4.0-1], and when a restarted session actor
-    /// cannot know what its predecessor had sent.
-    pub fn resend_inflight(&mut self, cx: &mut Cx) {
-        let now = Instant::now();
-        let resend: Vec<(u16, InflightState, Delivery)> = self
-            .inflight
-            .iter_mut()
-            .map(|e| {
-                e.sent_at = now;
-                (e.packet_id, e.state, e.delivery.clone())
-            })
-            .collect();
-        Self::resend(cx, resend);
-        self.retry_armed = false;
-        if !self.inflight.is_empty() {
-            self.arm_retry(cx);
-        }
-    }
-
-    /// The bound connection `conn` ended. Arms the will and expiry timers.
-    pub fn detach(
-        &mut self,
-        cx: &mut Cx,
-        conn: ConnId,
-        publish_will: bool,
-        expiry: Option<u32>,
-        ids: Vec<u16>,
-    ) {
-        let current = self
-            .binding
-            .as_ref()
-            .is_some_and(|b| b.conn.conn_id() == conn);
-        if !current {
-            return;
-        }
-        self.binding = None;
-        self.detached_at = Some(Instant::now());
+    /// The bound connection went at `now`, handing back its inbound QoS 2 ids
+    /// awaiting PUBREL: the will is kept only if due, and DISCONNECT may have
+    /// set a new expiry.
+    pub fn detach(&mut self, now: Instant, publish_will: bool, expiry: Option<u32>, ids: Vec<u16>) {
+        self.detached_at = Some(now);
         self.merge_awaiting_rel(ids);
         if let Some(e) = expiry {
             self.expiry = e;
@@ -402,63 +378,25 @@ impl SessionData {
         if !publish_will {
             self.will = None;
         }
-        self.arm_timers(cx, Duration::ZERO);
     }
 
-    /// Arms the will-delay and expiry timers of a detached session, `elapsed`
-    /// after it was detached (non-zero when a restarted actor re-arms them).
-    pub fn arm_timers(&mut self, cx: &mut Cx, elapsed: Duration) {
-        let generation = self.generation;
-        if let Some(w) = &self.will {
-            let delay = Duration::from_secs(will_delay(w) as u64);
-            if delay.is_zero() || delay <= elapsed {
-                self.publish_will(cx);
-            } else if will_delay(w) < self.expiry {
-                let t = cx
-                    .myself
-                    .send_after(delay - elapsed, move || SessionMsg::WillTimer(generation));
-                cx.detach_timers.push(t);
-            }
-            // Otherwise the session ends first and publishes the will then.
-        }
-        if self.expiry != u32::MAX {
-            let left = Duration::from_secs(self.expiry as u64).saturating_sub(elapsed);
-            let t = cx
-                .myself
-                .send_after(left, move || SessionMsg::ExpiryTimer(generation));
-            cx.detach_timers.push(t);
-        }
-    }
-
-    /// Publishes the will (if any) and forgets it.
-    pub fn publish_will(&mut self, cx: &mut Cx) {
-        self.publish_will_in(&cx.ctx, &cx.client_id);
-    }
-
-    /// [`Self::publish_will`] without an actor (a hibernating session).
-    pub fn publish_will_in(&mut self, ctx: &BrokerContext, client_id: &Arc<str>) {
-        let Some(will) = self.will.take() else { return };
-        let msg = Message::new(
-            will.topic.as_str().into(),
-            will.payload.clone(),
-            will.qos,
-            will.retain,
-            client_id.clone(),
-            &will.properties,
-        );
-        let n = ctx.publish(Arc::new(msg));
-        tracing::debug!(%client_id, topic = %will.topic, deliveries = n, "will_published");
+    /// Whether a detached session's expiry has run out at `now`.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.expiry != u32::MAX
+            && self.detached_at.is_some_and(|at| {
+                now.saturating_duration_since(at) >= Duration::from_secs(self.expiry as u64)
+            })
     }
 
     /// Empties the session's messages for a clean start or its end, returning
     /// what should go to other shared-subscription members: QoS 1 in flight and
     /// everything queued; a QoS 2 message already sent stays this client's
     /// [MQTT-4.8.2-5].
-    pub fn take_messages(&mut self, cx: &Cx) -> Vec<Delivery> {
+    pub fn take_messages(&mut self, limits: &Limits) -> Vec<Delivery> {
         let inflight: Vec<InflightEntry> = self.inflight.drain().collect();
         let mut pending: Vec<Delivery> = inflight
             .into_iter()
-            .filter(|e| Self::effective_qos(cx, &e.delivery) != QoS::ExactlyOnce)
+            .filter(|e| limits.qos_of(&e.delivery) != QoS::ExactlyOnce)
             .map(|e| e.delivery)
             .collect();
         pending.extend(self.mqueue.drain());
@@ -467,22 +405,16 @@ impl SessionData {
         pending.retain(|d| d.shared.is_some());
         pending
     }
-}
 
-impl SessionData {
     /// What another node needs to continue this session (cross-node takeover):
     /// its subscriptions and its messages not yet acknowledged, oldest first.
     /// A QoS 2 message whose PUBREC came (PUBREL sent) has reached the client
     /// and stays behind.
-    pub fn transfer(&mut self) -> super::SessionSnapshot {
+    pub fn transfer(&mut self) -> SessionSnapshot {
         let subscriptions = self
             .subscriptions
             .iter()
-            .map(|(raw, r)| super::SubscriptionSnapshot {
-                raw: raw.clone(),
-                options: r.options,
-                subscription_id: r.subscription_id,
-            })
+            .map(|(raw, r)| r.snapshot(raw))
             .collect();
         let mut messages: Vec<Delivery> = self
             .inflight
@@ -491,7 +423,7 @@ impl SessionData {
             .map(|e| e.delivery)
             .collect();
         messages.extend(self.mqueue.drain());
-        super::SessionSnapshot {
+        SessionSnapshot {
             expiry: self.expiry,
             subscriptions,
             messages,

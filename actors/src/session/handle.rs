@@ -1,7 +1,8 @@
 //! The session handle: what outlives a session actor's crash.
 //!
 //! Everything a session knows (subscriptions, inflight window, queue, will,
-//! expiry) lives in [`SessionData`] inside the handle, and every message for the
+//! expiry) lives in [`SessionData`] inside the handle, next to the connection
+//! bound to it ([`LiveSession`]), and every message for the
 //! session goes through the handle's durable inbox. The actor is only the
 //! worker that drains the inbox: when it is killed, its supervisor starts a new
 //! one on the same handle, which carries on where the old one stopped. The topic
@@ -18,6 +19,7 @@
 //! held back once it has drained.
 
 use super::data::SessionData;
+use super::live::LiveSession;
 use super::SessionContext;
 use super::{Delivery, SessionMsg};
 use crate::context::{BrokerContext, ConnId};
@@ -130,7 +132,8 @@ pub struct SessionHandle {
     /// See [`watermarks`].
     high: usize,
     low: usize,
-    pub(crate) data: Mutex<SessionData>,
+    /// The session's state ([`SessionData`]) and its connection.
+    pub(crate) live: Mutex<LiveSession>,
     /// Set while the session hibernates (its actor stopped, see
     /// [`Self::hibernate`]): the broker a new actor is started in. Whoever
     /// takes it starts that actor, so concurrent senders start one.
@@ -158,7 +161,10 @@ impl SessionHandle {
             closed: AtomicBool::new(false),
             high,
             low,
-            data: Mutex::new(data),
+            live: Mutex::new(LiveSession {
+                binding: None,
+                data,
+            }),
             sleeping: Mutex::new(None),
             waking: AtomicBool::new(false),
             me: me.clone(),
@@ -272,15 +278,15 @@ impl SessionHandle {
 
     /// Puts the session to sleep if `idle` holds for its state and its inbox is
     /// empty: the caller (its actor) then stops normally. Checked and done under
-    /// the data and inbox locks (in that order, as a will published under the
-    /// data lock may deliver to this very session), so a message queued after
+    /// the state and inbox locks (in that order, as a will published under the
+    /// state lock may deliver to this very session), so a message queued after
     /// the check finds no actor and wakes the session.
     pub(crate) fn hibernate(
         &self,
         ctx: &Arc<SessionContext>,
-        idle: impl FnOnce(&mut SessionData) -> bool,
+        idle: impl FnOnce(&mut LiveSession) -> bool,
     ) -> bool {
-        let mut d = self.data.lock();
+        let mut d = self.live.lock();
         if !idle(&mut d) {
             return false;
         }
@@ -300,14 +306,14 @@ impl SessionHandle {
     /// message or call starts the actor (a client that only connects and pings,
     /// the common idle device, never costs a session actor). Nothing to resend,
     /// no will to publish and no timer to arm in a new session, so the bind is
-    /// only the state [`SessionData::attach`] records.
+    /// only the state [`LiveSession::attach`] records.
     pub(crate) fn bind_asleep(
         &self,
         ctx: &Arc<SessionContext>,
         bind: super::BindArgs,
     ) -> super::BindReply {
         self.set_client(bind.client);
-        self.data
+        self.live
             .lock()
             .attach(bind.binding, bind.will, bind.expiry);
         // Bound from now on, for publishers too: without this, a session that
@@ -352,7 +358,7 @@ impl SessionHandle {
     /// publishes the will of its connected client. False if the session has an
     /// actor, which is asked instead.
     pub fn publish_will_if_asleep(&self, ctx: &BrokerContext) -> bool {
-        let mut d = self.data.lock();
+        let mut d = self.live.lock();
         if !self.is_hibernating() {
             return false;
         }
@@ -365,7 +371,7 @@ impl SessionHandle {
     /// Broker shutdown, phase 2, for a hibernating session: closes its
     /// connection (DISCONNECT 0x8B for 5.0). False if the session has an actor.
     pub fn close_connection_if_asleep(&self) -> bool {
-        let d = self.data.lock();
+        let d = self.live.lock();
         if !self.is_hibernating() {
             return false;
         }

@@ -20,23 +20,23 @@ mod client_conn;
 mod context;
 pub mod data;
 pub mod handle;
+mod live;
 pub mod queue;
 mod subscriptions;
 
 pub use client_conn::{ClientConn, Outgoing};
 pub(crate) use context::ensure_actor;
 pub use context::{session_child_id, ExpireNotice, SessionContext, SessionTable, SESSIONS_NAME};
-use data::{Cx, SessionData, SubscriptionRecord};
+use data::SubscriptionRecord;
 pub use handle::{Inbound, SessionHandle};
+use live::{Cx, LiveSession};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::hooks::{DropReason, HookPoint, TerminateReason};
 pub use roost_core::session::{SessionSnapshot, SubscriptionSnapshot};
 use roost_core::ClientInfo;
 pub use roost_core::Delivery;
-use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{ProtocolVersion, ReasonCode, SubscriptionOptions, Will};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Inbox messages handled per Wake before other mailbox messages get a turn.
 const DRAIN_BATCH: usize = 256;
@@ -154,9 +154,10 @@ impl Actor for Session {
                 ctx: args.ctx,
                 client_id: args.handle.client_id.clone(),
                 myself,
-                outbox: Vec::new(),
+                out: data::Effects::default(),
                 now: None,
                 retry_timer: None,
+                retry_armed: false,
                 detach_timers: Vec::new(),
             },
             handle: args.handle,
@@ -174,7 +175,7 @@ impl Actor for Session {
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         {
-            let mut d = st.handle.data.lock();
+            let mut d = st.handle.live.lock();
             match &d.binding {
                 Some(_) => {
                     // The predecessor may have died before its last packets left:
@@ -183,7 +184,7 @@ impl Actor for Session {
                     d.drain_mqueue(&mut st.cx);
                 }
                 None => {
-                    if let Some(at) = d.detached_at {
+                    if let Some(at) = d.data.detached_at {
                         let elapsed = at.elapsed();
                         d.arm_timers(&mut st.cx, elapsed);
                     }
@@ -222,8 +223,9 @@ impl Actor for Session {
                 // holds its largest handler future for its whole life.
                 let r = Box::pin(st.bind(*args)).await;
                 {
-                    let d = st.handle.data.lock();
-                    st.handle.note_backlog(d.mqueue.len(), d.binding.is_some());
+                    let d = st.handle.live.lock();
+                    st.handle
+                        .note_backlog(d.data.mqueue.len(), d.binding.is_some());
                 }
                 st.flush();
                 let _ = reply.send(r);
@@ -237,8 +239,8 @@ impl Actor for Session {
             }
             SessionMsg::TryEnd(generation, reply) => {
                 let end = {
-                    let d = st.handle.data.lock();
-                    generation == d.generation && d.binding.is_none()
+                    let d = st.handle.live.lock();
+                    generation == d.data.generation && d.binding.is_none()
                 };
                 if end {
                     Box::pin(st.end()).await;
@@ -248,24 +250,24 @@ impl Actor for Session {
                     myself.stop(Some("session_expired".into()));
                 }
             }
-            SessionMsg::Retry => st.handle.data.lock().retry(&mut st.cx),
+            SessionMsg::Retry => st.handle.live.lock().retry(&mut st.cx),
             SessionMsg::WillTimer(generation) => {
-                let mut d = st.handle.data.lock();
-                if generation == d.generation && d.binding.is_none() {
+                let mut d = st.handle.live.lock();
+                if generation == d.data.generation && d.binding.is_none() {
                     d.publish_will(&mut st.cx);
                 }
             }
             SessionMsg::ExpiryTimer(generation) => {
                 let unbound = {
-                    let d = st.handle.data.lock();
-                    generation == d.generation && d.binding.is_none()
+                    let d = st.handle.live.lock();
+                    generation == d.data.generation && d.binding.is_none()
                 };
                 if unbound {
                     st.cx.ctx.expired(st.cx.client_id.clone(), generation);
                 }
             }
             SessionMsg::PublishWillNow(reply) => {
-                let mut d = st.handle.data.lock();
+                let mut d = st.handle.live.lock();
                 if d.binding.is_some() {
                     d.publish_will(&mut st.cx);
                 }
@@ -290,7 +292,7 @@ impl Actor for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Shutdown(reply) => {
-                if let Some(b) = &st.handle.data.lock().binding {
+                if let Some(b) = &st.handle.live.lock().binding {
                     b.conn.kick(ReasonCode::ServerShuttingDown);
                 }
                 let _ = reply.send(());
@@ -303,7 +305,7 @@ impl Actor for Session {
 
 impl SessionState {
     /// The registry's sweep found the actor quiet for `mqtt.idle_timeout`:
-    /// hibernates if the session is idle (see [`SessionData::is_idle`]). An
+    /// hibernates if the session is idle (see [`LiveSession::is_idle`]). An
     /// unbound session leaves the sweep until its next message (a bind). True
     /// if the actor must stop now.
     fn try_hibernate(&mut self) -> bool {
@@ -319,12 +321,7 @@ impl SessionState {
         let mut bound = false;
         let slept = self.handle.hibernate(&self.cx.ctx, |d| {
             bound = d.binding.is_some();
-            let idle = d.is_idle();
-            if idle {
-                // Its timer dies with this actor; the next one re-arms it.
-                d.retry_armed = false;
-            }
-            idle
+            d.is_idle()
         });
         if slept {
             if let Some(t) = self.cx.retry_timer.take() {
@@ -341,11 +338,11 @@ impl SessionState {
 
     /// Sends the gathered packets to the bound connection in one cast.
     fn flush(&mut self) {
-        if self.cx.outbox.is_empty() {
+        if self.cx.out.outbox.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.cx.outbox);
-        if let Some(b) = &self.handle.data.lock().binding {
+        let batch = std::mem::take(&mut self.cx.out.outbox);
+        if let Some(b) = &self.handle.live.lock().binding {
             // A closed connection is noticed through its Detach; the inflight
             // messages are resent on the next bind.
             b.conn.send(batch);
@@ -365,12 +362,12 @@ impl SessionState {
             if !run.is_empty() {
                 handled += run.len();
                 self.cx.now = None;
-                let mut d = self.handle.data.lock();
+                let mut d = self.handle.live.lock();
                 for msg in run.drain(..) {
                     Self::process_sync(&mut d, &mut self.cx, msg);
                 }
                 self.handle
-                    .note_backlog(d.mqueue.len(), d.binding.is_some());
+                    .note_backlog(d.data.mqueue.len(), d.binding.is_some());
                 continue;
             }
             let Some(msg) = self.handle.peek() else {
@@ -394,7 +391,7 @@ impl SessionState {
         let _ = self.cx.myself.cast(SessionMsg::Wake);
     }
 
-    fn process_sync(d: &mut SessionData, cx: &mut Cx, msg: Inbound) {
+    fn process_sync(d: &mut LiveSession, cx: &mut Cx, msg: Inbound) {
         match msg {
             Inbound::Deliver(delivery) => d.deliver(cx, delivery),
             Inbound::PubAck(id) => d.puback(cx, id),
@@ -417,25 +414,26 @@ impl SessionState {
         let kicked = self.kick_connection().await;
         if !matches!(kicked, Kicked::Nobody) {
             self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
-            let mut d = self.handle.data.lock();
+            let mut d = self.handle.live.lock();
             if let Kicked::Answered(ids) = kicked {
-                d.merge_awaiting_rel(ids);
+                d.data.merge_awaiting_rel(ids);
             }
             d.binding = None;
             // The old connection closed without DISCONNECT: its will goes out now
             // unless it has a delay, which the new connection cancels [MQTT-3.1.3-9].
-            if d.will.as_ref().is_some_and(|w| data::will_delay(w) == 0) {
+            if d.data
+                .will
+                .as_ref()
+                .is_some_and(|w| data::will_delay(w) == 0)
+            {
                 d.publish_will(&mut self.cx);
             }
         }
         let (session_present, clean) = {
-            let mut d = self.handle.data.lock();
+            let mut d = self.handle.live.lock();
             // A detached session whose expiry has run out is over, even if its
             // timer has not fired yet: the client finds no session.
-            let expired = d.binding.is_none()
-                && d.expiry != u32::MAX
-                && d.detached_at
-                    .is_some_and(|at| at.elapsed() >= Duration::from_secs(d.expiry as u64));
+            let expired = d.is_expired();
             let clean = args.clean_start || expired;
             if clean {
                 // Clean start ends the old session, and a session's end releases a
@@ -444,11 +442,11 @@ impl SessionState {
             }
             // Otherwise a will still waiting for its delay is cancelled by the new
             // connection [MQTT-3.1.3-9].
-            d.will = None;
-            (d.bound_before && !clean, clean)
+            d.data.will = None;
+            (d.data.bound_before && !clean, clean)
         };
         if clean {
-            if self.handle.data.lock().bound_before {
+            if self.handle.live.lock().data.bound_before {
                 self.notify(HookPoint::SessionDiscarded, |h, id| h.session_discarded(id));
                 self.notify(HookPoint::SessionTerminated, |h, id| {
                     h.session_terminated(id, TerminateReason::Discarded)
@@ -466,7 +464,7 @@ impl SessionState {
         }
         let awaiting_rel =
             self.handle
-                .data
+                .live
                 .lock()
                 .bind(&mut self.cx, args.binding, args.will, args.expiry);
         BindReply {
@@ -477,7 +475,7 @@ impl SessionState {
 
     /// Takeover [MQTT-3.1.4-3]: closes the bound connection (if any) with 0x8E.
     async fn kick_connection(&mut self) -> Kicked {
-        let Some(old) = self.handle.data.lock().binding.clone() else {
+        let Some(old) = self.handle.live.lock().binding.clone() else {
             return Kicked::Nobody;
         };
         match old.conn.kick_for_takeover().await {
@@ -496,25 +494,30 @@ impl SessionState {
         self.drain_inbox().await;
         self.kick_connection().await;
         let transferred = {
-            let mut d = self.handle.data.lock();
+            let mut d = self.handle.live.lock();
             d.binding = None;
             // The old connection ended without DISCONNECT: its will goes out,
             // unless it has a delay and the session continues on the other node,
             // which cancels it [MQTT-3.1.3-9].
-            let delayed = d.will.as_ref().is_some_and(|w| data::will_delay(w) > 0);
+            let delayed = d
+                .data
+                .will
+                .as_ref()
+                .is_some_and(|w| data::will_delay(w) > 0);
             if !(resume && delayed) {
                 d.publish_will(&mut self.cx);
             }
-            d.will = None;
-            resume.then(|| d.transfer())
+            d.data.will = None;
+            resume.then(|| d.data.transfer())
         };
         // Ends here quietly: the messages went with the transfer (or the other
         // node starts clean), so nothing is redispatched to shared-group peers
         // that the new session will receive again.
         let subs: Vec<SubscriptionRecord> = self
             .handle
-            .data
+            .live
             .lock()
+            .data
             .subscriptions
             .drain()
             .map(|(_, r)| r)
@@ -538,20 +541,16 @@ impl SessionState {
     /// node, before its first bind.
     pub(crate) async fn restore(&mut self, t: SessionSnapshot) {
         for s in t.subscriptions {
-            let Ok(parsed) = parse_subscription_filter(&s.raw) else {
+            let Some(record) = SubscriptionRecord::from_snapshot(&s) else {
                 continue;
-            };
-            let record = SubscriptionRecord {
-                filter: parsed.filter.to_string(),
-                group: parsed.group.map(Into::into),
-                options: s.options,
-                subscription_id: s.subscription_id,
             };
             self.add_subscription(s.raw, record).await;
         }
-        let mut d = self.handle.data.lock();
-        d.expiry = t.expiry;
-        d.bound_before = true;
+        // After the awaits of the subscribes: the time is read again.
+        self.cx.now = None;
+        let mut d = self.handle.live.lock();
+        d.data.expiry = t.expiry;
+        d.data.bound_before = true;
         for m in t.messages {
             d.deliver(&mut self.cx, m);
         }
@@ -560,7 +559,7 @@ impl SessionState {
     /// Ends the session: its will goes out, its routes are removed and its
     /// shared-subscription messages go to other members.
     async fn end(&mut self) {
-        self.handle.data.lock().publish_will(&mut self.cx);
+        self.handle.live.lock().publish_will(&mut self.cx);
         self.reset().await;
         self.handle.close();
         self.notify(HookPoint::SessionTerminated, |h, id| {
@@ -580,8 +579,9 @@ impl SessionState {
     async fn reset(&mut self) {
         let subs: Vec<SubscriptionRecord> = self
             .handle
-            .data
+            .live
             .lock()
+            .data
             .subscriptions
             .values()
             .cloned()
@@ -590,8 +590,8 @@ impl SessionState {
             self.remove_route(&r.filter, r.group.clone()).await;
         }
         let pending = {
-            let mut d = self.handle.data.lock();
-            d.subscriptions.clear();
+            let mut d = self.handle.live.lock();
+            d.data.subscriptions.clear();
             d.take_messages(&self.cx)
         };
         for d in pending {

@@ -3,10 +3,11 @@
 //! that holds what does not fit in the window or arrives while offline.
 
 use super::Delivery;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Where an outbound QoS 1/2 exchange stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InflightState {
     /// PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
     AwaitAck,
@@ -131,6 +132,11 @@ impl MQueue {
             Some(old) => Enqueued::DroppedOldest(old),
             None => Enqueued::Queued,
         }
+    }
+
+    /// The queued messages, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Delivery> {
+        self.items.iter()
     }
 
     pub fn front(&self) -> Option<&Delivery> {

@@ -63,7 +63,12 @@ impl SessionState {
                 reply,
             })
             .await?;
-        self.handle.data.lock().subscriptions.insert(raw, record);
+        self.handle
+            .live
+            .lock()
+            .data
+            .subscriptions
+            .insert(raw, record);
         Some(is_new)
     }
 
@@ -83,7 +88,7 @@ impl SessionState {
     pub(super) async fn subscribe(&mut self, s: Subscribe) {
         let sub_id = s.properties.subscription_identifiers.first().copied();
         let (codes, retained) = self.add_filters(s.filters, sub_id).await;
-        self.cx.outbox.push(Outgoing::SubAck(Box::new(SubAck {
+        self.cx.out.outbox.push(Outgoing::SubAck(Box::new(SubAck {
             packet_id: s.packet_id,
             reason_codes: codes,
             ..Default::default()
@@ -104,7 +109,9 @@ impl SessionState {
     }
 
     fn deliver_retained(&mut self, retained: Vec<Delivery>) {
-        let mut d = self.handle.data.lock();
+        // After the awaits of the subscribes: the time is read again.
+        self.cx.now = None;
+        let mut d = self.handle.live.lock();
         for r in retained {
             d.deliver(&mut self.cx, r);
         }
@@ -132,8 +139,11 @@ impl SessionState {
             };
             let levels = parsed.filter.split('/').count();
             let (count, exists) = {
-                let d = self.handle.data.lock();
-                (d.subscriptions.len(), d.subscriptions.contains_key(&raw))
+                let d = self.handle.live.lock();
+                (
+                    d.data.subscriptions.len(),
+                    d.data.subscriptions.contains_key(&raw),
+                )
             };
             let code = if parsed.group.is_some() && !mqtt.shared_subscription {
                 Some(ReasonCode::SharedSubscriptionsNotSupported)
@@ -200,11 +210,14 @@ impl SessionState {
     /// The client's UNSUBSCRIBE.
     pub(super) async fn unsubscribe(&mut self, u: Unsubscribe) {
         let codes = self.remove_filters(u.filters).await;
-        self.cx.outbox.push(Outgoing::UnsubAck(Box::new(UnsubAck {
-            packet_id: u.packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        })));
+        self.cx
+            .out
+            .outbox
+            .push(Outgoing::UnsubAck(Box::new(UnsubAck {
+                packet_id: u.packet_id,
+                reason_codes: codes,
+                ..Default::default()
+            })));
     }
 
     /// Removes each filter: a reason code per filter.
@@ -215,11 +228,18 @@ impl SessionState {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            let record = self.handle.data.lock().subscriptions.get(&raw).cloned();
+            let record = self
+                .handle
+                .live
+                .lock()
+                .data
+                .subscriptions
+                .get(&raw)
+                .cloned();
             match record {
                 Some(r) => {
                     self.remove_route(&r.filter, r.group).await;
-                    self.handle.data.lock().subscriptions.remove(&raw);
+                    self.handle.live.lock().data.subscriptions.remove(&raw);
                     codes.push(ReasonCode::Success);
                     if let Some(client) = self.handle.client() {
                         let hooks = &self.cx.ctx.hooks;
