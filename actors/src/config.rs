@@ -94,16 +94,6 @@ pub enum TlsVersion {
     Tls12,
 }
 
-impl TlsVersion {
-    /// The name used in `config.yaml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsVersion::Tls13 => "tlsv1.3",
-            TlsVersion::Tls12 => "tlsv1.2",
-        }
-    }
-}
-
 /// What of a verified client certificate replaces the CONNECT's username or
 /// client id (EMQX's `peer_cert_as_username` / `peer_cert_as_clientid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -116,17 +106,6 @@ pub enum PeerCertAs {
     Cn,
     /// The subject's distinguished name, e.g. `CN=dev1, O=Acme`.
     Dn,
-}
-
-impl PeerCertAs {
-    /// The name used in `config.yaml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            PeerCertAs::Disabled => "disabled",
-            PeerCertAs::Cn => "cn",
-            PeerCertAs::Dn => "dn",
-        }
-    }
 }
 
 /// The TLS part of a `tls` or `wss` listener, gathered from its keys.
@@ -200,9 +179,7 @@ impl ListenersConfig {
             },
         ]
     }
-}
 
-impl ListenersConfig {
     /// Checks of `listeners.*` (keys are per listener, so named at run time).
     /// The certificate files themselves are read when the broker starts.
     pub fn validate(&self) -> Result<(), InvalidValue> {
@@ -269,8 +246,9 @@ impl ListenersConfig {
 }
 
 /// Declares a TLS listener's config struct: the common keys (any extra ones
-/// after `max_connections`, as in the plain listeners), then the TLS keys. (serde's `flatten` cannot be combined with `deny_unknown_fields`,
-/// so the keys are spelled out per listener.)
+/// after `max_connections`, as in the plain listeners), then the TLS keys.
+/// (serde's `flatten` cannot be combined with `deny_unknown_fields`, so the
+/// keys are spelled out per listener.)
 macro_rules! tls_listener_config {
     ($(#[$doc:meta])* $name:ident, bind = $bind:expr, { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
         $(#[$doc])*

@@ -1,5 +1,5 @@
-//! Loading the broker's configuration: the built-in defaults (the `Default` impls of
-//! [`Config`]), then an optional YAML file (`--config FILE`), then
+//! The broker's configuration, read from the built-in defaults (the `Default`
+//! impls of [`Config`]), then an optional YAML file (`--config FILE`), then
 //! environment overrides `ROOST__<SECTION>__<KEY>`. A typo or a bad value stops
 //! start-up with a message that names the full key and where it was set, because a
 //! broker that silently ignores `max_inflght: 64` runs with a limit nobody chose.
