@@ -30,10 +30,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig(args) => match load(&args) {
-            Ok(config) => {
-                print!("{}", config::render(&config));
-                ExitCode::SUCCESS
-            }
+            Ok(config) => match config::render(&config) {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("roost: cannot write the configuration as YAML: {e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            },
             Err(code) => code,
         },
         Command::Ctl(args) => match ctl::run(args) {

@@ -131,7 +131,7 @@ pub struct HttpAuthnConfig {
     /// `${peerhost}`, `${cert_common_name}`.
     pub body: BTreeMap<String, String>,
     /// No answer within this long = ignore (the next authenticator decides).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub request_timeout: Duration,
 }
 
@@ -310,7 +310,7 @@ pub struct HttpAuthzConfig {
     /// Values may hold `${username}`, `${clientid}`, `${peerhost}`, `${topic}`,
     /// `${action}`, `${cert_common_name}`.
     pub body: BTreeMap<String, String>,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub request_timeout: Duration,
 }
 

@@ -3,11 +3,13 @@
 //! and the sections it shares with other crates (`node`, `mqtt`,
 //! `supervision`, from roost-core). The `roost` binary reads the whole tree
 //! (see `config.yaml` for the meaning of every key). Every struct rejects
-//! unknown keys so a typo stops start-up with a message naming the key.
+//! unknown keys so a typo stops start-up with a message naming the key, and
+//! a section's `validate` checks what serde cannot.
 //! Defaults follow EMQX 5 where the MQTT specification leaves a choice.
 
 pub use roost_core::config::*;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// What the runtime starts from.
@@ -24,7 +26,7 @@ pub struct BrokerConfig {
 
 /// `listeners.*`: one entry per transport, each optional. The names are the
 /// listeners' names in logs and in the actor tree (`roost/listeners/<name>`).
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListenersConfig {
     pub tcp: TcpListenerConfig,
@@ -34,7 +36,7 @@ pub struct ListenersConfig {
 }
 
 /// `listeners.tcp.*`: plain MQTT over TCP.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TcpListenerConfig {
     pub enabled: bool,
@@ -45,7 +47,7 @@ pub struct TcpListenerConfig {
     /// Expect a PROXY protocol v1 or v2 header before MQTT.
     pub proxy_protocol: bool,
     /// How long the PROXY header may take to arrive.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub proxy_protocol_timeout: Duration,
 }
 
@@ -92,16 +94,6 @@ pub enum TlsVersion {
     Tls12,
 }
 
-impl TlsVersion {
-    /// The name used in `config.yaml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsVersion::Tls13 => "tlsv1.3",
-            TlsVersion::Tls12 => "tlsv1.2",
-        }
-    }
-}
-
 /// What of a verified client certificate replaces the CONNECT's username or
 /// client id (EMQX's `peer_cert_as_username` / `peer_cert_as_clientid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -114,17 +106,6 @@ pub enum PeerCertAs {
     Cn,
     /// The subject's distinguished name, e.g. `CN=dev1, O=Acme`.
     Dn,
-}
-
-impl PeerCertAs {
-    /// The name used in `config.yaml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            PeerCertAs::Disabled => "disabled",
-            PeerCertAs::Cn => "cn",
-            PeerCertAs::Dn => "dn",
-        }
-    }
 }
 
 /// The TLS part of a `tls` or `wss` listener, gathered from its keys.
@@ -198,24 +179,89 @@ impl ListenersConfig {
             },
         ]
     }
+
+    /// Checks of `listeners.*` (keys are per listener, so named at run time).
+    /// The certificate files themselves are read when the broker starts.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        for l in self.all() {
+            let key = |k: &str| format!("listeners.{}.{k}", l.name);
+            if l.bind.parse::<SocketAddr>().is_err() {
+                return Err(InvalidValue::new(
+                    key("bind"),
+                    format!(
+                        "{:?} is not an IP address and port, e.g. \"0.0.0.0:1883\"",
+                        l.bind
+                    ),
+                ));
+            }
+            if let Some(path) = &l.ws_path {
+                if !path.starts_with('/') {
+                    return Err(InvalidValue::new(
+                        key("path"),
+                        format!("{path:?} must start with /"),
+                    ));
+                }
+            }
+            if let Some(timeout) = l.proxy_protocol {
+                if timeout.is_zero() {
+                    return Err(InvalidValue::new(
+                        key("proxy_protocol_timeout"),
+                        "must be longer than 0s",
+                    ));
+                }
+            }
+            let Some(tls) = &l.tls else { continue };
+            if tls.versions.is_empty() {
+                return Err(InvalidValue::new(
+                    key("versions"),
+                    "must name at least one TLS version",
+                ));
+            }
+            if tls.handshake_timeout.is_zero() {
+                return Err(InvalidValue::new(
+                    key("handshake_timeout"),
+                    "must be longer than 0s",
+                ));
+            }
+            if !l.enabled {
+                continue;
+            }
+            for (name, value) in [("certfile", &tls.certfile), ("keyfile", &tls.keyfile)] {
+                if value.is_empty() {
+                    return Err(InvalidValue::new(
+                        key(name),
+                        "a PEM file is required when the listener is enabled",
+                    ));
+                }
+            }
+            if tls.verify != Verify::None && tls.cacertfile.is_empty() {
+                return Err(InvalidValue::new(
+                    key("cacertfile"),
+                    "a PEM file of CA certificates is required when verify is optional or required",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Declares a TLS listener's config struct: the common keys, the TLS keys and any
-/// extra ones. (serde's `flatten` cannot be combined with `deny_unknown_fields`,
-/// so the keys are spelled out per listener.)
+/// Declares a TLS listener's config struct: the common keys (any extra ones
+/// after `max_connections`, as in the plain listeners), then the TLS keys.
+/// (serde's `flatten` cannot be combined with `deny_unknown_fields`, so the
+/// keys are spelled out per listener.)
 macro_rules! tls_listener_config {
     ($(#[$doc:meta])* $name:ident, bind = $bind:expr, { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Deserialize, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
         #[serde(deny_unknown_fields, default)]
         pub struct $name {
             pub enabled: bool,
             pub bind: String,
             pub max_connections: usize,
-            pub proxy_protocol: bool,
-            #[serde(with = "humantime_serde")]
-            pub proxy_protocol_timeout: Duration,
             $($(#[$fdoc])* pub $field: $ty,)*
+            pub proxy_protocol: bool,
+            #[serde(with = "roost_core::config::duration")]
+            pub proxy_protocol_timeout: Duration,
             /// PEM file with the server certificate (and its chain).
             pub certfile: String,
             /// PEM file with the server's private key.
@@ -226,7 +272,7 @@ macro_rules! tls_listener_config {
             /// Accepted TLS versions; in the environment a comma-separated list.
             #[serde(deserialize_with = "tls_versions")]
             pub versions: Vec<TlsVersion>,
-            #[serde(with = "humantime_serde")]
+            #[serde(with = "roost_core::config::duration")]
             pub handshake_timeout: Duration,
             pub peer_cert_as_username: PeerCertAs,
             pub peer_cert_as_clientid: PeerCertAs,
@@ -238,9 +284,9 @@ macro_rules! tls_listener_config {
                     enabled: false,
                     bind: $bind.into(),
                     max_connections: DEFAULT_MAX_CONNECTIONS,
+                    $($field: $default,)*
                     proxy_protocol: false,
                     proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
-                    $($field: $default,)*
                     certfile: String::new(),
                     keyfile: String::new(),
                     cacertfile: String::new(),
@@ -289,7 +335,7 @@ tls_listener_config!(
 );
 
 /// `listeners.ws.*`: MQTT over WebSocket (binary frames, subprotocol `mqtt`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WsListenerConfig {
     pub enabled: bool,
@@ -298,7 +344,7 @@ pub struct WsListenerConfig {
     /// The HTTP path of the WebSocket endpoint; other paths get 404.
     pub path: String,
     pub proxy_protocol: bool,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub proxy_protocol_timeout: Duration,
 }
 
@@ -335,7 +381,7 @@ where
 }
 
 /// `router.*`: the topic index.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
     /// Number of topic shard actors (partitions of the index by first topic level).
@@ -348,8 +394,18 @@ impl Default for RouterConfig {
     }
 }
 
+impl RouterConfig {
+    /// The index needs at least one shard.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        if self.shards == 0 {
+            return Err(InvalidValue::new("router.shards", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// `retainer.*`: retained messages.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetainerConfig {
     /// 0 = unlimited. A new retained topic beyond the limit is not stored (counted).
@@ -357,10 +413,10 @@ pub struct RetainerConfig {
     /// Retained payloads larger than this are not stored (bytes).
     pub max_payload_size: usize,
     /// Expiry for retained messages without Message Expiry Interval (0s = never).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub msg_expiry_interval: Duration,
     /// How often expired retained messages are purged.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub msg_clear_interval: Duration,
 }
 
@@ -375,12 +431,25 @@ impl Default for RetainerConfig {
     }
 }
 
+impl RetainerConfig {
+    /// Expired messages must be purged at some interval.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        if self.msg_clear_interval.is_zero() {
+            return Err(InvalidValue::new(
+                "retainer.msg_clear_interval",
+                "must be longer than 0s",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `sys_topics.*`: the broker's own `$SYS/brokers/<node>/...` messages.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SysTopicsConfig {
     /// Interval of `$SYS/brokers/<node>/uptime` and stats (0s = off).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "roost_core::config::duration")]
     pub sys_msg_interval: Duration,
 }
 

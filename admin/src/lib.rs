@@ -157,7 +157,7 @@ fn router(ctx: Arc<Admin>) -> Router {
 }
 
 /// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub enabled: bool,
@@ -177,7 +177,7 @@ impl Default for HttpConfig {
 }
 
 /// `http.auth.*`: HTTP basic auth credentials for every API request.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpAuthConfig {
     pub username: String,
@@ -195,7 +195,7 @@ impl Default for HttpAuthConfig {
 }
 
 /// `chaos.*`: fault injection for tests and game days.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChaosConfig {
     /// Allow `POST /api/v5/actors/kill`. Off by default.

@@ -52,7 +52,7 @@ pub enum DenyAction {
 pub struct AuthzCacheConfig {
     pub enabled: bool,
     pub max_size: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::config::duration")]
     pub ttl: Duration,
 }
 

@@ -2,14 +2,15 @@
 //! `supervision` and `cluster`. Each other section belongs to the crate that
 //! uses it; the `roost` binary puts the whole tree together (see
 //! `config.yaml` for the meaning of every key). Every struct rejects unknown
-//! keys, so a typo stops start-up with a message naming the key. Defaults
-//! follow EMQX 5 where the MQTT specification leaves a choice.
+//! keys, so a typo stops start-up with a message naming the key, and checks
+//! what serde cannot in its `validate`. Defaults follow EMQX 5 where the
+//! MQTT specification leaves a choice.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// `node.*`: this broker's identity.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
     /// Node name, used in `$SYS/brokers/<name>/...` and (later) the cluster.
@@ -42,7 +43,7 @@ pub enum SharedStrategy {
 }
 
 /// `mqtt.*`: protocol limits and behaviour.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
     /// Largest packet accepted from, and announced to, clients (bytes).
@@ -69,15 +70,15 @@ pub struct MqttConfig {
     /// Receive Maximum); announced as the server's Receive Maximum.
     pub max_inflight: u16,
     /// Resend unacknowledged messages after this long (0s = only on reconnect).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub retry_interval: Duration,
     /// Inbound QoS 2 messages awaiting PUBREL per client.
     pub max_awaiting_rel: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub await_rel_timeout: Duration,
     /// Upper bound of the session expiry a client may ask for; also the expiry of
     /// 3.1.1 persistent sessions (clean session = false).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub session_expiry_interval: Duration,
     /// Messages queued per session beyond the inflight window; oldest dropped first.
     pub max_mqueue_len: usize,
@@ -90,7 +91,7 @@ pub struct MqttConfig {
     /// The longest a publishing client is held back by one congested session
     /// before its next packets are handled anyway (a stuck subscriber slows its
     /// publishers, it never blocks them).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub backpressure_timeout: Duration,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
@@ -98,7 +99,7 @@ pub struct MqttConfig {
     pub upgrade_qos: bool,
     /// How long a new TCP connection may wait before sending CONNECT, and how
     /// long a bound session may stay idle before it hibernates (0 = never).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub idle_timeout: Duration,
 }
 
@@ -134,15 +135,71 @@ impl Default for MqttConfig {
     }
 }
 
+/// The largest MQTT packet: a 268,435,455-byte remaining length plus a 5-byte header.
+pub const MQTT_MAX_PACKET_SIZE: u32 = 268_435_460;
+
+/// Smaller limits would reject an ordinary CONNECT and leave the broker unusable.
+pub const MIN_PACKET_SIZE: u32 = 16;
+
+impl MqttConfig {
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&self.max_packet_size) {
+            return Err(InvalidValue::new(
+                "mqtt.max_packet_size",
+                format!(
+                    "must be between {MIN_PACKET_SIZE} and {MQTT_MAX_PACKET_SIZE} (the MQTT maximum), got {}",
+                    self.max_packet_size
+                ),
+            ));
+        }
+        if !(23..=65535).contains(&self.max_clientid_len) {
+            return Err(InvalidValue::new(
+                "mqtt.max_clientid_len",
+                format!(
+                    "must be between 23 (the length every MQTT server must accept) and 65535, got {}",
+                    self.max_clientid_len
+                ),
+            ));
+        }
+        if self.max_qos_allowed > 2 {
+            return Err(InvalidValue::new(
+                "mqtt.max_qos_allowed",
+                format!("must be 0, 1 or 2, got {}", self.max_qos_allowed),
+            ));
+        }
+        let multiplier = self.keepalive_multiplier;
+        if !(1.0..=65535.0).contains(&multiplier) {
+            return Err(InvalidValue::new(
+                "mqtt.keepalive_multiplier",
+                format!("must be between 1 and 65535, got {multiplier}"),
+            ));
+        }
+        if self.max_inflight == 0 {
+            return Err(InvalidValue::new(
+                "mqtt.max_inflight",
+                "must be at least 1 (it is announced as Receive Maximum, which cannot be 0)",
+            ));
+        }
+        if self.backpressure && self.backpressure_timeout.is_zero() {
+            return Err(InvalidValue::new(
+                "mqtt.backpressure_timeout",
+                "must be longer than 0s while mqtt.backpressure is on",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `supervision.*`: restart intensity of the broker's static supervisors (root,
 /// router, listeners), as OTP's `intensity` and `period`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SupervisionConfig {
     /// More than this many restarts of a supervisor's children within `period`
     /// make it give up and escalate to its own supervisor.
     pub intensity: u32,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub period: Duration,
 }
 
@@ -156,7 +213,7 @@ impl Default for SupervisionConfig {
 }
 
 /// `cluster.*`: joining other Roost nodes (crate roost-cluster).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// Off by default: a node runs alone.
@@ -175,15 +232,15 @@ pub struct ClusterConfig {
     pub seeds: Vec<String>,
     pub dns: ClusterDnsConfig,
     /// How often a node tells each peer it is alive.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
     /// A peer silent this long is down: its routes are dropped and its link is
     /// closed and dialled again.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub heartbeat_timeout: Duration,
     /// Longest wait between two attempts to reach a seed (the wait doubles from
     /// 200 ms up to this).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub reconnect_max_backoff: Duration,
 }
 
@@ -203,6 +260,47 @@ impl Default for ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// What a node needs to join others; nothing is checked while the cluster
+    /// is off. `node` is this node's section: its name must say where it is.
+    pub fn validate(&self, node: &NodeConfig) -> Result<(), InvalidValue> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(InvalidValue::new(
+                "cluster.bind",
+                format!("{:?} is not an address ip:port", self.bind),
+            ));
+        }
+        if self.cookie.is_empty() {
+            return Err(InvalidValue::new("cluster.cookie", "must not be empty"));
+        }
+        if self.discovery == Discovery::Dns && self.dns.name.is_empty() {
+            return Err(InvalidValue::new(
+                "cluster.dns.name",
+                "must be set when cluster.discovery is dns",
+            ));
+        }
+        if !node.name.contains('@') {
+            return Err(InvalidValue::new(
+                "node.name",
+                format!(
+                    "{:?} must be name@host in a cluster: the other nodes reach it at host",
+                    node.name
+                ),
+            ));
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_timeout <= self.heartbeat_interval {
+            return Err(InvalidValue::new(
+                "cluster.heartbeat_timeout",
+                "must be longer than cluster.heartbeat_interval (> 0s)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `cluster.discovery`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,7 +310,7 @@ pub enum Discovery {
 }
 
 /// `cluster.dns.*`: discovery by DNS.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterDnsConfig {
     /// The name whose A records are the nodes (e.g. a docker-compose service).
@@ -227,6 +325,44 @@ impl Default for ClusterDnsConfig {
             name: String::new(),
             port: 4370,
         }
+    }
+}
+
+/// A value serde accepted that the broker cannot use: the key in full
+/// (`mqtt.max_inflight`), so the operator knows what to change, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct InvalidValue {
+    pub key: String,
+    pub problem: String,
+}
+
+impl InvalidValue {
+    /// The problem `problem` with the value of `key`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        InvalidValue {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Durations (`#[serde(with = "duration")]`): read as humantime text (`30s`,
+/// `1m 30s`, `2h`) and written back the same way, so what `roost
+/// check-config` prints reads back as the same value.
+pub mod duration {
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Written with `collect_str`, as the text form of a value rather than as
+    /// a string: a YAML writer may then leave it plain (`30s`, not `"30s"`).
+    pub fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime_serde::re::humantime::format_duration(*duration))
+    }
+
+    /// Reads `30s`, `1m 30s`, `2h`, `0s`...
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        humantime_serde::deserialize(d)
     }
 }
 

@@ -1,0 +1,173 @@
+//! The broker's configuration, read from the built-in defaults (the `Default`
+//! impls of [`Config`]), then an optional YAML file (`--config FILE`), then
+//! environment overrides `ROOST__<SECTION>__<KEY>`. A typo or a bad value stops
+//! start-up with a message that names the full key and where it was set, because a
+//! broker that silently ignores `max_inflght: 64` runs with a limit nobody chose.
+//!
+//! Each section's types, their serde and their checks belong to the crate that
+//! uses the section; this module puts them together ([`Config`]), reads them
+//! ([`load`]) and writes them back as YAML ([`render`], `roost check-config`).
+
+mod load;
+mod render;
+#[cfg(test)]
+mod tests;
+
+pub use load::load;
+pub use render::render;
+use roost_core::config::InvalidValue;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Every section's types, wherever the crate that owns the section keeps them.
+mod sections {
+    pub use roost_access::config::*;
+    pub use roost_actors::config::*;
+    pub use roost_admin::{ChaosConfig, HttpConfig};
+}
+
+/// The whole configuration tree: each section belongs to the crate that uses
+/// it; this is the one place that knows them all.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: sections::NodeConfig,
+    pub listeners: sections::ListenersConfig,
+    pub mqtt: sections::MqttConfig,
+    pub router: sections::RouterConfig,
+    pub retainer: sections::RetainerConfig,
+    pub sys_topics: sections::SysTopicsConfig,
+    pub log: LogConfig,
+    pub http: sections::HttpConfig,
+    pub chaos: sections::ChaosConfig,
+    pub supervision: sections::SupervisionConfig,
+    /// The authentication chain, in order (empty = no authentication).
+    pub authentication: Vec<sections::AuthenticatorConfig>,
+    /// Whether a client no authenticator had an answer for is let in; `None`
+    /// (the default) means yes when `authentication` is empty, no otherwise.
+    pub allow_anonymous: Option<bool>,
+    pub authorization: sections::AuthorizationConfig,
+    pub cluster: sections::ClusterConfig,
+}
+
+impl Config {
+    /// What the runtime starts from.
+    pub fn broker(&self) -> sections::BrokerConfig {
+        sections::BrokerConfig {
+            node: self.node.clone(),
+            listeners: self.listeners.clone(),
+            mqtt: self.mqtt.clone(),
+            router: self.router.clone(),
+            retainer: self.retainer.clone(),
+            sys_topics: self.sys_topics.clone(),
+            supervision: self.supervision.clone(),
+        }
+    }
+
+    /// Checks serde cannot express, each section by its own `validate`, in a
+    /// fixed order so the same file always reports the same first problem.
+    fn validate(&self) -> Result<(), InvalidValue> {
+        self.mqtt.validate()?;
+        self.router.validate()?;
+        self.retainer.validate()?;
+        self.cluster.validate(&self.node)?;
+        self.log.validate()?;
+        // Authenticators and authorization sources: keys, URLs, the ACL file.
+        roost_access::validate(&self.authentication, &self.authorization).map_err(|e| {
+            match e.split_once(": ") {
+                Some((key, problem)) => InvalidValue::new(key, problem),
+                None => InvalidValue::new("", e),
+            }
+        })?;
+        self.listeners.validate()
+    }
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `roost_actors=debug,info`...
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+impl LogConfig {
+    /// The level must be a filter tracing accepts, or logging could not start.
+    fn validate(&self) -> Result<(), InvalidValue> {
+        match tracing_subscriber::EnvFilter::builder().parse(&self.level) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(InvalidValue::new(
+                "log.level",
+                format!("{:?} is not a log filter: {e}", self.level),
+            )),
+        }
+    }
+}
+
+/// Environment variables starting with this (any case) override configuration keys.
+pub const ENV_PREFIX: &str = "ROOST__";
+
+/// Why the configuration could not be loaded. Every variant about a key names it in
+/// full (`listeners.tcp.bind`), so the message alone tells the operator what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file given with `--config` could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{}: not valid YAML: {message}", path.display())]
+    Yaml { path: PathBuf, message: String },
+    /// An environment variable with the `ROOST__` prefix holds bytes that are not UTF-8.
+    #[error("environment variable {name} is not valid UTF-8")]
+    EnvNotUnicode { name: String },
+    /// A key that no section of the configuration has (usually a typo).
+    #[error("unknown key {key}{origin}{}", suggestion.as_ref().map(|s| format!("; did you mean {s}?")).unwrap_or_default())]
+    UnknownKey {
+        key: String,
+        origin: Origin,
+        suggestion: Option<String>,
+    },
+    /// A known key whose value has the wrong type or is out of range.
+    #[error("{key}: {problem}{origin}")]
+    Invalid {
+        key: String,
+        problem: String,
+        origin: Origin,
+    },
+    /// Anything else the `config` crate reports (kept verbatim).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Where a value was set, so an error can point at the line to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default (not set anywhere).
+    Default,
+    /// The file given with `--config`.
+    File(PathBuf),
+    /// An environment variable, by its name.
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => Ok(()),
+            Origin::File(path) => write!(f, " (in {})", path.display()),
+            Origin::Env(name) => write!(f, " (from environment variable {name})"),
+        }
+    }
+}
