@@ -14,7 +14,7 @@
 //! sources, `no_match: allow`) thus registers `client.connect` alone, and the
 //! runtime's publish path sees an empty `client.authorize`.
 
-use crate::{authz, real_topic, Access};
+use crate::{authz, Access};
 use roost_core::authz::{Action, Permission};
 use roost_core::hooks::{
     AuthRequest, AuthState, Authn, Authz, ConnectInfo, Deferred, Hook, HookPoint, HooksBuilder,
@@ -92,7 +92,7 @@ impl Hook for Access {
         if self.authorizer.allows_everything() && authz::client_rules(client).is_empty() {
             return Deferred::Now(Authz::Ignore);
         }
-        let topic = real_topic(topic);
+        let topic = roost_core::authz::authorized_topic(topic);
         match self.authorizer.decide_now(client, action, topic) {
             Ok(p) => Deferred::Now(verdict(p)),
             Err(at) => {

@@ -127,17 +127,6 @@ impl Access {
     }
 }
 
-/// `$share/<group>/t/#` and `$queue/t/#` are authorized as `t/#`.
-fn real_topic(filter: &str) -> &str {
-    if let Some(rest) = filter.strip_prefix("$share/") {
-        rest.split_once('/').map_or(filter, |(_, f)| f)
-    } else if let Some(rest) = filter.strip_prefix("$queue/") {
-        rest
-    } else {
-        filter
-    }
-}
-
 /// [`Access`]'s banned table as a [`BanList`] (see [`Access::ban_list`]).
 struct BanTable(Arc<Access>);
 
@@ -162,13 +151,6 @@ impl BanList for BanTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shared_filters_are_checked_without_their_prefix() {
-        assert_eq!(real_topic("$share/g/t/#"), "t/#");
-        assert_eq!(real_topic("$queue/t/1"), "t/1");
-        assert_eq!(real_topic("t/1"), "t/1");
-    }
 
     #[test]
     fn validate_names_the_key() {

@@ -132,38 +132,20 @@ pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<
     }))
 }
 
-/// Answer of `GET /api/v5/stats`.
+/// Answer of `GET /api/v5/stats`: the broker's gauges (core's
+/// [`roost_core::api::Stats`], each documented there) and every counter.
 #[derive(Debug, Serialize)]
 pub struct Stats {
-    /// Live client connections.
-    pub connections: usize,
-    /// Sessions (connected or not, hibernating included); `null` if the
-    /// sessions supervisor did not answer.
-    pub sessions: Option<usize>,
-    /// Sessions hibernating now: idle for `mqtt.idle_timeout`, no actor until a
-    /// message comes (listed in the actor tree as `hibernating`).
-    pub sessions_hibernating: usize,
-    /// Connections hibernating now: idle for `mqtt.idle_timeout`, no actor
-    /// until a packet or a message comes (counted in `connections`).
-    pub connections_hibernating: usize,
-    /// Routes in the topic index (plain subscriptions plus shared groups).
-    pub routes: usize,
-    /// Retained messages.
-    pub retained: usize,
+    #[serde(flatten)]
+    pub gauges: roost_core::api::Stats,
     /// Every counter by name.
     pub metrics: BTreeMap<&'static str, u64>,
 }
 
 /// `GET /api/v5/stats`.
 pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
-    let s = ctx.api.stats().await;
     Json(Stats {
-        connections: s.connections,
-        sessions: s.sessions,
-        sessions_hibernating: s.sessions_hibernating,
-        connections_hibernating: s.connections_hibernating,
-        routes: s.routes,
-        retained: s.retained,
+        gauges: ctx.api.stats().await,
         metrics: ctx.api.metrics().snapshot().into_iter().collect(),
     })
 }

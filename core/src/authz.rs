@@ -127,9 +127,28 @@ impl AclCache {
     }
 }
 
+/// The topic a filter is authorized as: `$share/<group>/t/#` and
+/// `$queue/t/#` as `t/#` (EMQX authorizes the real topic filter).
+pub fn authorized_topic(filter: &str) -> &str {
+    if let Some(rest) = filter.strip_prefix("$share/") {
+        rest.split_once('/').map_or(filter, |(_, f)| f)
+    } else if let Some(rest) = filter.strip_prefix("$queue/") {
+        rest
+    } else {
+        filter
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_filters_are_authorized_without_their_prefix() {
+        assert_eq!(authorized_topic("$share/g/t/#"), "t/#");
+        assert_eq!(authorized_topic("$queue/t/1"), "t/1");
+        assert_eq!(authorized_topic("t/1"), "t/1");
+    }
 
     #[test]
     fn bounded_and_expiring() {

@@ -110,7 +110,7 @@ impl ClientAccess {
         if !hooks.has(HookPoint::ClientAuthorize) {
             return Some(Decision::Skipped);
         }
-        let topic = real_topic(topic);
+        let topic = roost_core::authz::authorized_topic(topic);
         if let Some(p) = self.cache.get(cache, action, topic) {
             return Some(Decision::Checked {
                 allowed: p == Permission::Allow,
@@ -137,7 +137,7 @@ impl ClientAccess {
         let Some(info) = self.info.clone() else {
             return Decision::Skipped;
         };
-        let topic = real_topic(topic);
+        let topic = roost_core::authz::authorized_topic(topic);
         let mut from = 0;
         let answer = loop {
             match hooks.client_authorize(from, &info, action, topic) {
@@ -169,17 +169,6 @@ impl ClientAccess {
             allowed: p == Permission::Allow,
             cached: false,
         }
-    }
-}
-
-/// `$share/<group>/t/#` and `$queue/t/#` are authorized as `t/#`.
-fn real_topic(filter: &str) -> &str {
-    if let Some(rest) = filter.strip_prefix("$share/") {
-        rest.split_once('/').map_or(filter, |(_, f)| f)
-    } else if let Some(rest) = filter.strip_prefix("$queue/") {
-        rest
-    } else {
-        filter
     }
 }
 
@@ -571,14 +560,3 @@ pub(super) struct SubscribeCheck {
     next: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_filters_are_checked_without_their_prefix() {
-        assert_eq!(real_topic("$share/g/t/#"), "t/#");
-        assert_eq!(real_topic("$queue/t/1"), "t/1");
-        assert_eq!(real_topic("t/1"), "t/1");
-    }
-}
