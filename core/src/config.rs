@@ -62,8 +62,14 @@ pub struct MqttConfig {
     pub ignore_loop_deliver: bool,
     /// Response Information sent in CONNACK to 5.0 clients that request it; empty = none.
     pub response_information: String,
-    /// Server Keep Alive in seconds; `~` (null) = off: the client's value is used.
+    /// Server Keep Alive in seconds, for 5.0 clients only; `~` (null) = off:
+    /// the client's value is used. How it applies: `server_keepalive_mode`.
     pub server_keepalive: Option<u16>,
+    /// `maximum` (default): a 5.0 client asking for more than
+    /// `server_keepalive`, or for 0, gets `server_keepalive`; one asking for
+    /// less keeps its own (the Eclipse Paho reference broker). `override`:
+    /// every 5.0 client gets `server_keepalive` (EMQX 5).
+    pub server_keepalive_mode: ServerKeepaliveMode,
     /// A connection is closed after keepalive x this many seconds without a packet.
     pub keepalive_multiplier: f64,
     /// Outbound QoS 1/2 messages in flight per session (also capped by the client's
@@ -118,6 +124,7 @@ impl Default for MqttConfig {
             ignore_loop_deliver: false,
             response_information: String::new(),
             server_keepalive: None,
+            server_keepalive_mode: ServerKeepaliveMode::Maximum,
             keepalive_multiplier: 1.5,
             max_inflight: 32,
             retry_interval: Duration::from_secs(30),
@@ -141,7 +148,33 @@ pub const MQTT_MAX_PACKET_SIZE: u32 = 268_435_460;
 /// Smaller limits would reject an ordinary CONNECT and leave the broker unusable.
 pub const MIN_PACKET_SIZE: u32 = 16;
 
+/// How `mqtt.server_keepalive` applies to a 5.0 client's Keep Alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKeepaliveMode {
+    /// The server's value is the most a client gets (0 counts as more).
+    Maximum,
+    /// The server's value replaces the client's (EMQX 5).
+    Override,
+}
+
 impl MqttConfig {
+    /// The Keep Alive in force for a 5.0 client that asked for `requested`
+    /// seconds [MQTT-3.1.2-21].
+    pub fn keepalive_for(&self, requested: u16) -> u16 {
+        match (self.server_keepalive, self.server_keepalive_mode) {
+            (None, _) => requested,
+            (Some(server), ServerKeepaliveMode::Override) => server,
+            (Some(server), ServerKeepaliveMode::Maximum) => {
+                if requested == 0 || requested > server {
+                    server
+                } else {
+                    requested
+                }
+            }
+        }
+    }
+
     /// Range checks serde cannot express.
     pub fn validate(&self) -> Result<(), InvalidValue> {
         if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&self.max_packet_size) {

@@ -303,7 +303,13 @@ impl Channel {
         } else {
             cap
         };
-        let keep_alive = self.config.server_keepalive.unwrap_or(c.keep_alive);
+        let keep_alive = if v5 {
+            self.config.keepalive_for(c.keep_alive)
+        } else {
+            // Server Keep Alive is a 5.0 CONNACK property: a 3.1.1 client
+            // cannot be told, so its own value holds (as EMQX).
+            c.keep_alive
+        };
         self.client_id = client_id.clone();
         self.phase = Phase::Connected;
         self.authentication_method = p.authentication_method.clone();
@@ -356,8 +362,10 @@ impl Channel {
             if accepted.assigned {
                 props.assigned_client_identifier = Some(accepted.client_id.to_string());
             }
-            if let Some(ka) = c.server_keepalive {
-                props.server_keep_alive = Some(ka);
+            // Only when the client's own value is not the one in force
+            // [MQTT-3.2.2-21].
+            if accepted.keep_alive != connect.keep_alive {
+                props.server_keep_alive = Some(accepted.keep_alive);
             }
             let requested = connect.properties.session_expiry_interval.unwrap_or(0);
             if requested != accepted.expiry {
