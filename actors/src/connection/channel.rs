@@ -12,7 +12,7 @@ use roost_core::Message;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     Auth, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp,
-    PubRec, Publish, PublishRef, QoS, ReasonCode, Subscribe, Will,
+    PubRec, Publish, PublishRef, QoS, ReasonCode, Subscribe, Unsubscribe, Will,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,12 +52,13 @@ pub enum Effect {
         ack: Option<Packet>,
     },
     /// Hand this to the session: the client's PUBACK / PUBREC / PUBCOMP of
-    /// outbound messages, or an UNSUBSCRIBE (the session answers it with
-    /// UNSUBACK; later packets wait for it).
+    /// outbound messages.
     Session(Inbound),
-    /// Authorize the filters (`client.authorize`), then hand what is allowed
-    /// to the session; later packets wait for its SUBACK.
+    /// Authorize the filters (`client.authorize`), subscribe what is allowed,
+    /// answer SUBACK.
     Subscribe(Subscribe),
+    /// Unsubscribe the filters, answer UNSUBACK.
+    Unsubscribe(Unsubscribe),
     /// The first packet, a CONNECT: run the CONNECT flow (the client.connect
     /// and client.authenticate hooks, [`Channel::connect`], the session,
     /// CONNACK). Boxed as the CONNECT flow boxes it anyway.
@@ -219,7 +220,7 @@ impl Channel {
             // Subscription identifier 0 and No Local on a shared subscription
             // [MQTT-3.8.3-4] are refused by the decoder already.
             Packet::Subscribe(s) => Effect::Subscribe(s),
-            Packet::Unsubscribe(u) => Effect::Session(Inbound::Unsubscribe(Box::new(u))),
+            Packet::Unsubscribe(u) => Effect::Unsubscribe(u),
             // [MQTT-3.12.4-1]
             Packet::PingReq => Effect::Send(Packet::PingResp),
             Packet::Disconnect(d) => match self.disconnect(&d) {

@@ -29,7 +29,8 @@ pub use roost_core::client::{PeerCert, PeerInfo};
 use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, Subscribe,
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, SubAck,
+    Subscribe, UnsubAck, Unsubscribe,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -144,11 +145,9 @@ pub struct ConnState {
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
     credit: Arc<Semaphore>,
     closing: bool,
-    /// Packets received but not yet handled: while a SUBSCRIBE or UNSUBSCRIBE is
-    /// with the session, later packets wait here so they take effect in order
-    /// (a PUBLISH right after a SUBSCRIBE must see the new subscription).
+    /// Packets received but not yet handled: held by a pause (see `paused`)
+    /// or behind a packet whose handling awaits, so they take effect in order.
     pending: std::collections::VecDeque<Packet>,
-    awaiting_session: bool,
     /// Reader credits returned once `pending` is drained (keeps backpressure).
     held_credit: usize,
     /// A PUBLISH met a congested session (`mqtt.backpressure`): later packets
@@ -354,7 +353,6 @@ impl ConnState {
             credit,
             closing: false,
             pending: std::collections::VecDeque::new(),
-            awaiting_session: false,
             held_credit: 0,
             paused: false,
             pause_epoch: 0,
@@ -389,7 +387,6 @@ impl ConnState {
             && self.session.is_some()
             && !self.closing
             && self.pending.is_empty()
-            && !self.awaiting_session
             && self.read_end.is_none()
             && !self.paused
             && self.congested.is_empty()
@@ -446,12 +443,7 @@ impl ConnState {
                     st.pause_waived = false;
                 }
             }
-            ConnMsg::Send(batch) => {
-                if st.send_outgoing(batch) {
-                    st.awaiting_session = false;
-                    st.process_pending().await;
-                }
-            }
+            ConnMsg::Send(batch) => st.send_outgoing(batch),
             ConnMsg::Kick { reason, reply } => {
                 tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
                 st.ending(match reason {
@@ -527,17 +519,15 @@ impl ConnState {
                 break;
             }
         }
-        if !self.awaiting_session {
-            if let Some(end) = self.read_end.take() {
-                self.read_ended(end);
-            }
+        if let Some(end) = self.read_end.take() {
+            self.read_ended(end);
         }
     }
 
-    /// Whether the next packet must wait (for a SUBACK, for congested
-    /// sessions to drain) or not be handled at all (closing).
+    /// Whether the next packet must wait (for congested sessions to drain)
+    /// or not be handled at all (closing).
     fn held(&self) -> bool {
-        self.awaiting_session || self.paused || self.closing
+        self.paused || self.closing
     }
 
     /// After a PUBLISH met congested sessions: registers with them to be woken
@@ -648,16 +638,13 @@ impl ConnState {
                     None => return Some(Deferred::Publish(Box::new((message, ack)))),
                 }
             }
-            Effect::Session(msg) => {
-                // The session answers an UNSUBSCRIBE: later packets wait for it.
-                self.awaiting_session |= matches!(msg, Inbound::Unsubscribe(_));
-                self.cast_session(msg);
-            }
+            Effect::Session(msg) => self.cast_session(msg),
             Effect::Subscribe(s) => match self.authorize_subscribe_now(s) {
-                Ok(Some(s)) => self.subscribe(s),
+                Ok(Some((s, denied))) => self.subscribe(s, denied),
                 Ok(None) => {}
                 Err(check) => return Some(Deferred::Subscribe(check)),
             },
+            Effect::Unsubscribe(u) => self.unsubscribe(u),
             Effect::Connect(c) => return Some(Deferred::Connect(c)),
             Effect::Reauthenticate(a) => return self.reauthenticate(a),
             Effect::Disconnect => {
@@ -693,11 +680,42 @@ impl ConnState {
         }
     }
 
-    /// Hands an authorized SUBSCRIBE to the session; later packets wait for
-    /// its SUBACK.
-    fn subscribe(&mut self, s: Subscribe) {
-        self.awaiting_session = true;
-        self.cast_session(Inbound::Subscribe(Box::new(s)));
+    /// Carries out an authorized SUBSCRIBE here, in the connection's context
+    /// (see [`SessionHandle::subscribe`]): its subscriptions are in force
+    /// before the SUBACK is written, with no actor hop; then the retained
+    /// messages go to the session. `denied` are the indexes of the filters
+    /// authorization refused (taken out of `s`), answered 0x87 (0x80 for 3.x).
+    fn subscribe(&mut self, s: Subscribe, denied: Vec<usize>) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let packet_id = s.packet_id;
+        let (mut codes, retained) = session.subscribe(&self.ctx, s);
+        for i in denied {
+            codes.insert(i.min(codes.len()), ReasonCode::NotAuthorized);
+        }
+        self.write(Packet::SubAck(SubAck {
+            packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
+        for d in retained {
+            session.deliver(d);
+        }
+    }
+
+    /// Carries out an UNSUBSCRIBE here, as [`Self::subscribe`].
+    fn unsubscribe(&mut self, u: Unsubscribe) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let packet_id = u.packet_id;
+        let codes = session.unsubscribe(&self.ctx, u);
+        self.write(Packet::UnsubAck(UnsubAck {
+            packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
     }
 
     fn cast_session(&mut self, msg: Inbound) {

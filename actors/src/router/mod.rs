@@ -156,6 +156,22 @@ impl Router {
         self.partitions[index].clone()
     }
 
+    /// Adds `sub` under `filter` (in `group` if shared) in the caller's context,
+    /// under the partition's write lock: in force for every publish from the
+    /// moment this returns. True when the subscription is new (for Retain
+    /// Handling 1).
+    pub fn subscribe(&self, filter: &str, group: Option<Arc<str>>, sub: Subscriber) -> bool {
+        let partition = &self.partitions[self.partition_of(filter)];
+        subscribe_in(partition, self.cluster.as_ref(), filter, group, sub)
+    }
+
+    /// Removes `client_id`'s subscription under `filter` (in `group` if shared)
+    /// in the caller's context. True if it existed.
+    pub fn unsubscribe(&self, filter: &str, group: Option<Arc<str>>, client_id: &Arc<str>) -> bool {
+        let partition = &self.partitions[self.partition_of(filter)];
+        unsubscribe_in(partition, self.cluster.as_ref(), filter, group, client_id)
+    }
+
     /// Total number of routes (plain subscriptions plus shared groups).
     pub fn route_count(&self) -> usize {
         self.partitions.iter().map(|p| p.read().len()).sum()
@@ -460,9 +476,56 @@ impl SharedGroup {
     }
 }
 
+/// Adds `sub` to `partition` under its write lock; a filter's first
+/// subscription here is news for the other nodes of a cluster. True when the
+/// subscription is new.
+pub(crate) fn subscribe_in(
+    partition: &Partition,
+    cluster: Option<&Arc<dyn ClusterLink>>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    sub: Subscriber,
+) -> bool {
+    let mut trie = partition.write();
+    let before = present(&trie, filter, group.as_ref());
+    let new = add_route(&mut trie, filter, group.clone(), sub);
+    if let (Some(cluster), false) = (cluster, before) {
+        cluster.route_changed(filter, group.as_ref(), true);
+    }
+    new
+}
+
+/// Removes `client_id`'s subscription from `partition` under its write lock;
+/// a filter's last one here is news for the other nodes. True if it existed.
+pub(crate) fn unsubscribe_in(
+    partition: &Partition,
+    cluster: Option<&Arc<dyn ClusterLink>>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    client_id: &Arc<str>,
+) -> bool {
+    let mut trie = partition.write();
+    let existed = remove_route(&mut trie, filter, group.clone(), client_id);
+    if let (Some(cluster), true) = (cluster, existed) {
+        if !present(&trie, filter, group.as_ref()) {
+            cluster.route_changed(filter, group.as_ref(), false);
+        }
+    }
+    existed
+}
+
+/// Whether `filter` holds a plain subscription (`group` none) or members of
+/// `group`: what the other nodes of a cluster know of this node.
+fn present(trie: &TopicTrie<RouteKey, Route>, filter: &str, group: Option<&Arc<str>>) -> bool {
+    trie.get(filter).is_some_and(|entries| match group {
+        None => entries.keys().any(|k| matches!(k, RouteKey::Client(_))),
+        Some(g) => entries.contains_key(&RouteKey::Group(g.clone())),
+    })
+}
+
 /// Adds `sub` under `filter` (in `group` if shared) to `trie`. Returns true when the
 /// subscription did not exist before (for Retain Handling 1).
-pub(crate) fn add_route(
+fn add_route(
     trie: &mut TopicTrie<RouteKey, Route>,
     filter: &str,
     group: Option<Arc<str>>,
@@ -503,7 +566,7 @@ pub(crate) fn add_route(
 }
 
 /// Removes `client_id`'s subscription under `filter` (in `group` if shared).
-pub(crate) fn remove_route(
+fn remove_route(
     trie: &mut TopicTrie<RouteKey, Route>,
     filter: &str,
     group: Option<Arc<str>>,

@@ -5,7 +5,7 @@
 use crate::context::ConnId;
 use crate::router::Waiter;
 use roost_core::{BoxFuture, ClientInfo, Message};
-use roost_protocol::{QoS, ReasonCode, SubAck, UnsubAck};
+use roost_protocol::{QoS, ReasonCode};
 use std::sync::Arc;
 
 /// A packet the session asks the connection to send.
@@ -20,8 +20,6 @@ pub enum Outgoing {
         subscription_id: Option<u32>,
     },
     PubRel(u16, ReasonCode),
-    SubAck(Box<SubAck>),
-    UnsubAck(Box<UnsubAck>),
 }
 
 /// A session's bound connection.

@@ -493,7 +493,7 @@ fn subscribe_is_authorized_by_the_connection_and_unsubscribe_goes_to_the_session
         properties: Properties::default(),
     };
     match ch.handle_in(Packet::Unsubscribe(u), now) {
-        Effect::Session(Inbound::Unsubscribe(u)) => assert_eq!(u.packet_id, 2),
+        Effect::Unsubscribe(u) => assert_eq!(u.packet_id, 2),
         other => panic!("{other:?}"),
     }
 }
