@@ -81,8 +81,9 @@ async fn hibernated_session_receives_every_qos_in_order_once() {
         let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, &id)).await;
         sub.subscribe(&topic, QoS::ExactlyOnce).await;
         let mut publ = RawClient::connected(b.addr(), v, &format!("hib-pub-{}", vname(v))).await;
-        let before = stats(http).await["sessions_hibernating"].as_u64().unwrap();
-        wait_hibernated(http, &id, before + 1).await;
+        // A SUBSCRIBE wakes no session (the connection carries it out): the
+        // subscriber's and the publisher's sessions both sleep.
+        wait_hibernated(http, &id, 2).await;
         let woken_before = woken(http).await;
         const PER_QOS: u8 = 5;
         for q in 0..3u8 {
@@ -117,9 +118,9 @@ async fn hibernated_session_receives_every_qos_in_order_once() {
     }
 }
 
-/// A hibernated session's client pings (the connection answers alone),
-/// subscribes and unsubscribes (which wake the session), and disconnects
-/// normally: no will.
+/// A hibernated session's client pings, subscribes and unsubscribes (the
+/// connection answers alone: no session is woken), and disconnects normally:
+/// no will.
 #[tokio::test]
 async fn hibernated_client_subscribes_pings_and_disconnects() {
     let b = hib_broker();
@@ -144,8 +145,10 @@ async fn hibernated_client_subscribes_pings_and_disconnects() {
         assert_eq!(kill(http, &session_path(&id)).await.status, 404);
         client.ping().await;
         let topic = format!("hib/ctl/{n}");
+        let woken_before = woken(http).await;
         let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
         assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
+        assert_eq!(woken(http).await, woken_before, "SUBSCRIBE woke the session");
         wait_hibernated(http, &id, 1).await;
         let mut publ = RawClient::connected(b.addr(), v, &format!("hib-ctl-pub-{n}")).await;
         publ.publish(&topic, b"one", QoS::AtLeastOnce, false).await;
