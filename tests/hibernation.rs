@@ -396,8 +396,8 @@ async fn conns_woken(http: SocketAddr) -> u64 {
 }
 
 /// An idle connection hibernates too (its actor stops, its client stays
-/// connected); its client's next packet and its session's next delivery each
-/// wake it, and a normal DISCONNECT of a woken connection still means no will.
+/// connected); a ping is answered asleep, its client's next PUBLISH and its
+/// session's next delivery each wake it, and a normal DISCONNECT of a woken connection still means no will.
 #[tokio::test]
 async fn idle_connection_hibernates_and_traffic_wakes_it() {
     let b = hib_broker();
@@ -422,9 +422,14 @@ async fn idle_connection_hibernates_and_traffic_wakes_it() {
         wait_conn_hibernated(http, &client).await;
         // Listed, but there is no actor to kill.
         assert_eq!(kill(http, &conn_path(&client)).await.status, 404);
-        // The client's packet wakes it: PINGREQ is answered [MQTT-3.12.4-1].
+        // PINGREQ is answered asleep [MQTT-3.12.4-1]; the client's PUBLISH
+        // wakes it.
         let before = conns_woken(http).await;
         client.ping().await;
+        assert_eq!(conns_woken(http).await, before, "woken by a ping");
+        client
+            .publish(&format!("hibc/none/{n}"), b"-", QoS::AtLeastOnce, false)
+            .await;
         assert!(conns_woken(http).await > before, "no wake-up counted");
         // The session's delivery wakes it.
         wait_conn_hibernated(http, &client).await;
@@ -528,12 +533,13 @@ async fn hibernated_connection_is_kicked_by_a_ban() {
     }
 }
 
-/// A connection starts asleep once its CONNACK is out, and a ping that wakes
-/// it puts it back to sleep at once (an idle device's heartbeat), without
-/// waiting for `mqtt.idle_timeout` (60 s here). Any other packet keeps it
-/// awake for the idle timeout, and so does the ping of an awake client.
+/// A connection starts asleep once its CONNACK is out. Its client's pings,
+/// SUBSCRIBEs and UNSUBSCRIBEs are answered without waking it (no actor is
+/// started: an idle device's heartbeat and a device subscribing right after
+/// connecting cost no actor), and it stays asleep. Any other packet wakes it
+/// for the idle timeout (60 s here).
 #[tokio::test]
-async fn connection_sleeps_after_connack_and_after_a_waking_ping() {
+async fn connection_sleeps_after_connack_and_answers_pings_and_subscribes_asleep() {
     let b = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "60s")]);
     let http = b.http_addr();
     for v in VERSIONS {
@@ -542,12 +548,18 @@ async fn connection_sleeps_after_connack_and_after_a_waking_ping() {
         wait_conn_hibernated(http, &client).await;
         let before = conns_woken(http).await;
         client.ping().await;
-        assert!(conns_woken(http).await > before, "the ping did not wake it");
-        wait_conn_hibernated(http, &client).await;
+        let topic = format!("hibp/{n}");
+        let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
+        assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
+        client.unsubscribe(&[&topic]).await;
+        client.ping().await;
+        assert_eq!(conns_woken(http).await, before, "woken by a ping or a (un)subscribe");
+        assert!(conn_asleep(http, &client).await, "awake after pings and (un)subscribes");
         client
-            .subscribe(&format!("hibp/{n}"), QoS::AtLeastOnce)
+            .publish(&format!("hibp/x/{n}"), b"x", QoS::AtLeastOnce, false)
             .await;
-        assert!(!conn_asleep(http, &client).await, "asleep after SUBSCRIBE");
+        assert!(conns_woken(http).await > before, "the PUBLISH did not wake it");
+        assert!(!conn_asleep(http, &client).await, "asleep after a PUBLISH");
         client.ping().await;
         assert!(
             !conn_asleep(http, &client).await,
