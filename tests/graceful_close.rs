@@ -144,12 +144,17 @@ impl Wire {
 /// still on their way when the broker closes; on loopback they would
 /// otherwise race the close.
 async fn connection_gone(b: &Broker) {
+    connections_down_to(b, 0).await
+}
+
+/// Waits until the broker counts `n` connections (or fewer).
+async fn connections_down_to(b: &Broker, n: u64) {
     let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
     loop {
         let r = common::http::get(b.http_addr(), "/api/v5/stats").await;
         assert_eq!(r.status, 200, "GET /api/v5/stats: {}", r.body);
         let stats = r.json();
-        if stats["connections"] == 0 {
+        if stats["connections"].as_u64().is_some_and(|c| c <= n) {
             return;
         }
         assert!(
@@ -292,6 +297,45 @@ async fn packet_too_large(b: &Broker, mut wire: Wire) {
     }
     assert_eq!(pubacks, vec![1, 2, 3, 4, 5]);
     expect_graceful_end(&mut wire, &mut buf, "packet too large").await;
+}
+
+/// [MQTT-3.1.4-3]: a client id connecting again takes the session over; the
+/// old connection gets DISCONNECT 0x8E (Session taken over). Its client is
+/// in the middle of a burst of PINGREQs and answers what it reads with more:
+/// it reads the PINGRESPs, the DISCONNECT 0x8E and the end of the stream.
+#[tokio::test]
+async fn session_taken_over_over_tcp() {
+    let b = start(Vec::new());
+    let mut old = Wire::tcp(&b).await;
+    let mut buf = BytesMut::new();
+    old.connect(&mut buf, "gc-takeover").await;
+    old.write(&pings(PING_BURST)).await.unwrap();
+    let mut new = Wire::tcp(&b).await;
+    new.connect(&mut BytesMut::new(), "gc-takeover").await;
+    connections_down_to(&b, 1).await;
+    let mut pingresps = 0;
+    loop {
+        match old.next(&mut buf).await {
+            Ok(Some(Packet::PingResp)) => {
+                pingresps += 1;
+                if pingresps % 256 == 0 {
+                    if let Err(e) = old.write(&pings(16)).await {
+                        panic!(
+                            "write after {pingresps} PINGRESPs failed: {e}, before the DISCONNECT"
+                        );
+                    }
+                }
+            }
+            Ok(Some(Packet::Disconnect(d))) => {
+                assert_eq!(d.reason_code, ReasonCode::SessionTakenOver, "{d:?}");
+                break;
+            }
+            Ok(Some(p)) => panic!("unexpected {} after {pingresps} PINGRESPs", show(&p)),
+            Ok(None) => panic!("EOF without DISCONNECT after {pingresps} PINGRESPs"),
+            Err(e) => panic!("read error {e} after {pingresps} PINGRESPs, before the DISCONNECT"),
+        }
+    }
+    expect_graceful_end(&mut old, &mut buf, "session taken over").await;
 }
 
 fn packet_too_large_env() -> Vec<(String, String)> {
