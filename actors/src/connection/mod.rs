@@ -294,11 +294,9 @@ fn hibernate(myself: &ActorRef<ConnMsg>, state: &mut Option<Box<ConnState>>) {
 /// client sent DISCONNECT, so the will is due [MQTT-3.1.2-8]. A hibernating
 /// session has no monitor on the connection, so this is how it learns.
 ///
-/// A connection closed by [`ConnState::handle_msg`] has written its last packet and shut down
-/// its write side: its reader lingers on the socket and ends by itself (see
-/// `reader`), when it sees the state go (the timeout's sender dropped, the
-/// credit closed). Any other end (killed, panicked, a parked state dropped)
-/// closes the socket at once.
+/// A connection closed by [`ConnState::handle_msg`] has shut down its write
+/// side: its reader lingers and ends by itself once it sees the state go (see
+/// `reader`). Any other end closes the socket at once.
 impl Drop for ConnState {
     fn drop(&mut self) {
         if self.writer.is_some() {
