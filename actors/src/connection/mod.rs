@@ -292,9 +292,16 @@ fn hibernate(myself: &ActorRef<ConnMsg>, state: &mut Option<Box<ConnState>>) {
 /// sent already after a close; otherwise it is an abnormal close unless the
 /// client sent DISCONNECT, so the will is due [MQTT-3.1.2-8]. A hibernating
 /// session has no monitor on the connection, so this is how it learns.
+///
+/// A connection closed by [`ConnState::handle_msg`] has shut down its write
+/// side: its reader lingers and ends by itself once it sees the state go (see
+/// `reader`). Any other end closes the socket at once.
 impl Drop for ConnState {
     fn drop(&mut self) {
-        self.reader.abort();
+        if self.writer.is_some() {
+            self.reader.abort();
+        }
+        self.credit.close();
         self.detach();
         self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         self.ctx.conns.remove(&self.handle.id);
@@ -324,14 +331,18 @@ impl ConnState {
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
-        let reader = tokio::spawn(reader::read_loop(
-            rd,
-            handle.clone(),
-            timeout_rx,
-            credit.clone(),
-            max_packet,
-            ack_route.clone(),
-        ));
+        let reader = tokio::spawn(
+            reader::Reader {
+                rd,
+                conn: handle.clone(),
+                timeout: timeout_rx,
+                credit: credit.clone(),
+                max_packet_size: max_packet,
+                ack_route: ack_route.clone(),
+                ctx: ctx.clone(),
+            }
+            .run(),
+        );
         ctx.connections.fetch_add(1, Ordering::Relaxed);
         ctx.conns.insert(handle.id, Arc::downgrade(&handle));
         Box::new(ConnState {
