@@ -277,7 +277,10 @@ async fn v5_server_keepalive_is_a_maximum() {
     c.timeout = Duration::from_secs(5);
     c.expect_disconnect(ReasonCode::KeepAliveTimeout).await;
     let el = t0.elapsed();
-    assert!(el >= Duration::from_millis(1000), "closed too early: {el:?}");
+    assert!(
+        el >= Duration::from_millis(1000),
+        "closed too early: {el:?}"
+    );
     assert!(el <= Duration::from_millis(3000), "closed too late: {el:?}");
 
     let mut conn = connect_packet(ProtocolVersion::V5, "ska-zero");

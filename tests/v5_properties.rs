@@ -7,8 +7,6 @@
 mod common;
 use common::*;
 
-use std::collections::BTreeSet;
-
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
 async fn client(b: &Broker, id: &str) -> RawClient {
@@ -231,49 +229,215 @@ async fn subscription_identifier_delivered() {
     );
 }
 
-// [MQTT-3.3.4-4] [MQTT-3.3.4-5] Two overlapping subscriptions with identifiers 1
-// and 2: either one copy carrying both, or one copy per subscription each with
-// its own identifier (EMQX sends one per subscription).
-#[tokio::test]
-async fn overlapping_subscription_identifiers() {
-    let b = Broker::start();
-    let mut s = client(&b, "ov-sub").await;
-    subscribe_with_id(&mut s, "v5/ov/#", 1).await;
-    subscribe_with_id(&mut s, "v5/ov/t", 2).await;
-    let mut p = client(&b, "ov-pub").await;
+/// Subscribes `filter` with `options` and Subscription Identifier `id`.
+async fn subscribe_opts_id(c: &mut RawClient, filter: &str, options: SubscriptionOptions, id: u32) {
+    let pid = c.next_pid();
+    let mut sub = Subscribe {
+        packet_id: pid,
+        filters: vec![(filter.to_string(), options)],
+        ..Default::default()
+    };
+    sub.properties.subscription_identifiers = vec![id];
+    let ack = c.subscribe_with(sub).await;
+    assert!(!ack.reason_codes[0].is_error(), "{ack:?}");
+}
+
+/// What arrived before the sentinel (see [`RawClient::recv_until`]):
+/// (topic, QoS, RETAIN, identifiers in ascending order), sorted.
+async fn copies(s: &mut RawClient, p: &mut RawClient) -> Vec<(String, QoS, bool, Vec<u32>)> {
     assert!(!p
-        .publish("v5/ov/t", b"m", QoS::AtLeastOnce, false)
+        .publish("sentinel", b"", QoS::AtLeastOnce, false)
         .await
         .is_error());
-    let mut copies = vec![s.recv_message().await];
-    while let Recv::Packet(Packet::Publish(m)) = s.try_recv_for(QUIET).await {
-        s.ack(&m).await;
-        copies.push(m);
-    }
-    let ids: Vec<Vec<u32>> = copies
-        .iter()
+    let mut v: Vec<_> = s
+        .recv_until("sentinel")
+        .await
+        .into_iter()
         .map(|m| {
-            let mut v = m.properties.subscription_identifiers.clone();
-            v.sort();
-            v
+            let mut ids = m.properties.subscription_identifiers.clone();
+            ids.sort();
+            (m.topic.to_string(), m.qos, m.retain, ids)
         })
         .collect();
-    match ids.len() {
-        1 => assert_eq!(
-            ids[0],
-            vec![1, 2],
-            "a single copy must carry both identifiers"
-        ),
-        2 => {
-            let set: BTreeSet<_> = ids.iter().cloned().collect();
-            assert_eq!(
-                set,
-                [vec![1], vec![2]].into_iter().collect(),
-                "each copy must carry its own subscription's identifier"
-            );
-        }
-        n => panic!("{n} copies of one message for two subscriptions: {ids:?}"),
+    v.sort();
+    v
+}
+
+/// A QoS `q` subscription with default options.
+fn opts(q: QoS) -> SubscriptionOptions {
+    SubscriptionOptions {
+        qos: q,
+        ..Default::default()
     }
+}
+
+/// A subscriber of `a` (id 2, QoS 0) and `a/#` (id 3, QoS 1), the sentinel
+/// topic, and a publisher, on `b`.
+async fn overlapping_pair(b: &Broker) -> (RawClient, RawClient) {
+    let mut s = client(b, "ov-sub").await;
+    subscribe_opts_id(&mut s, "a", opts(QoS::AtMostOnce), 2).await;
+    subscribe_opts_id(&mut s, "a/#", opts(QoS::AtLeastOnce), 3).await;
+    s.subscribe("sentinel", QoS::AtLeastOnce).await;
+    (s, client(b, "ov-pub").await)
+}
+
+// [MQTT-3.3.4-2] [MQTT-3.3.4-3] [MQTT-3.3.4-4] By default
+// (mqtt.overlapping_subscriptions: one_copy) a message matching `a` (id 2,
+// QoS 0) and `a/#` (id 3, QoS 1), published at QoS 2, reaches the client once:
+// at QoS 1, the highest granted, with both identifiers.
+#[tokio::test]
+async fn overlapping_subscriptions_one_copy_with_every_identifier() {
+    let b = Broker::start();
+    let (mut s, mut p) = overlapping_pair(&b).await;
+    assert!(!p
+        .publish("a", b"m", QoS::ExactlyOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut s, &mut p).await,
+        [("a".into(), QoS::AtLeastOnce, false, vec![2, 3])]
+    );
+}
+
+// [MQTT-3.3.4-5] mqtt.overlapping_subscriptions: per_subscription (EMQX): one
+// copy per matching subscription, each with its own QoS and identifier.
+#[tokio::test]
+async fn overlapping_subscriptions_per_subscription() {
+    let b = Broker::start_with(&[("ROOST__MQTT__OVERLAPPING_SUBSCRIPTIONS", "per_subscription")]);
+    let (mut s, mut p) = overlapping_pair(&b).await;
+    assert!(!p
+        .publish("a", b"m", QoS::ExactlyOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut s, &mut p).await,
+        [
+            ("a".into(), QoS::AtMostOnce, false, vec![2]),
+            ("a".into(), QoS::AtLeastOnce, false, vec![3])
+        ]
+    );
+}
+
+// [MQTT-3.3.4-4] `+/b` and `a/#` are kept apart in the index (a filter
+// starting with a wildcard is filed apart from those of its first level, with
+// the default 8 shards): still one copy.
+#[tokio::test]
+async fn overlap_with_a_leading_wildcard_is_one_copy() {
+    let b = Broker::start();
+    let mut s = client(&b, "lw-sub").await;
+    subscribe_opts_id(&mut s, "+/b", opts(QoS::AtLeastOnce), 4).await;
+    subscribe_opts_id(&mut s, "a/#", opts(QoS::AtMostOnce), 5).await;
+    s.subscribe("sentinel", QoS::AtLeastOnce).await;
+    let mut p = client(&b, "lw-pub").await;
+    assert!(!p
+        .publish("a/b", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut s, &mut p).await,
+        [("a/b".into(), QoS::AtLeastOnce, false, vec![4, 5])]
+    );
+}
+
+// [MQTT-3.8.3-3] A No Local subscription does not take its own client's
+// message, so it adds nothing to the copy: the publisher's own message comes
+// back once through its plain subscription (id 2, QoS 0); another client's
+// message comes once with both identifiers and the higher QoS.
+#[tokio::test]
+async fn no_local_does_not_count_towards_one_copy() {
+    let b = Broker::start();
+    let mut c = client(&b, "nl1-me").await;
+    let no_local = SubscriptionOptions {
+        qos: QoS::ExactlyOnce,
+        no_local: true,
+        ..Default::default()
+    };
+    subscribe_opts_id(&mut c, "a", no_local, 1).await;
+    subscribe_opts_id(&mut c, "a/#", opts(QoS::AtMostOnce), 2).await;
+    c.subscribe("sentinel", QoS::AtLeastOnce).await;
+    let mut other = client(&b, "nl1-other").await;
+    assert!(!c
+        .publish("a", b"own", QoS::ExactlyOnce, false)
+        .await
+        .is_error());
+    // The sentinel is the publisher's too: it comes back through "sentinel".
+    assert!(!c
+        .publish("sentinel", b"", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    let own: Vec<_> = c
+        .recv_until("sentinel")
+        .await
+        .into_iter()
+        .map(|m| {
+            (
+                m.payload.clone(),
+                m.qos,
+                m.properties.subscription_identifiers,
+            )
+        })
+        .collect();
+    assert_eq!(
+        own,
+        [(Bytes::from_static(b"own"), QoS::AtMostOnce, vec![2])]
+    );
+    assert!(!other
+        .publish("a", b"other", QoS::ExactlyOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut c, &mut other).await,
+        [("a".into(), QoS::ExactlyOnce, false, vec![1, 2])]
+    );
+}
+
+// A shared subscription keeps its own rules [MQTT-4.8.2]: its delivery is not
+// merged with the same client's plain one, so the client gets two copies.
+#[tokio::test]
+async fn shared_and_plain_of_one_client_are_two_copies() {
+    let b = Broker::start();
+    let mut s = client(&b, "sh1-sub").await;
+    subscribe_opts_id(&mut s, "$share/g/a", opts(QoS::AtLeastOnce), 1).await;
+    subscribe_opts_id(&mut s, "a", opts(QoS::AtMostOnce), 2).await;
+    s.subscribe("sentinel", QoS::AtLeastOnce).await;
+    let mut p = client(&b, "sh1-pub").await;
+    assert!(!p
+        .publish("a", b"m", QoS::AtLeastOnce, false)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut s, &mut p).await,
+        [
+            ("a".into(), QoS::AtMostOnce, false, vec![2]),
+            ("a".into(), QoS::AtLeastOnce, false, vec![1])
+        ]
+    );
+}
+
+// Retain As Published [MQTT-3.3.1-12, MQTT-3.3.1-13] for one copy standing for
+// two subscriptions: RETAIN is kept as published if either asks (Roost's
+// choice, see docs/architecture.md).
+#[tokio::test]
+async fn one_copy_keeps_retain_if_any_subscription_asks() {
+    let b = Broker::start();
+    let mut s = client(&b, "rap1-sub").await;
+    let rap = SubscriptionOptions {
+        qos: QoS::AtLeastOnce,
+        retain_as_published: true,
+        ..Default::default()
+    };
+    subscribe_opts_id(&mut s, "a/#", rap, 1).await;
+    subscribe_opts_id(&mut s, "a", opts(QoS::AtLeastOnce), 2).await;
+    s.subscribe("sentinel", QoS::AtLeastOnce).await;
+    let mut p = client(&b, "rap1-pub").await;
+    assert!(!p
+        .publish("a", b"m", QoS::AtLeastOnce, true)
+        .await
+        .is_error());
+    assert_eq!(
+        copies(&mut s, &mut p).await,
+        [("a".into(), QoS::AtLeastOnce, true, vec![1, 2])]
+    );
 }
 
 // [MQTT-3.8.3-3] With No Local, a client's own publishes are not sent back to it;

@@ -559,4 +559,3 @@ pub(super) struct SubscribeCheck {
     denied: Vec<usize>,
     next: usize,
 }
-

@@ -23,7 +23,7 @@ impl ConnState {
                     packet_id,
                     dup,
                     retain,
-                    subscription_id,
+                    subscription_ids,
                 } => {
                     match self.channel.outbound_publish(
                         &message,
@@ -31,7 +31,7 @@ impl ConnState {
                         packet_id,
                         dup,
                         retain,
-                        subscription_id,
+                        subscription_ids.as_slice(),
                         now,
                         &mut self.wbuf,
                     ) {

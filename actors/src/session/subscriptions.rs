@@ -197,7 +197,7 @@ impl SessionState {
                         message: m,
                         qos: options.qos,
                         retain_as_published: true,
-                        subscription_id: sub_id,
+                        subscription_ids: sub_id.into(),
                         shared: None,
                         from_retained: true,
                     });
