@@ -373,7 +373,7 @@ async fn no_local_does_not_count_towards_one_copy() {
             (
                 m.payload.clone(),
                 m.qos,
-                m.properties.subscription_identifiers,
+                m.properties.subscription_identifiers.clone(),
             )
         })
         .collect();
