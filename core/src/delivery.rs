@@ -93,6 +93,7 @@ impl SubscriptionIds {
     }
 
     /// The identifiers, as the PUBLISH property lists them.
+    #[inline]
     pub fn as_slice(&self) -> &[u32] {
         match self {
             SubscriptionIds::None => &[],
@@ -107,6 +108,7 @@ impl SubscriptionIds {
 }
 
 impl From<Option<u32>> for SubscriptionIds {
+    #[inline]
     fn from(id: Option<u32>) -> SubscriptionIds {
         id.map_or(SubscriptionIds::None, SubscriptionIds::One)
     }

@@ -441,4 +441,6 @@ pub fn delivery(
 }
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod tests;
