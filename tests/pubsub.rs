@@ -191,52 +191,6 @@ async fn own_publish_delivered(v: ProtocolVersion) {
 }
 versioned_test!(own_publish_delivered);
 
-/// A subscriber of `o/#` (QoS 1) and `o/+` (QoS 0) and of "sentinel", and a
-/// publisher, on `b`; then the QoS of each copy of one QoS 2 message to `o/a`
-/// (counted up to the sentinel, see [`RawClient::recv_until`]), sorted.
-async fn overlapping_copies(b: &Broker, v: ProtocolVersion) -> Vec<QoS> {
-    let mut sub = RawClient::connected(b.addr(), v, "sub").await;
-    let mut publ = RawClient::connected(b.addr(), v, "pub").await;
-    sub.subscribe("o/#", QoS::AtLeastOnce).await;
-    sub.subscribe("o/+", QoS::AtMostOnce).await;
-    sub.subscribe("sentinel", QoS::AtLeastOnce).await;
-    publ.publish("o/a", b"ov", QoS::ExactlyOnce, false).await;
-    publ.publish("sentinel", b"", QoS::AtLeastOnce, false).await;
-    let mut qos: Vec<QoS> = sub
-        .recv_until("sentinel")
-        .await
-        .iter()
-        .map(|m| {
-            assert_eq!((m.topic.as_str(), &m.payload[..]), ("o/a", &b"ov"[..]));
-            m.qos
-        })
-        .collect();
-    qos.sort();
-    qos
-}
-
-// 3.1.1 [MQTT-3.3.5-1], 5.0 [MQTT-3.3.4-2]: with overlapping subscriptions the
-// message is delivered respecting the maximum QoS of the matching ones. By
-// default (mqtt.overlapping_subscriptions: one_copy) the client gets one copy,
-// at QoS 1 ("o/#"), for 3.1.1 and 5.0 clients alike.
-async fn overlapping_subscriptions(v: ProtocolVersion) {
-    let b = Broker::start();
-    assert_eq!(overlapping_copies(&b, v).await, [QoS::AtLeastOnce]);
-}
-versioned_test!(overlapping_subscriptions);
-
-// With mqtt.overlapping_subscriptions: per_subscription (EMQX's behaviour) the
-// server sends one copy per matching subscription, which the specifications
-// allow too (5.0 [MQTT-3.3.4-5]): one at QoS 1 ("o/#"), one at QoS 0 ("o/+").
-async fn overlapping_subscriptions_per_subscription(v: ProtocolVersion) {
-    let b = Broker::start_with(&[("ROOST__MQTT__OVERLAPPING_SUBSCRIPTIONS", "per_subscription")]);
-    assert_eq!(
-        overlapping_copies(&b, v).await,
-        [QoS::AtMostOnce, QoS::AtLeastOnce]
-    );
-}
-versioned_test!(overlapping_subscriptions_per_subscription);
-
 // UNSUBSCRIBE stops delivery and is answered by UNSUBACK with the same packet id
 // [MQTT-3.10.4-1..5]; 5.0 reason codes: 0x00 success, 0x11 no subscription existed.
 async fn unsubscribe_stops_delivery(v: ProtocolVersion) {
