@@ -5,7 +5,9 @@
 //! actor (subscribe/unsubscribe are serialised there), and read by publishers in
 //! their own context under a short read lock: a publish never waits in a shard's
 //! mailbox. The partitions live outside the shard actors, so a restarted shard
-//! finds its part of the index intact.
+//! finds its part of the index intact. How a publish reaches this node's
+//! sessions (one copy per client for overlapping subscriptions) is in
+//! `deliver.rs`.
 
 mod deliver;
 pub mod shard;
@@ -165,9 +167,9 @@ impl Router {
     }
 
     /// Delivers `msg` to every matching subscription: one delivery per client
-    /// with matching plain subscriptions (or per subscription, see
-    /// `mqtt.overlapping_subscriptions`), one per shared group. Runs in the publisher's context.
-    /// In a cluster, other nodes with matches get the message once each, and a
+    /// with matching plain subscriptions (or one per subscription, see
+    /// `mqtt.overlapping_subscriptions`), one per shared group. Runs in the
+    /// publisher's context. In a cluster, other nodes with matches get the message once each, and a
     /// shared group spanning nodes picks one member cluster-wide. Returns the
     /// number of deliveries made (a forward to a node counts as one).
     pub fn route(&self, msg: &Arc<Message>) -> usize {
