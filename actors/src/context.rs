@@ -65,8 +65,7 @@ impl BrokerContext {
     ) -> Arc<BrokerContext> {
         let router = Router::new(
             config.router.shards,
-            config.mqtt.shared_subscription_strategy,
-            config.mqtt.ignore_loop_deliver,
+            &config.mqtt,
             metrics.clone(),
             hooks.clone(),
             cluster,

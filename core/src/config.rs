@@ -60,6 +60,10 @@ pub struct MqttConfig {
     pub shared_subscription_strategy: SharedStrategy,
     /// Do not deliver a client's own publishes back to it (all versions).
     pub ignore_loop_deliver: bool,
+    /// `one_copy` (default): a message matching several subscriptions of one
+    /// client reaches it once, with the highest of their QoS and all their
+    /// identifiers. `per_subscription`: once per matching subscription (EMQX).
+    pub overlapping_subscriptions: OverlappingSubscriptions,
     /// Response Information sent in CONNACK to 5.0 clients that request it; empty = none.
     pub response_information: String,
     /// Server Keep Alive in seconds, for 5.0 clients only; `~` (null) = off:
@@ -122,6 +126,7 @@ impl Default for MqttConfig {
             shared_subscription: true,
             shared_subscription_strategy: SharedStrategy::RoundRobin,
             ignore_loop_deliver: false,
+            overlapping_subscriptions: OverlappingSubscriptions::OneCopy,
             response_information: String::new(),
             server_keepalive: None,
             server_keepalive_mode: ServerKeepaliveMode::Maximum,
@@ -147,6 +152,19 @@ pub const MQTT_MAX_PACKET_SIZE: u32 = 268_435_460;
 
 /// Smaller limits would reject an ordinary CONNECT and leave the broker unusable.
 pub const MIN_PACKET_SIZE: u32 = 16;
+
+/// What a client gets when a message matches several of its subscriptions:
+/// the two ways MQTT 5.0 §3.3.4 allows (3.1.1 §3.3.5 likewise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlappingSubscriptions {
+    /// One copy with the highest granted QoS and every matching subscription's
+    /// identifier [MQTT-3.3.4-2, MQTT-3.3.4-3, MQTT-3.3.4-4].
+    OneCopy,
+    /// One copy per matching subscription, each with its own QoS and
+    /// identifier [MQTT-3.3.4-5] (EMQX's behaviour).
+    PerSubscription,
+}
 
 /// How `mqtt.server_keepalive` applies to a 5.0 client's Keep Alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -618,7 +618,7 @@ impl Channel {
         packet_id: u16,
         dup: bool,
         retain: bool,
-        subscription_id: Option<u32>,
+        subscription_ids: &[u32],
         now: Instant,
         buf: &mut BytesMut,
     ) -> bool {
@@ -642,13 +642,14 @@ impl Channel {
         let expiry = message.remaining_expiry(now);
         let properties = (self.version.is_v5()
             && (expiry.is_some()
-                || subscription_id.is_some()
+                || !subscription_ids.is_empty()
                 || alias.is_some()
                 || message.properties.is_some()))
         .then(|| {
             let mut p = message.properties.as_deref().cloned().unwrap_or_default();
             p.message_expiry_interval = expiry;
-            p.subscription_identifiers.extend(subscription_id);
+            p.subscription_identifiers
+                .extend_from_slice(subscription_ids);
             p.topic_alias = alias;
             p
         });

@@ -21,7 +21,7 @@ impl ConnState {
                     packet_id,
                     dup,
                     retain,
-                    subscription_id,
+                    subscription_ids,
                 } => {
                     match self.channel.outbound_publish(
                         &message,
@@ -29,7 +29,7 @@ impl ConnState {
                         packet_id,
                         dup,
                         retain,
-                        subscription_id,
+                        subscription_ids.as_slice(),
                         now,
                         &mut self.wbuf,
                     ) {

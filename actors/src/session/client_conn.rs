@@ -4,6 +4,7 @@
 
 use crate::context::ConnId;
 use crate::router::Waiter;
+use roost_core::delivery::SubscriptionIds;
 use roost_core::{BoxFuture, ClientInfo, Message};
 use roost_protocol::{QoS, ReasonCode};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ pub enum Outgoing {
         packet_id: u16,
         dup: bool,
         retain: bool,
-        subscription_id: Option<u32>,
+        subscription_ids: SubscriptionIds,
     },
     PubRel(u16, ReasonCode),
 }

@@ -292,7 +292,7 @@ impl SessionHandle {
                     message: m,
                     qos: options.qos,
                     retain_as_published: true,
-                    subscription_id: record.subscription_id,
+                    subscription_ids: record.subscription_id.into(),
                     shared: None,
                     from_retained: true,
                 });

@@ -769,7 +769,7 @@ fn outbound_aliases_respect_client_maximum_and_packet_size() {
             0,
             false,
             false,
-            None,
+            &[],
             now,
             &mut buf,
         ) {
