@@ -148,7 +148,11 @@ async fn hibernated_client_subscribes_pings_and_disconnects() {
         let woken_before = woken(http).await;
         let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
         assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
-        assert_eq!(woken(http).await, woken_before, "SUBSCRIBE woke the session");
+        assert_eq!(
+            woken(http).await,
+            woken_before,
+            "SUBSCRIBE woke the session"
+        );
         wait_hibernated(http, &id, 1).await;
         let mut publ = RawClient::connected(b.addr(), v, &format!("hib-ctl-pub-{n}")).await;
         publ.publish(&topic, b"one", QoS::AtLeastOnce, false).await;
@@ -553,12 +557,22 @@ async fn connection_sleeps_after_connack_and_answers_pings_and_subscribes_asleep
         assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
         client.unsubscribe(&[&topic]).await;
         client.ping().await;
-        assert_eq!(conns_woken(http).await, before, "woken by a ping or a (un)subscribe");
-        assert!(conn_asleep(http, &client).await, "awake after pings and (un)subscribes");
+        assert_eq!(
+            conns_woken(http).await,
+            before,
+            "woken by a ping or a (un)subscribe"
+        );
+        assert!(
+            conn_asleep(http, &client).await,
+            "awake after pings and (un)subscribes"
+        );
         client
             .publish(&format!("hibp/x/{n}"), b"x", QoS::AtLeastOnce, false)
             .await;
-        assert!(conns_woken(http).await > before, "the PUBLISH did not wake it");
+        assert!(
+            conns_woken(http).await > before,
+            "the PUBLISH did not wake it"
+        );
         assert!(!conn_asleep(http, &client).await, "asleep after a PUBLISH");
         client.ping().await;
         assert!(

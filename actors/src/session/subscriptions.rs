@@ -126,7 +126,10 @@ impl SessionState {
                 codes.push(ReasonCode::UnspecifiedError);
                 continue;
             };
-            codes.push(self.handle.subscribed(&ctx, &raw, &record, is_new, &mut retained));
+            codes.push(
+                self.handle
+                    .subscribed(&ctx, &raw, &record, is_new, &mut retained),
+            );
         }
         (codes, retained)
     }
@@ -139,7 +142,14 @@ impl SessionState {
                 codes.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            let record = self.handle.live.lock().data.subscriptions.get(&raw).cloned();
+            let record = self
+                .handle
+                .live
+                .lock()
+                .data
+                .subscriptions
+                .get(&raw)
+                .cloned();
             match record {
                 Some(r) => {
                     self.remove_route(&r.filter, r.group).await;
