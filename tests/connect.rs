@@ -263,6 +263,46 @@ async fn v5_server_keepalive_overrides_client_value() {
     assert!(el <= Duration::from_millis(6000), "closed too late: {el:?}");
 }
 
+// `mqtt.server_keepalive` is a maximum by default [MQTT-3.1.2-21]: a 5.0
+// client asking for less keeps its own value (no Server Keep Alive in CONNACK)
+// and is held to it; one asking for 0 gets the server's value.
+#[tokio::test]
+async fn v5_server_keepalive_is_a_maximum() {
+    let b = Broker::start_with(&[("ROOST__MQTT__SERVER_KEEPALIVE", "60")]);
+    let mut conn = connect_packet(ProtocolVersion::V5, "ska-less");
+    conn.keep_alive = 1;
+    let (mut c, ack) = RawClient::connect_ok(b.addr(), conn).await;
+    assert_eq!(ack.properties.server_keep_alive, None, "{ack:?}");
+    let t0 = Instant::now();
+    c.timeout = Duration::from_secs(5);
+    c.expect_disconnect(ReasonCode::KeepAliveTimeout).await;
+    let el = t0.elapsed();
+    assert!(
+        el >= Duration::from_millis(1000),
+        "closed too early: {el:?}"
+    );
+    assert!(el <= Duration::from_millis(3000), "closed too late: {el:?}");
+
+    let mut conn = connect_packet(ProtocolVersion::V5, "ska-zero");
+    conn.keep_alive = 0;
+    let (_c, ack) = RawClient::connect_ok(b.addr(), conn).await;
+    assert_eq!(ack.properties.server_keep_alive, Some(60), "{ack:?}");
+}
+
+// `server_keepalive_mode: override` (EMQX 5): a 5.0 client asking for less
+// gets the server's value too.
+#[tokio::test]
+async fn v5_server_keepalive_override_mode() {
+    let b = Broker::start_with(&[
+        ("ROOST__MQTT__SERVER_KEEPALIVE", "2"),
+        ("ROOST__MQTT__SERVER_KEEPALIVE_MODE", "override"),
+    ]);
+    let mut conn = connect_packet(ProtocolVersion::V5, "ska-over");
+    conn.keep_alive = 1;
+    let (_c, ack) = RawClient::connect_ok(b.addr(), conn).await;
+    assert_eq!(ack.properties.server_keep_alive, Some(2), "{ack:?}");
+}
+
 // Without mqtt.server_keepalive, 5.0 CONNACK has no Server Keep Alive.
 #[tokio::test]
 async fn v5_no_server_keepalive_by_default() {

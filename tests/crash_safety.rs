@@ -110,6 +110,11 @@ async fn killed_connection_closes_socket_publishes_will_and_session_resumes() {
         ));
         let (mut client, _) = RawClient::connect_ok(b.addr(), c).await;
         client.subscribe("crash/c", QoS::AtLeastOnce).await;
+        // A connection sleeps from its CONNACK on and answers a SUBSCRIBE
+        // asleep; a PUBLISH starts its actor, which is what is killed.
+        client
+            .publish("crash/wake", b"-", QoS::AtLeastOnce, false)
+            .await;
         let path = format!(
             "roost/listeners/tcp/connections/conn:{}",
             client.local_addr()

@@ -243,6 +243,28 @@ async fn slow_subscriber_queue_drops_oldest() {
     publish_seq(&mut p, "fc/mq/slow", 10).await;
     let first = sub.expect_publish().await;
     assert_eq!(payload_str(&first), "m0");
+    // Every delivery is in the session's inbox once its PUBACK came, but the
+    // session may not have taken them all in yet, and an ack is handled before
+    // deliveries: ack only once the six drops (10 - 1 in flight - 3 queued)
+    // were counted, so the queue's drop policy is what is tested.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = common::http::get(b.http_addr(), "/api/v5/stats")
+            .await
+            .json();
+        let dropped = stats["metrics"]["messages_dropped_queue_full"]
+            .as_u64()
+            .unwrap();
+        if dropped >= 6 {
+            assert_eq!(dropped, 6, "{stats}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drops not counted: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sub.ack(&first).await;
     let got: Vec<_> = sub.recv_messages(3).await.iter().map(payload_str).collect();
     assert_eq!(got, vec!["m7", "m8", "m9"]);

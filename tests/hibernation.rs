@@ -81,8 +81,9 @@ async fn hibernated_session_receives_every_qos_in_order_once() {
         let (mut sub, _) = RawClient::connect_ok(b.addr(), connect_packet(v, &id)).await;
         sub.subscribe(&topic, QoS::ExactlyOnce).await;
         let mut publ = RawClient::connected(b.addr(), v, &format!("hib-pub-{}", vname(v))).await;
-        let before = stats(http).await["sessions_hibernating"].as_u64().unwrap();
-        wait_hibernated(http, &id, before + 1).await;
+        // A SUBSCRIBE wakes no session (the connection carries it out): the
+        // subscriber's and the publisher's sessions both sleep.
+        wait_hibernated(http, &id, 2).await;
         let woken_before = woken(http).await;
         const PER_QOS: u8 = 5;
         for q in 0..3u8 {
@@ -117,9 +118,9 @@ async fn hibernated_session_receives_every_qos_in_order_once() {
     }
 }
 
-/// A hibernated session's client pings (the connection answers alone),
-/// subscribes and unsubscribes (which wake the session), and disconnects
-/// normally: no will.
+/// A hibernated session's client pings, subscribes and unsubscribes (the
+/// connection answers alone: no session is woken), and disconnects normally:
+/// no will.
 #[tokio::test]
 async fn hibernated_client_subscribes_pings_and_disconnects() {
     let b = hib_broker();
@@ -144,8 +145,14 @@ async fn hibernated_client_subscribes_pings_and_disconnects() {
         assert_eq!(kill(http, &session_path(&id)).await.status, 404);
         client.ping().await;
         let topic = format!("hib/ctl/{n}");
+        let woken_before = woken(http).await;
         let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
         assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
+        assert_eq!(
+            woken(http).await,
+            woken_before,
+            "SUBSCRIBE woke the session"
+        );
         wait_hibernated(http, &id, 1).await;
         let mut publ = RawClient::connected(b.addr(), v, &format!("hib-ctl-pub-{n}")).await;
         publ.publish(&topic, b"one", QoS::AtLeastOnce, false).await;
@@ -393,8 +400,8 @@ async fn conns_woken(http: SocketAddr) -> u64 {
 }
 
 /// An idle connection hibernates too (its actor stops, its client stays
-/// connected); its client's next packet and its session's next delivery each
-/// wake it, and a normal DISCONNECT of a woken connection still means no will.
+/// connected); a ping is answered asleep, its client's next PUBLISH and its
+/// session's next delivery each wake it, and a normal DISCONNECT of a woken connection still means no will.
 #[tokio::test]
 async fn idle_connection_hibernates_and_traffic_wakes_it() {
     let b = hib_broker();
@@ -419,9 +426,14 @@ async fn idle_connection_hibernates_and_traffic_wakes_it() {
         wait_conn_hibernated(http, &client).await;
         // Listed, but there is no actor to kill.
         assert_eq!(kill(http, &conn_path(&client)).await.status, 404);
-        // The client's packet wakes it: PINGREQ is answered [MQTT-3.12.4-1].
+        // PINGREQ is answered asleep [MQTT-3.12.4-1]; the client's PUBLISH
+        // wakes it.
         let before = conns_woken(http).await;
         client.ping().await;
+        assert_eq!(conns_woken(http).await, before, "woken by a ping");
+        client
+            .publish(&format!("hibc/none/{n}"), b"-", QoS::AtLeastOnce, false)
+            .await;
         assert!(conns_woken(http).await > before, "no wake-up counted");
         // The session's delivery wakes it.
         wait_conn_hibernated(http, &client).await;
@@ -525,12 +537,13 @@ async fn hibernated_connection_is_kicked_by_a_ban() {
     }
 }
 
-/// A connection starts asleep once its CONNACK is out, and a ping that wakes
-/// it puts it back to sleep at once (an idle device's heartbeat), without
-/// waiting for `mqtt.idle_timeout` (60 s here). Any other packet keeps it
-/// awake for the idle timeout, and so does the ping of an awake client.
+/// A connection starts asleep once its CONNACK is out. Its client's pings,
+/// SUBSCRIBEs and UNSUBSCRIBEs are answered without waking it (no actor is
+/// started: an idle device's heartbeat and a device subscribing right after
+/// connecting cost no actor), and it stays asleep. Any other packet wakes it
+/// for the idle timeout (60 s here).
 #[tokio::test]
-async fn connection_sleeps_after_connack_and_after_a_waking_ping() {
+async fn connection_sleeps_after_connack_and_answers_pings_and_subscribes_asleep() {
     let b = Broker::start_with(&[("ROOST__MQTT__IDLE_TIMEOUT", "60s")]);
     let http = b.http_addr();
     for v in VERSIONS {
@@ -539,12 +552,28 @@ async fn connection_sleeps_after_connack_and_after_a_waking_ping() {
         wait_conn_hibernated(http, &client).await;
         let before = conns_woken(http).await;
         client.ping().await;
-        assert!(conns_woken(http).await > before, "the ping did not wake it");
-        wait_conn_hibernated(http, &client).await;
+        let topic = format!("hibp/{n}");
+        let ack = client.subscribe(&topic, QoS::AtLeastOnce).await;
+        assert_eq!(ack.reason_codes, vec![granted(QoS::AtLeastOnce)]);
+        client.unsubscribe(&[&topic]).await;
+        client.ping().await;
+        assert_eq!(
+            conns_woken(http).await,
+            before,
+            "woken by a ping or a (un)subscribe"
+        );
+        assert!(
+            conn_asleep(http, &client).await,
+            "awake after pings and (un)subscribes"
+        );
         client
-            .subscribe(&format!("hibp/{n}"), QoS::AtLeastOnce)
+            .publish(&format!("hibp/x/{n}"), b"x", QoS::AtLeastOnce, false)
             .await;
-        assert!(!conn_asleep(http, &client).await, "asleep after SUBSCRIBE");
+        assert!(
+            conns_woken(http).await > before,
+            "the PUBLISH did not wake it"
+        );
+        assert!(!conn_asleep(http, &client).await, "asleep after a PUBLISH");
         client.ping().await;
         assert!(
             !conn_asleep(http, &client).await,

@@ -587,9 +587,12 @@ async fn tls_listener_in_the_tree_and_killable() {
         )))
         .await;
     victim.expect_connack().await;
-    // A connection hibernates right after its CONNACK (no actor to kill); any
-    // packet but a ping wakes it for `mqtt.idle_timeout`.
-    victim.subscribe("tree/victim", QoS::AtMostOnce).await;
+    // A connection hibernates right after its CONNACK (no actor to kill); a
+    // PUBLISH wakes it for `mqtt.idle_timeout` (pings and SUBSCRIBEs are
+    // answered asleep).
+    victim
+        .publish("tree/victim", b"-", QoS::AtLeastOnce, false)
+        .await;
     let local = victim.local_addr();
     let conn = format!("roost/listeners/tls/connections/conn:{local}");
     wait_tree(http, "", "the TLS connection in the tree", |t| {

@@ -7,8 +7,6 @@
 mod common;
 use common::*;
 
-use std::collections::BTreeSet;
-
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
 async fn client(b: &Broker, id: &str) -> RawClient {
@@ -229,51 +227,6 @@ async fn subscription_identifier_delivered() {
         (m.topic.as_str(), &m.properties.subscription_identifiers[..]),
         ("v5/sid/without", &[][..])
     );
-}
-
-// [MQTT-3.3.4-4] [MQTT-3.3.4-5] Two overlapping subscriptions with identifiers 1
-// and 2: either one copy carrying both, or one copy per subscription each with
-// its own identifier (EMQX sends one per subscription).
-#[tokio::test]
-async fn overlapping_subscription_identifiers() {
-    let b = Broker::start();
-    let mut s = client(&b, "ov-sub").await;
-    subscribe_with_id(&mut s, "v5/ov/#", 1).await;
-    subscribe_with_id(&mut s, "v5/ov/t", 2).await;
-    let mut p = client(&b, "ov-pub").await;
-    assert!(!p
-        .publish("v5/ov/t", b"m", QoS::AtLeastOnce, false)
-        .await
-        .is_error());
-    let mut copies = vec![s.recv_message().await];
-    while let Recv::Packet(Packet::Publish(m)) = s.try_recv_for(QUIET).await {
-        s.ack(&m).await;
-        copies.push(m);
-    }
-    let ids: Vec<Vec<u32>> = copies
-        .iter()
-        .map(|m| {
-            let mut v = m.properties.subscription_identifiers.clone();
-            v.sort();
-            v
-        })
-        .collect();
-    match ids.len() {
-        1 => assert_eq!(
-            ids[0],
-            vec![1, 2],
-            "a single copy must carry both identifiers"
-        ),
-        2 => {
-            let set: BTreeSet<_> = ids.iter().cloned().collect();
-            assert_eq!(
-                set,
-                [vec![1], vec![2]].into_iter().collect(),
-                "each copy must carry its own subscription's identifier"
-            );
-        }
-        n => panic!("{n} copies of one message for two subscriptions: {ids:?}"),
-    }
 }
 
 // [MQTT-3.8.3-3] With No Local, a client's own publishes are not sent back to it;

@@ -65,6 +65,34 @@ async fn will_published_on_keepalive_timeout(v: ProtocolVersion) {
 }
 versioned_test!(will_published_on_keepalive_timeout);
 
+// `mqtt.server_keepalive` is a 5.0 CONNACK property [MQTT-3.2.2-21]: a 3.1.1
+// client cannot be told of it, so its own Keep Alive holds. Against
+// `server_keepalive: 60`, a silent 3.1.1 client with keep alive 5 is closed
+// after 1.5 x 5 s and its will arrives within 8 s, not after 90 s.
+#[tokio::test]
+async fn v3_client_keeps_its_own_keepalive_under_server_keepalive() {
+    let b = Broker::start_with(&[("ROOST__MQTT__SERVER_KEEPALIVE", "60")]);
+    let v = ProtocolVersion::V3_1_1;
+    let mut w = watcher(&b, v, "will/ska").await;
+    let t0 = Instant::now();
+    let _c = with_will(
+        &b,
+        v,
+        "ska-v3",
+        will("will/ska", b"late?", QoS::AtLeastOnce, false),
+        5,
+    )
+    .await;
+    w.timeout = Duration::from_secs(8);
+    let m = w.recv_message().await;
+    assert_eq!(&m.payload[..], b"late?");
+    let after = t0.elapsed();
+    assert!(
+        after >= Duration::from_secs(5) && after <= Duration::from_secs(8),
+        "will after {after:?}, expected within 5 to 8 s"
+    );
+}
+
 // The will is published when the server closes the connection for a protocol error
 // (here a second CONNECT, [MQTT-3.1.0-2]).
 async fn will_published_on_protocol_error(v: ProtocolVersion) {

@@ -398,8 +398,11 @@ impl Broker {
                 call(s, SessionMsg::Shutdown).await;
             }
         }
+        // The closed connections' sockets linger (at most 2 s) so that their
+        // clients read the DISCONNECT: the process does not exit under them.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.ctx.connections.load(Ordering::Relaxed) > 0
+        while (self.ctx.connections.load(Ordering::Relaxed) > 0
+            || self.ctx.lingering.load(Ordering::Relaxed) > 0)
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(10)).await;

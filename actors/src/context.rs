@@ -37,6 +37,10 @@ pub struct BrokerContext {
     pub next_conn_id: AtomicU64,
     /// Connections hibernating now (no actor until a message comes).
     pub conns_hibernating: AtomicUsize,
+    /// Closed connections whose socket still lingers, discarding what the
+    /// client sends (see `connection::reader`): shutdown waits for them, so
+    /// the process does not exit under a client that is reading its reason.
+    pub lingering: AtomicUsize,
     /// The broker is closing every connection (shutdown, after the wills):
     /// hibernating sessions are no longer woken (nothing outlives the process).
     pub closing: AtomicBool,
@@ -61,8 +65,7 @@ impl BrokerContext {
     ) -> Arc<BrokerContext> {
         let router = Router::new(
             config.router.shards,
-            config.mqtt.shared_subscription_strategy,
-            config.mqtt.ignore_loop_deliver,
+            &config.mqtt,
             metrics.clone(),
             hooks.clone(),
             cluster,
@@ -82,6 +85,7 @@ impl BrokerContext {
             sessions_hibernating: AtomicUsize::new(0),
             next_conn_id: AtomicU64::new(0),
             conns_hibernating: AtomicUsize::new(0),
+            lingering: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),

@@ -76,6 +76,7 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use roost_core::delivery::SubscriptionIds;
     use roost_core::session::SubscriptionSnapshot;
     use roost_core::{Delivery, Message, SharedKey};
     use roost_protocol::{Properties, PropertyValues, QoS, SubscriptionOptions};
@@ -147,7 +148,7 @@ mod tests {
                 message: Arc::new(message()),
                 qos: QoS::AtLeastOnce,
                 retain_as_published: true,
-                subscription_id: Some(7),
+                subscription_ids: SubscriptionIds::from_ids([7, 8]),
                 shared: Some(Arc::new(SharedKey {
                     group: "g".into(),
                     filter: "a/+".into(),
@@ -167,8 +168,8 @@ mod tests {
         assert_eq!(s.subscriptions[0].subscription_id, Some(7));
         let d = &s.messages[0];
         assert_eq!(
-            (d.qos, d.retain_as_published, d.subscription_id),
-            (QoS::AtLeastOnce, true, Some(7))
+            (d.qos, d.retain_as_published, d.subscription_ids.as_slice()),
+            (QoS::AtLeastOnce, true, &[7, 8][..])
         );
         assert_eq!(
             d.shared.as_deref().map(|k| (&*k.group, &*k.filter)),

@@ -60,10 +60,20 @@ pub struct MqttConfig {
     pub shared_subscription_strategy: SharedStrategy,
     /// Do not deliver a client's own publishes back to it (all versions).
     pub ignore_loop_deliver: bool,
+    /// `one_copy` (default): a message matching several subscriptions of one
+    /// client reaches it once, with the highest of their QoS and all their
+    /// identifiers. `per_subscription`: once per matching subscription (EMQX).
+    pub overlapping_subscriptions: OverlappingSubscriptions,
     /// Response Information sent in CONNACK to 5.0 clients that request it; empty = none.
     pub response_information: String,
-    /// Server Keep Alive in seconds; `~` (null) = off: the client's value is used.
+    /// Server Keep Alive in seconds, for 5.0 clients only; `~` (null) = off:
+    /// the client's value is used. How it applies: `server_keepalive_mode`.
     pub server_keepalive: Option<u16>,
+    /// `maximum` (default): a 5.0 client asking for more than
+    /// `server_keepalive`, or for 0, gets `server_keepalive`; one asking for
+    /// less keeps its own (the Eclipse Paho reference broker). `override`:
+    /// every 5.0 client gets `server_keepalive` (EMQX 5).
+    pub server_keepalive_mode: ServerKeepaliveMode,
     /// A connection is closed after keepalive x this many seconds without a packet.
     pub keepalive_multiplier: f64,
     /// Outbound QoS 1/2 messages in flight per session (also capped by the client's
@@ -116,8 +126,10 @@ impl Default for MqttConfig {
             shared_subscription: true,
             shared_subscription_strategy: SharedStrategy::RoundRobin,
             ignore_loop_deliver: false,
+            overlapping_subscriptions: OverlappingSubscriptions::OneCopy,
             response_information: String::new(),
             server_keepalive: None,
+            server_keepalive_mode: ServerKeepaliveMode::Maximum,
             keepalive_multiplier: 1.5,
             max_inflight: 32,
             retry_interval: Duration::from_secs(30),
@@ -141,7 +153,46 @@ pub const MQTT_MAX_PACKET_SIZE: u32 = 268_435_460;
 /// Smaller limits would reject an ordinary CONNECT and leave the broker unusable.
 pub const MIN_PACKET_SIZE: u32 = 16;
 
+/// What a client gets when a message matches several of its subscriptions:
+/// the two ways MQTT 5.0 §3.3.4 allows (3.1.1 §3.3.5 likewise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlappingSubscriptions {
+    /// One copy with the highest granted QoS and every matching subscription's
+    /// identifier [MQTT-3.3.4-2, MQTT-3.3.4-3, MQTT-3.3.4-4].
+    OneCopy,
+    /// One copy per matching subscription, each with its own QoS and
+    /// identifier [MQTT-3.3.4-5] (EMQX's behaviour).
+    PerSubscription,
+}
+
+/// How `mqtt.server_keepalive` applies to a 5.0 client's Keep Alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKeepaliveMode {
+    /// The server's value is the most a client gets (0 counts as more).
+    Maximum,
+    /// The server's value replaces the client's (EMQX 5).
+    Override,
+}
+
 impl MqttConfig {
+    /// The Keep Alive in force for a 5.0 client that asked for `requested`
+    /// seconds [MQTT-3.1.2-21].
+    pub fn keepalive_for(&self, requested: u16) -> u16 {
+        match (self.server_keepalive, self.server_keepalive_mode) {
+            (None, _) => requested,
+            (Some(server), ServerKeepaliveMode::Override) => server,
+            (Some(server), ServerKeepaliveMode::Maximum) => {
+                if requested == 0 || requested > server {
+                    server
+                } else {
+                    requested
+                }
+            }
+        }
+    }
+
     /// Range checks serde cannot express.
     pub fn validate(&self) -> Result<(), InvalidValue> {
         if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&self.max_packet_size) {

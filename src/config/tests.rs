@@ -1,7 +1,7 @@
 //! The loader and the writer, through `load` and `render` (no process, no files
 //! but temporary ones).
 
-use super::sections::{self, SharedStrategy, Verify};
+use super::sections::{self, OverlappingSubscriptions, SharedStrategy, Verify};
 use super::*;
 use std::ffi::OsString;
 use std::path::Path;
@@ -58,6 +58,7 @@ fn env_values_reach_their_typed_fields() {
         ("ROOST__MQTT__KEEPALIVE_MULTIPLIER", "2"),
         ("ROOST__MQTT__RETAIN_AVAILABLE", "false"),
         ("ROOST__MQTT__SHARED_SUBSCRIPTION_STRATEGY", "hash_topic"),
+        ("ROOST__MQTT__OVERLAPPING_SUBSCRIPTIONS", "per_subscription"),
         ("ROOST__NODE__NAME", "007"),
         ("ROOST__LOG__LEVEL", "true"),
         ("roost__router__shards", "3"),
@@ -77,6 +78,10 @@ fn env_values_reach_their_typed_fields() {
     assert_eq!(
         config.mqtt.shared_subscription_strategy,
         SharedStrategy::HashTopic
+    );
+    assert_eq!(
+        config.mqtt.overlapping_subscriptions,
+        OverlappingSubscriptions::PerSubscription
     );
     assert_eq!(config.node.name, "007");
     assert_eq!(config.log.level, "true");
@@ -126,6 +131,12 @@ fn bad_env_value_is_named() {
     assert!(
         err.to_string()
             .starts_with("mqtt.shared_subscription_strategy: "),
+        "{err}"
+    );
+    let err = load_env(&[("ROOST__MQTT__OVERLAPPING_SUBSCRIPTIONS", "merge")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("mqtt.overlapping_subscriptions: "),
         "{err}"
     );
 }

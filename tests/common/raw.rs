@@ -318,6 +318,21 @@ impl RawClient {
         v
     }
 
+    /// The messages received (each acknowledged) before the first one on
+    /// `sentinel`, which is taken too. Counting copies this way waits for a
+    /// condition, not for a quiet time: a session sends what its inbox got in
+    /// order, so a copy routed before the sentinel's publish arrives before it.
+    pub async fn recv_until(&mut self, sentinel: &str) -> Vec<Publish> {
+        let mut got = Vec::new();
+        loop {
+            let m = self.recv_message().await;
+            if m.topic == sentinel {
+                return got;
+            }
+            got.push(m);
+        }
+    }
+
     /// Acknowledges a received PUBLISH as its QoS requires.
     pub async fn ack(&mut self, p: &Publish) {
         match p.qos {

@@ -29,9 +29,6 @@ pub(super) struct ClientAccess {
     pub reauth: Option<Box<(usize, AuthState)>>,
     /// The will's topic, authorized when the will becomes due.
     pub will_topic: Option<String>,
-    /// Indexes of the filters of the SUBSCRIBE with the session that
-    /// authorization refused, for its SUBACK.
-    pub denied_filters: Vec<usize>,
 }
 
 /// A CONNECT waiting for the client's next AUTH: which hook continues, with what.
@@ -455,15 +452,15 @@ impl ConnState {
         }
     }
 
-    /// Checks each filter of a SUBSCRIBE: denied ones are taken out (SUBACK 0x87,
-    /// 0x80 for 3.x, is spliced in when the session answers). `Err` with the
-    /// check so far when a filter needs an await: finish it with
-    /// [`Self::authorize_subscribe`]. `Ok(None)` when nothing is left for the
-    /// session (SUBACK already written) or the connection closes.
+    /// Checks each filter of a SUBSCRIBE: denied ones are taken out and their
+    /// indexes returned (SUBACK 0x87, 0x80 for 3.x, is spliced in). `Err`
+    /// with the check so far when a filter needs an await: finish it with
+    /// [`Self::authorize_subscribe`]. `Ok(None)` when nothing is left to
+    /// subscribe (SUBACK already written) or the connection closes.
     pub(super) fn authorize_subscribe_now(
         &mut self,
         s: Subscribe,
-    ) -> Result<Option<Subscribe>, Box<SubscribeCheck>> {
+    ) -> Result<Option<(Subscribe, Vec<usize>)>, Box<SubscribeCheck>> {
         let mut denied = Vec::new();
         for (i, (filter, _)) in s.filters.iter().enumerate() {
             match self.authorize_now(Action::Subscribe, filter) {
@@ -481,8 +478,8 @@ impl ConnState {
         Ok(self.subscribe_checked(s, denied))
     }
 
-    /// Finishes a [`SubscribeCheck`] (awaiting the hooks) and hands what is
-    /// allowed to the session.
+    /// Finishes a [`SubscribeCheck`] (awaiting the hooks) and subscribes what
+    /// is allowed.
     pub(super) async fn authorize_subscribe(&mut self, check: SubscribeCheck) {
         let SubscribeCheck {
             subscribe: s,
@@ -494,14 +491,18 @@ impl ConnState {
                 denied.push(i);
             }
         }
-        if let Some(s) = self.subscribe_checked(s, denied) {
-            self.subscribe(s);
+        if let Some((s, denied)) = self.subscribe_checked(s, denied) {
+            self.subscribe(s, denied);
         }
     }
 
-    fn subscribe_checked(&mut self, mut s: Subscribe, denied: Vec<usize>) -> Option<Subscribe> {
+    fn subscribe_checked(
+        &mut self,
+        mut s: Subscribe,
+        denied: Vec<usize>,
+    ) -> Option<(Subscribe, Vec<usize>)> {
         if denied.is_empty() {
-            return Some(s);
+            return Some((s, denied));
         }
         if self.ctx.authz.deny_action == DenyAction::Disconnect {
             self.close(Some(ReasonCode::NotAuthorized));
@@ -518,8 +519,7 @@ impl ConnState {
         for &i in denied.iter().rev() {
             s.filters.remove(i);
         }
-        self.access.denied_filters = denied;
-        Some(s)
+        Some((s, denied))
     }
 
     /// The will is authorized when it becomes due, as EMQX checks it at publish

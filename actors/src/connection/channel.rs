@@ -12,7 +12,7 @@ use roost_core::Message;
 use roost_protocol::topic::validate_topic_name;
 use roost_protocol::{
     Auth, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, PubAck, PubComp,
-    PubRec, Publish, PublishRef, QoS, ReasonCode, Subscribe, Will,
+    PubRec, Publish, PublishRef, QoS, ReasonCode, Subscribe, Unsubscribe, Will,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,12 +52,13 @@ pub enum Effect {
         ack: Option<Packet>,
     },
     /// Hand this to the session: the client's PUBACK / PUBREC / PUBCOMP of
-    /// outbound messages, or an UNSUBSCRIBE (the session answers it with
-    /// UNSUBACK; later packets wait for it).
+    /// outbound messages.
     Session(Inbound),
-    /// Authorize the filters (`client.authorize`), then hand what is allowed
-    /// to the session; later packets wait for its SUBACK.
+    /// Authorize the filters (`client.authorize`), subscribe what is allowed,
+    /// answer SUBACK.
     Subscribe(Subscribe),
+    /// Unsubscribe the filters, answer UNSUBACK.
+    Unsubscribe(Unsubscribe),
     /// The first packet, a CONNECT: run the CONNECT flow (the client.connect
     /// and client.authenticate hooks, [`Channel::connect`], the session,
     /// CONNACK). Boxed as the CONNECT flow boxes it anyway.
@@ -219,7 +220,7 @@ impl Channel {
             // Subscription identifier 0 and No Local on a shared subscription
             // [MQTT-3.8.3-4] are refused by the decoder already.
             Packet::Subscribe(s) => Effect::Subscribe(s),
-            Packet::Unsubscribe(u) => Effect::Session(Inbound::Unsubscribe(Box::new(u))),
+            Packet::Unsubscribe(u) => Effect::Unsubscribe(u),
             // [MQTT-3.12.4-1]
             Packet::PingReq => Effect::Send(Packet::PingResp),
             Packet::Disconnect(d) => match self.disconnect(&d) {
@@ -303,7 +304,13 @@ impl Channel {
         } else {
             cap
         };
-        let keep_alive = self.config.server_keepalive.unwrap_or(c.keep_alive);
+        let keep_alive = if v5 {
+            self.config.keepalive_for(c.keep_alive)
+        } else {
+            // Server Keep Alive is a 5.0 CONNACK property: a 3.1.1 client
+            // cannot be told, so its own value holds (as EMQX).
+            c.keep_alive
+        };
         self.client_id = client_id.clone();
         self.phase = Phase::Connected;
         self.authentication_method = p.authentication_method.clone();
@@ -356,8 +363,10 @@ impl Channel {
             if accepted.assigned {
                 props.assigned_client_identifier = Some(accepted.client_id.to_string());
             }
-            if let Some(ka) = c.server_keepalive {
-                props.server_keep_alive = Some(ka);
+            // Only when the client's own value is not the one in force
+            // [MQTT-3.2.2-21].
+            if accepted.keep_alive != connect.keep_alive {
+                props.server_keep_alive = Some(accepted.keep_alive);
             }
             let requested = connect.properties.session_expiry_interval.unwrap_or(0);
             if requested != accepted.expiry {
@@ -609,7 +618,7 @@ impl Channel {
         packet_id: u16,
         dup: bool,
         retain: bool,
-        subscription_id: Option<u32>,
+        subscription_ids: &[u32],
         now: Instant,
         buf: &mut BytesMut,
     ) -> bool {
@@ -633,13 +642,14 @@ impl Channel {
         let expiry = message.remaining_expiry(now);
         let properties = (self.version.is_v5()
             && (expiry.is_some()
-                || subscription_id.is_some()
+                || !subscription_ids.is_empty()
                 || alias.is_some()
                 || message.properties.is_some()))
         .then(|| {
             let mut p = message.properties.as_deref().cloned().unwrap_or_default();
             p.message_expiry_interval = expiry;
-            p.subscription_identifiers.extend(subscription_id);
+            p.subscription_identifiers
+                .extend_from_slice(subscription_ids);
             p.topic_alias = alias;
             p
         });

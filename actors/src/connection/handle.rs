@@ -12,7 +12,9 @@
 //! and the publishers a session holds back keep this handle, never the actor.
 //!
 //! A kick of a sleeping connection (a takeover, a ban, a shutdown) closes the
-//! parked state in a task of its own, without waking an actor for it.
+//! parked state in a task of its own, without waking an actor for it; the
+//! client's PINGREQ, SUBSCRIBE and UNSUBSCRIBE are answered the same way, and
+//! the state goes back to sleep (see [`answer_asleep`]).
 
 use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
 use crate::context::ConnId;
@@ -111,10 +113,20 @@ impl ConnHandle {
             }
             Slot::Ended => false,
             Slot::Asleep(_) => {
-                // A kick closes a sleeping connection without waking it.
-                let (next, kick) = match msg {
-                    ConnMsg::Kick { .. } => (Slot::Ended, Some(msg)),
-                    msg => (Slot::Starting(vec![msg]), None),
+                // A kick closes a sleeping connection without waking it; an
+                // idle device's pings and (un)subscriptions are answered
+                // without waking it either.
+                let how = match &msg {
+                    ConnMsg::Kick { .. } => Asleep::Close,
+                    ConnMsg::Inbound(packets) if packets.iter().all(answered_asleep) => {
+                        Asleep::Answer
+                    }
+                    _ => Asleep::Wake,
+                };
+                let (next, first) = match how {
+                    Asleep::Close => (Slot::Ended, Some(msg)),
+                    Asleep::Answer => (Slot::Starting(Vec::new()), Some(msg)),
+                    Asleep::Wake => (Slot::Starting(vec![msg]), None),
                 };
                 let st = Self::unpark(&mut slot, next).expect("matched above");
                 drop(slot);
@@ -123,15 +135,18 @@ impl ConnHandle {
                     // Not from a broker task: nothing can run the connection.
                     return false;
                 };
-                match kick {
-                    Some(kick) => {
+                match (how, first) {
+                    (Asleep::Close, Some(kick)) => {
                         rt.spawn(async move {
                             let mut st = st;
                             st.handle_msg(kick).await;
                             // Dropped here: closed, its session told.
                         });
                     }
-                    None => {
+                    (Asleep::Answer, Some(msg)) => {
+                        rt.spawn(answer_asleep(me, st, msg));
+                    }
+                    _ => {
                         st.ctx.metrics.inc_connections_woken();
                         rt.spawn(wake(me, st));
                     }
@@ -283,6 +298,53 @@ impl ConnHandle {
             self.cast(ConnMsg::Hibernate);
         }
     }
+}
+
+/// What a message does to a sleeping connection.
+#[derive(Clone, Copy)]
+enum Asleep {
+    /// A kick: the parked state is closed, no actor is started.
+    Close,
+    /// Packets answered on the parked state in a task, no actor started.
+    Answer,
+    /// Anything else starts an actor on the parked state.
+    Wake,
+}
+
+/// The packets a sleeping connection answers without an actor: what an idle
+/// device sends (PINGREQ), and SUBSCRIBE / UNSUBSCRIBE, which the connection
+/// carries out itself (the index write, then SUBACK): starting an actor for
+/// them would cost more than the work.
+fn answered_asleep(p: &roost_protocol::Packet) -> bool {
+    use roost_protocol::Packet;
+    matches!(
+        p,
+        Packet::PingReq | Packet::Subscribe(_) | Packet::Unsubscribe(_)
+    )
+}
+
+/// Handles `msg` on a sleeping connection's parked state in a task of its
+/// own, then puts the state back to sleep, unless messages came meanwhile (they
+/// waited in the handle) or it cannot sleep now: then an actor is started on
+/// it, which takes the waiting messages first.
+async fn answer_asleep(handle: Arc<ConnHandle>, mut st: Box<ConnState>, msg: ConnMsg) {
+    if st.handle_msg(msg).await {
+        // Closed (a DISCONNECT, a protocol error): dropped here, its session told.
+        return;
+    }
+    st.park_after = false;
+    {
+        let mut slot = handle.slot.write();
+        if let Slot::Starting(waiting) = &*slot {
+            if waiting.is_empty() && st.can_hibernate() {
+                st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
+                *slot = Slot::Asleep(st);
+                return;
+            }
+        }
+    }
+    st.ctx.metrics.inc_connections_woken();
+    wake(handle, st).await;
 }
 
 /// Starts a new actor on a connection's parked state, under its listener's

@@ -29,7 +29,8 @@ pub use roost_core::client::{PeerCert, PeerInfo};
 use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, Subscribe,
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, SubAck,
+    Subscribe, UnsubAck, Unsubscribe,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -144,11 +145,9 @@ pub struct ConnState {
     read_timeout_ms: tokio::sync::watch::Sender<u64>,
     credit: Arc<Semaphore>,
     closing: bool,
-    /// Packets received but not yet handled: while a SUBSCRIBE or UNSUBSCRIBE is
-    /// with the session, later packets wait here so they take effect in order
-    /// (a PUBLISH right after a SUBSCRIBE must see the new subscription).
+    /// Packets received but not yet handled: held by a pause (see `paused`)
+    /// or behind a packet whose handling awaits, so they take effect in order.
     pending: std::collections::VecDeque<Packet>,
-    awaiting_session: bool,
     /// Reader credits returned once `pending` is drained (keeps backpressure).
     held_credit: usize,
     /// A PUBLISH met a congested session (`mqtt.backpressure`): later packets
@@ -293,9 +292,16 @@ fn hibernate(myself: &ActorRef<ConnMsg>, state: &mut Option<Box<ConnState>>) {
 /// sent already after a close; otherwise it is an abnormal close unless the
 /// client sent DISCONNECT, so the will is due [MQTT-3.1.2-8]. A hibernating
 /// session has no monitor on the connection, so this is how it learns.
+///
+/// A connection closed by [`ConnState::handle_msg`] has shut down its write
+/// side: its reader lingers and ends by itself once it sees the state go (see
+/// `reader`). Any other end closes the socket at once.
 impl Drop for ConnState {
     fn drop(&mut self) {
-        self.reader.abort();
+        if self.writer.is_some() {
+            self.reader.abort();
+        }
+        self.credit.close();
         self.detach();
         self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         self.ctx.conns.remove(&self.handle.id);
@@ -325,14 +331,18 @@ impl ConnState {
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
-        let reader = tokio::spawn(reader::read_loop(
-            rd,
-            handle.clone(),
-            timeout_rx,
-            credit.clone(),
-            max_packet,
-            ack_route.clone(),
-        ));
+        let reader = tokio::spawn(
+            reader::Reader {
+                rd,
+                conn: handle.clone(),
+                timeout: timeout_rx,
+                credit: credit.clone(),
+                max_packet_size: max_packet,
+                ack_route: ack_route.clone(),
+                ctx: ctx.clone(),
+            }
+            .run(),
+        );
         ctx.connections.fetch_add(1, Ordering::Relaxed);
         ctx.conns.insert(handle.id, Arc::downgrade(&handle));
         Box::new(ConnState {
@@ -354,7 +364,6 @@ impl ConnState {
             credit,
             closing: false,
             pending: std::collections::VecDeque::new(),
-            awaiting_session: false,
             held_credit: 0,
             paused: false,
             pause_epoch: 0,
@@ -389,7 +398,6 @@ impl ConnState {
             && self.session.is_some()
             && !self.closing
             && self.pending.is_empty()
-            && !self.awaiting_session
             && self.read_end.is_none()
             && !self.paused
             && self.congested.is_empty()
@@ -446,12 +454,7 @@ impl ConnState {
                     st.pause_waived = false;
                 }
             }
-            ConnMsg::Send(batch) => {
-                if st.send_outgoing(batch) {
-                    st.awaiting_session = false;
-                    st.process_pending().await;
-                }
-            }
+            ConnMsg::Send(batch) => st.send_outgoing(batch),
             ConnMsg::Kick { reason, reply } => {
                 tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
                 st.ending(match reason {
@@ -527,17 +530,15 @@ impl ConnState {
                 break;
             }
         }
-        if !self.awaiting_session {
-            if let Some(end) = self.read_end.take() {
-                self.read_ended(end);
-            }
+        if let Some(end) = self.read_end.take() {
+            self.read_ended(end);
         }
     }
 
-    /// Whether the next packet must wait (for a SUBACK, for congested
-    /// sessions to drain) or not be handled at all (closing).
+    /// Whether the next packet must wait (for congested sessions to drain)
+    /// or not be handled at all (closing).
     fn held(&self) -> bool {
-        self.awaiting_session || self.paused || self.closing
+        self.paused || self.closing
     }
 
     /// After a PUBLISH met congested sessions: registers with them to be woken
@@ -648,16 +649,13 @@ impl ConnState {
                     None => return Some(Deferred::Publish(Box::new((message, ack)))),
                 }
             }
-            Effect::Session(msg) => {
-                // The session answers an UNSUBSCRIBE: later packets wait for it.
-                self.awaiting_session |= matches!(msg, Inbound::Unsubscribe(_));
-                self.cast_session(msg);
-            }
+            Effect::Session(msg) => self.cast_session(msg),
             Effect::Subscribe(s) => match self.authorize_subscribe_now(s) {
-                Ok(Some(s)) => self.subscribe(s),
+                Ok(Some((s, denied))) => self.subscribe(s, denied),
                 Ok(None) => {}
                 Err(check) => return Some(Deferred::Subscribe(check)),
             },
+            Effect::Unsubscribe(u) => self.unsubscribe(u),
             Effect::Connect(c) => return Some(Deferred::Connect(c)),
             Effect::Reauthenticate(a) => return self.reauthenticate(a),
             Effect::Disconnect => {
@@ -693,11 +691,42 @@ impl ConnState {
         }
     }
 
-    /// Hands an authorized SUBSCRIBE to the session; later packets wait for
-    /// its SUBACK.
-    fn subscribe(&mut self, s: Subscribe) {
-        self.awaiting_session = true;
-        self.cast_session(Inbound::Subscribe(Box::new(s)));
+    /// Carries out an authorized SUBSCRIBE here, in the connection's context
+    /// (see [`SessionHandle::subscribe`]): its subscriptions are in force
+    /// before the SUBACK is written, with no actor hop; then the retained
+    /// messages go to the session. `denied` are the indexes of the filters
+    /// authorization refused (taken out of `s`), answered 0x87 (0x80 for 3.x).
+    fn subscribe(&mut self, s: Subscribe, denied: Vec<usize>) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let packet_id = s.packet_id;
+        let (mut codes, retained) = session.subscribe(&self.ctx, s);
+        for i in denied {
+            codes.insert(i.min(codes.len()), ReasonCode::NotAuthorized);
+        }
+        self.write(Packet::SubAck(SubAck {
+            packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
+        for d in retained {
+            session.deliver(d);
+        }
+    }
+
+    /// Carries out an UNSUBSCRIBE here, as [`Self::subscribe`].
+    fn unsubscribe(&mut self, u: Unsubscribe) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let packet_id = u.packet_id;
+        let codes = session.unsubscribe(&self.ctx, u);
+        self.write(Packet::UnsubAck(UnsubAck {
+            packet_id,
+            reason_codes: codes,
+            ..Default::default()
+        }));
     }
 
     fn cast_session(&mut self, msg: Inbound) {

@@ -1,14 +1,19 @@
 //! The connection's reader task: reads the socket, decodes packets and hands
 //! them to the connection actor in batches (acks straight to the session).
+//! When the connection ends it lingers: it keeps the socket's read half and
+//! discards what still arrives for a bounded time (see [`linger`]), so a
+//! client that is still writing reads the last packets and the reason sent to
+//! it, instead of a reset.
 
-use super::{AckRoute, ConnHandle, ConnMsg, ReadEnd};
+use super::{AckRoute, ConnContext, ConnHandle, ConnMsg, ReadEnd};
 use crate::session::Inbound;
 use crate::transport::ReadHalf;
 use bytes::BytesMut;
 use roost_protocol::{Packet, ProtocolVersion};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 /// The read buffer a connection starts with and returns to when traffic is light
 /// (it grows for larger packets). An idle plain-TCP connection gives it back
@@ -18,6 +23,134 @@ const INITIAL_READ_BUFFER: usize = 1024;
 const MAX_READ_SIZE: usize = 64 * 1024;
 /// Packets per batch handed from the reader to the actor.
 const READ_BATCH: usize = 64;
+/// How long a closed connection's socket stays open to discard what the
+/// client still sends, from when the connection let go of it (its write side
+/// shut down). Ample for the client to read the last packets and close; a
+/// client that keeps writing past it gets a reset.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// The most a closed connection's socket discards before it is closed anyway.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// What the reader task starts from.
+pub(super) struct Reader {
+    pub rd: ReadHalf,
+    pub conn: Arc<ConnHandle>,
+    /// The silence limit in ms (0 = none). Its sender lives in the
+    /// connection's state: when it is closed, the state is gone.
+    pub timeout: watch::Receiver<u64>,
+    /// Batches the reader may hand over; closed with the connection's state.
+    pub credit: Arc<Semaphore>,
+    pub max_packet_size: usize,
+    pub ack_route: AckRoute,
+    /// For the count of lingering sockets (see [`linger`]).
+    pub ctx: Arc<ConnContext>,
+}
+
+/// Why the reader stopped reading packets: whether the socket lingers, and
+/// from when.
+enum Ending {
+    /// Nothing more can arrive: the client closed its side (EOF, a WebSocket
+    /// close frame) or the socket failed. The read half is dropped at once.
+    Socket,
+    /// A protocol error or a timeout, told to the actor, which is closing
+    /// the connection.
+    Stopped,
+    /// The connection's state is gone: closed, its last packet written and
+    /// its write side shut down.
+    Gone,
+}
+
+impl Reader {
+    /// The reader task: reads packets until the connection ends, then lingers.
+    pub(super) async fn run(self) {
+        let Reader {
+            mut rd,
+            conn,
+            mut timeout,
+            credit,
+            max_packet_size,
+            ack_route,
+            ctx,
+        } = self;
+        let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
+        let ending = read_packets(
+            &mut rd,
+            &mut buf,
+            &conn,
+            &mut timeout,
+            &credit,
+            max_packet_size,
+            &ack_route,
+        )
+        .await;
+        drop((conn, credit, ack_route));
+        let gone = match ending {
+            Ending::Socket => return,
+            Ending::Stopped => false,
+            Ending::Gone => true,
+        };
+        ctx.lingering.fetch_add(1, Ordering::Relaxed);
+        let counted = Lingering(ctx);
+        linger(rd, buf, timeout, gone).await;
+        drop(counted);
+    }
+}
+
+/// Counts a lingering socket in `BrokerContext::lingering` while it lives
+/// (also when the task is aborted: a connection killed while its reader waits
+/// for it to close).
+struct Lingering(Arc<ConnContext>);
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        self.0.lingering.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The end of a connection, on its reading side (the graceful close). The
+/// connection sends its last packets (the acks, a DISCONNECT with the
+/// reason) and shuts down its write side (TCP FIN, TLS close_notify,
+/// WebSocket close frame); a client still writing meanwhile (PUBRELs,
+/// pipelined packets) would get a reset if the socket closed on its unread
+/// bytes, and its kernel would throw away what it had not read yet. So the
+/// read half stays open and what arrives is discarded: until the state is
+/// gone (if the reader stopped first), then until the client closes too
+/// (EOF, close_notify, its close frame), an error, [`LINGER_TIME`] or
+/// [`LINGER_BYTES`], whichever comes first.
+async fn linger(
+    mut rd: ReadHalf,
+    mut buf: BytesMut,
+    mut timeout: watch::Receiver<u64>,
+    gone: bool,
+) {
+    let mut budget = LINGER_BYTES;
+    if !gone {
+        loop {
+            tokio::select! {
+                more = discard(&mut rd, &mut buf, &mut budget) => if !more { return },
+                changed = timeout.changed() => if changed.is_err() { break },
+            }
+        }
+    }
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        while discard(&mut rd, &mut buf, &mut budget).await {}
+    })
+    .await;
+}
+
+/// Reads once and throws it away; false at the end of the stream, on an
+/// error, or once `budget` is spent. Cancel safe.
+async fn discard(rd: &mut ReadHalf, buf: &mut BytesMut, budget: &mut usize) -> bool {
+    buf.clear();
+    let mut room = 0;
+    match read_some(rd, buf, MAX_READ_SIZE, &mut room).await {
+        Ok(n) if n > 0 && n < *budget => {
+            *budget -= n;
+            true
+        }
+        _ => false,
+    }
+}
 
 /// Waits for the socket, makes room for `read_size` bytes (unless at least half
 /// of it is free) and reads once; `room` is the space the read had.
@@ -35,7 +168,7 @@ async fn read_some(
     rd.read_buf(buf).await
 }
 
-/// The reader task: reads, decodes, and hands packets to the actor in batches,
+/// Reads, decodes, and hands packets to the actor in batches,
 /// waiting for credit so a fast sender cannot flood the mailbox. While it waits
 /// it keeps reading until its batch is full, passing the client's acks to the
 /// session: a connection held back by a congested session (whose credits stay
@@ -44,15 +177,16 @@ async fn read_some(
 /// then held by its own window (its PUBLISHes are not acknowledged), a QoS 0
 /// one by TCP once the batch is full. It outlives a hibernating actor: it
 /// goes on waiting on the socket, and what it casts next wakes the connection.
-pub(super) async fn read_loop(
-    mut rd: ReadHalf,
-    conn: Arc<ConnHandle>,
-    mut timeout: tokio::sync::watch::Receiver<u64>,
-    credit: Arc<Semaphore>,
+/// Returns how it stopped (see [`Ending`]).
+async fn read_packets(
+    rd: &mut ReadHalf,
+    buf: &mut BytesMut,
+    conn: &ConnHandle,
+    timeout: &mut watch::Receiver<u64>,
+    credit: &Semaphore,
     max_packet_size: usize,
-    ack_route: AckRoute,
-) {
-    let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
+    ack_route: &AckRoute,
+) -> Ending {
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
     // little of it (an idle client keeps a small buffer).
@@ -77,7 +211,7 @@ pub(super) async fn read_loop(
                 more_buffered = true;
                 break;
             }
-            match roost_protocol::decode(&mut buf, version, max_packet_size) {
+            match roost_protocol::decode(buf, version, max_packet_size) {
                 Ok(Some(p)) => match p {
                     Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
                     Packet::PubRec(a) if routed => {
@@ -113,7 +247,7 @@ pub(super) async fn read_loop(
             let got = if more_buffered || failed.is_some() {
                 match credit.acquire().await {
                     Ok(permit) => permit.forget(),
-                    Err(_) => return,
+                    Err(_) => return Ending::Gone,
                 }
                 true
             } else {
@@ -123,16 +257,15 @@ pub(super) async fn read_loop(
                         true
                     }
                     Err(tokio::sync::TryAcquireError::NoPermits) => false,
-                    Err(tokio::sync::TryAcquireError::Closed) => return,
+                    Err(tokio::sync::TryAcquireError::Closed) => return Ending::Gone,
                 }
             };
             if got && !conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))) {
-                return;
+                return Ending::Gone;
             }
         }
         if let Some(e) = failed {
-            conn.cast(ConnMsg::ReadEnded(ReadEnd::Protocol(e)));
-            return;
+            return stopped(conn, ReadEnd::Protocol(e));
         }
         if more_buffered {
             // The buffer may hold more whole packets: decode them before reading.
@@ -145,7 +278,7 @@ pub(super) async fn read_loop(
             && buf.capacity() > 0
             && rd.waits_without_buffer()
         {
-            buf = BytesMut::new();
+            *buf = BytesMut::new();
         }
         let mut room = 0;
         let waiting = !batch.is_empty();
@@ -154,27 +287,26 @@ pub(super) async fn read_loop(
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
                 // Both steps are cancel safe: a lost race reads nothing.
-                r = read_some(&mut rd, &mut buf, read_size, &mut room) => break Some(r),
+                r = read_some(rd, buf, read_size, &mut room) => break Some(r),
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     if !batch.is_empty() {
                         // What came before the silence is handled first.
                         conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                     }
-                    conn.cast(ConnMsg::ReadEnded(ReadEnd::Timeout));
-                    return;
+                    return stopped(conn, ReadEnd::Timeout);
                 }
                 // The keepalive was negotiated (or changed): re-arm the deadline.
-                changed = timeout.changed() => if changed.is_err() { return },
+                changed = timeout.changed() => if changed.is_err() { return Ending::Gone },
                 // Credit came back while the batch waited: hand it over.
                 permit = credit.acquire(), if waiting => match permit {
                     Ok(permit) => {
                         permit.forget();
                         if !conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch))) {
-                            return;
+                            return Ending::Gone;
                         }
                         break None;
                     }
-                    Err(_) => return,
+                    Err(_) => return Ending::Gone,
                 },
             }
         };
@@ -186,7 +318,7 @@ pub(super) async fn read_loop(
                     conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                 }
                 conn.cast(ConnMsg::ReadEnded(ReadEnd::Eof));
-                return;
+                return Ending::Socket;
             }
             Ok(n) if n == room => read_size = (read_size * 2).min(MAX_READ_SIZE),
             Ok(n) if n < read_size / 4 => read_size = (read_size / 2).max(INITIAL_READ_BUFFER),
@@ -196,8 +328,21 @@ pub(super) async fn read_loop(
                     conn.cast(ConnMsg::Inbound(std::mem::take(&mut batch)));
                 }
                 conn.cast(ConnMsg::ReadEnded(ReadEnd::Io(e)));
-                return;
+                return Ending::Socket;
             }
         }
     }
 }
+
+/// Tells the actor why the reader stopped; the connection closes (or has
+/// closed already, if the cast fails).
+fn stopped(conn: &ConnHandle, end: ReadEnd) -> Ending {
+    if conn.cast(ConnMsg::ReadEnded(end)) {
+        Ending::Stopped
+    } else {
+        Ending::Gone
+    }
+}
+
+#[cfg(test)]
+mod tests;

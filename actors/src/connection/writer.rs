@@ -10,11 +10,9 @@ use roost_protocol::{Packet, PubRel, QoS, ReasonCode};
 use std::time::Instant;
 
 impl ConnState {
-    /// Writes the session's packets; returns true if they answer a SUBSCRIBE or
-    /// UNSUBSCRIBE (so held packets can go on).
-    pub(super) fn send_outgoing(&mut self, batch: Vec<Outgoing>) -> bool {
+    /// Writes the session's packets.
+    pub(super) fn send_outgoing(&mut self, batch: Vec<Outgoing>) {
         let now = Instant::now();
-        let mut answered = false;
         for out in batch {
             match out {
                 Outgoing::Publish {
@@ -23,7 +21,7 @@ impl ConnState {
                     packet_id,
                     dup,
                     retain,
-                    subscription_id,
+                    subscription_ids,
                 } => {
                     match self.channel.outbound_publish(
                         &message,
@@ -31,7 +29,7 @@ impl ConnState {
                         packet_id,
                         dup,
                         retain,
-                        subscription_id,
+                        subscription_ids.as_slice(),
                         now,
                         &mut self.wbuf,
                     ) {
@@ -64,22 +62,8 @@ impl ConnState {
                     reason_code,
                     ..Default::default()
                 })),
-                Outgoing::SubAck(mut a) => {
-                    answered = true;
-                    // The filters authorization refused never reached the session.
-                    for i in std::mem::take(&mut self.access.denied_filters) {
-                        let at = i.min(a.reason_codes.len());
-                        a.reason_codes.insert(at, ReasonCode::NotAuthorized);
-                    }
-                    self.write(Packet::SubAck(*a))
-                }
-                Outgoing::UnsubAck(a) => {
-                    answered = true;
-                    self.write(Packet::UnsubAck(*a))
-                }
             }
         }
-        answered
     }
 
     /// Queues a control packet for writing (after the client's limits are applied).

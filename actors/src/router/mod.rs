@@ -5,11 +5,14 @@
 //! actor (subscribe/unsubscribe are serialised there), and read by publishers in
 //! their own context under a short read lock: a publish never waits in a shard's
 //! mailbox. The partitions live outside the shard actors, so a restarted shard
-//! finds its part of the index intact.
+//! finds its part of the index intact. How a publish reaches this node's
+//! sessions (one copy per client for overlapping subscriptions) is in
+//! `deliver.rs`.
 
+mod deliver;
 pub mod shard;
 
-use crate::config::SharedStrategy;
+use crate::config::{MqttConfig, OverlappingSubscriptions, SharedStrategy};
 use crate::dropped;
 use parking_lot::RwLock;
 use roost_core::cluster::{ClusterLink, RemoteMatches};
@@ -92,6 +95,7 @@ pub struct Router {
     partitions: Vec<Arc<Partition>>,
     strategy: SharedStrategy,
     ignore_loop_deliver: bool,
+    overlapping: OverlappingSubscriptions,
     hasher: std::collections::hash_map::RandomState,
     metrics: Arc<Metrics>,
     hooks: Arc<Hooks>,
@@ -111,11 +115,11 @@ enum Scope<'a> {
 }
 
 impl Router {
-    /// An empty index with `shards` partitions (at least 1).
+    /// An empty index with `shards` partitions (at least 1), delivering by
+    /// `mqtt`'s rules (shared strategy, loop delivery, overlapping subscriptions).
     pub fn new(
         shards: usize,
-        strategy: SharedStrategy,
-        ignore_loop_deliver: bool,
+        mqtt: &MqttConfig,
         metrics: Arc<Metrics>,
         hooks: Arc<Hooks>,
         cluster: Option<Arc<dyn ClusterLink>>,
@@ -125,8 +129,9 @@ impl Router {
             .collect();
         Router {
             partitions,
-            strategy,
-            ignore_loop_deliver,
+            strategy: mqtt.shared_subscription_strategy,
+            ignore_loop_deliver: mqtt.ignore_loop_deliver,
+            overlapping: mqtt.overlapping_subscriptions,
             hasher: std::collections::hash_map::RandomState::new(),
             metrics,
             hooks,
@@ -156,14 +161,31 @@ impl Router {
         self.partitions[index].clone()
     }
 
+    /// Adds `sub` under `filter` (in `group` if shared) in the caller's context,
+    /// under the partition's write lock: in force for every publish from the
+    /// moment this returns. True when the subscription is new (for Retain
+    /// Handling 1).
+    pub fn subscribe(&self, filter: &str, group: Option<Arc<str>>, sub: Subscriber) -> bool {
+        let partition = &self.partitions[self.partition_of(filter)];
+        subscribe_in(partition, self.cluster.as_ref(), filter, group, sub)
+    }
+
+    /// Removes `client_id`'s subscription under `filter` (in `group` if shared)
+    /// in the caller's context. True if it existed.
+    pub fn unsubscribe(&self, filter: &str, group: Option<Arc<str>>, client_id: &Arc<str>) -> bool {
+        let partition = &self.partitions[self.partition_of(filter)];
+        unsubscribe_in(partition, self.cluster.as_ref(), filter, group, client_id)
+    }
+
     /// Total number of routes (plain subscriptions plus shared groups).
     pub fn route_count(&self) -> usize {
         self.partitions.iter().map(|p| p.read().len()).sum()
     }
 
-    /// Delivers `msg` to every matching subscription: one delivery per matching
-    /// plain subscription, one per shared group. Runs in the publisher's context.
-    /// In a cluster, other nodes with matches get the message once each, and a
+    /// Delivers `msg` to every matching subscription: one delivery per client
+    /// with matching plain subscriptions (or one per subscription, see
+    /// `mqtt.overlapping_subscriptions`), one per shared group. Runs in the
+    /// publisher's context. In a cluster, other nodes with matches get the message once each, and a
     /// shared group spanning nodes picks one member cluster-wide. Returns the
     /// number of deliveries made (a forward to a node counts as one).
     pub fn route(&self, msg: &Arc<Message>) -> usize {
@@ -262,116 +284,6 @@ impl Router {
         n
     }
 
-    fn route_local(
-        &self,
-        msg: &Arc<Message>,
-        mut scope: Scope<'_>,
-        remote: &mut RemoteMatches,
-        mut congested: Congested<'_>,
-    ) -> usize {
-        let own = self.partition_of(&msg.topic);
-        let mut n = self.deliver(own, msg, &mut scope, remote, congested.as_deref_mut());
-        if own != 0 {
-            n += self.deliver(0, msg, &mut scope, remote, congested);
-        }
-        let remote_targets = !remote.plain.is_empty()
-            || !remote.groups.is_empty()
-            || matches!(&scope, Scope::Cluster(p) if !p.is_empty());
-        if n == 0 && !remote_targets && !matches!(scope, Scope::PlainOnly) {
-            dropped::message(&self.metrics, &self.hooks, msg, DropReason::NoSubscribers);
-        }
-        n
-    }
-
-    /// Delivers `msg` to the matching subscriptions of one partition, straight
-    /// into each session's inbox under the partition's read lock (a short lock
-    /// of its own per session; sessions never take a partition lock while
-    /// holding their inbox's), so no list of deliveries is built per publish.
-    fn deliver(
-        &self,
-        index: usize,
-        msg: &Arc<Message>,
-        scope: &mut Scope<'_>,
-        remote: &mut RemoteMatches,
-        mut congested: Congested<'_>,
-    ) -> usize {
-        let mut n = 0;
-        let mut send = |sub: &Subscriber, delivery: Delivery| {
-            let session = &sub.session;
-            match session.deliver(delivery) {
-                Some(false) => {}
-                Some(true) => {
-                    if let Some(c) = congested.as_deref_mut() {
-                        if !c.iter().any(|s| Arc::ptr_eq(s, session)) {
-                            c.push(session.clone());
-                        }
-                    }
-                }
-                // A session that just ended is a normal race; the message is
-                // dropped for it (its state is gone) and counted.
-                None => self.dropped_delivery(&sub.client_id, msg, DropReason::NoSession),
-            }
-        };
-        let partition = self.partitions[index].read();
-        partition.for_each_match(&msg.topic, |entries| {
-            for route in entries.values() {
-                match route {
-                    Route::Client(sub) => {
-                        if (sub.options.no_local || self.ignore_loop_deliver)
-                            && *sub.client_id == *msg.from
-                        {
-                            continue;
-                        }
-                        n += 1;
-                        send(sub, delivery(msg.clone(), sub, None));
-                    }
-                    Route::Group(group) => {
-                        if matches!(scope, Scope::PlainOnly) {
-                            continue;
-                        }
-                        // Members on other nodes count as candidates too: one
-                        // slot per node (EMQX picks among the group's members
-                        // cluster-wide).
-                        let nodes = remote
-                            .groups
-                            .iter()
-                            .position(|(k, _)| **k == *group.key)
-                            .map(|i| remote.groups.swap_remove(i).1)
-                            .unwrap_or_default();
-                        if !nodes.is_empty() {
-                            let slots = group.members.len() + nodes.len();
-                            let i = self.pick_index(&group.cursor, msg, slots);
-                            if i >= group.members.len() {
-                                if let Scope::Cluster(picked) = scope {
-                                    picked.push((
-                                        nodes[i - group.members.len()].clone(),
-                                        group.key.clone(),
-                                    ));
-                                }
-                                continue;
-                            }
-                            let member = &group.members[i];
-                            n += 1;
-                            send(
-                                member,
-                                delivery(msg.clone(), member, Some(group.key.clone())),
-                            );
-                            continue;
-                        }
-                        if let Some(member) = self.pick(group, msg, None) {
-                            n += 1;
-                            send(
-                                member,
-                                delivery(msg.clone(), member, Some(group.key.clone())),
-                            );
-                        }
-                    }
-                }
-            }
-        });
-        n
-    }
-
     fn dropped_delivery(&self, client_id: &str, msg: &Message, reason: DropReason) {
         dropped::delivery(&self.metrics, &self.hooks, client_id, msg, reason);
     }
@@ -460,9 +372,56 @@ impl SharedGroup {
     }
 }
 
+/// Adds `sub` to `partition` under its write lock; a filter's first
+/// subscription here is news for the other nodes of a cluster. True when the
+/// subscription is new.
+pub(crate) fn subscribe_in(
+    partition: &Partition,
+    cluster: Option<&Arc<dyn ClusterLink>>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    sub: Subscriber,
+) -> bool {
+    let mut trie = partition.write();
+    let before = present(&trie, filter, group.as_ref());
+    let new = add_route(&mut trie, filter, group.clone(), sub);
+    if let (Some(cluster), false) = (cluster, before) {
+        cluster.route_changed(filter, group.as_ref(), true);
+    }
+    new
+}
+
+/// Removes `client_id`'s subscription from `partition` under its write lock;
+/// a filter's last one here is news for the other nodes. True if it existed.
+pub(crate) fn unsubscribe_in(
+    partition: &Partition,
+    cluster: Option<&Arc<dyn ClusterLink>>,
+    filter: &str,
+    group: Option<Arc<str>>,
+    client_id: &Arc<str>,
+) -> bool {
+    let mut trie = partition.write();
+    let existed = remove_route(&mut trie, filter, group.clone(), client_id);
+    if let (Some(cluster), true) = (cluster, existed) {
+        if !present(&trie, filter, group.as_ref()) {
+            cluster.route_changed(filter, group.as_ref(), false);
+        }
+    }
+    existed
+}
+
+/// Whether `filter` holds a plain subscription (`group` none) or members of
+/// `group`: what the other nodes of a cluster know of this node.
+fn present(trie: &TopicTrie<RouteKey, Route>, filter: &str, group: Option<&Arc<str>>) -> bool {
+    trie.get(filter).is_some_and(|entries| match group {
+        None => entries.keys().any(|k| matches!(k, RouteKey::Client(_))),
+        Some(g) => entries.contains_key(&RouteKey::Group(g.clone())),
+    })
+}
+
 /// Adds `sub` under `filter` (in `group` if shared) to `trie`. Returns true when the
 /// subscription did not exist before (for Retain Handling 1).
-pub(crate) fn add_route(
+fn add_route(
     trie: &mut TopicTrie<RouteKey, Route>,
     filter: &str,
     group: Option<Arc<str>>,
@@ -503,7 +462,7 @@ pub(crate) fn add_route(
 }
 
 /// Removes `client_id`'s subscription under `filter` (in `group` if shared).
-pub(crate) fn remove_route(
+fn remove_route(
     trie: &mut TopicTrie<RouteKey, Route>,
     filter: &str,
     group: Option<Arc<str>>,
@@ -540,8 +499,13 @@ pub fn delivery(
         message,
         qos: sub.options.qos,
         retain_as_published: sub.options.retain_as_published,
-        subscription_id: sub.subscription_id,
+        subscription_ids: sub.subscription_id.into(),
         shared,
         from_retained: false,
     }
 }
+
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,16 @@
-//! A topic shard: the one writer of one partition of the topic index.
+//! A topic shard: serialises a session's own writes to one partition of the
+//! topic index (subscriptions made through the broker API, those of a session
+//! restored from another node, the removals when a session ends or starts
+//! clean). A client's SUBSCRIBE and UNSUBSCRIBE are written by its connection
+//! itself ([`super::Router::subscribe`]), so they are in force when the SUBACK
+//! leaves, with no actor hop; both go through the partition's write lock.
 
-use super::{add_route, remove_route, Partition, Route, RouteKey, Subscriber};
+use super::{subscribe_in, unsubscribe_in, Partition, Subscriber};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::cluster::ClusterLink;
-use roost_core::trie::TopicTrie;
 use std::sync::Arc;
 
-/// The actor that serialises subscribe/unsubscribe for one index partition.
+/// The actor that serialises the session's writes to one index partition.
 #[derive(Clone, Copy)]
 pub struct Shard;
 
@@ -62,7 +66,7 @@ impl Actor for Shard {
         msg: ShardMsg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let hook = st.cluster.as_ref();
+        let cluster = st.cluster.as_ref();
         match msg {
             ShardMsg::Subscribe {
                 filter,
@@ -70,13 +74,7 @@ impl Actor for Shard {
                 subscriber,
                 reply,
             } => {
-                let mut trie = st.partition.write();
-                let before = present(&trie, &filter, group.as_ref());
-                let new = add_route(&mut trie, &filter, group.clone(), subscriber);
-                if let (Some(hook), false) = (hook, before) {
-                    hook.route_changed(&filter, group.as_ref(), true);
-                }
-                drop(trie);
+                let new = subscribe_in(&st.partition, cluster, &filter, group, subscriber);
                 let _ = reply.send(new);
             }
             ShardMsg::Unsubscribe {
@@ -85,26 +83,10 @@ impl Actor for Shard {
                 client_id,
                 reply,
             } => {
-                let mut trie = st.partition.write();
-                let existed = remove_route(&mut trie, &filter, group.clone(), &client_id);
-                if let (Some(hook), true) = (hook, existed) {
-                    if !present(&trie, &filter, group.as_ref()) {
-                        hook.route_changed(&filter, group.as_ref(), false);
-                    }
-                }
-                drop(trie);
+                let existed = unsubscribe_in(&st.partition, cluster, &filter, group, &client_id);
                 let _ = reply.send(existed);
             }
         }
         Ok(())
     }
-}
-
-/// Whether `filter` holds a plain subscription (`group` none) or members of
-/// `group`: what the other nodes of a cluster know of this node.
-fn present(trie: &TopicTrie<RouteKey, Route>, filter: &str, group: Option<&Arc<str>>) -> bool {
-    trie.get(filter).is_some_and(|entries| match group {
-        None => entries.keys().any(|k| matches!(k, RouteKey::Client(_))),
-        Some(g) => entries.contains_key(&RouteKey::Group(g.clone())),
-    })
 }

@@ -4,8 +4,9 @@
 
 use crate::context::ConnId;
 use crate::router::Waiter;
+use roost_core::delivery::SubscriptionIds;
 use roost_core::{BoxFuture, ClientInfo, Message};
-use roost_protocol::{QoS, ReasonCode, SubAck, UnsubAck};
+use roost_protocol::{QoS, ReasonCode};
 use std::sync::Arc;
 
 /// A packet the session asks the connection to send.
@@ -17,11 +18,9 @@ pub enum Outgoing {
         packet_id: u16,
         dup: bool,
         retain: bool,
-        subscription_id: Option<u32>,
+        subscription_ids: SubscriptionIds,
     },
     PubRel(u16, ReasonCode),
-    SubAck(Box<SubAck>),
-    UnsubAck(Box<UnsubAck>),
 }
 
 /// A session's bound connection.

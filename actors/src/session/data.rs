@@ -258,7 +258,7 @@ impl SessionData {
     /// One PUBLISH: its RETAIN flag set for a retained message sent because of a
     /// new subscription [MQTT-3.3.1-8], or kept as published when the
     /// subscription asks [MQTT-3.3.1-12, MQTT-3.3.1-13]; its subscription
-    /// identifier carried [MQTT-3.3.4-5].
+    /// identifiers carried [MQTT-3.3.4-3, MQTT-3.3.4-4, MQTT-3.3.4-5].
     fn send_publish(out: &mut Effects, d: Delivery, qos: QoS, packet_id: u16, dup: bool) {
         let retain = d.from_retained || (d.retain_as_published && d.message.retain);
         out.outbox.push(Outgoing::Publish {
@@ -267,7 +267,7 @@ impl SessionData {
             packet_id,
             dup,
             retain,
-            subscription_id: d.subscription_id,
+            subscription_ids: d.subscription_ids,
         });
     }
 

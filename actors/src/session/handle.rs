@@ -28,7 +28,7 @@ use crate::router::{Mailbox, Waiter};
 use parking_lot::{Mutex, RwLock};
 use ractor::{ActorRef, ActorStatus, RpcReplyPort};
 use roost_core::ClientInfo;
-use roost_protocol::{ReasonCode, Subscribe, Unsubscribe};
+use roost_protocol::ReasonCode;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -41,10 +41,6 @@ const WAKE_PATIENCE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub enum Inbound {
     Deliver(Delivery),
-    // Boxed (as the SUBACK/UNSUBACK of `Outgoing`): rare and large, they would
-    // make every queued delivery as big as a SUBSCRIBE with its properties.
-    Subscribe(Box<Subscribe>),
-    Unsubscribe(Box<Unsubscribe>),
     PubAck(u16),
     /// PUBREC with its reason code: an error code (>= 0x80) ends the exchange.
     PubRec(u16, ReasonCode),
@@ -59,7 +55,7 @@ pub enum Inbound {
     },
 }
 
-/// Two queues: control messages (acks, subscribes, detaches) are handled before
+/// Two queues: control messages (acks, detaches) are handled before
 /// deliveries, so a flood of deliveries never delays the PUBACK that frees an
 /// inflight slot (which would cap a busy subscriber at one window per backlog).
 /// Order is kept within each queue; between them none is owed (acks and
@@ -438,28 +434,18 @@ impl SessionHandle {
         true
     }
 
-    /// The next unhandled message, control first (left in place until [`Self::pop`]).
-    pub(crate) fn peek(&self) -> Option<Inbound> {
-        let mut inbox = self.inbox.lock();
-        let next = inbox.control.front().or(inbox.deliveries.front()).cloned();
-        if next.is_none() {
-            inbox.wake_pending = false;
-        }
-        next
-    }
-
-    /// Removes and returns up to `max` messages from the front whose handling
-    /// never awaits (everything but SUBSCRIBE and UNSUBSCRIBE). The caller
-    /// handles them without an `.await` in between, so a kill cannot land
-    /// halfway and popping them first loses nothing.
-    pub(crate) fn take_sync_run(&self, max: usize, out: &mut Vec<Inbound>) {
+    /// Removes and returns up to `max` messages from the front, control
+    /// first. Their handling never awaits: the caller handles them without an
+    /// `.await` in between, so a kill cannot land halfway and popping them
+    /// first loses nothing. Taking none means the inbox is empty: the next
+    /// message sends a new Wake.
+    pub(crate) fn take_run(&self, max: usize, out: &mut Vec<Inbound>) {
         let mut inbox = self.inbox.lock();
         // One allocation for the run instead of growing through 4, 8, 16...
         out.reserve(inbox.len().min(max));
         while out.len() < max {
-            match inbox.control.front() {
-                Some(Inbound::Subscribe(_) | Inbound::Unsubscribe(_)) => break,
-                Some(_) => out.push(inbox.control.pop_front().expect("front exists")),
+            match inbox.control.pop_front() {
+                Some(c) => out.push(c),
                 None => match inbox.deliveries.pop_front() {
                     Some(d) => {
                         // Still queued, for publishers, until the run ends.
@@ -470,14 +456,9 @@ impl SessionHandle {
                 },
             }
         }
-        self.depth.store(inbox.len(), Ordering::Relaxed);
-    }
-
-    /// Removes the SUBSCRIBE/UNSUBSCRIBE returned by the last [`Self::peek`],
-    /// once handled (they travel in the control queue).
-    pub(crate) fn pop(&self) {
-        let mut inbox = self.inbox.lock();
-        inbox.control.pop_front();
+        if out.is_empty() {
+            inbox.wake_pending = false;
+        }
         self.depth.store(inbox.len(), Ordering::Relaxed);
     }
 

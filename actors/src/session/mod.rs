@@ -192,7 +192,7 @@ impl Actor for Session {
             }
         }
         st.handle.idle.touch(st.cx.ctx.uptime_ms());
-        Box::pin(st.drain_inbox()).await;
+        st.drain_inbox();
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl Actor for Session {
             st.handle.idle.touch(st.cx.ctx.uptime_ms());
         }
         match msg {
-            SessionMsg::Wake => Box::pin(st.drain_inbox()).await,
+            SessionMsg::Wake => st.drain_inbox(),
             SessionMsg::Bind(args, reply) => {
                 // Boxed, like the other rare and large paths: the actor's task
                 // holds its largest handler future for its whole life.
@@ -349,49 +349,32 @@ impl SessionState {
         }
     }
 
-    /// Handles inbox messages in order. Runs of messages whose handling never
-    /// awaits are taken out and handled under one lock, with no `.await` in
-    /// between (a kill cannot interrupt them). SUBSCRIBE and UNSUBSCRIBE stay in
-    /// the inbox until handled, so one a kill interrupted is handled again by
-    /// the next actor (both are idempotent).
-    async fn drain_inbox(&mut self) {
+    /// Handles inbox messages in order, in runs taken out and handled under
+    /// one lock with no `.await` in between (a kill cannot interrupt them).
+    fn drain_inbox(&mut self) {
         let mut handled = 0;
         let mut run = Vec::new();
         while handled < DRAIN_BATCH {
-            self.handle.take_sync_run(DRAIN_BATCH - handled, &mut run);
-            if !run.is_empty() {
-                handled += run.len();
-                self.cx.now = None;
-                let mut d = self.handle.live.lock();
-                for msg in run.drain(..) {
-                    Self::process_sync(&mut d, &mut self.cx, msg);
-                }
-                self.handle
-                    .note_backlog(d.data.mqueue.len(), d.binding.is_some());
-                continue;
-            }
-            let Some(msg) = self.handle.peek() else {
+            self.handle.take_run(DRAIN_BATCH - handled, &mut run);
+            if run.is_empty() {
                 self.flush();
                 return;
-            };
-            match msg {
-                Inbound::Subscribe(s) => Box::pin(self.subscribe(*s)).await,
-                Inbound::Unsubscribe(u) => Box::pin(self.unsubscribe(*u)).await,
-                // Arrived after the inbox was found empty: the next run takes it.
-                _ => continue,
             }
-            // SUBACK/UNSUBACK leave before the request leaves the inbox, so a kill
-            // in between repeats the request rather than losing the answer.
-            self.flush();
-            self.handle.pop();
-            handled += 1;
+            handled += run.len();
+            self.cx.now = None;
+            let mut d = self.handle.live.lock();
+            for msg in run.drain(..) {
+                Self::process(&mut d, &mut self.cx, msg);
+            }
+            self.handle
+                .note_backlog(d.data.mqueue.len(), d.binding.is_some());
         }
         self.flush();
         // More is waiting: come back after other mailbox messages had a turn.
         let _ = self.cx.myself.cast(SessionMsg::Wake);
     }
 
-    fn process_sync(d: &mut LiveSession, cx: &mut Cx, msg: Inbound) {
+    fn process(d: &mut LiveSession, cx: &mut Cx, msg: Inbound) {
         match msg {
             Inbound::Deliver(delivery) => d.deliver(cx, delivery),
             Inbound::PubAck(id) => d.puback(cx, id),
@@ -403,14 +386,13 @@ impl SessionState {
                 expiry,
                 awaiting_rel,
             } => d.detach(cx, conn, publish_will, expiry, awaiting_rel),
-            Inbound::Subscribe(_) | Inbound::Unsubscribe(_) => unreachable!("not synchronous"),
         }
     }
 
     async fn bind(&mut self, args: BindArgs) -> BindReply {
         // The old connection may have ended already and queued its Detach (with
         // its inbound QoS 2 state): take that in before deciding on a takeover.
-        self.drain_inbox().await;
+        self.drain_inbox();
         let kicked = self.kick_connection().await;
         if !matches!(kicked, Kicked::Nobody) {
             self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
@@ -482,7 +464,7 @@ impl SessionState {
             Some(ids) => Kicked::Answered(ids),
             None => {
                 old.conn.stop();
-                self.drain_inbox().await;
+                self.drain_inbox();
                 Kicked::Gone
             }
         }
@@ -491,7 +473,7 @@ impl SessionState {
     /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
     /// ends the session here and hands over its subscriptions and messages.
     async fn hand_over(&mut self, resume: bool) -> Option<SessionSnapshot> {
-        self.drain_inbox().await;
+        self.drain_inbox();
         self.kick_connection().await;
         let transferred = {
             let mut d = self.handle.live.lock();

@@ -1,16 +1,20 @@
-//! A session's subscriptions: adding and removing them in the topic index
-//! (through the shard that owns the filter), SUBSCRIBE and UNSUBSCRIBE from
-//! the client, and the same on the client's behalf through the broker API.
+//! A session's subscriptions: adding and removing them in the topic index and
+//! in the session's records. The client's SUBSCRIBE and UNSUBSCRIBE are carried
+//! out in its connection's context ([`SessionHandle::subscribe`]), which writes
+//! the index directly, so a subscription is in force when its SUBACK leaves and
+//! no actor is woken; the session's own writes (the broker API, a restore, the
+//! removals at its end) go through the filter's shard.
 
 use super::data::SubscriptionRecord;
-use super::{Delivery, Outgoing, SessionState};
+use super::{Delivery, SessionHandle, SessionState};
+use crate::context::BrokerContext;
 use crate::router::shard::{shard_name, ShardMsg};
 use crate::router::Subscriber;
 use ractor::{ActorRef, RpcReplyPort};
 use roost_core::hooks::HookPoint;
 use roost_protocol::topic::parse_subscription_filter;
 use roost_protocol::{
-    QoS, ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
+    QoS, ReasonCode, RetainHandling, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,12 +53,7 @@ impl SessionState {
         raw: String,
         record: SubscriptionRecord,
     ) -> Option<bool> {
-        let subscriber = Subscriber {
-            client_id: self.cx.client_id.clone(),
-            session: self.handle.clone(),
-            options: record.options,
-            subscription_id: record.subscription_id,
-        };
+        let subscriber = self.handle.subscriber(&record);
         let is_new = self
             .shard_call(&record.filter, |reply| ShardMsg::Subscribe {
                 filter: record.filter.clone(),
@@ -84,18 +83,6 @@ impl SessionState {
         .unwrap_or(false)
     }
 
-    /// The client's SUBSCRIBE: SUBACK, then the retained messages it asked for.
-    pub(super) async fn subscribe(&mut self, s: Subscribe) {
-        let sub_id = s.properties.subscription_identifiers.first().copied();
-        let (codes, retained) = self.add_filters(s.filters, sub_id).await;
-        self.cx.out.outbox.push(Outgoing::SubAck(Box::new(SubAck {
-            packet_id: s.packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        })));
-        self.deliver_retained(retained);
-    }
-
     /// A subscribe on the client's behalf (the broker API): the reason codes
     /// go to the caller, the retained messages to the client.
     pub(super) async fn subscribe_for_api(
@@ -117,110 +104,37 @@ impl SessionState {
         }
     }
 
-    /// Adds each filter that passes the broker's limits: a reason code per
-    /// filter, and the retained messages to send for them [MQTT-3.3.1-9..11].
+    /// Adds each filter that passes the broker's limits through its shard: a
+    /// reason code per filter, and the retained messages to send for them.
     async fn add_filters(
         &mut self,
         filters: Vec<(String, SubscriptionOptions)>,
         sub_id: Option<u32>,
     ) -> (Vec<ReasonCode>, Vec<Delivery>) {
         let ctx = self.cx.ctx.clone();
-        let mqtt = &ctx.config.mqtt;
-        let max_qos = QoS::from_u8(mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce);
         let mut codes = Vec::with_capacity(filters.len());
         let mut retained: Vec<Delivery> = Vec::new();
-        for (raw, mut options) in filters {
-            let parsed = match parse_subscription_filter(&raw) {
-                Ok(p) => p,
-                Err(_) => {
-                    codes.push(ReasonCode::TopicFilterInvalid);
+        for (raw, options) in filters {
+            let record = match self.handle.check_filter(&ctx, &raw, options, sub_id) {
+                Ok(record) => record,
+                Err(code) => {
+                    codes.push(code);
                     continue;
                 }
             };
-            let levels = parsed.filter.split('/').count();
-            let (count, exists) = {
-                let d = self.handle.live.lock();
-                (
-                    d.data.subscriptions.len(),
-                    d.data.subscriptions.contains_key(&raw),
-                )
-            };
-            let code = if parsed.group.is_some() && !mqtt.shared_subscription {
-                Some(ReasonCode::SharedSubscriptionsNotSupported)
-            } else if !mqtt.wildcard_subscription && parsed.filter.contains(['+', '#']) {
-                Some(ReasonCode::WildcardSubscriptionsNotSupported)
-            } else if mqtt.max_topic_levels != 0 && levels > mqtt.max_topic_levels {
-                Some(ReasonCode::TopicFilterInvalid)
-            } else if mqtt.max_subscriptions != 0 && count >= mqtt.max_subscriptions && !exists {
-                Some(ReasonCode::QuotaExceeded)
-            } else {
-                None
-            };
-            if let Some(code) = code {
-                codes.push(code);
-                continue;
-            }
-            options.qos = options.qos.min(max_qos);
-            let group: Option<Arc<str>> = parsed.group.map(Into::into);
-            let filter = parsed.filter.to_string();
-            let record = SubscriptionRecord {
-                filter: filter.clone(),
-                group: group.clone(),
-                options,
-                subscription_id: sub_id,
-            };
-            let Some(is_new) = self.add_subscription(raw.clone(), record).await else {
+            let Some(is_new) = self.add_subscription(raw.clone(), record.clone()).await else {
                 codes.push(ReasonCode::UnspecifiedError);
                 continue;
             };
-            if let Some(client) = self.handle.client() {
-                ctx.hooks.notify(HookPoint::SessionSubscribed, |h| {
-                    h.session_subscribed(&client, &raw, &options)
-                });
-            }
-            codes.push(match options.qos {
-                QoS::AtMostOnce => ReasonCode::Success,
-                QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
-                QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
-            });
-            // Retained messages at subscribe time [MQTT-3.3.1-9..11]; never for
-            // shared subscriptions (as EMQX).
-            let send_retained = group.is_none()
-                && match options.retain_handling {
-                    RetainHandling::SendAtSubscribe => true,
-                    RetainHandling::SendIfNew => is_new,
-                    RetainHandling::DoNotSend => false,
-                };
-            if send_retained {
-                for m in ctx.retained.matching(&filter) {
-                    retained.push(Delivery {
-                        message: m,
-                        qos: options.qos,
-                        retain_as_published: true,
-                        subscription_id: sub_id,
-                        shared: None,
-                        from_retained: true,
-                    });
-                }
-            }
+            codes.push(
+                self.handle
+                    .subscribed(&ctx, &raw, &record, is_new, &mut retained),
+            );
         }
         (codes, retained)
     }
 
-    /// The client's UNSUBSCRIBE.
-    pub(super) async fn unsubscribe(&mut self, u: Unsubscribe) {
-        let codes = self.remove_filters(u.filters).await;
-        self.cx
-            .out
-            .outbox
-            .push(Outgoing::UnsubAck(Box::new(UnsubAck {
-                packet_id: u.packet_id,
-                reason_codes: codes,
-                ..Default::default()
-            })));
-    }
-
-    /// Removes each filter: a reason code per filter.
+    /// Removes each filter through its shard: a reason code per filter.
     pub(super) async fn remove_filters(&mut self, filters: Vec<String>) -> Vec<ReasonCode> {
         let mut codes = Vec::with_capacity(filters.len());
         for raw in filters {
@@ -239,18 +153,176 @@ impl SessionState {
             match record {
                 Some(r) => {
                     self.remove_route(&r.filter, r.group).await;
-                    self.handle.live.lock().data.subscriptions.remove(&raw);
+                    self.handle.unsubscribed(&self.cx.ctx, &raw);
                     codes.push(ReasonCode::Success);
-                    if let Some(client) = self.handle.client() {
-                        let hooks = &self.cx.ctx.hooks;
-                        hooks.notify(HookPoint::SessionUnsubscribed, |h| {
-                            h.session_unsubscribed(&client, &raw)
-                        });
-                    }
                 }
                 None => codes.push(ReasonCode::NoSubscriptionExisted),
             }
         }
         codes
+    }
+}
+
+impl SessionHandle {
+    /// The client's SUBSCRIBE, carried out in its connection's context: each
+    /// filter that passes the broker's limits is written into the topic index
+    /// at once and recorded. A reason code per filter, and the retained
+    /// messages to deliver for them [MQTT-3.3.1-9..11] (after the SUBACK).
+    pub fn subscribe(
+        self: &Arc<Self>,
+        ctx: &BrokerContext,
+        s: Subscribe,
+    ) -> (Vec<ReasonCode>, Vec<Delivery>) {
+        let sub_id = s.properties.subscription_identifiers.first().copied();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained: Vec<Delivery> = Vec::new();
+        for (raw, options) in s.filters {
+            let record = match self.check_filter(ctx, &raw, options, sub_id) {
+                Ok(record) => record,
+                Err(code) => {
+                    codes.push(code);
+                    continue;
+                }
+            };
+            let subscriber = self.subscriber(&record);
+            let is_new = ctx
+                .router
+                .subscribe(&record.filter, record.group.clone(), subscriber);
+            self.live
+                .lock()
+                .data
+                .subscriptions
+                .insert(raw.clone(), record.clone());
+            codes.push(self.subscribed(ctx, &raw, &record, is_new, &mut retained));
+        }
+        (codes, retained)
+    }
+
+    /// The client's UNSUBSCRIBE, carried out in its connection's context (see
+    /// [`Self::subscribe`]): a reason code per filter.
+    pub fn unsubscribe(&self, ctx: &BrokerContext, u: Unsubscribe) -> Vec<ReasonCode> {
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for raw in u.filters {
+            if parse_subscription_filter(&raw).is_err() {
+                codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            let record = self.live.lock().data.subscriptions.get(&raw).cloned();
+            match record {
+                Some(r) => {
+                    ctx.router.unsubscribe(&r.filter, r.group, &self.client_id);
+                    self.unsubscribed(ctx, &raw);
+                    codes.push(ReasonCode::Success);
+                }
+                None => codes.push(ReasonCode::NoSubscriptionExisted),
+            }
+        }
+        codes
+    }
+
+    /// How the topic index holds this session's subscription `record`.
+    fn subscriber(self: &Arc<Self>, record: &SubscriptionRecord) -> Subscriber {
+        Subscriber {
+            client_id: self.client_id.clone(),
+            session: self.clone(),
+            options: record.options,
+            subscription_id: record.subscription_id,
+        }
+    }
+
+    /// The subscription the filter `raw` (as the client wrote it) comes to
+    /// under the broker's limits (its QoS capped by `mqtt.max_qos_allowed`),
+    /// or the reason code that refuses it.
+    fn check_filter(
+        &self,
+        ctx: &BrokerContext,
+        raw: &str,
+        mut options: SubscriptionOptions,
+        sub_id: Option<u32>,
+    ) -> Result<SubscriptionRecord, ReasonCode> {
+        let mqtt = &ctx.config.mqtt;
+        let parsed = parse_subscription_filter(raw).map_err(|_| ReasonCode::TopicFilterInvalid)?;
+        let levels = parsed.filter.split('/').count();
+        let (count, exists) = {
+            let d = self.live.lock();
+            (
+                d.data.subscriptions.len(),
+                d.data.subscriptions.contains_key(raw),
+            )
+        };
+        if parsed.group.is_some() && !mqtt.shared_subscription {
+            return Err(ReasonCode::SharedSubscriptionsNotSupported);
+        }
+        if !mqtt.wildcard_subscription && parsed.filter.contains(['+', '#']) {
+            return Err(ReasonCode::WildcardSubscriptionsNotSupported);
+        }
+        if mqtt.max_topic_levels != 0 && levels > mqtt.max_topic_levels {
+            return Err(ReasonCode::TopicFilterInvalid);
+        }
+        if mqtt.max_subscriptions != 0 && count >= mqtt.max_subscriptions && !exists {
+            return Err(ReasonCode::QuotaExceeded);
+        }
+        let max_qos = QoS::from_u8(mqtt.max_qos_allowed).unwrap_or(QoS::ExactlyOnce);
+        options.qos = options.qos.min(max_qos);
+        Ok(SubscriptionRecord {
+            filter: parsed.filter.to_string(),
+            group: parsed.group.map(Into::into),
+            options,
+            subscription_id: sub_id,
+        })
+    }
+
+    /// After `record` went into the index (`is_new`: it was not there):
+    /// `session.subscribed`, the retained messages it asks for pushed onto
+    /// `retained` [MQTT-3.3.1-9..11], and the granted QoS's reason code.
+    fn subscribed(
+        &self,
+        ctx: &BrokerContext,
+        raw: &str,
+        record: &SubscriptionRecord,
+        is_new: bool,
+        retained: &mut Vec<Delivery>,
+    ) -> ReasonCode {
+        let options = record.options;
+        if let Some(client) = self.client() {
+            ctx.hooks.notify(HookPoint::SessionSubscribed, |h| {
+                h.session_subscribed(&client, raw, &options)
+            });
+        }
+        // Never for shared subscriptions (as EMQX).
+        let send_retained = record.group.is_none()
+            && match options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendIfNew => is_new,
+                RetainHandling::DoNotSend => false,
+            };
+        if send_retained {
+            for m in ctx.retained.matching(&record.filter) {
+                retained.push(Delivery {
+                    message: m,
+                    qos: options.qos,
+                    retain_as_published: true,
+                    subscription_ids: record.subscription_id.into(),
+                    shared: None,
+                    from_retained: true,
+                });
+            }
+        }
+        match options.qos {
+            QoS::AtMostOnce => ReasonCode::Success,
+            QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+            QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+        }
+    }
+
+    /// After the route of `raw` left the index: the record goes, and
+    /// `session.unsubscribed`.
+    fn unsubscribed(&self, ctx: &BrokerContext, raw: &str) {
+        self.live.lock().data.subscriptions.remove(raw);
+        if let Some(client) = self.client() {
+            ctx.hooks.notify(HookPoint::SessionUnsubscribed, |h| {
+                h.session_unsubscribed(&client, raw)
+            });
+        }
     }
 }

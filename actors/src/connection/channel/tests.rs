@@ -4,6 +4,7 @@
 
 use super::*;
 use bytes::Bytes;
+use roost_core::config::ServerKeepaliveMode;
 use roost_protocol::{PubRel, SubAck, SubscriptionOptions, UnsubAck, Unsubscribe};
 
 const SEED: u64 = 0x5eed;
@@ -492,7 +493,7 @@ fn subscribe_is_authorized_by_the_connection_and_unsubscribe_goes_to_the_session
         properties: Properties::default(),
     };
     match ch.handle_in(Packet::Unsubscribe(u), now) {
-        Effect::Session(Inbound::Unsubscribe(u)) => assert_eq!(u.packet_id, 2),
+        Effect::Unsubscribe(u) => assert_eq!(u.packet_id, 2),
         other => panic!("{other:?}"),
     }
 }
@@ -682,22 +683,63 @@ fn session_expiry_is_capped_and_v3_persistent_uses_config() {
     assert_eq!(a.expiry, 0);
 }
 
+/// The keep alive in force and the CONNACK's Server Keep Alive for a client
+/// of `version` asking for `requested` seconds.
+fn keepalive(cfg: &MqttConfig, version: ProtocolVersion, requested: u16) -> (u16, Option<u16>) {
+    let mut ch = Channel::new(cfg.clone(), SEED);
+    let mut c = connect(version, "a", true);
+    c.keep_alive = requested;
+    let a = ch.connect(&c).unwrap();
+    let announced = ch.connack(&a, false, &c).properties.server_keep_alive;
+    (a.keep_alive, announced)
+}
+
+// [MQTT-3.1.2-21] [MQTT-3.2.2-21]: by default the server's value is a maximum
+// for 5.0 clients; a client asking for less, or a 3.1.1 client (which cannot be
+// told), keeps its own.
 #[test]
-fn server_keepalive_overrides_client() {
+fn server_keepalive_is_a_maximum_for_v5_clients_only() {
     let cfg = MqttConfig {
-        server_keepalive: Some(7),
+        server_keepalive: Some(60),
         ..Default::default()
     };
-    let mut ch = Channel::new(cfg, SEED);
-    let c = connect(ProtocolVersion::V5, "a", true);
-    let a = ch.connect(&c).unwrap();
-    assert_eq!(a.keep_alive, 7);
-    assert_eq!(
-        ch.connack(&a, false, &c).properties.server_keep_alive,
-        Some(7)
-    );
-    assert_eq!(ch.keepalive_timeout(7), Some(Duration::from_secs_f64(10.5)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 300), (60, Some(60)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 0), (60, Some(60)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 5), (5, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 60), (60, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V3_1_1, 5), (5, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V3_1_1, 300), (300, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V3_1_1, 0), (0, None));
+    let ch = Channel::new(cfg, SEED);
+    assert_eq!(ch.keepalive_timeout(60), Some(Duration::from_secs(90)));
     assert_eq!(ch.keepalive_timeout(0), None);
+}
+
+// `server_keepalive_mode: override` (EMQX 5): every 5.0 client gets the
+// server's value; 3.1.1 clients still keep their own.
+#[test]
+fn server_keepalive_override_mode_replaces_every_v5_value() {
+    let cfg = MqttConfig {
+        server_keepalive: Some(7),
+        server_keepalive_mode: ServerKeepaliveMode::Override,
+        ..Default::default()
+    };
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 30), (7, Some(7)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 5), (7, Some(7)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 0), (7, Some(7)));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V3_1_1, 5), (5, None));
+    let ch = Channel::new(cfg, SEED);
+    assert_eq!(ch.keepalive_timeout(7), Some(Duration::from_secs_f64(10.5)));
+}
+
+// Without `server_keepalive`, every client keeps its own value and CONNACK
+// has no Server Keep Alive.
+#[test]
+fn no_server_keepalive_keeps_the_clients_value() {
+    let cfg = MqttConfig::default();
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 30), (30, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V5, 0), (0, None));
+    assert_eq!(keepalive(&cfg, ProtocolVersion::V3_1_1, 30), (30, None));
 }
 
 #[test]
@@ -727,7 +769,7 @@ fn outbound_aliases_respect_client_maximum_and_packet_size() {
             0,
             false,
             false,
-            None,
+            &[],
             now,
             &mut buf,
         ) {

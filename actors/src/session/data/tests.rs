@@ -4,6 +4,7 @@
 use super::*;
 use crate::session::queue::InflightState;
 use bytes::Bytes;
+use roost_core::delivery::SubscriptionIds;
 use roost_core::SharedKey;
 use roost_protocol::{Properties, SubscriptionOptions};
 
@@ -53,7 +54,7 @@ fn delivery(topic: &str, qos: QoS) -> Delivery {
         message: message(topic, qos),
         qos,
         retain_as_published: false,
-        subscription_id: None,
+        subscription_ids: SubscriptionIds::None,
         shared: None,
         from_retained: false,
     }
@@ -422,41 +423,51 @@ fn the_subscription_identifier_and_retain_flag_go_with_each_publish() {
             message: Arc::new(m),
             qos: QoS::AtLeastOnce,
             retain_as_published: false,
-            subscription_id: None,
+            subscription_ids: SubscriptionIds::None,
             shared: None,
             from_retained: false,
         }
     };
     let mut d = retained("rap-0");
-    d.subscription_id = Some(7);
+    d.subscription_ids = SubscriptionIds::One(7);
     s.deliver(d, &t, &mut out);
     let mut d = retained("rap-1");
     d.retain_as_published = true;
-    d.subscription_id = Some(268_435_455);
+    d.subscription_ids = SubscriptionIds::One(268_435_455);
     s.deliver(d, &t, &mut out);
     let mut d = delivery("from-retained", QoS::AtMostOnce);
     d.from_retained = true;
     s.deliver(d, &t, &mut out);
+    // [MQTT-3.3.4-4] one copy for overlapping subscriptions carries all their
+    // identifiers.
+    let mut d = delivery("merged", QoS::AtMostOnce);
+    d.subscription_ids = SubscriptionIds::from_ids([3, 2]);
+    s.deliver(d, &t, &mut out);
 
-    let flags: Vec<(String, bool, Option<u32>)> = out
+    let flags: Vec<(String, bool, Vec<u32>)> = out
         .outbox
         .drain(..)
         .filter_map(|o| match o {
             Outgoing::Publish {
                 message,
                 retain,
-                subscription_id,
+                subscription_ids,
                 ..
-            } => Some((message.topic.to_string(), retain, subscription_id)),
+            } => Some((
+                message.topic.to_string(),
+                retain,
+                subscription_ids.as_slice().to_vec(),
+            )),
             _ => None,
         })
         .collect();
     assert_eq!(
         flags,
         [
-            ("rap-0".to_string(), false, Some(7)),
-            ("rap-1".to_string(), true, Some(268_435_455)),
-            ("from-retained".to_string(), true, None)
+            ("rap-0".to_string(), false, vec![7]),
+            ("rap-1".to_string(), true, vec![268_435_455]),
+            ("from-retained".to_string(), true, vec![]),
+            ("merged".to_string(), false, vec![2, 3])
         ]
     );
 }
@@ -552,7 +563,6 @@ fn a_reconnect_resends_the_window_in_order_with_dup_and_pubrel() {
                 ..
             } => format!("PUBLISH {} id={packet_id} dup={dup}", message.topic),
             Outgoing::PubRel(id, _) => format!("PUBREL id={id}"),
-            other => format!("{other:?}"),
         })
         .collect();
     assert_eq!(

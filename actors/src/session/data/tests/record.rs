@@ -42,7 +42,8 @@ fn full_session(now: Instant) -> SessionData {
             message: Arc::new(expiring),
             qos: QoS::ExactlyOnce,
             retain_as_published: true,
-            subscription_id: Some(1),
+            // One copy standing for two overlapping subscriptions [MQTT-3.3.4-4].
+            subscription_ids: SubscriptionIds::from_ids([1, 9]),
             shared: None,
             from_retained: false,
         },
