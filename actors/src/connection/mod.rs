@@ -11,6 +11,7 @@ mod context;
 mod handle;
 pub mod peer;
 mod reader;
+mod subscribe;
 mod writer;
 
 pub use crate::context::ConnId;
@@ -29,8 +30,7 @@ pub use roost_core::client::{PeerCert, PeerInfo};
 use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
 use roost_core::Message;
 use roost_protocol::{
-    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode, SubAck,
-    Subscribe, UnsubAck, Unsubscribe,
+    ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -689,44 +689,6 @@ impl ConnState {
             }
             self.write(ack);
         }
-    }
-
-    /// Carries out an authorized SUBSCRIBE here, in the connection's context
-    /// (see [`SessionHandle::subscribe`]): its subscriptions are in force
-    /// before the SUBACK is written, with no actor hop; then the retained
-    /// messages go to the session. `denied` are the indexes of the filters
-    /// authorization refused (taken out of `s`), answered 0x87 (0x80 for 3.x).
-    fn subscribe(&mut self, s: Subscribe, denied: Vec<usize>) {
-        let Some(session) = self.session.clone() else {
-            return;
-        };
-        let packet_id = s.packet_id;
-        let (mut codes, retained) = session.subscribe(&self.ctx, s);
-        for i in denied {
-            codes.insert(i.min(codes.len()), ReasonCode::NotAuthorized);
-        }
-        self.write(Packet::SubAck(SubAck {
-            packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        }));
-        for d in retained {
-            session.deliver(d);
-        }
-    }
-
-    /// Carries out an UNSUBSCRIBE here, as [`Self::subscribe`].
-    fn unsubscribe(&mut self, u: Unsubscribe) {
-        let Some(session) = self.session.clone() else {
-            return;
-        };
-        let packet_id = u.packet_id;
-        let codes = session.unsubscribe(&self.ctx, u);
-        self.write(Packet::UnsubAck(UnsubAck {
-            packet_id,
-            reason_codes: codes,
-            ..Default::default()
-        }));
     }
 
     fn cast_session(&mut self, msg: Inbound) {
