@@ -116,17 +116,13 @@ impl ConnHandle {
                 // A kick closes a sleeping connection without waking it; an
                 // idle device's pings and (un)subscriptions are answered
                 // without waking it either.
-                let how = match &msg {
-                    ConnMsg::Kick { .. } => Asleep::Close,
-                    ConnMsg::Inbound(packets) if packets.iter().all(answered_asleep) => {
-                        Asleep::Answer
-                    }
-                    _ => Asleep::Wake,
-                };
-                let (next, first) = match how {
-                    Asleep::Close => (Slot::Ended, Some(msg)),
-                    Asleep::Answer => (Slot::Starting(Vec::new()), Some(msg)),
-                    Asleep::Wake => (Slot::Starting(vec![msg]), None),
+                let (how, next) = match msg {
+                    ConnMsg::Kick { .. } => (Asleep::Close(msg), Slot::Ended),
+                    ConnMsg::Inbound(packets) if packets.iter().all(answered_asleep) => (
+                        Asleep::Answer(ConnMsg::Inbound(packets)),
+                        Slot::Starting(Vec::new()),
+                    ),
+                    msg => (Asleep::Wake, Slot::Starting(vec![msg])),
                 };
                 let st = Self::unpark(&mut slot, next).expect("matched above");
                 drop(slot);
@@ -135,18 +131,18 @@ impl ConnHandle {
                     // Not from a broker task: nothing can run the connection.
                     return false;
                 };
-                match (how, first) {
-                    (Asleep::Close, Some(kick)) => {
+                match how {
+                    Asleep::Close(kick) => {
                         rt.spawn(async move {
                             let mut st = st;
                             st.handle_msg(kick).await;
                             // Dropped here: closed, its session told.
                         });
                     }
-                    (Asleep::Answer, Some(msg)) => {
+                    Asleep::Answer(msg) => {
                         rt.spawn(answer_asleep(me, st, msg));
                     }
-                    _ => {
+                    Asleep::Wake => {
                         st.ctx.metrics.inc_connections_woken();
                         rt.spawn(wake(me, st));
                     }
@@ -301,13 +297,13 @@ impl ConnHandle {
 }
 
 /// What a message does to a sleeping connection.
-#[derive(Clone, Copy)]
 enum Asleep {
-    /// A kick: the parked state is closed, no actor is started.
-    Close,
+    /// A kick: the parked state is closed with it, no actor is started.
+    Close(ConnMsg),
     /// Packets answered on the parked state in a task, no actor started.
-    Answer,
-    /// Anything else starts an actor on the parked state.
+    Answer(ConnMsg),
+    /// Anything else starts an actor on the parked state (the message waits
+    /// in the handle for it).
     Wake,
 }
 

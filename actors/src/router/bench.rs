@@ -31,17 +31,7 @@ impl Mailbox for Count {
 }
 
 fn router(mode: OverlappingSubscriptions) -> Router {
-    let mqtt = MqttConfig {
-        overlapping_subscriptions: mode,
-        ..MqttConfig::default()
-    };
-    Router::new(
-        8,
-        &mqtt,
-        Arc::new(Metrics::default()),
-        Arc::new(Hooks::default()),
-        None,
-    )
+    test_router(8, mode)
 }
 
 fn subscribe(r: &Router, client: &str, session: &Arc<Count>, filter: &str, id: u32) {

@@ -235,7 +235,9 @@ impl Router {
             .position(|(k, _)| **k == *group.key)
             .map(|i| remote.groups.swap_remove(i).1)
             .unwrap_or_default();
-        if !nodes.is_empty() {
+        let member = if nodes.is_empty() {
+            self.pick(group, msg, None)
+        } else {
             let slots = group.members.len() + nodes.len();
             let i = self.pick_index(&group.cursor, msg, slots);
             if i >= group.members.len() {
@@ -244,14 +246,9 @@ impl Router {
                 }
                 return;
             }
-            let member = &group.members[i];
-            out.send(
-                member,
-                delivery(msg.clone(), member, Some(group.key.clone())),
-            );
-            return;
-        }
-        if let Some(member) = self.pick(group, msg, None) {
+            Some(&group.members[i])
+        };
+        if let Some(member) = member {
             out.send(
                 member,
                 delivery(msg.clone(), member, Some(group.key.clone())),

@@ -1,11 +1,14 @@
-//! The router: the topic index and the shard actors that own its writes.
+//! The router: the topic index and the shard actors that serialise sessions'
+//! writes to it.
 //!
 //! The index is split into partitions by a filter's first level (filters starting
-//! with a wildcard share partition 0). Each partition is written only by its shard
-//! actor (subscribe/unsubscribe are serialised there), and read by publishers in
-//! their own context under a short read lock: a publish never waits in a shard's
-//! mailbox. The partitions live outside the shard actors, so a restarted shard
-//! finds its part of the index intact. How a publish reaches this node's
+//! with a wildcard share partition 0). A partition is written under its write
+//! lock: by a connection carrying out its client's SUBSCRIBE or UNSUBSCRIBE
+//! ([`Router::subscribe`]), or by the partition's shard actor for a session's
+//! own writes (see `shard.rs`). Publishers read it in their own context under a
+//! short read lock: a publish never waits in a shard's mailbox. The partitions
+//! live outside the shard actors, so a restarted shard finds its part of the
+//! index intact. How a publish reaches this node's
 //! sessions (one copy per client for overlapping subscriptions) is in
 //! `deliver.rs`.
 
@@ -503,6 +506,23 @@ pub fn delivery(
         shared,
         from_retained: false,
     }
+}
+
+/// A router for the unit tests and the benchmark: `shards` partitions,
+/// `overlapping` as the rule, every other `mqtt.*` default, no cluster.
+#[cfg(test)]
+fn test_router(shards: usize, overlapping: OverlappingSubscriptions) -> Router {
+    let mqtt = MqttConfig {
+        overlapping_subscriptions: overlapping,
+        ..MqttConfig::default()
+    };
+    Router::new(
+        shards,
+        &mqtt,
+        Arc::new(Metrics::default()),
+        Arc::new(Hooks::default()),
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -31,17 +31,7 @@ impl Recorder {
 
 /// A router with 4 partitions (so `a/...` and `+/...` filters live apart).
 fn router(overlapping: OverlappingSubscriptions) -> Router {
-    let mqtt = MqttConfig {
-        overlapping_subscriptions: overlapping,
-        ..MqttConfig::default()
-    };
-    Router::new(
-        4,
-        &mqtt,
-        Arc::new(Metrics::default()),
-        Arc::new(Hooks::default()),
-        None,
-    )
+    test_router(4, overlapping)
 }
 
 /// One client's session.

@@ -138,26 +138,13 @@ impl SessionState {
     pub(super) async fn remove_filters(&mut self, filters: Vec<String>) -> Vec<ReasonCode> {
         let mut codes = Vec::with_capacity(filters.len());
         for raw in filters {
-            if parse_subscription_filter(&raw).is_err() {
-                codes.push(ReasonCode::TopicFilterInvalid);
-                continue;
-            }
-            let record = self
-                .handle
-                .live
-                .lock()
-                .data
-                .subscriptions
-                .get(&raw)
-                .cloned();
-            match record {
-                Some(r) => {
+            codes.push(match self.handle.subscription_of(&raw) {
+                Ok(r) => {
                     self.remove_route(&r.filter, r.group).await;
-                    self.handle.unsubscribed(&self.cx.ctx, &raw);
-                    codes.push(ReasonCode::Success);
+                    self.handle.unsubscribed(&self.cx.ctx, &raw)
                 }
-                None => codes.push(ReasonCode::NoSubscriptionExisted),
-            }
+                Err(code) => code,
+            });
         }
         codes
     }
@@ -203,19 +190,13 @@ impl SessionHandle {
     pub fn unsubscribe(&self, ctx: &BrokerContext, u: Unsubscribe) -> Vec<ReasonCode> {
         let mut codes = Vec::with_capacity(u.filters.len());
         for raw in u.filters {
-            if parse_subscription_filter(&raw).is_err() {
-                codes.push(ReasonCode::TopicFilterInvalid);
-                continue;
-            }
-            let record = self.live.lock().data.subscriptions.get(&raw).cloned();
-            match record {
-                Some(r) => {
+            codes.push(match self.subscription_of(&raw) {
+                Ok(r) => {
                     ctx.router.unsubscribe(&r.filter, r.group, &self.client_id);
-                    self.unsubscribed(ctx, &raw);
-                    codes.push(ReasonCode::Success);
+                    self.unsubscribed(ctx, &raw)
                 }
-                None => codes.push(ReasonCode::NoSubscriptionExisted),
-            }
+                Err(code) => code,
+            });
         }
         codes
     }
@@ -315,14 +296,25 @@ impl SessionHandle {
         }
     }
 
+    /// The recorded subscription an UNSUBSCRIBE's filter `raw` names, or the
+    /// reason code of its UNSUBACK entry if there is none.
+    fn subscription_of(&self, raw: &str) -> Result<SubscriptionRecord, ReasonCode> {
+        if parse_subscription_filter(raw).is_err() {
+            return Err(ReasonCode::TopicFilterInvalid);
+        }
+        let record = self.live.lock().data.subscriptions.get(raw).cloned();
+        record.ok_or(ReasonCode::NoSubscriptionExisted)
+    }
+
     /// After the route of `raw` left the index: the record goes, and
-    /// `session.unsubscribed`.
-    fn unsubscribed(&self, ctx: &BrokerContext, raw: &str) {
+    /// `session.unsubscribed`. Returns the UNSUBACK entry for it (success).
+    fn unsubscribed(&self, ctx: &BrokerContext, raw: &str) -> ReasonCode {
         self.live.lock().data.subscriptions.remove(raw);
         if let Some(client) = self.client() {
             ctx.hooks.notify(HookPoint::SessionUnsubscribed, |h| {
                 h.session_unsubscribed(&client, raw)
             });
         }
+        ReasonCode::Success
     }
 }
