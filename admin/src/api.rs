@@ -1,10 +1,10 @@
-//! The handlers of `/api/v5/...` and of the actor-tree page. Errors are JSON
+//! The handlers of `/api/v5/...`. Errors are JSON
 //! `{"code": "...", "message": "..."}` like EMQX's API.
 
 use crate::Admin;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_core::api::{ActorNode, TreeError};
 use roost_core::cluster::{ClusterLink, ClusterStatus};
@@ -64,16 +64,6 @@ pub async fn not_found() -> Failure {
         StatusCode::NOT_FOUND,
         ApiError::new("NOT_FOUND", "no such page or API endpoint"),
     )
-}
-
-/// `GET /`: the page.
-pub async fn index() -> Redirect {
-    Redirect::to("/actors")
-}
-
-/// `GET /actors`: the live actor-tree page (self-contained HTML, inline JS/CSS).
-pub async fn page() -> Html<&'static str> {
-    Html(include_str!("actors.html"))
 }
 
 /// Query of `GET /api/v5/actors`.

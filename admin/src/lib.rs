@@ -13,6 +13,7 @@
 mod access;
 mod api;
 mod auth;
+mod dashboard;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -107,13 +108,12 @@ impl Actor for HttpServer {
     }
 }
 
-/// The routes, all behind basic auth (the fallback too: without credentials,
-/// nothing about the server is revealed, not even which paths exist).
+/// The routes: the dashboard's page and files without credentials (it logs
+/// in itself), everything else behind basic auth (the fallback too: without
+/// credentials, nothing more is revealed, not even which paths exist).
 fn router(ctx: Arc<Admin>) -> Router {
     let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
-    Router::new()
-        .route("/", get(api::index))
-        .route("/actors", get(api::page))
+    let api = Router::new()
         .route("/api/v5/actors", get(api::actors))
         .route("/api/v5/actors/kill", post(api::kill))
         .route("/api/v5/stats", get(api::stats))
@@ -153,7 +153,8 @@ fn router(ctx: Arc<Admin>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(auth),
             auth::require,
-        ))
+        ));
+    dashboard::routes().merge(api)
 }
 
 /// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
