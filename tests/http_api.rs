@@ -22,8 +22,6 @@ async fn every_request_needs_basic_auth() {
         "/api/v5/actors",
         "/api/v5/stats",
         "/api/v5/nodes",
-        "/actors",
-        "/",
         "/nowhere",
     ] {
         for auth in [
@@ -204,16 +202,10 @@ async fn nodes_and_page() {
     assert_eq!(n["node"], "roost@test");
     assert!(n["uptime"].is_u64() && n["version"].is_string(), "{n}");
 
-    let r = get(addr, "/").await;
-    assert!(matches!(r.status, 301..=308), "GET /: {}", r.status);
-    assert_eq!(r.header("location"), Some("/actors"));
+    // The actor-tree page is the dashboard's now (tests/dashboard.rs).
     let r = get(addr, "/actors").await;
-    assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap().starts_with("text/html"));
-    assert!(
-        r.body.contains("/api/v5/actors"),
-        "the page fetches the tree"
-    );
+    assert!(matches!(r.status, 301..=308), "GET /actors: {}", r.status);
+    assert_eq!(r.header("location"), Some("/#/actors"));
     assert_eq!(get(addr, "/nowhere").await.status, 404);
 }
 

@@ -63,6 +63,10 @@ const Roost = (() => {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      // The token travels in the header we set; "omit" also keeps the
+      // browser from prompting on a 401 with a basic challenge (Fetch spec:
+      // only requests that include credentials prompt).
+      credentials: "omit",
     });
     const date = r.headers.get("Date");
     if (date) skew = Date.parse(date) - Date.now();

@@ -12,7 +12,8 @@
     return badge(s, s === "connected" ? "ok" : s === "disconnected" ? "dim" : "warn");
   };
   const address = (c) => (c.ip_address ? c.ip_address + (c.port ? ":" + c.port : "") : "");
-  const proto = (c) => [c.proto_name, c.proto_ver].filter((x) => x !== undefined).join(" ");
+  const VERSIONS = { 3: "3.1", 4: "3.1.1", 5: "5.0" };
+  const proto = (c) => [c.proto_name, VERSIONS[c.proto_ver] || c.proto_ver].filter((x) => x !== undefined).join(" ");
 
   /** Asks, kicks, says so; answers whether the client was kicked. */
   async function kick(clientid) {

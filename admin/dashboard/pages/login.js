@@ -32,7 +32,6 @@ Roost.define("login", (ctx) => {
     h("label", null, "User name", user),
     h("label", null, "Password", pass),
     error,
-    submit,
-    h("p", { class: "dim hint" }, "A new broker has the user admin with password public: change it on the Users page.")));
+    submit));
   session.end();
 });

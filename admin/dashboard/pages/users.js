@@ -86,7 +86,8 @@ Roost.define("users", async (ctx) => {
     try {
       keys = rows(await get("/api/v5/api_key"));
     } catch (e) {
-      keysBox.replaceChildren(h("h2", null, "API keys"), Roost.failure(e, "API keys"));
+      keysBox.replaceChildren();
+    Roost.append(keysBox, [h("h2", null, "API keys"), Roost.failure(e, "API keys"));
       return;
     }
     const add = h("form", { class: "inline-form", onsubmit: async (e) => {
@@ -101,7 +102,8 @@ Roost.define("users", async (ctx) => {
       field("description", { name: "desc" }),
       field("expires", { name: "expired_at", type: "datetime-local" }),
       h("button", { type: "submit" }, "Create key"));
-    keysBox.replaceChildren(h("h2", null, "API keys"),
+    keysBox.replaceChildren();
+    Roost.append(keysBox, [h("h2", null, "API keys"),
       h("p", { class: "dim" }, "Scripts call the API with HTTP basic auth: the key as user name, the secret as password."),
       created ? h("div", { class: "notice ok" }, h("b", null, "Copy the secret now: it is not shown again. "),
         Roost.facts([["Key", h("code", null, created.api_key)], ["Secret", h("code", null, created.api_secret)]])) : null,
@@ -116,7 +118,7 @@ Roost.define("users", async (ctx) => {
             if (!(await Roost.confirm(`Delete the API key "${k.name}"? Scripts using it stop working.`, "Delete"))) return;
             if (await attempt("Deleting the key", () => api("DELETE", "/api/v5/api_key/" + seg(k.name)))) drawKeys();
           } }, "Delete") },
-      ], keys, { empty: "No API keys." }), add);
+      ], keys, { empty: "No API keys." }), add]);
   }
 
   await Promise.all([drawUsers(), drawKeys()]);
