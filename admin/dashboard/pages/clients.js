@@ -95,8 +95,9 @@
           ["Queued", c.mqueue_len !== undefined ? `${c.mqueue_len} / ${c.mqueue_max ?? "∞"}` : undefined],
           ["Queue dropped", c.mqueue_dropped],
           ["Awaiting PUBREL", c.awaiting_rel_cnt],
-          ["Received (messages / bytes)", c.recv_msg !== undefined ? `${fmt.num(c.recv_msg)} / ${fmt.bytes(c.recv_oct)}` : undefined],
-          ["Sent (messages / bytes)", c.send_msg !== undefined ? `${fmt.num(c.send_msg)} / ${fmt.bytes(c.send_oct)}` : undefined],
+          ["Received (messages / packets)", c.recv_msg !== undefined ? `${fmt.num(c.recv_msg)} / ${fmt.num(c.recv_pkt)}` : undefined],
+          ["Sent (messages / packets)", c.send_msg !== undefined ? `${fmt.num(c.send_msg)} / ${fmt.num(c.send_pkt)}` : undefined],
+          ["Hibernating", c.hibernating ? "yes (no actor until its next packet)" : undefined],
         ]))));
     const subs = h("div", { class: "panel" }, h("h2", null, "Subscriptions"));
     ctx.view.append(subs);

@@ -9,7 +9,7 @@
   const WINDOW_MS = 5 * 60 * 1000;
   const CARDS = [
     ["connections", "Connections", 0],
-    ["live_connections", "Live connections", 0],
+    ["sessions", "Sessions", 0],
     ["topics", "Topics", 0],
     ["subscriptions", "Subscriptions", 0],
     ["retained_msg_count", "Retained", 0],
@@ -138,6 +138,7 @@
       ["Name", n.node],
       ["Status", Roost.badge(n.node_status, n.node_status === "running" ? "ok" : "bad")],
       ["Version", n.version],
+      ["Role", n.role],
       ["Uptime", typeof n.uptime === "number" ? fmt.duration(n.uptime) : undefined],
       ["Connections", n.connections],
       ["Live connections", n.live_connections],

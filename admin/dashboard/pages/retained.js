@@ -13,7 +13,7 @@ Roost.define("retained", (ctx) => {
       const full = await get("/api/v5/mqtt/retainer/message/" + seg(m.topic));
       viewer.replaceChildren(h("h2", null, m.topic), Roost.facts([
         ["QoS", full.qos], ["From client", full.from_clientid], ["From user", full.from_username],
-        ["Published at", fmt.time(full.publish_at)],
+        ["Published at", fmt.time(full.publish_at)], ["Size", fmt.bytes(full.payload_size)],
       ]), h("pre", null, decode(full.payload)));
     } catch (e) {
       viewer.replaceChildren(h("h2", null, m.topic), Roost.failure(e, "The message"));
@@ -35,12 +35,12 @@ Roost.define("retained", (ctx) => {
   const listing = Roost.listing(ctx, {
     path: "/api/v5/mqtt/retainer/messages",
     what: "The retained message list",
-    filters: [{ name: "topic", label: "Topic" }],
+    filters: [{ name: "topic", label: "Topic", placeholder: "filter, + and # allowed" }],
     columns: [
       { title: "Topic", cell: (m) => h("button", { type: "button", class: "link", onclick: () => show(m) }, m.topic) },
       { title: "QoS", class: "num", cell: (m) => m.qos },
       { title: "From client", cell: (m) => m.from_clientid || "" },
-      { title: "Published at", cell: (m) => fmt.time(m.publish_at) },
+      { title: "Size", class: "num", cell: (m) => fmt.bytes(m.payload_size) },
       { title: "", class: "actions", cell: (m) => h("button", { type: "button", class: "danger small", onclick: () => remove(m) }, "Delete") },
     ],
     empty: "No retained messages.",
