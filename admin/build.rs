@@ -13,9 +13,16 @@ fn main() {
     files.sort();
     let mut out = String::from("&[\n");
     for f in &files {
-        let rel = f.strip_prefix(&root).unwrap().to_str().expect("UTF-8 file names");
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .expect("UTF-8 file names");
         let rel = rel.replace('\\', "/");
-        out.push_str(&format!("    ({rel:?}, include_bytes!({:?})),\n", f.display().to_string()));
+        out.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     out.push(']');
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("dashboard_assets.rs");

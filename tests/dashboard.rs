@@ -56,7 +56,10 @@ impl ChromeDriver {
         let driver = ChromeDriver { child, port };
         let deadline = Instant::now() + STEP;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(driver)
@@ -129,9 +132,15 @@ async fn log_in(c: &Client, http: SocketAddr) {
         .for_element(Locator::Css("#login-form"))
         .await
         .expect("the login form");
-    let user = form.find(Locator::Css("input[name=username]")).await.unwrap();
+    let user = form
+        .find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap();
     user.send_keys("admin").await.unwrap();
-    let pass = form.find(Locator::Css("input[name=password]")).await.unwrap();
+    let pass = form
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap();
     pass.send_keys("public").await.unwrap();
     form.find(Locator::Css("button[type=submit]"))
         .await
@@ -196,15 +205,30 @@ async fn page_and_assets_need_no_credentials() {
     let addr = b.http_addr();
     let page = http(addr, "GET", "/", None, None).await;
     assert_eq!(page.status, 200, "GET /: {}", page.body);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let csp = page.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("script-src 'self'"), "CSP: {csp:?}");
     assert!(page.body.contains("/assets/app.js"), "{}", page.body);
     for (path, ctype, needle) in [
-        ("/assets/app.js", "text/javascript; charset=utf-8", "/api/v5/login"),
+        (
+            "/assets/app.js",
+            "text/javascript; charset=utf-8",
+            "/api/v5/login",
+        ),
         ("/assets/style.css", "text/css; charset=utf-8", "--accent"),
-        ("/assets/pages/clients.js", "text/javascript; charset=utf-8", "/api/v5/clients"),
-        ("/assets/pages/actors.js", "text/javascript; charset=utf-8", "/api/v5/actors"),
+        (
+            "/assets/pages/clients.js",
+            "text/javascript; charset=utf-8",
+            "/api/v5/clients",
+        ),
+        (
+            "/assets/pages/actors.js",
+            "text/javascript; charset=utf-8",
+            "/api/v5/actors",
+        ),
     ] {
         let r = http(addr, "GET", path, None, None).await;
         assert_eq!(r.status, 200, "GET {path}");
@@ -235,7 +259,8 @@ async fn log_in_kick_a_client_and_watch_the_rate_chart() {
 
     // A connected client, found by searching on the clients page.
     let id = "dashboard-victim";
-    let (mut victim, _) = RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, id)).await;
+    let (mut victim, _) =
+        RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, id)).await;
     open(&c, http, "clients").await;
     let search = c
         .wait()
@@ -327,12 +352,19 @@ async fn screenshots() {
     let b = Broker::start();
     let http = b.http_addr();
     let mut clients = Vec::new();
-    for (i, name) in ["thermostat-kitchen", "thermostat-hall", "door-front", "meter-main", "gateway-1"]
-        .into_iter()
-        .enumerate()
+    for (i, name) in [
+        "thermostat-kitchen",
+        "thermostat-hall",
+        "door-front",
+        "meter-main",
+        "gateway-1",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut c = V5Client::connect(b.addr(), name).await;
-        c.subscribe(&format!("home/{name}/cmd"), (i % 3) as u8).await;
+        c.subscribe(&format!("home/{name}/cmd"), (i % 3) as u8)
+            .await;
         clients.push(c);
     }
     let publishing = publish_in_background(b.addr(), "telemetry-bridge");
@@ -348,7 +380,12 @@ async fn screenshots() {
         ("actors?depth=2", "dashboard-actors.png"),
     ] {
         open(&c, http, route).await;
-        tokio::time::sleep(Duration::from_secs(if route == "overview" { 12 } else { 2 })).await;
+        tokio::time::sleep(Duration::from_secs(if route == "overview" {
+            12
+        } else {
+            2
+        }))
+        .await;
         let png = c.screenshot().await.expect("a screenshot");
         std::fs::write(docs.join(file), png).expect("write the screenshot");
         eprintln!("wrote docs/{file}");

@@ -52,6 +52,10 @@ const Roost = (() => {
     get missing() { return this.status === 404 && this.code === "NOT_FOUND"; }
   }
 
+  let skew = 0; // the server's clock minus the browser's, from the last Date header
+  /** The server's time now (epoch ms), for ages of things it time-stamped. */
+  const serverNow = () => Date.now() + skew;
+
   /** Calls the API; answers the parsed JSON (null when there is no body). A
    *  401 ends the session and goes back to the login page. */
   async function api(method, path, body) {
@@ -75,16 +79,13 @@ const Roost = (() => {
     try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
     if (r.status === 401 && path !== "/api/v5/login") {
       session.end();
-      go("login", { next: location.hash });
+      if (!location.hash.startsWith("#/login")) go("login", { next: location.hash });
     }
     if (!r.ok) {
       throw new ApiError(r.status, json && json.code, (json && json.message) || text || r.statusText);
     }
     return json;
   }
-  let skew = 0; // the server's clock minus the browser's, from the last Date header
-  /** The server's time now (epoch ms), for ages of things it time-stamped. */
-  const serverNow = () => Date.now() + skew;
   const get = (path, query) => api("GET", path + qs(query));
 
   /** "?a=1&b=2" of the non-empty values of `query` (or ""). */

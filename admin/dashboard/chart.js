@@ -7,14 +7,17 @@
 (() => {
   Roost.LineChart = class {
     /** series: [{key, name, color}]; windowMs: how much history to keep. */
-    constructor(canvas, { series, windowMs = 5 * 60 * 1000, digits = 0 }) {
+    constructor(canvas, { series, windowMs = 5 * 60 * 1000 }) {
       this.canvas = canvas;
       this.series = series;
       this.windowMs = windowMs;
-      this.digits = digits;
       this.points = []; // [{t, values: {key: number}}], oldest first
-      this.resize = () => this.draw();
-      window.addEventListener("resize", this.resize);
+      // Redrawn to the new size; the listener goes with the canvas.
+      const resize = () => {
+        if (canvas.isConnected) this.draw();
+        else window.removeEventListener("resize", resize);
+      };
+      window.addEventListener("resize", resize);
     }
 
     /** Adds a point (t in epoch milliseconds); points older than the window go. */
@@ -106,8 +109,6 @@
       }
       g.restore();
     }
-
-    destroy() { window.removeEventListener("resize", this.resize); }
   };
 
   /** A y axis top at or above `top` with 4 or 5 round steps (1, 2 or 5 × 10^n). */

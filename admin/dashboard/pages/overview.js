@@ -25,7 +25,7 @@
     const legend = h("div", { class: "legend" }, series.map((s) =>
       h("span", { class: "item" }, h("i", { class: "swatch", style: `background:${s.color}` }),
         s.name + " ", h("b", { dataset: { key: s.key } }, "–"))));
-    const chart = new Roost.LineChart(canvas, { series, windowMs: WINDOW_MS, digits });
+    const chart = new Roost.LineChart(canvas, { series, windowMs: WINDOW_MS });
     const push = (t, values) => {
       chart.push(t, values);
       for (const b of legend.querySelectorAll("b")) b.textContent = fmt.num(values[b.dataset.key], digits);
