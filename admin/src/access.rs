@@ -561,7 +561,7 @@ pub async fn add_ban(State(ctx): Ctx, Body(req): Body<NewBan>) -> Result<Json<Va
 }
 
 /// `DELETE /api/v5/banned/{as}/{who}`: 204, or 404.
-#[utoipa::path(delete, path = "/api/v5/banned/{as}/{who}", tag = "Banned", params(("as" = String, Path, description = "clientid, username or peerhost"), ("who" = String, Path)), responses((status = 204, description = "Lifted"), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v5/banned/{as}/{who}", tag = "Banned", params(("as" = String, Path, description = "clientid, username or peerhost", pattern = "^(clientid|username|peerhost)$"), ("who" = String, Path)), responses((status = 204, description = "Lifted"), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 pub async fn delete_ban(
     State(ctx): Ctx,
     PathOf((kind, who)): PathOf<(String, String)>,

@@ -85,6 +85,7 @@ pub struct ClientsQuery {
     pub like_username: Option<String>,
     /// The client's IP address.
     pub ip_address: Option<String>,
+    #[param(inline)]
     pub conn_state: Option<ConnState>,
     /// 3 (MQTT 3.1), 4 (3.1.1) or 5.
     pub proto_ver: Option<u8>,
@@ -502,6 +503,7 @@ pub struct MessagesQuery {
     #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
     /// Payload encoding: base64 (default), plain or none.
+    #[param(inline)]
     pub payload: Option<PayloadFormat>,
     /// Stop adding messages once their payloads pass this many bytes (at
     /// least one message is always given).
