@@ -172,6 +172,10 @@ async fn one_client_and_kick_closes_its_socket() {
         .await
         .expect("a DISCONNECT before the close");
     assert_eq!(d.reason_code, ReasonCode::AdministrativeAction);
+    wait_json(addr, "/api/v5/clients?clientid=kick-me", |v| {
+        v["meta"]["count"] == 0
+    })
+    .await;
     let r = call(addr, "GET", "/api/v5/clients/kick-me", None).await;
     assert_eq!(r.status, 404, "gone after the kick: {}", r.body);
     let r = call(addr, "DELETE", "/api/v5/clients/kick-me", None).await;
@@ -190,6 +194,17 @@ async fn one_client_and_kick_closes_its_socket() {
     let r = call(addr, "DELETE", "/api/v5/clients/away", None).await;
     assert_eq!(r.status, 204, "{}", r.body);
     wait_json(addr, "/api/v5/clients?clientid=away", |v| {
+        v["meta"]["count"] == 0
+    })
+    .await;
+
+    // A connected persistent session does not stay behind offline.
+    let (mut stay, _) =
+        RawClient::connect_ok(mqtt, persistent_connect(ProtocolVersion::V5, "stay", 600)).await;
+    let r = call(addr, "DELETE", "/api/v5/clients/stay", None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    stay.expect_closed().await;
+    wait_json(addr, "/api/v5/clients?clientid=stay", |v| {
         v["meta"]["count"] == 0
     })
     .await;

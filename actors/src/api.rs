@@ -405,4 +405,35 @@ impl BrokerApi for Api {
     fn listeners(&self) -> Vec<ListenerInfo> {
         self.listeners.iter().map(ListenerGauge::info).collect()
     }
+
+    fn kick_out(&self, client_id: &str) -> BoxFuture<'_, bool> {
+        let client_id: Arc<str> = client_id.into();
+        Box::pin(async move {
+            let Ok(h) = self.session(&client_id) else {
+                return false;
+            };
+            self.kick(&client_id, ReasonCode::AdministrativeAction);
+            // The session ends only unbound (the expiry's rule): the kicked
+            // connection detaches once its actor has stopped, which nothing
+            // signals here, so wait for it a little.
+            let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
+            let generation = loop {
+                {
+                    let d = h.live.lock();
+                    if d.binding.is_none() {
+                        break Some(d.data.generation);
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            match generation {
+                Some(g) => self.ctx.sessions().expired(client_id.clone(), g),
+                None => tracing::warn!(%client_id, "kick_out_session_still_bound"),
+            }
+            true
+        })
+    }
 }

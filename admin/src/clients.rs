@@ -12,7 +12,7 @@ use axum::Json;
 use base64::Engine as _;
 use roost_core::api::ClientError;
 use roost_core::listing::{ClientDetail, QueuedMessage, SessionQueue};
-use roost_protocol::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use roost_protocol::{ProtocolVersion, QoS, RetainHandling, SubscriptionOptions};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -271,14 +271,10 @@ pub async fn client(State(ctx): Ctx, PathOf(id): PathOf<String>) -> Result<Json<
         (status = 404, description = "CLIENTID_NOT_FOUND", body = ApiError),
     ))]
 pub async fn kick(State(ctx): Ctx, PathOf(id): PathOf<String>) -> Result<StatusCode, Failure> {
-    if ctx.api.client_detail(&id).is_none() {
+    if ctx.api.client_detail(&id).is_none() || !ctx.api.kick_out(&id).await {
         return Err(client_not_found());
     }
-    ctx.api.kick(&id, ReasonCode::AdministrativeAction);
-    // The session goes too (EMQX's kick discards it); `hand_over` ends it
-    // without resuming it anywhere.
-    let _ = ctx.api.hand_over(id.as_str().into(), false).await;
-    tracing::info!(client_id = %id, "client_kicked_by_api");
+    tracing::info!(client_id = %id, "client_kicked_out_by_api");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -303,6 +303,11 @@ pub trait BrokerApi: Send + Sync + 'static {
 
     /// The MQTT listeners, enabled or not, in config order.
     fn listeners(&self) -> Vec<ListenerInfo>;
+
+    /// Kicks `client_id` out, as EMQX's kick-out: closes its connection
+    /// (DISCONNECT 0x98 Administrative action to a 5.0 client) and ends its
+    /// session, as its expiry would. False if it has no session here.
+    fn kick_out(&self, client_id: &str) -> BoxFuture<'_, bool>;
 }
 
 #[cfg(test)]
