@@ -390,7 +390,7 @@ async fn mqueue_and_inflight_messages_page_by_position() {
 
     // Offline: what arrives now is queued.
     drop(c);
-    wait_json(addr, &format!("{base}"), |v| v["connected"] == false).await;
+    wait_json(addr, base, |v| v["connected"] == false).await;
     publish("q/4", "m4").await;
     publish("q/5", "m5").await;
     let queued = get_ok(addr, &format!("{base}/mqueue_messages?payload=plain")).await;

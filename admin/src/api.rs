@@ -492,7 +492,7 @@ pub struct StatusJson {
 
 fn node_status(ctx: &Admin, q: StatusQuery) -> Response {
     // The broker runs while its root supervisor does (it stops last at shutdown).
-    let running = ractor::registry::where_is(ROOT_NAME.to_string()).is_some();
+    let running = ractor::registry::where_is(ROOT_NAME).is_some();
     let code = if running {
         StatusCode::OK
     } else {
