@@ -357,6 +357,13 @@ async fn mqueue_and_inflight_messages_page_by_position() {
         c.expect_publish().await;
     }
     let base = "/api/v5/clients/q1";
+    let me = get_ok(addr, base).await;
+    assert_eq!(
+        (&me["send_msg"], &me["inflight_cnt"]),
+        (&json!(3), &json!(3)),
+        "{me}"
+    );
+    assert_eq!(me["recv_msg"], 0, "{me}");
     let all = get_ok(addr, &format!("{base}/inflight_messages")).await;
     let topics: Vec<&str> = all["data"]
         .as_array()
