@@ -1,6 +1,7 @@
 //! What the connection writes: the session's packets encoded into one buffer,
 //! written with one syscall per handled mailbox message.
 
+use super::handle::ConnStats;
 use super::ConnState;
 use crate::session::Inbound;
 use crate::session::Outgoing;
@@ -35,6 +36,8 @@ impl ConnState {
                     ) {
                         true => {
                             self.ctx.metrics.inc_delivered();
+                            ConnStats::bump(&self.handle.stats.send_pkt);
+                            ConnStats::bump(&self.handle.stats.send_msg);
                             if let Some(info) = self.access.info.as_ref() {
                                 self.ctx.hooks.notify(HookPoint::MessageDelivered, |h| {
                                     h.message_delivered(info, &message)
@@ -68,6 +71,7 @@ impl ConnState {
 
     /// Queues a control packet for writing (after the client's limits are applied).
     pub(super) fn write(&mut self, packet: Packet) {
+        ConnStats::bump(&self.handle.stats.send_pkt);
         // The acks of the QoS 1/2 flows, without properties, are most of what a
         // busy connection writes: their 4 or 5 bytes are put down directly.
         let ack = match &packet {
