@@ -113,7 +113,9 @@ Roost.define("users", async (ctx) => {
         { title: "Description", cell: (k) => k.desc || "" },
         { title: "Enabled", cell: (k) => (k.enable === false ? "no" : "yes") },
         { title: "Created", cell: (k) => fmt.time(k.created_at) },
-        { title: "Expires", cell: (k) => (k.expired_at && k.expired_at !== "infinity" ? fmt.time(k.expired_at) : "never") },
+        { title: "Expires", cell: (k) => [
+            k.expired_at && k.expired_at !== "infinity" ? fmt.time(k.expired_at) : "never",
+            k.expired ? [" ", Roost.badge("expired", "bad")] : null] },
         { title: "", class: "actions", cell: (k) => h("button", { type: "button", class: "small danger", onclick: async () => {
             if (!(await Roost.confirm(`Delete the API key "${k.name}"? Scripts using it stop working.`, "Delete"))) return;
             if (await attempt("Deleting the key", () => api("DELETE", "/api/v5/api_key/" + seg(k.name)))) drawKeys();
