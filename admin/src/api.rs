@@ -19,7 +19,7 @@ type Ctx = State<Arc<Admin>>;
 const ROOT_NAME: &str = "roost";
 
 /// The body of every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     pub code: &'static str,
     pub message: String,

@@ -1,8 +1,10 @@
 //! roost-admin: the operator HTTP listener (EMQX's dashboard port): the REST
 //! API under `/api/v5` (actor tree, kill-by-path for chaos testing, stats,
 //! nodes, cluster, users, ACL rules, bans) and the live actor-tree page at
-//! `/actors`. Every request needs HTTP basic auth. It reaches the broker only
-//! through [`BrokerApi`], and access control's tables through roost-access.
+//! `/actors`. Who may call it (dashboard users with bearer tokens, API keys,
+//! HTTP basic) is decided in `auth/`; a few paths are public. It reaches the
+//! broker only through [`BrokerApi`], and access control's tables through
+//! roost-access.
 //!
 //! The server is an axum app on the broker's tokio runtime, run by the
 //! [`HttpServer`] actor under the root supervisor (`roost/http`): if it crashes
@@ -12,7 +14,12 @@
 
 mod access;
 mod api;
+mod api_keys;
 mod auth;
+mod config;
+mod https;
+mod limit;
+mod login;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,6 +30,10 @@ use roost_supervisor::{ChildSpec, Restart};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::oneshot;
+
+pub use auth::AdminAuth;
+pub use config::{HttpConfig, HttpSslConfig};
+pub use https::{settings as https_settings, HttpsSettings};
 
 /// The ractor name of the HTTP server actor.
 pub const HTTP_NAME: &str = "roost/http";
@@ -37,7 +48,10 @@ pub struct Admin {
     pub api: Arc<dyn BrokerApi>,
     pub access: Arc<Access>,
     pub chaos: ChaosConfig,
-    pub auth: HttpAuthConfig,
+    /// Dashboard users, API keys, tokens and login locks.
+    pub auth: Arc<AdminAuth>,
+    /// `http.max_body_size`.
+    pub max_body_size: usize,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -46,6 +60,8 @@ pub struct HttpArgs {
     pub admin: Arc<Admin>,
     /// The socket [`bind`] bound, shared by every incarnation.
     pub socket: Arc<std::net::TcpListener>,
+    /// HTTPS instead of plain HTTP (`http.ssl.enable`).
+    pub https: Option<HttpsSettings>,
 }
 
 /// Binds `http.bind` (before the broker starts: a taken port is a start-up
@@ -90,28 +106,42 @@ impl Actor for HttpServer {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router(args.admin);
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = rx.await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "http_server_failed");
+        let app = router(args.admin).into_make_service_with_connect_info::<auth::Peer>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        match args.https {
+            None => {
+                tokio::spawn(async move {
+                    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+                    if let Err(e) = server.await {
+                        tracing::error!(error = %e, "http_server_failed");
+                    }
+                });
             }
-        });
+            Some(https) => {
+                let listener = https::TlsListener::new(listener, https)?;
+                tokio::spawn(async move {
+                    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+                    if let Err(e) = server.await {
+                        tracing::error!(error = %e, "http_server_failed");
+                    }
+                });
+            }
+        }
         tracing::info!(listener = %"http", addr = %addr, "listener_ready");
         Ok(HttpState { _shutdown: tx })
     }
 }
 
-/// The routes, all behind basic auth (the fallback too: without credentials,
-/// nothing about the server is revealed, not even which paths exist).
+/// The routes, behind the credentials check of `auth` (the fallback too:
+/// without credentials, nothing about the server is revealed, not even which
+/// paths exist) but for its public paths, and behind the body size limit.
 fn router(ctx: Arc<Admin>) -> Router {
-    let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
+    let (auth, max_body) = (ctx.auth.clone(), ctx.max_body_size);
     Router::new()
+        .merge(login::routes())
+        .merge(api_keys::routes())
         .route("/", get(api::index))
         .route("/actors", get(api::page))
         .route("/api/v5/actors", get(api::actors))
@@ -150,48 +180,12 @@ fn router(ctx: Arc<Admin>) -> Router {
         .route("/api/v5/cluster/leave", post(api::cluster_leave))
         .fallback(api::not_found)
         .with_state(ctx)
+        .layer(axum::middleware::from_fn_with_state(auth, auth::require))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(auth),
-            auth::require,
+            max_body,
+            limit::max_body_size,
         ))
-}
-
-/// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub enabled: bool,
-    /// Address of the HTTP listener (EMQX's dashboard port).
-    pub bind: String,
-    pub auth: HttpAuthConfig,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            enabled: true,
-            bind: "127.0.0.1:18083".into(),
-            auth: HttpAuthConfig::default(),
-        }
-    }
-}
-
-/// `http.auth.*`: HTTP basic auth credentials for every API request.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpAuthConfig {
-    pub username: String,
-    pub password: String,
-}
-
-impl Default for HttpAuthConfig {
-    /// EMQX's dashboard defaults; the listener binds to loopback by default.
-    fn default() -> Self {
-        HttpAuthConfig {
-            username: "admin".into(),
-            password: "public".into(),
-        }
-    }
 }
 
 /// `chaos.*`: fault injection for tests and game days.
