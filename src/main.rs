@@ -60,16 +60,24 @@ fn main() -> ExitCode {
             match start(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 // An unusable certificate, key or CA file is a configuration error.
-                Err(e) => match e.downcast_ref::<BrokerError>() {
-                    Some(BrokerError::Listener(problem)) => {
-                        eprintln!("roost: config error: {problem}");
-                        ExitCode::from(EXIT_CONFIG)
+                Err(e) => {
+                    let config_problem = match e.downcast_ref::<BrokerError>() {
+                        Some(BrokerError::Listener(problem)) => Some(problem.to_string()),
+                        _ => e
+                            .downcast_ref::<roost_admin::HttpsError>()
+                            .map(ToString::to_string),
+                    };
+                    match config_problem {
+                        Some(problem) => {
+                            eprintln!("roost: config error: {problem}");
+                            ExitCode::from(EXIT_CONFIG)
+                        }
+                        None => {
+                            eprintln!("roost: {e:#}");
+                            ExitCode::from(EXIT_FAILURE)
+                        }
                     }
-                    _ => {
-                        eprintln!("roost: {e:#}");
-                        ExitCode::from(EXIT_FAILURE)
-                    }
-                },
+                }
             }
         }
     }
@@ -156,7 +164,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             addr: config.http.bind.clone(),
             error,
         })?;
-        let https = roost_admin::https_settings(&config.http.ssl).map_err(anyhow::Error::msg)?;
+        let https = roost_admin::https_settings(&config.http.ssl)?;
         let auth = roost_admin::AdminAuth::open(&config.http, store.clone())
             .map_err(|e| anyhow::anyhow!("http: dashboard users and API keys: {e}"))?;
         let (chaos, auth, max_body_size) = (

@@ -38,14 +38,19 @@ pub struct HttpsSettings {
     pub handshake_timeout: Duration,
 }
 
-/// Reads the PEM files of `http.ssl.*`; `None` when HTTPS is off. Errors
-/// name the key and the file.
-pub fn settings(ssl: &HttpSslConfig) -> Result<Option<HttpsSettings>, String> {
+/// A PEM file of `http.ssl.*` that cannot be used: a configuration error,
+/// whose text names the key and the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpsError(pub String);
+
+/// Reads the PEM files of `http.ssl.*`; `None` when HTTPS is off.
+pub fn settings(ssl: &HttpSslConfig) -> Result<Option<HttpsSettings>, HttpsError> {
     if !ssl.enable {
         return Ok(None);
     }
     Ok(Some(HttpsSettings {
-        config: Arc::new(server_config(ssl)?),
+        config: Arc::new(server_config(ssl).map_err(HttpsError)?),
         handshake_timeout: ssl.handshake_timeout,
     }))
 }

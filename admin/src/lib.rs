@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 
 pub use auth::AdminAuth;
 pub use config::{HttpConfig, HttpSslConfig};
-pub use https::{settings as https_settings, HttpsSettings};
+pub use https::{settings as https_settings, HttpsError, HttpsSettings};
 
 /// The ractor name of the HTTP server actor.
 pub const HTTP_NAME: &str = "roost/http";
