@@ -51,7 +51,12 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
-    let status = lines.next()?.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let status = lines
+        .next()?
+        .strip_prefix("HTTP/1.1 ")?
+        .get(..3)?
+        .parse()
+        .ok()?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -63,7 +68,13 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-async fn call(addr: SocketAddr, method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) -> Resp {
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+) -> Resp {
     let tcp = TcpStream::connect(addr).await.expect("HTTP connect");
     let body = body.map(|b| b.to_string());
     exchange(tcp, addr, method, path, auth, body.as_deref())
@@ -123,11 +134,25 @@ async fn login_gives_a_token_that_works_expires_and_logout_revokes() {
 
     // Logout takes the token's own user name.
     let other = json!({"username": "ops"});
-    let r = call(addr, "POST", "/api/v5/logout", Auth::Bearer(&token), Some(other)).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/logout",
+        Auth::Bearer(&token),
+        Some(other),
+    )
+    .await;
     assert_eq!(r.status, 401);
     assert_eq!(code(&r), "WRONG_TOKEN_OR_USERNAME");
     let me = json!({"username": "admin"});
-    let r = call(addr, "POST", "/api/v5/logout", Auth::Bearer(&token), Some(me)).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/logout",
+        Auth::Bearer(&token),
+        Some(me),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = call(addr, "GET", "/api/v5/nodes", Auth::Bearer(&token), None).await;
     assert_eq!(r.status, 401, "a logged-out token is refused");
@@ -156,7 +181,11 @@ async fn failed_logins_lock_for_a_while() {
         let r = login(addr, "admin", "wrong-pw1").await;
         assert_eq!(code(&r), "BAD_USERNAME_OR_PWD");
     }
-    assert_eq!(login(addr, "admin", "public").await.status, 200, "not locked yet");
+    assert_eq!(
+        login(addr, "admin", "public").await.status,
+        200,
+        "not locked yet"
+    );
     // The success forgets the user name's failures, not the address's: the
     // third failure from this address within the interval locks it.
     let r = login(addr, "root", "wrong-pw1").await;
@@ -181,7 +210,14 @@ async fn api_keys_are_created_used_disabled_and_deleted() {
     let b = Broker::start();
     let addr = b.http_addr();
     let new = json!({"name": "ci-deploy", "desc": "the CI"});
-    let r = call(addr, "POST", "/api/v5/api_key", ADMIN_AUTH, Some(new.clone())).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/api_key",
+        ADMIN_AUTH,
+        Some(new.clone()),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let created = r.json();
     let key = created["api_key"].as_str().unwrap().to_string();
@@ -193,7 +229,11 @@ async fn api_keys_are_created_used_disabled_and_deleted() {
     assert!(created["created_at"].is_string());
 
     let r = call(addr, "POST", "/api/v5/api_key", ADMIN_AUTH, Some(new)).await;
-    assert_eq!((r.status, code(&r).as_str()), (400, "BAD_REQUEST"), "duplicate");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "BAD_REQUEST"),
+        "duplicate"
+    );
     let bad = json!({"name": "1-bad name"});
     let r = call(addr, "POST", "/api/v5/api_key", ADMIN_AUTH, Some(bad)).await;
     assert_eq!(r.status, 400);
@@ -216,30 +256,95 @@ async fn api_keys_are_created_used_disabled_and_deleted() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = call(addr, "GET", "/api/v5/api_key", as_key, None).await;
     assert_eq!(code(&r), "API_KEY_NOT_ALLOW", "a key cannot manage keys");
-    let r = call(addr, "GET", "/api/v5/nodes", Auth::Basic(&key, "wrong"), None).await;
-    assert_eq!((r.status, code(&r).as_str()), (401, "BAD_API_KEY_OR_SECRET"));
+    let r = call(
+        addr,
+        "GET",
+        "/api/v5/nodes",
+        Auth::Basic(&key, "wrong"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (401, "BAD_API_KEY_OR_SECRET")
+    );
 
     let off = json!({"enable": false});
-    let r = call(addr, "PUT", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, Some(off)).await;
+    let r = call(
+        addr,
+        "PUT",
+        "/api/v5/api_key/ci-deploy",
+        ADMIN_AUTH,
+        Some(off),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["enable"], false);
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", as_key, None).await.status, 401);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", as_key, None)
+            .await
+            .status,
+        401
+    );
     let on_but_expired = json!({"enable": true, "expired_at": "2020-01-01T00:00:00Z"});
-    let r = call(addr, "PUT", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, Some(on_but_expired)).await;
+    let r = call(
+        addr,
+        "PUT",
+        "/api/v5/api_key/ci-deploy",
+        ADMIN_AUTH,
+        Some(on_but_expired),
+    )
+    .await;
     assert_eq!(r.json()["expired"], true, "{}", r.body);
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", as_key, None).await.status, 401);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", as_key, None)
+            .await
+            .status,
+        401
+    );
     let on = json!({"expired_at": "infinity"});
-    let r = call(addr, "PUT", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, Some(on)).await;
+    let r = call(
+        addr,
+        "PUT",
+        "/api/v5/api_key/ci-deploy",
+        ADMIN_AUTH,
+        Some(on),
+    )
+    .await;
     assert_eq!(r.json()["expired_at"], "infinity");
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", as_key, None).await.status, 200);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", as_key, None)
+            .await
+            .status,
+        200
+    );
 
-    let r = call(addr, "DELETE", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, None).await;
+    let r = call(
+        addr,
+        "DELETE",
+        "/api/v5/api_key/ci-deploy",
+        ADMIN_AUTH,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = call(addr, "GET", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, None).await;
     assert_eq!((r.status, code(&r).as_str()), (404, "NOT_FOUND"));
-    let r = call(addr, "DELETE", "/api/v5/api_key/ci-deploy", ADMIN_AUTH, None).await;
+    let r = call(
+        addr,
+        "DELETE",
+        "/api/v5/api_key/ci-deploy",
+        ADMIN_AUTH,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 404);
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", as_key, None).await.status, 401);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", as_key, None)
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -248,7 +353,10 @@ async fn dashboard_users_and_change_pwd_persist_across_a_restart() {
     let dir = data_dir.display().to_string();
     let mut b = Broker::start_with(&[("ROOST__NODE__DATA_DIR", &dir)]);
     let addr = b.http_addr();
-    assert!(b.has_log("dashboard_default_password_unchanged"), "start-up warns");
+    assert!(
+        b.has_log("dashboard_default_password_unchanged"),
+        "start-up warns"
+    );
 
     let r = call(addr, "GET", "/api/v5/users", ADMIN_AUTH, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -266,9 +374,23 @@ async fn dashboard_users_and_change_pwd_persist_across_a_restart() {
     assert_eq!(r.status, 400, "exists");
 
     let change = json!({"description": "night shift"});
-    let r = call(addr, "PUT", "/api/v5/users/ops", ADMIN_AUTH, Some(change.clone())).await;
+    let r = call(
+        addr,
+        "PUT",
+        "/api/v5/users/ops",
+        ADMIN_AUTH,
+        Some(change.clone()),
+    )
+    .await;
     assert_eq!(r.json()["description"], "night shift", "{}", r.body);
-    let r = call(addr, "PUT", "/api/v5/users/nobody", ADMIN_AUTH, Some(change)).await;
+    let r = call(
+        addr,
+        "PUT",
+        "/api/v5/users/nobody",
+        ADMIN_AUTH,
+        Some(change),
+    )
+    .await;
     assert_eq!((r.status, code(&r).as_str()), (404, "USER_NOT_FOUND"));
 
     let token = login(addr, "ops", "0ps-password").await.json()["token"]
@@ -277,20 +399,55 @@ async fn dashboard_users_and_change_pwd_persist_across_a_restart() {
         .to_string();
     let as_ops = Auth::Bearer(&token);
     let r = call(addr, "DELETE", "/api/v5/users/ops", as_ops, None).await;
-    assert_eq!((r.status, code(&r).as_str()), (400, "NOT_ALLOWED"), "not oneself");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "NOT_ALLOWED"),
+        "not oneself"
+    );
 
     let wrong = json!({"old_pwd": "not-it-1", "new_pwd": "n3w-admin-pw"});
-    let r = call(addr, "POST", "/api/v5/users/admin/change_pwd", ADMIN_AUTH, Some(wrong)).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/users/admin/change_pwd",
+        ADMIN_AUTH,
+        Some(wrong),
+    )
+    .await;
     assert_eq!((r.status, code(&r).as_str()), (400, "ERROR_PWD_NOT_MATCH"));
     let weak = json!({"old_pwd": "public", "new_pwd": "public"});
-    let r = call(addr, "POST", "/api/v5/users/admin/change_pwd", ADMIN_AUTH, Some(weak)).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/users/admin/change_pwd",
+        ADMIN_AUTH,
+        Some(weak),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
     let good = json!({"old_pwd": "public", "new_pwd": "n3w-admin-pw"});
-    let r = call(addr, "POST", "/api/v5/users/admin/change_pwd", ADMIN_AUTH, Some(good)).await;
+    let r = call(
+        addr,
+        "POST",
+        "/api/v5/users/admin/change_pwd",
+        ADMIN_AUTH,
+        Some(good),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", ADMIN_AUTH, None).await.status, 401);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", ADMIN_AUTH, None)
+            .await
+            .status,
+        401
+    );
     let new_admin = Auth::Basic("admin", "n3w-admin-pw");
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", new_admin, None).await.status, 200);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", new_admin, None)
+            .await
+            .status,
+        200
+    );
     // An administrator may set another's password with its own as old_pwd
     // (what `roost ctl admins passwd` does).
     let by_admin = json!({"old_pwd": "n3w-admin-pw", "new_pwd": "0ps-password-2"});
@@ -305,8 +462,18 @@ async fn dashboard_users_and_change_pwd_persist_across_a_restart() {
     let b = Broker::start_with(&[("ROOST__NODE__DATA_DIR", &dir)]);
     let addr = b.http_addr();
     assert!(!b.has_log("dashboard_default_password_unchanged"));
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", ADMIN_AUTH, None).await.status, 401);
-    assert_eq!(call(addr, "GET", "/api/v5/nodes", new_admin, None).await.status, 200);
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", ADMIN_AUTH, None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        call(addr, "GET", "/api/v5/nodes", new_admin, None)
+            .await
+            .status,
+        200
+    );
     let as_ops = Auth::Basic("ops", "0ps-password-2");
     let r = call(addr, "DELETE", "/api/v5/users/admin", as_ops, None).await;
     assert_eq!(r.status, 204, "{}", r.body);
@@ -323,9 +490,7 @@ fn non_loopback_ip() -> Option<IpAddr> {
         .split_whitespace()
         .filter_map(|s| s.parse::<IpAddr>().ok())
         .find(|ip| {
-            ip.is_ipv4()
-                && !ip.is_loopback()
-                && std::net::TcpListener::bind((*ip, 0)).is_ok()
+            ip.is_ipv4() && !ip.is_loopback() && std::net::TcpListener::bind((*ip, 0)).is_ok()
         })
 }
 
@@ -347,7 +512,11 @@ async fn the_default_password_is_refused_from_a_non_loopback_address() {
     assert!(r.body.contains("default password"), "{}", r.body);
     let r = call(remote, "GET", "/api/v5/nodes", ADMIN_AUTH, None).await;
     assert_eq!(r.status, 401, "HTTP basic too: {}", r.body);
-    assert_eq!(login(local, "admin", "public").await.status, 200, "loopback may");
+    assert_eq!(
+        login(local, "admin", "public").await.status,
+        200,
+        "loopback may"
+    );
     // Public paths stay public from anywhere.
     assert_ne!(call(remote, "GET", "/", Auth::None, None).await.status, 401);
 
@@ -357,7 +526,12 @@ async fn the_default_password_is_refused_from_a_non_loopback_address() {
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(login(remote, "admin", "n3w-admin-pw").await.status, 200);
     let new_admin = Auth::Basic("admin", "n3w-admin-pw");
-    assert_eq!(call(remote, "GET", "/api/v5/nodes", new_admin, None).await.status, 200);
+    assert_eq!(
+        call(remote, "GET", "/api/v5/nodes", new_admin, None)
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -388,7 +562,12 @@ async fn a_body_over_the_limit_gets_413_with_the_json_error() {
     assert!(text.contains("PAYLOAD_TOO_LARGE"), "{text}");
 
     let small = json!({"username": "admin", "password": "public"});
-    assert_eq!(call(addr, "POST", "/api/v5/login", Auth::None, Some(small)).await.status, 200);
+    assert_eq!(
+        call(addr, "POST", "/api/v5/login", Auth::None, Some(small))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -401,9 +580,12 @@ async fn https_answers_and_plain_http_does_not() {
         ("ROOST__HTTP__SSL__KEYFILE", &key),
     ]);
     let addr = b.http_addr();
-    let tls = tls_handshake(TcpStream::connect(addr).await.unwrap(), pki.client_config(None, &[]))
-        .await
-        .expect("TLS handshake");
+    let tls = tls_handshake(
+        TcpStream::connect(addr).await.unwrap(),
+        pki.client_config(None, &[]),
+    )
+    .await
+    .expect("TLS handshake");
     let r = exchange(tls, addr, "GET", "/api/v5/nodes", ADMIN_AUTH, None)
         .await
         .expect("an HTTP answer over TLS");
@@ -435,5 +617,8 @@ async fn https_answers_and_plain_http_does_not() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("http.ssl.keyfile") && stderr.contains(&missing), "{stderr}");
+    assert!(
+        stderr.contains("http.ssl.keyfile") && stderr.contains(&missing),
+        "{stderr}"
+    );
 }

@@ -153,7 +153,9 @@ pub async fn list(
 ) -> Result<Json<Vec<ApiKeyView>>, Failure> {
     admin_caller(&caller)?;
     let keys = ctx.auth.keys.list();
-    Ok(Json(keys.into_iter().map(|(n, r)| view(n, r, None)).collect()))
+    Ok(Json(
+        keys.into_iter().map(|(n, r)| view(n, r, None)).collect(),
+    ))
 }
 
 /// `POST /api/v5/api_key`: a new key, with its secret (shown this once).

@@ -119,7 +119,10 @@ impl HttpConfig {
             ));
         }
         nonzero("token_expired_time", self.token_expired_time)?;
-        nonzero("unsuccessful_login_interval", self.unsuccessful_login_interval)?;
+        nonzero(
+            "unsuccessful_login_interval",
+            self.unsuccessful_login_interval,
+        )?;
         nonzero(
             "unsuccessful_login_lock_duration",
             self.unsuccessful_login_lock_duration,

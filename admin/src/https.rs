@@ -56,12 +56,15 @@ pub fn settings(ssl: &HttpSslConfig) -> Result<Option<HttpsSettings>, HttpsError
 }
 
 fn certificates(key: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("http.ssl.{key}: {path:?}: cannot read: {e}"))?;
+    let pem =
+        std::fs::read(path).map_err(|e| format!("http.ssl.{key}: {path:?}: cannot read: {e}"))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("http.ssl.{key}: {path:?}: not a PEM certificate file: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("http.ssl.{key}: {path:?}: holds no PEM certificate"));
+        return Err(format!(
+            "http.ssl.{key}: {path:?}: holds no PEM certificate"
+        ));
     }
     Ok(certs)
 }
@@ -70,8 +73,12 @@ fn server_config(o: &HttpSslConfig) -> Result<ServerConfig, String> {
     let certs = certificates("certfile", &o.certfile)?;
     let key_pem = std::fs::read(&o.keyfile)
         .map_err(|e| format!("http.ssl.keyfile: {:?}: cannot read: {e}", o.keyfile))?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| format!("http.ssl.keyfile: {:?}: holds no PEM private key: {e}", o.keyfile))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        format!(
+            "http.ssl.keyfile: {:?}: holds no PEM private key: {e}",
+            o.keyfile
+        )
+    })?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = o
         .versions

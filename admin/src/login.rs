@@ -35,9 +35,15 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<Admin>> {
 pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, Failure> {
     r.map(|Json(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure(e.status(), ApiError::new("PAYLOAD_TOO_LARGE", e.body_text()))
+            Failure(
+                e.status(),
+                ApiError::new("PAYLOAD_TOO_LARGE", e.body_text()),
+            )
         } else {
-            Failure(StatusCode::BAD_REQUEST, ApiError::new("BAD_REQUEST", e.body_text()))
+            Failure(
+                StatusCode::BAD_REQUEST,
+                ApiError::new("BAD_REQUEST", e.body_text()),
+            )
         }
     })
 }
@@ -152,8 +158,7 @@ pub async fn logout(
     let req = body(req)?;
     let revoked = match &caller {
         Caller::Admin {
-            token: Some(token),
-            ..
+            token: Some(token), ..
         } => ctx.auth.tokens.revoke(&req.username, token),
         _ => false,
     };

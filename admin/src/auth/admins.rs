@@ -346,7 +346,10 @@ mod tests {
         a.set_password("admin", "n3w-password").await.unwrap();
         assert!(!a.verify("admin", "s3cret-pw").await, "the cache forgets");
         let a = Admins::open(store, "admin", "public").unwrap();
-        assert!(a.verify("admin", "n3w-password").await, "the API's change wins");
+        assert!(
+            a.verify("admin", "n3w-password").await,
+            "the API's change wins"
+        );
         let text = std::fs::read_to_string(d.join("admins.json")).unwrap();
         assert!(!text.contains("n3w-password"), "only a hash is stored");
         std::fs::remove_dir_all(&d).unwrap();

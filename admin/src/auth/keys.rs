@@ -200,9 +200,18 @@ mod tests {
             keys.create("ci", true, None, "", 10),
             Err(KeyError::Exists(_))
         ));
-        assert_eq!(keys.check(&r.api_key, &secret, 50), KeyCheck::Valid("ci".into()));
-        assert!(matches!(keys.check(&r.api_key, "x", 50), KeyCheck::Refused(_)));
-        assert!(matches!(keys.check(&r.api_key, &secret, 100), KeyCheck::Refused(_)));
+        assert_eq!(
+            keys.check(&r.api_key, &secret, 50),
+            KeyCheck::Valid("ci".into())
+        );
+        assert!(matches!(
+            keys.check(&r.api_key, "x", 50),
+            KeyCheck::Refused(_)
+        ));
+        assert!(matches!(
+            keys.check(&r.api_key, &secret, 100),
+            KeyCheck::Refused(_)
+        ));
         assert_eq!(keys.check("nokey", &secret, 50), KeyCheck::NoSuchKey);
         let change = KeyChange {
             enable: Some(false),
@@ -210,7 +219,10 @@ mod tests {
             ..KeyChange::default()
         };
         keys.update("ci", change).unwrap();
-        assert!(matches!(keys.check(&r.api_key, &secret, 50), KeyCheck::Refused(_)));
+        assert!(matches!(
+            keys.check(&r.api_key, &secret, 50),
+            KeyCheck::Refused(_)
+        ));
         let text = std::fs::read_to_string(d.join("api_keys.json")).unwrap();
         assert!(!text.contains(&secret), "only a hash is stored");
         keys.delete("ci").unwrap();
