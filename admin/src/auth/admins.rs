@@ -143,12 +143,22 @@ impl Admins {
         else {
             return false;
         };
-        let pw = password.to_string();
+        let (pw, hash) = (password.to_string(), stored.password_hash.clone());
         let ok = tokio::task::spawn_blocking(move || password::verify(&stored, pw.as_bytes()))
             .await
             .unwrap_or(false);
         if ok {
-            self.verified.lock().insert(username.to_string(), print);
+            // Remembered only if the password was not changed meanwhile
+            // (`set_password` changes the table, then forgets the fingerprint).
+            let mut verified = self.verified.lock();
+            let unchanged = self.table.read(|users| {
+                users
+                    .get(username)
+                    .is_some_and(|u| u.password.password_hash == hash)
+            });
+            if unchanged {
+                verified.insert(username.to_string(), print);
+            }
         }
         ok
     }
