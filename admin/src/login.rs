@@ -342,3 +342,36 @@ pub async fn change_pwd(
     tracing::info!(username, by = %me, "dashboard_change_password");
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_has_every_path_of_auth() {
+        let (_, doc) = super::routes()
+            .merge(crate::api_keys::routes())
+            .split_for_parts();
+        let json = serde_json::to_value(&doc).unwrap();
+        let paths = &json["paths"];
+        for (path, method) in [
+            ("/api/v5/login", "post"),
+            ("/api/v5/logout", "post"),
+            ("/api/v5/users", "get"),
+            ("/api/v5/users", "post"),
+            ("/api/v5/users/{username}", "put"),
+            ("/api/v5/users/{username}", "delete"),
+            ("/api/v5/users/{username}/change_pwd", "post"),
+            ("/api/v5/api_key", "get"),
+            ("/api/v5/api_key", "post"),
+            ("/api/v5/api_key/{name}", "get"),
+            ("/api/v5/api_key/{name}", "put"),
+            ("/api/v5/api_key/{name}", "delete"),
+        ] {
+            assert!(paths[path][method].is_object(), "{method} {path}: {paths}");
+        }
+        assert_eq!(
+            paths["/api/v5/login"]["post"]["security"],
+            serde_json::json!([{}]),
+            "login needs no credentials"
+        );
+    }
+}
