@@ -622,3 +622,29 @@ async fn https_answers_and_plain_http_does_not() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bad_http_keys_stop_start_up_naming_the_key() {
+    for (key, value, named) in [
+        (
+            "ROOST__HTTP__TOKEN_EXPIRED_TIME",
+            "0s",
+            "http.token_expired_time",
+        ),
+        ("ROOST__HTTP__MAX_BODY_SIZE", "10", "http.max_body_size"),
+        ("ROOST__HTTP__SSL__ENABLE", "true", "http.ssl.certfile"),
+        ("ROOST__HTTP__AUTH__PASSWORD", "x", "http.auth"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .arg("start")
+            .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
+            .env("ROOST__HTTP__BIND", "127.0.0.1:0")
+            .env(key, value)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}={value}: {stderr}");
+        assert!(stderr.contains(named), "{key}={value}: {stderr}");
+    }
+}
