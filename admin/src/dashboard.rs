@@ -20,7 +20,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// `/`, `/assets/{*file}`, and `/actors` (where the actor-tree page was).
-pub(crate) fn routes() -> Router {
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*file}", get(asset))
