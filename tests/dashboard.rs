@@ -257,6 +257,28 @@ async fn log_in_kick_a_client_and_watch_the_rate_chart() {
     let c = driver.browser().await;
     log_in(&c, http).await;
 
+    // Every page of the navigation loads its script and draws without an error.
+    let pages = c
+        .execute(
+            "return [...document.querySelectorAll('nav a[data-nav]')].map(a => a.dataset.nav)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let pages: Vec<String> = serde_json::from_value(pages).unwrap();
+    assert!(pages.len() >= 10, "the navigation: {pages:?}");
+    for page in &pages {
+        open(&c, http, page).await;
+        let error = wait_js(
+            &c,
+            &format!("page {page} to draw"),
+            "const s = document.querySelector('section.page');              const err = s.querySelector('.notice.error');              if (err) return 'error: ' + err.innerText;              return s.querySelector('table, .notice, .cards, .panel') ? 'ok' : ''",
+            vec![],
+        )
+        .await;
+        assert_eq!(error, "ok", "page {page}");
+    }
+
     // A connected client, found by searching on the clients page.
     let id = "dashboard-victim";
     let (mut victim, _) =

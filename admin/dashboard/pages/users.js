@@ -86,8 +86,7 @@ Roost.define("users", async (ctx) => {
     try {
       keys = rows(await get("/api/v5/api_key"));
     } catch (e) {
-      keysBox.replaceChildren();
-    Roost.append(keysBox, [h("h2", null, "API keys"), Roost.failure(e, "API keys"));
+      keysBox.replaceChildren(h("h2", null, "API keys"), Roost.failure(e, "API keys"));
       return;
     }
     const add = h("form", { class: "inline-form", onsubmit: async (e) => {
