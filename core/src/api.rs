@@ -115,23 +115,7 @@ pub struct RouteInfo {
     pub group: Option<String>,
 }
 
-/// The broker's gauges (what `GET /api/v5/stats` and `$SYS` report).
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    /// Live client connections.
-    pub connections: usize,
-    /// Sessions (connected or not, hibernating included); `None` if the
-    /// sessions supervisor did not answer.
-    pub sessions: Option<usize>,
-    /// Sessions hibernating now (no actor until a message comes).
-    pub sessions_hibernating: usize,
-    /// Connections hibernating now (counted in `connections`).
-    pub connections_hibernating: usize,
-    /// Routes in the topic index (plain subscriptions plus shared groups).
-    pub routes: usize,
-    /// Retained messages.
-    pub retained: usize,
-}
+pub use crate::stats::Stats;
 
 /// One actor in the live tree, as `GET /api/v5/actors` returns it (and
 /// `roost ctl` reads it back).
@@ -286,6 +270,12 @@ pub trait BrokerApi: Send + Sync + 'static {
         client_id: Arc<str>,
         resume: bool,
     ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>>;
+
+    // ---- issue 14: metrics and alarms ----
+
+    /// The alarms, active and cleared (raised and cleared by the runtime's
+    /// checks; the API lists them and clears the history).
+    fn alarms(&self) -> &Arc<crate::alarms::Alarms>;
 }
 
 #[cfg(test)]
