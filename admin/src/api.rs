@@ -9,7 +9,6 @@ use axum::Json;
 use roost_core::api::{ActorNode, TreeError};
 use roost_core::cluster::{ClusterLink, ClusterStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -130,24 +129,6 @@ pub async fn kill(State(ctx): Ctx, Json(req): Json<KillRequest>) -> Result<Json<
     Ok(Json(Killed {
         killed: path.to_string(),
     }))
-}
-
-/// Answer of `GET /api/v5/stats`: the broker's gauges (core's
-/// [`roost_core::api::Stats`], each documented there) and every counter.
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    #[serde(flatten)]
-    pub gauges: roost_core::api::Stats,
-    /// Every counter by name.
-    pub metrics: BTreeMap<&'static str, u64>,
-}
-
-/// `GET /api/v5/stats`.
-pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
-    Json(Stats {
-        gauges: ctx.api.stats().await,
-        metrics: ctx.api.metrics().snapshot().into_iter().collect(),
-    })
 }
 
 /// One entry of `GET /api/v5/nodes`.

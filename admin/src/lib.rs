@@ -11,8 +11,14 @@
 //! start-up.
 
 mod access;
+mod alarms;
 mod api;
 mod auth;
+mod metrics;
+mod monitor;
+mod prometheus;
+
+pub use monitor::{DashboardConfig, Monitor};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,6 +44,8 @@ pub struct Admin {
     pub access: Arc<Access>,
     pub chaos: ChaosConfig,
     pub auth: HttpAuthConfig,
+    /// The dashboard's monitor (samples every `dashboard.sample_interval`).
+    pub monitor: Arc<Monitor>,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -73,6 +81,14 @@ pub fn child_spec(args: HttpArgs) -> ChildSpec {
 /// keep-alive connections close.
 pub struct HttpState {
     _shutdown: oneshot::Sender<()>,
+    /// The monitor's sampler, stopped with the server.
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpState {
+    fn drop(&mut self) {
+        self.sampler.abort();
+    }
 }
 
 impl Actor for HttpServer {
@@ -90,6 +106,7 @@ impl Actor for HttpServer {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
+        let sampler = args.admin.monitor.spawn(args.admin.api.clone());
         let app = router(args.admin);
         tokio::spawn(async move {
             let shutdown = async move {
@@ -103,7 +120,10 @@ impl Actor for HttpServer {
             }
         });
         tracing::info!(listener = %"http", addr = %addr, "listener_ready");
-        Ok(HttpState { _shutdown: tx })
+        Ok(HttpState {
+            _shutdown: tx,
+            sampler,
+        })
     }
 }
 
@@ -111,12 +131,16 @@ impl Actor for HttpServer {
 /// nothing about the server is revealed, not even which paths exist).
 fn router(ctx: Arc<Admin>) -> Router {
     let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
-    Router::new()
+    // Scraped without credentials, as EMQX's default.
+    let public = Router::from(prometheus::routes()).with_state(ctx.clone());
+    let protected = Router::new()
         .route("/", get(api::index))
         .route("/actors", get(api::page))
         .route("/api/v5/actors", get(api::actors))
         .route("/api/v5/actors/kill", post(api::kill))
-        .route("/api/v5/stats", get(api::stats))
+        .merge(Router::from(metrics::routes()))
+        .merge(Router::from(monitor::routes()))
+        .merge(Router::from(alarms::routes()))
         .route("/api/v5/nodes", get(api::nodes))
         .route(
             "/api/v5/authentication/{id}/users",
@@ -153,7 +177,8 @@ fn router(ctx: Arc<Admin>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(auth),
             auth::require,
-        ))
+        ));
+    public.merge(protected)
 }
 
 /// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
