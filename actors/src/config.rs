@@ -531,8 +531,14 @@ pub fn percent(value: &str) -> Option<f64> {
 impl SysmonConfig {
     pub fn validate(&self) -> Result<(), InvalidValue> {
         for (key, value) in [
-            ("sysmon.os.sysmem_high_watermark", &self.os.sysmem_high_watermark),
-            ("sysmon.os.procmem_high_watermark", &self.os.procmem_high_watermark),
+            (
+                "sysmon.os.sysmem_high_watermark",
+                &self.os.sysmem_high_watermark,
+            ),
+            (
+                "sysmon.os.procmem_high_watermark",
+                &self.os.procmem_high_watermark,
+            ),
         ] {
             if percent(value).is_none() {
                 return Err(InvalidValue::new(

@@ -72,15 +72,19 @@ impl Actor for SysTopics {
         ctx: Arc<ConnContext>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let sys = &ctx.config.sys_topics;
-        // Constant: retained once so late subscribers see them.
-        publish_raw(&ctx, "$SYS/brokers".into(), node_names(&ctx), true);
-        publish(&ctx, "version", env!("CARGO_PKG_VERSION").to_string(), true);
-        publish(&ctx, "sysdescr", "Roost MQTT broker".to_string(), true);
+        if !sys.sys_msg_interval.is_zero() {
+            // Constant: retained once so late subscribers see them.
+            publish_raw(&ctx, "$SYS/brokers".into(), node_names(&ctx), true);
+            publish(&ctx, "version", env!("CARGO_PKG_VERSION").to_string(), true);
+            publish(&ctx, "sysdescr", "Roost MQTT broker".to_string(), true);
+        }
         let timers: [(std::time::Duration, fn() -> SysMsg); 4] = [
             (sys.sys_heartbeat_interval, || SysMsg::Heartbeat),
             (sys.sys_msg_interval, || SysMsg::Stats),
             (ctx.config.alarm.check_interval, || SysMsg::CheckAlarms),
-            (ctx.config.sysmon.os.mem_check_interval, || SysMsg::CheckMemory),
+            (ctx.config.sysmon.os.mem_check_interval, || {
+                SysMsg::CheckMemory
+            }),
         ];
         for (every, msg) in timers {
             if !every.is_zero() {
@@ -100,10 +104,17 @@ impl Actor for SysTopics {
         let ctx = &st.ctx;
         match msg {
             SysMsg::Heartbeat => {
-                publish(ctx, "uptime", ctx.started_at.elapsed().as_secs().to_string(), false);
+                publish(
+                    ctx,
+                    "uptime",
+                    ctx.started_at.elapsed().as_secs().to_string(),
+                    false,
+                );
                 publish(ctx, "datetime", rfc3339(SystemTime::now()), false);
             }
             SysMsg::Stats => {
+                // The members may have changed.
+                publish_raw(ctx, "$SYS/brokers".into(), node_names(ctx), true);
                 for (name, value) in crate::stats::collect(ctx).entries() {
                     let path = format!("stats/{}", name.replace('.', "/"));
                     publish(ctx, &path, value.to_string(), false);

@@ -101,7 +101,10 @@ impl Sysmon {
             used > self.sysmem_high,
             used <= self.sysmem_high,
             json!({"usage": format!("{:.2}%", used * 100.0), "high_watermark": format!("{:.2}%", self.sysmem_high * 100.0)}),
-            format!("system memory usage {:.2}% is above the high watermark", used * 100.0),
+            format!(
+                "system memory usage {:.2}% is above the high watermark",
+                used * 100.0
+            ),
             &mut changes,
         );
         let proc = mem.rss as f64 / mem.total.max(1) as f64;
@@ -111,7 +114,10 @@ impl Sysmon {
             proc > self.procmem_high,
             proc <= self.procmem_high,
             json!({"usage": format!("{:.2}%", proc * 100.0), "high_watermark": format!("{:.2}%", self.procmem_high * 100.0), "rss_bytes": mem.rss}),
-            format!("process memory usage {:.2}% is above the high watermark", proc * 100.0),
+            format!(
+                "process memory usage {:.2}% is above the high watermark",
+                proc * 100.0
+            ),
             &mut changes,
         );
         changes

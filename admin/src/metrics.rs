@@ -64,7 +64,10 @@ fn shaped(node: &str, entries: Vec<(&'static str, u64)>, aggregate: bool) -> Val
         (status = 200, description = "`[{\"node\": ..., \"bytes.received\": N, ...}]`, \
             or one object without `node` with `aggregate=true`", body = Object),
         (status = 404, description = "no such node")))]
-pub async fn metrics(State(ctx): Ctx, Query(q): Query<MetricsQuery>) -> Result<Json<Value>, Failure> {
+pub async fn metrics(
+    State(ctx): Ctx,
+    Query(q): Query<MetricsQuery>,
+) -> Result<Json<Value>, Failure> {
     let node = ctx.api.node_name();
     if q.node.as_deref().is_some_and(|n| n != node) {
         return Err(Failure(

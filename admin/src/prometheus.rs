@@ -92,11 +92,16 @@ mod tests {
         let m = Metrics::default();
         m.messages_received.inc();
         let text = render(&roost_core::stats::Stats::default(), &m, 0);
-        assert!(text.contains("# TYPE roost_messages_received counter\nroost_messages_received 1\n"));
+        assert!(
+            text.contains("# TYPE roost_messages_received counter\nroost_messages_received 1\n")
+        );
         assert!(text.contains("# TYPE roost_connections_count gauge\nroost_connections_count 0\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.split_once(' ').unwrap();
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{name}"
+            );
             value.parse::<u64>().unwrap();
         }
     }

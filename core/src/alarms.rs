@@ -128,7 +128,9 @@ mod tests {
         assert!(alarms
             .activate("a", serde_json::json!({}), "first")
             .is_some());
-        assert!(alarms.activate("a", serde_json::json!({}), "again").is_none());
+        assert!(alarms
+            .activate("a", serde_json::json!({}), "again")
+            .is_none());
         assert!(alarms.is_active("a"));
         let cleared = alarms.deactivate("a").unwrap();
         assert!(!cleared.activated && cleared.deactivate_at.is_some());

@@ -76,7 +76,10 @@ impl Stats {
             ("retained.count", self.retained),
             ("retained.max", m.retained),
             ("sessions.hibernating.count", self.sessions_hibernating),
-            ("connections.hibernating.count", self.connections_hibernating),
+            (
+                "connections.hibernating.count",
+                self.connections_hibernating,
+            ),
         ];
         let mut out: Vec<(&'static str, u64)> =
             all.into_iter().map(|(k, v)| (k, v as u64)).collect();

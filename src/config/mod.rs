@@ -79,10 +79,12 @@ impl Config {
         self.cluster.validate(&self.node)?;
         self.log.validate()?;
         self.sysmon.validate()?;
-        self.dashboard.validate().map_err(|e| match e.split_once(": ") {
-            Some((key, problem)) => InvalidValue::new(key, problem),
-            None => InvalidValue::new("dashboard", e),
-        })?;
+        self.dashboard
+            .validate()
+            .map_err(|e| match e.split_once(": ") {
+                Some((key, problem)) => InvalidValue::new(key, problem),
+                None => InvalidValue::new("dashboard", e),
+            })?;
         // Authenticators and authorization sources: keys, URLs, the ACL file.
         roost_access::validate(&self.authentication, &self.authorization).map_err(|e| {
             match e.split_once(": ") {
