@@ -65,7 +65,7 @@ async fn connections_near_max_connections_raise_and_clear_an_alarm() {
     for i in 0..7 {
         clients.push(RawClient::connected(b.addr(), ProtocolVersion::V5, &format!("c{i}")).await);
     }
-    // 8 of 10: below the line.
+    // 8 of 10 (the watcher and 7 clients): below the line.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!names(&b, true).await.contains(&NAME.to_string()));
     clients.push(RawClient::connected(b.addr(), ProtocolVersion::V5, "c7").await);
@@ -98,12 +98,12 @@ async fn connections_near_max_connections_raise_and_clear_an_alarm() {
         .unwrap()
         .contains("max_connections"));
 
-    // 7 of 10: still above 80%, still active.
-    clients.truncate(6);
+    // 8 of 10 (the watcher and 7 clients): not below 80%, still active.
+    clients.truncate(7);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(names(&b, true).await.contains(&NAME.to_string()));
-    // 6 of 10: cleared.
-    clients.truncate(5);
+    // 7 of 10: below 80%, cleared.
+    clients.truncate(6);
     wait_for(&b, "the alarm is cleared", async || {
         names(&b, false).await.contains(&NAME.to_string())
     })

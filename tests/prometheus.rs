@@ -23,7 +23,15 @@ fn sample(text: &str, name: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn the_exposition_needs_no_credentials_and_uses_emqx_names() {
-    let b = Broker::start_with(&[("ROOST__SYS_TOPICS__SYS_MSG_INTERVAL", "0s")]);
+    // No `$SYS` event either: nothing is dropped for want of subscribers.
+    let b = Broker::start_with(&[
+        ("ROOST__SYS_TOPICS__SYS_MSG_INTERVAL", "0s"),
+        ("ROOST__SYS_TOPICS__SYS_HEARTBEAT_INTERVAL", "0s"),
+        (
+            "ROOST__SYS_TOPICS__SYS_EVENT_MESSAGES__CLIENT_CONNECTED",
+            "false",
+        ),
+    ]);
     let mut c = RawClient::connected(b.addr(), ProtocolVersion::V5, "prom").await;
     c.subscribe("p/#", QoS::AtMostOnce).await;
     for _ in 0..3 {

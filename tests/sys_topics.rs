@@ -79,12 +79,15 @@ async fn a_subscriber_sees_the_emqx_tree() {
     assert_eq!(seen[&sys("stats/subscriptions/count")], "1");
     assert_eq!(seen[&sys("metrics/packets/subscribe/received")], "1");
     // Roost's old names are gone.
-    assert!(
-        !seen
-            .keys()
-            .any(|t| t.ends_with("/clients/connected") || t.contains("routes/count")),
-        "{seen:?}"
-    );
+    for old in [
+        "clients/connected",
+        "clients/hibernating",
+        "sessions/hibernating",
+        "routes/count",
+        "retained/count",
+    ] {
+        assert!(!seen.contains_key(&sys(old)), "{old}: {seen:?}");
+    }
 }
 
 #[tokio::test]
