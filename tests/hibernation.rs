@@ -626,7 +626,7 @@ async fn hibernation_churn_loses_nothing() {
         assert_eq!(s.sent, 250, "{s:?}");
         assert_eq!((s.received, s.lost, s.duplicated), (250, 0, 0), "{s:?}");
     }
-    let m = &stats(http).await["metrics"];
+    let m = &stats(http).await;
     assert!(m["client.woken"].as_u64().unwrap() >= 20, "{m}");
     assert!(m["session.woken"].as_u64().unwrap() >= 20, "{m}");
 }
