@@ -143,8 +143,8 @@ impl Monitor {
         let stats = api.stats().await;
         let m = api.metrics();
         let now = [
-            m.messages_received.get(),
-            m.messages_sent.get(),
+            m.messages_received(),
+            m.messages_sent(),
             m.messages_dropped.get(),
         ];
         let at = Instant::now();

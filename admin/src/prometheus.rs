@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn every_line_is_a_comment_or_a_sample_with_emqx_names_under_roost() {
         let m = Metrics::default();
-        m.messages_received.inc();
+        m.messages_qos1_received.inc();
         let text = render(&roost_core::stats::Stats::default(), &m, 0);
         assert!(
             text.contains("# TYPE roost_messages_received counter\nroost_messages_received 1\n")

@@ -36,26 +36,35 @@ impl Counter {
 }
 
 macro_rules! counters {
-    ($($(#[doc = $doc:literal])* $field:ident = $name:literal;)*) => {
-        /// Monotonic counters since start, each with its EMQX name.
+    (
+        derived {
+            $($(#[doc = $ddoc:literal])* $dname:literal => $derive:ident;)*
+        }
+        $($(#[doc = $doc:literal])* $field:ident = $name:literal;)*
+    ) => {
+        /// Monotonic counters since start, each with its EMQX name. The
+        /// totals (`packets.received`, `messages.sent`...) are not counted
+        /// but summed from their parts when read, so an event costs one add.
         #[derive(Debug, Default)]
         pub struct Metrics {
             $($(#[doc = $doc])* pub $field: Counter,)*
         }
 
         impl Metrics {
-            /// Every counter's name, in a stable order (EMQX's groups: bytes,
-            /// packets, messages, deliveries, client, session, access).
-            pub const NAMES: &'static [&'static str] = &[$($name,)*];
-
-            /// Every counter with its name, in the order of [`Self::NAMES`].
+            /// Every counter with its name: the totals, then the rest in the
+            /// order declared (EMQX's groups: bytes, packets, messages,
+            /// deliveries, client, session, access).
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-                vec![$(($name, self.$field.get()),)*]
+                vec![
+                    $(($dname, self.$derive()),)*
+                    $(($name, self.$field.get()),)*
+                ]
             }
 
             /// What each counter counts, by name (Prometheus' `# HELP`).
             pub fn help(name: &str) -> &'static str {
                 match name {
+                    $($dname => concat!($($ddoc),*).trim_ascii_start(),)*
                     $($name => concat!($($doc),*).trim_ascii_start(),)*
                     _ => "",
                 }
@@ -65,14 +74,26 @@ macro_rules! counters {
 }
 
 counters! {
+    derived {
+        /// MQTT packets received from clients (every type).
+        "packets.received" => packets_received;
+        /// MQTT packets sent to clients (every type).
+        "packets.sent" => packets_sent;
+        /// PUBLISH packets received.
+        "packets.publish.received" => packets_publish_received;
+        /// PUBLISH packets sent.
+        "packets.publish.sent" => messages_sent;
+        /// PUBLISH messages received from connected clients.
+        "messages.received" => messages_received;
+        /// PUBLISH messages sent to clients.
+        "messages.sent" => messages_sent;
+        /// Messages delivered to subscribers (written to their connection).
+        "messages.delivered" => messages_sent;
+    }
     /// Bytes read from clients' sockets.
     bytes_received = "bytes.received";
     /// Bytes written to clients' sockets.
     bytes_sent = "bytes.sent";
-    /// MQTT packets received from clients (every type).
-    packets_received = "packets.received";
-    /// MQTT packets sent to clients (every type).
-    packets_sent = "packets.sent";
     /// CONNECT packets received.
     packets_connect_received = "packets.connect.received";
     /// CONNACK packets sent.
@@ -81,10 +102,6 @@ counters! {
     packets_connack_error = "packets.connack.error";
     /// CONNACK packets sent refusing the client's credentials.
     packets_connack_auth_error = "packets.connack.auth_error";
-    /// PUBLISH packets received.
-    packets_publish_received = "packets.publish.received";
-    /// PUBLISH packets sent.
-    packets_publish_sent = "packets.publish.sent";
     /// PUBACK packets received.
     packets_puback_received = "packets.puback.received";
     /// PUBACK packets sent.
@@ -121,10 +138,6 @@ counters! {
     packets_auth_received = "packets.auth.received";
     /// AUTH packets sent.
     packets_auth_sent = "packets.auth.sent";
-    /// PUBLISH messages received from connected clients.
-    messages_received = "messages.received";
-    /// PUBLISH messages sent to clients.
-    messages_sent = "messages.sent";
     /// QoS 0 messages received from clients.
     messages_qos0_received = "messages.qos0.received";
     /// QoS 0 messages sent to clients.
@@ -137,8 +150,6 @@ counters! {
     messages_qos2_received = "messages.qos2.received";
     /// QoS 2 messages sent to clients.
     messages_qos2_sent = "messages.qos2.sent";
-    /// Messages delivered to subscribers (written to their connection).
-    messages_delivered = "messages.delivered";
     /// QoS 1 and 2 deliveries acknowledged by subscribers (PUBACK, PUBCOMP).
     messages_acked = "messages.acked";
     /// Published messages that reached nobody (every reason).
@@ -229,13 +240,13 @@ impl Metrics {
             .find_map(|(n, v)| (n == name).then_some(v))
     }
 
-    /// One packet read from a client: `packets.received` and its type's.
+    /// One packet read from a client, counted by its type (one add). A
+    /// PUBLISH is counted as a message once the connection handles it
+    /// ([`Self::message_received`]), not here.
     #[inline]
     pub fn packet_received(&self, packet: &Packet) {
-        self.packets_received.inc();
         match packet {
             Packet::Connect(_) => &self.packets_connect_received,
-            Packet::Publish(_) => &self.packets_publish_received,
             Packet::PubAck(_) => &self.packets_puback_received,
             Packet::PubRec(_) => &self.packets_pubrec_received,
             Packet::PubRel(_) => &self.packets_pubrel_received,
@@ -245,20 +256,18 @@ impl Metrics {
             Packet::PingReq => &self.packets_pingreq_received,
             Packet::Disconnect(_) => &self.packets_disconnect_received,
             Packet::Auth(_) => &self.packets_auth_received,
-            // Server-to-client types: a violation, counted in the total only.
+            // PUBLISH: see above; server-to-client types end the connection.
             _ => return,
         }
         .inc();
     }
 
     /// One control packet written to a client, by its MQTT packet type (the
-    /// high nibble of its first byte): `packets.sent` and its type's.
+    /// high nibble of its first byte); a PUBLISH is [`Self::message_sent`].
     #[inline]
     pub fn packet_sent(&self, packet_type: u8) {
-        self.packets_sent.inc();
         match packet_type {
             2 => &self.packets_connack_sent,
-            3 => &self.packets_publish_sent,
             4 => &self.packets_puback_sent,
             5 => &self.packets_pubrec_sent,
             6 => &self.packets_pubrel_sent,
@@ -273,10 +282,9 @@ impl Metrics {
         .inc();
     }
 
-    /// A PUBLISH from a connected client: `messages.received` and its QoS's.
+    /// A PUBLISH from a connected client, by its QoS (one add).
     #[inline]
     pub fn message_received(&self, qos: QoS) {
-        self.messages_received.inc();
         match qos {
             QoS::AtMostOnce => &self.messages_qos0_received,
             QoS::AtLeastOnce => &self.messages_qos1_received,
@@ -285,19 +293,73 @@ impl Metrics {
         .inc();
     }
 
-    /// A PUBLISH written to a subscriber: the packet, `messages.sent`,
-    /// `messages.delivered` and its QoS's.
+    /// A PUBLISH written to a subscriber, by its QoS (one add).
     #[inline]
     pub fn message_sent(&self, qos: QoS) {
-        self.packet_sent(3);
-        self.messages_sent.inc();
-        self.messages_delivered.inc();
         match qos {
             QoS::AtMostOnce => &self.messages_qos0_sent,
             QoS::AtLeastOnce => &self.messages_qos1_sent,
             QoS::ExactlyOnce => &self.messages_qos2_sent,
         }
         .inc();
+    }
+
+    /// `messages.received` (= `packets.publish.received`): every QoS.
+    pub fn messages_received(&self) -> u64 {
+        self.messages_qos0_received.get()
+            + self.messages_qos1_received.get()
+            + self.messages_qos2_received.get()
+    }
+
+    /// `messages.sent` (= `messages.delivered`, `packets.publish.sent`): every QoS.
+    pub fn messages_sent(&self) -> u64 {
+        self.messages_qos0_sent.get()
+            + self.messages_qos1_sent.get()
+            + self.messages_qos2_sent.get()
+    }
+
+    fn packets_publish_received(&self) -> u64 {
+        self.messages_received()
+    }
+
+    /// `packets.received`: every type.
+    pub fn packets_received(&self) -> u64 {
+        [
+            &self.packets_connect_received,
+            &self.packets_puback_received,
+            &self.packets_pubrec_received,
+            &self.packets_pubrel_received,
+            &self.packets_pubcomp_received,
+            &self.packets_subscribe_received,
+            &self.packets_unsubscribe_received,
+            &self.packets_pingreq_received,
+            &self.packets_disconnect_received,
+            &self.packets_auth_received,
+        ]
+        .iter()
+        .map(|c| c.get())
+        .sum::<u64>()
+            + self.messages_received()
+    }
+
+    /// `packets.sent`: every type.
+    pub fn packets_sent(&self) -> u64 {
+        [
+            &self.packets_connack_sent,
+            &self.packets_puback_sent,
+            &self.packets_pubrec_sent,
+            &self.packets_pubrel_sent,
+            &self.packets_pubcomp_sent,
+            &self.packets_suback_sent,
+            &self.packets_unsuback_sent,
+            &self.packets_pingresp_sent,
+            &self.packets_disconnect_sent,
+            &self.packets_auth_sent,
+        ]
+        .iter()
+        .map(|c| c.get())
+        .sum::<u64>()
+            + self.messages_sent()
     }
 
     /// A CONNACK refusal: `packets.connack.error`, and `.auth_error` when it
@@ -407,12 +469,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_dotted_and_every_one_has_help() {
         let mut seen = std::collections::HashSet::new();
-        for name in Metrics::NAMES {
-            assert!(seen.insert(*name), "{name} twice");
+        for (name, _) in Metrics::default().snapshot() {
+            assert!(seen.insert(name), "{name} twice");
             assert!(name.contains('.'), "{name} is not dotted");
             assert!(!Metrics::help(name).is_empty(), "{name} has no help");
         }
-        assert_eq!(Metrics::default().snapshot().len(), Metrics::NAMES.len());
     }
 
     #[test]
@@ -421,7 +482,11 @@ mod tests {
         m.packet_received(&Packet::PingReq);
         m.packet_sent(13);
         m.message_sent(QoS::AtLeastOnce);
-        assert_eq!(m.get("packets.received"), Some(1));
+        m.message_received(QoS::ExactlyOnce);
+        assert_eq!(m.get("messages.received"), Some(1));
+        assert_eq!(m.get("packets.publish.received"), Some(1));
+        assert_eq!(m.get("messages.delivered"), Some(1));
+        assert_eq!(m.get("packets.received"), Some(2));
         assert_eq!(m.get("packets.pingreq.received"), Some(1));
         assert_eq!(m.get("packets.sent"), Some(2));
         assert_eq!(m.get("packets.publish.sent"), Some(1));
