@@ -179,6 +179,7 @@ async fn read_some(
 /// one by TCP once the batch is full. It outlives a hibernating actor: it
 /// goes on waiting on the socket, and what it casts next wakes the connection.
 /// Returns how it stopped (see [`Ending`]).
+#[allow(clippy::too_many_arguments)]
 async fn read_packets(
     rd: &mut ReadHalf,
     buf: &mut BytesMut,
