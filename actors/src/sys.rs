@@ -26,10 +26,9 @@
 use crate::config::SysEventMessages;
 use crate::connection::ConnContext;
 use crate::context::BrokerContext;
-use crate::sysmon::Sysmon;
+use crate::sysmon::{AlarmChange, Sysmon};
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_core::alarms::Alarm;
 use roost_core::hooks::{DisconnectReason, Hook, HookPoint, HooksBuilder};
 use roost_core::{ClientInfo, Message};
 use roost_protocol::{Properties, QoS, SubscriptionOptions};
@@ -139,9 +138,6 @@ impl Actor for SysTopics {
         Ok(())
     }
 }
-
-/// An alarm raised (`true`) or cleared (`false`).
-pub type AlarmChange = (bool, Alarm);
 
 /// Publishes an alarm's activation or deactivation and logs it.
 fn alarm_changed(ctx: &BrokerContext, (raised, alarm): AlarmChange) {

@@ -14,7 +14,6 @@
 
 use crate::config::percent;
 use crate::context::BrokerContext;
-use crate::sys::AlarmChange;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -22,6 +21,9 @@ use std::sync::atomic::Ordering;
 const CONNECTIONS_HIGH: f64 = 0.9;
 /// ...and cleared below this one.
 const CONNECTIONS_LOW: f64 = 0.8;
+
+/// An alarm raised (`true`) or cleared (`false`).
+pub type AlarmChange = (bool, roost_core::alarms::Alarm);
 
 /// The name of the queue alarm.
 pub const QUEUE_ALARM: &str = "message_queue_full";
