@@ -157,7 +157,11 @@ impl Monitor {
                 .unwrap_or_default();
             ([0; 3], at.checked_sub(uptime).unwrap_or(at))
         });
-        let secs = at.duration_since(since).as_secs_f64().max(0.001);
+        // At least one interval: the first sample may come right after start.
+        let secs = at
+            .duration_since(since)
+            .max(self.interval)
+            .as_secs_f64();
         let delta: [u64; 3] = std::array::from_fn(|i| now[i].saturating_sub(before[i]));
         st.rates = delta.map(|d| (d as f64 / secs * 100.0).round() / 100.0);
         st.last = Some((now, at));
