@@ -98,7 +98,9 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
                 println!("killed {killed}");
             }
             CtlCommand::Stats => {
-                let body = client.request(Method::GET, "/api/v5/stats", None).await?;
+                let body = client
+                    .request(Method::GET, "/api/v5/stats?aggregate=true", None)
+                    .await?;
                 let v: serde_json::Value = client.parse(&body)?;
                 print!("{}", render_stats(&v));
             }

@@ -24,6 +24,10 @@ use std::time::Instant;
 /// How long the browser may take for one step (a page load, a poll).
 const STEP: Duration = Duration::from_secs(15);
 
+/// The monitor behind the overview's charts samples every second (EMQX's
+/// default is 10 s), so a test sees a rate within a poll or two.
+const SAMPLE_EVERY_SECOND: (&str, &str) = ("ROOST__DASHBOARD__SAMPLE_INTERVAL", "1s");
+
 /// A `chromedriver` child process on a free port; killed on drop.
 struct ChromeDriver {
     child: Child,
@@ -252,7 +256,7 @@ async fn log_in_kick_a_client_and_watch_the_rate_chart() {
     let Some(driver) = ChromeDriver::start() else {
         return;
     };
-    let b = Broker::start();
+    let b = Broker::start_with(&[SAMPLE_EVERY_SECOND]);
     let http = b.http_addr();
     let c = driver.browser().await;
     log_in(&c, http).await;
@@ -371,7 +375,7 @@ async fn log_in_kick_a_client_and_watch_the_rate_chart() {
 #[ignore]
 async fn screenshots() {
     let driver = ChromeDriver::start().expect("chromedriver for the screenshots");
-    let b = Broker::start();
+    let b = Broker::start_with(&[SAMPLE_EVERY_SECOND]);
     let http = b.http_addr();
     let mut clients = Vec::new();
     for (i, name) in [

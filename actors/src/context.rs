@@ -7,9 +7,11 @@ use crate::config::BrokerConfig;
 use crate::gauges::MailboxGauges;
 use crate::retainer::MemoryRetainer;
 use crate::router::{Mailbox, Router};
+use roost_core::alarms::Alarms;
 use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
+use roost_core::stats::StatsMax;
 use roost_core::storage::RetainedStore;
 use roost_core::Message;
 use roost_core::Metrics;
@@ -52,6 +54,20 @@ pub struct BrokerContext {
     pub hooks: Arc<Hooks>,
     /// What the runtime itself does with authorization (deny action, cache).
     pub authz: AuthzPolicy,
+    /// The historical maxima of the gauges (see `crate::stats`).
+    pub stats_max: StatsMax,
+    /// Active and cleared alarms (raised by `crate::sysmon`).
+    pub alarms: Arc<Alarms>,
+    /// Each listener's live connections and `max_connections`, for the
+    /// `too_many_connections` alarm (set once the listeners are bound).
+    pub listener_load: std::sync::OnceLock<Vec<ListenerLoad>>,
+}
+
+/// One listener's load: its name, its live connections, its limit.
+pub struct ListenerLoad {
+    pub name: String,
+    pub live: Arc<AtomicUsize>,
+    pub max_connections: usize,
 }
 
 impl BrokerContext {
@@ -74,6 +90,7 @@ impl BrokerContext {
             config.retainer.clone(),
             metrics.clone(),
         ));
+        let alarms = Arc::new(Alarms::new(config.alarm.size_limit));
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
             config,
@@ -91,6 +108,9 @@ impl BrokerContext {
             started_at_wall: std::time::SystemTime::now(),
             hooks,
             authz,
+            stats_max: StatsMax::default(),
+            alarms,
+            listener_load: std::sync::OnceLock::new(),
         })
     }
 
