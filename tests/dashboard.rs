@@ -321,7 +321,11 @@ async fn log_in_kick_a_client_and_watch_the_rate_chart() {
         .await
         .unwrap();
     let closed = victim.expect_closed().await;
-    eprintln!("the kicked client saw the socket close (DISCONNECT: {closed:?})");
+    assert_eq!(
+        closed.map(|d| d.reason_code),
+        Some(ReasonCode::AdministrativeAction),
+        "a kicked 5.0 client hears why before its socket closes"
+    );
     wait_js(
         &c,
         "the kicked client to leave the list",
@@ -393,6 +397,9 @@ async fn screenshots() {
             .await;
         clients.push(c);
     }
+    let mut archive = V5Client::connect(b.addr(), "telemetry-archive").await;
+    archive.subscribe("dashboard/#", 0).await;
+    clients.push(archive);
     let publishing = publish_in_background(b.addr(), "telemetry-bridge");
     let c = driver.browser().await;
     log_in(&c, http).await;

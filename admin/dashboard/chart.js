@@ -6,7 +6,8 @@
 
 (() => {
   Roost.LineChart = class {
-    /** series: [{key, name, color}]; windowMs: how much history to keep. */
+    /** series: [{key, name, color, dash}] (dash: a canvas line dash, so
+     *  equal series stay apart); windowMs: how much history to keep. */
     constructor(canvas, { series, windowMs = 5 * 60 * 1000 }) {
       this.canvas = canvas;
       this.series = series;
@@ -59,15 +60,19 @@
       const pad = { l: 52, r: 12, t: 10, b: 22 };
       const pw = w - pad.l - pad.r, ph = hgt - pad.t - pad.b;
 
+      // The x axis spans the points kept (a minute at least, the window at
+      // most), so a young broker's history is not squeezed to the right.
       const now = this.points.length ? this.points[this.points.length - 1].t : Date.now();
-      const t0 = now - this.windowMs;
+      const first = this.points.length ? this.points[0].t : now;
+      const span = Math.min(this.windowMs, Math.max(60 * 1000, now - first));
+      const t0 = now - span;
       let top = 0;
       for (const p of this.points) for (const s of this.series) {
         const v = p.values[s.key];
         if (typeof v === "number" && v > top) top = v;
       }
       const { max, step } = niceScale(top);
-      const x = (t) => pad.l + ((t - t0) / this.windowMs) * pw;
+      const x = (t) => pad.l + ((t - t0) / span) * pw;
       const y = (v) => pad.t + ph - (v / max) * ph;
 
       g.font = "11px ui-sans-serif, system-ui, sans-serif";
@@ -95,8 +100,10 @@
       g.clip();
       g.lineWidth = 2;
       g.lineJoin = "round";
+      // In order: a dashed series drawn over an equal solid one shows both.
       for (const s of this.series) {
         g.strokeStyle = s.color;
+        g.setLineDash(s.dash || []);
         g.beginPath();
         let started = false;
         for (const p of this.points) {

@@ -20,20 +20,20 @@ mod api;
 mod api_keys;
 mod auth;
 mod clients;
+mod config;
 mod dashboard;
+mod https;
+mod limit;
 mod listeners;
+mod login;
+mod metrics;
+mod monitor;
 mod openapi;
+mod prometheus;
 mod publish;
 mod retainer;
 mod subscriptions;
 mod topics;
-mod config;
-mod https;
-mod limit;
-mod login;
-mod metrics;
-mod monitor;
-mod prometheus;
 
 pub use monitor::{DashboardConfig, Monitor};
 

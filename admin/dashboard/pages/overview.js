@@ -58,11 +58,11 @@
         h("div", { class: "value", dataset: { stat: key } }, "–"))));
     const conns = panel("Connections", "chart-connections", [
       { key: "connections", name: "connections", color: COLORS.blue },
-      { key: "live", name: "live", color: COLORS.green },
+      { key: "live", name: "live", color: COLORS.green, dash: [6, 5] },
     ], 0);
     const rates = panel("Message rate (messages/s)", "chart-rates", [
       { key: "received", name: "received", color: COLORS.blue },
-      { key: "sent", name: "sent", color: COLORS.green },
+      { key: "sent", name: "sent", color: COLORS.green, dash: [6, 5] },
       { key: "dropped", name: "dropped", color: COLORS.red },
     ], 1);
     const node = h("div", { class: "panel node" }, h("h2", null, "Node"), h("p", { class: "dim" }, "loading…"));
