@@ -365,4 +365,10 @@ impl BrokerApi for Api {
             }
         })
     }
+
+    // ---- issue 14: log trace ----
+
+    fn tracer(&self) -> Arc<roost_core::trace::Tracer> {
+        self.ctx.tracer.clone()
+    }
 }

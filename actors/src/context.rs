@@ -11,6 +11,7 @@ use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
 use roost_core::storage::RetainedStore;
+use roost_core::trace::{TraceEvent, Tracer, Who};
 use roost_core::Message;
 use roost_core::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -52,6 +53,9 @@ pub struct BrokerContext {
     pub hooks: Arc<Hooks>,
     /// What the runtime itself does with authorization (deny action, cache).
     pub authz: AuthzPolicy,
+    /// The running log traces: the connection, the writer and the publish
+    /// paths ask [`Tracer::on`] (one relaxed load) before anything else.
+    pub tracer: Arc<Tracer>,
 }
 
 impl BrokerContext {
@@ -74,6 +78,7 @@ impl BrokerContext {
             config.retainer.clone(),
             metrics.clone(),
         ));
+        let config_data_dir = config.node.data_dir.clone();
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
             config,
@@ -91,6 +96,9 @@ impl BrokerContext {
             started_at_wall: std::time::SystemTime::now(),
             hooks,
             authz,
+            tracer: Arc::new(Tracer::new(
+                std::path::Path::new(&config_data_dir).join("trace"),
+            )),
         })
     }
 
@@ -115,6 +123,7 @@ impl BrokerContext {
     /// [`Self::publish`], telling a drop by a `message.publish` hook apart.
     pub fn try_publish(&self, msg: Arc<Message>) -> Result<usize, DropReason> {
         let msg = self.message_publish(msg)?;
+        self.trace_published(&msg);
         self.retain(&msg);
         Ok(self.router.route(&msg))
     }
@@ -140,8 +149,21 @@ impl BrokerContext {
         let Ok(msg) = self.message_publish(msg) else {
             return 0;
         };
+        self.trace_published(&msg);
         self.retain(&msg);
         self.router.route_from_client(&msg, congested)
+    }
+
+    /// A message about to be routed, for the topic traces.
+    #[inline]
+    fn trace_published(&self, msg: &Message) {
+        if self.tracer.on() {
+            let who = Who {
+                client_id: Some(&msg.from),
+                addr: None,
+            };
+            self.tracer.trace(who, TraceEvent::Published(msg));
+        }
     }
 
     /// Stores or clears a retained message (and tells the other nodes).

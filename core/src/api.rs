@@ -286,6 +286,12 @@ pub trait BrokerApi: Send + Sync + 'static {
         client_id: Arc<str>,
         resume: bool,
     ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>>;
+
+    // ---- issue 14: log trace ----
+
+    /// The registry of log traces: the runtime writes to the running ones,
+    /// the REST API (`/api/v5/trace`) creates, stops and lists them.
+    fn tracer(&self) -> Arc<crate::trace::Tracer>;
 }
 
 #[cfg(test)]

@@ -407,6 +407,11 @@ impl ConnState {
         match d {
             Decision::Skipped => true,
             Decision::Checked { allowed, cached } => {
+                self.trace(roost_core::trace::TraceEvent::Authorization {
+                    action: action.as_str(),
+                    topic,
+                    allowed,
+                });
                 if cached {
                     m.inc_authorization_cache_hit();
                 }

@@ -81,6 +81,7 @@ impl Reader {
             &credit,
             max_packet_size,
             &ack_route,
+            &ctx.tracer,
         )
         .await;
         drop((conn, credit, ack_route));
@@ -186,6 +187,7 @@ async fn read_packets(
     credit: &Semaphore,
     max_packet_size: usize,
     ack_route: &AckRoute,
+    tracer: &roost_core::trace::Tracer,
 ) -> Ending {
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
@@ -203,7 +205,8 @@ async fn read_packets(
         let mut acks = Vec::new();
         // Acks go to the session only once one is bound; before that they stay
         // in order with the other packets (an ack before CONNECT is a violation).
-        let routed = ack_route.read().is_some();
+        // While a trace runs they go through the actor too, which traces them.
+        let routed = ack_route.read().is_some() && !tracer.on();
         let mut failed = None;
         let mut more_buffered = false;
         loop {

@@ -6,6 +6,7 @@ use crate::session::Inbound;
 use crate::session::Outgoing;
 use bytes::BufMut;
 use roost_core::hooks::{DropReason, HookPoint};
+use roost_core::trace::{PacketDir, TraceEvent};
 use roost_protocol::{Packet, PubRel, QoS, ReasonCode};
 use std::time::Instant;
 
@@ -34,6 +35,15 @@ impl ConnState {
                         &mut self.wbuf,
                     ) {
                         true => {
+                            if self.ctx.tracer.on() {
+                                self.trace(TraceEvent::PublishOut {
+                                    message: &message,
+                                    qos,
+                                    packet_id,
+                                    dup,
+                                    retain,
+                                });
+                            }
                             self.ctx.metrics.inc_delivered();
                             if let Some(info) = self.access.info.as_ref() {
                                 self.ctx.hooks.notify(HookPoint::MessageDelivered, |h| {
@@ -68,6 +78,9 @@ impl ConnState {
 
     /// Queues a control packet for writing (after the client's limits are applied).
     pub(super) fn write(&mut self, packet: Packet) {
+        if self.ctx.tracer.on() {
+            self.trace(TraceEvent::Packet(PacketDir::Out, &packet));
+        }
         // The acks of the QoS 1/2 flows, without properties, are most of what a
         // busy connection writes: their 4 or 5 bytes are put down directly.
         let ack = match &packet {
