@@ -13,6 +13,7 @@
 mod access;
 mod api;
 mod auth;
+mod trace;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -148,6 +149,7 @@ fn router(ctx: Arc<Admin>) -> Router {
         .route("/api/v5/cluster", get(api::cluster))
         .route("/api/v5/cluster/join", post(api::cluster_join))
         .route("/api/v5/cluster/leave", post(api::cluster_leave))
+        .merge(trace::routes().split_for_parts().0)
         .fallback(api::not_found)
         .with_state(ctx)
         .layer(axum::middleware::from_fn_with_state(
