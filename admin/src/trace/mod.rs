@@ -193,9 +193,14 @@ fn time(v: &serde_json::Value, field: &str) -> Result<SystemTime, Failure> {
             .as_u64()
             .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
             .ok_or_else(|| bad(format!("{field}: expected Unix seconds"))),
-        serde_json::Value::String(s) => humantime::parse_rfc3339_weak(s)
-            .map_err(|e| bad(format!("{field}: {e} (expected RFC 3339, e.g. 2026-01-01T00:00:00Z)"))),
-        _ => Err(bad(format!("{field}: expected RFC 3339 text or Unix seconds"))),
+        serde_json::Value::String(s) => humantime::parse_rfc3339_weak(s).map_err(|e| {
+            bad(format!(
+                "{field}: {e} (expected RFC 3339, e.g. 2026-01-01T00:00:00Z)"
+            ))
+        }),
+        _ => Err(bad(format!(
+            "{field}: expected RFC 3339 text or Unix seconds"
+        ))),
     }
 }
 
@@ -283,7 +288,14 @@ fn spec(tracer: &Tracer, t: NewTrace, now: SystemTime) -> Result<TraceSpec, Fail
     responses((status = 200, description = "The traces", body = [TraceView])))]
 async fn list(State(ctx): Ctx) -> Json<Vec<TraceView>> {
     let node = ctx.api.node_name();
-    Json(ctx.api.tracer().list().iter().map(|t| view(node, t)).collect())
+    Json(
+        ctx.api
+            .tracer()
+            .list()
+            .iter()
+            .map(|t| view(node, t))
+            .collect(),
+    )
 }
 
 /// `POST /api/v5/trace`: creates a trace; it runs from `start_at` to `end_at`.
@@ -369,7 +381,11 @@ async fn log(
     Path(name): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<LogPage>, Failure> {
-    let t = ctx.api.tracer().get(&name).ok_or_else(|| not_found(&name))?;
+    let t = ctx
+        .api
+        .tracer()
+        .get(&name)
+        .ok_or_else(|| not_found(&name))?;
     if let Some(node) = q.node.as_deref().filter(|n| *n != ctx.api.node_name()) {
         return Err(Failure(
             StatusCode::NOT_FOUND,
@@ -407,7 +423,11 @@ async fn log(
     responses((status = 200, description = "The log file", content_type = "text/plain", body = String),
         (status = 404, description = "NOT_FOUND")))]
 async fn download(State(ctx): Ctx, Path(name): Path<String>) -> Result<Response, Failure> {
-    let t = ctx.api.tracer().get(&name).ok_or_else(|| not_found(&name))?;
+    let t = ctx
+        .api
+        .tracer()
+        .get(&name)
+        .ok_or_else(|| not_found(&name))?;
     let data = tokio::fs::read(&t.spec.file).await.map_err(|e| {
         Failure(
             StatusCode::NOT_FOUND,
@@ -416,7 +436,10 @@ async fn download(State(ctx): Ctx, Path(name): Path<String>) -> Result<Response,
     })?;
     Ok((
         [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}.log\""),

@@ -39,7 +39,9 @@ fn requests_are_checked_before_a_trace_is_made() {
     assert!(!s.own_file);
     assert_eq!(s.end_at, now + DEFAULT_DURATION);
     assert!(message(spec(&tracer, new_trace("topic", "a/#/b"), now)).starts_with("400"));
-    assert!(message(spec(&tracer, new_trace("ip_address", "10.0.0.300"), now)).contains("ip_address"));
+    assert!(
+        message(spec(&tracer, new_trace("ip_address", "10.0.0.300"), now)).contains("ip_address")
+    );
     assert!(message(spec(&tracer, new_trace("clientid", ""), now)).contains("needs clientid"));
     assert!(message(spec(&tracer, new_trace("rule", "x"), now)).contains("type"));
     let mut bad_name = new_trace("clientid", "c1");

@@ -257,7 +257,9 @@ fn publish(
 
 fn payload(out: &mut String, body: &[u8], enc: PayloadEncode) {
     match enc {
-        PayloadEncode::Text => out.push_str(&String::from_utf8_lossy(body).escape_debug().to_string()),
+        PayloadEncode::Text => {
+            out.push_str(&String::from_utf8_lossy(body).escape_debug().to_string())
+        }
         PayloadEncode::Hex => {
             for b in body {
                 let _ = write!(out, "{b:02X}");

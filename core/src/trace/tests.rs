@@ -147,7 +147,12 @@ fn a_client_trace_takes_only_its_clients_packets_and_events() {
     );
     assert!(lines[1].ends_with("[SUBSCRIBE] c1@10.0.0.7:5000 msg: subscribe, topic: a/#, qos: 1"));
     // RFC 3339 with microseconds.
-    assert_eq!(lines[0].split(' ').next().unwrap().len(), 27, "{}", lines[0]);
+    assert_eq!(
+        lines[0].split(' ').next().unwrap().len(),
+        27,
+        "{}",
+        lines[0]
+    );
 }
 
 #[test]
@@ -200,9 +205,8 @@ fn a_topic_trace_takes_matching_publishes_and_deliveries_with_the_payload_encode
     tracer.trace(who("sub"), TraceEvent::Packet(PacketDir::In, &p));
     let lines = sink.0.lock().unwrap();
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines[0].ends_with(
-        "[PUBLISH] - msg: publish_to, topic: a/b, qos: 1, retain: true, payload: 6869"
-    ));
+    assert!(lines[0]
+        .ends_with("[PUBLISH] - msg: publish_to, topic: a/b, qos: 1, retain: true, payload: 6869"));
     assert!(lines[1].ends_with(
         "sub@10.0.0.7:5000 msg: mqtt_packet_sent, packet: \
          PUBLISH_OUT(Q0, R0, D0, Topic=a/b, PacketId=0, Payload=6869)"
