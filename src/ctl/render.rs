@@ -139,7 +139,8 @@ pub fn broker(node: &Value, now: std::time::SystemTime) -> String {
     ])
 }
 
-/// `GET /api/v5/listeners`: each listener as emqx ctl prints it. EMQX 5 puts
+/// `GET /api/v5/listeners`: each listener as emqx ctl prints it (the fields
+/// the answer holds). EMQX 5 puts
 /// the live figures under `status` (and per node); they are read from
 /// there or from the listener itself.
 pub fn listeners(v: &Value) -> String {
@@ -174,6 +175,8 @@ pub fn listeners(v: &Value) -> String {
             ("max_conns", live("max_connections")),
         ]
         .into_iter()
+        // Fields this broker's listeners do not report are left out.
+        .filter(|(_, v)| v != "undefined")
         .map(|(k, v)| (format!("  {k}"), v))
         .collect();
         out.push_str(&columns(&rows));
