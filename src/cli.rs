@@ -256,9 +256,10 @@ pub enum RetainerCommand {
 /// `roost ctl admins ...`.
 #[derive(Debug, Subcommand)]
 pub enum AdminsCommand {
-    /// Change the password of the user ctl logs in as (--username; its
-    /// current password is --password): the API lets a user change only
-    /// their own password this way.
+    /// Change a dashboard user's password. The old password sent is ctl's own
+    /// --password, so given the user ctl logs in as (--username) this changes
+    /// ctl's own password; for another user, Roost's API takes the calling
+    /// user's password as the confirmation.
     Passwd {
         username: String,
         #[arg(value_name = "NEW_PASSWORD")]

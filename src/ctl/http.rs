@@ -29,7 +29,7 @@ pub enum CtlError {
     Http { url: String, message: String },
     #[error(
         "401 Unauthorized: wrong user name or password (--username / --password, or \
-         ROOST_CTL_USERNAME / ROOST_CTL_PASSWORD; the broker's http.auth.*)"
+         ROOST_CTL_USERNAME / ROOST_CTL_PASSWORD; a dashboard user of the broker)"
     )]
     Unauthorized,
     #[error("{status}: {message}")]
