@@ -87,6 +87,9 @@ async fn a_client_trace_writes_that_clients_packets_and_events_only() {
         "Payload=hello)",
         "packet: PUBLISH_OUT(Q1, R0, D0, Topic=t/a,",
         "packet: PUBLISH_OUT(Q0, R0, D0, Topic=t/from-other,",
+        // The client's ack of its delivery, and the broker's of its publish.
+        "mqtt_packet_received, packet: PUBACK(PacketId=1, ReasonCode=0x00)",
+        "mqtt_packet_sent, packet: PUBACK(PacketId=",
         "packet: DISCONNECT(ReasonCode=0x00)",
         "msg: client_connected",
         "msg: client_disconnected, reason: normal",

@@ -98,8 +98,7 @@ pub struct Client {
     authority: String,
     base: String,
     auth: String,
-    /// Who ctl logs in as (`admins passwd` changes this user's password).
-    pub username: String,
+    /// ctl's own password (`admins passwd` sends it as the old one).
     pub password: String,
 }
 
@@ -134,7 +133,6 @@ impl Client {
             authority,
             base: uri.path().trim_end_matches('/').to_string(),
             auth: format!("Basic {token}"),
-            username,
             password,
         })
     }

@@ -332,7 +332,6 @@ impl ConnState {
         let (rd, wr) = accepted.transport.split();
         let (read_timeout_ms, timeout_rx) = tokio::sync::watch::channel(ctx.idle_timeout_ms());
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
-        let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
         let reader = tokio::spawn(
             reader::Reader {
@@ -340,7 +339,6 @@ impl ConnState {
                 conn: handle.clone(),
                 timeout: timeout_rx,
                 credit: credit.clone(),
-                max_packet_size: max_packet,
                 ack_route: ack_route.clone(),
                 ctx: ctx.clone(),
             }

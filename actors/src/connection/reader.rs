@@ -40,7 +40,6 @@ pub(super) struct Reader {
     pub timeout: watch::Receiver<u64>,
     /// Batches the reader may hand over; closed with the connection's state.
     pub credit: Arc<Semaphore>,
-    pub max_packet_size: usize,
     pub ack_route: AckRoute,
     /// For the count of lingering sockets (see [`linger`]).
     pub ctx: Arc<ConnContext>,
@@ -68,7 +67,6 @@ impl Reader {
             conn,
             mut timeout,
             credit,
-            max_packet_size,
             ack_route,
             ctx,
         } = self;
@@ -79,9 +77,8 @@ impl Reader {
             &conn,
             &mut timeout,
             &credit,
-            max_packet_size,
             &ack_route,
-            &ctx.tracer,
+            &ctx,
         )
         .await;
         drop((conn, credit, ack_route));
@@ -185,10 +182,10 @@ async fn read_packets(
     conn: &ConnHandle,
     timeout: &mut watch::Receiver<u64>,
     credit: &Semaphore,
-    max_packet_size: usize,
     ack_route: &AckRoute,
-    tracer: &roost_core::trace::Tracer,
+    ctx: &ConnContext,
 ) -> Ending {
+    let max_packet_size = ctx.config.mqtt.max_packet_size as usize;
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
     // little of it (an idle client keeps a small buffer).
@@ -206,7 +203,7 @@ async fn read_packets(
         // Acks go to the session only once one is bound; before that they stay
         // in order with the other packets (an ack before CONNECT is a violation).
         // While a trace runs they go through the actor too, which traces them.
-        let routed = ack_route.read().is_some() && !tracer.on();
+        let routed = ack_route.read().is_some() && !ctx.tracer.on();
         let mut failed = None;
         let mut more_buffered = false;
         loop {

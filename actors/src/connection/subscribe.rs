@@ -17,7 +17,7 @@ impl ConnState {
             return;
         };
         let packet_id = s.packet_id;
-        let traced = self.ctx.tracer.on().then(|| s.filters.clone());
+        let traced = self.traced().then(|| s.filters.clone());
         let (mut codes, retained) = session.subscribe(&self.ctx, s);
         for (f, code) in traced.iter().flatten().zip(&codes) {
             if (*code as u8) < 0x80 {
@@ -43,7 +43,7 @@ impl ConnState {
             return;
         };
         let packet_id = u.packet_id;
-        let traced = self.ctx.tracer.on().then(|| u.filters.clone());
+        let traced = self.traced().then(|| u.filters.clone());
         let codes = session.unsubscribe(&self.ctx, u);
         for (f, code) in traced.iter().flatten().zip(&codes) {
             if (*code as u8) < 0x80 {

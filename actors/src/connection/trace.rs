@@ -8,12 +8,17 @@ use roost_protocol::Packet;
 
 impl ConnState {
     /// The client id once known, and the address the client connected from.
-    fn who(&self) -> Who<'_> {
+    pub(super) fn who(&self) -> Who<'_> {
         let id = &self.channel.client_id;
         Who {
             client_id: (!id.is_empty()).then_some(&**id),
             addr: Some(self.peer.addr),
         }
+    }
+
+    /// Whether a running trace follows this client (see `Tracer::follows`).
+    pub(super) fn traced(&self) -> bool {
+        self.ctx.tracer.on() && self.ctx.tracer.follows(self.who())
     }
 
     /// Writes `event` to the traces that cover this client, if any runs.

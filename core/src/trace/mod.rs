@@ -232,6 +232,16 @@ impl Tracer {
         }
     }
 
+    /// Whether a running client id or address trace covers `who`: asked
+    /// before gathering what an event needs (a SUBSCRIBE's filters), so no
+    /// client a trace does not follow pays for it.
+    pub fn follows(&self, who: Who<'_>) -> bool {
+        let running = self.running.read().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .any(|t| t.filter.covers(&who, &TraceEvent::Connected))
+    }
+
     /// Adds a trace with its sink. A name or a filter (type and value) already
     /// in the registry is refused, as EMQX does. Call [`Self::refresh`] at
     /// `start_at` and `end_at` (the registry keeps no timers).

@@ -130,6 +130,7 @@ fn a_client_trace_takes_only_its_clients_packets_and_events() {
         )
         .unwrap();
     let p = publish("a/b", b"hello");
+    assert!(tracer.follows(who("c1")) && !tracer.follows(who("c2")));
     tracer.trace(who("c1"), TraceEvent::Packet(PacketDir::In, &p));
     tracer.trace(who("c2"), TraceEvent::Packet(PacketDir::In, &p));
     tracer.trace(who("c1"), TraceEvent::Subscribed("a/#", QoS::AtLeastOnce));
