@@ -307,3 +307,38 @@ async fn ctl_trace_start_writes_the_file_and_stop_ends_it() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn a_trace_starts_and_ends_on_time() {
+    let b = Broker::start();
+    let h = b.http_addr();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Unix seconds, as EMQX also takes them.
+    let body = json!({"name": "soon", "type": "clientid", "clientid": "soon",
+                      "start_at": now + 1, "end_at": now + 3});
+    let r = post_trace(h, body).await;
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("waiting")),
+        "{}",
+        r.body
+    );
+    for want in ["running", "stopped"] {
+        let deadline = Instant::now() + RECV_TIMEOUT;
+        loop {
+            let list = get(h, "/api/v5/trace").await.json();
+            if trace_named(&list, "soon")["status"] == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never {want}: {list}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if want == "running" {
+            let _c = V5Client::connect(b.addr(), "soon").await;
+            wait_log(h, "soon", "client_connected").await;
+        }
+    }
+}
