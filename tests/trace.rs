@@ -300,6 +300,16 @@ async fn ctl_trace_start_writes_the_file_and_stop_ends_it() {
         "written after stop"
     );
 
+    // A file that exists is never written over.
+    let out = roost_ctl(&["--url", &url, "trace", "start", "topic", "#", path]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+
     let out = roost_ctl(&["--url", &url, "trace", "stop", "client", "ctl-dev"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Not Found."));

@@ -3,6 +3,7 @@
 //! session and connection tables, the topic index and the actor tree.
 
 use crate::connection::{ConnContext, ConnHandle};
+use crate::listing::{self, ListenerGauge};
 use crate::session::{ClientConn, SessionHandle, SessionMsg, SESSIONS_NAME};
 use crate::tree::{self, TreeRoot};
 use ractor::ActorRef;
@@ -13,6 +14,7 @@ use roost_core::api::{
 use roost_core::banned::{BanEntry, BanError, BanKind, BanList};
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::DropReason;
+use roost_core::listing::{ClientDetail, ListenerInfo, QueuedMessage, SessionQueue};
 use roost_core::session::SessionSnapshot;
 use roost_core::{BoxFuture, ClientInfo, Message, Metrics, SharedKey};
 use roost_protocol::{ReasonCode, SubscriptionOptions};
@@ -33,11 +35,25 @@ const RESTART_PATIENCE: Duration = Duration::from_secs(2);
 pub struct Api {
     ctx: Arc<ConnContext>,
     bans: Option<Arc<dyn BanList>>,
+    listeners: Vec<ListenerGauge>,
 }
 
 impl Api {
-    pub fn new(ctx: Arc<ConnContext>, bans: Option<Arc<dyn BanList>>) -> Arc<Api> {
-        Arc::new(Api { ctx, bans })
+    pub fn new(
+        ctx: Arc<ConnContext>,
+        bans: Option<Arc<dyn BanList>>,
+        listeners: Vec<ListenerGauge>,
+    ) -> Arc<Api> {
+        Arc::new(Api {
+            ctx,
+            bans,
+            listeners,
+        })
+    }
+
+    fn detail(&self, h: &SessionHandle) -> Option<ClientDetail> {
+        let mqtt = &self.ctx.config.mqtt;
+        listing::client_detail(h, mqtt.max_mqueue_len, mqtt.max_inflight as usize)
     }
 
     fn ban_list(&self) -> Result<&Arc<dyn BanList>, BanError> {
@@ -363,6 +379,61 @@ impl BrokerApi for Api {
                     None
                 }
             }
+        })
+    }
+
+    // ---- issue 14: REST resources (clients, session queues, listeners) ----
+
+    fn client_details(&self) -> Vec<ClientDetail> {
+        let handles: Vec<Arc<SessionHandle>> =
+            self.ctx.sessions.iter().map(|h| h.clone()).collect();
+        let mut all: Vec<ClientDetail> = handles.iter().filter_map(|h| self.detail(h)).collect();
+        all.sort_by(|a, b| a.info.client_id.cmp(&b.info.client_id));
+        all
+    }
+
+    fn client_detail(&self, client_id: &str) -> Option<ClientDetail> {
+        let h = self.ctx.sessions.get(client_id)?.clone();
+        self.detail(&h)
+    }
+
+    fn session_messages(&self, client_id: &str, which: SessionQueue) -> Option<Vec<QueuedMessage>> {
+        let h = self.session(client_id).ok()?;
+        Some(listing::session_messages(&h, which))
+    }
+
+    fn listeners(&self) -> Vec<ListenerInfo> {
+        self.listeners.iter().map(ListenerGauge::info).collect()
+    }
+
+    fn kick_out(&self, client_id: &str) -> BoxFuture<'_, bool> {
+        let client_id: Arc<str> = client_id.into();
+        Box::pin(async move {
+            let Ok(h) = self.session(&client_id) else {
+                return false;
+            };
+            self.kick(&client_id, ReasonCode::AdministrativeAction);
+            // The session ends only unbound (the expiry's rule): the kicked
+            // connection detaches once its actor has stopped, which nothing
+            // signals here, so wait for it a little.
+            let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
+            let generation = loop {
+                {
+                    let d = h.live.lock();
+                    if d.binding.is_none() {
+                        break Some(d.data.generation);
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            match generation {
+                Some(g) => self.ctx.sessions().expired(client_id.clone(), g),
+                None => tracing::warn!(%client_id, "kick_out_session_still_bound"),
+            }
+            true
         })
     }
 

@@ -22,6 +22,7 @@ use crate::config::BrokerConfig;
 use crate::connection::ConnContext;
 use crate::context::BrokerContext;
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
+use crate::listing::ListenerGauge;
 use crate::registry::{Opener, Registry, REGISTRY_NAME};
 use crate::retainer::{Retainer, RetainerArgs};
 use crate::router::shard::{shard_name, Shard, ShardArgs};
@@ -187,8 +188,17 @@ impl Broker {
         } = seams;
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
+        let mut gauges = Vec::new();
         for settings in config.listeners.all() {
+            let mut gauge = ListenerGauge {
+                name: settings.name,
+                enabled: settings.enabled,
+                bind: settings.bind.clone(),
+                max_connections: settings.max_connections,
+                bound: None,
+            };
             if !settings.enabled {
+                gauges.push(gauge);
                 continue;
             }
             // Certificates first: a bad file is a configuration error.
@@ -203,11 +213,15 @@ impl Broker {
                 .local_addr()
                 .map_err(|e| BrokerError::Spawn(e.to_string()))?;
             listeners.push((settings.name.to_string(), addr));
+            let live = Arc::new(AtomicUsize::new(0));
+            gauge.bound = Some((addr, live.clone()));
+            gauges.push(gauge);
             sockets.push((
                 settings.name.to_string(),
                 Arc::new(socket),
                 Arc::new(transport),
                 settings.max_connections,
+                live,
             ));
         }
         // Restart intensity of the static supervisors (`supervision.*`): a part
@@ -219,7 +233,7 @@ impl Broker {
         let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
         let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
         let ctx = ConnContext::new(sessions, Arc::new(Opener));
-        let api: Arc<dyn BrokerApi> = Api::new(ctx.clone(), bans);
+        let api: Arc<dyn BrokerApi> = Api::new(ctx.clone(), bans, gauges);
 
         let shards = (0..ctx.router.shard_count())
             .map(|i| {
@@ -239,13 +253,13 @@ impl Broker {
             .collect();
         let listener_specs = sockets
             .into_iter()
-            .map(|(name, socket, transport, max_connections)| {
+            .map(|(name, socket, transport, max_connections, live)| {
                 let args = AcceptorArgs {
                     ctx: ctx.clone(),
                     name: name.clone(),
                     socket,
                     transport,
-                    live: Arc::new(AtomicUsize::new(0)),
+                    live,
                     max_connections,
                     connections: connections_name(&name).into(),
                 };

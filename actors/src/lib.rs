@@ -20,6 +20,7 @@ pub mod dropped;
 pub mod gauges;
 pub mod idle;
 pub mod listener;
+pub mod listing;
 pub mod registry;
 pub mod retainer;
 pub mod router;

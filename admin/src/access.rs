@@ -8,9 +8,9 @@
 //!
 //! Every change is saved to `node.data_dir` before the answer.
 
-use super::api::{ApiError, Failure};
+use super::api::{ApiError, Body, Failure, Paged, PathOf};
 use crate::Admin;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 type Ctx = State<Arc<Admin>>;
 
@@ -63,10 +66,24 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// A list answer, EMQX-style.
+/// A list answer, EMQX-style: everything on page 1.
 fn page(data: Vec<Value>) -> Json<Value> {
     let count = data.len();
-    Json(json!({ "data": data, "meta": { "count": count, "page": 1, "limit": count } }))
+    Json(json!({
+        "data": data,
+        "meta": { "count": count, "page": 1, "limit": count.max(1), "hasnext": false }
+    }))
+}
+
+/// This module's routes.
+pub(crate) fn routes() -> OpenApiRouter<Arc<Admin>> {
+    OpenApiRouter::new()
+        .routes(routes!(users, add_user))
+        .routes(routes!(user, update_user, delete_user))
+        .routes(routes!(rules, add_rules, delete_all_rules))
+        .routes(routes!(rules_of, put_rules_of, delete_rules_of))
+        .routes(routes!(banned, add_ban))
+        .routes(routes!(delete_ban))
 }
 
 // ---- users ----------------------------------------------------------------
@@ -97,7 +114,7 @@ fn user_db(ctx: &Admin, id: &str) -> Result<UserDb, Failure> {
 }
 
 /// Body of `POST .../users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub user_id: String,
@@ -107,7 +124,7 @@ pub struct NewUser {
 }
 
 /// Body of `PUT .../users/{user_id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     pub password: Option<String>,
@@ -115,7 +132,7 @@ pub struct UserUpdate {
 }
 
 /// A user as the API shows it (never a hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub user_id: String,
     pub is_superuser: bool,
@@ -137,15 +154,17 @@ fn list_of(ctx: &Admin, db: UserDb) -> Vec<Value> {
 }
 
 /// `GET /api/v5/authentication/{id}/users`.
-pub async fn users(State(ctx): Ctx, Path(id): Path<String>) -> Result<Json<Value>, Failure> {
+#[utoipa::path(get, path = "/api/v5/authentication/{id}/users", tag = "Authentication", params(("id" = String, Path, description = "password_based:built_in_database or scram:built_in_database")), responses((status = 200, body = Paged<UserView>), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn users(State(ctx): Ctx, PathOf(id): PathOf<String>) -> Result<Json<Value>, Failure> {
     let db = user_db(&ctx, &id)?;
     Ok(page(list_of(&ctx, db)))
 }
 
 /// `GET /api/v5/authentication/{id}/users/{user_id}`.
+#[utoipa::path(get, path = "/api/v5/authentication/{id}/users/{user_id}", tag = "Authentication", params(("id" = String, Path, description = "password_based:built_in_database or scram:built_in_database"), ("user_id" = String, Path)), responses((status = 200, body = UserView), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn user(
     State(ctx): Ctx,
-    Path((id, user_id)): Path<(String, String)>,
+    PathOf((id, user_id)): PathOf<(String, String)>,
 ) -> Result<Json<UserView>, Failure> {
     let db = user_db(&ctx, &id)?;
     let superuser = ctx.access.users.read(|u| match db {
@@ -179,10 +198,11 @@ enum Hashed {
 }
 
 /// `POST /api/v5/authentication/{id}/users`: 201, or 409 if the user exists.
+#[utoipa::path(post, path = "/api/v5/authentication/{id}/users", tag = "Authentication", params(("id" = String, Path, description = "password_based:built_in_database or scram:built_in_database")), request_body = NewUser, responses((status = 201, body = UserView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn add_user(
     State(ctx): Ctx,
-    Path(id): Path<String>,
-    Json(req): Json<NewUser>,
+    PathOf(id): PathOf<String>,
+    Body(req): Body<NewUser>,
 ) -> Result<Response, Failure> {
     let db = user_db(&ctx, &id)?;
     if req.user_id.is_empty() || req.password.is_empty() {
@@ -221,10 +241,11 @@ pub async fn add_user(
 }
 
 /// `PUT /api/v5/authentication/{id}/users/{user_id}`: a new password and/or flag.
+#[utoipa::path(put, path = "/api/v5/authentication/{id}/users/{user_id}", tag = "Authentication", params(("id" = String, Path, description = "password_based:built_in_database or scram:built_in_database"), ("user_id" = String, Path)), request_body = UserUpdate, responses((status = 200, body = UserView), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn update_user(
     State(ctx): Ctx,
-    Path((id, user_id)): Path<(String, String)>,
-    Json(req): Json<UserUpdate>,
+    PathOf((id, user_id)): PathOf<(String, String)>,
+    Body(req): Body<UserUpdate>,
 ) -> Result<Json<UserView>, Failure> {
     let db = user_db(&ctx, &id)?;
     let current = ctx.access.users.read(|u| match db {
@@ -262,9 +283,10 @@ pub async fn update_user(
 }
 
 /// `DELETE /api/v5/authentication/{id}/users/{user_id}`: 204, or 404.
+#[utoipa::path(delete, path = "/api/v5/authentication/{id}/users/{user_id}", tag = "Authentication", params(("id" = String, Path, description = "password_based:built_in_database or scram:built_in_database"), ("user_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn delete_user(
     State(ctx): Ctx,
-    Path((id, user_id)): Path<(String, String)>,
+    PathOf((id, user_id)): PathOf<(String, String)>,
 ) -> Result<StatusCode, Failure> {
     let db = user_db(&ctx, &id)?;
     let removed = ctx.access.users.update(|u| match db {
@@ -340,7 +362,8 @@ impl RuleTable {
 }
 
 /// `GET .../rules/{users|clients}`.
-pub async fn rules(State(ctx): Ctx, Path(kind): Path<String>) -> Result<Json<Value>, Failure> {
+#[utoipa::path(get, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)")), responses((status = 200, description = "users/clients: a page of {username|clientid, rules}; all: {rules}", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn rules(State(ctx): Ctx, PathOf(kind): PathOf<String>) -> Result<Json<Value>, Failure> {
     if kind == "all" {
         return Ok(Json(ctx.access.rules.read(|r| json!({"rules": r.all}))));
     }
@@ -356,10 +379,11 @@ pub async fn rules(State(ctx): Ctx, Path(kind): Path<String>) -> Result<Json<Val
 
 /// `POST .../rules/{users|clients}` with `[{"username": "u", "rules": [...]}]`
 /// (replacing each one's rules), or `POST .../rules/all` with `{"rules": [...]}`.
+#[utoipa::path(post, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)")), request_body(content = Object, description = "users/clients: [{username|clientid, rules: [{topic, permission, action}]}]; all: {rules: [...]}"), responses((status = 204, description = "Saved"), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn add_rules(
     State(ctx): Ctx,
-    Path(kind): Path<String>,
-    Json(body): Json<Value>,
+    PathOf(kind): PathOf<String>,
+    Body(body): Body<Value>,
 ) -> Result<StatusCode, Failure> {
     if kind == "all" {
         let rules = body
@@ -383,9 +407,10 @@ pub async fn add_rules(
 }
 
 /// `DELETE .../rules/all`: removes the rules for all clients.
+#[utoipa::path(delete, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)")), responses((status = 204, description = "Deleted"), (status = 400, body = ApiError)))]
 pub async fn delete_all_rules(
     State(ctx): Ctx,
-    Path(kind): Path<String>,
+    PathOf(kind): PathOf<String>,
 ) -> Result<StatusCode, Failure> {
     if kind != "all" {
         return Err(bad_request(format!(
@@ -397,9 +422,10 @@ pub async fn delete_all_rules(
 }
 
 /// `GET .../rules/{users|clients}/{who}`.
+#[utoipa::path(get, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}/{who}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)"), ("who" = String, Path, description = "The user name or client id")), responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn rules_of(
     State(ctx): Ctx,
-    Path((kind, who)): Path<(String, String)>,
+    PathOf((kind, who)): PathOf<(String, String)>,
 ) -> Result<Json<Value>, Failure> {
     let t = rule_table(&kind)?;
     let rules = ctx.access.rules.read(|r| t.map(r).get(&who).cloned());
@@ -408,10 +434,11 @@ pub async fn rules_of(
 }
 
 /// `PUT .../rules/{users|clients}/{who}` with `{"rules": [...]}`.
+#[utoipa::path(put, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}/{who}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)"), ("who" = String, Path, description = "The user name or client id")), request_body(content = Object, description = "{rules: [{topic, permission, action}]}"), responses((status = 204, description = "Saved"), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn put_rules_of(
     State(ctx): Ctx,
-    Path((kind, who)): Path<(String, String)>,
-    Json(body): Json<Value>,
+    PathOf((kind, who)): PathOf<(String, String)>,
+    Body(body): Body<Value>,
 ) -> Result<StatusCode, Failure> {
     let t = rule_table(&kind)?;
     let mut body = body;
@@ -426,9 +453,10 @@ pub async fn put_rules_of(
 }
 
 /// `DELETE .../rules/{users|clients}/{who}`.
+#[utoipa::path(delete, path = "/api/v5/authorization/sources/built_in_database/rules/{kind}/{who}", tag = "Authorization", params(("kind" = String, Path, description = "users, clients (or all where said)"), ("who" = String, Path, description = "The user name or client id")), responses((status = 204, description = "Deleted"), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn delete_rules_of(
     State(ctx): Ctx,
-    Path((kind, who)): Path<(String, String)>,
+    PathOf((kind, who)): PathOf<(String, String)>,
 ) -> Result<StatusCode, Failure> {
     let t = rule_table(&kind)?;
     if !ctx
@@ -467,7 +495,7 @@ fn ban_view(b: &BanEntry) -> Value {
 }
 
 /// Body of `POST /api/v5/banned` (EMQX's fields; times in RFC 3339).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBan {
     #[serde(rename = "as")]
@@ -485,13 +513,15 @@ pub struct NewBan {
 }
 
 /// `GET /api/v5/banned`: the bans in force.
+#[utoipa::path(get, path = "/api/v5/banned", tag = "Banned", responses((status = 200, description = "A page of bans: as, who, by, reason, at, until", body = Object), (status = 503, body = ApiError)))]
 pub async fn banned(State(ctx): Ctx) -> Result<Json<Value>, Failure> {
     Ok(page(ctx.api.bans()?.iter().map(ban_view).collect()))
 }
 
 /// `POST /api/v5/banned`: adds (or replaces) a ban and kicks the connected
 /// clients it covers, as EMQX does.
-pub async fn add_ban(State(ctx): Ctx, Json(req): Json<NewBan>) -> Result<Json<Value>, Failure> {
+#[utoipa::path(post, path = "/api/v5/banned", tag = "Banned", request_body = NewBan, responses((status = 200, description = "The ban", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn add_ban(State(ctx): Ctx, Body(req): Body<NewBan>) -> Result<Json<Value>, Failure> {
     let kind = BanKind::parse(&req.kind).ok_or_else(|| {
         bad_request(format!(
             "as: {:?} is not clientid, username or peerhost",
@@ -531,9 +561,10 @@ pub async fn add_ban(State(ctx): Ctx, Json(req): Json<NewBan>) -> Result<Json<Va
 }
 
 /// `DELETE /api/v5/banned/{as}/{who}`: 204, or 404.
+#[utoipa::path(delete, path = "/api/v5/banned/{as}/{who}", tag = "Banned", params(("as" = String, Path, description = "clientid, username or peerhost", pattern = "^(clientid|username|peerhost)$"), ("who" = String, Path)), responses((status = 204, description = "Lifted"), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 pub async fn delete_ban(
     State(ctx): Ctx,
-    Path((kind, who)): Path<(String, String)>,
+    PathOf((kind, who)): PathOf<(String, String)>,
 ) -> Result<StatusCode, Failure> {
     let kind = BanKind::parse(&kind)
         .ok_or_else(|| bad_request(format!("{kind:?} is not clientid, username or peerhost")))?;

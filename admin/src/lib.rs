@@ -1,8 +1,11 @@
 //! roost-admin: the operator HTTP listener (EMQX's dashboard port): the REST
-//! API under `/api/v5` (actor tree, kill-by-path for chaos testing, stats,
-//! nodes, cluster, users, ACL rules, bans) and the live actor-tree page at
-//! `/actors`. Every request needs HTTP basic auth. It reaches the broker only
-//! through [`BrokerApi`], and access control's tables through roost-access.
+//! API under `/api/v5` with EMQX 5's paths and shapes (clients,
+//! subscriptions, topics, publish, retained messages, listeners, nodes,
+//! cluster, stats, users, ACL rules, bans, the actor tree and kill-by-path
+//! for chaos testing), its OpenAPI document at `/api-docs`, and the live
+//! actor-tree page at `/actors`. Every request needs HTTP basic auth, except
+//! `/status` and the document. It reaches the broker only through
+//! [`BrokerApi`], and access control's tables through roost-access.
 //!
 //! The server is an axum app on the broker's tokio runtime, run by the
 //! [`HttpServer`] actor under the root supervisor (`roost/http`): if it crashes
@@ -13,9 +16,16 @@
 mod access;
 mod api;
 mod auth;
+mod clients;
+mod listeners;
+mod openapi;
+mod publish;
+mod retainer;
+mod subscriptions;
+mod topics;
 mod trace;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use roost_access::Access;
@@ -108,54 +118,41 @@ impl Actor for HttpServer {
     }
 }
 
-/// The routes, all behind basic auth (the fallback too: without credentials,
-/// nothing about the server is revealed, not even which paths exist).
+/// The routes: every module's, behind basic auth (the fallback too: without
+/// credentials, nothing about the server is revealed, not even which paths
+/// exist), and the health checks and the OpenAPI document without.
 fn router(ctx: Arc<Admin>) -> Router {
+    use utoipa::OpenApi as _;
     let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
-    Router::new()
+    let (protected, mut doc) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .merge(api::routes())
+            .merge(access::routes())
+            .merge(clients::routes())
+            .merge(subscriptions::routes())
+            .merge(topics::routes())
+            .merge(publish::routes())
+            .merge(retainer::routes())
+            .merge(listeners::routes())
+            .merge(trace::routes())
+            .split_for_parts();
+    let (public, public_doc) = api::public_routes().split_for_parts();
+    doc.merge(public_doc);
+    let serve = openapi::serve(Arc::new(doc));
+    let protected = protected
         .route("/", get(api::index))
         .route("/actors", get(api::page))
-        .route("/api/v5/actors", get(api::actors))
-        .route("/api/v5/actors/kill", post(api::kill))
-        .route("/api/v5/stats", get(api::stats))
-        .route("/api/v5/nodes", get(api::nodes))
-        .route(
-            "/api/v5/authentication/{id}/users",
-            get(access::users).post(access::add_user),
-        )
-        .route(
-            "/api/v5/authentication/{id}/users/{user_id}",
-            get(access::user)
-                .put(access::update_user)
-                .delete(access::delete_user),
-        )
-        .route(
-            "/api/v5/authorization/sources/built_in_database/rules/{kind}",
-            get(access::rules)
-                .post(access::add_rules)
-                .delete(access::delete_all_rules),
-        )
-        .route(
-            "/api/v5/authorization/sources/built_in_database/rules/{kind}/{who}",
-            get(access::rules_of)
-                .put(access::put_rules_of)
-                .delete(access::delete_rules_of),
-        )
-        .route("/api/v5/banned", get(access::banned).post(access::add_ban))
-        .route(
-            "/api/v5/banned/{as}/{who}",
-            axum::routing::delete(access::delete_ban),
-        )
-        .route("/api/v5/cluster", get(api::cluster))
-        .route("/api/v5/cluster/join", post(api::cluster_join))
-        .route("/api/v5/cluster/leave", post(api::cluster_leave))
-        .merge(trace::routes().split_for_parts().0)
         .fallback(api::not_found)
-        .with_state(ctx)
+        .with_state(ctx.clone())
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(auth),
             auth::require,
-        ))
+        ));
+    public
+        .route("/api-docs", get(serve.clone()))
+        .route("/api-docs/swagger.json", get(serve))
+        .with_state(ctx)
+        .merge(protected)
 }
 
 /// `http.*`: the REST API, the actor-tree page and the chaos endpoint.

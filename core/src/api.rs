@@ -8,6 +8,7 @@ use crate::client::ClientInfo;
 use crate::cluster::ClusterLink;
 use crate::delivery::SharedKey;
 use crate::hooks::DropReason;
+use crate::listing::{ClientDetail, ListenerInfo, QueuedMessage, SessionQueue};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::session::SessionSnapshot;
@@ -286,6 +287,27 @@ pub trait BrokerApi: Send + Sync + 'static {
         client_id: Arc<str>,
         resume: bool,
     ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>>;
+
+    // ---- issue 14: REST resources (clients, session queues, listeners) ----
+
+    /// Every client with a session here, connected or not, by client id
+    /// (`GET /api/v5/clients`).
+    fn client_details(&self) -> Vec<ClientDetail>;
+
+    /// One client with a session here, connected or not.
+    fn client_detail(&self, client_id: &str) -> Option<ClientDetail>;
+
+    /// The messages in `client_id`'s queue or inflight window, oldest first;
+    /// `None` if it has no session here.
+    fn session_messages(&self, client_id: &str, which: SessionQueue) -> Option<Vec<QueuedMessage>>;
+
+    /// The MQTT listeners, enabled or not, in config order.
+    fn listeners(&self) -> Vec<ListenerInfo>;
+
+    /// Kicks `client_id` out, as EMQX's kick-out: closes its connection
+    /// (DISCONNECT 0x98 Administrative action to a 5.0 client) and ends its
+    /// session, as its expiry would. False if it has no session here.
+    fn kick_out(&self, client_id: &str) -> BoxFuture<'_, bool>;
 
     // ---- issue 14: log trace ----
 

@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod hooks;
+pub mod listing;
 pub mod message;
 pub mod metrics;
 pub mod session;

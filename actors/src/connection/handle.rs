@@ -22,13 +22,14 @@ use crate::idle::IdleClock;
 use crate::session::{ClientConn, Outgoing};
 use parking_lot::RwLock;
 use ractor::{Actor, ActorRef, RpcReplyPort};
+use roost_core::listing::ConnCounters;
 use roost_core::{BoxFuture, ClientInfo};
 use roost_protocol::ReasonCode;
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, Restart, SupervisorError,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -72,7 +73,34 @@ pub struct ConnHandle {
     /// Who the client is, once its CONNECT was accepted (for the broker
     /// API's listings and kicks).
     client: std::sync::OnceLock<Arc<ClientInfo>>,
+    /// Packets and messages read and written, for the clients API.
+    pub(crate) stats: ConnStats,
     me: Weak<ConnHandle>,
+}
+
+/// A connection's counters: bumped by its actor (one writer), read by the
+/// broker API; relaxed, as they order nothing.
+#[derive(Debug, Default)]
+pub(crate) struct ConnStats {
+    pub recv_pkt: AtomicU64,
+    pub recv_msg: AtomicU64,
+    pub send_pkt: AtomicU64,
+    pub send_msg: AtomicU64,
+}
+
+impl ConnStats {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ConnCounters {
+        ConnCounters {
+            recv_pkt: self.recv_pkt.load(Ordering::Relaxed),
+            recv_msg: self.recv_msg.load(Ordering::Relaxed),
+            send_pkt: self.send_pkt.load(Ordering::Relaxed),
+            send_msg: self.send_msg.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl ConnHandle {
@@ -84,6 +112,7 @@ impl ConnHandle {
             slot: RwLock::new(Slot::Starting(Vec::new())),
             in_flight: AtomicUsize::new(0),
             client: std::sync::OnceLock::new(),
+            stats: ConnStats::default(),
             idle: IdleClock::default(),
             me: me.clone(),
         })
@@ -467,5 +496,9 @@ impl ClientConn for ConnHandle {
 
     fn is_hibernating(&self) -> bool {
         self.hibernating_since().is_some()
+    }
+
+    fn counters(&self) -> ConnCounters {
+        self.stats.snapshot()
     }
 }

@@ -24,6 +24,7 @@ use channel::{Channel, Effect, Violation};
 pub use context::{ConnContext, ConnTable, OpenSession, Opened};
 pub(crate) use handle::start_actor;
 pub use handle::ConnHandle;
+use handle::ConnStats;
 pub use peer::PeerCertIdentity;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::authz::Action;
@@ -638,8 +639,11 @@ impl ConnState {
             // An enhanced authentication exchange before CONNACK.
             return self.auth_packet(packet);
         }
+        let stats = &self.handle.stats;
+        ConnStats::bump(&stats.recv_pkt);
         if self.channel.is_connected() && matches!(packet, Packet::Publish(_)) {
             self.ctx.metrics.inc_received();
+            ConnStats::bump(&stats.recv_msg);
         }
         match self.channel.handle_in(packet, now) {
             Effect::None => {}

@@ -1,6 +1,7 @@
 //! What the connection writes: the session's packets encoded into one buffer,
 //! written with one syscall per handled mailbox message.
 
+use super::handle::ConnStats;
 use super::ConnState;
 use crate::session::Inbound;
 use crate::session::Outgoing;
@@ -45,6 +46,8 @@ impl ConnState {
                                 });
                             }
                             self.ctx.metrics.inc_delivered();
+                            ConnStats::bump(&self.handle.stats.send_pkt);
+                            ConnStats::bump(&self.handle.stats.send_msg);
                             if let Some(info) = self.access.info.as_ref() {
                                 self.ctx.hooks.notify(HookPoint::MessageDelivered, |h| {
                                     h.message_delivered(info, &message)
@@ -78,6 +81,7 @@ impl ConnState {
 
     /// Queues a control packet for writing (after the client's limits are applied).
     pub(super) fn write(&mut self, packet: Packet) {
+        ConnStats::bump(&self.handle.stats.send_pkt);
         if self.ctx.tracer.on() {
             self.trace(TraceEvent::Packet(PacketDir::Out, &packet));
         }

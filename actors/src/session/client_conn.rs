@@ -5,6 +5,7 @@
 use crate::context::ConnId;
 use crate::router::Waiter;
 use roost_core::delivery::SubscriptionIds;
+use roost_core::listing::ConnCounters;
 use roost_core::{BoxFuture, ClientInfo, Message};
 use roost_protocol::{QoS, ReasonCode};
 use std::sync::Arc;
@@ -51,4 +52,7 @@ pub trait ClientConn: Waiter + std::fmt::Debug {
 
     /// Whether it hibernates (no actor until its next packet).
     fn is_hibernating(&self) -> bool;
+
+    /// What it has read and written so far (for the clients API).
+    fn counters(&self) -> ConnCounters;
 }

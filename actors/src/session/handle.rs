@@ -120,6 +120,8 @@ fn resume(waiters: Vec<Arc<dyn Waiter>>) {
 /// The durable part of one session, shared by its successive actors.
 pub struct SessionHandle {
     pub client_id: Arc<str>,
+    /// When the session was created (for the clients API).
+    pub created_at: std::time::SystemTime,
     actor: RwLock<Option<ActorRef<SessionMsg>>>,
     inbox: Mutex<Inbox>,
     /// Inbox length, for the actor tree's mailbox column.
@@ -151,6 +153,7 @@ impl SessionHandle {
         let (high, low) = watermarks(data.mqueue.max_len(), max_inflight as usize);
         Arc::new_cyclic(|me| SessionHandle {
             client_id,
+            created_at: std::time::SystemTime::now(),
             actor: RwLock::new(None),
             inbox: Mutex::new(Inbox::default()),
             depth: Arc::new(AtomicUsize::new(0)),

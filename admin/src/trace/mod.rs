@@ -15,9 +15,9 @@
 
 mod sink;
 
-use crate::api::{ApiError, Failure};
+use crate::api::{ApiError, Body, Failure, Params, PathOf};
 use crate::Admin;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -72,7 +72,8 @@ pub struct NewTrace {
     /// `text` (default), `hex` or `hidden`.
     pub payload_encode: Option<String>,
     /// Roost: the log file on the broker's machine (what `roost ctl trace
-    /// start` sends); `node.data_dir`/trace/<name>.log if left out.
+    /// start` sends): an absolute path to a file that does not exist yet, in
+    /// a directory that does; `node.data_dir`/trace/<name>.log if left out.
     pub file: Option<String>,
     /// `text` (the only one Roost writes).
     pub formatter: Option<String>,
@@ -269,6 +270,9 @@ fn spec(tracer: &Tracer, t: NewTrace, now: SystemTime) -> Result<TraceSpec, Fail
         return Err(bad("end_at must be in the future"));
     }
     let (file, own_file) = match t.file.filter(|f| !f.is_empty()) {
+        Some(f) if !std::path::Path::new(&f).is_absolute() => {
+            return Err(bad(format!("file: {f:?} is not an absolute path")))
+        }
         Some(f) => (PathBuf::from(f), true),
         None => (tracer.dir().join(format!("{}.log", t.name)), false),
     };
@@ -302,15 +306,15 @@ async fn list(State(ctx): Ctx) -> Json<Vec<TraceView>> {
 #[utoipa::path(post, path = "/api/v5/trace", tag = "Trace", request_body = NewTrace,
     responses(
         (status = 200, description = "The trace created", body = TraceView),
-        (status = 400, description = "BAD_REQUEST: a field is missing or wrong, or the file cannot be written"),
-        (status = 409, description = "ALREADY_EXISTS (the name) or DUPLICATE_CONDITION (the same filter)")))]
-async fn create(State(ctx): Ctx, Json(body): Json<NewTrace>) -> Result<Json<TraceView>, Failure> {
+        (status = 400, description = "BAD_REQUEST: a field is missing or wrong, or the file cannot be written", body = ApiError),
+        (status = 409, description = "ALREADY_EXISTS (the name) or DUPLICATE_CONDITION (the same filter)", body = ApiError)))]
+async fn create(State(ctx): Ctx, Body(body): Body<NewTrace>) -> Result<Json<TraceView>, Failure> {
     let tracer = ctx.api.tracer();
     let spec = spec(&tracer, body, SystemTime::now())?;
     if tracer.get(&spec.name).is_some() {
         return Err(TraceError::AlreadyExists(spec.name).into());
     }
-    let sink = FileSink::open(&spec.file)
+    let sink = FileSink::open(&spec.file, spec.own_file)
         .map_err(|e| bad(format!("cannot write {}: {e}", spec.file.display())))?;
     let (name, start_at, end_at) = (spec.name.clone(), spec.start_at, spec.end_at);
     tracer.create(spec, Arc::new(sink))?;
@@ -351,8 +355,8 @@ fn remove_log(t: &TraceInfo) {
 /// file was named by `file`).
 #[utoipa::path(delete, path = "/api/v5/trace/{name}", tag = "Trace",
     params(("name" = String, Path, description = "The trace's name")),
-    responses((status = 204, description = "Removed"), (status = 404, description = "NOT_FOUND")))]
-async fn delete(State(ctx): Ctx, Path(name): Path<String>) -> Result<StatusCode, Failure> {
+    responses((status = 204, description = "Removed"), (status = 404, description = "NOT_FOUND", body = ApiError)))]
+async fn delete(State(ctx): Ctx, PathOf(name): PathOf<String>) -> Result<StatusCode, Failure> {
     let t = ctx.api.tracer().remove(&name)?;
     remove_log(&t);
     Ok(StatusCode::NO_CONTENT)
@@ -363,8 +367,8 @@ async fn delete(State(ctx): Ctx, Path(name): Path<String>) -> Result<StatusCode,
 #[utoipa::path(put, path = "/api/v5/trace/{name}/stop", tag = "Trace",
     params(("name" = String, Path, description = "The trace's name")),
     responses((status = 200, description = "The trace, stopped", body = TraceView),
-        (status = 404, description = "NOT_FOUND")))]
-async fn stop(State(ctx): Ctx, Path(name): Path<String>) -> Result<Json<TraceView>, Failure> {
+        (status = 404, description = "NOT_FOUND", body = ApiError)))]
+async fn stop(State(ctx): Ctx, PathOf(name): PathOf<String>) -> Result<Json<TraceView>, Failure> {
     let t = ctx.api.tracer().stop(&name)?;
     Ok(Json(view(ctx.api.node_name(), &t)))
 }
@@ -374,12 +378,12 @@ async fn stop(State(ctx): Ctx, Path(name): Path<String>) -> Result<Json<TraceVie
 #[utoipa::path(get, path = "/api/v5/trace/{name}/log", tag = "Trace",
     params(("name" = String, Path, description = "The trace's name"), LogQuery),
     responses((status = 200, description = "A page of the log", body = LogPage),
-        (status = 400, description = "BAD_REQUEST: bytes out of range"),
-        (status = 404, description = "NOT_FOUND, FILE_NOT_EXIST or NODE_ERROR")))]
+        (status = 400, description = "BAD_REQUEST: bytes out of range", body = ApiError),
+        (status = 404, description = "NOT_FOUND, FILE_NOT_EXIST or NODE_ERROR", body = ApiError)))]
 async fn log(
     State(ctx): Ctx,
-    Path(name): Path<String>,
-    Query(q): Query<LogQuery>,
+    PathOf(name): PathOf<String>,
+    Params(q): Params<LogQuery>,
 ) -> Result<Json<LogPage>, Failure> {
     let t = ctx
         .api
@@ -421,8 +425,8 @@ async fn log(
 #[utoipa::path(get, path = "/api/v5/trace/{name}/download", tag = "Trace",
     params(("name" = String, Path, description = "The trace's name")),
     responses((status = 200, description = "The log file", content_type = "text/plain", body = String),
-        (status = 404, description = "NOT_FOUND")))]
-async fn download(State(ctx): Ctx, Path(name): Path<String>) -> Result<Response, Failure> {
+        (status = 404, description = "NOT_FOUND", body = ApiError)))]
+async fn download(State(ctx): Ctx, PathOf(name): PathOf<String>) -> Result<Response, Failure> {
     let t = ctx
         .api
         .tracer()

@@ -20,12 +20,22 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Creates (or empties) the file, and its directory, and starts the writer.
-    pub fn open(path: &Path) -> std::io::Result<FileSink> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = std::fs::File::create(path)?;
+    /// Opens the log and starts the writer. A file the operator named
+    /// (`named`) must not exist yet: a trace never overwrites or appends to a
+    /// file it did not make. A log under the trace directory is created with
+    /// its directory, or emptied (a trace of the same name before).
+    pub fn open(path: &Path, named: bool) -> std::io::Result<FileSink> {
+        let file = if named {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)?
+        } else {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::File::create(path)?
+        };
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(write_lines(tokio::fs::File::from_std(file), rx));
         Ok(FileSink {

@@ -51,6 +51,9 @@ fn requests_are_checked_before_a_trace_is_made() {
     past.start_at = Some(serde_json::json!(1_000));
     past.end_at = Some(serde_json::json!("2001-01-01T00:00:00Z"));
     assert!(message(spec(&tracer, past, now)).contains("future"));
+    let mut relative = new_trace("clientid", "c1");
+    relative.file = Some("x.log".into());
+    assert!(message(spec(&tracer, relative, now)).contains("absolute"));
     let mut own = new_trace("topic", "a/+");
     own.file = Some("/tmp/own.log".into());
     own.payload_encode = Some("hex".into());
