@@ -261,7 +261,9 @@ pub enum AdminsCommand {
     /// ctl's own password; for another user, Roost's API takes the calling
     /// user's password as the confirmation.
     Passwd {
-        username: String,
+        /// Named apart from the global --username (ctl's own login).
+        #[arg(value_name = "USERNAME")]
+        user: String,
         #[arg(value_name = "NEW_PASSWORD")]
         new_password: String,
     },
@@ -300,4 +302,37 @@ pub enum TraceCommand {
     Stop { kind: TraceKind, value: String },
     /// Every trace, with its status.
     List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subcommand's argument named like a global one would take its value
+    /// (clap keys both by name): `admins passwd bob` must not log in as bob.
+    #[test]
+    fn positional_names_do_not_shadow_the_global_login() {
+        let cli = Cli::try_parse_from([
+            "roost",
+            "ctl",
+            "--username",
+            "admin",
+            "--password",
+            "old",
+            "admins",
+            "passwd",
+            "bob",
+            "new",
+        ])
+        .unwrap();
+        let Command::Ctl(args) = cli.command else {
+            panic!("not ctl")
+        };
+        assert_eq!(args.username.as_deref(), Some("admin"));
+        assert_eq!(args.password.as_deref(), Some("old"));
+        let CtlCommand::Admins(AdminsCommand::Passwd { user, new_password }) = args.command else {
+            panic!("not admins passwd")
+        };
+        assert_eq!((user.as_str(), new_password.as_str()), ("bob", "new"));
+    }
 }

@@ -60,16 +60,24 @@ fn main() -> ExitCode {
             match start(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 // An unusable certificate, key or CA file is a configuration error.
-                Err(e) => match e.downcast_ref::<BrokerError>() {
-                    Some(BrokerError::Listener(problem)) => {
-                        eprintln!("roost: config error: {problem}");
-                        ExitCode::from(EXIT_CONFIG)
+                Err(e) => {
+                    let config_problem = match e.downcast_ref::<BrokerError>() {
+                        Some(BrokerError::Listener(problem)) => Some(problem.to_string()),
+                        _ => e
+                            .downcast_ref::<roost_admin::HttpsError>()
+                            .map(ToString::to_string),
+                    };
+                    match config_problem {
+                        Some(problem) => {
+                            eprintln!("roost: config error: {problem}");
+                            ExitCode::from(EXIT_CONFIG)
+                        }
+                        None => {
+                            eprintln!("roost: {e:#}");
+                            ExitCode::from(EXIT_FAILURE)
+                        }
                     }
-                    _ => {
-                        eprintln!("roost: {e:#}");
-                        ExitCode::from(EXIT_FAILURE)
-                    }
-                },
+                }
             }
         }
     }
@@ -134,7 +142,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         &config.authentication,
         config.allow_anonymous,
         &config.authorization,
-        store,
+        store.clone(),
     )
     .map_err(BrokerError::Extension)?;
     let mut hooks = HooksBuilder::default();
@@ -156,17 +164,26 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             addr: config.http.bind.clone(),
             error,
         })?;
-        let (chaos, auth) = (config.chaos.clone(), config.http.auth.clone());
+        let https = roost_admin::https_settings(&config.http.ssl)?;
+        let auth = roost_admin::AdminAuth::open(&config.http, store.clone())
+            .map_err(|e| anyhow::anyhow!("http: dashboard users and API keys: {e}"))?;
+        let (chaos, auth, max_body_size) = (
+            config.chaos.clone(),
+            Arc::new(auth),
+            config.http.max_body_size,
+        );
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
                 access,
                 chaos,
                 auth,
+                max_body_size,
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,
                 socket,
+                https,
             }))
         }));
     }

@@ -89,7 +89,8 @@ impl Compose {
                 addr,
                 "GET",
                 "/api/v5/cluster",
-                Some(("admin", "public")),
+                // docker-compose.yml's: "public" is refused from outside loopback.
+                Some(("admin", "roost-compose-1")),
                 None,
             ),
         )

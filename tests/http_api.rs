@@ -16,14 +16,15 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test]
 async fn every_request_needs_basic_auth() {
-    let b = Broker::start();
+    // 18 wrong attempts below: more than http.unsuccessful_login_max_attempts
+    // (tests/http_auth.rs tests the lock).
+    let b = Broker::start_with(&[("ROOST__HTTP__UNSUCCESSFUL_LOGIN_MAX_ATTEMPTS", "100")]);
     let addr = b.http_addr();
     for path in [
         "/api/v5/actors",
         "/api/v5/stats",
         "/api/v5/nodes",
         "/actors",
-        "/",
         "/nowhere",
     ] {
         for auth in [
@@ -50,6 +51,9 @@ async fn every_request_needs_basic_auth() {
     )
     .await;
     assert_eq!(r.status, 401, "kill without credentials");
+    // The dashboard's page is public (http.* documents the public paths).
+    let r = http(addr, "GET", "/", None, None).await;
+    assert_ne!(r.status, 401, "GET / is public: {}", r.body);
 
     assert_eq!(get(addr, "/api/v5/actors").await.status, 200);
     assert_eq!(get(addr, "/api/v5/stats").await.status, 200);
@@ -59,8 +63,8 @@ async fn every_request_needs_basic_auth() {
 #[tokio::test]
 async fn credentials_come_from_the_config() {
     let b = Broker::start_with(&[
-        ("ROOST__HTTP__AUTH__USERNAME", "ops"),
-        ("ROOST__HTTP__AUTH__PASSWORD", "s3:cret"),
+        ("ROOST__HTTP__DEFAULT_USERNAME", "ops"),
+        ("ROOST__HTTP__DEFAULT_PASSWORD", "s3:cret"),
     ]);
     let addr = b.http_addr();
     let r = http(addr, "GET", "/api/v5/nodes", Some(ADMIN), None).await;

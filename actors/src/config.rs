@@ -70,30 +70,6 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// EMQX 5's default `max_connections` of a listener.
 const DEFAULT_MAX_CONNECTIONS: usize = 1_024_000;
 
-/// Whether and how a TLS listener asks for client certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Verify {
-    /// No client certificate is asked for (EMQX `verify_none`).
-    #[default]
-    None,
-    /// A client certificate is asked for and, if sent, must chain to `cacertfile`;
-    /// clients without one are accepted (EMQX `verify_peer`).
-    Optional,
-    /// A client certificate chaining to `cacertfile` is required (EMQX
-    /// `verify_peer` with `fail_if_no_peer_cert = true`).
-    Required,
-}
-
-/// A TLS protocol version, named as EMQX names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum TlsVersion {
-    #[serde(rename = "tlsv1.3")]
-    Tls13,
-    #[serde(rename = "tlsv1.2")]
-    Tls12,
-}
-
 /// What of a verified client certificate replaces the CONNECT's username or
 /// client id (EMQX's `peer_cert_as_username` / `peer_cert_as_clientid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -359,25 +335,6 @@ impl Default for WsListenerConfig {
             proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
         }
     }
-}
-
-/// `versions` as a YAML list, or as one comma-separated string (how an
-/// environment variable gives it: `ROOST__LISTENERS__TLS__VERSIONS=tlsv1.2`).
-fn tls_versions<'de, D>(deserializer: D) -> Result<Vec<TlsVersion>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let names = list_or_csv(deserializer)?;
-    names
-        .iter()
-        .map(|name| match name.as_str() {
-            "tlsv1.3" => Ok(TlsVersion::Tls13),
-            "tlsv1.2" => Ok(TlsVersion::Tls12),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown TLS version {other:?}, expected tlsv1.3 or tlsv1.2"
-            ))),
-        })
-        .collect()
 }
 
 /// `router.*`: the topic index.

@@ -1,11 +1,12 @@
 //! roost-admin: the operator HTTP listener (EMQX's dashboard port): the REST
 //! API under `/api/v5` with EMQX 5's paths and shapes (clients,
 //! subscriptions, topics, publish, retained messages, listeners, nodes,
-//! cluster, stats, users, ACL rules, bans, the actor tree and kill-by-path
-//! for chaos testing), its OpenAPI document at `/api-docs`, and the live
-//! actor-tree page at `/actors`. Every request needs HTTP basic auth, except
-//! `/status` and the document. It reaches the broker only through
-//! [`BrokerApi`], and access control's tables through roost-access.
+//! cluster, stats, users, ACL rules, bans, dashboard users and API keys, the
+//! actor tree and kill-by-path for chaos testing), its OpenAPI document at
+//! `/api-docs`, and the live actor-tree page at `/actors`. Who may call it
+//! (dashboard users with bearer tokens, API keys, HTTP basic) is decided in
+//! `auth/`; a few paths are public (`auth::is_public`). It reaches the broker
+//! only through [`BrokerApi`], and access control's tables through roost-access.
 //!
 //! The server is an axum app on the broker's tokio runtime, run by the
 //! [`HttpServer`] actor under the root supervisor (`roost/http`): if it crashes
@@ -15,9 +16,14 @@
 
 mod access;
 mod api;
+mod api_keys;
 mod auth;
 mod clients;
+mod config;
+mod https;
+mod limit;
 mod listeners;
+mod login;
 mod openapi;
 mod publish;
 mod retainer;
@@ -35,6 +41,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+pub use auth::AdminAuth;
+pub use config::{HttpConfig, HttpSslConfig};
+pub use https::{settings as https_settings, HttpsError, HttpsSettings};
+
 /// The ractor name of the HTTP server actor.
 pub const HTTP_NAME: &str = "roost/http";
 
@@ -48,7 +58,10 @@ pub struct Admin {
     pub api: Arc<dyn BrokerApi>,
     pub access: Arc<Access>,
     pub chaos: ChaosConfig,
-    pub auth: HttpAuthConfig,
+    /// Dashboard users, API keys, tokens and login locks.
+    pub auth: Arc<AdminAuth>,
+    /// `http.max_body_size`.
+    pub max_body_size: usize,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -57,6 +70,8 @@ pub struct HttpArgs {
     pub admin: Arc<Admin>,
     /// The socket [`bind`] bound, shared by every incarnation.
     pub socket: Arc<std::net::TcpListener>,
+    /// HTTPS instead of plain HTTP (`http.ssl.enable`).
+    pub https: Option<HttpsSettings>,
 }
 
 /// Binds `http.bind` (before the broker starts: a taken port is a start-up
@@ -101,32 +116,45 @@ impl Actor for HttpServer {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router(args.admin);
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = rx.await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "http_server_failed");
+        let app = router(args.admin).into_make_service_with_connect_info::<auth::Peer>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        match args.https {
+            None => {
+                tokio::spawn(async move {
+                    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+                    if let Err(e) = server.await {
+                        tracing::error!(error = %e, "http_server_failed");
+                    }
+                });
             }
-        });
+            Some(https) => {
+                let listener = https::TlsListener::new(listener, https)?;
+                tokio::spawn(async move {
+                    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+                    if let Err(e) = server.await {
+                        tracing::error!(error = %e, "http_server_failed");
+                    }
+                });
+            }
+        }
         tracing::info!(listener = %"http", addr = %addr, "listener_ready");
         Ok(HttpState { _shutdown: tx })
     }
 }
 
-/// The routes: every module's, behind basic auth (the fallback too: without
-/// credentials, nothing about the server is revealed, not even which paths
-/// exist), and the health checks and the OpenAPI document without.
+/// The routes: every module's, behind the credentials check of `auth` (the
+/// fallback too: without credentials, nothing about the server is revealed,
+/// not even which paths exist) but for its public paths (the health checks,
+/// the OpenAPI document, login), and behind the body size limit.
 fn router(ctx: Arc<Admin>) -> Router {
     use utoipa::OpenApi as _;
-    let auth = auth::BasicAuth::new(&ctx.auth.username, &ctx.auth.password);
-    let (protected, mut doc) =
+    let (auth, max_body) = (ctx.auth.clone(), ctx.max_body_size);
+    let (routes, doc) =
         utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
             .merge(api::routes())
+            .merge(api::public_routes())
             .merge(access::routes())
             .merge(clients::routes())
             .merge(subscriptions::routes())
@@ -134,63 +162,24 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(publish::routes())
             .merge(retainer::routes())
             .merge(listeners::routes())
+            .merge(login::routes())
+            .merge(api_keys::routes())
             .merge(trace::routes())
             .split_for_parts();
-    let (public, public_doc) = api::public_routes().split_for_parts();
-    doc.merge(public_doc);
     let serve = openapi::serve(Arc::new(doc));
-    let protected = protected
+    routes
         .route("/", get(api::index))
         .route("/actors", get(api::page))
-        .fallback(api::not_found)
-        .with_state(ctx.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(auth),
-            auth::require,
-        ));
-    public
         .route("/api-docs", get(serve.clone()))
         .route("/api-docs/swagger.json", get(serve))
+        .fallback(api::not_found)
         .with_state(ctx)
-        .merge(protected)
-}
-
-/// `http.*`: the REST API, the actor-tree page and the chaos endpoint.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    pub enabled: bool,
-    /// Address of the HTTP listener (EMQX's dashboard port).
-    pub bind: String,
-    pub auth: HttpAuthConfig,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            enabled: true,
-            bind: "127.0.0.1:18083".into(),
-            auth: HttpAuthConfig::default(),
-        }
-    }
-}
-
-/// `http.auth.*`: HTTP basic auth credentials for every API request.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpAuthConfig {
-    pub username: String,
-    pub password: String,
-}
-
-impl Default for HttpAuthConfig {
-    /// EMQX's dashboard defaults; the listener binds to loopback by default.
-    fn default() -> Self {
-        HttpAuthConfig {
-            username: "admin".into(),
-            password: "public".into(),
-        }
-    }
+        .layer(axum::middleware::from_fn_with_state(auth, auth::require))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            max_body,
+            limit::max_body_size,
+        ))
 }
 
 /// `chaos.*`: fault injection for tests and game days.

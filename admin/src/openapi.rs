@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
             listings page with page and limit and answer {\"data\": [...], \"meta\": {page, \
             limit, count, hasnext}}."
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Unauthorized),
     security(("basicAuth" = []), ("bearerAuth" = [])),
     tags(
         (name = "Clients", description = "Connected clients and offline sessions"),
@@ -67,6 +67,55 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every operation that takes credentials may answer 401 (no or wrong
+/// credentials, an expired token, a login lock) and 413 (a body over
+/// `http.max_body_size`): the `auth` and body-limit layers answer before any
+/// handler, so the handlers' annotations cannot say it themselves.
+struct Unauthorized;
+
+impl Modify for Unauthorized {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ApiError")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+                let responses = &mut op.responses.responses;
+                if !public {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("No or wrong credentials, or a login lock").into()
+                    });
+                }
+                if op.request_body.is_some() {
+                    responses
+                        .entry("413".into())
+                        .or_insert_with(|| error("The body is over http.max_body_size").into());
+                }
+            }
+        }
     }
 }
 

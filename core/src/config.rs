@@ -1,5 +1,6 @@
 //! The configuration sections more than one crate reads: `node`, `mqtt`,
-//! `supervision` and `cluster`. Each other section belongs to the crate that
+//! `supervision` and `cluster`, and the values of the TLS keys that the MQTT
+//! and HTTP listeners share. Each other section belongs to the crate that
 //! uses it; the `roost` binary puts the whole tree together (see
 //! `config.yaml` for the meaning of every key). Every struct rejects unknown
 //! keys, so a typo stops start-up with a message naming the key, and checks
@@ -434,4 +435,50 @@ pub fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>
             .map(String::from)
             .collect(),
     })
+}
+
+// ---- TLS settings shared by the MQTT listeners (roost-actors) and the HTTP
+// listener (roost-admin): the same names and values in both sections. ----
+
+/// Whether and how a TLS listener asks for client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    /// No client certificate is asked for (EMQX `verify_none`).
+    #[default]
+    None,
+    /// A client certificate is asked for and, if sent, must chain to `cacertfile`;
+    /// clients without one are accepted (EMQX `verify_peer`).
+    Optional,
+    /// A client certificate chaining to `cacertfile` is required (EMQX
+    /// `verify_peer` with `fail_if_no_peer_cert = true`).
+    Required,
+}
+
+/// A TLS protocol version, named as EMQX names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "tlsv1.3")]
+    Tls13,
+    #[serde(rename = "tlsv1.2")]
+    Tls12,
+}
+
+/// `versions` as a YAML list, or as one comma-separated string (how an
+/// environment variable gives it: `ROOST__LISTENERS__TLS__VERSIONS=tlsv1.2`).
+pub fn tls_versions<'de, D>(deserializer: D) -> Result<Vec<TlsVersion>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let names = list_or_csv(deserializer)?;
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "tlsv1.3" => Ok(TlsVersion::Tls13),
+            "tlsv1.2" => Ok(TlsVersion::Tls12),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown TLS version {other:?}, expected tlsv1.3 or tlsv1.2"
+            ))),
+        })
+        .collect()
 }

@@ -73,6 +73,7 @@ impl Config {
         self.retainer.validate()?;
         self.cluster.validate(&self.node)?;
         self.log.validate()?;
+        self.http.validate()?;
         // Authenticators and authorization sources: keys, URLs, the ACL file.
         roost_access::validate(&self.authentication, &self.authorization).map_err(|e| {
             match e.split_once(": ") {

@@ -513,7 +513,7 @@ fn access_sections_read_back_the_same() {
         ),
         ("ROOST__AUTHORIZATION__DENY_ACTION", "disconnect"),
         ("ROOST__AUTHORIZATION__CACHE__TTL", "1m 30s"),
-        ("ROOST__HTTP__AUTH__PASSWORD", "not public"),
+        ("ROOST__HTTP__DEFAULT_PASSWORD", "not public"),
     ])
     .unwrap();
     assert_eq!(config.authentication.len(), 5);

@@ -193,7 +193,7 @@ pub async fn listeners(client: &Client) -> Result<(), CtlError> {
 pub async fn admins(client: &Client, cmd: AdminsCommand) -> Result<(), CtlError> {
     match cmd {
         AdminsCommand::Passwd {
-            username,
+            user: username,
             new_password,
         } => {
             let path = format!("/api/v5/users/{}/change_pwd", segment(&username));

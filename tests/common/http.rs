@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The default credentials (`http.auth.*`).
+/// The default credentials (`http.default_username` / `http.default_password`).
 pub const ADMIN: (&str, &str) = ("admin", "public");
 
 /// One HTTP answer.
