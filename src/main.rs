@@ -13,6 +13,7 @@ use roost_actors::broker::{Extension, Seams};
 use roost_actors::{Broker, BrokerError};
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{Hook, HookPoint, HooksBuilder, PublishAction};
+use roost_core::metrics::MetricsHook;
 use roost_core::{ClientInfo, Message};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -146,6 +147,10 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
     )
     .map_err(BrokerError::Extension)?;
     let mut hooks = HooksBuilder::default();
+    // The client and session events are counted at their hook points.
+    let metrics = Arc::new(roost_core::Metrics::default());
+    let counting = Arc::new(roost_core::metrics::MetricsHook(metrics.clone()));
+    hooks.add_all(&MetricsHook::POINTS, MetricsHook::PRIORITY, counting);
     access.register(&mut hooks);
     let bans = access.ban_list();
     if std::env::var_os(NOOP_HOOKS_ENV).is_some_and(|v| v == "1") {
@@ -172,6 +177,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             Arc::new(auth),
             config.http.max_body_size,
         );
+        let monitor = roost_admin::Monitor::new(&config.dashboard);
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
@@ -179,6 +185,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
                 chaos,
                 auth,
                 max_body_size,
+                monitor,
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,
@@ -188,8 +195,8 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         }));
     }
     Ok(Seams {
-        metrics: Arc::default(),
-        hooks: hooks.build(),
+        metrics,
+        hooks,
         authz: config.authorization.policy(),
         cluster,
         bans: Some(bans),

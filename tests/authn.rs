@@ -44,13 +44,13 @@ async fn built_in_database_allows_the_password_and_refuses_others_for_every_algo
         // Nobody knows "bob", and anonymous clients are refused once a chain exists.
         expect(&b, "c1", Some("bob"), Some("wonderland"), NOT_AUTHORIZED).await;
         expect(&b, "c1", None, None, NOT_AUTHORIZED).await;
-        let (_, stats) = api(&b, "GET", "/api/v5/stats", None).await;
+        let (_, stats) = api(&b, "GET", "/api/v5/metrics?aggregate=true", None).await;
         assert!(
-            stats["metrics"]["authentication_failure"].as_u64().unwrap() >= 8,
+            stats["authentication.failure"].as_u64().unwrap() >= 8,
             "{name}: {stats}"
         );
         assert!(
-            stats["metrics"]["authentication_success"].as_u64().unwrap() >= 2,
+            stats["authentication.success"].as_u64().unwrap() >= 2,
             "{name}"
         );
     }

@@ -3,7 +3,7 @@
 //! 5.0, acknowledged and dropped for 3.1.1, as EMQX), denied subscribe (SUBACK
 //! 0x87, 0x80 for 3.1.1 [MQTT-3.9.3-2]), `deny_action: disconnect`, the will,
 //! the HTTP authorizer against a real HTTP service, built-in rules through the
-//! REST API with the cache TTL, and the counters in `/api/v5/stats`.
+//! REST API with the cache TTL, and the counters in `/api/v5/metrics`.
 
 #[macro_use]
 mod common;
@@ -120,13 +120,13 @@ async fn acl_file_placeholders_eq_and_ip_ranges_for_5_0() {
     assert_eq!(ack.reason_codes, vec![ReasonCode::NotAuthorized]);
     // The connection is still usable.
     c.ping().await;
-    let (_, stats) = api(&b, "GET", "/api/v5/stats", None).await;
+    let (_, stats) = api(&b, "GET", "/api/v5/metrics?aggregate=true", None).await;
     assert!(
-        stats["metrics"]["authorization_deny"].as_u64().unwrap() >= 13,
+        stats["authorization.deny"].as_u64().unwrap() >= 13,
         "{stats}"
     );
     assert!(
-        stats["metrics"]["authorization_allow"].as_u64().unwrap() >= 6,
+        stats["authorization.allow"].as_u64().unwrap() >= 6,
         "{stats}"
     );
 }
@@ -205,8 +205,8 @@ async fn a_will_the_acl_denies_is_not_published() {
     let mut watcher = client(&b, V5, "w", "admin").await;
     watcher.subscribe("#", QoS::AtMostOnce).await;
     let deny_count = async || {
-        let (_, s) = api(&b, "GET", "/api/v5/stats", None).await;
-        s["metrics"]["authorization_deny"].as_u64().unwrap()
+        let (_, s) = api(&b, "GET", "/api/v5/metrics?aggregate=true", None).await;
+        s["authorization.deny"].as_u64().unwrap()
     };
     let before = deny_count().await;
     let mut c = login(V5, "c1", Some("u1"), None);
@@ -386,12 +386,9 @@ async fn built_in_rules_through_the_api_take_effect_within_the_cache_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, stats) = api(&b, "GET", "/api/v5/stats", None).await;
+    let (_, stats) = api(&b, "GET", "/api/v5/metrics?aggregate=true", None).await;
     assert!(
-        stats["metrics"]["authorization_cache_hit"]
-            .as_u64()
-            .unwrap()
-            >= 1,
+        stats["authorization.cache_hit"].as_u64().unwrap() >= 1,
         "{stats}"
     );
     // Client rules and rules for all, read back and deleted.

@@ -22,11 +22,11 @@ async fn unacked(c: &mut RawClient, n: usize) -> Vec<Publish> {
     v
 }
 
-/// A broker counter from `/api/v5/stats`.
+/// A broker counter from `/api/v5/metrics`.
 async fn metric(b: &Broker, name: &str) -> u64 {
-    let (status, stats) = access::api(b, "GET", "/api/v5/stats", None).await;
+    let (status, stats) = access::api(b, "GET", "/api/v5/metrics?aggregate=true", None).await;
     assert_eq!(status, 200, "{stats}");
-    stats["metrics"][name]
+    stats[name]
         .as_u64()
         .unwrap_or_else(|| panic!("no metric {name}: {stats}"))
 }
@@ -109,8 +109,8 @@ async fn slow_subscriber_flat_out_publisher(backpressure: &str) -> (Vec<String>,
     let mut p = RawClient::connected(b.addr(), V5, &format!("{tag}-pub")).await;
     publish_flat_out(&mut p, "fc/bp/slow", 300, 32).await;
     let (_sub, got) = reader.await.unwrap();
-    let dropped = metric(&b, "messages_dropped_queue_full").await;
-    let paused = metric(&b, "publishers_paused").await;
+    let dropped = metric(&b, "delivery.dropped.queue_full").await;
+    let paused = metric(&b, "publishers.paused").await;
     (got, dropped, paused)
 }
 
@@ -122,7 +122,7 @@ async fn slow_subscriber_flat_out_publisher(backpressure: &str) -> (Vec<String>,
 async fn backpressure_slow_subscriber_loses_nothing() {
     let (got, dropped, paused) = slow_subscriber_flat_out_publisher("true").await;
     assert_eq!(got, sequence(300), "every message, in order");
-    assert_eq!(dropped, 0, "messages_dropped_queue_full");
+    assert_eq!(dropped, 0, "delivery.dropped.queue_full");
     assert!(paused > 0, "publishers_paused is {paused}");
 }
 
@@ -138,7 +138,7 @@ async fn without_backpressure_slow_subscriber_drops_oldest() {
         got.len()
     );
     assert_eq!(dropped as usize, 300 - got.len(), "every loss is counted");
-    assert_eq!(paused, 0, "publishers_paused");
+    assert_eq!(paused, 0, "publishers.paused");
     let mut sorted = got.clone();
     sorted.sort_by_key(|m| m[1..].parse::<usize>().unwrap());
     assert_eq!(got, sorted, "what arrives is in order");
@@ -170,9 +170,9 @@ async fn backpressure_stuck_subscriber_never_blocks_publisher() {
     )
     .await
     .expect("the publisher was blocked by a stuck subscriber");
-    assert!(metric(&b, "publishers_pause_timeouts").await > 0);
+    assert!(metric(&b, "publishers.pause_timeouts").await > 0);
     assert_eq!(
-        metric(&b, "messages_dropped_queue_full").await,
+        metric(&b, "delivery.dropped.queue_full").await,
         100 - 32 - 20
     );
     let window = unacked(&mut sub, 32).await;
@@ -264,12 +264,12 @@ async fn backpressure_between_two_publishing_subscribers_does_not_deadlock() {
     .expect("two clients publishing to each other deadlocked");
     assert_eq!(got_a, sequence(400));
     assert_eq!(got_b, sequence(400));
-    assert_eq!(metric(&b, "messages_dropped_queue_full").await, 0);
+    assert_eq!(metric(&b, "delivery.dropped.queue_full").await, 0);
     assert!(
-        metric(&b, "publishers_paused").await > 0,
+        metric(&b, "publishers.paused").await > 0,
         "no congestion: test too easy"
     );
-    assert_eq!(metric(&b, "publishers_pause_timeouts").await, 0);
+    assert_eq!(metric(&b, "publishers.pause_timeouts").await, 0);
 }
 
 // An offline persistent session never holds a publisher back (only a session
@@ -293,8 +293,8 @@ async fn backpressure_ignores_offline_sessions() {
     )
     .await
     .expect("the publisher was held back by an offline session");
-    assert_eq!(metric(&b, "publishers_paused").await, 0);
-    assert_eq!(metric(&b, "messages_dropped_queue_full").await, 300 - 20);
+    assert_eq!(metric(&b, "publishers.paused").await, 0);
+    assert_eq!(metric(&b, "delivery.dropped.queue_full").await, 300 - 20);
     let (mut sub, ack) =
         RawClient::connect_ok(b.addr(), persistent_connect(V5, "bp-offline", 300)).await;
     assert!(ack.session_present, "{ack:?}");

@@ -92,11 +92,8 @@ async fn bans_by_clientid_username_and_peerhost_through_the_api() {
     )
     .await;
     assert_eq!(status, 400);
-    let (_, stats) = api(&b, "GET", "/api/v5/stats", None).await;
-    assert!(
-        stats["metrics"]["connections_banned"].as_u64().unwrap() >= 6,
-        "{stats}"
-    );
+    let (_, stats) = api(&b, "GET", "/api/v5/metrics?aggregate=true", None).await;
+    assert!(stats["client.banned"].as_u64().unwrap() >= 6, "{stats}");
 }
 
 #[tokio::test]

@@ -249,12 +249,10 @@ async fn slow_subscriber_queue_drops_oldest() {
     // were counted, so the queue's drop policy is what is tested.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let stats = common::http::get(b.http_addr(), "/api/v5/stats")
+        let stats = common::http::get(b.http_addr(), "/api/v5/metrics?aggregate=true")
             .await
             .json();
-        let dropped = stats["metrics"]["messages_dropped_queue_full"]
-            .as_u64()
-            .unwrap();
+        let dropped = stats["delivery.dropped.queue_full"].as_u64().unwrap();
         if dropped >= 6 {
             assert_eq!(dropped, 6, "{stats}");
             break;

@@ -151,10 +151,10 @@ async fn connection_gone(b: &Broker) {
 async fn connections_down_to(b: &Broker, n: u64) {
     let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
     loop {
-        let r = common::http::get(b.http_addr(), "/api/v5/stats").await;
+        let r = common::http::get(b.http_addr(), "/api/v5/stats?aggregate=true").await;
         assert_eq!(r.status, 200, "GET /api/v5/stats: {}", r.body);
         let stats = r.json();
-        if stats["connections"].as_u64().is_some_and(|c| c <= n) {
+        if stats["connections.count"].as_u64().is_some_and(|c| c <= n) {
             return;
         }
         assert!(

@@ -23,10 +23,17 @@ fn hib_broker() -> Broker {
     ])
 }
 
+/// The gauges and the counters, in one object by their EMQX names.
 async fn stats(http: SocketAddr) -> Value {
-    let r = get(http, "/api/v5/stats").await;
+    let r = get(http, "/api/v5/stats?aggregate=true").await;
     assert_eq!(r.status, 200, "GET /api/v5/stats: {}", r.body);
-    r.json()
+    let mut all = r.json();
+    let r = get(http, "/api/v5/metrics?aggregate=true").await;
+    assert_eq!(r.status, 200, "GET /api/v5/metrics: {}", r.body);
+    if let (Some(all), Value::Object(m)) = (all.as_object_mut(), r.json()) {
+        all.extend(m);
+    }
+    all
 }
 
 fn session_path(client_id: &str) -> String {
@@ -49,9 +56,9 @@ async fn wait_hibernated(http: SocketAddr, client_id: &str, asleep: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let s = stats(http).await;
-        let sleeping = s["sessions_hibernating"].as_u64().unwrap();
+        let sleeping = s["sessions.hibernating.count"].as_u64().unwrap();
         if sleeping >= asleep && !session_running(http, client_id).await {
-            assert!(s["metrics"]["sessions_hibernated"].as_u64().unwrap() >= asleep);
+            assert!(s["session.hibernated"].as_u64().unwrap() >= asleep);
             return;
         }
         assert!(
@@ -63,9 +70,7 @@ async fn wait_hibernated(http: SocketAddr, client_id: &str, asleep: u64) {
 }
 
 async fn woken(http: SocketAddr) -> u64 {
-    stats(http).await["metrics"]["sessions_woken"]
-        .as_u64()
-        .unwrap()
+    stats(http).await["session.woken"].as_u64().unwrap()
 }
 
 /// A hibernated subscriber gets QoS 0, 1 and 2 messages in order (per QoS),
@@ -381,8 +386,11 @@ async fn wait_conn_hibernated(http: SocketAddr, c: &RawClient) {
         assert_eq!(n["kind"], "connection", "{n}");
         if n.get("hibernating").and_then(Value::as_bool) == Some(true) {
             let s = stats(http).await;
-            assert!(s["connections_hibernating"].as_u64().unwrap() >= 1, "{s}");
-            assert!(s["metrics"]["connections_hibernated"].as_u64().unwrap() >= 1);
+            assert!(
+                s["connections.hibernating.count"].as_u64().unwrap() >= 1,
+                "{s}"
+            );
+            assert!(s["client.hibernated"].as_u64().unwrap() >= 1);
             return;
         }
         assert!(
@@ -394,9 +402,7 @@ async fn wait_conn_hibernated(http: SocketAddr, c: &RawClient) {
 }
 
 async fn conns_woken(http: SocketAddr) -> u64 {
-    stats(http).await["metrics"]["connections_woken"]
-        .as_u64()
-        .unwrap()
+    stats(http).await["client.woken"].as_u64().unwrap()
 }
 
 /// An idle connection hibernates too (its actor stops, its client stays
@@ -620,7 +626,7 @@ async fn hibernation_churn_loses_nothing() {
         assert_eq!(s.sent, 250, "{s:?}");
         assert_eq!((s.received, s.lost, s.duplicated), (250, 0, 0), "{s:?}");
     }
-    let m = &stats(http).await["metrics"];
-    assert!(m["connections_woken"].as_u64().unwrap() >= 20, "{m}");
-    assert!(m["sessions_woken"].as_u64().unwrap() >= 20, "{m}");
+    let m = &stats(http).await;
+    assert!(m["client.woken"].as_u64().unwrap() >= 20, "{m}");
+    assert!(m["session.woken"].as_u64().unwrap() >= 20, "{m}");
 }

@@ -4,9 +4,8 @@
 
 use crate::connection::{ConnContext, ConnHandle};
 use crate::listing::{self, ListenerGauge};
-use crate::session::{ClientConn, SessionHandle, SessionMsg, SESSIONS_NAME};
+use crate::session::{ClientConn, SessionHandle, SessionMsg};
 use crate::tree::{self, TreeRoot};
-use ractor::ActorRef;
 use roost_core::api::{
     ActorNode, BrokerApi, ClientError, ClientSummary, Page, Paged, RouteInfo, SessionSummary,
     Stats, SubscriptionInfo, TreeError,
@@ -18,8 +17,6 @@ use roost_core::listing::{ClientDetail, ListenerInfo, QueuedMessage, SessionQueu
 use roost_core::session::SessionSnapshot;
 use roost_core::{BoxFuture, ClientInfo, Message, Metrics, SharedKey};
 use roost_protocol::{ReasonCode, SubscriptionOptions};
-use roost_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -279,26 +276,7 @@ impl BrokerApi for Api {
     }
 
     fn stats(&self) -> BoxFuture<'_, Stats> {
-        Box::pin(async move {
-            let ctx = &self.ctx;
-            let sessions = match ractor::registry::where_is(SESSIONS_NAME) {
-                Some(cell) => {
-                    let sup: ActorRef<DynamicSupervisorMsg> = cell.into();
-                    DynamicSupervisor::count_children(&sup).await.ok()
-                }
-                None => None,
-            };
-            let sessions_hibernating = ctx.sessions_hibernating.load(Ordering::Relaxed);
-            Stats {
-                connections: ctx.connections.load(Ordering::Relaxed),
-                // The supervisor counts the sessions with an actor.
-                sessions: sessions.map(|n| n + sessions_hibernating),
-                sessions_hibernating,
-                connections_hibernating: ctx.conns_hibernating.load(Ordering::Relaxed),
-                routes: ctx.router.route_count(),
-                retained: ctx.retained.len(),
-            }
-        })
+        Box::pin(async move { crate::stats::collect(&self.ctx) })
     }
 
     fn actor_tree(
@@ -435,6 +413,12 @@ impl BrokerApi for Api {
             }
             true
         })
+    }
+
+    // ---- issue 14: metrics and alarms ----
+
+    fn alarms(&self) -> &Arc<roost_core::alarms::Alarms> {
+        &self.ctx.alarms
     }
 
     // ---- issue 14: log trace ----

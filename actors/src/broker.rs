@@ -20,21 +20,22 @@
 use crate::api::Api;
 use crate::config::BrokerConfig;
 use crate::connection::ConnContext;
-use crate::context::BrokerContext;
+use crate::context::{BrokerContext, ListenerLoad};
 use crate::listener::{acceptor_name, connections_name, Acceptor, AcceptorArgs};
 use crate::listing::ListenerGauge;
 use crate::registry::{Opener, Registry, REGISTRY_NAME};
 use crate::retainer::{Retainer, RetainerArgs};
 use crate::router::shard::{shard_name, Shard, ShardArgs};
 use crate::session::{SessionContext, SessionHandle, SessionMsg, SESSIONS_NAME};
-use crate::sys::SysTopics;
+use crate::sys::{SysEvents, SysTopics};
 use crate::transport::{ListenerTransport, SetupError};
 use crate::tree::{self, ActorNode, TreeError, TreeRoot};
 use ractor::{Actor, ActorCell, SpawnErr};
 use roost_core::authz::AuthzPolicy;
 use roost_core::banned::BanList;
 use roost_core::cluster::ClusterLink;
-use roost_core::{BrokerApi, Hooks, Metrics};
+use roost_core::hooks::HooksBuilder;
+use roost_core::{BrokerApi, Metrics};
 use roost_supervisor::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorArgs, Intensity, Restart, Strategy, Supervisor,
     SupervisorArgs,
@@ -153,7 +154,9 @@ fn dynamic_spec(id: &str, name: String, max_children: Option<usize>) -> ChildSpe
 #[derive(Default)]
 pub struct Seams {
     pub metrics: Arc<Metrics>,
-    pub hooks: Hooks,
+    /// The hooks the extensions registered; the runtime adds its own (the
+    /// `$SYS` client events) before it fixes them.
+    pub hooks: HooksBuilder,
     /// What the runtime does with authorization (the deny action, the
     /// per-client cache): access control's settings.
     pub authz: AuthzPolicy,
@@ -180,12 +183,13 @@ impl Broker {
     pub async fn start_with(config: BrokerConfig, seams: Seams) -> Result<Broker, BrokerError> {
         let Seams {
             metrics,
-            hooks,
+            mut hooks,
             authz,
             cluster,
             bans,
             extensions,
         } = seams;
+        let sys_events = SysEvents::register(&config.sys_topics.sys_event_messages, &mut hooks);
         let mut listeners = Vec::new();
         let mut sockets = Vec::new();
         let mut gauges = Vec::new();
@@ -230,7 +234,8 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks), cluster);
+        let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks.build()), cluster);
+        sys_events.attach(&broker);
         let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
         let ctx = ConnContext::new(sessions, Arc::new(Opener));
         let api: Arc<dyn BrokerApi> = Api::new(ctx.clone(), bans, gauges);
@@ -251,9 +256,15 @@ impl Broker {
                 )
             })
             .collect();
+        let mut load = Vec::new();
         let listener_specs = sockets
             .into_iter()
             .map(|(name, socket, transport, max_connections, live)| {
+                load.push(ListenerLoad {
+                    name: name.clone(),
+                    live: live.clone(),
+                    max_connections,
+                });
                 let args = AcceptorArgs {
                     ctx: ctx.clone(),
                     name: name.clone(),
@@ -278,6 +289,7 @@ impl Broker {
                 supervisor_spec(&name, intensity, None, Strategy::OneForAll, children)
             })
             .collect();
+        let _ = ctx.listener_load.set(load);
         let mut children = vec![
             supervisor_spec(
                 "router",
@@ -312,7 +324,7 @@ impl Broker {
                 Restart::Permanent,
                 Some("roost/sys".into()),
                 SysTopics,
-                ctx.broker().clone(),
+                ctx.clone(),
             ),
         ];
         for extension in extensions {

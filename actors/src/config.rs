@@ -21,6 +21,8 @@ pub struct BrokerConfig {
     pub router: RouterConfig,
     pub retainer: RetainerConfig,
     pub sys_topics: SysTopicsConfig,
+    pub sysmon: SysmonConfig,
+    pub alarm: AlarmConfig,
     pub supervision: SupervisionConfig,
 }
 
@@ -405,15 +407,125 @@ impl RetainerConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SysTopicsConfig {
-    /// Interval of `$SYS/brokers/<node>/uptime` and stats (0s = off).
+    /// Interval of `$SYS/brokers/<node>/stats/...` and `metrics/...` (0s = off).
     #[serde(with = "roost_core::config::duration")]
     pub sys_msg_interval: Duration,
+    /// Interval of `$SYS/brokers/<node>/uptime` and `datetime` (0s = off).
+    #[serde(with = "roost_core::config::duration")]
+    pub sys_heartbeat_interval: Duration,
+    pub sys_event_messages: SysEventMessages,
 }
 
 impl Default for SysTopicsConfig {
     fn default() -> Self {
         SysTopicsConfig {
             sys_msg_interval: Duration::from_secs(60),
+            sys_heartbeat_interval: Duration::from_secs(30),
+            sys_event_messages: SysEventMessages::default(),
+        }
+    }
+}
+
+/// `sys_topics.sys_event_messages.*`: which client events are published
+/// under `$SYS/brokers/<node>/clients/<clientid>/...` (EMQX's defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SysEventMessages {
+    pub client_connected: bool,
+    pub client_disconnected: bool,
+    pub client_subscribed: bool,
+    pub client_unsubscribed: bool,
+}
+
+impl Default for SysEventMessages {
+    fn default() -> Self {
+        SysEventMessages {
+            client_connected: true,
+            client_disconnected: true,
+            client_subscribed: false,
+            client_unsubscribed: false,
+        }
+    }
+}
+
+/// `sysmon.*`: the operating-system checks that raise alarms (EMQX's keys).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SysmonConfig {
+    pub os: SysmonOsConfig,
+}
+
+/// `sysmon.os.*`: memory checks.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SysmonOsConfig {
+    /// How often memory is checked (0s = never).
+    #[serde(with = "roost_core::config::duration")]
+    pub mem_check_interval: Duration,
+    /// `high_system_memory_usage` above this share of the machine's memory in use.
+    pub sysmem_high_watermark: String,
+    /// `high_process_memory_usage` above this share of the machine's memory
+    /// held by the broker (its RSS).
+    pub procmem_high_watermark: String,
+}
+
+impl Default for SysmonOsConfig {
+    fn default() -> Self {
+        SysmonOsConfig {
+            mem_check_interval: Duration::from_secs(60),
+            sysmem_high_watermark: "70%".into(),
+            procmem_high_watermark: "5%".into(),
+        }
+    }
+}
+
+/// Reads `"70%"` (or `"70"`) as 0.70.
+pub fn percent(value: &str) -> Option<f64> {
+    let v: f64 = value.trim().trim_end_matches('%').trim().parse().ok()?;
+    (0.0..=100.0).contains(&v).then_some(v / 100.0)
+}
+
+impl SysmonConfig {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        for (key, value) in [
+            (
+                "sysmon.os.sysmem_high_watermark",
+                &self.os.sysmem_high_watermark,
+            ),
+            (
+                "sysmon.os.procmem_high_watermark",
+                &self.os.procmem_high_watermark,
+            ),
+        ] {
+            if percent(value).is_none() {
+                return Err(InvalidValue::new(
+                    key,
+                    format!("must be a percentage between 0% and 100%, got {value:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `alarm.*`: how alarms are kept and how often the runtime's own
+/// conditions (connections near `max_connections`, a session queue
+/// dropping) are checked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmConfig {
+    /// Cleared alarms kept in the history (EMQX's key and default).
+    pub size_limit: usize,
+    /// How often the connection and queue conditions are checked (0s = never).
+    #[serde(with = "roost_core::config::duration")]
+    pub check_interval: Duration,
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        AlarmConfig {
+            size_limit: 1000,
+            check_interval: Duration::from_secs(5),
         }
     }
 }

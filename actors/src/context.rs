@@ -7,9 +7,11 @@ use crate::config::BrokerConfig;
 use crate::gauges::MailboxGauges;
 use crate::retainer::MemoryRetainer;
 use crate::router::{Mailbox, Router};
+use roost_core::alarms::Alarms;
 use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
+use roost_core::stats::StatsMax;
 use roost_core::storage::RetainedStore;
 use roost_core::trace::{TraceEvent, Tracer, Who};
 use roost_core::Message;
@@ -53,9 +55,23 @@ pub struct BrokerContext {
     pub hooks: Arc<Hooks>,
     /// What the runtime itself does with authorization (deny action, cache).
     pub authz: AuthzPolicy,
+    /// The historical maxima of the gauges (see `crate::stats`).
+    pub stats_max: StatsMax,
+    /// Active and cleared alarms (raised by `crate::sysmon`).
+    pub alarms: Arc<Alarms>,
+    /// Each listener's live connections and `max_connections`, for the
+    /// `too_many_connections` alarm (set once the listeners are bound).
+    pub listener_load: std::sync::OnceLock<Vec<ListenerLoad>>,
     /// The running log traces: the connection, the writer and the publish
     /// paths ask [`Tracer::on`] (one relaxed load) before anything else.
     pub tracer: Arc<Tracer>,
+}
+
+/// One listener's load: its name, its live connections, its limit.
+pub struct ListenerLoad {
+    pub name: String,
+    pub live: Arc<AtomicUsize>,
+    pub max_connections: usize,
 }
 
 impl BrokerContext {
@@ -79,6 +95,7 @@ impl BrokerContext {
             metrics.clone(),
         ));
         let config_data_dir = config.node.data_dir.clone();
+        let alarms = Arc::new(Alarms::new(config.alarm.size_limit));
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
             config,
@@ -99,6 +116,9 @@ impl BrokerContext {
             tracer: Arc::new(Tracer::new(
                 std::path::Path::new(&config_data_dir).join("trace"),
             )),
+            stats_max: StatsMax::default(),
+            alarms,
+            listener_load: std::sync::OnceLock::new(),
         })
     }
 

@@ -7,9 +7,7 @@ use roost_core::{Message, Metrics};
 
 /// A published message reached nobody.
 pub fn message(metrics: &Metrics, hooks: &Hooks, msg: &Message, reason: DropReason) {
-    if reason == DropReason::NoSubscribers {
-        metrics.inc_dropped_no_subscribers();
-    }
+    metrics.message_dropped(&reason);
     if hooks.has(HookPoint::MessageDropped) {
         hooks.notify(HookPoint::MessageDropped, |h| {
             h.message_dropped(msg, &reason)
@@ -25,16 +23,7 @@ pub fn delivery(
     msg: &Message,
     reason: DropReason,
 ) {
-    match reason {
-        DropReason::QueueFull => metrics.inc_dropped_queue_full(),
-        DropReason::Expired => metrics.inc_dropped_expired(),
-        DropReason::TooLarge => metrics.inc_dropped_too_large(),
-        DropReason::Qos0Offline => metrics.inc_dropped_qos0_offline(),
-        DropReason::NoSession => metrics.inc_dropped_no_session(),
-        DropReason::NoGroupMember => metrics.inc_dropped_no_group_member(),
-        DropReason::NoSubscribers => metrics.inc_dropped_no_subscribers(),
-        DropReason::Hook(_) => {}
-    }
+    metrics.delivery_dropped(&reason);
     if hooks.has(HookPoint::DeliveryDropped) {
         hooks.notify(HookPoint::DeliveryDropped, |h| {
             h.delivery_dropped(client_id, msg, &reason)

@@ -25,7 +25,9 @@ pub mod registry;
 pub mod retainer;
 pub mod router;
 pub mod session;
+pub mod stats;
 pub mod sys;
+pub mod sysmon;
 pub mod transport;
 pub mod tree;
 

@@ -39,7 +39,7 @@ impl RetainedStore for MemoryRetainer {
             return;
         }
         if msg.payload.len() > self.config.max_payload_size {
-            self.metrics.inc_retained_dropped();
+            self.metrics.messages_retained_dropped.inc();
             return;
         }
         let mut stored = (**msg).clone();
@@ -49,7 +49,7 @@ impl RetainedStore for MemoryRetainer {
         let mut map = self.messages.write();
         let max = self.config.max_retained_messages;
         if max != 0 && map.len() >= max && !map.contains_key(&msg.topic) {
-            self.metrics.inc_retained_dropped();
+            self.metrics.messages_retained_dropped.inc();
             return;
         }
         map.insert(msg.topic.clone(), Arc::new(stored));

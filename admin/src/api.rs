@@ -14,7 +14,6 @@ use roost_core::api::{ActorNode, Page, TreeError};
 use roost_core::cluster::{ClusterLink, ClusterStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 use utoipa::{IntoParams, ToSchema};
@@ -32,7 +31,6 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<Admin>> {
     OpenApiRouter::new()
         .routes(routes!(actors))
         .routes(routes!(kill))
-        .routes(routes!(stats))
         .routes(routes!(nodes))
         .routes(routes!(node))
         .routes(routes!(cluster))
@@ -288,27 +286,6 @@ pub async fn kill(State(ctx): Ctx, Body(req): Body<KillRequest>) -> Result<Json<
     Ok(Json(Killed {
         killed: path.to_string(),
     }))
-}
-
-/// Answer of `GET /api/v5/stats`: the broker's gauges (core's
-/// [`roost_core::api::Stats`], each documented there) and every counter.
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    #[serde(flatten)]
-    pub gauges: roost_core::api::Stats,
-    /// Every counter by name.
-    pub metrics: BTreeMap<&'static str, u64>,
-}
-
-/// The broker's gauges and counters.
-#[utoipa::path(get, path = "/api/v5/stats", tag = "Metrics",
-    responses((status = 200, description = "connections, sessions, routes, retained... \
-        and `metrics`: every counter by name", body = Object)))]
-pub async fn stats(State(ctx): Ctx) -> Json<Stats> {
-    Json(Stats {
-        gauges: ctx.api.stats().await,
-        metrics: ctx.api.metrics().snapshot().into_iter().collect(),
-    })
 }
 
 /// One node (EMQX's fields where Roost knows them).

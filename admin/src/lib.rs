@@ -15,6 +15,7 @@
 //! start-up.
 
 mod access;
+mod alarms;
 mod api;
 mod api_keys;
 mod auth;
@@ -24,12 +25,17 @@ mod https;
 mod limit;
 mod listeners;
 mod login;
+mod metrics;
+mod monitor;
 mod openapi;
+mod prometheus;
 mod publish;
 mod retainer;
 mod subscriptions;
 mod topics;
 mod trace;
+
+pub use monitor::{DashboardConfig, Monitor};
 
 use axum::routing::get;
 use axum::Router;
@@ -62,6 +68,8 @@ pub struct Admin {
     pub auth: Arc<AdminAuth>,
     /// `http.max_body_size`.
     pub max_body_size: usize,
+    /// The dashboard's monitor (samples every `dashboard.sample_interval`).
+    pub monitor: Arc<Monitor>,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -99,6 +107,14 @@ pub fn child_spec(args: HttpArgs) -> ChildSpec {
 /// keep-alive connections close.
 pub struct HttpState {
     _shutdown: oneshot::Sender<()>,
+    /// The monitor's sampler, stopped with the server.
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpState {
+    fn drop(&mut self) {
+        self.sampler.abort();
+    }
 }
 
 impl Actor for HttpServer {
@@ -116,6 +132,7 @@ impl Actor for HttpServer {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
+        let sampler = args.admin.monitor.spawn(args.admin.api.clone());
         let app = router(args.admin).into_make_service_with_connect_info::<auth::Peer>();
         let shutdown = async move {
             let _ = rx.await;
@@ -140,7 +157,10 @@ impl Actor for HttpServer {
             }
         }
         tracing::info!(listener = %"http", addr = %addr, "listener_ready");
-        Ok(HttpState { _shutdown: tx })
+        Ok(HttpState {
+            _shutdown: tx,
+            sampler,
+        })
     }
 }
 
@@ -164,6 +184,10 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(listeners::routes())
             .merge(login::routes())
             .merge(api_keys::routes())
+            .merge(metrics::routes())
+            .merge(monitor::routes())
+            .merge(alarms::routes())
+            .merge(prometheus::routes())
             .merge(trace::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));

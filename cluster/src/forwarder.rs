@@ -86,7 +86,8 @@ impl Actor for Forwarder {
                 // The node went away: its messages have no subscriber any more.
                 if let Some(api) = cluster.api() {
                     for _ in &pending {
-                        api.metrics().inc_dropped_no_subscribers();
+                        api.metrics()
+                            .message_dropped(&roost_core::hooks::DropReason::NoSubscribers);
                     }
                 }
                 continue;

@@ -116,23 +116,7 @@ pub struct RouteInfo {
     pub group: Option<String>,
 }
 
-/// The broker's gauges (what `GET /api/v5/stats` and `$SYS` report).
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    /// Live client connections.
-    pub connections: usize,
-    /// Sessions (connected or not, hibernating included); `None` if the
-    /// sessions supervisor did not answer.
-    pub sessions: Option<usize>,
-    /// Sessions hibernating now (no actor until a message comes).
-    pub sessions_hibernating: usize,
-    /// Connections hibernating now (counted in `connections`).
-    pub connections_hibernating: usize,
-    /// Routes in the topic index (plain subscriptions plus shared groups).
-    pub routes: usize,
-    /// Retained messages.
-    pub retained: usize,
-}
+pub use crate::stats::Stats;
 
 /// One actor in the live tree, as `GET /api/v5/actors` returns it (and
 /// `roost ctl` reads it back).
@@ -297,17 +281,23 @@ pub trait BrokerApi: Send + Sync + 'static {
     /// One client with a session here, connected or not.
     fn client_detail(&self, client_id: &str) -> Option<ClientDetail>;
 
-    /// The messages in `client_id`'s queue or inflight window, oldest first;
+    /// The messages in `client_id`s queue or inflight window, oldest first;
     /// `None` if it has no session here.
     fn session_messages(&self, client_id: &str, which: SessionQueue) -> Option<Vec<QueuedMessage>>;
 
     /// The MQTT listeners, enabled or not, in config order.
     fn listeners(&self) -> Vec<ListenerInfo>;
 
-    /// Kicks `client_id` out, as EMQX's kick-out: closes its connection
+    /// Kicks `client_id` out, as EMQX kick-out: closes its connection
     /// (DISCONNECT 0x98 Administrative action to a 5.0 client) and ends its
     /// session, as its expiry would. False if it has no session here.
     fn kick_out(&self, client_id: &str) -> BoxFuture<'_, bool>;
+
+    // ---- issue 14: metrics and alarms ----
+
+    /// The alarms, active and cleared (raised and cleared by the runtime's
+    /// checks; the API lists them and clears the history).
+    fn alarms(&self) -> &Arc<crate::alarms::Alarms>;
 
     // ---- issue 14: log trace ----
 

@@ -22,6 +22,7 @@
 //! crate depend on roost-core; roost-core depends on nothing of Roost but the
 //! protocol codec.
 
+pub mod alarms;
 pub mod api;
 pub mod authz;
 pub mod banned;
@@ -34,6 +35,7 @@ pub mod listing;
 pub mod message;
 pub mod metrics;
 pub mod session;
+pub mod stats;
 pub mod storage;
 pub mod trace;
 pub mod trie;

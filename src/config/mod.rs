@@ -24,7 +24,7 @@ use std::path::PathBuf;
 mod sections {
     pub use roost_access::config::*;
     pub use roost_actors::config::*;
-    pub use roost_admin::{ChaosConfig, HttpConfig};
+    pub use roost_admin::{ChaosConfig, DashboardConfig, HttpConfig};
 }
 
 /// The whole configuration tree: each section belongs to the crate that uses
@@ -38,8 +38,11 @@ pub struct Config {
     pub router: sections::RouterConfig,
     pub retainer: sections::RetainerConfig,
     pub sys_topics: sections::SysTopicsConfig,
+    pub sysmon: sections::SysmonConfig,
+    pub alarm: sections::AlarmConfig,
     pub log: LogConfig,
     pub http: sections::HttpConfig,
+    pub dashboard: sections::DashboardConfig,
     pub chaos: sections::ChaosConfig,
     pub supervision: sections::SupervisionConfig,
     /// The authentication chain, in order (empty = no authentication).
@@ -61,6 +64,8 @@ impl Config {
             router: self.router.clone(),
             retainer: self.retainer.clone(),
             sys_topics: self.sys_topics.clone(),
+            sysmon: self.sysmon.clone(),
+            alarm: self.alarm.clone(),
             supervision: self.supervision.clone(),
         }
     }
@@ -74,6 +79,13 @@ impl Config {
         self.cluster.validate(&self.node)?;
         self.log.validate()?;
         self.http.validate()?;
+        self.sysmon.validate()?;
+        self.dashboard
+            .validate()
+            .map_err(|e| match e.split_once(": ") {
+                Some((key, problem)) => InvalidValue::new(key, problem),
+                None => InvalidValue::new("dashboard", e),
+            })?;
         // Authenticators and authorization sources: keys, URLs, the ACL file.
         roost_access::validate(&self.authentication, &self.authorization).map_err(|e| {
             match e.split_once(": ") {

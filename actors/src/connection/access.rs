@@ -11,7 +11,7 @@ use roost_core::authz::{AclCache, Action, DenyAction, Permission};
 use roost_core::hooks::{
     AuthRequest, AuthState, Authn, Authz, ConnectInfo, HookPoint, Hooks, Identity,
 };
-use roost_core::ClientInfo;
+use roost_core::{ClientInfo, Metrics};
 use roost_protocol::{Auth, Connect, Packet, PropertyValues, ReasonCode, SubAck, Subscribe};
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ enum Outcome {
 /// Asks the `client.authenticate` hooks in order: the first that does not
 /// ignore decides. Nobody deciding lets a plain CONNECT in, and refuses one
 /// with an Authentication Method nobody knows (0x8C).
-async fn authenticate(hooks: &Hooks, req: &AuthRequest) -> Outcome {
+async fn authenticate(hooks: &Hooks, metrics: &Metrics, req: &AuthRequest) -> Outcome {
     for (i, h) in hooks.at(HookPoint::ClientAuthenticate).iter().enumerate() {
         match h.client_authenticate(req).resolve().await {
             Authn::Ignore => {}
@@ -62,6 +62,8 @@ async fn authenticate(hooks: &Hooks, req: &AuthRequest) -> Outcome {
     if req.method.is_some() {
         return Outcome::Deny(ReasonCode::BadAuthenticationMethod);
     }
+    metrics.client_auth_anonymous.inc();
+    metrics.authentication_success_anonymous.inc();
     Outcome::Allow(Identity::default())
 }
 
@@ -183,7 +185,8 @@ impl ConnState {
             reauthenticate: false,
         };
         let hooks = self.ctx.hooks.clone();
-        match authenticate(&hooks, &req).await {
+        self.ctx.metrics.client_authenticate.inc();
+        match authenticate(&hooks, &self.ctx.metrics, &req).await {
             Outcome::Allow(identity) => self.open(c, accepted, identity).await,
             Outcome::Deny(reason) => self.authentication_failed(&accepted, reason),
             Outcome::Continue(hook, data, state) => {
@@ -281,6 +284,7 @@ impl ConnState {
         let data = a.properties.authentication_data.clone();
         let outcome = match (a.reason_code, self.access.reauth.take()) {
             (ReasonCode::ReAuthenticate, None) => {
+                self.ctx.metrics.client_authenticate.inc();
                 let req = self.reauth_request(data);
                 let hooks = self.ctx.hooks.clone();
                 // The first hook that answers at once decides here; a hook
@@ -347,7 +351,7 @@ impl ConnState {
     pub(super) async fn reauthenticate_later(&mut self, req: AuthRequest) {
         let hooks = self.ctx.hooks.clone();
         // The request carries the method, so nobody knowing it is a refusal.
-        let outcome = authenticate(&hooks, &req).await;
+        let outcome = authenticate(&hooks, &self.ctx.metrics, &req).await;
         self.reauthenticated(outcome);
     }
 
@@ -370,7 +374,7 @@ impl ConnState {
                 ));
             }
             Outcome::Deny(_) => {
-                self.ctx.metrics.inc_authentication_failure();
+                self.ctx.metrics.authentication_failure.inc();
                 tracing::info!(client_id = %self.channel.client_id, "reauthentication_failed");
                 self.close(Some(ReasonCode::NotAuthorized));
             }
@@ -378,7 +382,7 @@ impl ConnState {
     }
 
     pub(super) fn authentication_failed(&mut self, accepted: &Accepted, reason: ReasonCode) {
-        self.ctx.metrics.inc_authentication_failure();
+        self.ctx.metrics.authentication_failure.inc();
         tracing::info!(peer = %self.peer, client_id = %accepted.client_id, ?reason, "authentication_failed");
         self.refuse(reason);
     }
@@ -412,13 +416,14 @@ impl ConnState {
                     topic,
                     allowed,
                 });
+                m.client_authorize.inc();
                 if cached {
-                    m.inc_authorization_cache_hit();
+                    m.authorization_cache_hit.inc();
                 }
                 if allowed {
-                    m.inc_authorization_allow();
+                    m.authorization_allow.inc();
                 } else {
-                    m.inc_authorization_deny();
+                    m.authorization_deny.inc();
                     tracing::info!(client_id = %self.channel.client_id, action = action.as_str(), topic, "not_authorized");
                 }
                 allowed

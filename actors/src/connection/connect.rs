@@ -40,7 +40,7 @@ impl ConnState {
         self.access.connect_info = Some(Box::new(info));
         if let Err(reason) = refused {
             if reason == ReasonCode::Banned {
-                self.ctx.metrics.inc_connections_banned();
+                self.ctx.metrics.client_banned.inc();
                 tracing::info!(peer = %self.peer, client_id = %accepted.client_id, "connect_banned");
             } else {
                 tracing::info!(peer = %self.peer, client_id = %accepted.client_id, ?reason, "connect_refused_by_hook");
@@ -55,7 +55,7 @@ impl ConnState {
     /// CONNACK (with the final Authentication Data of an enhanced
     /// authentication).
     pub(super) async fn open(&mut self, c: Connect, accepted: Accepted, identity: Identity) {
-        self.ctx.metrics.inc_authentication_success();
+        self.ctx.metrics.authentication_success.inc();
         let info = Arc::new(ClientInfo {
             client_id: accepted.client_id.clone(),
             username: c.username.clone().or(identity.username).map(Into::into),
@@ -117,7 +117,6 @@ impl ConnState {
             connack.properties.authentication_data = Some(data.into());
         }
         self.handle.set_client(info.clone());
-        self.ctx.metrics.inc_connections_accepted();
         self.park_after = true;
         tracing::debug!(peer = %self.peer, client_id = %accepted.client_id, version = ?c.protocol, "client_connected");
         self.connack(connack);
@@ -138,6 +137,9 @@ impl ConnState {
 
     /// Writes the CONNACK, after `client.connack`.
     fn connack(&mut self, connack: ConnAck) {
+        if connack.reason_code != ReasonCode::Success {
+            self.ctx.metrics.connack_refused(connack.reason_code);
+        }
         if let Some(info) = self.access.connect_info.take() {
             self.ctx.hooks.notify(HookPoint::ClientConnack, |h| {
                 h.client_connack(&info, connack.reason_code)

@@ -172,7 +172,7 @@ impl ConnHandle {
                         rt.spawn(answer_asleep(me, st, msg));
                     }
                     Asleep::Wake => {
-                        st.ctx.metrics.inc_connections_woken();
+                        st.ctx.metrics.client_woken.inc();
                         rt.spawn(wake(me, st));
                     }
                 }
@@ -281,14 +281,14 @@ impl ConnHandle {
         };
         if waiting.is_empty() {
             st.ctx.conns_hibernating.fetch_add(1, Ordering::Relaxed);
-            st.ctx.metrics.inc_connections_hibernated();
+            st.ctx.metrics.client_hibernated.inc();
             self.idle.fell_asleep();
             *slot = Slot::Asleep(st);
             return;
         }
         *slot = Slot::Starting(std::mem::take(waiting));
         drop(slot);
-        st.ctx.metrics.inc_connections_woken();
+        st.ctx.metrics.client_woken.inc();
         if let Some(me) = self.me.upgrade() {
             tokio::spawn(wake(me, st));
         }
@@ -368,7 +368,7 @@ async fn answer_asleep(handle: Arc<ConnHandle>, mut st: Box<ConnState>, msg: Con
             }
         }
     }
-    st.ctx.metrics.inc_connections_woken();
+    st.ctx.metrics.client_woken.inc();
     wake(handle, st).await;
 }
 

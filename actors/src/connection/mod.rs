@@ -449,7 +449,7 @@ impl ConnState {
             }
             ConnMsg::PauseTimeout(epoch) => {
                 if st.paused && epoch == st.pause_epoch {
-                    st.ctx.metrics.inc_publishers_pause_timeouts();
+                    st.ctx.metrics.publishers_pause_timeouts.inc();
                     st.paused = false;
                     st.pause_waived = true;
                     st.process_pending().await;
@@ -561,7 +561,7 @@ impl ConnState {
             if waiting {
                 self.pause_epoch = self.pause_epoch.wrapping_add(1);
                 let epoch = self.pause_epoch;
-                self.ctx.metrics.inc_publishers_paused();
+                self.ctx.metrics.publishers_paused.inc();
                 let handle = self.handle.clone();
                 let timeout = self.ctx.mqtt.backpressure_timeout;
                 tokio::spawn(async move {
@@ -641,9 +641,17 @@ impl ConnState {
         }
         let stats = &self.handle.stats;
         ConnStats::bump(&stats.recv_pkt);
-        if self.channel.is_connected() && matches!(packet, Packet::Publish(_)) {
-            self.ctx.metrics.inc_received();
-            ConnStats::bump(&stats.recv_msg);
+        if self.channel.is_connected() {
+            let m = &self.ctx.metrics;
+            match &packet {
+                Packet::Publish(p) => {
+                    m.message_received(p.qos);
+                    ConnStats::bump(&stats.recv_msg);
+                }
+                Packet::Subscribe(_) => m.client_subscribe.inc(),
+                Packet::Unsubscribe(_) => m.client_unsubscribe.inc(),
+                _ => {}
+            }
         }
         match self.channel.handle_in(packet, now) {
             Effect::None => {}
@@ -730,7 +738,7 @@ impl ConnState {
             }
             ReadEnd::Protocol(e) => {
                 self.ending(DisconnectReason::ProtocolError);
-                self.ctx.metrics.inc_protocol_errors();
+                self.ctx.metrics.client_protocol_errors.inc();
                 tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, error = %e, "malformed_packet");
                 if let ProtocolError::UnsupportedProtocolVersion { level, .. } = &e {
                     if !self.channel.is_connected() {
@@ -755,7 +763,7 @@ impl ConnState {
 
     fn violation(&mut self, v: Violation) {
         self.ending(DisconnectReason::ProtocolError);
-        self.ctx.metrics.inc_protocol_errors();
+        self.ctx.metrics.client_protocol_errors.inc();
         tracing::info!(peer = %self.peer, client_id = %self.channel.client_id, reason = ?v.reason, why = v.why, "protocol_violation");
         self.close(Some(v.reason));
     }

@@ -176,6 +176,7 @@ async fn read_some(
 /// one by TCP once the batch is full. It outlives a hibernating actor: it
 /// goes on waiting on the socket, and what it casts next wakes the connection.
 /// Returns how it stopped (see [`Ending`]).
+#[allow(clippy::too_many_arguments)]
 async fn read_packets(
     rd: &mut ReadHalf,
     buf: &mut BytesMut,
@@ -212,19 +213,22 @@ async fn read_packets(
                 break;
             }
             match roost_protocol::decode(buf, version, max_packet_size) {
-                Ok(Some(p)) => match p {
-                    Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
-                    Packet::PubRec(a) if routed => {
-                        acks.push(Inbound::PubRec(a.packet_id, a.reason_code))
-                    }
-                    Packet::PubComp(a) if routed => acks.push(Inbound::PubComp(a.packet_id)),
-                    p => {
-                        if let Packet::Connect(c) = &p {
-                            version = c.protocol;
+                Ok(Some(p)) => {
+                    ctx.metrics.packet_received(&p);
+                    match p {
+                        Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
+                        Packet::PubRec(a) if routed => {
+                            acks.push(Inbound::PubRec(a.packet_id, a.reason_code))
                         }
-                        batch.push(p);
+                        Packet::PubComp(a) if routed => acks.push(Inbound::PubComp(a.packet_id)),
+                        p => {
+                            if let Packet::Connect(c) = &p {
+                                version = c.protocol;
+                            }
+                            batch.push(p);
+                        }
                     }
-                },
+                }
                 Ok(None) => break,
                 Err(e) => {
                     failed = Some(e);
@@ -312,6 +316,9 @@ async fn read_packets(
         };
         let Some(n) = n else { continue };
         last_received = tokio::time::Instant::now();
+        if let Ok(n) = n {
+            ctx.metrics.bytes_received.add(n as u64);
+        }
         match n {
             Ok(0) => {
                 if !batch.is_empty() {

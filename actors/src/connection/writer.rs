@@ -45,7 +45,7 @@ impl ConnState {
                                     retain,
                                 });
                             }
-                            self.ctx.metrics.inc_delivered();
+                            self.ctx.metrics.message_sent(qos);
                             ConnStats::bump(&self.handle.stats.send_pkt);
                             ConnStats::bump(&self.handle.stats.send_msg);
                             if let Some(info) = self.access.info.as_ref() {
@@ -101,6 +101,7 @@ impl ConnState {
                 let with_reason = self.channel.version.is_v5() && reason != ReasonCode::Success;
                 let len = if with_reason { 5 } else { 4 };
                 if self.channel.fits(len) {
+                    self.ctx.metrics.packet_sent(first >> 4);
                     self.wbuf.reserve(len);
                     self.wbuf.put_u8(first);
                     self.wbuf.put_u8(len as u8 - 2);
@@ -118,8 +119,9 @@ impl ConnState {
     }
 
     pub(super) fn encode(&mut self, p: &Packet) {
-        if let Err(e) = roost_protocol::encode(p, self.channel.version, &mut self.wbuf) {
-            tracing::error!(error = %e, "encode_failed");
+        match roost_protocol::encode(p, self.channel.version, &mut self.wbuf) {
+            Ok(_) => self.ctx.metrics.packet_sent(packet_type(p)),
+            Err(e) => tracing::error!(error = %e, "encode_failed"),
         }
     }
 
@@ -132,9 +134,31 @@ impl ConnState {
             self.wbuf.clear();
             return;
         };
+        self.ctx.metrics.bytes_sent.add(self.wbuf.len() as u64);
         if w.write_all(&self.wbuf).await.is_err() {
             self.closing = true;
         }
         self.wbuf.clear();
+    }
+}
+
+/// The MQTT packet type of `p` (the high nibble of its first byte).
+fn packet_type(p: &Packet) -> u8 {
+    match p {
+        Packet::Connect(_) => 1,
+        Packet::ConnAck(_) => 2,
+        Packet::Publish(_) => 3,
+        Packet::PubAck(_) => 4,
+        Packet::PubRec(_) => 5,
+        Packet::PubRel(_) => 6,
+        Packet::PubComp(_) => 7,
+        Packet::Subscribe(_) => 8,
+        Packet::SubAck(_) => 9,
+        Packet::Unsubscribe(_) => 10,
+        Packet::UnsubAck(_) => 11,
+        Packet::PingReq => 12,
+        Packet::PingResp => 13,
+        Packet::Disconnect(_) => 14,
+        Packet::Auth(_) => 15,
     }
 }

@@ -330,7 +330,7 @@ impl SessionHandle {
     fn fall_asleep(&self, ctx: &Arc<SessionContext>) {
         self.mark_asleep(ctx);
         self.idle.fell_asleep();
-        ctx.metrics.inc_sessions_hibernated();
+        ctx.metrics.session_hibernated.inc();
     }
 
     /// The sleeping mark and the gauge: set on falling asleep, and again when a
@@ -395,7 +395,7 @@ impl SessionHandle {
     fn take_sleeping(&self) -> Option<Arc<SessionContext>> {
         let ctx = self.sleeping.lock().take()?.upgrade()?;
         ctx.sessions_hibernating.fetch_sub(1, Ordering::Relaxed);
-        ctx.metrics.inc_sessions_woken();
+        ctx.metrics.session_woken.inc();
         Some(ctx)
     }
 

@@ -105,6 +105,7 @@ impl Cx {
         // Its allocation is kept for the next message.
         self.out.dropped = dropped;
         for msg in self.out.acked.drain(..) {
+            self.ctx.metrics.messages_acked.inc();
             if self.ctx.hooks.has(HookPoint::MessageAcked) {
                 self.ctx.hooks.notify(HookPoint::MessageAcked, |h| {
                     h.message_acked(&self.client_id, &msg)
