@@ -3,8 +3,8 @@
 //! paged; every alarm when `activated` is left out. DELETE forgets the
 //! cleared ones.
 
-use crate::Admin;
 use crate::api::{ApiError, Params};
+use crate::Admin;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -20,19 +20,20 @@ mod api;
 mod api_keys;
 mod auth;
 mod clients;
+mod config;
+mod https;
+mod limit;
 mod listeners;
+mod login;
+mod metrics;
+mod monitor;
 mod openapi;
+mod prometheus;
 mod publish;
 mod retainer;
 mod subscriptions;
 mod topics;
-mod config;
-mod https;
-mod limit;
-mod login;
-mod metrics;
-mod monitor;
-mod prometheus;
+mod trace;
 
 pub use monitor::{DashboardConfig, Monitor};
 
@@ -187,6 +188,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(monitor::routes())
             .merge(alarms::routes())
             .merge(prometheus::routes())
+            .merge(trace::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

@@ -4,9 +4,9 @@
 //! node answers today: the other cluster members' figures are theirs to
 //! report (EMQX asks each node by RPC).
 
+use crate::api::Params;
 use crate::api::{ApiError, Failure};
 use crate::Admin;
-use crate::api::Params;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -5,8 +5,8 @@
 //! of the last interval. The dashboard's live charts poll both.
 
 use crate::api::ApiError;
-use crate::Admin;
 use crate::api::{Params, PathOf};
+use crate::Admin;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -159,10 +159,7 @@ impl Monitor {
             ([0; 3], at.checked_sub(uptime).unwrap_or(at))
         });
         // At least one interval: the first sample may come right after start.
-        let secs = at
-            .duration_since(since)
-            .max(self.interval)
-            .as_secs_f64();
+        let secs = at.duration_since(since).max(self.interval).as_secs_f64();
         let delta: [u64; 3] = std::array::from_fn(|i| now[i].saturating_sub(before[i]));
         st.rates = delta.map(|d| (d as f64 / secs * 100.0).round() / 100.0);
         st.last = Some((now, at));
@@ -187,7 +184,9 @@ impl Monitor {
     /// The samples of the last `latest` seconds (all of them if `None`).
     pub fn samples(&self, latest: Option<u64>) -> Vec<Sample> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let from = latest.map_or(0, |s| millis(SystemTime::now()).saturating_sub(s.saturating_mul(1000)));
+        let from = latest.map_or(0, |s| {
+            millis(SystemTime::now()).saturating_sub(s.saturating_mul(1000))
+        });
         st.samples
             .iter()
             .filter(|s| s.time_stamp >= from)

@@ -105,9 +105,9 @@ impl Modify for Unauthorized {
                     .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
                 let responses = &mut op.responses.responses;
                 if !public {
-                    responses
-                        .entry("401".into())
-                        .or_insert_with(|| error("No or wrong credentials, or a login lock").into());
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("No or wrong credentials, or a login lock").into()
+                    });
                 }
                 if op.request_body.is_some() {
                     responses
