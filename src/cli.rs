@@ -25,7 +25,9 @@ pub enum Command {
     Start(ConfigArgs),
     /// Validate the configuration and print the effective configuration as YAML.
     CheckConfig(ConfigArgs),
-    /// Operate a running broker through its HTTP API (http.bind): actor tree, kill, stats.
+    /// Operate a running broker through its HTTP API (http.bind), with emqx ctl's
+    /// verbs: status, broker, clients, subscriptions, topics, retainer,
+    /// listeners, admins, trace, and Roost's actors, users, banned, cluster.
     Ctl(CtlArgs),
 }
 
@@ -56,11 +58,40 @@ pub struct CtlArgs {
 /// What `roost ctl` should do.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
+    /// Whether the broker is up (GET /status; needs no credentials).
+    Status,
+    /// The broker's version, uptime and time; `broker stats|metrics` for its
+    /// gauges and counters.
+    Broker {
+        #[command(subcommand)]
+        command: Option<BrokerCommand>,
+    },
+    /// The same as `broker stats`.
+    Stats,
+    /// Connected clients: list, show, kick.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Subscriptions: list, show, add, del.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
+    /// Routes of the topic index: list, show.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Retained messages: info, topics, clean.
+    #[command(subcommand)]
+    Retainer(RetainerCommand),
+    /// The MQTT listeners and their connections.
+    Listeners,
+    /// Dashboard users (the HTTP API's).
+    #[command(subcommand)]
+    Admins(AdminsCommand),
+    /// Log trace: write one client's, topic's or address's packets and events
+    /// to a file on the broker's machine.
+    #[command(subcommand)]
+    Trace(TraceCommand),
     /// The live actor tree.
     #[command(subcommand)]
     Actors(ActorsCommand),
-    /// Connections, sessions, routes, retained messages and every counter.
-    Stats,
     /// Users of the built-in authenticators (password_based or scram).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -161,4 +192,147 @@ pub enum ActorsCommand {
         /// e.g. roost/router/shard-0
         path: String,
     },
+}
+
+/// `roost ctl broker ...`.
+#[derive(Debug, Subcommand)]
+pub enum BrokerCommand {
+    /// Gauges: connections, sessions, topics, subscriptions, retained (GET /api/v5/stats).
+    Stats,
+    /// Counters: bytes, packets, messages, deliveries (GET /api/v5/metrics).
+    Metrics,
+}
+
+/// `roost ctl clients ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Every client, one `Client(...)` line each.
+    List,
+    /// One client.
+    Show { client_id: String },
+    /// Disconnect a client (DISCONNECT 0x98 to a 5.0 client).
+    Kick { client_id: String },
+}
+
+/// `roost ctl subscriptions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Every subscription.
+    List,
+    /// One client's subscriptions.
+    Show { client_id: String },
+    /// Subscribe a client to a topic filter, as if it had sent SUBSCRIBE.
+    Add {
+        client_id: String,
+        topic: String,
+        /// 0, 1 or 2.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=2))]
+        qos: u8,
+    },
+    /// Unsubscribe a client from a topic filter.
+    Del { client_id: String, topic: String },
+}
+
+/// `roost ctl topics ...`.
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Every route: `<topic> -> <node>`.
+    List,
+    /// The route of one topic filter.
+    Show { topic: String },
+}
+
+/// `roost ctl retainer ...`.
+#[derive(Debug, Subcommand)]
+pub enum RetainerCommand {
+    /// How many retained messages there are.
+    Info,
+    /// The topics of the retained messages.
+    Topics,
+    /// Delete the retained message of TOPIC, or every retained message.
+    Clean { topic: Option<String> },
+}
+
+/// `roost ctl admins ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminsCommand {
+    /// Change a dashboard user's password. The old password sent is ctl's own
+    /// --password, so given the user ctl logs in as (--username) this changes
+    /// ctl's own password; for another user, Roost's API takes the calling
+    /// user's password as the confirmation.
+    Passwd {
+        /// Named apart from the global --username (ctl's own login).
+        #[arg(value_name = "USERNAME")]
+        user: String,
+        #[arg(value_name = "NEW_PASSWORD")]
+        new_password: String,
+    },
+}
+
+/// What a trace follows, as emqx ctl names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceKind {
+    /// A client id.
+    Client,
+    /// A topic filter (wildcards allowed).
+    Topic,
+    /// The clients connected from an IP address.
+    #[value(name = "ip_address")]
+    IpAddress,
+}
+
+/// `roost ctl trace ...`.
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Start writing what KIND names to FILE, a path on the broker's machine
+    /// (made absolute from this directory: ctl usually runs on that machine).
+    Start {
+        kind: TraceKind,
+        /// The client id, topic filter or IP address.
+        value: String,
+        file: std::path::PathBuf,
+        /// How payloads are written: text, hex or hidden.
+        #[arg(long, default_value = "text")]
+        payload_encode: String,
+        /// How long the trace runs (e.g. 30m, 2h).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+        duration: std::time::Duration,
+    },
+    /// Stop the trace of KIND VALUE (its file stays).
+    Stop { kind: TraceKind, value: String },
+    /// Every trace, with its status.
+    List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subcommand's argument named like a global one would take its value
+    /// (clap keys both by name): `admins passwd bob` must not log in as bob.
+    #[test]
+    fn positional_names_do_not_shadow_the_global_login() {
+        let cli = Cli::try_parse_from([
+            "roost",
+            "ctl",
+            "--username",
+            "admin",
+            "--password",
+            "old",
+            "admins",
+            "passwd",
+            "bob",
+            "new",
+        ])
+        .unwrap();
+        let Command::Ctl(args) = cli.command else {
+            panic!("not ctl")
+        };
+        assert_eq!(args.username.as_deref(), Some("admin"));
+        assert_eq!(args.password.as_deref(), Some("old"));
+        let CtlCommand::Admins(AdminsCommand::Passwd { user, new_password }) = args.command else {
+            panic!("not admins passwd")
+        };
+        assert_eq!((user.as_str(), new_password.as_str()), ("bob", "new"));
+    }
 }

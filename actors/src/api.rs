@@ -420,4 +420,10 @@ impl BrokerApi for Api {
     fn alarms(&self) -> &Arc<roost_core::alarms::Alarms> {
         &self.ctx.alarms
     }
+
+    // ---- issue 14: log trace ----
+
+    fn tracer(&self) -> Arc<roost_core::trace::Tracer> {
+        self.ctx.tracer.clone()
+    }
 }

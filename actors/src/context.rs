@@ -13,6 +13,7 @@ use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
 use roost_core::stats::StatsMax;
 use roost_core::storage::RetainedStore;
+use roost_core::trace::{TraceEvent, Tracer, Who};
 use roost_core::Message;
 use roost_core::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -61,6 +62,9 @@ pub struct BrokerContext {
     /// Each listener's live connections and `max_connections`, for the
     /// `too_many_connections` alarm (set once the listeners are bound).
     pub listener_load: std::sync::OnceLock<Vec<ListenerLoad>>,
+    /// The running log traces: the connection, the writer and the publish
+    /// paths ask [`Tracer::on`] (one relaxed load) before anything else.
+    pub tracer: Arc<Tracer>,
 }
 
 /// One listener's load: its name, its live connections, its limit.
@@ -90,6 +94,7 @@ impl BrokerContext {
             config.retainer.clone(),
             metrics.clone(),
         ));
+        let config_data_dir = config.node.data_dir.clone();
         let alarms = Arc::new(Alarms::new(config.alarm.size_limit));
         Arc::new(BrokerContext {
             mqtt: Arc::new(config.mqtt.clone()),
@@ -108,6 +113,9 @@ impl BrokerContext {
             started_at_wall: std::time::SystemTime::now(),
             hooks,
             authz,
+            tracer: Arc::new(Tracer::new(
+                std::path::Path::new(&config_data_dir).join("trace"),
+            )),
             stats_max: StatsMax::default(),
             alarms,
             listener_load: std::sync::OnceLock::new(),
@@ -135,6 +143,7 @@ impl BrokerContext {
     /// [`Self::publish`], telling a drop by a `message.publish` hook apart.
     pub fn try_publish(&self, msg: Arc<Message>) -> Result<usize, DropReason> {
         let msg = self.message_publish(msg)?;
+        self.trace_published(&msg);
         self.retain(&msg);
         Ok(self.router.route(&msg))
     }
@@ -160,8 +169,21 @@ impl BrokerContext {
         let Ok(msg) = self.message_publish(msg) else {
             return 0;
         };
+        self.trace_published(&msg);
         self.retain(&msg);
         self.router.route_from_client(&msg, congested)
+    }
+
+    /// A message about to be routed, for the topic traces.
+    #[inline]
+    fn trace_published(&self, msg: &Message) {
+        if self.tracer.on() {
+            let who = Who {
+                client_id: Some(&msg.from),
+                addr: None,
+            };
+            self.tracer.trace(who, TraceEvent::Published(msg));
+        }
     }
 
     /// Stores or clears a retained message (and tells the other nodes).

@@ -34,6 +34,7 @@ mod publish;
 mod retainer;
 mod subscriptions;
 mod topics;
+mod trace;
 
 pub use monitor::{DashboardConfig, Monitor};
 
@@ -188,6 +189,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(monitor::routes())
             .merge(alarms::routes())
             .merge(prometheus::routes())
+            .merge(trace::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

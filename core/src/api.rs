@@ -298,6 +298,12 @@ pub trait BrokerApi: Send + Sync + 'static {
     /// The alarms, active and cleared (raised and cleared by the runtime's
     /// checks; the API lists them and clears the history).
     fn alarms(&self) -> &Arc<crate::alarms::Alarms>;
+
+    // ---- issue 14: log trace ----
+
+    /// The registry of log traces: the runtime writes to the running ones,
+    /// the REST API (`/api/v5/trace`) creates, stops and lists them.
+    fn tracer(&self) -> Arc<crate::trace::Tracer>;
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! - [`authz`]: the words of authorization both the runtime and access use;
 //! - [`banned`]: bans, and the [`banned::BanList`] access control keeps them in;
 //! - [`config`]: the configuration sections more than one crate reads;
-//! - [`trie`]: the topic trie the router and the cluster index filters with.
+//! - [`trie`]: the topic trie the router and the cluster index filters with;
+//! - [`trace`]: log trace (EMQX's), the registry and what a line says.
 //!
 //! Dependencies point here: the runtime (roost-actors) and every extension
 //! crate depend on roost-core; roost-core depends on nothing of Roost but the
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod session;
 pub mod stats;
 pub mod storage;
+pub mod trace;
 pub mod trie;
 
 pub use api::BrokerApi;

@@ -411,6 +411,11 @@ impl ConnState {
         match d {
             Decision::Skipped => true,
             Decision::Checked { allowed, cached } => {
+                self.trace(roost_core::trace::TraceEvent::Authorization {
+                    action: action.as_str(),
+                    topic,
+                    allowed,
+                });
                 m.client_authorize.inc();
                 if cached {
                     m.authorization_cache_hit.inc();

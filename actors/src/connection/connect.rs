@@ -123,6 +123,7 @@ impl ConnState {
         self.ctx
             .hooks
             .notify(HookPoint::ClientConnected, |h| h.client_connected(&info));
+        self.trace(roost_core::trace::TraceEvent::Connected);
     }
 
     /// Refuses the CONNECT with `reason` and closes.

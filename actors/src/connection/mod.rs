@@ -12,6 +12,7 @@ mod handle;
 pub mod peer;
 mod reader;
 mod subscribe;
+mod trace;
 mod writer;
 
 pub use crate::context::ConnId;
@@ -29,6 +30,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use roost_core::authz::Action;
 pub use roost_core::client::{PeerCert, PeerInfo};
 use roost_core::hooks::{AuthRequest, DisconnectReason, HookPoint};
+use roost_core::trace::TraceEvent;
 use roost_core::Message;
 use roost_protocol::{
     ConnAck, Connect, Disconnect, Packet, ProtocolError, ProtocolVersion, ReasonCode,
@@ -310,6 +312,7 @@ impl Drop for ConnState {
         if let Some(info) = &self.access.info {
             // Killed or panicked without a reason: the socket just closed.
             let why = self.ended.unwrap_or(DisconnectReason::Closed);
+            self.trace(TraceEvent::Disconnected(why.as_str()));
             self.ctx.hooks.notify(HookPoint::ClientDisconnected, |h| {
                 h.client_disconnected(info, why)
             });
@@ -330,7 +333,6 @@ impl ConnState {
         let (rd, wr) = accepted.transport.split();
         let (read_timeout_ms, timeout_rx) = tokio::sync::watch::channel(ctx.idle_timeout_ms());
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
-        let max_packet = ctx.config.mqtt.max_packet_size as usize;
         let ack_route = AckRoute::default();
         let reader = tokio::spawn(
             reader::Reader {
@@ -338,7 +340,6 @@ impl ConnState {
                 conn: handle.clone(),
                 timeout: timeout_rx,
                 credit: credit.clone(),
-                max_packet_size: max_packet,
                 ack_route: ack_route.clone(),
                 ctx: ctx.clone(),
             }
@@ -631,6 +632,9 @@ impl ConnState {
     /// [`Self::handle_one`]). The channel decides what the packet means
     /// ([`Channel::handle_in`]); this carries it out.
     fn handle_packet(&mut self, packet: Packet, now: Instant) -> Option<Deferred> {
+        if self.ctx.tracer.on() {
+            self.trace_in(&packet);
+        }
         if self.access.pending.is_some() {
             // An enhanced authentication exchange before CONNACK.
             return self.auth_packet(packet);

@@ -40,7 +40,6 @@ pub(super) struct Reader {
     pub timeout: watch::Receiver<u64>,
     /// Batches the reader may hand over; closed with the connection's state.
     pub credit: Arc<Semaphore>,
-    pub max_packet_size: usize,
     pub ack_route: AckRoute,
     /// For the count of lingering sockets (see [`linger`]).
     pub ctx: Arc<ConnContext>,
@@ -68,7 +67,6 @@ impl Reader {
             conn,
             mut timeout,
             credit,
-            max_packet_size,
             ack_route,
             ctx,
         } = self;
@@ -79,9 +77,8 @@ impl Reader {
             &conn,
             &mut timeout,
             &credit,
-            max_packet_size,
             &ack_route,
-            &ctx.metrics,
+            &ctx,
         )
         .await;
         drop((conn, credit, ack_route));
@@ -186,10 +183,10 @@ async fn read_packets(
     conn: &ConnHandle,
     timeout: &mut watch::Receiver<u64>,
     credit: &Semaphore,
-    max_packet_size: usize,
     ack_route: &AckRoute,
-    metrics: &roost_core::Metrics,
+    ctx: &ConnContext,
 ) -> Ending {
+    let max_packet_size = ctx.config.mqtt.max_packet_size as usize;
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
     // little of it (an idle client keeps a small buffer).
@@ -206,7 +203,8 @@ async fn read_packets(
         let mut acks = Vec::new();
         // Acks go to the session only once one is bound; before that they stay
         // in order with the other packets (an ack before CONNECT is a violation).
-        let routed = ack_route.read().is_some();
+        // While a trace runs they go through the actor too, which traces them.
+        let routed = ack_route.read().is_some() && !ctx.tracer.on();
         let mut failed = None;
         let mut more_buffered = false;
         loop {
@@ -216,7 +214,7 @@ async fn read_packets(
             }
             match roost_protocol::decode(buf, version, max_packet_size) {
                 Ok(Some(p)) => {
-                    metrics.packet_received(&p);
+                    ctx.metrics.packet_received(&p);
                     match p {
                         Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
                         Packet::PubRec(a) if routed => {
@@ -319,7 +317,7 @@ async fn read_packets(
         let Some(n) = n else { continue };
         last_received = tokio::time::Instant::now();
         if let Ok(n) = n {
-            metrics.bytes_received.add(n as u64);
+            ctx.metrics.bytes_received.add(n as u64);
         }
         match n {
             Ok(0) => {

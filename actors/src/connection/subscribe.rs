@@ -3,6 +3,7 @@
 //! topic index before the SUBACK is written, and no actor is woken for them.
 
 use super::ConnState;
+use roost_core::trace::TraceEvent;
 use roost_protocol::{Packet, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe};
 
 impl ConnState {
@@ -16,7 +17,13 @@ impl ConnState {
             return;
         };
         let packet_id = s.packet_id;
+        let traced = self.traced().then(|| s.filters.clone());
         let (mut codes, retained) = session.subscribe(&self.ctx, s);
+        for (f, code) in traced.iter().flatten().zip(&codes) {
+            if (*code as u8) < 0x80 {
+                self.trace(TraceEvent::Subscribed(&f.0, f.1.qos));
+            }
+        }
         for i in denied {
             codes.insert(i.min(codes.len()), ReasonCode::NotAuthorized);
         }
@@ -36,7 +43,13 @@ impl ConnState {
             return;
         };
         let packet_id = u.packet_id;
+        let traced = self.traced().then(|| u.filters.clone());
         let codes = session.unsubscribe(&self.ctx, u);
+        for (f, code) in traced.iter().flatten().zip(&codes) {
+            if (*code as u8) < 0x80 {
+                self.trace(TraceEvent::Unsubscribed(f));
+            }
+        }
         self.write(Packet::UnsubAck(UnsubAck {
             packet_id,
             reason_codes: codes,

@@ -7,6 +7,7 @@ use crate::session::Inbound;
 use crate::session::Outgoing;
 use bytes::BufMut;
 use roost_core::hooks::{DropReason, HookPoint};
+use roost_core::trace::{PacketDir, TraceEvent};
 use roost_protocol::{Packet, PubRel, QoS, ReasonCode};
 use std::time::Instant;
 
@@ -35,6 +36,15 @@ impl ConnState {
                         &mut self.wbuf,
                     ) {
                         true => {
+                            if self.ctx.tracer.on() {
+                                self.trace(TraceEvent::PublishOut {
+                                    message: &message,
+                                    qos,
+                                    packet_id,
+                                    dup,
+                                    retain,
+                                });
+                            }
                             self.ctx.metrics.message_sent(qos);
                             ConnStats::bump(&self.handle.stats.send_pkt);
                             ConnStats::bump(&self.handle.stats.send_msg);
@@ -72,6 +82,9 @@ impl ConnState {
     /// Queues a control packet for writing (after the client's limits are applied).
     pub(super) fn write(&mut self, packet: Packet) {
         ConnStats::bump(&self.handle.stats.send_pkt);
+        if self.ctx.tracer.on() {
+            self.trace(TraceEvent::Packet(PacketDir::Out, &packet));
+        }
         // The acks of the QoS 1/2 flows, without properties, are most of what a
         // busy connection writes: their 4 or 5 bytes are put down directly.
         let ack = match &packet {

@@ -52,6 +52,17 @@ impl Cx {
 
     /// One delivery was dropped (counted, and told to `delivery.dropped`).
     pub fn dropped(&self, msg: &Message, reason: DropReason) {
+        if self.ctx.tracer.on() {
+            let who = roost_core::trace::Who {
+                client_id: Some(&self.client_id),
+                addr: None,
+            };
+            let event = roost_core::trace::TraceEvent::DeliveryDropped {
+                topic: &msg.topic,
+                reason: reason.as_str(),
+            };
+            self.ctx.tracer.trace(who, event);
+        }
         crate::dropped::delivery(
             &self.ctx.metrics,
             &self.ctx.hooks,

@@ -353,6 +353,7 @@ mod tests {
         for p in [
             "/",
             "/assets/app.js",
+            "/actors",
             "/status",
             "/api/v5/status",
             "/api-docs",
@@ -362,13 +363,7 @@ mod tests {
         ] {
             assert!(is_public(p), "{p}");
         }
-        for p in [
-            "/actors",
-            "/api/v5/logout",
-            "/api/v5/users",
-            "/assets",
-            "/x",
-        ] {
+        for p in ["/api/v5/logout", "/api/v5/users", "/assets", "/x"] {
             assert!(!is_public(p), "{p}");
         }
     }
