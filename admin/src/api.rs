@@ -108,7 +108,9 @@ impl From<TreeError> for Failure {
 }
 
 /// A JSON request body; a body that does not parse answers 400 BAD_REQUEST
-/// in EMQX's shape (axum's own rejections are plain text, some 415 or 422).
+/// in EMQX's shape (axum's own rejections are plain text, some 415 or 422),
+/// one over `http.max_body_size` 413 PAYLOAD_TOO_LARGE. A handler that must
+/// check something first takes `Result<Body<T>, Failure>`.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
@@ -118,7 +120,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         Json::<T>::from_request(req, state)
             .await
             .map(|Json(v)| Body(v))
-            .map_err(|e: JsonRejection| Failure::bad_request(e.body_text()))
+            .map_err(|e: JsonRejection| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Failure(
+                    e.status(),
+                    ApiError::new("PAYLOAD_TOO_LARGE", e.body_text()),
+                ),
+                _ => Failure::bad_request(e.body_text()),
+            })
     }
 }
 

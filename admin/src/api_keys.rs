@@ -3,11 +3,10 @@
 //! with HTTP basic `api_key:api_secret`; the secret is in the answer of the
 //! `POST` only.
 
-use crate::api::{ApiError, Failure};
+use crate::api::{ApiError, Body, Failure};
 use crate::auth::{now_secs, ApiKeyRecord, Caller, KeyChange, KeyError};
-use crate::login::{admin_caller, body};
+use crate::login::admin_caller;
 use crate::Admin;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -169,10 +168,10 @@ pub async fn list(
 pub async fn create(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
-    req: Result<Json<NewApiKey>, JsonRejection>,
+    req: Result<Body<NewApiKey>, Failure>,
 ) -> Result<Json<ApiKeyView>, Failure> {
     admin_caller(&caller)?;
-    let req = body(req)?;
+    let Body(req) = req?;
     if req.role.as_deref().is_some_and(|r| r != crate::auth::ROLE) {
         return Err(failure(KeyError::Invalid(format!(
             "role: only {:?} is supported",
@@ -226,10 +225,10 @@ pub async fn update(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    req: Result<Json<ApiKeyChange>, JsonRejection>,
+    req: Result<Body<ApiKeyChange>, Failure>,
 ) -> Result<Json<ApiKeyView>, Failure> {
     admin_caller(&caller)?;
-    let req = body(req)?;
+    let Body(req) = req?;
     let change = KeyChange {
         enable: req.enable,
         expired_at: req.expired_at.as_ref().map(expiry).transpose()?,

@@ -4,10 +4,9 @@
 //! `POST /api/v5/users/{username}/change_pwd`. Not to be confused with
 //! `/api/v5/authentication/{id}/users`, the MQTT clients' users.
 
-use crate::api::{ApiError, Failure};
+use crate::api::{ApiError, Body, Failure};
 use crate::auth::{login_refused, AdminError, AdminUser, Caller, ClientAddr, ROLE};
 use crate::Admin;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,23 +28,6 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<Admin>> {
         .routes(routes!(users, add_user))
         .routes(routes!(update_user, delete_user))
         .routes(routes!(change_pwd))
-}
-
-/// A JSON body, or a 400 (413 when too large) with the API's error shape.
-pub(crate) fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, Failure> {
-    r.map(|Json(v)| v).map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure(
-                e.status(),
-                ApiError::new("PAYLOAD_TOO_LARGE", e.body_text()),
-            )
-        } else {
-            Failure(
-                StatusCode::BAD_REQUEST,
-                ApiError::new("BAD_REQUEST", e.body_text()),
-            )
-        }
-    })
 }
 
 /// The dashboard user making the call: API keys may not manage users, keys
@@ -112,9 +94,9 @@ pub struct LoginAnswer {
 pub async fn login(
     State(ctx): Ctx,
     ClientAddr(addr): ClientAddr,
-    req: Result<Json<LoginRequest>, JsonRejection>,
+    req: Result<Body<LoginRequest>, Failure>,
 ) -> Result<Json<LoginAnswer>, Response> {
-    let req = body(req).map_err(IntoResponse::into_response)?;
+    let Body(req) = req.map_err(IntoResponse::into_response)?;
     ctx.auth
         .login(&req.username, &req.password, addr)
         .await
@@ -153,9 +135,9 @@ pub struct LogoutRequest {
 pub async fn logout(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
-    req: Result<Json<LogoutRequest>, JsonRejection>,
+    req: Result<Body<LogoutRequest>, Failure>,
 ) -> Result<StatusCode, Failure> {
-    let req = body(req)?;
+    let Body(req) = req?;
     let revoked = match &caller {
         Caller::Admin {
             token: Some(token), ..
@@ -211,10 +193,10 @@ pub struct NewAdmin {
 pub async fn add_user(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
-    req: Result<Json<NewAdmin>, JsonRejection>,
+    req: Result<Body<NewAdmin>, Failure>,
 ) -> Result<Json<AdminUser>, Failure> {
     admin_caller(&caller)?;
-    let req = body(req)?;
+    let Body(req) = req?;
     let role = req.role.as_deref().unwrap_or(ROLE);
     let user = ctx
         .auth
@@ -249,10 +231,10 @@ pub async fn update_user(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
     Path(username): Path<String>,
-    req: Result<Json<AdminChange>, JsonRejection>,
+    req: Result<Body<AdminChange>, Failure>,
 ) -> Result<Json<AdminUser>, Failure> {
     admin_caller(&caller)?;
-    let req = body(req)?;
+    let Body(req) = req?;
     let user = ctx
         .auth
         .admins
@@ -312,10 +294,10 @@ pub async fn change_pwd(
     State(ctx): Ctx,
     Extension(caller): Extension<Caller>,
     Path(username): Path<String>,
-    req: Result<Json<PasswordChange>, JsonRejection>,
+    req: Result<Body<PasswordChange>, Failure>,
 ) -> Result<StatusCode, Failure> {
     let me = admin_caller(&caller)?.to_string();
-    let req = body(req)?;
+    let Body(req) = req?;
     if req.old_pwd.is_empty() || req.new_pwd.is_empty() {
         return Err(Failure(
             StatusCode::BAD_REQUEST,
