@@ -88,7 +88,19 @@ fn jq(program: &str, input: serde_json::Value) -> Result<Vec<Value>, EvalError> 
         if results.len() == JQ_MAX_RESULTS {
             return Err(bad("jq", format!("more than {JQ_MAX_RESULTS} results")));
         }
-        results.push(Value::from_json(serde_json::Value::from(v)));
+        results.push(integral(Value::from_json(serde_json::Value::from(v))));
     }
     Ok(results)
+}
+
+/// jq prints a whole float as an integer (`10 * 1.8 + 32` is `50`), and
+/// EMQX decodes what jq prints, so whole floats become integers here too.
+fn integral(v: Value) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match v {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::Int(f as i64),
+        Value::Array(a) => Value::Array(a.into_iter().map(integral).collect()),
+        Value::Map(m) => Value::Map(m.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
+    }
 }

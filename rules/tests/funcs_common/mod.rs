@@ -53,8 +53,9 @@ pub fn b(x: bool) -> Value {
     Value::Bool(x)
 }
 
+/// Bytes as the functions give them: text when they are UTF-8.
 pub fn bin(bytes: &[u8]) -> Value {
-    Value::Bin(bytes::Bytes::copy_from_slice(bytes))
+    Value::from_bytes(bytes::Bytes::copy_from_slice(bytes))
 }
 
 pub fn list(items: Vec<Value>) -> Value {
