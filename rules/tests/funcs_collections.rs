@@ -16,10 +16,22 @@ fn map_get_and_map_put_with_paths() {
     assert_eq!(ok("map_get", vec![s("a"), put]), i(2));
     // suite t_map_get / t_map_put
     assert_eq!(ok("map_get", vec![s("a"), json("{}")]), Value::Null);
-    assert_eq!(ok("map_get", vec![s("a.b"), json(r#"{"a":{"b":1}}"#)]), i(1));
-    assert_eq!(ok("map_get", vec![s("a.c"), json(r#"{"a":{"b":1}}"#)]), Value::Null);
-    assert_eq!(ok("map_put", vec![s("a"), i(1), json("{}")]), json(r#"{"a":1}"#));
-    assert_eq!(ok("map_put", vec![s("a.b"), i(1), json("{}")]), json(r#"{"a":{"b":1}}"#));
+    assert_eq!(
+        ok("map_get", vec![s("a.b"), json(r#"{"a":{"b":1}}"#)]),
+        i(1)
+    );
+    assert_eq!(
+        ok("map_get", vec![s("a.c"), json(r#"{"a":{"b":1}}"#)]),
+        Value::Null
+    );
+    assert_eq!(
+        ok("map_put", vec![s("a"), i(1), json("{}")]),
+        json(r#"{"a":1}"#)
+    );
+    assert_eq!(
+        ok("map_put", vec![s("a.b"), i(1), json("{}")]),
+        json(r#"{"a":{"b":1}}"#)
+    );
     assert_eq!(
         ok("map_put", vec![s("a.c"), i(1), json(r#"{"a":{"b":1}}"#)]),
         json(r#"{"a":{"b":1,"c":1}}"#)
@@ -40,10 +52,22 @@ fn mget_and_mput_take_one_key() {
     assert_eq!(ok("mget", vec![s("a"), json("{}")]), Value::Null);
     assert_eq!(ok("mget", vec![s("a"), json("{}"), i(5)]), i(5));
     // a dotted key is one key for mget
-    assert_eq!(ok("mget", vec![s("a.b"), json(r#"{"a.b":1,"a":{"b":2}}"#)]), i(1));
-    assert_eq!(ok("mput", vec![s("a"), i(1), json("{}")]), json(r#"{"a":1}"#));
-    assert_eq!(ok("mput", vec![s("a"), i(2), json(r#"{"a":1}"#)]), json(r#"{"a":2}"#));
-    assert_eq!(ok("mput", vec![s("a"), i(2), s(r#"{"b":1}"#)]), json(r#"{"a":2,"b":1}"#));
+    assert_eq!(
+        ok("mget", vec![s("a.b"), json(r#"{"a.b":1,"a":{"b":2}}"#)]),
+        i(1)
+    );
+    assert_eq!(
+        ok("mput", vec![s("a"), i(1), json("{}")]),
+        json(r#"{"a":1}"#)
+    );
+    assert_eq!(
+        ok("mput", vec![s("a"), i(2), json(r#"{"a":1}"#)]),
+        json(r#"{"a":2}"#)
+    );
+    assert_eq!(
+        ok("mput", vec![s("a"), i(2), s(r#"{"b":1}"#)]),
+        json(r#"{"a":2,"b":1}"#)
+    );
     fails("mget", vec![s("a"), i(1)]);
     fails("mput", vec![s("a"), i(1), s("not json")]);
 }
@@ -112,7 +136,10 @@ fn contains_is_exact_membership() {
     assert_eq!(ok("contains", vec![s("a"), mixed.clone()]), b(true));
     assert_eq!(ok("contains", vec![s("c"), mixed]), b(false));
     assert_eq!(
-        ok("contains", vec![json(r#"{"a":"b"}"#), json(r#"[{"a":1},{"a":"b"}]"#)]),
+        ok(
+            "contains",
+            vec![json(r#"{"a":"b"}"#), json(r#"[{"a":1},{"a":"b"}]"#)]
+        ),
         b(true)
     );
     assert_eq!(

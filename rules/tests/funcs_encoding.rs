@@ -7,7 +7,10 @@ use roost_rules::Value;
 #[test]
 fn hashes_are_lower_case_hex() {
     // docs (Hash functions)
-    assert_eq!(ok("md5", vec![s("some val")]), s("1b68352b3e9c2de52ffd322e30bffcc4"));
+    assert_eq!(
+        ok("md5", vec![s("some val")]),
+        s("1b68352b3e9c2de52ffd322e30bffcc4")
+    );
     assert_eq!(
         ok("sha", vec![s("some val")]),
         s("f85ba28ff5ea84a0cbfa118319acb0c5e58ee2b9")
@@ -50,18 +53,30 @@ fn base64_with_options() {
     assert_eq!(ok("base64_encode", vec![s("some val")]), s("c29tZSB2YWw="));
     assert_eq!(ok("base64_decode", vec![s("c29tZSB2YWw=")]), s("some val"));
     // emqx_variform_bif: no_padding and urlsafe
-    assert_eq!(ok("base64_encode", vec![s("hello"), s("no_padding")]), s("aGVsbG8"));
-    assert_eq!(ok("base64_decode", vec![s("aGVsbG8"), s("no_padding")]), s("hello"));
+    assert_eq!(
+        ok("base64_encode", vec![s("hello"), s("no_padding")]),
+        s("aGVsbG8")
+    );
+    assert_eq!(
+        ok("base64_decode", vec![s("aGVsbG8"), s("no_padding")]),
+        s("hello")
+    );
     assert_eq!(
         ok("base64_encode", vec![bin(&[0xfb, 0xff]), s("urlsafe")]),
         s("-_8=")
     );
     assert_eq!(
-        ok("base64_encode", vec![bin(&[0xfb, 0xff]), s("urlsafe"), s("no_padding")]),
+        ok(
+            "base64_encode",
+            vec![bin(&[0xfb, 0xff]), s("urlsafe"), s("no_padding")]
+        ),
         s("-_8")
     );
     assert_eq!(
-        ok("base64_decode", vec![s("-_8"), s("no_padding"), s("urlsafe")]),
+        ok(
+            "base64_decode",
+            vec![s("-_8"), s("no_padding"), s("urlsafe")]
+        ),
         bin(&[0xfb, 0xff])
     );
     // bytes that are not text come back as bytes
@@ -80,7 +95,10 @@ fn json_encode_and_decode() {
     assert_eq!(ok("json_encode", vec![s("abc")]), s(r#""abc""#));
     assert_eq!(ok("json_encode", vec![ints(&[1, 2])]), s("[1,2]"));
     assert_eq!(ok("json_encode", vec![f(1.5)]), s("1.5"));
-    assert_eq!(ok("json_decode", vec![s("[1, 2.5, \"x\", null]")]), json("[1, 2.5, \"x\", null]"));
+    assert_eq!(
+        ok("json_decode", vec![s("[1, 2.5, \"x\", null]")]),
+        json("[1, 2.5, \"x\", null]")
+    );
     fails("json_decode", vec![s("{not json")]);
     fails("json_decode", vec![i(1)]);
     fails("json_encode", vec![bin(&[0xff])]);
@@ -124,7 +142,9 @@ fn zlib_family_matches_emqx_bytes() {
             "gunzip",
             vec![ok(
                 "hexstr2bin",
-                vec![s("1F8B0800000000000003CB48CDC9C95728CF2FCA49010085114A0D0B000000")]
+                vec![s(
+                    "1F8B0800000000000003CB48CDC9C95728CF2FCA49010085114A0D0B000000"
+                )]
             )]
         ),
         hello
@@ -134,7 +154,10 @@ fn zlib_family_matches_emqx_bytes() {
         s("CB48CDC9C95728CF2FCA490100")
     );
     assert_eq!(
-        ok("unzip", vec![ok("hexstr2bin", vec![s("CB48CDC9C95728CF2FCA490100")])]),
+        ok(
+            "unzip",
+            vec![ok("hexstr2bin", vec![s("CB48CDC9C95728CF2FCA490100")])]
+        ),
         hello
     );
     assert_eq!(
@@ -144,14 +167,25 @@ fn zlib_family_matches_emqx_bytes() {
     assert_eq!(
         ok(
             "zip_uncompress",
-            vec![ok("hexstr2bin", vec![s("789CCB48CDC9C95728CF2FCA4901001A0B045D")])]
+            vec![ok(
+                "hexstr2bin",
+                vec![s("789CCB48CDC9C95728CF2FCA4901001A0B045D")]
+            )]
         ),
         hello
     );
     // round trips of bytes that are not text
     let data = bin(&[0, 0xff, 0xfe, 1, 2, 3]);
-    for (pack, unpack) in [("gzip", "gunzip"), ("zip", "unzip"), ("zip_compress", "zip_uncompress")] {
-        assert_eq!(ok(unpack, vec![ok(pack, vec![data.clone()])]), data, "{pack}");
+    for (pack, unpack) in [
+        ("gzip", "gunzip"),
+        ("zip", "unzip"),
+        ("zip_compress", "zip_uncompress"),
+    ] {
+        assert_eq!(
+            ok(unpack, vec![ok(pack, vec![data.clone()])]),
+            data,
+            "{pack}"
+        );
     }
 }
 

@@ -6,11 +6,15 @@ use roost_rules::Value;
 
 #[test]
 fn uuids() {
-    let Value::Str(u) = ok("uuid_v4", vec![]) else { panic!() };
+    let Value::Str(u) = ok("uuid_v4", vec![]) else {
+        panic!()
+    };
     assert_eq!(u.len(), 36);
     assert_eq!(u.matches('-').count(), 4);
     assert_eq!(&u[14..15], "4", "{u}");
-    let Value::Str(n) = ok("uuid_v4_no_hyphen", vec![]) else { panic!() };
+    let Value::Str(n) = ok("uuid_v4_no_hyphen", vec![]) else {
+        panic!()
+    };
     assert_eq!(n.len(), 32);
     assert!(n.chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(ok("uuid_v4", vec![]), ok("uuid_v4", vec![]));
@@ -32,8 +36,14 @@ fn random_is_in_zero_one() {
 fn jq_gives_the_list_of_results() {
     // docs (jq function): the input as JSON text or as a value
     let input = s(r#"{"temperature": 10}"#);
-    assert_eq!(ok("jq", vec![s("."), input.clone()]), list(vec![json(r#"{"temperature": 10}"#)]));
-    assert_eq!(ok("jq", vec![s(".temperature"), input.clone()]), ints(&[10]));
+    assert_eq!(
+        ok("jq", vec![s("."), input.clone()]),
+        list(vec![json(r#"{"temperature": 10}"#)])
+    );
+    assert_eq!(
+        ok("jq", vec![s(".temperature"), input.clone()]),
+        ints(&[10])
+    );
     assert_eq!(
         ok(
             "jq",
@@ -57,7 +67,10 @@ fn jq_gives_the_list_of_results() {
         ok("jq", vec![s("map(ascii_upcase)"), strs(&["a", "b"])]),
         list(vec![strs(&["A", "B"])])
     );
-    assert_eq!(ok("jq", vec![s(".a"), json(r#"{"a": 1.5}"#), i(1000)]), list(vec![f(1.5)]));
+    assert_eq!(
+        ok("jq", vec![s(".a"), json(r#"{"a": 1.5}"#), i(1000)]),
+        list(vec![f(1.5)])
+    );
     fails("jq", vec![s(".["), input.clone()]);
     fails("jq", vec![s("error(\"boom\")"), input.clone()]);
     fails("jq", vec![s(".a"), s("{not json")]);

@@ -23,7 +23,9 @@ fn case_trim_reverse_length() {
     assert_eq!(ok("trim", vec![s("")]), s(""));
     // atoms (true/false) are their names
     assert_eq!(ok("upper", vec![b(true)]), s("TRUE"));
-    for name in ["lower", "upper", "trim", "ltrim", "rtrim", "reverse", "strlen"] {
+    for name in [
+        "lower", "upper", "trim", "ltrim", "rtrim", "reverse", "strlen",
+    ] {
         fails(name, vec![Value::Null]);
         fails(name, vec![i(1)]);
         fails(name, vec![bin(&[0xff])]);
@@ -51,7 +53,10 @@ fn split_options() {
     // docs: split('a/b/ c', '/') = ['a', 'b', ' c'],
     // split('a/b/ c', '/', 'leading') = ['a', 'b/ c'],
     // split('a/b/ c', '/', 'trailing') = ['a/b', ' c']
-    assert_eq!(ok("split", vec![s("a/b/ c"), s("/")]), strs(&["a", "b", " c"]));
+    assert_eq!(
+        ok("split", vec![s("a/b/ c"), s("/")]),
+        strs(&["a", "b", " c"])
+    );
     assert_eq!(
         ok("split", vec![s("a/b/ c"), s("/"), s("leading")]),
         strs(&["a", "b/ c"])
@@ -63,31 +68,52 @@ fn split_options() {
     // suite t_split_all, t_split_notrim_all, t_split_leading(_notrim), t_split_trailing(_notrim)
     assert_eq!(ok("split", vec![s(""), s("/")]), strs(&[]));
     assert_eq!(ok("split", vec![s("/"), s("/")]), strs(&[]));
-    assert_eq!(ok("split", vec![s("/a/b//c/"), s("/")]), strs(&["a", "b", "c"]));
-    assert_eq!(ok("split", vec![s("a,b,c\r\n"), s(",")]), strs(&["a", "b", "c\r\n"]));
+    assert_eq!(
+        ok("split", vec![s("/a/b//c/"), s("/")]),
+        strs(&["a", "b", "c"])
+    );
+    assert_eq!(
+        ok("split", vec![s("a,b,c\r\n"), s(",")]),
+        strs(&["a", "b", "c\r\n"])
+    );
     assert_eq!(ok("split", vec![s(""), s("/"), s("notrim")]), strs(&[""]));
-    assert_eq!(ok("split", vec![s("/"), s("/"), s("notrim")]), strs(&["", ""]));
+    assert_eq!(
+        ok("split", vec![s("/"), s("/"), s("notrim")]),
+        strs(&["", ""])
+    );
     assert_eq!(
         ok("split", vec![s("/a/b//c/"), s("/"), s("notrim")]),
         strs(&["", "a", "b", "", "c", ""])
     );
     assert_eq!(
-        ok("split", vec![s("哈哈, 你好, 是的\r\n"), s(","), s("notrim")]),
+        ok(
+            "split",
+            vec![s("哈哈, 你好, 是的\r\n"), s(","), s("notrim")]
+        ),
         strs(&["哈哈", " 你好", " 是的\r\n"])
     );
     assert_eq!(ok("split", vec![s("/"), s("/"), s("leading")]), strs(&[]));
-    assert_eq!(ok("split", vec![s("/a/b/c"), s("/"), s("leading")]), strs(&["a/b/c"]));
+    assert_eq!(
+        ok("split", vec![s("/a/b/c"), s("/"), s("leading")]),
+        strs(&["a/b/c"])
+    );
     assert_eq!(
         ok("split", vec![s("/a/b/c"), s("/"), s("leading_notrim")]),
         strs(&["", "a/b/c"])
     );
-    assert_eq!(ok("split", vec![s("a/b//c/"), s("/"), s("trailing")]), strs(&["a/b//c"]));
+    assert_eq!(
+        ok("split", vec![s("a/b//c/"), s("/"), s("trailing")]),
+        strs(&["a/b//c"])
+    );
     assert_eq!(
         ok("split", vec![s("a/b//c/"), s("/"), s("trailing_notrim")]),
         strs(&["a/b//c", ""])
     );
     assert_eq!(
-        ok("split", vec![s("哈哈, 你好, 是的\r\n"), s(","), s("trailing")]),
+        ok(
+            "split",
+            vec![s("哈哈, 你好, 是的\r\n"), s(","), s("trailing")]
+        ),
         strs(&["哈哈, 你好", " 是的\r\n"])
     );
     fails("split", vec![s("a/b"), s("/"), s("middle")]);
@@ -99,9 +125,18 @@ fn split_options() {
 fn tokens_split_on_any_separator() {
     // suite t_tokens
     assert_eq!(ok("tokens", vec![s(""), s("/")]), strs(&[]));
-    assert_eq!(ok("tokens", vec![s("/a/b//c/"), s("/")]), strs(&["a", "b", "c"]));
-    assert_eq!(ok("tokens", vec![s(" /a/ b /c"), s(" /")]), strs(&["a", "b", "c"]));
-    assert_eq!(ok("tokens", vec![s("a ,\nb,c\n"), s(", ")]), strs(&["a", "\nb", "c\n"]));
+    assert_eq!(
+        ok("tokens", vec![s("/a/b//c/"), s("/")]),
+        strs(&["a", "b", "c"])
+    );
+    assert_eq!(
+        ok("tokens", vec![s(" /a/ b /c"), s(" /")]),
+        strs(&["a", "b", "c"])
+    );
+    assert_eq!(
+        ok("tokens", vec![s("a ,\nb,c\n"), s(", ")]),
+        strs(&["a", "\nb", "c\n"])
+    );
     assert_eq!(
         ok("tokens", vec![s("a,b, c\n"), s(", "), s("nocrlf")]),
         strs(&["a", "b", "c"])
@@ -110,9 +145,15 @@ fn tokens_split_on_any_separator() {
         ok("tokens", vec![s("a,b\r\n,c\n"), s(","), s("nocrlf")]),
         strs(&["a", "b", "c"])
     );
-    assert_eq!(ok("tokens", vec![s("\r\n"), s(","), s("nocrlf")]), strs(&[]));
     assert_eq!(
-        ok("tokens", vec![s("哈哈, 你好, 是的\r\n"), s(", "), s("nocrlf")]),
+        ok("tokens", vec![s("\r\n"), s(","), s("nocrlf")]),
+        strs(&[])
+    );
+    assert_eq!(
+        ok(
+            "tokens",
+            vec![s("哈哈, 你好, 是的\r\n"), s(", "), s("nocrlf")]
+        ),
         strs(&["哈哈", "你好", "是的"])
     );
     fails("tokens", vec![s("a"), s(","), s("crlf")]);
@@ -128,13 +169,19 @@ fn concat_and_join() {
     assert_eq!(ok("concat", vec![s("a"), i(1)]), s("a1"));
     assert_eq!(ok("concat", vec![f(1.5), b(true)]), s("1.5true"));
     // the one-list form
-    assert_eq!(ok("concat", vec![list(vec![s("a"), i(2), s("c")])]), s("a2c"));
+    assert_eq!(
+        ok("concat", vec![list(vec![s("a"), i(2), s("c")])]),
+        s("a2c")
+    );
     fails("concat", vec![s("a")]);
     fails("concat", vec![s("a"), s("b"), s("c")]);
     // join_to_string: ", " by default
     assert_eq!(ok("join_to_string", vec![strs(&["a", "b"])]), s("a, b"));
     assert_eq!(
-        ok("join_to_string", vec![s("-"), list(vec![s("a"), i(1), f(2.5)])]),
+        ok(
+            "join_to_string",
+            vec![s("-"), list(vec![s("a"), i(1), f(2.5)])]
+        ),
         s("a-1-2.5")
     );
     fails("join_to_string", vec![s("a")]);
@@ -148,12 +195,30 @@ fn pad_to_a_length() {
     assert_eq!(ok("pad", vec![s("abc"), i(5), s("trailing")]), s("abc  "));
     assert_eq!(ok("pad", vec![s("abc"), i(5), s("both")]), s(" abc "));
     assert_eq!(ok("pad", vec![s("abc"), i(5), s("leading")]), s("  abc"));
-    assert_eq!(ok("pad", vec![s("abc"), i(5), s("trailing"), s("e")]), s("abcee"));
-    assert_eq!(ok("pad", vec![s("abc"), i(5), s("trailing"), s("ex")]), s("abcexex"));
-    assert_eq!(ok("pad", vec![s("abc"), i(5), s("both"), s("e")]), s("eabce"));
-    assert_eq!(ok("pad", vec![s("abc"), i(5), s("both"), s("ex")]), s("exabcex"));
-    assert_eq!(ok("pad", vec![s("abc"), i(5), s("leading"), s("ex")]), s("exexabc"));
-    assert_eq!(ok("pad", vec![s("abc"), i(6), s("both"), s("e")]), s("eabcee"));
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(5), s("trailing"), s("e")]),
+        s("abcee")
+    );
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(5), s("trailing"), s("ex")]),
+        s("abcexex")
+    );
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(5), s("both"), s("e")]),
+        s("eabce")
+    );
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(5), s("both"), s("ex")]),
+        s("exabcex")
+    );
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(5), s("leading"), s("ex")]),
+        s("exexabc")
+    );
+    assert_eq!(
+        ok("pad", vec![s("abc"), i(6), s("both"), s("e")]),
+        s("eabcee")
+    );
     // a huge length fails instead of taking the memory
     fails("pad", vec![s("abc"), i(i64::MAX)]);
     fails("pad", vec![s("abc"), i(5), s("middle")]);
@@ -163,9 +228,18 @@ fn pad_to_a_length() {
 #[test]
 fn replace_all_leading_trailing() {
     // suite t_replace
-    assert_eq!(ok("replace", vec![s("ab c  "), s(" "), s("-")]), s("ab-c--"));
-    assert_eq!(ok("replace", vec![s("ab c  "), s(" "), s("::")]), s("ab::c::::"));
-    assert_eq!(ok("replace", vec![s("ab c  "), s(" "), s("-"), s("all")]), s("ab-c--"));
+    assert_eq!(
+        ok("replace", vec![s("ab c  "), s(" "), s("-")]),
+        s("ab-c--")
+    );
+    assert_eq!(
+        ok("replace", vec![s("ab c  "), s(" "), s("::")]),
+        s("ab::c::::")
+    );
+    assert_eq!(
+        ok("replace", vec![s("ab c  "), s(" "), s("-"), s("all")]),
+        s("ab-c--")
+    );
     assert_eq!(
         ok("replace", vec![s("ab c  "), s(" "), s("-"), s("leading")]),
         s("ab-c  ")
@@ -182,7 +256,10 @@ fn replace_all_leading_trailing() {
 fn find_leading_and_trailing() {
     // suite t_find / t_find_trailing
     assert_eq!(ok("find", vec![s("acbcd"), s("c")]), s("cbcd"));
-    assert_eq!(ok("find", vec![s("acbcd"), s("c"), s("leading")]), s("cbcd"));
+    assert_eq!(
+        ok("find", vec![s("acbcd"), s("c"), s("leading")]),
+        s("cbcd")
+    );
     assert_eq!(ok("find", vec![s("acbcd"), s("e")]), s(""));
     assert_eq!(ok("find", vec![s(""), s("c")]), s(""));
     assert_eq!(ok("find", vec![s(""), s("")]), s(""));
@@ -208,26 +285,41 @@ fn regex_match_replace_extract() {
     assert_eq!(ok("regex_match", vec![s(""), s(".*")]), b(true));
     assert_eq!(ok("regex_match", vec![s(""), s("[a-z]+")]), b(false));
     assert_eq!(ok("regex_match", vec![s("exebd"), s("^[a-z]+$")]), b(true));
-    assert_eq!(ok("regex_match", vec![s("e2xebd"), s("^[a-z]+$")]), b(false));
+    assert_eq!(
+        ok("regex_match", vec![s("e2xebd"), s("^[a-z]+$")]),
+        b(false)
+    );
     // suite t_regex_replace: & is the match
     assert_eq!(ok("regex_replace", vec![s(""), s("c.*"), s("e")]), s(""));
-    assert_eq!(ok("regex_replace", vec![s("accbcd"), s("c+"), s("e")]), s("aebed"));
+    assert_eq!(
+        ok("regex_replace", vec![s("accbcd"), s("c+"), s("e")]),
+        s("aebed")
+    );
     assert_eq!(
         ok("regex_replace", vec![s("accbcd"), s("c+"), s("[&]")]),
         s("a[cc]b[c]d")
     );
     assert_eq!(
-        ok("regex_replace", vec![s("2021-05-20"), s("(\\d+)-(\\d+)"), s("\\2/\\1")]),
+        ok(
+            "regex_replace",
+            vec![s("2021-05-20"), s("(\\d+)-(\\d+)"), s("\\2/\\1")]
+        ),
         s("05/2021-20")
     );
-    assert_eq!(ok("regex_replace", vec![s("a&b"), s("&"), s("\\&\\&")]), s("a&&b"));
+    assert_eq!(
+        ok("regex_replace", vec![s("a&b"), s("&"), s("\\&\\&")]),
+        s("a&&b")
+    );
     // emqx_variform_bif regex_extract examples
     assert_eq!(
         ok("regex_extract", vec![s("Number: 12345"), s("(\\d+)")]),
         strs(&["12345"])
     );
     assert_eq!(
-        ok("regex_extract", vec![s("Hello, world!"), s("(\\w+).*\\s(\\w+)")]),
+        ok(
+            "regex_extract",
+            vec![s("Hello, world!"), s("(\\w+).*\\s(\\w+)")]
+        ),
         strs(&["Hello", "world"])
     );
     assert_eq!(
@@ -253,7 +345,10 @@ fn regex_match_replace_extract() {
 #[test]
 fn sprintf_formats_like_io_lib() {
     // suite t_sprintf
-    assert_eq!(ok("sprintf", vec![s("Hello ~s!"), s("Shawn")]), s("Hello Shawn!"));
+    assert_eq!(
+        ok("sprintf", vec![s("Hello ~s!"), s("Shawn")]),
+        s("Hello Shawn!")
+    );
     assert_eq!(
         ok("sprintf", vec![s("Name: ~s, Count: ~p"), s("ABC"), i(2)]),
         s("Name: ABC, Count: 2")
@@ -266,8 +361,11 @@ fn sprintf_formats_like_io_lib() {
         ok("sprintf", vec![s("~p"), json(r#"{"a": 1}"#)]),
         s("#{<<\"a\">> => 1}")
     );
-    assert_eq!(ok("sprintf", vec![s("~.2f~n~~"), f(3.14159)]), s("3.14\n~"));
-    assert_eq!(ok("sprintf", vec![s("~5s|~-5s|"), s("ab"), s("cd")]), s("   ab|cd   |"));
+    assert_eq!(ok("sprintf", vec![s("~.2f~n~~"), f(1.23456)]), s("1.23\n~"));
+    assert_eq!(
+        ok("sprintf", vec![s("~5s|~-5s|"), s("ab"), s("cd")]),
+        s("   ab|cd   |")
+    );
     assert_eq!(ok("sprintf", vec![s("~.16B ~c"), i(255), i(65)]), s("FF A"));
     fails("sprintf", vec![s("~s ~s"), s("a")]);
     fails("sprintf", vec![s("~s"), s("a"), s("b")]);
@@ -281,7 +379,10 @@ fn sprintf_formats_like_io_lib() {
 fn unescape_c_escapes() {
     // docs (unescape): the escapes of C
     assert_eq!(ok("unescape", vec![s("a\\nb")]), s("a\nb"));
-    assert_eq!(ok("unescape", vec![s("\\t\\r\\\\\\\"\\'\\?")]), s("\t\r\\\"'?"));
+    assert_eq!(
+        ok("unescape", vec![s("\\t\\r\\\\\\\"\\'\\?")]),
+        s("\t\r\\\"'?")
+    );
     assert_eq!(ok("unescape", vec![s("\\x41\\x4a")]), s("AJ"));
     assert_eq!(ok("unescape", vec![s("\\x4e2d")]), s("中"));
     assert_eq!(ok("unescape", vec![s("no escapes")]), s("no escapes"));

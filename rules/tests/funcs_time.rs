@@ -61,7 +61,10 @@ fn rfc3339_both_ways() {
     let text = str_of(ok("unix_ts_to_rfc3339", vec![i(1650874276)]));
     assert_eq!(text.len(), "2022-04-25T16:11:16+08:00".len(), "{text}");
     assert_eq!(ok("rfc3339_to_unix_ts", vec![s(&text)]), i(1650874276));
-    let text = str_of(ok("unix_ts_to_rfc3339", vec![i(1650874318331), s("millisecond")]));
+    let text = str_of(ok(
+        "unix_ts_to_rfc3339",
+        vec![i(1650874318331), s("millisecond")],
+    ));
     assert!(text.contains(":58.331"), "{text}");
     assert_eq!(
         ok("rfc3339_to_unix_ts", vec![s(&text), s("millisecond")]),
@@ -77,7 +80,10 @@ fn rfc3339_both_ways() {
     let text = str_of(ok("now_rfc3339", vec![s("millisecond")]));
     assert_eq!(text.len(), "2022-04-25T16:10:10.652+08:00".len(), "{text}");
     fails("rfc3339_to_unix_ts", vec![s("2022-04-25 16:11:16")]);
-    fails("rfc3339_to_unix_ts", vec![s("2022-04-25T16:11:16+08:00"), s("day")]);
+    fails(
+        "rfc3339_to_unix_ts",
+        vec![s("2022-04-25T16:11:16+08:00"), s("day")],
+    );
     fails("unix_ts_to_rfc3339", vec![s("1650874276")]);
     fails("unix_ts_to_rfc3339", vec![i(i64::MAX)]);
 }
@@ -102,13 +108,15 @@ fn format_date_with_offsets() {
         s("20220526104012 +0000 +00:00:00")
     );
     assert_eq!(
-        fmt("millisecond", s("-08:00"), "%H:%M:%S.%3N %6N %N%z", 1653561612345),
+        fmt(
+            "millisecond",
+            s("-08:00"),
+            "%H:%M:%S.%3N %6N %N%z",
+            1653561612345
+        ),
         s("02:40:12.345 345000 345000000-0800")
     );
-    assert_eq!(
-        fmt("second", i(-28800), "%::z", 0),
-        s("-08:00:00")
-    );
+    assert_eq!(fmt("second", i(-28800), "%::z", 0), s("-08:00:00"));
     // without a timestamp: now
     let now = str_of(ok("format_date", vec![s("second"), s("Z"), s("%Y")]));
     assert_eq!(now.len(), 4);
@@ -125,7 +133,11 @@ fn date_to_unix_ts_reads_formatted_dates() {
     assert_eq!(
         ok(
             "date_to_unix_ts",
-            vec![s("second"), s("%Y-%m-%d %H:%M:%S%:z"), s("2022-05-26 18:40:12+08:00")]
+            vec![
+                s("second"),
+                s("%Y-%m-%d %H:%M:%S%:z"),
+                s("2022-05-26 18:40:12+08:00")
+            ]
         ),
         i(1653561612)
     );
@@ -134,7 +146,11 @@ fn date_to_unix_ts_reads_formatted_dates() {
     assert_eq!(
         ok(
             "date_to_unix_ts",
-            vec![s("second"), s("%Y-%m-%d %H-%M-%S"), s("2022-05-26 10:40:12")]
+            vec![
+                s("second"),
+                s("%Y-%m-%d %H-%M-%S"),
+                s("2022-05-26 10:40:12")
+            ]
         ),
         i(1653561612)
     );
@@ -142,14 +158,23 @@ fn date_to_unix_ts_reads_formatted_dates() {
     assert_eq!(
         ok(
             "date_to_unix_ts",
-            vec![s("second"), s("+08:00"), s("%Y-%m-%d %H-%M-%S"), s("2022-05-26 18:40:12")]
+            vec![
+                s("second"),
+                s("+08:00"),
+                s("%Y-%m-%d %H-%M-%S"),
+                s("2022-05-26 18:40:12")
+            ]
         ),
         i(1653561612)
     );
     assert_eq!(
         ok(
             "date_to_unix_ts",
-            vec![s("millisecond"), s("%Y-%m-%dT%H:%M:%S.%3N%z"), s("2022-05-26T10:40:12.345+0000")]
+            vec![
+                s("millisecond"),
+                s("%Y-%m-%dT%H:%M:%S.%3N%z"),
+                s("2022-05-26T10:40:12.345+0000")
+            ]
         ),
         i(1653561612345)
     );
@@ -157,7 +182,10 @@ fn date_to_unix_ts_reads_formatted_dates() {
         "date_to_unix_ts",
         vec![s("second"), s("%Y-%m-%d"), s("2022-13-01")],
     );
-    fails("date_to_unix_ts", vec![s("second"), s("%Y-%m-%d"), s("2022-05")]);
+    fails(
+        "date_to_unix_ts",
+        vec![s("second"), s("%Y-%m-%d"), s("2022-05")],
+    );
     fails("date_to_unix_ts", vec![s("second"), s("%Y"), s("20x2")]);
 }
 
@@ -174,8 +202,16 @@ fn timezone_offsets() {
         ("-08:00", -28800),
         ("+05:30", 19800),
     ] {
-        assert_eq!(ok("timezone_to_offset_seconds", vec![s(zone)]), i(seconds), "{zone}");
-        assert_eq!(ok("timezone_to_second", vec![s(zone)]), i(seconds), "{zone}");
+        assert_eq!(
+            ok("timezone_to_offset_seconds", vec![s(zone)]),
+            i(seconds),
+            "{zone}"
+        );
+        assert_eq!(
+            ok("timezone_to_second", vec![s(zone)]),
+            i(seconds),
+            "{zone}"
+        );
     }
     assert_eq!(ok("timezone_to_offset_seconds", vec![i(7200)]), i(7200));
     assert!(matches!(

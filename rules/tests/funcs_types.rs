@@ -100,6 +100,7 @@ fn int_conversions() {
 }
 
 #[test]
+#[allow(clippy::approx_constant)] // 3.14 is the docs' example, not pi
 fn float_conversions() {
     // docs: float('3.14') = 3.14; suite t_float
     assert_eq!(ok("float", vec![s("3.14")]), f(3.14));
@@ -123,8 +124,14 @@ fn float2str_precision() {
     // docs: float2str(20.2, 10) = '20.2'; suite t_float2str
     assert_eq!(ok("float2str", vec![f(20.2), i(1)]), s("20.2"));
     assert_eq!(ok("float2str", vec![f(20.2), i(10)]), s("20.2"));
-    assert_eq!(ok("float2str", vec![f(20.2), i(15)]), s("20.199999999999999"));
-    assert_eq!(ok("float2str", vec![f(20.2), i(16)]), s("20.1999999999999993"));
+    assert_eq!(
+        ok("float2str", vec![f(20.2), i(15)]),
+        s("20.199999999999999")
+    );
+    assert_eq!(
+        ok("float2str", vec![f(20.2), i(16)]),
+        s("20.1999999999999993")
+    );
     fails("float2str", vec![f(1.0), i(-1)]);
     fails("float2str", vec![f(1.0), i(254)]);
     fails("float2str", vec![s("1.0"), i(2)]);
@@ -160,7 +167,10 @@ fn coalesce_picks_the_first_value() {
     assert_eq!(ok("coalesce", vec![Value::Null, i(1), i(2)]), i(1));
     assert_eq!(ok("coalesce", vec![Value::Null, Value::Null]), Value::Null);
     assert_eq!(ok("coalesce", vec![s(""), s("x")]), s(""));
-    assert_eq!(ok("coalesce", vec![list(vec![Value::Null, s("a")])]), s("a"));
+    assert_eq!(
+        ok("coalesce", vec![list(vec![Value::Null, s("a")])]),
+        s("a")
+    );
     assert_eq!(ok("coalesce", vec![]), Value::Null);
     // coalesce_ne also skips empty strings
     assert_eq!(ok("coalesce_ne", vec![s(""), Value::Null, s("x")]), s("x"));
