@@ -79,3 +79,22 @@ fn jq_gives_the_list_of_results() {
     // an endless stream is cut off, not collected forever
     fails("jq", vec![s("repeat(1)"), i(0)]);
 }
+
+#[test]
+fn kv_store_is_shared_across_calls() {
+    // emqx_rule_funcs: kv_store_put/2, kv_store_get/1,2, kv_store_del/1
+    assert_eq!(ok("kv_store_get", vec![s("funcs_misc_k")]), Value::Null);
+    assert_eq!(ok("kv_store_get", vec![s("funcs_misc_k"), i(0)]), i(0));
+    assert_eq!(
+        ok("kv_store_put", vec![s("funcs_misc_k"), json(r#"{"n": 1}"#)]),
+        b(true)
+    );
+    assert_eq!(
+        ok("kv_store_get", vec![s("funcs_misc_k")]),
+        json(r#"{"n": 1}"#)
+    );
+    assert_eq!(ok("kv_store_del", vec![s("funcs_misc_k")]), b(true));
+    assert_eq!(ok("kv_store_get", vec![s("funcs_misc_k")]), Value::Null);
+    fails("kv_store_put", vec![s("k")]);
+    fails("kv_store_get", vec![bin(&[0xff])]);
+}

@@ -391,3 +391,12 @@ fn unescape_c_escapes() {
     fails("unescape", vec![s("\\xD800")]);
     fails("unescape", vec![i(1)]);
 }
+
+#[test]
+fn sprintf_s_takes_the_arguments_as_a_list() {
+    assert_eq!(
+        ok("sprintf_s", vec![s("~s-~p"), list(vec![s("a"), i(1)])]),
+        s("a-1")
+    );
+    fails("sprintf_s", vec![s("~s"), s("a")]);
+}

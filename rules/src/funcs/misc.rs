@@ -1,5 +1,7 @@
-//! UUIDs, `random()`, and `jq(Filter, Data)`, which runs a jq program (with
-//! the jaq crates) and gives the list of its results, as EMQX's does.
+//! UUIDs, `random()`, the node's key-value store (`kv_store_put`,
+//! `kv_store_get`, `kv_store_del`: values rules share across messages), and
+//! `jq(Filter, Data)`, which runs a jq program (with the jaq crates) and
+//! gives the list of its results, as EMQX's does.
 
 use super::args::{arity, bad, string, text};
 use crate::sql::EvalError;
@@ -7,11 +9,32 @@ use crate::value::Value;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Native, RcIter};
 use jaq_json::Val;
+use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
-pub(super) const NAMES: &[&str] = &["jq", "random", "uuid_v4", "uuid_v4_no_hyphen"];
+pub(super) const NAMES: &[&str] = &[
+    "jq",
+    "kv_store_del",
+    "kv_store_get",
+    "kv_store_put",
+    "random",
+    "uuid_v4",
+    "uuid_v4_no_hyphen",
+];
+
+/// The node's key-value store (EMQX keeps it in an ETS table): keys are the
+/// text of the key value (`str()`), so `1` and `'1'` are one key.
+fn kv_store() -> &'static Mutex<HashMap<String, Value>> {
+    static STORE: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    STORE.get_or_init(Mutex::default)
+}
+
+/// The most keys the store holds: a rule putting a key per message must
+/// not take the memory.
+const KV_STORE_MAX_KEYS: usize = 100_000;
 
 /// The most results one `jq` call may give (`range(1e9)` would otherwise
 /// fill the memory).
@@ -32,6 +55,31 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
         "uuid_v4_no_hyphen" => {
             arity(name, &args, 0..=0).map(|()| string(uuid::Uuid::new_v4().simple().to_string()))
         }
+        "kv_store_put" => {
+            arity(name, &args, 2..=2)?;
+            let key = kv_key(name, &args[0])?;
+            let mut store = kv_store().lock();
+            if store.len() >= KV_STORE_MAX_KEYS && !store.contains_key(&key) {
+                return Err(bad(
+                    name,
+                    format!("the store is full ({KV_STORE_MAX_KEYS} keys)"),
+                ));
+            }
+            store.insert(key, args[1].clone());
+            Ok(Value::Bool(true))
+        }
+        "kv_store_get" => {
+            arity(name, &args, 1..=2)?;
+            let key = kv_key(name, &args[0])?;
+            let found = kv_store().lock().get(&key).cloned();
+            Ok(found.or_else(|| args.get(1).cloned()).unwrap_or_default())
+        }
+        "kv_store_del" => {
+            arity(name, &args, 1..=1)?;
+            let key = kv_key(name, &args[0])?;
+            kv_store().lock().remove(&key);
+            Ok(Value::Bool(true))
+        }
         "random" => arity(name, &args, 0..=0).map(|()| Value::Float(rand::random::<f64>())),
         "jq" => {
             // jq(Filter, Data[, TimeoutMs]): the timeout is accepted, not enforced.
@@ -47,6 +95,10 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
         }
         _ => Err(EvalError::UnknownFunction(name.to_string())),
     }
+}
+
+fn kv_key(name: &str, key: &Value) -> Result<String, EvalError> {
+    key.to_text().ok_or_else(|| bad(name, "a key must be text"))
 }
 
 fn compile(program: &str) -> Result<Rc<Filter>, EvalError> {
