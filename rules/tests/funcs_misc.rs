@@ -81,6 +81,21 @@ fn jq_gives_the_list_of_results() {
 }
 
 #[test]
+fn jq_that_runs_too_long_fails_at_its_timeout() {
+    // jq(Filter, Data, TimeoutMs): EMQX fails the rule at the timeout.
+    let started = std::time::Instant::now();
+    fails("jq", vec![s("last(range(1e18))"), i(0), i(200)]);
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+    // and jq still answers afterwards (a new jq thread took the stuck one's place)
+    for _ in 0..4 {
+        fails("jq", vec![s("last(range(1e18))"), i(0), i(50)]);
+    }
+    assert_eq!(ok("jq", vec![s(".a"), json(r#"{"a": 2}"#)]), ints(&[2]));
+    fails("jq", vec![s("."), i(0), i(-1)]);
+}
+
+#[test]
 fn kv_store_is_shared_across_calls() {
     // emqx_rule_funcs: kv_store_put/2, kv_store_get/1,2, kv_store_del/1
     assert_eq!(ok("kv_store_get", vec![s("funcs_misc_k")]), Value::Null);
