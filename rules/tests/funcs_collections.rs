@@ -150,3 +150,36 @@ fn contains_is_exact_membership() {
     assert_eq!(ok("contains", vec![f(1.0), ints(&[1])]), b(false));
     fails("contains", vec![i(1), s("1")]);
 }
+
+#[test]
+fn map_size_and_is_empty() {
+    // suite t_map_size / t_is_empty
+    assert_eq!(ok("map_size", vec![json("{}")]), i(0));
+    assert_eq!(ok("map_size", vec![json(r#"{"a": "b"}"#)]), i(1));
+    assert_eq!(ok("map_size", vec![list(vec![])]), i(0));
+    assert_eq!(ok("map_size", vec![s("{}")]), i(0));
+    assert_eq!(ok("map_size", vec![s(r#"{"a" : "b"}"#)]), i(1));
+    for empty in [list(vec![]), json("{}"), s("{}")] {
+        assert_eq!(ok("is_empty", vec![empty]), b(true));
+    }
+    for full in [ints(&[1]), json(r#"{"a": "b"}"#), s(r#"{"a" : "b"}"#)] {
+        assert_eq!(ok("is_empty", vec![full]), b(false));
+    }
+    fails("map_size", vec![i(1)]);
+    fails("is_empty", vec![s("not json")]);
+}
+
+#[test]
+fn map_keys_and_values_feed_join_to_string() {
+    // suite t_join_to_string: map_keys / map_values of a map or of JSON text
+    let m = json(r#"{"a": "a", "b": 1, "c": "c"}"#);
+    let j = s(r#"{"a":"a","b":1,"c":"c"}"#);
+    for v in [m, j] {
+        let keys = ok("map_keys", vec![v.clone()]);
+        assert_eq!(ok("join_to_string", vec![keys]), s("a, b, c"));
+        let values = ok("map_values", vec![v]);
+        assert_eq!(ok("join_to_string", vec![values]), s("a, 1, c"));
+    }
+    // suite t_map_to_entries
+    assert_eq!(ok("map_to_entries", vec![json("{}")]), list(vec![]));
+}

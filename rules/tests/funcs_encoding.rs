@@ -206,3 +206,32 @@ fn a_decompression_bomb_is_refused() {
     let bomb = ok("gzip", vec![zeros]);
     fails("gunzip", vec![bomb]);
 }
+
+#[test]
+fn hex_strings_with_prefixes() {
+    // suite t_hexstr2bin_with_prefix / t_hexstr2bin_with_invalid_prefix
+    assert_eq!(
+        ok("hexstr2bin", vec![s("0x6364f"), s("0x")]),
+        bin(&[6, 54, 79])
+    );
+    assert_eq!(ok("hexstr2bin", vec![s("0Xa"), s("0X")]), bin(&[10]));
+    assert_eq!(ok("hexstr2bin", vec![s("0bf"), s("0b")]), bin(&[15]));
+    assert_eq!(ok("hexstr2bin", vec![s("0X1121"), s("0X")]), bin(&[17, 33]));
+    for (hex, prefix) in [
+        ("0x6364f", "ab"),
+        ("0Xa", "ef"),
+        ("0bf", "你好👋"),
+        ("0B5", "🐸"),
+    ] {
+        fails("hexstr2bin", vec![s(hex), s(prefix)]);
+    }
+    // suite t_bin2hexstr_with_prefix, t_sqlserver_bin2hexstr
+    assert_eq!(ok("bin2hexstr", vec![bin(&[1, 2]), s("0x")]), s("0x0102"));
+    assert_eq!(ok("bin2hexstr", vec![bin(&[17, 33]), s("0B")]), s("0B1121"));
+    assert_eq!(ok("bin2hexstr", vec![bin(&[1, 2]), s("🧠")]), s("🧠0102"));
+    assert_eq!(ok("sqlserver_bin2hexstr", vec![bin(&[1, 2])]), s("0x0102"));
+    assert_eq!(
+        ok("sqlserver_bin2hexstr", vec![bin(&[17, 33])]),
+        s("0x1121")
+    );
+}

@@ -400,3 +400,83 @@ fn sprintf_s_takes_the_arguments_as_a_list() {
     );
     fails("sprintf_s", vec![s("~s"), s("a")]);
 }
+
+#[test]
+fn join_to_string_and_sql_values() {
+    // suite t_join_to_string
+    assert_eq!(
+        ok("join_to_string", vec![s(","), strs(&["a", "b", "c"])]),
+        s("a,b,c")
+    );
+    assert_eq!(
+        ok("join_to_string", vec![s(" "), strs(&["a", "b", "c"])]),
+        s("a b c")
+    );
+    assert_eq!(ok("join_to_string", vec![s(","), strs(&["a"])]), s("a"));
+    assert_eq!(ok("join_to_string", vec![s(","), strs(&[])]), s(""));
+    assert_eq!(
+        ok(
+            "join_to_string",
+            vec![
+                s(", "),
+                list(vec![i(1), s("c"), json(r#"{"a":1}"#), ints(&[1, 2, 3])])
+            ]
+        ),
+        s(r#"1, c, {"a":1}, [1,2,3]"#)
+    );
+    // suite t_join_to_sql_values_string
+    assert_eq!(
+        ok("join_to_sql_values_string", vec![strs(&["a", "b", "c"])]),
+        s("'a', 'b', 'c'")
+    );
+    assert_eq!(
+        ok(
+            "join_to_sql_values_string",
+            vec![list(vec![
+                i(1),
+                s("c"),
+                json(r#"{"a":1}"#),
+                ints(&[1, 2, 3])
+            ])]
+        ),
+        s(r#"1, 'c', '{"a":1}', '[1,2,3]'"#)
+    );
+    assert_eq!(
+        ok("join_to_sql_values_string", vec![strs(&["a"])]),
+        s("'a'")
+    );
+    assert_eq!(ok("join_to_sql_values_string", vec![strs(&[])]), s(""));
+    assert_eq!(
+        ok("join_to_sql_values_string", vec![strs(&["it's"])]),
+        s("'it\\'s'")
+    );
+    fails("join_to_sql_values_string", vec![s("a")]);
+}
+
+#[test]
+fn unescape_suite_cases() {
+    // suite t_unescape / t_unescape_hex
+    for (input, want) in [
+        ("\\n", "\n"),
+        ("\\b", "\u{8}"),
+        ("\\f", "\u{c}"),
+        ("\\v", "\u{b}"),
+        ("\\a", "\u{7}"),
+        ("\\\\", "\\"),
+        ("Hello,\\t World\\n!", "Hello,\t World\n!"),
+        ("\\x0A", "\n"),
+        ("hej\\x0Ahej", "hej\nhej"),
+        ("\\x41\\x42\\x43", "ABC"),
+        ("\\xFF", "\u{ff}"),
+        ("Hello, \\x57orld!", "Hello, World!"),
+        ("\\x0041", "A"),
+        ("\\x20AC", "€"),
+        ("\\x2764", "❤"),
+        ("Hello, \\x00004E16\\x0000754C", "Hello, 世界"),
+    ] {
+        assert_eq!(ok("unescape", vec![s(input)]), s(want), "{input}");
+    }
+    fails("unescape", vec![s("\\L")]);
+    fails("unescape", vec![s("\\xG1")]);
+    fails("unescape", vec![s("\\x11000000")]);
+}

@@ -182,6 +182,86 @@ fn date_to_unix_ts_reads_formatted_dates() {
         "date_to_unix_ts",
         vec![s("second"), s("%Y-%m-%d"), s("2022-13-01")],
     );
+    // suite t_parse_date_errors
+    let dt = |args: &[&str]| call("date_to_unix_ts", args.iter().map(|a| s(a)).collect());
+    assert!(dt(&["second", "%Y-%m-%d %H:%M:%S", "2022-059999-26 10:40:12"]).is_err());
+    assert!(dt(&["second", "%y-%m-%d %H:%M:%S", "2022-05-26 10:40:12"]).is_err());
+    assert!(dt(&["second", "%Y-%d %H:%M:%S", "2022-32 10:40:12"]).is_err());
+    assert!(dt(&["second", "%H:%M:%S", "10:40:12"]).is_err());
+    assert!(dt(&["second", "%Y-%m-%d %H:%M:%S", "2022-05-32 10:40:12"]).is_err());
+    assert!(dt(&["second", "%Y-%m-%d %H:%M:%S", "2023-02-29 10:40:12"]).is_err());
+    assert!(dt(&["second", "%Y-%m-%d %H:%M:%S", "2024-02-30 10:40:12"]).is_err());
+    for (format, input, want) in [
+        ("%Y-%m-%d %H:%M:%S", "2022-05-26 10:40:12", 1653561612),
+        ("%Y-%m-%d %H-%M-%S", "2022-05-26 10:40:12", 1653561612),
+        ("%Y-%m-%d %H:%M:%S", "2022-05-26 10-40-12", 1653561612),
+        ("%Y-%m-%d %H:%M:%S", "2024-02-29 14:31:40", 1709217100),
+        ("%Y-%m-%d %H:%M:%S", "2024-03-01 12:44:31", 1709297071),
+        ("%Y-%m-%d %H:%M:%S", "2100-03-01 12:44:31", 4107588271),
+        (
+            "%Y-%m-%d %H:%M:%S.%3N%:z",
+            "2024-02-23 15:00:00.123+08:00",
+            1708671600,
+        ),
+    ] {
+        assert_eq!(dt(&["second", format, input]).unwrap(), i(want), "{input}");
+    }
+    for (input, want) in [
+        ("2024-02-29 14:31:40", 1709188300),
+        ("2024-03-01 12:44:31", 1709268271),
+        ("2100-03-01 12:44:31", 4107559471),
+    ] {
+        assert_eq!(
+            dt(&["second", "+08:00", "%Y-%m-%d %H:%M:%S", input]).unwrap(),
+            i(want),
+            "{input}"
+        );
+    }
+    // suite t_date_to_unix_ts: units, and %3N / %6N
+    for (unit, format, input, want) in [
+        (
+            "second",
+            "%Y-%m-%d %H-%M-%S",
+            "2024-03-01 10:30:38",
+            1709260238,
+        ),
+        (
+            "second",
+            "%Y-%m-%d %H-%M-%S.%3N",
+            "2024-03-01 10:30:38.333",
+            1709260238,
+        ),
+        (
+            "millisecond",
+            "%Y-%m-%d %H-%M-%S.%3N",
+            "2024-03-01 10:30:38.333",
+            1709260238333,
+        ),
+        (
+            "microsecond",
+            "%Y-%m-%d %H-%M-%S.%3N",
+            "2024-03-01 10:30:38.333",
+            1709260238333000,
+        ),
+        (
+            "nanosecond",
+            "%Y-%m-%d %H-%M-%S.%3N",
+            "2024-03-01 10:30:38.333",
+            1709260238333000000,
+        ),
+        (
+            "microsecond",
+            "%Y-%m-%d %H-%M-%S.%6N",
+            "2024-03-01 10:30:38.333444",
+            1709260238333444,
+        ),
+    ] {
+        assert_eq!(
+            dt(&[unit, "+08:00", format, input]).unwrap(),
+            i(want),
+            "{unit} {input}"
+        );
+    }
     fails(
         "date_to_unix_ts",
         vec![s("second"), s("%Y-%m-%d"), s("2022-05")],
@@ -190,7 +270,59 @@ fn date_to_unix_ts_reads_formatted_dates() {
 }
 
 #[test]
+fn format_date_and_date_to_unix_ts_round_trip() {
+    // suite prop_format_date_fun
+    let now = int_of(ok("now_timestamp", vec![]));
+    let now_ms = int_of(ok("now_timestamp", vec![s("millisecond")]));
+    for (unit, offset, format, parse_offset, ts) in [
+        (
+            "second",
+            "+07:00",
+            "%m--%d--%Y---%H:%M:%S%z",
+            Some("+07:00"),
+            now,
+        ),
+        (
+            "millisecond",
+            "+04:00",
+            "--%m--%d--%Y---%H:%M:%S:%3N%z",
+            None,
+            now_ms,
+        ),
+        ("second", "+08:00", "%Y-%m-%d-%H:%M:%S%z", None, now),
+        // no offset in the format: date_to_unix_ts is told it
+        (
+            "second",
+            "+04:00",
+            "--%m--%d--%Y---%H:%M:%S",
+            Some("+04:00"),
+            now,
+        ),
+    ] {
+        let text = ok("format_date", vec![s(unit), s(offset), s(format), i(ts)]);
+        let mut args = vec![s(unit)];
+        args.extend(parse_offset.map(s));
+        args.extend([s(format), text.clone()]);
+        assert_eq!(ok("date_to_unix_ts", args), i(ts), "{format}: {text:?}");
+    }
+}
+
+#[test]
 fn timezone_offsets() {
+    // suite timezone_to_offset_seconds_helper
+    for (zone, seconds) in [
+        ("+02:00:00", 7200),
+        ("-02:00:00", -7200),
+        ("+00:01:42", 102),
+    ] {
+        assert_eq!(
+            ok("timezone_to_offset_seconds", vec![s(zone)]),
+            i(seconds),
+            "{zone}"
+        );
+    }
+    assert_eq!(ok("timezone_to_offset_seconds", vec![i(42)]), i(42));
+    assert_eq!(ok("timezone_to_second", vec![Value::Null]), i(0));
     // docs (time offset table): Beijing 28800, Zulu 0, Los Angeles -28800
     for (zone, seconds) in [
         ("+0800", 28800),

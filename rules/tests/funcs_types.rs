@@ -175,3 +175,54 @@ fn coalesce_picks_the_first_value() {
     // coalesce_ne also skips empty strings
     assert_eq!(ok("coalesce_ne", vec![s(""), Value::Null, s("x")]), s("x"));
 }
+
+#[test]
+fn str_utf16_le_encodes_text() {
+    // suite t_str_utf16_le
+    let utf16 = |t: &str| {
+        bin(&t
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<_>>())
+    };
+    assert_eq!(ok("str_utf16_le", vec![s("abc")]), utf16("abc"));
+    assert_eq!(ok("str_utf16_le", vec![s("abc 你好")]), utf16("abc 你好"));
+    assert_eq!(ok("str_utf16_le", vec![s("你好🐸")]), utf16("你好🐸"));
+    assert_eq!(
+        ok("str_utf16_le", vec![json(r#"{"a":1}"#)]),
+        utf16(r#"{"a":1}"#)
+    );
+    assert_eq!(ok("str_utf16_le", vec![i(1)]), utf16("1"));
+    assert_eq!(ok("str_utf16_le", vec![f(2.0)]), utf16("2.0"));
+    assert_eq!(ok("str_utf16_le", vec![b(true)]), utf16("true"));
+    // suite t_str: emoji and CJK stay as they are
+    assert_eq!(ok("str", vec![s("你好🐸")]), s("你好🐸"));
+}
+
+#[test]
+fn coalesce_suite_cases() {
+    // suite t_coalesce / t_coalesce_ne
+    assert_eq!(ok("coalesce", vec![list(vec![])]), Value::Null);
+    assert_eq!(
+        ok("coalesce", vec![list(vec![Value::Null; 3])]),
+        Value::Null
+    );
+    assert_eq!(
+        ok(
+            "coalesce",
+            vec![list(vec![Value::Null, i(42), Value::Null])]
+        ),
+        i(42)
+    );
+    assert_eq!(ok("coalesce", vec![s("hello"), s("world")]), s("hello"));
+    assert_eq!(ok("coalesce", vec![Value::Null, s("world")]), s("world"));
+    assert_eq!(
+        ok("coalesce_ne", vec![list(vec![s(""), Value::Null, s("")])]),
+        Value::Null
+    );
+    assert_eq!(
+        ok("coalesce_ne", vec![list(vec![s(""), i(42), Value::Null])]),
+        i(42)
+    );
+    assert_eq!(ok("coalesce_ne", vec![s(""), s("world")]), s("world"));
+}
