@@ -1,7 +1,9 @@
-//! UUIDs, `random()`, and the node's key-value store (`kv_store_put`,
-//! `kv_store_get`, `kv_store_del`: values rules share across messages).
+//! UUIDs, `random()`, `getenv(Name)` (the variable `EMQXVAR_<Name>` only,
+//! so a rule cannot read the rest of the broker's environment), and the
+//! node's key-value store (`kv_store_put`, `kv_store_get`, `kv_store_del`:
+//! values rules share across messages).
 
-use super::args::{arity, bad, string};
+use super::args::{arity, bad, string, text};
 use crate::sql::EvalError;
 use crate::value::Value;
 use parking_lot::Mutex;
@@ -9,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub(super) const NAMES: &[&str] = &[
+    "getenv",
     "kv_store_del",
     "kv_store_get",
     "kv_store_put",
@@ -59,9 +62,27 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
             kv_store().lock().remove(&key);
             Ok(Value::Bool(true))
         }
+        "getenv" => {
+            arity(name, &args, 1..=1)?;
+            let var = text(name, &args[0])?;
+            Ok(string(getenv(&var)))
+        }
         "random" => arity(name, &args, 0..=0).map(|()| Value::Float(rand::random::<f64>())),
         _ => Err(EvalError::UnknownFunction(name.to_string())),
     }
+}
+
+/// `EMQXVAR_<name>`, read once and kept (EMQX keeps it in a persistent
+/// term): empty when it is not set.
+fn getenv(name: &str) -> String {
+    static SEEN: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Mutex::default);
+    if let Some(v) = seen.lock().get(name) {
+        return v.clone();
+    }
+    let value = std::env::var(format!("EMQXVAR_{name}")).unwrap_or_default();
+    seen.lock().insert(name.to_string(), value.clone());
+    value
 }
 
 fn kv_key(name: &str, key: &Value) -> Result<String, EvalError> {

@@ -17,6 +17,7 @@ pub(super) const NAMES: &[&str] = &[
     "pad",
     "replace",
     "reverse",
+    "rm_prefix",
     "rtrim",
     "split",
     "strlen",
@@ -44,6 +45,13 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                     None => return Err(bad(name, "the string is empty")),
                 },
             })
+        }
+        // rm_prefix(S, Prefix): S without Prefix, if it starts with it.
+        "rm_prefix" => {
+            arity(name, &args, 2..=2)?;
+            let s = text(name, &args[0])?;
+            let prefix = text(name, &args[1])?;
+            Ok(string(s.strip_prefix(prefix.as_ref()).unwrap_or(&s)))
         }
         "substr" => substr(&args),
         "split" => split(&args),

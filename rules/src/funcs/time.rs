@@ -197,10 +197,14 @@ fn offset_seconds(name: &str, v: &Value) -> Result<i64, EvalError> {
         _ => return Err(bad_offset()),
     };
     let rest = &s[1..];
+    // ±hh[:mm[:ss]] or ±hh[mm[ss]]
     let parts: Vec<&str> = if rest.contains(':') {
         rest.split(':').collect()
-    } else if rest.len() == 4 && rest.is_ascii() {
-        vec![&rest[..2], &rest[2..]]
+    } else if matches!(rest.len(), 2 | 4 | 6) && rest.is_ascii() {
+        (0..rest.len())
+            .step_by(2)
+            .map(|i| &rest[i..i + 2])
+            .collect()
     } else {
         return Err(bad_offset());
     };
@@ -211,6 +215,7 @@ fn offset_seconds(name: &str, v: &Value) -> Result<i64, EvalError> {
         p.parse().map_err(|_| bad_offset())
     };
     let (h, m, sec) = match parts.as_slice() {
+        [h] if h.len() == 2 => (number(h)?, 0, 0),
         [h, m] => (number(h)?, number(m)?, 0),
         [h, m, sec] => (number(h)?, number(m)?, number(sec)?),
         _ => return Err(bad_offset()),
@@ -359,6 +364,8 @@ fn parse_date(format: &str, input: &str, default_offset: i64) -> Result<i128, Ev
             Part::Nanos => nanos = i128::from(digits(&mut rest, 9)?),
             Part::Millis => nanos = i128::from(digits(&mut rest, 3)?) * 1_000_000,
             Part::Micros => nanos = i128::from(digits(&mut rest, 6)?) * 1_000,
+            // A date that ends before its zone is in the default offset.
+            Part::Zone | Part::ZoneColon | Part::ZoneSeconds if rest.is_empty() => {}
             Part::Zone | Part::ZoneColon | Part::ZoneSeconds => {
                 let len = match part {
                     Part::Zone => 5,
