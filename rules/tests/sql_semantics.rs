@@ -315,3 +315,38 @@ fn parse_once_run_many() {
         .unwrap();
     assert!(matches!(out[0]["payload"], Value::Bin(_)));
 }
+
+/// Deep nesting is refused with a parse error, never a stack overflow; what
+/// parses runs (tests run on 2 MB thread stacks).
+#[test]
+fn deep_nesting() {
+    let cols = columns(json!({"a": [1]}));
+    for (open, close) in [
+        ("(", ")"),
+        ("[", "]"),
+        ("abs(", ")"),
+        ("- ", ""),
+        ("NOT ", ""),
+        ("a[", "]"),
+    ] {
+        let deep = format!(
+            "SELECT {}1{} as x FROM t",
+            open.repeat(1000),
+            close.repeat(1000)
+        );
+        let e = parse_error(&deep);
+        assert!(e.message.contains("nested too deeply"), "{open}: {e}");
+        let fine = format!(
+            "SELECT {}1{} as x FROM t",
+            open.repeat(40),
+            close.repeat(40)
+        );
+        let _ = Sql::parse(&fine).map(|s| s.run(&cols));
+    }
+    let case = format!(
+        "SELECT {} 1 {} as x FROM t",
+        "case when true then ".repeat(30),
+        " end".repeat(30)
+    );
+    one(&case, &cols, json!({"x": 1}));
+}
