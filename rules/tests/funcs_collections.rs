@@ -183,3 +183,27 @@ fn map_keys_and_values_feed_join_to_string() {
     // suite t_map_to_entries
     assert_eq!(ok("map_to_entries", vec![json("{}")]), list(vec![]));
 }
+
+#[test]
+fn map_to_redis_hset_args_gives_fields_and_values() {
+    // suite t_map_to_redis_hset_args (without EMQX's leading marker element)
+    let hset = |m: Value| ok("map_to_redis_hset_args", vec![m]);
+    assert_eq!(hset(json("{}")), list(vec![]));
+    assert_eq!(hset(json(r#"{"a": 1}"#)), strs(&["a", "1"]));
+    assert_eq!(hset(json(r#"{"a": 1.1}"#)), strs(&["a", "1.1"]));
+    assert_eq!(hset(json(r#"{"a": true}"#)), strs(&["a", "true"]));
+    assert_eq!(hset(json(r#"{"a": false}"#)), strs(&["a", "false"]));
+    assert_eq!(hset(json(r#"{"a": ""}"#)), strs(&["a", ""]));
+    assert_eq!(hset(json(r#"{"a": "i j"}"#)), strs(&["a", "i j"]));
+    assert_eq!(
+        hset(json(r#"{"a": 1, "b": 2}"#)),
+        strs(&["a", "1", "b", "2"])
+    );
+    assert_eq!(
+        hset(json(r#"{"a": [1], "b": {"c": 1}, "d": 3}"#)),
+        strs(&["d", "3"])
+    );
+    assert_eq!(hset(s(r#"{"a": 1}"#)), strs(&["a", "1"]));
+    assert_eq!(hset(s("not json")), list(vec![]));
+    assert_eq!(hset(strs(&["not map", "not json either"])), list(vec![]));
+}

@@ -18,6 +18,7 @@ pub(super) const NAMES: &[&str] = &[
     "map_put",
     "map_size",
     "map_to_entries",
+    "map_to_redis_hset_args",
     "map_values",
     "mget",
     "mput",
@@ -50,6 +51,10 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
             let mut args = args;
             put_path(&mut map, &path, std::mem::take(&mut args[1]));
             Ok(map)
+        }
+        "map_to_redis_hset_args" => {
+            arity(name, &args, 1..=1)?;
+            Ok(Value::Array(redis_hset_args(&args[0])))
         }
         "map_size" => {
             arity(name, &args, 1..=1)?;
@@ -138,6 +143,30 @@ fn sublist(args: &[Value]) -> Result<Value, EvalError> {
     let from = (start - 1) as usize;
     let to = from.saturating_add(len as usize).min(l.len());
     Ok(Value::Array(l[from..to].to_vec()))
+}
+
+/// `map_to_redis_hset_args(Map)`: the fields and values of a map for a
+/// Redis `HSET`: `[k1, v1, k2, v2, ...]`, values as text (floats with six
+/// decimals at most, as `float2str(V, 6)`), fields whose value is not a
+/// string, number or boolean left out, and nothing for what is not a map
+/// (or JSON text of one). EMQX marks the list for its Redis action with a
+/// first element of its own; the fields are the same.
+fn redis_hset_args(v: &Value) -> Vec<Value> {
+    let Value::Map(map) = as_map_or_json(v) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(map.len() * 2);
+    for (k, v) in map {
+        let value = match v {
+            Value::Str(s) => s,
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => crate::value::float_to_text(f, 6),
+            Value::Bool(b) => b.to_string(),
+            _ => continue,
+        };
+        out.extend([Value::Str(k), Value::Str(value)]);
+    }
+    out
 }
 
 /// A map, or JSON text holding one (EMQX's `nested_get` decodes it), else
