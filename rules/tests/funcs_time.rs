@@ -354,3 +354,63 @@ fn timezone_offsets() {
         fails("timezone_to_offset_seconds", vec![s(bad)]);
     }
 }
+
+/// EMQX prints RFC 3339 times in the node's zone: run this file's
+/// `zone_child` test again in a process whose zone is UTC+8 (a POSIX `TZ`,
+/// no zone database needed), where the docs' examples hold as printed.
+#[test]
+fn rfc3339_uses_the_node_zone() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "zone_child", "--include-ignored"])
+        .env("TZ", "CST-8")
+        .env("FUNCS_TIME_ZONE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run by rfc3339_uses_the_node_zone in a UTC+8 process"]
+fn zone_child() {
+    assert_eq!(std::env::var("FUNCS_TIME_ZONE_CHILD").as_deref(), Ok("1"));
+    // docs: unix_ts_to_rfc3339(1650874276) = '2022-04-25T16:11:16+08:00',
+    // unix_ts_to_rfc3339(1650874318331, 'millisecond') = '2022-04-25T16:11:58.331+08:00'
+    assert_eq!(
+        ok("unix_ts_to_rfc3339", vec![i(1650874276)]),
+        s("2022-04-25T16:11:16+08:00")
+    );
+    assert_eq!(
+        ok(
+            "unix_ts_to_rfc3339",
+            vec![i(1650874318331), s("millisecond")]
+        ),
+        s("2022-04-25T16:11:58.331+08:00")
+    );
+    assert_eq!(
+        ok("unix_ts_to_rfc3339", vec![i(1708671600)]),
+        s("2024-02-23T15:00:00+08:00")
+    );
+    assert_eq!(ok("timezone_to_offset_seconds", vec![s("local")]), i(28800));
+    // docs: date_to_unix_ts('second', 'local', '%Y-%m-%d %H-%M-%S', '2022-05-26 18:40:12') = 1653561612
+    assert_eq!(
+        ok(
+            "date_to_unix_ts",
+            vec![
+                s("second"),
+                s("local"),
+                s("%Y-%m-%d %H-%M-%S"),
+                s("2022-05-26 18:40:12")
+            ]
+        ),
+        i(1653561612)
+    );
+    let now = str_of(ok("now_rfc3339", vec![]));
+    assert!(now.ends_with("+08:00"), "{now}");
+}

@@ -134,10 +134,21 @@ fn now(unit: Unit) -> Result<i64, EvalError> {
         .map_err(|_| bad("now_timestamp", "the clock is out of range"))
 }
 
-/// The local offset, as EMQX prints RFC 3339 times in the node's zone; UTC
-/// when the system cannot tell.
+/// The node's zone's offset (from `TZ` or `/etc/localtime`) at the instant
+/// `unix_seconds`, as EMQX prints RFC 3339 times in the node's zone (with
+/// summer time where the zone has it); UTC when the instant is out of range.
+fn local_offset_at(unix_seconds: i64) -> UtcOffset {
+    use chrono::{Offset as _, TimeZone as _};
+    let seconds = chrono::Local
+        .timestamp_opt(unix_seconds, 0)
+        .earliest()
+        .map_or(0, |t| t.offset().fix().local_minus_utc());
+    UtcOffset::from_whole_seconds(seconds).unwrap_or(UtcOffset::UTC)
+}
+
+/// The node's zone's offset now (EMQX's `local` offset).
 fn local_offset() -> UtcOffset {
-    UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
+    local_offset_at(OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// `ts` (in `unit`) as RFC 3339 in the local zone, with the unit's decimals
@@ -145,8 +156,8 @@ fn local_offset() -> UtcOffset {
 fn rfc3339(name: &str, ts: i64, unit: Unit) -> Result<String, EvalError> {
     let nanos = i128::from(ts) * i128::from(unit.per_second_div());
     let t = OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map_err(|_| bad(name, format!("{ts} is out of range")))?
-        .to_offset(local_offset());
+        .map_err(|_| bad(name, format!("{ts} is out of range")))?;
+    let t = t.to_offset(local_offset_at(t.unix_timestamp()));
     let offset = t.offset().whole_seconds();
     let mut out = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
