@@ -480,3 +480,20 @@ fn unescape_suite_cases() {
     fails("unescape", vec![s("\\xG1")]);
     fails("unescape", vec![s("\\x11000000")]);
 }
+
+#[test]
+fn lengths_count_grapheme_clusters() {
+    // Erlang's string:length/slice/reverse/pad work on grapheme clusters
+    assert_eq!(ok("strlen", vec![s("hello\r\n")]), i(6));
+    assert_eq!(ok("strlen", vec![s("e\u{301}")]), i(1));
+    assert_eq!(ok("reverse", vec![s("ae\u{301}\r\n")]), s("\r\ne\u{301}a"));
+    assert_eq!(ok("substr", vec![s("e\u{301}x"), i(1)]), s("x"));
+    assert_eq!(ok("pad", vec![s("e\u{301}"), i(2)]), s("e\u{301} "));
+    // tokens: "\r\n" is one cluster, cut by nocrlf, not by "\n" alone
+    assert_eq!(ok("tokens", vec![s("a\r\nb"), s("\n")]), strs(&["a\r\nb"]));
+    assert_eq!(ok("tokens", vec![s("a\nb"), s("\n")]), strs(&["a", "b"]));
+    assert_eq!(
+        ok("tokens", vec![s("a\r\nb"), s(","), s("nocrlf")]),
+        strs(&["a", "b"])
+    );
+}

@@ -1,10 +1,12 @@
-//! String functions, as EMQX's (`emqx_variform_bif`): positions in
-//! characters, `substr` 0-based as Erlang's `string:slice`, `split` dropping
-//! empty parts unless told `notrim`.
+//! String functions, as EMQX's (`emqx_variform_bif`): lengths and positions
+//! in grapheme clusters as Erlang's `string` module counts them (`"\r\n"`
+//! and `"e\u{301}"` are one), `substr` 0-based as `string:slice`, `split`
+//! dropping empty parts unless told `notrim`.
 
 use super::args::{arity, bad, int, list, string, text, MAX_OUTPUT};
 use crate::sql::EvalError;
 use crate::value::Value;
+use unicode_segmentation::UnicodeSegmentation as _;
 
 pub(super) const NAMES: &[&str] = &[
     "ascii",
@@ -38,8 +40,8 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 "trim" => string(s.trim()),
                 "ltrim" => string(s.trim_start()),
                 "rtrim" => string(s.trim_end()),
-                "reverse" => string(s.chars().rev().collect::<String>()),
-                "strlen" => Value::Int(s.chars().count() as i64),
+                "reverse" => string(s.graphemes(true).rev().collect::<String>()),
+                "strlen" => Value::Int(s.graphemes(true).count() as i64),
                 _ => match s.as_bytes().first() {
                     Some(b) => Value::Int(i64::from(*b)),
                     None => return Err(bad(name, "the string is empty")),
@@ -141,7 +143,7 @@ fn substr(args: &[Value]) -> Result<Value, EvalError> {
     if start < 0 || len.is_some_and(|l| l < 0) {
         return Err(bad(NAME, "start and length must not be negative"));
     }
-    let chars = s.chars().skip(start as usize);
+    let chars = s.graphemes(true).skip(start as usize);
     Ok(string(match len {
         Some(len) => chars.take(len as usize).collect::<String>(),
         None => chars.collect(),
@@ -199,17 +201,28 @@ fn tokens(args: &[Value]) -> Result<Value, EvalError> {
     const NAME: &str = "tokens";
     arity(NAME, args, 2..=3)?;
     let s = text(NAME, &args[0])?;
-    let mut seps: Vec<char> = text(NAME, &args[1])?.chars().collect();
+    let sep_text = text(NAME, &args[1])?;
+    // Erlang's string:lexemes compares grapheme clusters: "\r\n" is one,
+    // so a separator "\n" does not cut it (nocrlf adds all three).
+    let mut seps: Vec<&str> = sep_text.graphemes(true).collect();
     if args.len() == 3 {
         direction(NAME, args.get(2), &["nocrlf"])?;
-        seps.extend(['\r', '\n']);
+        seps.extend(["\r", "\n", "\r\n"]);
     }
-    Ok(Value::Array(
-        s.split(|c| seps.contains(&c))
-            .filter(|p| !p.is_empty())
-            .map(string)
-            .collect(),
-    ))
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (at, g) in s.grapheme_indices(true) {
+        if seps.contains(&g) {
+            if at > start {
+                parts.push(string(&s[start..at]));
+            }
+            start = at + g.len();
+        }
+    }
+    if start < s.len() {
+        parts.push(string(&s[start..]));
+    }
+    Ok(Value::Array(parts))
 }
 
 /// `concat(A, B)` and `concat([A, B, ...])`: the values as text, joined.
@@ -239,7 +252,7 @@ fn pad(args: &[Value]) -> Result<Value, EvalError> {
         Some(c) => text(NAME, c)?.into_owned(),
         None => " ".to_string(),
     };
-    let have = s.chars().count() as i64;
+    let have = s.graphemes(true).count() as i64;
     if len <= have {
         return Ok(string(s));
     }
