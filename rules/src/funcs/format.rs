@@ -103,12 +103,12 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, EvalError> {
                     .ok_or_else(|| bad(NAME, format!("{code} is not a character")))?;
                 c.to_string()
             }
-            Some(base @ ('b' | 'B' | 'x' | 'X' | '#' | '+')) => {
+            Some(base @ ('b' | 'B')) => {
                 let i = int(NAME, next()?)?;
                 let radix = control.precision.unwrap_or(10);
                 control.precision = None;
                 let digits = radix_digits(i, radix).ok_or_else(|| bad(NAME, "bad base"))?;
-                if base == 'b' || base == 'x' {
+                if base == 'b' {
                     digits.to_lowercase()
                 } else {
                     digits
