@@ -497,3 +497,33 @@ fn lengths_count_grapheme_clusters() {
         strs(&["a", "b"])
     );
 }
+
+#[test]
+fn regular_expressions_work_on_bytes_as_erlang_re() {
+    // EMQX's re:run has no unicode option: \d and \w are ASCII, . is a byte
+    assert_eq!(ok("regex_match", vec![s("١٢٣"), s("^\\d+$")]), b(false));
+    assert_eq!(ok("regex_match", vec![s("é"), s("^.$")]), b(false));
+    assert_eq!(ok("regex_match", vec![s("é"), s("^..$")]), b(true));
+    assert_eq!(ok("regex_match", vec![s("你好"), s("你")]), b(true));
+    assert_eq!(ok("regex_match", vec![s("ABC"), s("(?i)abc")]), b(true));
+    assert_eq!(
+        ok("regex_replace", vec![s("a你b"), s("你"), s("-")]),
+        s("a-b")
+    );
+    assert_eq!(
+        ok("regex_extract", vec![s("t=你好;"), s("t=(.*);")]),
+        strs(&["你好"])
+    );
+    assert_eq!(
+        ok("regex_match", vec![bin(&[0xff, b'a']), s("a$")]),
+        b(true)
+    );
+    assert_eq!(
+        ok("regex_replace", vec![s("abc"), s("b"), s("\\g{0}\\g{0}")]),
+        s("abbc")
+    );
+    // Erlang's trim takes pattern white space, not the no-break space
+    assert_eq!(ok("trim", vec![s("\u{a0}x\u{2028} ")]), s("\u{a0}x"));
+    fails("regex_match", vec![s("a"), s("(?=a)")]);
+    fails("regex_match", vec![s("aa"), s("(a)\\1")]);
+}

@@ -1,12 +1,14 @@
 //! Regular expressions: `regex_match`, `regex_replace`, `regex_extract`.
-//! EMQX uses PCRE (Erlang's `re`); the `regex` crate has the same syntax
-//! for what rules use (classes, groups, repetition, anchors) but no
+//! EMQX runs Erlang's `re` (PCRE) without its `unicode` option, so patterns
+//! work on bytes: `.` is one byte, `\d` and `\w` are ASCII. The `regex`
+//! crate's byte mode with Unicode off does the same; it has PCRE's syntax for
+//! what rules use (classes, groups, repetition, anchors, `(?i)`) but no
 //! look-around or back-references, which are refused as invalid patterns.
 
-use super::args::{arity, bad, string, text};
+use super::args::{arity, bad, bytes, text};
 use crate::sql::EvalError;
 use crate::value::Value;
-use regex::Regex;
+use regex::bytes::{Captures, Regex, RegexBuilder};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -15,6 +17,9 @@ pub(super) const NAMES: &[&str] = &["regex_extract", "regex_match", "regex_repla
 /// Compiled patterns, per thread: a rule runs its patterns on every message.
 /// Cleared when it grows past this many (patterns built from message data).
 const CACHE_SIZE: usize = 256;
+
+/// The most memory one compiled pattern may take.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 thread_local! {
     static CACHE: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
@@ -25,7 +30,10 @@ fn compiled(name: &str, pattern: &str) -> Result<Regex, EvalError> {
         if let Some(re) = cache.borrow().get(pattern) {
             return Ok(re.clone());
         }
-        let re = Regex::new(pattern)
+        let re = RegexBuilder::new(pattern)
+            .unicode(false)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
             .map_err(|e| bad(name, format!("invalid regular expression: {e}")))?;
         let mut cache = cache.borrow_mut();
         if cache.len() >= CACHE_SIZE {
@@ -40,29 +48,28 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
     match name {
         "regex_match" => {
             arity(name, &args, 2..=2)?;
-            let s = text(name, &args[0])?;
+            let s = subject(name, &args[0])?;
             Ok(Value::Bool(
                 compiled(name, &text(name, &args[1])?)?.is_match(&s),
             ))
         }
         "regex_replace" => {
             arity(name, &args, 3..=3)?;
-            let s = text(name, &args[0])?;
+            let s = subject(name, &args[0])?;
             let re = compiled(name, &text(name, &args[1])?)?;
-            let with = text(name, &args[2])?;
-            Ok(string(re.replace_all(&s, |caps: &regex::Captures<'_>| {
-                expand(caps, &with)
-            })))
+            let with = bytes(name, &args[2])?;
+            let out = re.replace_all(&s, |caps: &Captures<'_>| expand(caps, with));
+            Ok(Value::from_bytes(out.into_owned().into()))
         }
         "regex_extract" => {
             arity(name, &args, 2..=2)?;
-            let s = text(name, &args[0])?;
+            let s = subject(name, &args[0])?;
             let re = compiled(name, &text(name, &args[1])?)?;
             Ok(Value::Array(match re.captures(&s) {
                 Some(caps) => caps
                     .iter()
                     .skip(1)
-                    .map(|g| string(g.map_or("", |m| m.as_str())))
+                    .map(|g| Value::from_bytes(g.map_or(&[][..], |m| m.as_bytes()).to_vec().into()))
                     .collect(),
                 None => Vec::new(),
             }))
@@ -71,40 +78,51 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
     }
 }
 
+/// The string a pattern runs on: text or bytes (`true`/`false` as their
+/// names, as EMQX's atoms); undefined and other types are refused.
+fn subject(name: &str, v: &Value) -> Result<Vec<u8>, EvalError> {
+    match v {
+        Value::Bin(b) => Ok(b.to_vec()),
+        other => Ok(text(name, other)?.as_bytes().to_vec()),
+    }
+}
+
 /// A replacement as Erlang's `re:replace` reads it: `&` is the whole match,
 /// `\N` and `\g{N}` group N, `\&` and `\\` the characters themselves.
-fn expand(caps: &regex::Captures<'_>, with: &str) -> String {
-    let group = |n: usize| caps.get(n).map_or("", |m| m.as_str());
-    let mut out = String::new();
-    let mut chars = with.chars().peekable();
-    while let Some(c) = chars.next() {
+fn expand(caps: &Captures<'_>, with: &[u8]) -> Vec<u8> {
+    let group = |n: usize| caps.get(n).map_or(&[][..], |m| m.as_bytes());
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < with.len() {
+        let c = with[i];
+        i += 1;
         match c {
-            '&' => out.push_str(group(0)),
-            '\\' => match chars.peek() {
-                Some(d) if d.is_ascii_digit() => {
+            b'&' => out.extend_from_slice(group(0)),
+            b'\\' if i < with.len() => match with[i] {
+                d if d.is_ascii_digit() => {
                     let mut n = 0usize;
-                    while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                        n = n.saturating_mul(10).saturating_add(d as usize);
-                        chars.next();
+                    while i < with.len() && with[i].is_ascii_digit() {
+                        n = n
+                            .saturating_mul(10)
+                            .saturating_add((with[i] - b'0') as usize);
+                        i += 1;
                     }
-                    out.push_str(group(n));
+                    out.extend_from_slice(group(n));
                 }
-                Some('g') => {
-                    chars.next();
-                    let mut digits = String::new();
-                    if chars.peek() == Some(&'{') {
-                        chars.next();
-                        for d in chars.by_ref() {
-                            if d == '}' {
-                                break;
-                            }
-                            digits.push(d);
-                        }
-                    }
-                    out.push_str(group(digits.parse().unwrap_or(usize::MAX)));
+                b'g' if with.get(i + 1) == Some(&b'{') => {
+                    let close = with[i + 2..].iter().position(|b| *b == b'}');
+                    let end = close.map_or(with.len(), |p| i + 2 + p);
+                    let n = std::str::from_utf8(&with[i + 2..end])
+                        .ok()
+                        .and_then(|d| d.parse().ok())
+                        .unwrap_or(usize::MAX);
+                    out.extend_from_slice(group(n));
+                    i = (end + 1).min(with.len());
                 }
-                Some(_) => out.extend(chars.next()),
-                None => out.push('\\'),
+                other => {
+                    out.push(other);
+                    i += 1;
+                }
             },
             c => out.push(c),
         }

@@ -37,9 +37,9 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
             Ok(match name {
                 "lower" => string(s.to_lowercase()),
                 "upper" => string(s.to_uppercase()),
-                "trim" => string(s.trim()),
-                "ltrim" => string(s.trim_start()),
-                "rtrim" => string(s.trim_end()),
+                "trim" => string(s.trim_matches(erlang_whitespace)),
+                "ltrim" => string(s.trim_start_matches(erlang_whitespace)),
+                "rtrim" => string(s.trim_end_matches(erlang_whitespace)),
                 "reverse" => string(s.graphemes(true).rev().collect::<String>()),
                 "strlen" => Value::Int(s.graphemes(true).count() as i64),
                 _ => match s.as_bytes().first() {
@@ -95,6 +95,24 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
         }
         _ => Err(EvalError::UnknownFunction(name.to_string())),
     }
+}
+
+/// What Erlang's `string:trim/1` trims: Unicode's pattern white space
+/// (not the no-break space, which Rust's `trim` would take too).
+fn erlang_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{b}'
+            | '\u{c}'
+            | '\r'
+            | ' '
+            | '\u{85}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
 }
 
 /// A value as text for `concat` and `join_to_string` (EMQX's `any_to_str`):
