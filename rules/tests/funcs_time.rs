@@ -79,7 +79,19 @@ fn rfc3339_both_ways() {
     assert!((back - now).abs() <= 2, "{text}");
     let text = str_of(ok("now_rfc3339", vec![s("millisecond")]));
     assert_eq!(text.len(), "2022-04-25T16:10:10.652+08:00".len(), "{text}");
+    // any separator between date and time, as Erlang's calendar reads it
+    assert_eq!(
+        ok("rfc3339_to_unix_ts", vec![s("2022-04-25 16:11:16+08:00")]),
+        i(1650874276)
+    );
+    assert_eq!(
+        ok("rfc3339_to_unix_ts", vec![s("2022-04-25t08:11:16z")]),
+        i(1650874276)
+    );
     fails("rfc3339_to_unix_ts", vec![s("2022-04-25 16:11:16")]);
+    fails("rfc3339_to_unix_ts", vec![s("2022-04-25")]);
+    fails("rfc3339_to_unix_ts", vec![s("")]);
+    fails("rfc3339_to_unix_ts", vec![s("2022-04-25é16:11:16Z")]);
     fails(
         "rfc3339_to_unix_ts",
         vec![s("2022-04-25T16:11:16+08:00"), s("day")],

@@ -41,6 +41,14 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
             arity(name, &args, 1..=2)?;
             let unit = unit(name, args.get(1))?;
             let s = text(name, &args[0])?;
+            // Erlang's parser takes any separator between the date and the
+            // time ('2022-04-25 16:11:16Z' too).
+            let s = match s.as_bytes().get(10) {
+                Some(b) if *b != b'T' && s.is_char_boundary(10) && s.is_char_boundary(11) => {
+                    format!("{}T{}", &s[..10], &s[11..])
+                }
+                _ => s.into_owned(),
+            };
             let t = OffsetDateTime::parse(&s, &Rfc3339)
                 .map_err(|e| bad(name, format!("{s:?} is not an RFC 3339 time: {e}")))?;
             let nanos = t.unix_timestamp_nanos();
