@@ -198,3 +198,31 @@ fn the_table_has_emqx_function_names() {
         assert!(funcs::is_known(name), "{name}");
     }
 }
+
+/// Through the SQL evaluator, as the engine runs a rule: a function that
+/// refuses its argument makes the run an error (the engine's
+/// `failed.exception`), a good one gives its value.
+#[test]
+fn a_failing_function_fails_the_rule_run() {
+    use roost_rules::Sql;
+    let sql = Sql::parse(
+        "SELECT int(payload.n) as n, upper(clientid) as c, jq('.a', payload) as a FROM \"t/#\"",
+    )
+    .unwrap();
+    let Value::Map(mut columns) = json(r#"{"topic": "t/1", "clientid": "dev1"}"#) else {
+        unreachable!()
+    };
+    columns.insert("payload".into(), s(r#"{"n": "12", "a": 3}"#));
+    let out = sql.run(&columns).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].get("n"), Some(&i(12)));
+    assert_eq!(out[0].get("c"), Some(&s("DEV1")));
+    assert_eq!(out[0].get("a"), Some(&ints(&[3])));
+    columns.insert("payload".into(), s(r#"{"n": "twelve", "a": 3}"#));
+    match sql.run(&columns) {
+        Err(EvalError::BadArgument { function, .. }) => assert_eq!(function, "int"),
+        other => panic!("{other:?}"),
+    }
+    // unknown functions are refused when the rule is loaded
+    assert!(Sql::parse("SELECT no_such_fn(1) FROM \"t/#\"").is_err());
+}
