@@ -207,3 +207,14 @@ fn map_to_redis_hset_args_gives_fields_and_values() {
     assert_eq!(hset(s("not json")), list(vec![]));
     assert_eq!(hset(strs(&["not map", "not json either"])), list(vec![]));
 }
+
+#[test]
+fn paths_are_bounded() {
+    // a path from message data cannot build a map too deep to walk
+    let deep = vec!["k"; 129].join(".");
+    fails("map_put", vec![s(&deep), i(1), json("{}")]);
+    fails("mput", vec![strs(&vec!["k"; 129]), i(1), json("{}")]);
+    let ok_path = vec!["k"; 128].join(".");
+    let m = ok("map_put", vec![s(&ok_path), i(1), json("{}")]);
+    assert_eq!(ok("map_get", vec![s(&ok_path), m]), i(1));
+}

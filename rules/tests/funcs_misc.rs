@@ -113,3 +113,10 @@ fn kv_store_is_shared_across_calls() {
     fails("kv_store_put", vec![s("k")]);
     fails("kv_store_get", vec![bin(&[0xff])]);
 }
+
+#[test]
+fn jq_results_nested_too_deep_fail() {
+    fails("jq", vec![s("reduce range(200) as $i (null; [.])"), i(0)]);
+    let nested = ok("jq", vec![s("reduce range(100) as $i (null; [.])"), i(0)]);
+    assert!(matches!(nested, Value::Array(ref a) if a.len() == 1));
+}

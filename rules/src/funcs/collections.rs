@@ -181,10 +181,22 @@ fn as_map_or_json(v: &Value) -> Value {
     }
 }
 
+/// The longest path `map_get`/`map_put`/`mget`/`mput` take: as deep as JSON
+/// the broker parses, so no map they build is too deep to walk.
+const MAX_PATH: usize = 128;
+
 /// The keys a function's key argument names: `map_get`/`map_put` read a
 /// dotted path (`'a.b.c'`); `mget`/`mput` take one key as it is, or a list
 /// of keys (`['a', 'b']`) for a path.
 fn key_path(name: &str, key: &Value) -> Result<Vec<String>, EvalError> {
+    let path = key_path_unchecked(name, key)?;
+    if path.len() > MAX_PATH {
+        return Err(bad(name, format!("a path of more than {MAX_PATH} keys")));
+    }
+    Ok(path)
+}
+
+fn key_path_unchecked(name: &str, key: &Value) -> Result<Vec<String>, EvalError> {
     match key {
         Value::Array(keys) if matches!(name, "mget" | "mput") => keys
             .iter()

@@ -7,6 +7,14 @@
 //! rule worker: the caller waits at most the timeout, fails the rule, and a
 //! new jq thread replaces the stuck one, which exits if its program ever
 //! ends. Each jq thread keeps its compiled programs.
+//!
+//! Known limit: jaq recurses on the thread's stack and cannot be bounded
+//! from outside, so a program that recurses without end other than by a
+//! tail call (`def f: [f]; f`), or builds a value nested some hundred
+//! thousand levels deep (`reduce range(200000) as $i (null; [.])`), exhausts
+//! even a jq thread's large stack, which aborts the process. Rules are
+//! written by the broker's administrators; such a program is a bug of theirs
+//! that EMQX's jq would report as an error.
 
 use super::args::{arity, bad, int, text};
 use crate::sql::EvalError;
@@ -32,6 +40,16 @@ const MAX_RESULTS: usize = 100_000;
 
 /// Compiled programs each jq thread keeps, cleared past this many.
 const CACHE_SIZE: usize = 64;
+
+/// The stack of a jq thread: jaq recurses on nested values, and a program
+/// can build deep ones (`reduce range(100000) as $i (null; [.])`). Linux
+/// commits stack pages only as they are used.
+const STACK_SIZE: usize = 256 * 1024 * 1024;
+
+/// The deepest result a call may give back, as deep as JSON the broker
+/// parses: the rule worker that receives it walks values recursively on an
+/// ordinary stack.
+const MAX_DEPTH: usize = 128;
 
 type Filter = jaq_core::Filter<Native<Val>>;
 
@@ -68,6 +86,7 @@ fn spawn_worker(queue: &Arc<Mutex<Receiver<Job>>>) {
     let queue = queue.clone();
     let spawned = std::thread::Builder::new()
         .name("rules-jq".into())
+        .stack_size(STACK_SIZE)
         .spawn(move || worker(&queue));
     if let Err(e) = spawned {
         tracing::error!(error = %e, "rules_jq_thread_not_started");
@@ -174,9 +193,22 @@ fn run(
         if results.len() == MAX_RESULTS {
             return Err(bad("jq", format!("more than {MAX_RESULTS} results")));
         }
-        results.push(integral(Value::from_json(serde_json::Value::from(v))));
+        let json = serde_json::Value::from(v);
+        if depth(&json) > MAX_DEPTH {
+            return Err(bad("jq", format!("a result nests deeper than {MAX_DEPTH}")));
+        }
+        results.push(integral(Value::from_json(json)));
     }
     Ok(results)
+}
+
+/// How deeply `v` nests (a scalar is 0), counted on this thread's large stack.
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// jq prints a whole float as an integer (`10 * 1.8 + 32` is `50`), and
