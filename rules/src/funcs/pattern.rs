@@ -25,22 +25,25 @@ thread_local! {
     static CACHE: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
 }
 
-fn compiled(name: &str, pattern: &str) -> Result<Regex, EvalError> {
+/// Runs `f` with `pattern` compiled, from the cache when it is there. The
+/// regex is used in place: a clone would start with an empty search cache,
+/// which costs more than the search.
+fn with_regex<T>(name: &str, pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T, EvalError> {
     CACHE.with(|cache| {
-        if let Some(re) = cache.borrow().get(pattern) {
-            return Ok(re.clone());
-        }
-        let re = RegexBuilder::new(pattern)
-            .unicode(false)
-            .size_limit(PATTERN_SIZE_LIMIT)
-            .build()
-            .map_err(|e| bad(name, format!("invalid regular expression: {e}")))?;
         let mut cache = cache.borrow_mut();
-        if cache.len() >= CACHE_SIZE {
-            cache.clear();
+        if !cache.contains_key(pattern) {
+            let re = RegexBuilder::new(pattern)
+                .unicode(false)
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .build()
+                .map_err(|e| bad(name, format!("invalid regular expression: {e}")))?;
+            if cache.len() >= CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(pattern.to_string(), re);
         }
-        cache.insert(pattern.to_string(), re.clone());
-        Ok(re)
+        let re = cache.get(pattern).ok_or_else(|| bad(name, "regex cache"))?;
+        Ok(f(re))
     })
 }
 
@@ -49,30 +52,35 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
         "regex_match" => {
             arity(name, &args, 2..=2)?;
             let s = subject(name, &args[0])?;
-            Ok(Value::Bool(
-                compiled(name, &text(name, &args[1])?)?.is_match(&s),
-            ))
+            with_regex(name, &text(name, &args[1])?, |re| {
+                Value::Bool(re.is_match(&s))
+            })
         }
         "regex_replace" => {
             arity(name, &args, 3..=3)?;
             let s = subject(name, &args[0])?;
-            let re = compiled(name, &text(name, &args[1])?)?;
             let with = bytes(name, &args[2])?;
-            let out = re.replace_all(&s, |caps: &Captures<'_>| expand(caps, with));
-            Ok(Value::from_bytes(out.into_owned().into()))
+            with_regex(name, &text(name, &args[1])?, |re| {
+                let out = re.replace_all(&s, |caps: &Captures<'_>| expand(caps, with));
+                Value::from_bytes(out.into_owned().into())
+            })
         }
         "regex_extract" => {
             arity(name, &args, 2..=2)?;
             let s = subject(name, &args[0])?;
-            let re = compiled(name, &text(name, &args[1])?)?;
-            Ok(Value::Array(match re.captures(&s) {
-                Some(caps) => caps
-                    .iter()
-                    .skip(1)
-                    .map(|g| Value::from_bytes(g.map_or(&[][..], |m| m.as_bytes()).to_vec().into()))
-                    .collect(),
-                None => Vec::new(),
-            }))
+            with_regex(name, &text(name, &args[1])?, |re| {
+                Value::Array(match re.captures(&s) {
+                    Some(caps) => caps
+                        .iter()
+                        .skip(1)
+                        .map(|g| {
+                            let g = g.map_or(&[][..], |m| m.as_bytes());
+                            Value::from_bytes(g.to_vec().into())
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                })
+            })
         }
         _ => Err(EvalError::UnknownFunction(name.to_string())),
     }
