@@ -3,6 +3,9 @@
 //!
 //! Run (from rules/fuzz, with cargo-fuzz installed):
 //!   cargo +nightly fuzz run sql_parse -- -max_total_time=60
+//! or, starting from the seed rules and the SQL words (reaches far more of
+//! the parser and evaluator):
+//!   cargo +nightly fuzz run sql_parse corpus/sql_parse seeds -- -dict=sql.dict -max_total_time=120
 
 #![no_main]
 

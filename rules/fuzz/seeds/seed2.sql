@@ -1,0 +1,1 @@
+SELECT payload.a.b[1].c as x, clientid, 'k' as y.z[0] FROM "t/#", "$events/client_connected" WHERE x > 1 and (y != 'a' or not qos in (1, 2))

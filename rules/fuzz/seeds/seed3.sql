@@ -1,0 +1,1 @@
+FOREACH payload.a.b as s DO s.c as c, upper(clientid) INCASE is_not_null(s) FROM 't/#' WHERE topic =~ 't/+'

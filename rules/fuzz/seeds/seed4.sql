@@ -1,0 +1,1 @@
+SELECT case payload.n when 5 then 'five' else 'other' end as n, case when qos > 0 then list[2..-1] end FROM t

@@ -1,0 +1,1 @@
+SELECT [1..3] as r, [list[1], -payload.n / 2, 7 div 2, 7 mod 3, 'a' + 1] as l, payload.s.x, list[payload.n] FROM t -- c

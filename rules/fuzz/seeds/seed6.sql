@@ -1,0 +1,1 @@
+SELECT json_decode(payload) as p, p.a.b[-1].c as d, pub_props.'User-Property'.foo, "topic" FROM t WHERE d = 'd'

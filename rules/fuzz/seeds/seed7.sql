@@ -1,0 +1,1 @@
+FOREACH list as i, i as j DO j, * FROM t
