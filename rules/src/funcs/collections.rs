@@ -9,12 +9,14 @@ use crate::value::{Map, Value};
 pub(super) const NAMES: &[&str] = &[
     "contains",
     "first",
+    "is_empty",
     "last",
     "length",
     "map_get",
     "map_keys",
     "map_new",
     "map_put",
+    "map_size",
     "map_to_entries",
     "map_values",
     "mget",
@@ -28,29 +30,41 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
         "map_new" => arity(name, &args, 0..=0).map(|()| Value::Map(Map::new())),
         "map_get" | "mget" => {
             arity(name, &args, 2..=3)?;
-            let key = text(name, &args[0])?;
-            let found = if name == "map_get" {
-                nested_get(&as_map_or_json(&args[1]), &key)
+            let path = key_path(name, &args[0])?;
+            let map = if name == "map_get" {
+                as_map_or_json(&args[1])
             } else {
-                to_map(name, &args[1])?.get(key.as_ref()).cloned()
+                Value::Map(to_map(name, &args[1])?)
             };
+            let found = get_path(&map, &path);
             Ok(found.or_else(|| args.get(2).cloned()).unwrap_or_default())
         }
         "map_put" | "mput" => {
             arity(name, &args, 3..=3)?;
-            let mut args = args.into_iter();
-            let (key, value, map) = (args.next(), args.next(), args.next());
-            let (key, value, map) = (key.unwrap_or_default(), value.unwrap_or_default(), map);
-            let key = text(name, &key)?;
-            if name == "map_put" {
-                let mut map = map.map(|m| as_map_or_json(&m)).unwrap_or_default();
-                nested_put(&mut map, &key, value);
-                Ok(map)
+            let path = key_path(name, &args[0])?;
+            let mut map = if name == "map_put" {
+                as_map_or_json(&args[2])
             } else {
-                let mut map = to_map(name, &map.unwrap_or_default())?;
-                map.insert(key.into_owned(), value);
-                Ok(Value::Map(map))
-            }
+                Value::Map(to_map(name, &args[2])?)
+            };
+            let mut args = args;
+            put_path(&mut map, &path, std::mem::take(&mut args[1]));
+            Ok(map)
+        }
+        "map_size" => {
+            arity(name, &args, 1..=1)?;
+            let size = match &args[0] {
+                Value::Array(l) => l.len(),
+                other => to_map(name, other)?.len(),
+            };
+            Ok(Value::Int(size as i64))
+        }
+        "is_empty" => {
+            arity(name, &args, 1..=1)?;
+            Ok(Value::Bool(match &args[0] {
+                Value::Array(l) => l.is_empty(),
+                other => to_map(name, other)?.is_empty(),
+            }))
         }
         "map_keys" | "map_values" | "map_to_entries" => {
             arity(name, &args, 1..=1)?;
@@ -138,10 +152,30 @@ fn as_map_or_json(v: &Value) -> Value {
     }
 }
 
-/// The value at the dotted `path` (`a.b.c`) inside `v`, if maps lead there.
-pub(super) fn nested_get(v: &Value, path: &str) -> Option<Value> {
+/// The keys a function's key argument names: `map_get`/`map_put` read a
+/// dotted path (`'a.b.c'`); `mget`/`mput` take one key as it is, or a list
+/// of keys (`['a', 'b']`) for a path.
+fn key_path(name: &str, key: &Value) -> Result<Vec<String>, EvalError> {
+    match key {
+        Value::Array(keys) if matches!(name, "mget" | "mput") => keys
+            .iter()
+            .map(|k| text(name, k).map(|k| k.into_owned()))
+            .collect(),
+        _ => {
+            let key = text(name, key)?;
+            Ok(if name.starts_with("map_") {
+                key.split('.').map(str::to_string).collect()
+            } else {
+                vec![key.into_owned()]
+            })
+        }
+    }
+}
+
+/// The value at `path` inside `v`, if maps lead there.
+fn get_path(v: &Value, path: &[String]) -> Option<Value> {
     let mut at = v;
-    for key in path.split('.') {
+    for key in path {
         match at {
             Value::Map(m) => at = m.get(key)?,
             _ => return None,
@@ -150,20 +184,24 @@ pub(super) fn nested_get(v: &Value, path: &str) -> Option<Value> {
     Some(at.clone())
 }
 
-/// `v` with `value` at the dotted `path`, making maps on the way (and
-/// replacing what is not a map).
-fn nested_put(v: &mut Value, path: &str, value: Value) {
+/// The value at the dotted `path` (`a.b.c`) inside `v`, if maps lead there.
+pub(super) fn nested_get(v: &Value, path: &str) -> Option<Value> {
+    let path: Vec<String> = path.split('.').map(str::to_string).collect();
+    get_path(v, &path)
+}
+
+/// `v` with `value` at `path`, making maps on the way (and replacing what
+/// is not a map).
+fn put_path(v: &mut Value, path: &[String], value: Value) {
     if !matches!(v, Value::Map(_)) {
         *v = Value::Map(Map::new());
     }
     let Value::Map(map) = v else { return };
-    match path.split_once('.') {
-        None => {
-            map.insert(path.to_string(), value);
+    match path {
+        [] => {}
+        [key] => {
+            map.insert(key.clone(), value);
         }
-        Some((key, rest)) => {
-            let child = map.entry(key.to_string()).or_default();
-            nested_put(child, rest, value);
-        }
+        [key, rest @ ..] => put_path(map.entry(key.clone()).or_default(), rest, value),
     }
 }
