@@ -249,3 +249,60 @@ async fn a_rule_never_runs_on_what_it_republished() {
     let m = metrics(b.http_addr()).await;
     assert_eq!(m["rules.matched"], 1, "{:?}", rule_counters(&m));
 }
+
+/// Receives until a message on `topic` whose payload starts with `prefix`.
+async fn recv_about(c: &mut V4Client, topic: &str, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "nothing on {topic} about {prefix}"
+        );
+        let p = c.recv_publish().await;
+        let payload = String::from_utf8_lossy(&p.payload).into_owned();
+        if p.topic == topic && payload.starts_with(prefix) {
+            return payload;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_event_topics_carry_emqx_s_columns() {
+    let rules = r#"{
+      authn: {sql: 'SELECT * FROM "$events/client_check_authn_complete"', actions: [{function: republish, args: {topic: "ev/authn", payload: "${clientid}|${username}|${reason_code}|${is_anonymous}|${event}"}}]},
+      authz: {sql: 'SELECT * FROM "$events/client_check_authz_complete" WHERE action = ''subscribe''', actions: [{function: republish, args: {topic: "ev/authz", payload: "${clientid}|${topic}|${action}|${result}"}}]},
+      sub: {sql: 'SELECT * FROM "$events/session_subscribed"', actions: [{function: republish, args: {topic: "ev/sub", payload: "${clientid}|${topic}|${qos}"}}]},
+      dropped: {sql: 'SELECT * FROM "$events/message_dropped"', actions: [{function: republish, args: {topic: "ev/dropped", payload: "${clientid}|${topic}|${reason}|${payload}"}}]},
+      disc: {sql: 'SELECT * FROM "$events/client_disconnected"', actions: [{function: republish, args: {topic: "ev/disc", payload: "${clientid}|${reason}"}}]}
+    }"#;
+    // A source, so that authorization judges (no_match: allow).
+    let b = Broker::start_with(&[
+        ("ROOST__RULES__RULES", rules),
+        (
+            "ROOST__AUTHORIZATION__SOURCES",
+            "[{type: built_in_database}]",
+        ),
+    ]);
+    let mut w = V4Client::connect(b.addr(), "watcher").await;
+    w.subscribe("ev/#", 0).await;
+    let mut opts = V4Client::options(b.addr(), "dev2");
+    opts.set_credentials("bob", "pw");
+    let mut dev = V4Client::connect_with(opts).await;
+    assert_eq!(
+        recv_about(&mut w, "ev/authn", "dev2|").await,
+        "dev2|bob|success|true|client.check_authn_complete"
+    );
+    dev.subscribe("a/b", 1).await;
+    assert_eq!(
+        recv_about(&mut w, "ev/authz", "dev2|").await,
+        "dev2|a/b|subscribe|allow"
+    );
+    assert_eq!(recv_about(&mut w, "ev/sub", "dev2|").await, "dev2|a/b|1");
+    dev.publish("nobody/listens", b"lost", 0, false).await;
+    assert_eq!(
+        recv_about(&mut w, "ev/dropped", "dev2|").await,
+        "dev2|nobody/listens|no_subscribers|lost"
+    );
+    dev.disconnect().await;
+    assert_eq!(recv_about(&mut w, "ev/disc", "dev2|").await, "dev2|normal");
+}
