@@ -45,7 +45,8 @@ async fn rules_are_listed_shown_and_tested() {
     );
 
     let mut p = V5Client::connect(b.addr(), "room1").await;
-    p.publish("sensors/room1", br#"{"temp": 35}"#, 1, false).await;
+    p.publish("sensors/room1", br#"{"temp": 35}"#, 1, false)
+        .await;
     eventually(Duration::from_secs(5), "the rule ran", || async {
         let (_, m) = api(&b, "GET", "/api/v5/rules/hot/metrics", None).await;
         m["metrics"]["matched"] == 1
@@ -72,12 +73,21 @@ async fn rules_are_listed_shown_and_tested() {
     assert!(fails(&b, &["rules", "show", "nothing"]).contains("Not Found."));
 
     // test: options build the context; the output is the selected JSON.
-    let sql = r#"SELECT payload.temp AS t, clientid, topic FROM "sensors/#" WHERE payload.temp > 30"#;
+    let sql =
+        r#"SELECT payload.temp AS t, clientid, topic FROM "sensors/#" WHERE payload.temp > 30"#;
     let out = ctl_ok(
         &b,
         &[
-            "rules", "test", "--sql", sql, "--topic", "sensors/a", "--clientid", "c9",
-            "--payload", r#"{"temp": 31}"#,
+            "rules",
+            "test",
+            "--sql",
+            sql,
+            "--topic",
+            "sensors/a",
+            "--clientid",
+            "c9",
+            "--payload",
+            r#"{"temp": 31}"#,
         ],
     );
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -86,9 +96,14 @@ async fn rules_are_listed_shown_and_tested() {
     let out = ctl_ok(
         &b,
         &[
-            "rules", "test", "--sql", sql, "--context",
+            "rules",
+            "test",
+            "--sql",
+            sql,
+            "--context",
             r#"{"topic": "sensors/b", "clientid": "c1", "payload": "{\"temp\": 50}"}"#,
-            "--clientid", "c2",
+            "--clientid",
+            "c2",
         ],
     );
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -96,7 +111,16 @@ async fn rules_are_listed_shown_and_tested() {
     // No match, bad SQL, a context that is not an object.
     let err = fails(
         &b,
-        &["rules", "test", "--sql", sql, "--topic", "sensors/a", "--payload", r#"{"temp": 1}"#],
+        &[
+            "rules",
+            "test",
+            "--sql",
+            sql,
+            "--topic",
+            "sensors/a",
+            "--payload",
+            r#"{"temp": 1}"#,
+        ],
     );
     assert!(err.contains("SQL Not Match"), "{err}");
     let err = fails(&b, &["rules", "test", "--sql", "SELEC nothing"]);

@@ -103,8 +103,7 @@ async fn create_test_and_watch_a_rule() {
     set(&c, ".test-form textarea[name=payload]", r#"{"temp": 35}"#).await;
     click(&c, "button[data-action=test]").await;
     let out = test_result(&c).await;
-    let v: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(v, json!({"t": 35, "clientid": "room1"}));
     // ...one the WHERE refuses says so.
     c.execute(
@@ -140,9 +139,12 @@ async fn create_test_and_watch_a_rule() {
     let mut sub = V5Client::connect(b.addr(), "watcher").await;
     sub.subscribe("alerts/#", 1).await;
     let mut p = V5Client::connect(b.addr(), "room1").await;
-    p.publish("sensors/room1", br#"{"temp": 35}"#, 1, false).await;
-    p.publish("sensors/room1", br#"{"temp": 36}"#, 1, false).await;
-    p.publish("sensors/room1", br#"{"temp": 10}"#, 1, false).await;
+    p.publish("sensors/room1", br#"{"temp": 35}"#, 1, false)
+        .await;
+    p.publish("sensors/room1", br#"{"temp": 36}"#, 1, false)
+        .await;
+    p.publish("sensors/room1", br#"{"temp": 10}"#, 1, false)
+        .await;
     let got = sub.recv_publishes(2).await;
     assert_eq!(&got[0].payload[..], b"35");
     wait_js(
@@ -190,7 +192,10 @@ async fn create_test_and_watch_a_rule() {
         vec![],
     )
     .await;
-    assert!(err.as_str().unwrap().to_lowercase().contains("sql"), "{err}");
+    assert!(
+        err.as_str().unwrap().to_lowercase().contains("sql"),
+        "{err}"
+    );
     c.close().await.unwrap();
 }
 
@@ -216,15 +221,24 @@ async fn screenshot() {
     }
     let mut p = V5Client::connect(b.addr(), "room1").await;
     for t in [35, 12, 41, 28, 33] {
-        p.publish("sensors/room1", format!("{{\"temp\": {t}}}").as_bytes(), 1, false)
-            .await;
+        p.publish(
+            "sensors/room1",
+            format!("{{\"temp\": {t}}}").as_bytes(),
+            1,
+            false,
+        )
+        .await;
     }
     let c = driver.browser().await;
     log_in(&c, http).await;
     open(&c, http, "rules").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    std::fs::write(docs.join("dashboard-rules.png"), c.screenshot().await.unwrap()).unwrap();
+    std::fs::write(
+        docs.join("dashboard-rules.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     open(&c, http, "rules/edit/temp_alert").await;
     set(&c, ".test-form textarea[name=payload]", r#"{"temp": 35}"#).await;
     click(&c, "button[data-action=test]").await;

@@ -54,15 +54,27 @@ async fn rules_create_list_show_update_delete() {
 
     // An id taken: 400, as EMQX answers.
     let (status, e) = api(&b, "POST", "/api/v5/rules", Some(alert_rule("hot"))).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
     assert!(e["message"].as_str().unwrap().contains("exists"), "{e}");
 
     // Bad SQL: 400 with the parser's message.
     let bad = json!({"id": "bad", "sql": "SELEC * FRM t", "actions": []});
     let (status, e) = api(&b, "POST", "/api/v5/rules", Some(bad)).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
     assert!(
-        e["message"].as_str().unwrap().to_lowercase().contains("sql"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("sql"),
         "{e}"
     );
     // An unknown action function, an action of the wrong shape, an empty id.
@@ -133,7 +145,11 @@ async fn rules_create_list_show_update_delete() {
     assert_eq!(status, 200, "{one}");
     assert_eq!(one, r, "GET answers what POST did");
     let (status, e) = api(&b, "GET", "/api/v5/rules/none", None).await;
-    assert_eq!((status, e["code"].as_str()), (404, Some("NOT_FOUND")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{e}"
+    );
 
     // PUT replaces: disable, new SQL; the FROM list follows.
     let mut changed = alert_rule("ignored");
@@ -142,16 +158,30 @@ async fn rules_create_list_show_update_delete() {
     let (status, u) = api(&b, "PUT", "/api/v5/rules/hot", Some(changed.clone())).await;
     assert_eq!(status, 200, "{u}");
     assert_eq!(u["id"], "hot", "the path's id wins");
-    assert_eq!((&u["enable"], &u["from"]), (&json!(false), &json!(["rooms/+"])));
+    assert_eq!(
+        (&u["enable"], &u["from"]),
+        (&json!(false), &json!(["rooms/+"]))
+    );
     let (_, one) = api(&b, "GET", "/api/v5/rules/hot", None).await;
     assert_eq!(one["enable"], false);
     let (status, e) = api(&b, "PUT", "/api/v5/rules/none", Some(changed)).await;
-    assert_eq!((status, e["code"].as_str()), (404, Some("NOT_FOUND")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{e}"
+    );
     let bad = json!({"sql": "SELECT FROM WHERE"});
     let (status, e) = api(&b, "PUT", "/api/v5/rules/hot", Some(bad)).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
     let (_, one) = api(&b, "GET", "/api/v5/rules/hot", None).await;
-    assert_eq!(one["sql"], "SELECT * FROM \"rooms/+\"", "a refused PUT changes nothing");
+    assert_eq!(
+        one["sql"], "SELECT * FROM \"rooms/+\"",
+        "a refused PUT changes nothing"
+    );
 
     // DELETE: 204, then 404.
     let path = format!("/api/v5/rules/{made_id}");
@@ -184,7 +214,9 @@ async fn a_republish_rule_runs_and_counts() {
     publisher
         .publish("sensors/room1", br#"{"temp": 20}"#, 1, false)
         .await;
-    publisher.publish("other/topic", br#"{"temp": 99}"#, 1, false).await;
+    publisher
+        .publish("other/topic", br#"{"temp": 99}"#, 1, false)
+        .await;
 
     let p = sub.recv_publish().await;
     assert_eq!(&p.topic[..], b"alerts/room1", "the template's topic");
@@ -205,26 +237,50 @@ async fn a_republish_rule_runs_and_counts() {
     assert_eq!(counters["actions.success"], 1, "{m}");
     assert_eq!(counters["actions.failed"], 0, "{m}");
     assert_eq!(counters["failed.exception"], 0, "{m}");
-    for k in ["failed", "failed.no_result", "matched.rate", "matched.rate.max", "matched.rate.last5m"] {
+    for k in [
+        "failed",
+        "failed.no_result",
+        "matched.rate",
+        "matched.rate.max",
+        "matched.rate.last5m",
+    ] {
         assert!(counters[k].is_number(), "{k} in {m}");
     }
     let nodes = m["node_metrics"].as_array().unwrap();
     assert_eq!(nodes.len(), 1, "{m}");
-    assert!(nodes[0]["node"].as_str().is_some_and(|n| n.contains('@')), "{m}");
-    assert_eq!(nodes[0]["metrics"], m["metrics"], "one node: the sum is its own");
+    assert!(
+        nodes[0]["node"].as_str().is_some_and(|n| n.contains('@')),
+        "{m}"
+    );
+    assert_eq!(
+        nodes[0]["metrics"], m["metrics"],
+        "one node: the sum is its own"
+    );
 
     let (status, e) = api(&b, "PUT", "/api/v5/rules/hot/metrics/reset", None).await;
     assert_eq!(status, 204, "{e}");
     let m = metrics(&b, "hot").await;
     assert_eq!(
-        (&m["metrics"]["matched"], &m["metrics"]["passed"], &m["metrics"]["actions.success"]),
+        (
+            &m["metrics"]["matched"],
+            &m["metrics"]["passed"],
+            &m["metrics"]["actions.success"]
+        ),
         (&json!(0), &json!(0), &json!(0)),
         "{m}"
     );
     let (status, e) = api(&b, "PUT", "/api/v5/rules/none/metrics/reset", None).await;
-    assert_eq!((status, e["code"].as_str()), (404, Some("NOT_FOUND")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{e}"
+    );
     let (status, e) = api(&b, "GET", "/api/v5/rules/none/metrics", None).await;
-    assert_eq!((status, e["code"].as_str()), (404, Some("NOT_FOUND")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{e}"
+    );
 
     // A disabled rule neither runs nor counts.
     let mut off = alert_rule("x");
@@ -247,12 +303,24 @@ async fn rule_test_answers_the_output_or_not_match() {
         "event_type": "message_publish", "topic": "sensors/room1", "qos": 1,
         "clientid": "c1", "username": "u1", "payload": "{\"temp\": 35, \"room\": \"kitchen\"}",
     });
-    let (status, out) = api(&b, "POST", "/api/v5/rule_test", Some(test(ALERT_SQL, ctx.clone()))).await;
+    let (status, out) = api(
+        &b,
+        "POST",
+        "/api/v5/rule_test",
+        Some(test(ALERT_SQL, ctx.clone())),
+    )
+    .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out, json!({"t": 35, "clientid": "c1"}));
 
     let sql = r#"SELECT payload.room AS room, topic, qos, username FROM "sensors/#""#;
-    let (status, out) = api(&b, "POST", "/api/v5/rule_test", Some(test(sql, ctx.clone()))).await;
+    let (status, out) = api(
+        &b,
+        "POST",
+        "/api/v5/rule_test",
+        Some(test(sql, ctx.clone())),
+    )
+    .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(
         out,
@@ -265,8 +333,18 @@ async fn rule_test_answers_the_output_or_not_match() {
     assert_eq!(status, 412, "{e}");
     assert_eq!(e, json!({"code": "NOT_MATCH", "message": "SQL Not Match"}));
     let elsewhere = json!({"topic": "other/room1", "payload": "{\"temp\": 35}"});
-    let (status, e) = api(&b, "POST", "/api/v5/rule_test", Some(test(ALERT_SQL, elsewhere))).await;
-    assert_eq!((status, e["code"].as_str()), (412, Some("NOT_MATCH")), "{e}");
+    let (status, e) = api(
+        &b,
+        "POST",
+        "/api/v5/rule_test",
+        Some(test(ALERT_SQL, elsewhere)),
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (412, Some("NOT_MATCH")),
+        "{e}"
+    );
 
     // An event topic.
     let sql = r#"SELECT clientid, username FROM "$events/client_connected""#;
@@ -277,11 +355,35 @@ async fn rule_test_answers_the_output_or_not_match() {
 
     // Bad SQL, a context that is not an object, no SQL at all.
     let (status, e) = api(&b, "POST", "/api/v5/rule_test", Some(test("SELEC 1", ctx))).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
-    let (status, e) = api(&b, "POST", "/api/v5/rule_test", Some(json!({"sql": ALERT_SQL, "context": [1]}))).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
-    let (status, e) = api(&b, "POST", "/api/v5/rule_test", Some(json!({"context": {}}))).await;
-    assert_eq!((status, e["code"].as_str()), (400, Some("BAD_REQUEST")), "{e}");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
+    let (status, e) = api(
+        &b,
+        "POST",
+        "/api/v5/rule_test",
+        Some(json!({"sql": ALERT_SQL, "context": [1]})),
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
+    let (status, e) = api(
+        &b,
+        "POST",
+        "/api/v5/rule_test",
+        Some(json!({"context": {}})),
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{e}"
+    );
     // Nothing was created by testing.
     let (_, all) = api(&b, "GET", "/api/v5/rules", None).await;
     assert_eq!(all["meta"]["count"], 0);
@@ -292,7 +394,9 @@ async fn rule_events_lists_emqx_event_topics() {
     let b = Broker::start();
     let (status, events) = api(&b, "GET", "/api/v5/rule_events", None).await;
     assert_eq!(status, 200, "{events}");
-    let list = events.as_array().unwrap_or_else(|| panic!("a list: {events}"));
+    let list = events
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {events}"));
     let names: Vec<&str> = list.iter().filter_map(|e| e["event"].as_str()).collect();
     for want in [
         "$events/client_connected",
@@ -313,7 +417,10 @@ async fn rule_events_lists_emqx_event_topics() {
         .iter()
         .filter_map(|c| c.as_str())
         .collect();
-    assert!(columns.contains(&"clientid") && columns.contains(&"peername"), "{columns:?}");
+    assert!(
+        columns.contains(&"clientid") && columns.contains(&"peername"),
+        "{columns:?}"
+    );
     assert!(
         connected["sql_example"]
             .as_str()

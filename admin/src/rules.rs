@@ -305,22 +305,23 @@ pub struct RulesQuery {
 
 impl RulesQuery {
     fn keeps(&self, r: &RuleInfo) -> bool {
-        let contains = |hay: &str, needle: &Option<String>| {
-            needle.as_deref().is_none_or(|n| hay.contains(n))
-        };
+        let contains =
+            |hay: &str, needle: &Option<String>| needle.as_deref().is_none_or(|n| hay.contains(n));
         self.enable.is_none_or(|e| r.enable == e)
-            && self.from.as_deref().is_none_or(|f| r.from.iter().any(|x| x == f))
+            && self
+                .from
+                .as_deref()
+                .is_none_or(|f| r.from.iter().any(|x| x == f))
             && contains(&r.id, &self.like_id)
             && self
                 .like_from
                 .as_deref()
                 .is_none_or(|f| r.from.iter().any(|x| x.contains(f)))
             && contains(&r.description, &self.like_description)
-            && self.match_from.as_deref().is_none_or(|t| {
-                r.from
-                    .iter()
-                    .any(|f| roost_protocol::topic::matches(f, t))
-            })
+            && self
+                .match_from
+                .as_deref()
+                .is_none_or(|t| r.from.iter().any(|f| roost_protocol::topic::matches(f, t)))
     }
 }
 
@@ -334,7 +335,12 @@ pub async fn list_rules(
     State(ctx): Ctx,
     Params(q): Params<RulesQuery>,
 ) -> Result<Json<Paged<RuleView>>, Failure> {
-    let mut all: Vec<RuleInfo> = ctx.rules.list().into_iter().filter(|r| q.keeps(r)).collect();
+    let mut all: Vec<RuleInfo> = ctx
+        .rules
+        .list()
+        .into_iter()
+        .filter(|r| q.keeps(r))
+        .collect();
     all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
     let data = all.into_iter().map(RuleView::from).collect();
     Ok(Json(Paged::of(q.page, q.limit, data)?))

@@ -39,7 +39,10 @@ impl Stamp {
         for b in self.payload(STAMP_LEN).iter() {
             hex.push_str(&format!("{b:02x}"));
         }
-        let head = format!("{JSON_PREFIX}{hex}\",\"temp\":{},\"pad\":\"", self.seq % 100);
+        let head = format!(
+            "{JSON_PREFIX}{hex}\",\"temp\":{},\"pad\":\"",
+            self.seq % 100
+        );
         let pad = size.saturating_sub(head.len() + 2);
         let mut b = BytesMut::with_capacity(head.len() + pad + 2);
         b.put_slice(head.as_bytes());
@@ -103,6 +106,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&j).expect("JSON");
         assert_eq!(v["temp"], 42);
         assert_eq!(Stamp::parse(&j), Some(s));
-        assert_eq!(s.json_payload(10).len(), JSON_MIN_LEN, "never shorter than the stamp");
+        assert_eq!(
+            s.json_payload(10).len(),
+            JSON_MIN_LEN,
+            "never shorter than the stamp"
+        );
     }
 }

@@ -49,7 +49,10 @@ fn event(i: u64) -> Map {
     m.insert("peerhost".into(), s("127.0.0.1"));
     m.insert("node".into(), s("roost@127.0.0.1"));
     m.insert("timestamp".into(), Value::Int(1_765_000_000_000 + i as i64));
-    m.insert("publish_received_at".into(), Value::Int(1_765_000_000_000 + i as i64));
+    m.insert(
+        "publish_received_at".into(),
+        Value::Int(1_765_000_000_000 + i as i64),
+    );
     m
 }
 

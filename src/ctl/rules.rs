@@ -69,7 +69,9 @@ fn context(args: &RuleTestArgs) -> Result<Value, CtlError> {
 }
 
 fn bad_context(why: &str) -> CtlError {
-    CtlError::Usage(format!("--context must be a JSON object of the event's columns: {why}"))
+    CtlError::Usage(format!(
+        "--context must be a JSON object of the event's columns: {why}"
+    ))
 }
 
 /// A JSON value as emqx ctl prints it: strings bare.
@@ -123,7 +125,11 @@ pub fn detail(r: &Value, metrics: &Value) -> String {
                 let _ = writeln!(out, "  - Name: {reference}\n    Type: data integration");
             }
             a => {
-                let _ = writeln!(out, "  - Name: {}\n    Type: function", text(&a["function"]));
+                let _ = writeln!(
+                    out,
+                    "  - Name: {}\n    Type: function",
+                    text(&a["function"])
+                );
                 if let Some(args) = a["args"].as_object().filter(|m| !m.is_empty()) {
                     let _ = writeln!(out, "    Args: {}", Value::Object(args.clone()));
                 }
@@ -158,8 +164,14 @@ mod tests {
         let d = detail(&r, &json!({"matched": 3, "actions.total": 1}));
         assert!(d.starts_with("Id:\n  t1\nName:\n  alerts\n"), "{d}");
         assert!(d.contains("SQL:\n  SELECT *\n  FROM \"t/#\"\n"), "{d}");
-        assert!(d.contains("  - Name: republish\n    Type: function\n    Args: {\"topic\":\"a\"}\n"), "{d}");
-        assert!(d.contains("  - Name: console\n    Type: function\n  - Name: http:hook\n"), "{d}");
+        assert!(
+            d.contains("  - Name: republish\n    Type: function\n    Args: {\"topic\":\"a\"}\n"),
+            "{d}"
+        );
+        assert!(
+            d.contains("  - Name: console\n    Type: function\n  - Name: http:hook\n"),
+            "{d}"
+        );
         assert!(d.contains("Metrics:\n  matched       : 3\n"), "{d}");
     }
 }

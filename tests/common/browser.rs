@@ -156,4 +156,3 @@ pub async fn open(c: &Client, http: SocketAddr, route: &str) {
     )
     .await;
 }
-

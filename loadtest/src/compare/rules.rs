@@ -177,14 +177,25 @@ fn pairs_config(a: &RulesArgs) -> Config {
     }
 }
 
-async fn run_variant(a: &RulesArgs, program: &std::path::Path, v: Variant, round: usize) -> anyhow::Result<RunRow> {
+async fn run_variant(
+    a: &RulesArgs,
+    program: &std::path::Path,
+    v: Variant,
+    round: usize,
+) -> anyhow::Result<RunRow> {
     let dir = a.out.join(format!("{}-{round}", v.name()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let http_port = a.port + 1;
     let env = vec![
-        ("ROOST__HTTP__BIND".to_string(), format!("127.0.0.1:{http_port}")),
-        ("ROOST__NODE__DATA_DIR".to_string(), dir.join("data").display().to_string()),
+        (
+            "ROOST__HTTP__BIND".to_string(),
+            format!("127.0.0.1:{http_port}"),
+        ),
+        (
+            "ROOST__NODE__DATA_DIR".to_string(),
+            dir.join("data").display().to_string(),
+        ),
     ];
     let mut broker = brokers::start(Kind::Roost, program, a.port, &dir, &env)?;
     // The HTTP listener is bound before the MQTT one accepts; create the rules.
@@ -208,7 +219,12 @@ async fn run_variant(a: &RulesArgs, program: &std::path::Path, v: Variant, round
     let (mut matched, mut passed, mut dropped, mut success) = (0, 0, 0, 0);
     for rule in v.rules() {
         let id = rule["id"].as_str().unwrap_or_default();
-        let (status, m) = http(http_port, "GET", &format!("/api/v5/rules/{id}/metrics"), None)?;
+        let (status, m) = http(
+            http_port,
+            "GET",
+            &format!("/api/v5/rules/{id}/metrics"),
+            None,
+        )?;
         if status != 200 {
             bail!("metrics of {id}: {status} {m}");
         }
@@ -312,7 +328,11 @@ pub async fn run(a: RulesArgs) -> anyhow::Result<()> {
             let row = run_variant(&a, &program, v, round)
                 .await
                 .with_context(|| format!("{} round {round}", v.name()))?;
-            eprintln!("rules: {} round {round}: {:.0} msgs/s", v.name(), row.msgs_per_s);
+            eprintln!(
+                "rules: {} round {round}: {:.0} msgs/s",
+                v.name(),
+                row.msgs_per_s
+            );
             rows.push(row);
         }
     }
@@ -323,7 +343,10 @@ pub async fn run(a: RulesArgs) -> anyhow::Result<()> {
         loadavg()
     ));
     std::fs::write(a.out.join("rules.md"), &md)?;
-    std::fs::write(a.out.join("rules.json"), serde_json::to_string_pretty(&rows)?)?;
+    std::fs::write(
+        a.out.join("rules.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
     println!("{md}");
     Ok(())
 }
@@ -348,7 +371,11 @@ mod tests {
             dropped_queue_full: 0,
             actions_success: 0,
         };
-        let md = markdown(&[row("no-rules", 100.0), row("10-nomatch", 97.0), row("republish", 60.0)]);
+        let md = markdown(&[
+            row("no-rules", 100.0),
+            row("10-nomatch", 97.0),
+            row("republish", 60.0),
+        ]);
         assert!(md.contains("| 10-nomatch | 97 | 97.0% | ≥ 95% |"), "{md}");
         assert!(md.contains("| republish | 60 | 60.0% | ≥ 50% |"), "{md}");
     }
