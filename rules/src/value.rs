@@ -91,3 +91,52 @@ impl Value {
         }
     }
 }
+
+/// Conversions the built-in functions share (EMQX's `emqx_utils_conv`), kept
+/// here so the evaluator can use the same ones (`+` on strings, templates).
+impl Value {
+    /// The value as EMQX's `str()` prints it (`emqx_utils_conv:bin/1`):
+    /// strings as they are, integers in decimal, floats with up to ten
+    /// decimals and no trailing zeros (`1.5`, `2.0`), `true`/`false`,
+    /// `undefined` for null, maps and lists as JSON. `None` for bytes that
+    /// are not UTF-8 (those stay bytes: see [`Value::to_bytes`]).
+    pub fn to_text(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(s.clone()),
+            Value::Bin(_) => None,
+            Value::Null => Some("undefined".to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(float_to_text(*f, 10)),
+            Value::Array(_) | Value::Map(_) => Some(self.to_json().to_string()),
+        }
+    }
+
+    /// The value as bytes, as `str()` would give them: the bytes of a
+    /// [`Value::Bin`] as they are, every other value as [`Value::to_text`].
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Value::Bin(b) => b.clone(),
+            other => Bytes::from(other.to_text().unwrap_or_default()),
+        }
+    }
+}
+
+/// A float as Erlang's `float_to_binary(F, [{decimals, D}, compact])` prints
+/// it, which is how EMQX turns floats into text: `D` decimals, rounded, then
+/// trailing zeros dropped down to one (`20.2`, `2.0`). Non-finite floats (not
+/// Erlang values) print as `inf`/`-inf`/`NaN`.
+pub fn float_to_text(f: f64, decimals: usize) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    let mut s = format!("{f:.decimals$}");
+    if !s.contains('.') {
+        s.push_str(".0");
+        return s;
+    }
+    while s.ends_with('0') && !s.ends_with(".0") {
+        s.pop();
+    }
+    s
+}
