@@ -3,28 +3,49 @@
 //! operators, paths into the payload, nested output names, `--` comments.
 //! Not ANSI SQL, so it is parsed here rather than by a SQL crate.
 //!
+//! - [`lexer`]: tokens, as rulesql's `sql_lex.xrl` cuts them;
+//! - [`parser`]: the grammar, into the tree of [`ast`];
+//! - [`eval`]: expressions and conditions over one event, with
+//!   [`compare`] (EMQX's comparisons) and [`paths`] (reading and writing
+//!   along `a.b[1]`);
+//! - [`exec`]: SELECT and FOREACH, building the outputs.
+//!
 //! OWNED BY the `sql` helper: the bodies below are the contract the engine and
 //! the API build against; keep the signatures (add, don't change).
+
+mod ast;
+mod compare;
+mod eval;
+mod exec;
+mod lexer;
+mod parser;
+mod paths;
 
 use crate::value::Map;
 
 /// A rule's SQL, parsed.
 #[derive(Debug, Clone)]
 pub struct Sql {
-    from: Vec<String>,
+    query: ast::Query,
 }
 
 impl Sql {
     /// Parses `text`; the error says what is wrong and where.
     pub fn parse(text: &str) -> Result<Sql, ParseError> {
-        let _ = text;
-        todo!("sql helper")
+        Ok(Sql {
+            query: parser::parse(text)?,
+        })
     }
 
     /// The FROM list as written, unquoted: topic filters (`t/#`), event
     /// topics (`$events/client_connected`), source topics (`$bridges/mqtt:x`).
     pub fn from(&self) -> &[String] {
-        &self.from
+        &self.query.from
+    }
+
+    /// Whether this is a FOREACH statement (zero or more outputs per event).
+    pub fn is_foreach(&self) -> bool {
+        self.query.foreach
     }
 
     /// Runs the rule on one event's columns (`topic`, `payload`, `clientid`,
@@ -32,8 +53,7 @@ impl Sql {
     /// goes into it). The outputs: one for a SELECT whose WHERE holds, none
     /// when it does not; one per element for FOREACH (after INCASE).
     pub fn run(&self, columns: &Map) -> Result<Vec<Map>, EvalError> {
-        let _ = columns;
-        todo!("sql helper")
+        self.query.run(columns)
     }
 }
 
@@ -69,4 +89,23 @@ impl EvalError {
             message: message.into(),
         }
     }
+}
+
+/// A path as it was written (`payload.a[1]`), for error messages.
+fn display_path(p: &ast::Path) -> String {
+    let mut out = String::new();
+    for (i, seg) in p.segs.iter().enumerate() {
+        match seg {
+            ast::Seg::Key(k) if i == 0 => out.push_str(k),
+            ast::Seg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            ast::Seg::Index(ast::Index::At(n)) => out.push_str(&format!("[{n}]")),
+            ast::Seg::Index(ast::Index::Head) => out.push_str("[0]"),
+            ast::Seg::Index(ast::Index::Tail) => out.push_str("[-0]"),
+            ast::Seg::Index(ast::Index::Dyn(q)) => out.push_str(&format!("[{}]", display_path(q))),
+        }
+    }
+    out
 }
