@@ -19,7 +19,7 @@ const RULES: &[(&str, &str)] = &[
     ),
     (
         "WHERE on columns only (no payload decode)",
-        r#"SELECT clientid, topic FROM "bench/#" WHERE qos = 1 and clientid =~ '^dev'"#,
+        r#"SELECT clientid, topic FROM "bench/#" WHERE qos = 1 and topic =~ 'bench/pair/+'"#,
     ),
     (
         "functions and CASE over the payload",
