@@ -153,6 +153,11 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
     hooks.add_all(&MetricsHook::POINTS, MetricsHook::PRIORITY, counting);
     access.register(&mut hooks);
     let bans = access.ban_list();
+    // The rule engine: on message.publish and the event points; the rules
+    // created through the API are the document `rules` of the same store.
+    let rules = roost_rules::RuleEngine::new(&config.rules, Some(store.clone()), metrics.clone())
+        .map_err(|e| anyhow::anyhow!("rules: {e}"))?;
+    rules.register(&mut hooks);
     if std::env::var_os(NOOP_HOOKS_ENV).is_some_and(|v| v == "1") {
         tracing::warn!("{NOOP_HOOKS_ENV}=1: no-op hooks on message.publish and message.delivered (a benchmark of the hook seam)");
         let noop = Arc::new(NoopHook);
@@ -163,6 +168,11 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         );
     }
     let (cluster, mut extensions) = extensions(config)?;
+    if let Some(link) = &cluster {
+        rules.replicate_through(link.clone());
+    }
+    let engine = rules.clone();
+    extensions.push(Box::new(move |api| Ok(engine.start(api))));
     if config.http.enabled {
         let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
             listener: "http".into(),
@@ -186,6 +196,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
                 auth,
                 max_body_size,
                 monitor,
+                rules,
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,

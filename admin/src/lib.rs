@@ -73,7 +73,7 @@ pub struct Admin {
     pub max_body_size: usize,
     /// The dashboard's monitor (samples every `dashboard.sample_interval`).
     pub monitor: Arc<Monitor>,
-    /// The rule engine (`/api/v5/rules`, `/rule_test`, `/rule_events`).
+    /// The rule engine (`/api/v5/rules`, `rule_test`, `rule_events`).
     pub rules: Arc<roost_rules::RuleEngine>,
 }
 

@@ -31,7 +31,7 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use ractor::{Actor, ActorCell, ActorRef};
 use roost_core::api::BrokerApi;
-use roost_core::cluster::{ClusterLink, ClusterStatus, MemberStatus, RemoteMatches};
+use roost_core::cluster::{ClusterLink, ClusterStatus, MemberStatus, RemoteMatches, TableSink};
 use roost_core::config::{ClusterConfig, NodeConfig, SupervisionConfig};
 use roost_core::session::SessionSnapshot;
 use roost_core::BoxFuture;
@@ -113,6 +113,8 @@ pub struct Cluster {
     pub(crate) link_ref: Mutex<Option<ActorRef<ClusterMsg>>>,
     pub(crate) forwarder_ref: Mutex<Option<ActorRef<forwarder::ForwarderMsg>>>,
     pub(crate) node_server: Mutex<Option<ActorRef<ractor_cluster::NodeServerMessage>>>,
+    /// The replicated tables' local copies, by table name.
+    pub(crate) tables: DashMap<String, Arc<dyn TableSink>>,
 }
 
 impl Cluster {
@@ -155,6 +157,7 @@ impl Cluster {
             link_ref: Mutex::new(None),
             forwarder_ref: Mutex::new(None),
             node_server: Mutex::new(None),
+            tables: DashMap::new(),
         }))
     }
 
@@ -329,6 +332,22 @@ impl ClusterLink for Cluster {
             .map(|p| (p.key().clone(), p.link.clone()))
             .collect();
         Box::pin(link::takeover(links, client_id, resume))
+    }
+
+    fn replicate(&self, table: &str, version: u64, doc: Vec<u8>) {
+        let frame = wire::encode(&Envelope::Table {
+            node: self.node.to_string(),
+            table: table.to_string(),
+            version,
+            doc,
+        });
+        for p in self.peers.iter() {
+            let _ = p.link.cast(ClusterMsg::Frame(frame.clone()));
+        }
+    }
+
+    fn register_table(&self, table: &str, sink: Arc<dyn TableSink>) {
+        self.tables.insert(table.to_string(), sink);
     }
 }
 

@@ -130,7 +130,8 @@ fn node_of(cell: &ActorCell) -> Option<String> {
 }
 
 /// Another node's link appeared: it is a peer now. It gets our hello, our
-/// routes and our retained messages (full resync on every (re)connect).
+/// routes, our retained messages and our replicated tables (full resync on
+/// every (re)connect).
 fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
     if cell.get_id().is_local() {
         return;
@@ -185,10 +186,28 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
         cluster.send(
             &node,
             &Envelope::Retained {
-                node: me,
+                node: me.clone(),
                 messages: retained,
             },
         );
+    }
+    let tables: Vec<(String, Arc<dyn roost_core::cluster::TableSink>)> = cluster
+        .tables
+        .iter()
+        .map(|t| (t.key().clone(), t.value().clone()))
+        .collect();
+    for (table, sink) in tables {
+        if let Some((version, doc)) = sink.current() {
+            cluster.send(
+                &node,
+                &Envelope::Table {
+                    node: me.clone(),
+                    table,
+                    version,
+                    doc,
+                },
+            );
+        }
     }
 }
 
@@ -200,7 +219,8 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         | Envelope::RoutesDelta { node, .. }
         | Envelope::Forward { node, .. }
         | Envelope::Retained { node, .. }
-        | Envelope::Leave { node } => node,
+        | Envelope::Leave { node }
+        | Envelope::Table { node, .. } => node,
     };
     let Some(node) = cluster.peers.get_mut(from).map(|mut p| {
         p.last_seen = Instant::now();
@@ -251,6 +271,18 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
             }
         }
         Envelope::Leave { .. } => cluster.peer_down(&node, "left"),
+        Envelope::Table {
+            table,
+            version,
+            doc,
+            ..
+        } => {
+            let sink = cluster.tables.get(&table).map(|s| s.value().clone());
+            match sink {
+                Some(sink) => sink.apply(version, &doc),
+                None => tracing::debug!(%table, peer = %node, "cluster_table_unknown"),
+            }
+        }
     }
 }
 

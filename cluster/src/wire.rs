@@ -36,6 +36,15 @@ pub enum Envelope {
     },
     /// The sender leaves the cluster (`roost ctl cluster leave`).
     Leave { node: String },
+    /// The sender's copy of a replicated table (the rules...): the receiver
+    /// takes it if `version` is newer than its own (last writer wins). Sent on
+    /// every change, and to every peer that (re)connects.
+    Table {
+        node: String,
+        table: String,
+        version: u64,
+        doc: Vec<u8>,
+    },
 }
 
 /// A request that wants an answer (`ClusterMsg::Call`).
@@ -176,5 +185,28 @@ mod tests {
             Some(("g", "a/+"))
         );
         assert_eq!(&*d.message.topic, "a/b");
+    }
+
+    #[test]
+    fn a_replicated_table_survives_the_wire() {
+        let env = Envelope::Table {
+            node: "a@h".into(),
+            table: "rules".into(),
+            version: 1_733_000_000_123,
+            doc: br#"{"version":1,"rules":[]}"#.to_vec(),
+        };
+        match decode::<Envelope>(&encode(&env)).unwrap() {
+            Envelope::Table {
+                node,
+                table,
+                version,
+                doc,
+            } => {
+                assert_eq!((node.as_str(), table.as_str()), ("a@h", "rules"));
+                assert_eq!(version, 1_733_000_000_123);
+                assert_eq!(doc, br#"{"version":1,"rules":[]}"#);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -51,6 +51,28 @@ pub trait ClusterLink: Send + Sync + 'static {
         client_id: Arc<str>,
         resume: bool,
     ) -> BoxFuture<'static, Option<SessionSnapshot>>;
+
+    /// Replicates document `doc` of table `table` (the rules...) at `version`
+    /// to every other node; each applies it if it is newer than its own copy
+    /// (last writer wins). Without a cluster, nothing.
+    fn replicate(&self, table: &str, version: u64, doc: Vec<u8>) {
+        let _ = (table, version, doc);
+    }
+
+    /// Registers the local copy of `table`: the copies other nodes send go to
+    /// `sink`, and its current copy is sent to every node that (re)connects.
+    fn register_table(&self, table: &str, sink: Arc<dyn TableSink>) {
+        let _ = (table, sink);
+    }
+}
+
+/// This node's copy of a replicated table (a document with a version).
+pub trait TableSink: Send + Sync + 'static {
+    /// The current version and document, if there is one to share.
+    fn current(&self) -> Option<(u64, Vec<u8>)>;
+
+    /// Another node's copy: taken if `version` is newer than the local one.
+    fn apply(&self, version: u64, doc: &[u8]);
 }
 
 /// Remote matches of one topic.

@@ -251,6 +251,18 @@ counters! {
     authorization_deny = "authorization.deny";
     /// Authorization decisions answered by a client's cache.
     authorization_cache_hit = "authorization.cache_hit";
+    /// Events (messages, client events) a rule's FROM selected, one per rule.
+    rules_matched = "rules.matched";
+    /// Rule runs whose WHERE held (with an output).
+    rules_passed = "rules.passed";
+    /// Rule runs that failed (an exception, or no result).
+    rules_failed = "rules.failed";
+    /// Events dropped for a rule because its worker's queue was full.
+    rules_dropped_queue_full = "rules.dropped.queue_full";
+    /// Rule actions that succeeded.
+    rules_actions_success = "rules.actions.success";
+    /// Rule actions that failed.
+    rules_actions_failed = "rules.actions.failed";
 }
 
 impl Metrics {

@@ -25,6 +25,7 @@ mod sections {
     pub use roost_access::config::*;
     pub use roost_actors::config::*;
     pub use roost_admin::{ChaosConfig, DashboardConfig, HttpConfig};
+    pub use roost_rules::engine::RulesConfig;
 }
 
 /// The whole configuration tree: each section belongs to the crate that uses
@@ -52,6 +53,8 @@ pub struct Config {
     pub allow_anonymous: Option<bool>,
     pub authorization: sections::AuthorizationConfig,
     pub cluster: sections::ClusterConfig,
+    /// The rule engine: workers, queues, and rules by id.
+    pub rules: sections::RulesConfig,
 }
 
 impl Config {
@@ -93,6 +96,9 @@ impl Config {
                 None => InvalidValue::new("", e),
             }
         })?;
+        self.rules
+            .validate()
+            .map_err(|(key, problem)| InvalidValue::new(key, problem))?;
         self.listeners.validate()
     }
 }

@@ -9,12 +9,14 @@ use crate::value::{Map, Value};
 pub(super) const NAMES: &[&str] = &[
     "contains",
     "first",
+    "is_empty",
     "last",
     "length",
     "map_get",
     "map_keys",
     "map_new",
     "map_put",
+    "map_size",
     "map_to_entries",
     "map_values",
     "mget",
@@ -51,6 +53,21 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 map.insert(key.into_owned(), value);
                 Ok(Value::Map(map))
             }
+        }
+        "map_size" => {
+            arity(name, &args, 1..=1)?;
+            let size = match &args[0] {
+                Value::Array(l) => l.len(),
+                other => to_map(name, other)?.len(),
+            };
+            Ok(Value::Int(size as i64))
+        }
+        "is_empty" => {
+            arity(name, &args, 1..=1)?;
+            Ok(Value::Bool(match &args[0] {
+                Value::Array(l) => l.is_empty(),
+                other => to_map(name, other)?.is_empty(),
+            }))
         }
         "map_keys" | "map_values" | "map_to_entries" => {
             arity(name, &args, 1..=1)?;

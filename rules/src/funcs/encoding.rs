@@ -23,6 +23,7 @@ pub(super) const NAMES: &[&str] = &[
     "md5",
     "sha",
     "sha256",
+    "sqlserver_bin2hexstr",
     "unzip",
     "zip",
     "zip_compress",
@@ -71,13 +72,34 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 .map(Value::from_json)
                 .map_err(|e| bad(name, format!("not JSON: {e}")))
         }
-        "bin2hexstr" => {
-            arity(name, &args, 1..=1)?;
-            Ok(string(hex(bytes(name, &args[0])?, true)))
+        // bin2hexstr(Bin[, Prefix]): upper-case hex after the prefix.
+        "bin2hexstr" | "sqlserver_bin2hexstr" => {
+            let prefix = if name == "bin2hexstr" {
+                arity(name, &args, 1..=2)?;
+                match args.get(1) {
+                    Some(p) => text(name, p)?.into_owned(),
+                    None => String::new(),
+                }
+            } else {
+                arity(name, &args, 1..=1)?;
+                "0x".to_string()
+            };
+            Ok(string(prefix + &hex(bytes(name, &args[0])?, true)))
         }
+        // hexstr2bin(Hex[, Prefix]): the prefix must be there.
         "hexstr2bin" => {
-            arity(name, &args, 1..=1)?;
-            hexstr2bin(&text(name, &args[0])?)
+            arity(name, &args, 1..=2)?;
+            let hex = text(name, &args[0])?;
+            let digits = match args.get(1) {
+                Some(prefix) => {
+                    let prefix = text(name, prefix)?;
+                    hex.strip_prefix(prefix.as_ref()).ok_or_else(|| {
+                        bad(name, format!("{hex:?} does not start with {prefix:?}"))
+                    })?
+                }
+                None => hex.as_ref(),
+            };
+            hexstr2bin(digits)
         }
         "gzip" | "zip" | "zip_compress" => {
             arity(name, &args, 1..=1)?;

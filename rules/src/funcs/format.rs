@@ -2,11 +2,11 @@
 //! `unescape` (C escapes: `\n`, `\t`, `\x41`...), and the way Erlang prints
 //! a term, which `~p` and `~w` need.
 
-use super::args::{arity, bad, int, string, text, MAX_OUTPUT};
+use super::args::{arity, bad, int, list, string, text, MAX_OUTPUT};
 use crate::sql::EvalError;
 use crate::value::Value;
 
-pub(super) const NAMES: &[&str] = &["sprintf", "unescape"];
+pub(super) const NAMES: &[&str] = &["sprintf", "sprintf_s", "unescape"];
 
 pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
     match name {
@@ -15,6 +15,11 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 return Err(bad(name, "takes a format and its arguments"));
             }
             sprintf(&text(name, &args[0])?, &args[1..]).map(string)
+        }
+        // sprintf_s(Format, [Args]): the arguments as one list.
+        "sprintf_s" => {
+            arity(name, &args, 2..=2)?;
+            sprintf(&text(name, &args[0])?, list(name, &args[1])?).map(string)
         }
         "unescape" => {
             arity(name, &args, 1..=1)?;

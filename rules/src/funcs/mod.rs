@@ -9,6 +9,7 @@ mod bits;
 mod collections;
 mod encoding;
 mod format;
+mod jq;
 mod math;
 mod message;
 mod misc;
@@ -36,6 +37,7 @@ enum Family {
     Bits,
     Encoding,
     Time,
+    Jq,
     Misc,
 }
 
@@ -50,6 +52,7 @@ const FAMILIES: &[(Family, &[&str])] = &[
     (Family::Bits, bits::NAMES),
     (Family::Encoding, encoding::NAMES),
     (Family::Time, time::NAMES),
+    (Family::Jq, jq::NAMES),
     (Family::Misc, misc::NAMES),
 ];
 
@@ -93,6 +96,7 @@ pub fn call(name: &str, args: Vec<Value>, cx: &Context<'_>) -> Result<Value, Eva
         Family::Bits => bits::call(name, args),
         Family::Encoding => encoding::call(name, args),
         Family::Time => time::call(name, args),
+        Family::Jq => jq::call(name, args),
         Family::Misc => misc::call(name, args),
     }
 }

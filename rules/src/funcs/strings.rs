@@ -10,6 +10,7 @@ pub(super) const NAMES: &[&str] = &[
     "ascii",
     "concat",
     "find",
+    "join_to_sql_values_string",
     "join_to_string",
     "lower",
     "ltrim",
@@ -61,6 +62,15 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(string(parts.join(&sep)))
         }
+        "join_to_sql_values_string" => {
+            arity(name, &args, 1..=1)?;
+            let items = list(name, &args[0])?;
+            let parts = items
+                .iter()
+                .map(|v| sql_value(name, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(string(parts.join(", ")))
+        }
         "pad" => pad(&args),
         "replace" => replace(&args),
         "find" => {
@@ -82,6 +92,18 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
 pub(super) fn any_to_str(name: &str, v: &Value) -> Result<String, EvalError> {
     v.to_text()
         .ok_or_else(|| bad(name, "bytes that are not UTF-8 cannot be joined to text"))
+}
+
+/// A value as a literal of an SQL `VALUES` list: numbers bare, everything
+/// else quoted (maps and lists as JSON), quotes and backslashes escaped.
+fn sql_value(name: &str, v: &Value) -> Result<String, EvalError> {
+    Ok(match v {
+        Value::Int(_) | Value::Float(_) => any_to_str(name, v)?,
+        other => {
+            let text = any_to_str(name, other)?;
+            format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+    })
 }
 
 /// The option argument of `split`, `pad`, `replace`, `find`: one of

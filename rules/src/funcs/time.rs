@@ -68,8 +68,8 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
                 [_, offset, format, input] => (offset_seconds(name, offset)?, format, input),
                 _ => unreachable!("arity checked"),
             };
-            let ts = parse_date(&text(name, format)?, &text(name, input)?)?;
-            let ts = ts - offset as i128 * 1_000_000_000;
+            // The offset argument is the zone of a date that states none.
+            let ts = parse_date(&text(name, format)?, &text(name, input)?, offset)?;
             i64::try_from(ts.div_euclid(i128::from(unit.per_second_div())))
                 .map(Value::Int)
                 .map_err(|_| bad(name, "out of range"))
@@ -179,8 +179,10 @@ fn zone(offset: i64, sep: &str, seconds: bool) -> String {
 /// EMQX's time offsets: `z`/`Z` (UTC), `local`, `+HHMM`, `+HH:MM`,
 /// `+HH:MM:SS`, or an integer of seconds.
 fn offset_seconds(name: &str, v: &Value) -> Result<i64, EvalError> {
-    if let Value::Int(seconds) = v {
-        return Ok(*seconds);
+    match v {
+        Value::Int(seconds) => return Ok(*seconds),
+        Value::Null => return Ok(0),
+        _ => {}
     }
     let s = text(name, v)?;
     let bad_offset = || bad(name, format!("bad time offset {s:?}"));
@@ -307,10 +309,13 @@ fn format_date(unit: Unit, offset: i64, format: &str, ts: i64) -> Result<String,
 }
 
 /// `input` read with `format` (as [`format_date`] writes it), in
-/// nanoseconds since the epoch, less the offset `input` states. Fields the
-/// format lacks are the epoch's; a literal character of the format skips
-/// one character of the input, whatever it is, as EMQX's parser does.
-fn parse_date(format: &str, input: &str) -> Result<i128, EvalError> {
+/// nanoseconds since the epoch, less the offset `input` states (or else
+/// `default_offset`, in seconds). The year,
+/// month and day are required, the time of day defaults to midnight; a
+/// literal character of the format skips one character of the input,
+/// whatever it is, as EMQX's parser does (`%H-%M-%S` reads `10:40:12`); a
+/// `%` that starts no known placeholder is an error.
+fn parse_date(format: &str, input: &str, default_offset: i64) -> Result<i128, EvalError> {
     const NAME: &str = "date_to_unix_ts";
     let fail = || {
         bad(
@@ -319,7 +324,21 @@ fn parse_date(format: &str, input: &str) -> Result<i128, EvalError> {
         )
     };
     let (mut year, mut month, mut day) = (1970i32, 1u8, 1u8);
-    let (mut hour, mut minute, mut second, mut nanos, mut offset) = (0u8, 0u8, 0u8, 0i128, 0i64);
+    let (mut hour, mut minute, mut second, mut nanos) = (0u8, 0u8, 0u8, 0i128);
+    let mut offset = default_offset;
+    let parts = parts(format);
+    if parts.contains(&Part::Literal('%')) {
+        return Err(bad(NAME, format!("unknown placeholder in {format:?}")));
+    }
+    for (part, what) in [
+        (Part::Year, "year"),
+        (Part::Month, "month"),
+        (Part::Day, "day"),
+    ] {
+        if !parts.contains(&part) {
+            return Err(bad(NAME, format!("the format {format:?} has no {what}")));
+        }
+    }
     let mut rest = input;
     let digits = |rest: &mut &str, n: usize| -> Result<i64, EvalError> {
         let d = rest
@@ -329,7 +348,7 @@ fn parse_date(format: &str, input: &str) -> Result<i128, EvalError> {
         *rest = &rest[n..];
         d.parse().map_err(|_| fail())
     };
-    for part in parts(format) {
+    for part in parts {
         match part {
             Part::Year => year = digits(&mut rest, 4)? as i32,
             Part::Month => month = digits(&mut rest, 2)? as u8,

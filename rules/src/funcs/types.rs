@@ -25,6 +25,7 @@ pub(super) const NAMES: &[&str] = &[
     "is_str",
     "map",
     "str",
+    "str_utf16_le",
     "str_utf8",
 ];
 
@@ -68,6 +69,13 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
             .to_text()
             .map(Value::Str)
             .ok_or_else(|| bad(name, "the bytes are not UTF-8")),
+        "str_utf16_le" => {
+            let text = arg
+                .to_text()
+                .ok_or_else(|| bad(name, "the bytes are not UTF-8"))?;
+            let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            Ok(Value::from_bytes(bytes.into()))
+        }
         "int" => to_int(arg).map(Value::Int),
         "float" => to_float(arg).map(Value::Float),
         "bool" => to_bool(arg).map(Value::Bool),

@@ -118,7 +118,24 @@ impl<'c> Run<'c> {
         if rest.is_empty() {
             return Ok(Cow::Borrowed(root));
         }
-        let (mut cur, steps) = if p.root() == "payload" {
+        let is_payload = p.root() == "payload";
+        if !rest.iter().any(|s| matches!(s, Seg::Index(Index::Dyn(_)))) {
+            // The usual path: constant keys and indexes, walked without
+            // collecting its steps first.
+            let mut cur = if is_payload {
+                self.decode_payload(root)?
+            } else {
+                Cow::Borrowed(root)
+            };
+            for seg in rest {
+                cur = paths::step(cur, constant_step(seg));
+                if matches!(*cur, Value::Null) {
+                    break;
+                }
+            }
+            return Ok(cur);
+        }
+        let (mut cur, steps) = if is_payload {
             let doc = self.decode_payload(root)?;
             let steps = self.steps(rest, Some(&doc), scope)?;
             (doc, steps)
@@ -389,4 +406,15 @@ pub(crate) fn get_in_map(m: &Map, p: &Path) -> Value {
         cur = paths::step(cur, step);
     }
     cur.into_owned()
+}
+
+/// The step of a key or a constant index (`Dyn` reads as nothing).
+fn constant_step(seg: &Seg) -> Step<'_> {
+    match seg {
+        Seg::Key(k) => Step::Key(k),
+        Seg::Index(Index::At(i)) => Step::At(*i),
+        Seg::Index(Index::Head) => Step::Head,
+        Seg::Index(Index::Tail) => Step::Tail,
+        Seg::Index(Index::Dyn(_)) => Step::Bad,
+    }
 }

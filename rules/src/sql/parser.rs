@@ -43,9 +43,7 @@ impl Parser {
 
     fn next(&mut self) -> Tok {
         let tok = self.peek().clone();
-        if self.i < self.tokens.len() - 1 {
-            self.i += 1;
-        }
+        self.i = (self.i + 1).min(self.tokens.len());
         tok
     }
 

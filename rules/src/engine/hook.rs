@@ -1,0 +1,243 @@
+//! The engine on the hook points. `message.publish` always answers Pass (the
+//! engine never rewrites or drops): it looks the topic up in the index of
+//! the rules' FROM filters and, only on a match, captures the event and
+//! `try_send`s it to a worker. The event points do the same with the rules
+//! selecting `$events/...`; a point no rule selects costs one relaxed load.
+//! `client.connected`/`disconnected` also keep the table of connected
+//! clients (client id -> ClientInfo) that gives a message its publisher's
+//! `username` and `peerhost`.
+
+use super::events::{Event, EventKind, Timed};
+use super::workers::Job;
+use super::RuleEngine;
+use roost_core::hooks::{
+    ConnectInfo, DisconnectReason, DropReason, Hook, HookPoint, PublishAction,
+};
+use roost_core::{ClientInfo, Message};
+use roost_protocol::{ReasonCode, SubscriptionOptions};
+use smallvec::SmallVec;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// The points the engine registers on.
+pub const POINTS: [HookPoint; 10] = [
+    HookPoint::MessagePublish,
+    HookPoint::ClientConnected,
+    HookPoint::ClientDisconnected,
+    HookPoint::ClientConnack,
+    HookPoint::SessionSubscribed,
+    HookPoint::SessionUnsubscribed,
+    HookPoint::MessageDelivered,
+    HookPoint::MessageAcked,
+    HookPoint::MessageDropped,
+    HookPoint::DeliveryDropped,
+];
+
+/// After every other hook: rules see the message as the other hooks left it.
+pub const PRIORITY: i32 = -1000;
+
+/// The engine as a hook.
+pub struct RulesHook(pub Arc<RuleEngine>);
+
+/// FNV-1a: spreads publishers over the workers (one publisher, one worker, so
+/// its messages reach each rule in order).
+fn spread(client_id: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in client_id.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+impl RuleEngine {
+    /// Hands `event` to the worker of its client for each rule in `rules`:
+    /// `matched` counts it, a full queue drops it for that rule (counted).
+    pub(crate) fn dispatch(&self, rules: &[Arc<super::registry::Rule>], event: Event) {
+        let event = Timed::now(event);
+        let worker = spread(event.event.client_id());
+        self.index.with(|index| {
+            for rule in rules {
+                rule.counters.matched.fetch_add(1, Relaxed);
+                self.metrics.rules_matched.inc();
+                let sent = match index.senders.len() {
+                    0 => false,
+                    n => index.senders[(worker % n as u64) as usize]
+                        .try_send(Job {
+                            rule: rule.clone(),
+                            event: event.clone(),
+                        })
+                        .is_ok(),
+                };
+                if !sent {
+                    rule.counters.dropped_queue_full.fetch_add(1, Relaxed);
+                    self.metrics.rules_dropped_queue_full.inc();
+                }
+            }
+        });
+    }
+
+    /// The rules on event `kind` (cloned out of the snapshot: an event with
+    /// rules is worth it), or none.
+    fn rules_on(&self, kind: EventKind) -> Option<SmallVec<[Arc<super::registry::Rule>; 4]>> {
+        if !self.index.has(kind) {
+            return None;
+        }
+        let rules: SmallVec<[_; 4]> = self.index.with(|i| i.on(kind).iter().cloned().collect());
+        (!rules.is_empty()).then_some(rules)
+    }
+
+    fn publisher(&self, client_id: &str) -> Option<Arc<ClientInfo>> {
+        self.clients.get(client_id).map(|c| c.value().clone())
+    }
+}
+
+impl Hook for RulesHook {
+    fn message_publish(&self, msg: &Arc<Message>) -> PublishAction {
+        let e = &self.0;
+        if !e.index.has(EventKind::MessagePublish)
+            || (e.config.ignore_sys_message && msg.topic.starts_with("$SYS/"))
+        {
+            return PublishAction::Pass;
+        }
+        let matched: SmallVec<[Arc<super::registry::Rule>; 4]> = e.index.with(|index| {
+            let mut found: SmallVec<[Arc<super::registry::Rule>; 4]> = SmallVec::new();
+            index.topics.for_each_match(&msg.topic, |rules| {
+                for rule in rules.values() {
+                    // A rule never runs on what it republished itself (no loop).
+                    if *rule.id == *msg.from || found.iter().any(|r| Arc::ptr_eq(r, rule)) {
+                        continue;
+                    }
+                    found.push(rule.clone());
+                }
+            });
+            found
+        });
+        if !matched.is_empty() {
+            let from = e.publisher(&msg.from);
+            e.dispatch(
+                &matched,
+                Event::Publish {
+                    msg: msg.clone(),
+                    from,
+                },
+            );
+        }
+        PublishAction::Pass
+    }
+
+    fn client_connected(&self, client: &Arc<ClientInfo>) {
+        self.0
+            .clients
+            .insert(client.client_id.clone(), client.clone());
+        if let Some(rules) = self.0.rules_on(EventKind::ClientConnected) {
+            self.0.dispatch(&rules, Event::Connected(client.clone()));
+        }
+    }
+
+    fn client_disconnected(&self, client: &Arc<ClientInfo>, reason: DisconnectReason) {
+        // Only this connection's entry: a takeover's new one may be there already.
+        self.0
+            .clients
+            .remove_if(&client.client_id, |_, c| Arc::ptr_eq(c, client));
+        if let Some(rules) = self.0.rules_on(EventKind::ClientDisconnected) {
+            self.0
+                .dispatch(&rules, Event::Disconnected(client.clone(), reason.as_str()));
+        }
+    }
+
+    fn client_connack(&self, conn: &ConnectInfo, reason: ReasonCode) {
+        if let Some(rules) = self.0.rules_on(EventKind::ClientConnack) {
+            self.0
+                .dispatch(&rules, Event::Connack(Box::new(conn.clone()), reason));
+        }
+    }
+
+    fn session_subscribed(
+        &self,
+        client: &Arc<ClientInfo>,
+        filter: &str,
+        options: &SubscriptionOptions,
+    ) {
+        if let Some(rules) = self.0.rules_on(EventKind::SessionSubscribed) {
+            self.0.dispatch(
+                &rules,
+                Event::Subscribed {
+                    client: client.clone(),
+                    filter: filter.to_string(),
+                    qos: options.qos as u8,
+                },
+            );
+        }
+    }
+
+    fn session_unsubscribed(&self, client: &Arc<ClientInfo>, filter: &str) {
+        if let Some(rules) = self.0.rules_on(EventKind::SessionUnsubscribed) {
+            self.0.dispatch(
+                &rules,
+                Event::Unsubscribed {
+                    client: client.clone(),
+                    filter: filter.to_string(),
+                },
+            );
+        }
+    }
+
+    fn message_delivered(&self, client: &Arc<ClientInfo>, msg: &Message) {
+        if let Some(rules) = self.0.rules_on(EventKind::MessageDelivered) {
+            self.0.dispatch(
+                &rules,
+                Event::Delivery {
+                    kind: EventKind::MessageDelivered,
+                    msg: msg.clone(),
+                    from: self.0.publisher(&msg.from),
+                    to_id: client.client_id.clone(),
+                    to: Some(client.clone()),
+                },
+            );
+        }
+    }
+
+    fn message_acked(&self, client_id: &str, msg: &Message) {
+        if let Some(rules) = self.0.rules_on(EventKind::MessageAcked) {
+            self.0.dispatch(
+                &rules,
+                Event::Delivery {
+                    kind: EventKind::MessageAcked,
+                    msg: msg.clone(),
+                    from: self.0.publisher(&msg.from),
+                    to_id: client_id.into(),
+                    to: self.0.publisher(client_id),
+                },
+            );
+        }
+    }
+
+    fn message_dropped(&self, msg: &Message, reason: &DropReason) {
+        if let Some(rules) = self.0.rules_on(EventKind::MessageDropped) {
+            self.0.dispatch(
+                &rules,
+                Event::MessageDropped {
+                    msg: msg.clone(),
+                    from: self.0.publisher(&msg.from),
+                    reason: reason.as_str().to_string(),
+                },
+            );
+        }
+    }
+
+    fn delivery_dropped(&self, client_id: &str, msg: &Message, reason: &DropReason) {
+        if let Some(rules) = self.0.rules_on(EventKind::DeliveryDropped) {
+            self.0.dispatch(
+                &rules,
+                Event::DeliveryDropped {
+                    msg: msg.clone(),
+                    from: self.0.publisher(&msg.from),
+                    to_id: client_id.into(),
+                    to: self.0.publisher(client_id),
+                    reason: reason.as_str().to_string(),
+                },
+            );
+        }
+    }
+}
