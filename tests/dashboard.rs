@@ -14,13 +14,11 @@ use common::browser::{log_in, open, wait_js, ChromeDriver, STEP};
 use common::http::http;
 use common::*;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use fantoccini::{Client, Locator};
+use serde_json::json;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The monitor behind the overview's charts samples every second (EMQX's
 /// default is 10 s), so a test sees a rate within a poll or two.
