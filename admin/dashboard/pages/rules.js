@@ -60,20 +60,19 @@
 
     const m = (r, k) => (r.metrics ? r.metrics[k] : undefined);
     const columns = [
-      { title: "ID", cell: (r) => h("a", { href: "#/rules/edit/" + seg(r.id) }, r.id) },
-      { title: "Name", cell: (r) => r.name || "" },
+      { title: "ID", cell: (r) => [h("a", { href: "#/rules/edit/" + seg(r.id) }, r.id),
+        r.name ? h("div", { class: "dim" }, r.name) : null] },
       { title: "From", cell: (r) => h("code", null, (r.from || []).join(", ")) },
       { title: "Actions", cell: (r) => (r.actions || []).map(actionText).join(", ") },
       { title: "Status", cell: (r) => badge(r.enable ? "enabled" : "disabled", r.enable ? "ok" : "") },
       { title: "Matched", class: "num m-matched", cell: (r) => fmt.num(m(r, "matched")) },
       { title: "Passed", class: "num m-passed", cell: (r) => fmt.num(m(r, "passed")) },
       { title: "Failed", class: "num m-failed", cell: (r) => fmt.num(m(r, "failed")) },
-      { title: "Actions ok", class: "num m-success", cell: (r) => fmt.num(m(r, "actions.success")) },
-      { title: "Actions failed", class: "num m-actions-failed", cell: (r) => fmt.num(m(r, "actions.failed")) },
+      { title: "Act. ok", class: "num m-success", cell: (r) => fmt.num(m(r, "actions.success")) },
+      { title: "Act. failed", class: "num m-actions-failed", cell: (r) => fmt.num(m(r, "actions.failed")) },
       { title: "Rate /s", class: "num m-rate", cell: (r) => fmt.num(m(r, "matched.rate"), 1) },
       { title: "", class: "actions", cell: (r) => [
         h("button", { type: "button", class: "small toggle", onclick: () => toggle(r) }, r.enable ? "Disable" : "Enable"),
-        h("button", { type: "button", class: "small", onclick: () => Roost.go("rules", null, "edit", r.id) }, "Edit"),
         h("button", { type: "button", class: "small danger delete", onclick: () => remove(r) }, "Delete"),
       ] },
     ];
