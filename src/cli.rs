@@ -27,7 +27,7 @@ pub enum Command {
     CheckConfig(ConfigArgs),
     /// Operate a running broker through its HTTP API (http.bind), with emqx ctl's
     /// verbs: status, broker, clients, subscriptions, topics, retainer,
-    /// listeners, admins, trace, and Roost's actors, users, banned, cluster.
+    /// listeners, admins, trace, rules, and Roost's actors, users, banned, cluster.
     Ctl(CtlArgs),
 }
 
@@ -101,6 +101,47 @@ pub enum CtlCommand {
     /// The cluster as this node sees it; join or leave.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The rule engine's rules: list, show, and test SQL over a context.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `roost ctl rules ...`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Every rule, one `Rule{id=..., name=..., enabled=..., descr=...}` line each.
+    List,
+    /// One rule: its SQL, actions, FROM list and metrics.
+    Show { id: String },
+    /// Run SQL once over a context (POST /api/v5/rule_test) and print what it
+    /// selects as JSON, or fail with `SQL Not Match`. The context is the
+    /// options below, over the JSON of --context.
+    Test(RuleTestArgs),
+}
+
+/// The SQL and context of `roost ctl rules test`.
+#[derive(Debug, clap::Args)]
+pub struct RuleTestArgs {
+    /// The rule SQL, e.g. 'SELECT payload.t AS t FROM "t/#" WHERE payload.t > 30'.
+    #[arg(long)]
+    pub sql: String,
+    /// A JSON object of the event's columns, e.g. '{"topic": "t/1", "payload": "{}"}'.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// message_publish (the default), client_connected, session_subscribed...
+    #[arg(long)]
+    pub event_type: Option<String>,
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// The payload, as text (JSON is decoded by the rule's paths).
+    #[arg(long)]
+    pub payload: Option<String>,
+    #[arg(long)]
+    pub clientid: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: Option<u8>,
 }
 
 /// `roost ctl users ...`.

@@ -5,7 +5,7 @@
 //!
 //! The broker runs with its defaults, so the chaos kill answers 403 and the
 //! cluster join/leave 400 (not clustered): they are exercised, harmlessly.
-//! Clients, subscriptions, queued messages and retained messages exist, so
+//! Clients, subscriptions, queued messages, retained messages and a rule exist, so
 //! the listings have content. `.ci/run` installs schemathesis; without it
 //! the test says SKIP.
 
@@ -49,6 +49,11 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     for i in 0..3 {
         p.publish(&format!("s/{i}"), b"payload", 1, true).await;
     }
+    // A rule, for the rule endpoints to find (schemathesis may change or delete it).
+    let rule = serde_json::json!({"id": "r1", "sql": "SELECT payload.x AS x FROM \"s/#\"",
+        "actions": [{"function": "republish", "args": {"topic": "out/${x}"}}]});
+    let (status, body) = common::access::api(&b, "POST", "/api/v5/rules", Some(rule)).await;
+    assert_eq!(status, 201, "{body}");
 
     let dir = common::broker::unique_data_dir();
     std::fs::create_dir_all(&dir).unwrap();

@@ -14,6 +14,7 @@ const Roost = (() => {
     { id: "topics", title: "Topics", group: "Monitoring" },
     { id: "retained", title: "Retained messages", group: "Monitoring" },
     { id: "alarms", title: "Alarms", group: "Monitoring" },
+    { id: "rules", title: "Rules", group: "Integration" },
     { id: "nodes", title: "Cluster nodes", group: "Cluster" },
     { id: "actors", title: "Actor tree", group: "Cluster" },
     { id: "banned", title: "Banned clients", group: "Access control" },

@@ -2,7 +2,8 @@
 //! API under `/api/v5` with EMQX 5's paths and shapes (clients,
 //! subscriptions, topics, publish, retained messages, listeners, nodes,
 //! cluster, stats, users, ACL rules, bans, dashboard users and API keys, the
-//! actor tree and kill-by-path for chaos testing), its OpenAPI document at
+//! rule engine's rules, tests and events, the actor tree and kill-by-path for
+//! chaos testing), its OpenAPI document at
 //! `/api-docs`, and the dashboard at `/` (`admin/dashboard/`). Who may call it
 //! (dashboard users with bearer tokens, API keys, HTTP basic) is decided in
 //! `auth/`; a few paths are public (`auth::is_public`). It reaches the broker
@@ -32,6 +33,7 @@ mod openapi;
 mod prometheus;
 mod publish;
 mod retainer;
+mod rules;
 mod subscriptions;
 mod topics;
 mod trace;
@@ -192,6 +194,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(alarms::routes())
             .merge(prometheus::routes())
             .merge(trace::routes())
+            .merge(rules::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Authentication"),
         (name = "Authorization"),
         (name = "Banned"),
+        (name = "Rules", description = "The rule engine: rules, their metrics, SQL tests, event topics"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -48,11 +48,16 @@ pub enum HookPoint {
     MessageAcked,
     MessageDropped,
     DeliveryDropped,
+    ClientCheckAuthnComplete,
+    ClientCheckAuthzComplete,
 }
+
+/// How many points there are.
+const POINTS: usize = 20;
 
 impl HookPoint {
     /// Every point, in the order above.
-    pub const ALL: [HookPoint; 18] = [
+    pub const ALL: [HookPoint; POINTS] = [
         HookPoint::ClientConnect,
         HookPoint::ClientConnack,
         HookPoint::ClientAuthenticate,
@@ -71,6 +76,8 @@ impl HookPoint {
         HookPoint::MessageAcked,
         HookPoint::MessageDropped,
         HookPoint::DeliveryDropped,
+        HookPoint::ClientCheckAuthnComplete,
+        HookPoint::ClientCheckAuthzComplete,
     ];
 
     /// The EMQX name: `client.connect`, `message.publish`...
@@ -94,6 +101,8 @@ impl HookPoint {
             HookPoint::MessageAcked => "message.acked",
             HookPoint::MessageDropped => "message.dropped",
             HookPoint::DeliveryDropped => "delivery.dropped",
+            HookPoint::ClientCheckAuthnComplete => "client.check_authn_complete",
+            HookPoint::ClientCheckAuthzComplete => "client.check_authz_complete",
         }
     }
 
@@ -182,6 +191,19 @@ pub enum Authn {
         data: Vec<u8>,
         state: AuthState,
     },
+}
+
+/// How the authentication of a CONNECT ended (`client.check_authn_complete`).
+#[derive(Debug, Clone)]
+pub struct AuthnComplete {
+    pub client_id: Arc<str>,
+    pub username: Option<Arc<str>>,
+    pub peer: PeerInfo,
+    /// `Success`, or the CONNACK's refusal.
+    pub reason: ReasonCode,
+    pub is_superuser: bool,
+    /// Let in without any authenticator judging it.
+    pub is_anonymous: bool,
 }
 
 /// A `client.authorize` hook's answer.
@@ -388,6 +410,23 @@ pub trait Hook: Send + Sync + 'static {
 
     /// `delivery.dropped`: one delivery of `msg` to `client_id` was dropped.
     fn delivery_dropped(&self, client_id: &str, msg: &Message, reason: &DropReason) {}
+
+    /// `client.check_authn_complete`: the authentication of a CONNECT ended,
+    /// let in or refused (a notification, after `client.authenticate`).
+    fn client_check_authn_complete(&self, result: &AuthnComplete) {}
+
+    /// `client.check_authz_complete`: a publish or subscribe was judged
+    /// (`allowed` or not; `cached`: by the client's decision cache). Not
+    /// called when nobody judges (no authorization at all).
+    fn client_check_authz_complete(
+        &self,
+        client: &Arc<ClientInfo>,
+        action: Action,
+        topic: &str,
+        allowed: bool,
+        cached: bool,
+    ) {
+    }
 }
 
 /// One registration.
@@ -400,7 +439,7 @@ struct Registered {
 /// fixes them.
 #[derive(Default)]
 pub struct HooksBuilder {
-    points: [Vec<Registered>; 18],
+    points: [Vec<Registered>; POINTS],
 }
 
 impl HooksBuilder {
@@ -438,7 +477,7 @@ impl HooksBuilder {
 /// The fixed registry: for each point, its hooks in the order they run.
 #[derive(Default)]
 pub struct Hooks {
-    points: [Box<[Arc<dyn Hook>]>; 18],
+    points: [Box<[Arc<dyn Hook>]>; POINTS],
 }
 
 impl Hooks {

@@ -63,6 +63,10 @@ pub struct Config {
     pub sub_qos: QoS,
     /// Payload bytes; at least [`crate::STAMP_LEN`] (timestamp, publisher, sequence).
     pub payload_size: usize,
+    /// JSON payloads (`{"stamp": "<hex>", "temp": N, "pad": "..."}`, at least
+    /// [`crate::JSON_MIN_LEN`] bytes) instead of binary ones, for rules that
+    /// select from the payload.
+    pub json_payload: bool,
     /// Publish rate.
     pub rate: Rate,
     /// Per-publisher in-flight window. QoS 1/2: PUBLISHes awaiting PUBACK/PUBCOMP.
@@ -104,6 +108,7 @@ impl Default for Config {
             qos: QoS::AtMostOnce,
             sub_qos: QoS::AtMostOnce,
             payload_size: 32,
+            json_payload: false,
             rate: Rate::Unlimited,
             inflight: 32,
             count: None,

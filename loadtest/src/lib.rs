@@ -24,7 +24,7 @@ mod subscribe;
 
 pub use config::{check_loopback, Config, Rate};
 pub use limits::raise_nofile_limit;
-pub use payload::{Stamp, STAMP_LEN};
+pub use payload::{Stamp, JSON_MIN_LEN, STAMP_LEN};
 pub use progress::Progress;
 pub use run::{run_conn, run_pub, run_pubsub, run_sub};
 pub use stats::{LatencySummary, Summary};

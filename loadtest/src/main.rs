@@ -34,6 +34,9 @@ enum Command {
     Subscribe(SubscribeArgs),
     /// Run a fixed scenario set against Roost, Mosquitto and rumqttd; write a table and a chart.
     Compare(compare::CompareArgs),
+    /// Pairs QoS 1 on Roost without rules, with 10 rules matching nothing, and
+    /// with one republish rule on every message; a table with the ratios.
+    Rules(compare::rules::RulesArgs),
 }
 
 /// Options of every client.
@@ -109,9 +112,13 @@ struct PubOpts {
     /// Publish QoS.
     #[arg(long = "qos", short = 'Q', default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     qos: u8,
-    /// Payload bytes (at least 16: timestamp, publisher, sequence).
+    /// Payload bytes (at least 16: timestamp, publisher, sequence; 64 with --json).
     #[arg(long, short = 's', default_value_t = 32)]
     size: usize,
+    /// JSON payloads: {"stamp": "<hex>", "temp": 0..99, "pad": "..."}, for rules
+    /// that select from the payload.
+    #[arg(long)]
+    json: bool,
     /// Messages per second per publisher.
     #[arg(long, conflicts_with = "total_rate")]
     rate: Option<f64>,
@@ -225,6 +232,7 @@ impl PubOpts {
         c.pub_topic = self.topic.clone();
         c.qos = qos(self.qos);
         c.payload_size = self.size;
+        c.json_payload = self.json;
         c.rate = match (self.rate, self.total_rate) {
             (Some(r), _) => Rate::PerClient(r),
             (None, Some(r)) => Rate::Total(r),
@@ -290,5 +298,6 @@ fn main() -> anyhow::Result<()> {
             print(&rt.block_on(roost_bench::run_subscribe(c, idle))?)
         }
         Command::Compare(a) => rt.block_on(compare::run(a)),
+        Command::Rules(a) => rt.block_on(compare::rules::run(a)),
     }
 }

@@ -340,12 +340,16 @@ async fn publish_loop(
                     next_due += iv;
                 }
                 let packet_id = if qos0 { 0 } else { inflight.take() };
-                let payload = Stamp {
+                let stamp = Stamp {
                     sent_ns: now_ns(),
                     publisher: index as u32,
                     seq: *sent as u32,
-                }
-                .payload(cfg.payload_size);
+                };
+                let payload = if cfg.json_payload {
+                    stamp.json_payload(cfg.payload_size)
+                } else {
+                    stamp.payload(cfg.payload_size)
+                };
                 conn.queue(&Packet::Publish(Publish {
                     dup: false,
                     qos: cfg.qos,

@@ -12,10 +12,12 @@ use std::path::Path;
 /// then stay inside key names (`ROOST__MQTT__MAX_INFLIGHT` is `mqtt.max_inflight`).
 const ENV_SEPARATOR: &str = "__";
 
-/// Keys whose value is a list (of authenticators, of sources): an environment
-/// variable sets the whole list as YAML text, e.g.
-/// `ROOST__AUTHENTICATION='[{mechanism: password_based, backend: built_in_database}]'`.
-const LIST_KEYS: &[&str] = &["authentication", "authorization.sources"];
+/// Keys whose value is a list (of authenticators, of sources) or a map of
+/// entries (rules by id): an environment variable sets the whole value as
+/// YAML text, e.g.
+/// `ROOST__AUTHENTICATION='[{mechanism: password_based, backend: built_in_database}]'`,
+/// `ROOST__RULES__RULES='{r1: {sql: "SELECT * FROM \"t/#\"", actions: [{function: console}]}}'`.
+const LIST_KEYS: &[&str] = &["authentication", "authorization.sources", "rules.rules"];
 
 /// What the `config` crate records as the origin of values from the environment.
 const ENV_ORIGIN: &str = "the environment";

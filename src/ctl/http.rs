@@ -36,6 +36,9 @@ pub enum CtlError {
     Refused { status: StatusCode, message: String },
     #[error("unexpected answer from {url}: {message}")]
     BadAnswer { url: String, message: String },
+    /// Arguments that make no request (a --context that is not a JSON object).
+    #[error("{0}")]
+    Usage(String),
     /// What emqx ctl says of a client, trace or topic that is not there.
     #[error("Not Found.")]
     NotFound,

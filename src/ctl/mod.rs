@@ -1,11 +1,12 @@
 //! `roost ctl`: operator commands against a running broker's HTTP API, with
 //! `emqx ctl`'s verbs and output (status, broker, clients, subscriptions,
-//! topics, retainer, listeners, admins, trace) and Roost's own (actors,
+//! topics, retainer, listeners, admins, trace, rules) and Roost's own (actors,
 //! users, banned, cluster).
 
 mod access;
 mod http;
 mod render;
+mod rules;
 mod trace;
 mod tree;
 mod verbs;
@@ -39,6 +40,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             CtlCommand::Users(cmd) => access::users(&client, cmd).await,
             CtlCommand::Banned(cmd) => access::banned(&client, cmd).await,
             CtlCommand::Cluster(cmd) => access::cluster(&client, cmd).await,
+            CtlCommand::Rules(cmd) => rules::rules(&client, cmd).await,
         }
     })
 }

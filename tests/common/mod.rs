@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod broker;
+pub mod browser;
 pub mod http;
 pub mod pki;
 pub mod raw;

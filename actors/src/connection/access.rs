@@ -9,7 +9,7 @@ use super::channel::Accepted;
 use super::{ConnState, Deferred, Violation};
 use roost_core::authz::{AclCache, Action, DenyAction, Permission};
 use roost_core::hooks::{
-    AuthRequest, AuthState, Authn, Authz, ConnectInfo, HookPoint, Hooks, Identity,
+    AuthRequest, AuthState, Authn, AuthnComplete, Authz, ConnectInfo, HookPoint, Hooks, Identity,
 };
 use roost_core::{ClientInfo, Metrics};
 use roost_protocol::{Auth, Connect, Packet, PropertyValues, ReasonCode, SubAck, Subscribe};
@@ -29,6 +29,9 @@ pub(super) struct ClientAccess {
     pub reauth: Option<Box<(usize, AuthState)>>,
     /// The will's topic, authorized when the will becomes due.
     pub will_topic: Option<String>,
+    /// The CONNECT was let in without any authenticator judging it
+    /// (`client.check_authn_complete`'s `is_anonymous`).
+    pub anonymous: bool,
 }
 
 /// A CONNECT waiting for the client's next AUTH: which hook continues, with what.
@@ -50,7 +53,12 @@ enum Outcome {
 /// Asks the `client.authenticate` hooks in order: the first that does not
 /// ignore decides. Nobody deciding lets a plain CONNECT in, and refuses one
 /// with an Authentication Method nobody knows (0x8C).
-async fn authenticate(hooks: &Hooks, metrics: &Metrics, req: &AuthRequest) -> Outcome {
+async fn authenticate(
+    hooks: &Hooks,
+    metrics: &Metrics,
+    req: &AuthRequest,
+    anonymous: &mut bool,
+) -> Outcome {
     for (i, h) in hooks.at(HookPoint::ClientAuthenticate).iter().enumerate() {
         match h.client_authenticate(req).resolve().await {
             Authn::Ignore => {}
@@ -64,6 +72,7 @@ async fn authenticate(hooks: &Hooks, metrics: &Metrics, req: &AuthRequest) -> Ou
     }
     metrics.client_auth_anonymous.inc();
     metrics.authentication_success_anonymous.inc();
+    *anonymous = true;
     Outcome::Allow(Identity::default())
 }
 
@@ -186,7 +195,10 @@ impl ConnState {
         };
         let hooks = self.ctx.hooks.clone();
         self.ctx.metrics.client_authenticate.inc();
-        match authenticate(&hooks, &self.ctx.metrics, &req).await {
+        let mut anonymous = false;
+        let outcome = authenticate(&hooks, &self.ctx.metrics, &req, &mut anonymous).await;
+        self.access.anonymous = anonymous;
+        match outcome {
             Outcome::Allow(identity) => self.open(c, accepted, identity).await,
             Outcome::Deny(reason) => self.authentication_failed(&accepted, reason),
             Outcome::Continue(hook, data, state) => {
@@ -351,7 +363,7 @@ impl ConnState {
     pub(super) async fn reauthenticate_later(&mut self, req: AuthRequest) {
         let hooks = self.ctx.hooks.clone();
         // The request carries the method, so nobody knowing it is a refusal.
-        let outcome = authenticate(&hooks, &self.ctx.metrics, &req).await;
+        let outcome = authenticate(&hooks, &self.ctx.metrics, &req, &mut false).await;
         self.reauthenticated(outcome);
     }
 
@@ -383,6 +395,25 @@ impl ConnState {
 
     pub(super) fn authentication_failed(&mut self, accepted: &Accepted, reason: ReasonCode) {
         self.ctx.metrics.authentication_failure.inc();
+        if self.ctx.hooks.has(HookPoint::ClientCheckAuthnComplete) {
+            let result = AuthnComplete {
+                client_id: accepted.client_id.clone(),
+                username: self
+                    .access
+                    .connect_info
+                    .as_ref()
+                    .and_then(|c| c.username.clone()),
+                peer: self.peer.clone(),
+                reason,
+                is_superuser: false,
+                is_anonymous: false,
+            };
+            self.ctx
+                .hooks
+                .notify(HookPoint::ClientCheckAuthnComplete, |h| {
+                    h.client_check_authn_complete(&result)
+                });
+        }
         tracing::info!(peer = %self.peer, client_id = %accepted.client_id, ?reason, "authentication_failed");
         self.refuse(reason);
     }
@@ -417,6 +448,13 @@ impl ConnState {
                     allowed,
                 });
                 m.client_authorize.inc();
+                if let Some(info) = &self.access.info {
+                    self.ctx
+                        .hooks
+                        .notify(HookPoint::ClientCheckAuthzComplete, |h| {
+                            h.client_check_authz_complete(info, action, topic, allowed, cached)
+                        });
+                }
                 if cached {
                     m.authorization_cache_hit.inc();
                 }

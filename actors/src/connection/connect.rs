@@ -6,7 +6,7 @@
 use super::channel::Accepted;
 use super::{peer, ConnState};
 use crate::session::{BindArgs, Binding};
-use roost_core::hooks::{ConnectInfo, HookPoint, Identity};
+use roost_core::hooks::{AuthnComplete, ConnectInfo, HookPoint, Identity};
 use roost_core::ClientInfo;
 use roost_protocol::{ConnAck, Connect, Packet, ReasonCode};
 use std::sync::Arc;
@@ -70,6 +70,21 @@ impl ConnState {
         });
         self.access.will_topic = accepted.will.as_ref().map(|w| w.topic.clone());
         self.access.info = Some(info.clone());
+        if self.ctx.hooks.has(HookPoint::ClientCheckAuthnComplete) {
+            let result = AuthnComplete {
+                client_id: info.client_id.clone(),
+                username: info.username.clone(),
+                peer: info.peer.clone(),
+                reason: ReasonCode::Success,
+                is_superuser: info.is_superuser,
+                is_anonymous: self.access.anonymous,
+            };
+            self.ctx
+                .hooks
+                .notify(HookPoint::ClientCheckAuthnComplete, |h| {
+                    h.client_check_authn_complete(&result)
+                });
+        }
         let bind = BindArgs {
             binding: Binding {
                 conn: self.handle.clone(),

@@ -133,8 +133,15 @@ fn raise_nofile_in_child(cmd: &mut Command) {
 }
 
 /// Writes the broker's configuration into `dir` and starts it on `port` (and
-/// `port + 1` for rumqttd's 5.0 listener); waits until it accepts connections.
-pub fn start(kind: Kind, program: &Path, port: u16, dir: &Path) -> anyhow::Result<BrokerProcess> {
+/// `port + 1` for rumqttd's 5.0 listener), with `env` added to its
+/// environment; waits until it accepts connections.
+pub fn start(
+    kind: Kind,
+    program: &Path,
+    port: u16,
+    dir: &Path,
+    env: &[(String, String)],
+) -> anyhow::Result<BrokerProcess> {
     fs::create_dir_all(dir)?;
     let log = dir.join(format!("{}.log", kind.name()));
     let mut cmd = Command::new(program);
@@ -191,6 +198,7 @@ pub fn start(kind: Kind, program: &Path, port: u16, dir: &Path) -> anyhow::Resul
             (port, port + 1)
         }
     };
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let out = fs::File::create(&log)?;
     cmd.stdin(Stdio::null())
         .stdout(out.try_clone()?)

@@ -5,6 +5,7 @@
 mod brokers;
 mod chart;
 mod report;
+pub mod rules;
 
 use anyhow::Context;
 use brokers::{BrokerProcess, Kind};
@@ -173,7 +174,7 @@ fn scenarios(a: &CompareArgs) -> Vec<Scenario> {
 }
 
 /// Clock ticks per second of /proc/PID/stat's utime and stime.
-fn clock_ticks() -> u64 {
+pub(crate) fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {
@@ -184,7 +185,7 @@ fn clock_ticks() -> u64 {
 }
 
 /// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the ")" closing the command name; utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -210,13 +211,13 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// The first three fields of /proc/loadavg.
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
 }
 
-fn workspace_dir() -> PathBuf {
+pub(crate) fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -254,7 +255,7 @@ pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let mut broker = match brokers::start(*kind, &program, port, &a.out) {
+        let mut broker = match brokers::start(*kind, &program, port, &a.out, &[]) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("compare: {}: {e:#}", kind.name());

@@ -334,6 +334,8 @@ pub enum Event {
         topic: String,
         action: &'static str,
         allowed: bool,
+        /// Answered by the client's decision cache.
+        cached: bool,
     },
     AuthnComplete {
         client_id: Arc<str>,
@@ -606,12 +608,16 @@ pub fn columns(t: &Timed, node: &str) -> Map {
             topic,
             action,
             allowed,
+            cached,
         } => {
             client_columns(&mut m, client);
             m.remove("peername");
             m.insert("topic".into(), s(topic));
             m.insert("action".into(), s(action));
-            m.insert("authz_source".into(), s("unknown"));
+            // EMQX names the source that decided; the hook tells only
+            // whether the cache answered.
+            let source = if *cached { "cache" } else { "authorization" };
+            m.insert("authz_source".into(), s(source));
             m.insert("result".into(), s(if *allowed { "allow" } else { "deny" }));
         }
         Event::AuthnComplete {

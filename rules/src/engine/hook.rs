@@ -10,8 +10,9 @@
 use super::events::{Event, EventKind, Timed};
 use super::workers::Job;
 use super::RuleEngine;
+use roost_core::authz::Action;
 use roost_core::hooks::{
-    ConnectInfo, DisconnectReason, DropReason, Hook, HookPoint, PublishAction,
+    AuthnComplete, ConnectInfo, DisconnectReason, DropReason, Hook, HookPoint, PublishAction,
 };
 use roost_core::{ClientInfo, Message};
 use roost_protocol::{ReasonCode, SubscriptionOptions};
@@ -20,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// The points the engine registers on.
-pub const POINTS: [HookPoint; 10] = [
+pub const POINTS: [HookPoint; 12] = [
     HookPoint::MessagePublish,
     HookPoint::ClientConnected,
     HookPoint::ClientDisconnected,
@@ -31,6 +32,8 @@ pub const POINTS: [HookPoint; 10] = [
     HookPoint::MessageAcked,
     HookPoint::MessageDropped,
     HookPoint::DeliveryDropped,
+    HookPoint::ClientCheckAuthnComplete,
+    HookPoint::ClientCheckAuthzComplete,
 ];
 
 /// After every other hook: rules see the message as the other hooks left it.
@@ -75,6 +78,23 @@ impl RuleEngine {
                 }
             }
         });
+    }
+
+    /// The rules on a message event (`message_dropped`...) of `msg`: none for
+    /// `$SYS/...` (with `ignore_sys_message`), and never the rule that
+    /// republished `msg` (a rule on `message_dropped` republishing to a topic
+    /// nobody reads would otherwise feed itself forever).
+    fn rules_on_message(
+        &self,
+        kind: EventKind,
+        msg: &Message,
+    ) -> Option<SmallVec<[Arc<super::registry::Rule>; 4]>> {
+        if self.config.ignore_sys_message && msg.topic.starts_with("$SYS/") {
+            return None;
+        }
+        let mut rules = self.rules_on(kind)?;
+        rules.retain(|r| *r.id != *msg.from);
+        (!rules.is_empty()).then_some(rules)
     }
 
     /// The rules on event `kind` (cloned out of the snapshot: an event with
@@ -184,7 +204,7 @@ impl Hook for RulesHook {
     }
 
     fn message_delivered(&self, client: &Arc<ClientInfo>, msg: &Message) {
-        if let Some(rules) = self.0.rules_on(EventKind::MessageDelivered) {
+        if let Some(rules) = self.0.rules_on_message(EventKind::MessageDelivered, msg) {
             self.0.dispatch(
                 &rules,
                 Event::Delivery {
@@ -199,7 +219,7 @@ impl Hook for RulesHook {
     }
 
     fn message_acked(&self, client_id: &str, msg: &Message) {
-        if let Some(rules) = self.0.rules_on(EventKind::MessageAcked) {
+        if let Some(rules) = self.0.rules_on_message(EventKind::MessageAcked, msg) {
             self.0.dispatch(
                 &rules,
                 Event::Delivery {
@@ -214,7 +234,7 @@ impl Hook for RulesHook {
     }
 
     fn message_dropped(&self, msg: &Message, reason: &DropReason) {
-        if let Some(rules) = self.0.rules_on(EventKind::MessageDropped) {
+        if let Some(rules) = self.0.rules_on_message(EventKind::MessageDropped, msg) {
             self.0.dispatch(
                 &rules,
                 Event::MessageDropped {
@@ -227,7 +247,7 @@ impl Hook for RulesHook {
     }
 
     fn delivery_dropped(&self, client_id: &str, msg: &Message, reason: &DropReason) {
-        if let Some(rules) = self.0.rules_on(EventKind::DeliveryDropped) {
+        if let Some(rules) = self.0.rules_on_message(EventKind::DeliveryDropped, msg) {
             self.0.dispatch(
                 &rules,
                 Event::DeliveryDropped {
@@ -236,6 +256,44 @@ impl Hook for RulesHook {
                     to_id: client_id.into(),
                     to: self.0.publisher(client_id),
                     reason: reason.as_str().to_string(),
+                },
+            );
+        }
+    }
+
+    fn client_check_authn_complete(&self, result: &AuthnComplete) {
+        if let Some(rules) = self.0.rules_on(EventKind::ClientCheckAuthnComplete) {
+            self.0.dispatch(
+                &rules,
+                Event::AuthnComplete {
+                    client_id: result.client_id.clone(),
+                    username: result.username.clone(),
+                    peer: result.peer.clone(),
+                    reason: result.reason,
+                    is_superuser: result.is_superuser,
+                    is_anonymous: result.is_anonymous,
+                },
+            );
+        }
+    }
+
+    fn client_check_authz_complete(
+        &self,
+        client: &Arc<ClientInfo>,
+        action: Action,
+        topic: &str,
+        allowed: bool,
+        cached: bool,
+    ) {
+        if let Some(rules) = self.0.rules_on(EventKind::ClientCheckAuthzComplete) {
+            self.0.dispatch(
+                &rules,
+                Event::AuthzComplete {
+                    client: client.clone(),
+                    topic: topic.to_string(),
+                    action: action.as_str(),
+                    allowed,
+                    cached,
                 },
             );
         }

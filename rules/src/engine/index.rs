@@ -81,6 +81,12 @@ thread_local! {
     static CACHE: RefCell<Option<(u64, u64, Arc<Index>)>> = const { RefCell::new(None) };
 }
 
+impl Default for IndexCell {
+    fn default() -> Self {
+        IndexCell::new()
+    }
+}
+
 impl IndexCell {
     pub fn new() -> IndexCell {
         static IDS: AtomicU64 = AtomicU64::new(0);
