@@ -116,16 +116,12 @@ pub fn lookup(output: &Map, path: &[String]) -> Option<Value> {
     Some(cur)
 }
 
-/// A value as template text.
+/// A value as template text, as EMQX's templates print it (`str()`: floats
+/// with up to 10 decimals, `2.0` not `2`); bytes that are not UTF-8 lossily.
 pub fn text(v: &Value) -> String {
     match v {
-        Value::Null => "undefined".into(),
-        Value::Str(s) => s.clone(),
         Value::Bin(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Array(_) | Value::Map(_) => v.to_json().to_string(),
+        other => other.to_text().unwrap_or_default(),
     }
 }
 
@@ -165,5 +161,14 @@ mod tests {
         );
         assert!(Template::parse("a/${b").is_err());
         assert!(Template::parse("plain").unwrap().is_literal());
+    }
+
+    #[test]
+    fn floats_print_as_emqx_prints_them() {
+        let mut m = Map::new();
+        m.insert("t".into(), Value::Float(2.0));
+        m.insert("u".into(), Value::Float(20.25));
+        let t = Template::parse("${t}/${u}").unwrap();
+        assert_eq!(t.render(&m), "2.0/20.25");
     }
 }
