@@ -137,7 +137,43 @@ impl Hook for NoopHook {
     fn message_delivered(&self, _client: &Arc<ClientInfo>, _msg: &Message) {}
 }
 
-fn seams(config: &Config) -> anyhow::Result<Seams> {
+/// Opens the durable store under `<node.data_dir>/store`.
+fn open_store(config: &Config) -> anyhow::Result<Arc<roost_storage::Store>> {
+    let dir = std::path::Path::new(&config.node.data_dir).join("store");
+    roost_storage::Store::open(&dir, &config.durable_storage)
+        .map_err(|e| anyhow::anyhow!("durable_storage: cannot open the store: {e}"))
+}
+
+/// The runtime's stores: retained messages on disc (`retainer.storage_type:
+/// disc`) and durable sessions (`durable_sessions.enable`), both in `durable`.
+fn stores(
+    config: &Config,
+    durable: &Arc<roost_storage::Store>,
+    metrics: &Arc<roost_core::Metrics>,
+) -> anyhow::Result<roost_actors::context::Stores> {
+    use roost_core::storage::{RetainedStore, SessionStore};
+    let retained: Option<Arc<dyn RetainedStore>> = match config.retainer.storage_type {
+        roost_actors::config::RetainerStorage::Ram => None,
+        roost_actors::config::RetainerStorage::Disc => {
+            let limits = roost_storage::RetainLimits {
+                max_retained_messages: config.retainer.max_retained_messages,
+                max_payload_size: config.retainer.max_payload_size,
+                msg_expiry_interval: config.retainer.msg_expiry_interval,
+            };
+            let r = roost_storage::DiscRetainer::open(durable.clone(), limits, metrics.clone())
+                .map_err(|e| anyhow::anyhow!("retainer: cannot load the retained messages: {e}"))?;
+            tracing::info!(retained = r.len(), "retained_messages_loaded");
+            Some(Arc::new(r))
+        }
+    };
+    let sessions: Option<Arc<dyn SessionStore>> = config
+        .durable_sessions
+        .enable
+        .then(|| durable.clone() as Arc<dyn SessionStore>);
+    Ok(roost_actors::context::Stores { retained, sessions })
+}
+
+fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result<Seams> {
     let store = Arc::new(roost_access::JsonFiles::new(&config.node.data_dir));
     let access = roost_access::Access::new(
         &config.authentication,
@@ -194,6 +230,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             }))
         }));
     }
+    let stores = stores(config, durable, &metrics)?;
     Ok(Seams {
         metrics,
         hooks,
@@ -201,6 +238,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         cluster,
         bans: Some(bans),
         extensions,
+        stores,
     })
 }
 
@@ -250,9 +288,16 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
-        let seams = seams(&config)?;
+        let started = std::time::Instant::now();
+        let durable = open_store(&config)?;
+        let seams = seams(&config, &durable)?;
         let broker = Broker::start_with(config.broker(), seams).await?;
-        tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
+        tracing::info!(
+            node = %node,
+            version = env!("CARGO_PKG_VERSION"),
+            startup_ms = started.elapsed().as_millis() as u64,
+            "broker_started"
+        );
         let name = tokio::select! {
             _ = sigint.recv() => "SIGINT",
             _ = sigterm.recv() => "SIGTERM",
@@ -263,6 +308,8 @@ fn start(config: Config) -> anyhow::Result<()> {
             _ = sigint.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
             _ = sigterm.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
         }
+        // What the stop wrote (sessions detached, wills taken) is synced.
+        let _ = tokio::task::spawn_blocking(move || durable.close()).await;
         tracing::info!(node = %node, "broker_stopped");
         Ok(())
     })

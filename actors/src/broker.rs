@@ -165,6 +165,8 @@ pub struct Seams {
     /// Where bans are kept (access control), for [`BrokerApi::ban`].
     pub bans: Option<Arc<dyn BanList>>,
     pub extensions: Vec<Extension>,
+    /// The durable stores (roost-storage), if the binary gives them.
+    pub stores: crate::context::Stores,
 }
 
 /// Something that starts with the broker under its root supervisor.
@@ -188,6 +190,7 @@ impl Broker {
             cluster,
             bans,
             extensions,
+            stores,
         } = seams;
         let sys_events = SysEvents::register(&config.sys_topics.sys_event_messages, &mut hooks);
         let mut listeners = Vec::new();
@@ -234,7 +237,14 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks.build()), cluster);
+        let broker = BrokerContext::new(
+            config,
+            authz,
+            metrics,
+            Arc::new(hooks.build()),
+            cluster,
+            stores,
+        );
         sys_events.attach(&broker);
         let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
         let ctx = ConnContext::new(sessions, Arc::new(Opener));

@@ -25,6 +25,7 @@ mod sections {
     pub use roost_access::config::*;
     pub use roost_actors::config::*;
     pub use roost_admin::{ChaosConfig, DashboardConfig, HttpConfig};
+    pub use roost_storage::{DurableSessionsConfig, DurableStorageConfig};
 }
 
 /// The whole configuration tree: each section belongs to the crate that uses
@@ -52,6 +53,8 @@ pub struct Config {
     pub allow_anonymous: Option<bool>,
     pub authorization: sections::AuthorizationConfig,
     pub cluster: sections::ClusterConfig,
+    pub durable_sessions: sections::DurableSessionsConfig,
+    pub durable_storage: sections::DurableStorageConfig,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ impl Config {
         self.mqtt.validate()?;
         self.router.validate()?;
         self.retainer.validate()?;
+        self.durable_storage.validate()?;
         self.cluster.validate(&self.node)?;
         self.log.validate()?;
         self.http.validate()?;

@@ -484,7 +484,9 @@ fn render_writes_scalars_as_config_yaml_does() {
             "authentication",
             "allow_anonymous",
             "authorization",
-            "cluster"
+            "cluster",
+            "durable_sessions",
+            "durable_storage"
         ]
     );
 }

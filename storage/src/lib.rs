@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
+/// A key and its value, as stored.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 use writer::{io_error, Op, Space, Writer, WriterStats};
 
 /// The durable store. Cheap to share (`Arc<Store>`); closed by [`Store::close`]
@@ -159,7 +162,7 @@ impl Store {
     }
 
     /// Every key and value of a keyspace.
-    pub(crate) fn scan(&self, space: Space) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub(crate) fn scan(&self, space: Space) -> Result<Vec<KeyValue>, StorageError> {
         let mut out = Vec::new();
         for kv in self.keyspace(space).iter() {
             let (k, v) = kv
