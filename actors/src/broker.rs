@@ -328,6 +328,20 @@ impl Broker {
                 ctx.clone(),
             ),
             dynamic_spec("sessions", SESSIONS_NAME.into(), None),
+            // After the router, the registry and the sessions supervisor,
+            // before the listeners: the durable sessions are back (asleep,
+            // routable) before a client can connect.
+            spawn_spec(
+                "storage",
+                "storage",
+                Restart::Permanent,
+                Some("roost/storage".into()),
+                crate::durable::Storage,
+                crate::durable::StorageArgs {
+                    ctx: ctx.clone(),
+                    restored: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                },
+            ),
             spawn_spec(
                 "sys",
                 "sys_topics",

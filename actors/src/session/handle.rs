@@ -145,6 +145,8 @@ pub struct SessionHandle {
     pub(crate) idle: IdleClock,
     /// Who the session's client is, as of its last bind (for the hooks).
     client: RwLock<Option<Arc<ClientInfo>>>,
+    /// A record of this session is in the durable store (see `durable.rs`).
+    pub(crate) stored: AtomicBool,
 }
 
 impl SessionHandle {
@@ -169,6 +171,7 @@ impl SessionHandle {
             me: me.clone(),
             idle: IdleClock::default(),
             client: RwLock::new(None),
+            stored: AtomicBool::new(false),
         })
     }
 
@@ -312,9 +315,11 @@ impl SessionHandle {
         bind: super::BindArgs,
     ) -> super::BindReply {
         self.set_client(bind.client);
-        self.live
-            .lock()
-            .attach(bind.binding, bind.will, bind.expiry);
+        {
+            let mut d = self.live.lock();
+            d.attach(bind.binding, bind.will, bind.expiry);
+            self.persist(ctx, &d, None);
+        }
         // Bound from now on, for publishers too: without this, a session that
         // had not yet run held nobody back, and a fast publisher could
         // overflow its queue before its first run recorded the binding.
@@ -324,6 +329,14 @@ impl SessionHandle {
             session_present: false,
             awaiting_rel: Vec::new(),
         }
+    }
+
+    /// A session restored from the durable store at start-up: asleep (no
+    /// actor) until its first message, call or deadline.
+    pub(crate) fn restore_asleep(&self, ctx: &Arc<SessionContext>) {
+        self.stored.store(true, Ordering::Relaxed);
+        self.mark_asleep(ctx);
+        self.idle.fell_asleep();
     }
 
     /// Marks the session asleep: no actor until its next message or call.
@@ -363,6 +376,7 @@ impl SessionHandle {
         }
         if d.binding.is_some() {
             d.publish_will_in(ctx, &self.client_id);
+            self.persist(ctx, &d, None);
         }
         true
     }
