@@ -13,8 +13,11 @@ use super::data::{SessionData, SessionRecord};
 use super::live::LiveSession;
 use super::SessionHandle;
 use crate::context::BrokerContext;
+use parking_lot::Mutex;
 use roost_core::storage::{unix_ms, Done, StoredSession};
-use std::sync::atomic::Ordering;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl SessionHandle {
@@ -108,4 +111,80 @@ fn age(left: &mut Option<u64>, elapsed: u64) {
     if let Some(ms) = left {
         *ms = ms.saturating_sub(elapsed);
     }
+}
+
+/// The acknowledgement of one client PUBLISH that reached durable sessions:
+/// its PUBACK (PUBREC) leaves only once every one of them has written the
+/// message to the store under the sync policy. Held once by the publisher's
+/// connection while it routes, and once per durable session that queued the
+/// message; released by each session when the store says its write is
+/// durable. The last release calls `on_done` (which tells the connection).
+pub struct AckGate {
+    pending: AtomicUsize,
+    on_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl AckGate {
+    /// Whether every durable session holding it has released it.
+    pub fn is_done(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// Sets what is called once every holder has released the gate.
+    pub fn on_done(&self, f: impl FnOnce() + Send + 'static) {
+        *self.on_done.lock() = Some(Box::new(f));
+    }
+
+    pub fn release(&self) {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(f) = self.on_done.lock().take() {
+                f();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for AckGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AckGate({})", self.pending.load(Ordering::Relaxed))
+    }
+}
+
+thread_local! {
+    /// Set while a connection routes a QoS 1/2 PUBLISH it must acknowledge.
+    static GATING: Cell<bool> = const { Cell::new(false) };
+    /// The gate of that PUBLISH, made when the first durable session takes it.
+    static GATE: RefCell<Option<Arc<AckGate>>> = const { RefCell::new(None) };
+}
+
+/// Runs `route` (which delivers in this thread, without awaiting) and
+/// returns the gate the durable sessions it reached took, if any: `None`
+/// means the acknowledgement need not wait. The gate is still held once by
+/// the caller, who sets its `on_done` and then releases it.
+pub fn gated<R>(route: impl FnOnce() -> R) -> (R, Option<Arc<AckGate>>) {
+    GATING.set(true);
+    let r = route();
+    GATING.set(false);
+    (r, GATE.take())
+}
+
+/// For a durable session taking a QoS 1/2 delivery: the gate of the PUBLISH
+/// being routed in this thread (one more holder), if its acknowledgement is
+/// gated.
+pub(crate) fn join_gate() -> Option<Arc<AckGate>> {
+    if !GATING.get() {
+        return None;
+    }
+    GATE.with(|g| {
+        let mut g = g.borrow_mut();
+        let gate = g.get_or_insert_with(|| {
+            Arc::new(AckGate {
+                // The router's hold, released by the connection.
+                pending: AtomicUsize::new(1),
+                on_done: Mutex::new(None),
+            })
+        });
+        gate.pending.fetch_add(1, Ordering::AcqRel);
+        Some(gate.clone())
+    })
 }

@@ -355,6 +355,23 @@ impl SessionState {
         self.handle.persist(&self.cx.ctx, &d, None);
     }
 
+    /// [`Self::save`], then, once the store has the record durably, lets the
+    /// publishers of the durable deliveries it holds send their acks.
+    fn save_then_release(&mut self, gates: Vec<Arc<durable::AckGate>>) {
+        let done: Option<roost_core::storage::Done> = (!gates.is_empty()).then(|| {
+            Box::new(move |r: Result<(), roost_core::storage::StorageError>| {
+                if let Err(error) = r {
+                    tracing::error!(%error, "durable_delivery_not_stored");
+                }
+                for g in gates {
+                    g.release();
+                }
+            }) as roost_core::storage::Done
+        });
+        let d = self.handle.live.lock();
+        self.handle.persist(&self.cx.ctx, &d, done);
+    }
+
     /// Sends the gathered packets to the bound connection in one cast.
     fn flush(&mut self) {
         if self.cx.out.outbox.is_empty() {
@@ -373,11 +390,13 @@ impl SessionState {
     fn drain_inbox(&mut self) {
         let mut handled = 0;
         let mut run = Vec::new();
+        let mut gates = Vec::new();
         while handled < DRAIN_BATCH {
-            self.handle.take_run(DRAIN_BATCH - handled, &mut run);
+            self.handle
+                .take_run(DRAIN_BATCH - handled, &mut run, &mut gates);
             if run.is_empty() {
                 if handled > 0 {
-                    self.save();
+                    self.save_then_release(gates);
                 }
                 self.flush();
                 return;
@@ -391,7 +410,7 @@ impl SessionState {
             self.handle
                 .note_backlog(d.data.mqueue.len(), d.binding.is_some());
         }
-        self.save();
+        self.save_then_release(gates);
         self.flush();
         // More is waiting: come back after other mailbox messages had a turn.
         let _ = self.cx.myself.cast(SessionMsg::Wake);
