@@ -144,6 +144,37 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<roost_storage::Store>> {
         .map_err(|e| anyhow::anyhow!("durable_storage: cannot open the store: {e}"))
 }
 
+/// Moves the tables an earlier Roost kept as JSON files in `node.data_dir`
+/// (`users.json`, `bans.json`...) into the store, once: a document already in
+/// the store wins, and the file is renamed `<name>.json.imported`.
+fn import_json_tables(config: &Config, durable: &roost_storage::Store) -> anyhow::Result<()> {
+    use roost_core::storage::ObjectStore as _;
+    let Ok(dir) = std::fs::read_dir(&config.node.data_dir) else {
+        return Ok(());
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if !path.is_file() || durable.get(name).ok().flatten().is_some() {
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        durable
+            .put(name, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot import {}: {e}", path.display()))?;
+        let _ = std::fs::rename(&path, path.with_extension("json.imported"));
+        tracing::info!(document = name, file = %path.display(), "json_table_imported");
+    }
+    Ok(())
+}
+
 /// The runtime's stores: retained messages on disc (`retainer.storage_type:
 /// disc`) and durable sessions (`durable_sessions.enable`), both in `durable`.
 fn stores(
@@ -174,7 +205,10 @@ fn stores(
 }
 
 fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result<Seams> {
-    let store = Arc::new(roost_access::JsonFiles::new(&config.node.data_dir));
+    // What the API creates (users, ACL rules, bans, API keys, dashboard
+    // users) is kept in the durable store, as documents.
+    import_json_tables(config, durable)?;
+    let store: Arc<dyn roost_core::storage::ObjectStore> = durable.clone();
     let access = roost_access::Access::new(
         &config.authentication,
         config.allow_anonymous,
