@@ -201,7 +201,12 @@ fn stores(
         .durable_sessions
         .enable
         .then(|| durable.clone() as Arc<dyn SessionStore>);
-    Ok(roost_actors::context::Stores { retained, sessions })
+    let status: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
+    Ok(roost_actors::context::Stores {
+        retained,
+        sessions,
+        status: Some(status),
+    })
 }
 
 fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result<Seams> {
@@ -248,6 +253,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
             config.http.max_body_size,
         );
         let monitor = roost_admin::Monitor::new(&config.dashboard);
+        let storage: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
@@ -256,6 +262,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
                 auth,
                 max_body_size,
                 monitor,
+                storage: Some(storage),
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,

@@ -21,6 +21,8 @@ use roost_core::storage::{RetainedStore, SessionStore};
 pub struct Stores {
     pub retained: Option<Arc<dyn RetainedStore>>,
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The store's figures, for the `storage_size_high` alarm.
+    pub status: Option<Arc<dyn roost_core::storage::StorageStatus>>,
 }
 use roost_core::trace::{TraceEvent, Tracer, Who};
 use roost_core::Message;
@@ -41,6 +43,8 @@ pub struct BrokerContext {
     pub retained: Arc<dyn RetainedStore>,
     /// Where durable sessions are kept (`durable_sessions.enable`), if anywhere.
     pub session_store: Option<Arc<dyn SessionStore>>,
+    /// The durable store's figures (size, limit), if there is one.
+    pub storage_status: Option<Arc<dyn roost_core::storage::StorageStatus>>,
     pub metrics: Arc<Metrics>,
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
@@ -117,6 +121,7 @@ impl BrokerContext {
             router,
             retained,
             session_store: stores.sessions,
+            storage_status: stores.status,
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),

@@ -52,6 +52,49 @@ ractor_message!(StorageMsg);
 pub struct StorageState {
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     sessions: Vec<Weak<SessionHandle>>,
+    ctx: Arc<ConnContext>,
+    ticks: u64,
+}
+
+/// Ticks between two looks at the store's size.
+const SIZE_EVERY: u64 = 10;
+
+/// The alarm raised when the store passes 90% of `durable_storage.max_size`
+/// (cleared below 80%).
+pub const SIZE_ALARM: &str = "storage_size_high";
+
+/// Raises or clears [`SIZE_ALARM`].
+fn check_size(ctx: &ConnContext) {
+    let Some(status) = &ctx.storage_status else {
+        return;
+    };
+    let info = status.info();
+    if info.max_size == 0 {
+        return;
+    }
+    let used = info.disk_size as f64 / info.max_size as f64;
+    if used >= 0.9 {
+        let details = serde_json::json!({
+            "disk_size": info.disk_size,
+            "max_size": info.max_size,
+            "path": info.path,
+        });
+        let message = format!(
+            "the durable store uses {:.0}% of durable_storage.max_size ({} of {} bytes)",
+            used * 100.0,
+            info.disk_size,
+            info.max_size
+        );
+        if ctx.alarms.activate(SIZE_ALARM, details, message).is_some() {
+            tracing::warn!(
+                disk_size = info.disk_size,
+                max_size = info.max_size,
+                "storage_size_high"
+            );
+        }
+    } else if used < 0.8 {
+        ctx.alarms.deactivate(SIZE_ALARM);
+    }
 }
 
 impl Actor for Storage {
@@ -67,11 +110,13 @@ impl Actor for Storage {
         let mut st = StorageState {
             deadlines: BinaryHeap::new(),
             sessions: Vec::new(),
+            ctx: args.ctx.clone(),
+            ticks: 0,
         };
         if args.ctx.session_store.is_some() && !args.restored.swap(true, Ordering::Relaxed) {
             restore(&args.ctx, &mut st);
-            myself.send_interval(TICK, || StorageMsg::Tick);
         }
+        myself.send_interval(TICK, || StorageMsg::Tick);
         Ok(st)
     }
 
@@ -83,6 +128,10 @@ impl Actor for Storage {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             StorageMsg::Tick => {
+                if st.ticks % SIZE_EVERY == 0 {
+                    check_size(&st.ctx);
+                }
+                st.ticks += 1;
                 let now = Instant::now();
                 while let Some(Reverse((at, i))) = st.deadlines.peek().copied() {
                     if at > now {

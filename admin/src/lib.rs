@@ -32,6 +32,7 @@ mod openapi;
 mod prometheus;
 mod publish;
 mod retainer;
+mod storage;
 mod subscriptions;
 mod topics;
 mod trace;
@@ -71,6 +72,8 @@ pub struct Admin {
     pub max_body_size: usize,
     /// The dashboard's monitor (samples every `dashboard.sample_interval`).
     pub monitor: Arc<Monitor>,
+    /// The durable store, for `GET /api/v5/storage` (roost-storage).
+    pub storage: Option<Arc<dyn roost_core::storage::StorageStatus>>,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -190,6 +193,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(alarms::routes())
             .merge(prometheus::routes())
             .merge(trace::routes())
+            .merge(storage::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Authentication"),
         (name = "Authorization"),
         (name = "Banned"),
+        (name = "Storage", description = "The durable store (Roost's own)"),
     )
 )]
 pub(crate) struct ApiDoc;
