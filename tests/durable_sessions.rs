@@ -54,7 +54,7 @@ async fn session_survives(how: Stop) {
         )
         .await;
     }
-    let inflight = vec![sub.expect_publish().await, sub.expect_publish().await];
+    let inflight = [sub.expect_publish().await, sub.expect_publish().await];
     let ids: Vec<u16> = inflight.iter().map(|p| p.packet_id).collect();
     // Gone without acknowledging them (no DISCONNECT).
     drop(sub);
@@ -96,7 +96,7 @@ async fn session_survives(how: Stop) {
     );
     let (mut sub, ack) = RawClient::connect_ok(b.addr(), persistent_connect(V, "dur", 3600)).await;
     assert!(ack.session_present, "{how:?}: {ack:?}");
-    let again = vec![sub.expect_publish().await, sub.expect_publish().await];
+    let again = [sub.expect_publish().await, sub.expect_publish().await];
     for (p, id) in again.iter().zip(&ids) {
         assert!(p.dup, "a resent PUBLISH has DUP=1: {p:?}");
         assert_eq!(p.packet_id, *id);

@@ -128,7 +128,7 @@ impl Actor for Storage {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             StorageMsg::Tick => {
-                if st.ticks % SIZE_EVERY == 0 {
+                if st.ticks.is_multiple_of(SIZE_EVERY) {
                     check_size(&st.ctx);
                 }
                 st.ticks += 1;
