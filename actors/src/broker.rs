@@ -8,6 +8,7 @@
 //! ├── registry
 //! ├── sessions               dynamic supervisor
 //! │   └── session:<clientid>
+//! ├── storage                restores durable sessions before the listeners
 //! ├── sys                    $SYS/brokers/<node>/... publisher
 //! └── listeners              supervisor (one_for_one)
 //!     └── tcp | tls | ws | wss   supervisor (one_for_all), one per enabled listener
