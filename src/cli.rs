@@ -80,6 +80,9 @@ pub enum CtlCommand {
     /// Retained messages: info, topics, clean.
     #[command(subcommand)]
     Retainer(RetainerCommand),
+    /// The durable store: info (sizes, counts, last sync).
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// The MQTT listeners and their connections.
     Listeners,
     /// Dashboard users (the HTTP API's).
@@ -292,6 +295,14 @@ pub enum RetainerCommand {
     Topics,
     /// Delete the retained message of TOPIC, or every retained message.
     Clean { topic: Option<String> },
+}
+
+/// `roost ctl storage ...`.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Where the store is, its size against its limit, what it holds, its
+    /// sync policy and last sync.
+    Info,
 }
 
 /// `roost ctl admins ...`.

@@ -137,8 +137,83 @@ impl Hook for NoopHook {
     fn message_delivered(&self, _client: &Arc<ClientInfo>, _msg: &Message) {}
 }
 
-fn seams(config: &Config) -> anyhow::Result<Seams> {
-    let store = Arc::new(roost_access::JsonFiles::new(&config.node.data_dir));
+/// Opens the durable store under `<node.data_dir>/store`.
+fn open_store(config: &Config) -> anyhow::Result<Arc<roost_storage::Store>> {
+    let dir = std::path::Path::new(&config.node.data_dir).join("store");
+    roost_storage::Store::open(&dir, &config.durable_storage)
+        .map_err(|e| anyhow::anyhow!("durable_storage: cannot open the store: {e}"))
+}
+
+/// Moves the tables an earlier Roost kept as JSON files in `node.data_dir`
+/// (`users.json`, `bans.json`...) into the store, once: a document already in
+/// the store wins, and the file is renamed `<name>.json.imported`.
+fn import_json_tables(config: &Config, durable: &roost_storage::Store) -> anyhow::Result<()> {
+    use roost_core::storage::ObjectStore as _;
+    let Ok(dir) = std::fs::read_dir(&config.node.data_dir) else {
+        return Ok(());
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if !path.is_file() || durable.get(name).ok().flatten().is_some() {
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        durable
+            .put(name, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot import {}: {e}", path.display()))?;
+        let _ = std::fs::rename(&path, path.with_extension("json.imported"));
+        tracing::info!(document = name, file = %path.display(), "json_table_imported");
+    }
+    Ok(())
+}
+
+/// The runtime's stores: retained messages on disc (`retainer.storage_type:
+/// disc`) and durable sessions (`durable_sessions.enable`), both in `durable`.
+fn stores(
+    config: &Config,
+    durable: &Arc<roost_storage::Store>,
+    metrics: &Arc<roost_core::Metrics>,
+) -> anyhow::Result<roost_actors::context::Stores> {
+    use roost_core::storage::{RetainedStore, SessionStore};
+    let retained: Option<Arc<dyn RetainedStore>> = match config.retainer.storage_type {
+        roost_actors::config::RetainerStorage::Ram => None,
+        roost_actors::config::RetainerStorage::Disc => {
+            let limits = roost_storage::RetainLimits {
+                max_retained_messages: config.retainer.max_retained_messages,
+                max_payload_size: config.retainer.max_payload_size,
+                msg_expiry_interval: config.retainer.msg_expiry_interval,
+            };
+            let r = roost_storage::DiscRetainer::open(durable.clone(), limits, metrics.clone())
+                .map_err(|e| anyhow::anyhow!("retainer: cannot load the retained messages: {e}"))?;
+            tracing::info!(retained = r.len(), "retained_messages_loaded");
+            Some(Arc::new(r))
+        }
+    };
+    let sessions: Option<Arc<dyn SessionStore>> = config
+        .durable_sessions
+        .enable
+        .then(|| durable.clone() as Arc<dyn SessionStore>);
+    let status: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
+    Ok(roost_actors::context::Stores {
+        retained,
+        sessions,
+        status: Some(status),
+    })
+}
+
+fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result<Seams> {
+    // What the API creates (users, ACL rules, bans, API keys, dashboard
+    // users) is kept in the durable store, as documents.
+    import_json_tables(config, durable)?;
+    let store: Arc<dyn roost_core::storage::ObjectStore> = durable.clone();
     let access = roost_access::Access::new(
         &config.authentication,
         config.allow_anonymous,
@@ -188,6 +263,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             config.http.max_body_size,
         );
         let monitor = roost_admin::Monitor::new(&config.dashboard);
+        let storage: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
@@ -197,6 +273,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
                 max_body_size,
                 monitor,
                 rules,
+                storage: Some(storage),
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,
@@ -205,6 +282,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
             }))
         }));
     }
+    let stores = stores(config, durable, &metrics)?;
     Ok(Seams {
         metrics,
         hooks,
@@ -212,6 +290,7 @@ fn seams(config: &Config) -> anyhow::Result<Seams> {
         cluster,
         bans: Some(bans),
         extensions,
+        stores,
     })
 }
 
@@ -261,9 +340,16 @@ fn start(config: Config) -> anyhow::Result<()> {
         let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let node = config.node.name.clone();
-        let seams = seams(&config)?;
+        let started = std::time::Instant::now();
+        let durable = open_store(&config)?;
+        let seams = seams(&config, &durable)?;
         let broker = Broker::start_with(config.broker(), seams).await?;
-        tracing::info!(node = %node, version = env!("CARGO_PKG_VERSION"), "broker_started");
+        tracing::info!(
+            node = %node,
+            version = env!("CARGO_PKG_VERSION"),
+            startup_ms = started.elapsed().as_millis() as u64,
+            "broker_started"
+        );
         let name = tokio::select! {
             _ = sigint.recv() => "SIGINT",
             _ = sigterm.recv() => "SIGTERM",
@@ -274,6 +360,8 @@ fn start(config: Config) -> anyhow::Result<()> {
             _ = sigint.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
             _ = sigterm.recv() => anyhow::bail!("stopped without a graceful shutdown (second signal)"),
         }
+        // What the stop wrote (sessions detached, wills taken) is synced.
+        let _ = tokio::task::spawn_blocking(move || durable.close()).await;
         tracing::info!(node = %node, "broker_stopped");
         Ok(())
     })

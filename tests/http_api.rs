@@ -400,6 +400,8 @@ fn taken_http_port_fails_start_up() {
     let port = taken.local_addr().unwrap().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
         .arg("start")
+        // Its own store: parallel brokers cannot share one (it is locked).
+        .env("ROOST__NODE__DATA_DIR", common::broker::unique_data_dir())
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")

@@ -637,6 +637,8 @@ fn bad_http_keys_stop_start_up_naming_the_key() {
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_roost"))
             .arg("start")
+            // Its own store: parallel brokers cannot share one (it is locked).
+            .env("ROOST__NODE__DATA_DIR", common::broker::unique_data_dir())
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
             .env("ROOST__HTTP__BIND", "127.0.0.1:0")
             .env(key, value)

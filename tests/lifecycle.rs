@@ -26,6 +26,8 @@ impl Proc {
     fn spawn(env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
         cmd.arg("start")
+            // Its own store: parallel brokers cannot share one (it is locked).
+            .env("ROOST__NODE__DATA_DIR", common::broker::unique_data_dir())
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")

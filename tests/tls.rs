@@ -291,6 +291,8 @@ fn bad_certificate_files_stop_start_up() {
     for (key, path, named) in cases {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
         cmd.arg("start")
+            // Its own store: parallel brokers cannot share one (it is locked).
+            .env("ROOST__NODE__DATA_DIR", common::broker::unique_data_dir())
             .env("ROOST__LISTENERS__TCP__BIND", "127.0.0.1:0")
             .env("ROOST__HTTP__ENABLED", "false")
             .env("ROOST__LISTENERS__TLS__VERIFY", "required");

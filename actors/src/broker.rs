@@ -8,6 +8,7 @@
 //! ├── registry
 //! ├── sessions               dynamic supervisor
 //! │   └── session:<clientid>
+//! ├── storage                restores durable sessions before the listeners
 //! ├── sys                    $SYS/brokers/<node>/... publisher
 //! └── listeners              supervisor (one_for_one)
 //!     └── tcp | tls | ws | wss   supervisor (one_for_all), one per enabled listener
@@ -165,6 +166,8 @@ pub struct Seams {
     /// Where bans are kept (access control), for [`BrokerApi::ban`].
     pub bans: Option<Arc<dyn BanList>>,
     pub extensions: Vec<Extension>,
+    /// The durable stores (roost-storage), if the binary gives them.
+    pub stores: crate::context::Stores,
 }
 
 /// Something that starts with the broker under its root supervisor.
@@ -188,6 +191,7 @@ impl Broker {
             cluster,
             bans,
             extensions,
+            stores,
         } = seams;
         let sys_events = SysEvents::register(&config.sys_topics.sys_event_messages, &mut hooks);
         let mut listeners = Vec::new();
@@ -234,7 +238,14 @@ impl Broker {
             max_restarts: config.supervision.intensity,
             period: config.supervision.period,
         };
-        let broker = BrokerContext::new(config, authz, metrics, Arc::new(hooks.build()), cluster);
+        let broker = BrokerContext::new(
+            config,
+            authz,
+            metrics,
+            Arc::new(hooks.build()),
+            cluster,
+            stores,
+        );
         sys_events.attach(&broker);
         let sessions = SessionContext::new(broker, Box::new(crate::registry::expire));
         let ctx = ConnContext::new(sessions, Arc::new(Opener));
@@ -318,6 +329,20 @@ impl Broker {
                 ctx.clone(),
             ),
             dynamic_spec("sessions", SESSIONS_NAME.into(), None),
+            // After the router, the registry and the sessions supervisor,
+            // before the listeners: the durable sessions are back (asleep,
+            // routable) before a client can connect.
+            spawn_spec(
+                "storage",
+                "storage",
+                Restart::Permanent,
+                Some("roost/storage".into()),
+                crate::durable::Storage,
+                crate::durable::StorageArgs {
+                    ctx: ctx.clone(),
+                    restored: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                },
+            ),
             spawn_spec(
                 "sys",
                 "sys_topics",

@@ -377,6 +377,18 @@ pub struct RetainerConfig {
     /// How often expired retained messages are purged.
     #[serde(with = "roost_core::config::duration")]
     pub msg_clear_interval: Duration,
+    /// Where retained messages are kept: `disc` (the durable store, they
+    /// survive a restart) or `ram` (lost on restart; EMQX's default).
+    pub storage_type: RetainerStorage,
+}
+
+/// `retainer.storage_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RetainerStorage {
+    #[default]
+    Disc,
+    Ram,
 }
 
 impl Default for RetainerConfig {
@@ -386,6 +398,7 @@ impl Default for RetainerConfig {
             max_payload_size: 1024 * 1024,
             msg_expiry_interval: Duration::ZERO,
             msg_clear_interval: Duration::from_secs(60),
+            storage_type: RetainerStorage::Disc,
         }
     }
 }

@@ -12,7 +12,18 @@ use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::ClusterLink;
 use roost_core::hooks::{DropReason, Hooks};
 use roost_core::stats::StatsMax;
-use roost_core::storage::RetainedStore;
+use roost_core::storage::{RetainedStore, SessionStore};
+
+/// The stores the binary gives the runtime: the retained messages' (the
+/// in-memory one when `None`) and the durable sessions' (none: sessions live
+/// as long as the process).
+#[derive(Default, Clone)]
+pub struct Stores {
+    pub retained: Option<Arc<dyn RetainedStore>>,
+    pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The store's figures, for the `storage_size_high` alarm.
+    pub status: Option<Arc<dyn roost_core::storage::StorageStatus>>,
+}
 use roost_core::trace::{TraceEvent, Tracer, Who};
 use roost_core::Message;
 use roost_core::Metrics;
@@ -30,6 +41,10 @@ pub struct BrokerContext {
     pub mqtt: Arc<crate::config::MqttConfig>,
     pub router: Router,
     pub retained: Arc<dyn RetainedStore>,
+    /// Where durable sessions are kept (`durable_sessions.enable`), if anywhere.
+    pub session_store: Option<Arc<dyn SessionStore>>,
+    /// The durable store's figures (size, limit), if there is one.
+    pub storage_status: Option<Arc<dyn roost_core::storage::StorageStatus>>,
     pub metrics: Arc<Metrics>,
     pub started_at: Instant,
     /// Live client connections (for `max_connections` and reports).
@@ -82,6 +97,7 @@ impl BrokerContext {
         metrics: Arc<Metrics>,
         hooks: Arc<Hooks>,
         cluster: Option<Arc<dyn ClusterLink>>,
+        stores: Stores,
     ) -> Arc<BrokerContext> {
         let router = Router::new(
             config.router.shards,
@@ -90,10 +106,13 @@ impl BrokerContext {
             hooks.clone(),
             cluster,
         );
-        let retained = Arc::new(MemoryRetainer::new(
-            config.retainer.clone(),
-            metrics.clone(),
-        ));
+        let retained: Arc<dyn RetainedStore> = match stores.retained {
+            Some(store) => store,
+            None => Arc::new(MemoryRetainer::new(
+                config.retainer.clone(),
+                metrics.clone(),
+            )),
+        };
         let config_data_dir = config.node.data_dir.clone();
         let alarms = Arc::new(Alarms::new(config.alarm.size_limit));
         Arc::new(BrokerContext {
@@ -101,6 +120,8 @@ impl BrokerContext {
             config,
             router,
             retained,
+            session_store: stores.sessions,
+            storage_status: stores.status,
             metrics,
             started_at: Instant::now(),
             connections: AtomicUsize::new(0),

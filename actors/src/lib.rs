@@ -17,6 +17,7 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod dropped;
+pub mod durable;
 pub mod gauges;
 pub mod idle;
 pub mod listener;

@@ -34,6 +34,7 @@ mod prometheus;
 mod publish;
 mod retainer;
 mod rules;
+mod storage;
 mod subscriptions;
 mod topics;
 mod trace;
@@ -75,6 +76,8 @@ pub struct Admin {
     pub monitor: Arc<Monitor>,
     /// The rule engine (`/api/v5/rules`, `rule_test`, `rule_events`).
     pub rules: Arc<roost_rules::RuleEngine>,
+    /// The durable store, for `GET /api/v5/storage` (roost-storage).
+    pub storage: Option<Arc<dyn roost_core::storage::StorageStatus>>,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -195,6 +198,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(prometheus::routes())
             .merge(trace::routes())
             .merge(rules::routes())
+            .merge(storage::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

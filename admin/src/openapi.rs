@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Authorization"),
         (name = "Banned"),
         (name = "Rules", description = "The rule engine: rules, their metrics, SQL tests, event topics"),
+        (name = "Storage", description = "The durable store (Roost's own)"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -26,6 +26,7 @@ mod sections {
     pub use roost_actors::config::*;
     pub use roost_admin::{ChaosConfig, DashboardConfig, HttpConfig};
     pub use roost_rules::engine::RulesConfig;
+    pub use roost_storage::{DurableSessionsConfig, DurableStorageConfig};
 }
 
 /// The whole configuration tree: each section belongs to the crate that uses
@@ -55,6 +56,8 @@ pub struct Config {
     pub cluster: sections::ClusterConfig,
     /// The rule engine: workers, queues, and rules by id.
     pub rules: sections::RulesConfig,
+    pub durable_sessions: sections::DurableSessionsConfig,
+    pub durable_storage: sections::DurableStorageConfig,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
         self.mqtt.validate()?;
         self.router.validate()?;
         self.retainer.validate()?;
+        self.durable_storage.validate()?;
         self.cluster.validate(&self.node)?;
         self.log.validate()?;
         self.http.validate()?;

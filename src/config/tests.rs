@@ -485,7 +485,9 @@ fn render_writes_scalars_as_config_yaml_does() {
             "allow_anonymous",
             "authorization",
             "cluster",
-            "rules"
+            "rules",
+            "durable_sessions",
+            "durable_storage"
         ]
     );
 }

@@ -33,6 +33,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             CtlCommand::Subscriptions(cmd) => verbs::subscriptions(&client, cmd).await,
             CtlCommand::Topics(cmd) => verbs::topics(&client, cmd).await,
             CtlCommand::Retainer(cmd) => verbs::retainer(&client, cmd).await,
+            CtlCommand::Storage(cmd) => verbs::storage(&client, cmd).await,
             CtlCommand::Listeners => verbs::listeners(&client).await,
             CtlCommand::Admins(cmd) => verbs::admins(&client, cmd).await,
             CtlCommand::Trace(cmd) => trace::trace(&client, cmd).await,

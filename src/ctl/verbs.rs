@@ -204,3 +204,33 @@ pub async fn admins(client: &Client, cmd: AdminsCommand) -> Result<(), CtlError>
     }
     Ok(())
 }
+
+/// `roost ctl storage info`: `GET /api/v5/storage`, one `key: value` a line.
+pub async fn storage(client: &Client, cmd: crate::cli::StorageCommand) -> Result<(), CtlError> {
+    match cmd {
+        crate::cli::StorageCommand::Info => {
+            let v = client.get("/api/v5/storage").await?;
+            for key in [
+                "path",
+                "disk_size",
+                "max_size",
+                "sessions",
+                "retained_messages",
+                "objects",
+                "sync",
+                "last_sync_at",
+                "batches",
+                "syncs",
+                "writes",
+            ] {
+                let value = match &v[key] {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "never".into(),
+                    other => other.to_string(),
+                };
+                println!("{key:<18}: {value}");
+            }
+        }
+    }
+    Ok(())
+}

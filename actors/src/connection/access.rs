@@ -489,13 +489,13 @@ impl ConnState {
         match ack {
             Some(Packet::PubAck(mut a)) if v5 => {
                 a.reason_code = ReasonCode::NotAuthorized;
-                self.write(Packet::PubAck(a));
+                self.write_ack(Packet::PubAck(a), None);
             }
             Some(Packet::PubRec(mut a)) if v5 => {
                 a.reason_code = ReasonCode::NotAuthorized;
-                self.write(Packet::PubRec(a));
+                self.write_ack(Packet::PubRec(a), None);
             }
-            Some(ack) => self.write(ack),
+            Some(ack) => self.write_ack(ack, None),
             None => {}
         }
     }

@@ -74,6 +74,9 @@ pub enum ConnMsg {
     /// `mqtt.backpressure_timeout` after the pause of this number: handle the
     /// client's packets again even if nobody woke us.
     PauseTimeout(u32),
+    /// The durable sessions a PUBLISH reached have stored it: its
+    /// acknowledgement (and those queued behind it) may go.
+    Durable,
     /// From the idle sweep: nothing handled for `mqtt.idle_timeout`. If the
     /// connection is idle, its actor stops and its state is parked in its
     /// handle until the next message (see [`ConnHandle`]).
@@ -167,6 +170,12 @@ pub struct ConnState {
     pause_waived: bool,
     /// The congested sessions met since the last packet was handled, to wait for.
     congested: Vec<Arc<dyn crate::router::Mailbox>>,
+    /// Acks of PUBLISHes waiting for durable sessions to store them (see
+    /// [`crate::session::durable::AckGate`]), in the order of their PUBLISHes
+    /// [MQTT-4.6.0-2, MQTT-4.6.0-3]: an ack that need not wait still waits
+    /// behind them.
+    acks_waiting:
+        std::collections::VecDeque<(Option<Arc<crate::session::durable::AckGate>>, Packet)>,
     /// Packets waiting to be handled, for the actor tree's mailbox column.
     depth: Arc<std::sync::atomic::AtomicUsize>,
     /// Who the client is, its authorization cache, an AUTH exchange in progress.
@@ -371,6 +380,7 @@ impl ConnState {
             pause_epoch: 0,
             pause_waived: false,
             congested: Vec::new(),
+            acks_waiting: std::collections::VecDeque::new(),
             depth: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             access: ClientAccess::default(),
             park_after: false,
@@ -403,6 +413,7 @@ impl ConnState {
             && self.read_end.is_none()
             && !self.paused
             && self.congested.is_empty()
+            && self.acks_waiting.is_empty()
             && self.to_session.is_empty()
             && self.held_credit == 0
             && self.wbuf.is_empty()
@@ -457,6 +468,7 @@ impl ConnState {
                 }
             }
             ConnMsg::Send(batch) => st.send_outgoing(batch),
+            ConnMsg::Durable => st.release_acks(),
             ConnMsg::Kick { reason, reply } => {
                 tracing::debug!(client_id = %st.channel.client_id, ?reason, "connection_kicked");
                 st.ending(match reason {
@@ -687,13 +699,22 @@ impl ConnState {
     /// Routes an authorized PUBLISH and acks it. If it met a congested session
     /// (`mqtt.backpressure`), the packets after it wait (see [`ConnState::paused`]).
     fn route(&mut self, message: Arc<Message>, ack: Option<Packet>) {
-        let deliveries = if self.ctx.mqtt.backpressure {
-            let n = self.ctx.publish_from_client(message, &mut self.congested);
-            self.paused |= !self.congested.is_empty() && !self.pause_waived;
-            n
+        // With durable sessions, the ack of a QoS 1/2 PUBLISH waits until the
+        // durable sessions it reached have stored it.
+        let gating = ack.is_some() && self.ctx.session_store.is_some();
+        let (deliveries, gate) = if gating {
+            crate::session::durable::gated(|| self.route_now(message))
         } else {
-            self.ctx.publish(message)
+            (self.route_now(message), None)
         };
+        if let Some(g) = &gate {
+            let handle = self.handle.clone();
+            g.on_done(move || {
+                handle.cast_if_awake(ConnMsg::Durable);
+            });
+            // The router's hold: the sessions' holds remain.
+            g.release();
+        }
         if let Some(mut ack) = ack {
             if deliveries == 0 && self.channel.version.is_v5() {
                 // 0x10 No matching subscribers, as EMQX 5 (a success code).
@@ -703,6 +724,45 @@ impl ConnState {
                     _ => {}
                 }
             }
+            self.write_ack(ack, gate);
+        }
+    }
+
+    /// Routes a PUBLISH in this context; the number of deliveries.
+    fn route_now(&mut self, message: Arc<Message>) -> usize {
+        if self.ctx.mqtt.backpressure {
+            let n = self.ctx.publish_from_client(message, &mut self.congested);
+            self.paused |= !self.congested.is_empty() && !self.pause_waived;
+            n
+        } else {
+            self.ctx.publish(message)
+        }
+    }
+
+    /// Sends the ack of a PUBLISH once its `gate` (if any) is done and every
+    /// ack before it has gone, so acks keep the order of their PUBLISHes.
+    pub(super) fn write_ack(
+        &mut self,
+        ack: Packet,
+        gate: Option<Arc<crate::session::durable::AckGate>>,
+    ) {
+        if gate.is_none() && self.acks_waiting.is_empty() {
+            self.write(ack);
+            return;
+        }
+        self.acks_waiting.push_back((gate, ack));
+        self.release_acks();
+    }
+
+    /// Sends the waiting acks whose durable sessions have stored their
+    /// messages, from the front.
+    fn release_acks(&mut self) {
+        while self
+            .acks_waiting
+            .front()
+            .is_some_and(|(g, _)| g.as_ref().is_none_or(|g| g.is_done()))
+        {
+            let (_, ack) = self.acks_waiting.pop_front().expect("front exists");
             self.write(ack);
         }
     }

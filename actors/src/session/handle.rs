@@ -19,6 +19,7 @@
 //! held back once it has drained.
 
 use super::data::SessionData;
+use super::durable::{join_gate, AckGate};
 use super::live::LiveSession;
 use super::SessionContext;
 use super::{Delivery, SessionMsg};
@@ -78,6 +79,14 @@ struct Inbox {
     /// Connections holding their client's publishes back until this session
     /// has drained (each once).
     waiters: Vec<Arc<dyn Waiter>>,
+    /// Deliveries ever queued and ever taken out (to know which gates a run
+    /// covers).
+    pushed: u64,
+    taken: u64,
+    /// The acknowledgement gates of queued durable deliveries (see
+    /// [`AckGate`]), each with the number of its delivery: released once a
+    /// run that took that delivery is stored.
+    gates: VecDeque<(u64, Arc<AckGate>)>,
 }
 
 impl Inbox {
@@ -145,6 +154,8 @@ pub struct SessionHandle {
     pub(crate) idle: IdleClock,
     /// Who the session's client is, as of its last bind (for the hooks).
     client: RwLock<Option<Arc<ClientInfo>>>,
+    /// A record of this session is in the durable store (see `durable.rs`).
+    pub(crate) stored: AtomicBool,
 }
 
 impl SessionHandle {
@@ -169,6 +180,7 @@ impl SessionHandle {
             me: me.clone(),
             idle: IdleClock::default(),
             client: RwLock::new(None),
+            stored: AtomicBool::new(false),
         })
     }
 
@@ -211,7 +223,20 @@ impl SessionHandle {
             let mut inbox = self.inbox.lock();
             for msg in msgs {
                 match msg {
-                    Inbound::Deliver(_) => inbox.deliveries.push_back(msg),
+                    Inbound::Deliver(ref d) => {
+                        inbox.pushed += 1;
+                        // A durable session's QoS 1/2 delivery: the publisher's
+                        // ack waits until this session has stored it.
+                        if d.message.qos != roost_protocol::QoS::AtMostOnce
+                            && self.stored.load(Ordering::Relaxed)
+                        {
+                            if let Some(gate) = join_gate() {
+                                let n = inbox.pushed;
+                                inbox.gates.push_back((n, gate));
+                            }
+                        }
+                        inbox.deliveries.push_back(msg)
+                    }
                     // The connection is going (handled before any delivery):
                     // from now on publishers are not held back for it. The
                     // next run records the binding as it really is.
@@ -312,9 +337,11 @@ impl SessionHandle {
         bind: super::BindArgs,
     ) -> super::BindReply {
         self.set_client(bind.client);
-        self.live
-            .lock()
-            .attach(bind.binding, bind.will, bind.expiry);
+        {
+            let mut d = self.live.lock();
+            d.attach(bind.binding, bind.will, bind.expiry);
+            self.persist(ctx, &d, None);
+        }
         // Bound from now on, for publishers too: without this, a session that
         // had not yet run held nobody back, and a fast publisher could
         // overflow its queue before its first run recorded the binding.
@@ -324,6 +351,14 @@ impl SessionHandle {
             session_present: false,
             awaiting_rel: Vec::new(),
         }
+    }
+
+    /// A session restored from the durable store at start-up: asleep (no
+    /// actor) until its first message, call or deadline.
+    pub(crate) fn restore_asleep(&self, ctx: &Arc<SessionContext>) {
+        self.stored.store(true, Ordering::Relaxed);
+        self.mark_asleep(ctx);
+        self.idle.fell_asleep();
     }
 
     /// Marks the session asleep: no actor until its next message or call.
@@ -363,6 +398,7 @@ impl SessionHandle {
         }
         if d.binding.is_some() {
             d.publish_will_in(ctx, &self.client_id);
+            self.persist(ctx, &d, None);
         }
         true
     }
@@ -442,7 +478,12 @@ impl SessionHandle {
     /// `.await` in between, so a kill cannot land halfway and popping them
     /// first loses nothing. Taking none means the inbox is empty: the next
     /// message sends a new Wake.
-    pub(crate) fn take_run(&self, max: usize, out: &mut Vec<Inbound>) {
+    pub(crate) fn take_run(
+        &self,
+        max: usize,
+        out: &mut Vec<Inbound>,
+        gates: &mut Vec<Arc<AckGate>>,
+    ) {
         let mut inbox = self.inbox.lock();
         // One allocation for the run instead of growing through 4, 8, 16...
         out.reserve(inbox.len().min(max));
@@ -453,6 +494,7 @@ impl SessionHandle {
                     Some(d) => {
                         // Still queued, for publishers, until the run ends.
                         inbox.held += 1;
+                        inbox.taken += 1;
                         out.push(d)
                     }
                     None => break,
@@ -461,6 +503,10 @@ impl SessionHandle {
         }
         if out.is_empty() {
             inbox.wake_pending = false;
+        }
+        while inbox.gates.front().is_some_and(|(n, _)| *n <= inbox.taken) {
+            let (_, gate) = inbox.gates.pop_front().expect("front exists");
+            gates.push(gate);
         }
         self.depth.store(inbox.len(), Ordering::Relaxed);
     }
@@ -484,8 +530,18 @@ impl SessionHandle {
     /// waiting for it to drain go on.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        let waiters = std::mem::take(&mut self.inbox.lock().waiters);
+        let (waiters, gates) = {
+            let mut inbox = self.inbox.lock();
+            (
+                std::mem::take(&mut inbox.waiters),
+                std::mem::take(&mut inbox.gates),
+            )
+        };
         resume(waiters);
+        // The session ended: its deliveries are dropped, nobody waits for them.
+        for (_, gate) in gates {
+            gate.release();
+        }
     }
 
     pub fn is_closed(&self) -> bool {

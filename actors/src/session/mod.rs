@@ -19,6 +19,7 @@
 mod client_conn;
 mod context;
 pub mod data;
+pub mod durable;
 pub mod handle;
 mod live;
 pub mod queue;
@@ -216,6 +217,11 @@ impl Actor for Session {
         if !matches!(msg, SessionMsg::Hibernate) {
             st.handle.idle.touch(st.cx.ctx.uptime_ms());
         }
+        // A retry only resends; a hibernation changes nothing kept.
+        let changes = !matches!(
+            msg,
+            SessionMsg::Hibernate | SessionMsg::Retry | SessionMsg::Wake
+        );
         match msg {
             SessionMsg::Wake => st.drain_inbox(),
             SessionMsg::Bind(args, reply) => {
@@ -275,6 +281,8 @@ impl Actor for Session {
             }
             SessionMsg::HandOver { resume, reply } => {
                 let r = Box::pin(st.hand_over(resume)).await;
+                // The session lives on the other node now: its record goes.
+                st.save();
                 let _ = reply.send(r);
                 st.flush();
                 myself.stop(Some("session_taken_over".into()));
@@ -289,6 +297,7 @@ impl Actor for Session {
             }
             SessionMsg::Restore(t, reply) => {
                 Box::pin(st.restore(*t)).await;
+                st.save();
                 let _ = reply.send(());
             }
             SessionMsg::Shutdown(reply) => {
@@ -297,6 +306,9 @@ impl Actor for Session {
                 }
                 let _ = reply.send(());
             }
+        }
+        if changes {
+            st.save();
         }
         st.flush();
         Ok(())
@@ -336,6 +348,30 @@ impl SessionState {
         slept
     }
 
+    /// Writes the session to the durable store (see `durable.rs`): its
+    /// record, or its removal once it has ended.
+    fn save(&mut self) {
+        let d = self.handle.live.lock();
+        self.handle.persist(&self.cx.ctx, &d, None);
+    }
+
+    /// [`Self::save`], then, once the store has the record durably, lets the
+    /// publishers of the durable deliveries it holds send their acks.
+    fn save_then_release(&mut self, gates: Vec<Arc<durable::AckGate>>) {
+        let done: Option<roost_core::storage::Done> = (!gates.is_empty()).then(|| {
+            Box::new(move |r: Result<(), roost_core::storage::StorageError>| {
+                if let Err(error) = r {
+                    tracing::error!(%error, "durable_delivery_not_stored");
+                }
+                for g in gates {
+                    g.release();
+                }
+            }) as roost_core::storage::Done
+        });
+        let d = self.handle.live.lock();
+        self.handle.persist(&self.cx.ctx, &d, done);
+    }
+
     /// Sends the gathered packets to the bound connection in one cast.
     fn flush(&mut self) {
         if self.cx.out.outbox.is_empty() {
@@ -354,9 +390,14 @@ impl SessionState {
     fn drain_inbox(&mut self) {
         let mut handled = 0;
         let mut run = Vec::new();
+        let mut gates = Vec::new();
         while handled < DRAIN_BATCH {
-            self.handle.take_run(DRAIN_BATCH - handled, &mut run);
+            self.handle
+                .take_run(DRAIN_BATCH - handled, &mut run, &mut gates);
             if run.is_empty() {
+                if handled > 0 {
+                    self.save_then_release(gates);
+                }
                 self.flush();
                 return;
             }
@@ -369,6 +410,7 @@ impl SessionState {
             self.handle
                 .note_backlog(d.data.mqueue.len(), d.binding.is_some());
         }
+        self.save_then_release(gates);
         self.flush();
         // More is waiting: come back after other mailbox messages had a turn.
         let _ = self.cx.myself.cast(SessionMsg::Wake);

@@ -182,6 +182,7 @@ impl SessionHandle {
                 .insert(raw.clone(), record.clone());
             codes.push(self.subscribed(ctx, &raw, &record, is_new, &mut retained));
         }
+        self.persist(ctx, &self.live.lock(), None);
         (codes, retained)
     }
 
@@ -198,11 +199,12 @@ impl SessionHandle {
                 Err(code) => code,
             });
         }
+        self.persist(ctx, &self.live.lock(), None);
         codes
     }
 
     /// How the topic index holds this session's subscription `record`.
-    fn subscriber(self: &Arc<Self>, record: &SubscriptionRecord) -> Subscriber {
+    pub(crate) fn subscriber(self: &Arc<Self>, record: &SubscriptionRecord) -> Subscriber {
         Subscriber {
             client_id: self.client_id.clone(),
             session: self.clone(),

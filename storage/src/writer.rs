@@ -1,0 +1,198 @@
+//! The writer: one thread that group-commits every write queued since its last
+//! batch into one fjall write batch, makes it durable under the sync policy
+//! (one sync per batch, not per write), then calls each write's completion.
+//! Writes to the same key still queued are coalesced: the last one wins.
+
+use crate::config::SyncPolicy;
+use fjall::{Database, Keyspace, PersistMode};
+use roost_core::storage::{unix_ms, Done, StorageError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which keyspace a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    Sessions,
+    Retained,
+    Objects,
+}
+
+/// One queued write.
+pub enum Op {
+    /// Put (`Some`) or delete (`None`) a key.
+    Write {
+        space: Space,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+        done: Option<Done>,
+    },
+    /// Called once everything queued before it is durable.
+    Flush(Done),
+    /// Stop after the writes queued before it (the store is closing).
+    Stop(Done),
+}
+
+/// Counters the writer keeps for operators.
+#[derive(Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub syncs: AtomicU64,
+    pub writes: AtomicU64,
+    pub last_sync_ms: AtomicU64,
+}
+
+/// Most writes taken into one batch.
+const MAX_BATCH: usize = 8192;
+
+pub struct Writer {
+    pub db: Database,
+    pub sessions: Keyspace,
+    pub retained: Keyspace,
+    pub objects: Keyspace,
+    pub policy: SyncPolicy,
+    pub interval: Duration,
+    pub stats: Arc<WriterStats>,
+}
+
+impl Writer {
+    fn space(&self, s: Space) -> &Keyspace {
+        match s {
+            Space::Sessions => &self.sessions,
+            Space::Retained => &self.retained,
+            Space::Objects => &self.objects,
+        }
+    }
+
+    /// Runs until a `Stop` or until every sender is gone.
+    pub fn run(self, rx: Receiver<Op>) {
+        let mut last_sync = Instant::now();
+        let mut unsynced = false;
+        loop {
+            let first = if self.policy == SyncPolicy::Interval && unsynced {
+                let wait = self.interval.saturating_sub(last_sync.elapsed());
+                match rx.recv_timeout(wait) {
+                    Ok(op) => Some(op),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return self.final_sync(),
+                }
+            } else {
+                match rx.recv() {
+                    Ok(op) => Some(op),
+                    Err(_) => return self.final_sync(),
+                }
+            };
+            let mut ops: Vec<Op> = first.into_iter().collect();
+            while ops.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
+            }
+            let (stop, result) = self.commit(ops, &mut unsynced);
+            if self.policy == SyncPolicy::Interval
+                && unsynced
+                && last_sync.elapsed() >= self.interval
+            {
+                self.sync();
+                unsynced = false;
+                last_sync = Instant::now();
+            }
+            if let Some(done) = stop {
+                self.final_sync();
+                done(result);
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch and syncs it as the policy says; calls the
+    /// completions. Returns a `Stop`'s completion if one came.
+    fn commit(
+        &self,
+        ops: Vec<Op>,
+        unsynced: &mut bool,
+    ) -> (Option<Done>, Result<(), StorageError>) {
+        let mut latest: HashMap<(Space, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
+        let mut dones: Vec<Done> = Vec::new();
+        let mut stop = None;
+        for op in ops {
+            match op {
+                Op::Write {
+                    space,
+                    key,
+                    value,
+                    done,
+                } => {
+                    latest.insert((space, key), value);
+                    dones.extend(done);
+                }
+                Op::Flush(done) => dones.push(done),
+                Op::Stop(done) => stop = Some(done),
+            }
+        }
+        let result = if latest.is_empty() {
+            Ok(())
+        } else {
+            let n = latest.len() as u64;
+            let mode = match self.policy {
+                SyncPolicy::Batch => PersistMode::SyncData,
+                SyncPolicy::Interval | SyncPolicy::Os => PersistMode::Buffer,
+            };
+            let mut batch = self.db.batch().durability(Some(mode));
+            for ((space, key), value) in latest {
+                match value {
+                    Some(v) => batch.insert(self.space(space), key, v),
+                    None => batch.remove(self.space(space), key),
+                }
+            }
+            let r = batch.commit();
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats.writes.fetch_add(n, Ordering::Relaxed);
+            match self.policy {
+                SyncPolicy::Batch => self.synced(),
+                _ => *unsynced = true,
+            }
+            r.map_err(|e| io_error("write batch", e))
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "storage_write_failed");
+        }
+        for done in dones {
+            done(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StorageError::Decode {
+                    what: "store".into(),
+                    why: e.to_string(),
+                }),
+            });
+        }
+        (stop, result)
+    }
+
+    fn synced(&self) {
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        self.stats.last_sync_ms.store(unix_ms(), Ordering::Relaxed);
+    }
+
+    fn sync(&self) {
+        match self.db.persist(PersistMode::SyncData) {
+            Ok(()) => self.synced(),
+            Err(e) => tracing::error!(error = %e, "storage_sync_failed"),
+        }
+    }
+
+    fn final_sync(&self) {
+        self.sync();
+    }
+}
+
+/// A fjall error as core's storage error.
+pub fn io_error(what: &str, e: fjall::Error) -> StorageError {
+    StorageError::Io {
+        what: what.to_string(),
+        error: std::io::Error::other(e.to_string()),
+    }
+}
