@@ -18,7 +18,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// What `roost` should do.
+/// What `roost` should do. (Parsed once per process: the size of `ctl rules
+/// test`'s options in the largest variant costs nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the broker in the foreground until SIGINT or SIGTERM, then stop gracefully.
