@@ -83,20 +83,7 @@ pub struct ClientSummary {
     pub hibernating: bool,
 }
 
-/// A session, connected or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSummary {
-    pub client_id: Arc<str>,
-    pub connected: bool,
-    pub hibernating: bool,
-    pub subscriptions: usize,
-    /// QoS 1/2 messages sent and not acknowledged.
-    pub inflight: usize,
-    /// Messages queued behind the inflight window.
-    pub mqueue: usize,
-    /// Session Expiry Interval in seconds (u32::MAX = never).
-    pub expiry_interval: u32,
-}
+pub use crate::listing::SessionSummary;
 
 /// One subscription of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,12 +3,26 @@
 //! `inflight_messages` and `listeners`, EMQX's shapes): plain values the
 //! runtime fills in, so the API never reaches its tables.
 
-use crate::api::SessionSummary;
 use crate::client::ClientInfo;
 use crate::message::Message;
 use roost_protocol::QoS;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// A session, connected or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub client_id: Arc<str>,
+    pub connected: bool,
+    pub hibernating: bool,
+    pub subscriptions: usize,
+    /// QoS 1/2 messages sent and not acknowledged.
+    pub inflight: usize,
+    /// Messages queued behind the inflight window.
+    pub mqueue: usize,
+    /// Session Expiry Interval in seconds (u32::MAX = never).
+    pub expiry_interval: u32,
+}
 
 /// One client as the clients API lists it: connected, or only its session
 /// (EMQX lists offline persistent sessions too, with `connected: false`).

@@ -13,6 +13,7 @@
 //!   queues, actions, metrics, and the rules' storage.
 
 pub mod engine;
+pub mod error;
 pub mod funcs;
 pub mod sql;
 pub mod value;

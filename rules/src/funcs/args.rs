@@ -3,7 +3,7 @@
 //! [`EvalError`] naming the function when it does not fit (EMQX's
 //! `function_clause`/`badarg`, counted as `failed.exception`).
 
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use std::borrow::Cow;
 use std::ops::RangeInclusive;

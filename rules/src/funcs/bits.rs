@@ -3,7 +3,7 @@
 //! 'integer', 'signed', 'little')`), for devices that send packed bytes.
 
 use super::args::{arity, bad, bytes, int, text};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use bytes::Bytes;
 

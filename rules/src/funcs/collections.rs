@@ -3,7 +3,7 @@
 
 use super::args::{arity, bad, int, list, text};
 use super::types::to_map;
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::{Map, Value};
 
 pub(super) const NAMES: &[&str] = &[

@@ -3,7 +3,7 @@
 //! deflate), `zip_compress`/`zip_uncompress` (zlib framing).
 
 use super::args::{arity, bad, bytes, string, text, MAX_OUTPUT};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::{alphabet, Engine as _};

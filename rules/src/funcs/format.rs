@@ -3,7 +3,7 @@
 //! a term, which `~p` and `~w` need.
 
 use super::args::{arity, bad, int, list, string, text, MAX_OUTPUT};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 
 pub(super) const NAMES: &[&str] = &["sprintf", "sprintf_s", "unescape"];

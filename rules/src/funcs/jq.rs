@@ -17,7 +17,7 @@
 //! that EMQX's jq would report as an error.
 
 use super::args::{arity, bad, int, text};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Native, RcIter};

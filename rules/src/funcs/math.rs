@@ -4,7 +4,7 @@
 //! need more than 64 bits (Erlang's bignums) are errors.
 
 use super::args::{arity, bad, finite, float_to_int, int, num};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 
 pub(super) const NAMES: &[&str] = &[

@@ -4,7 +4,7 @@
 
 use super::args::{arity, bad, int, list, text};
 use super::collections::nested_get;
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::{Map, Value};
 use crate::Context;
 

@@ -4,7 +4,7 @@
 //! values rules share across messages).
 
 use super::args::{arity, bad, string, text};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use parking_lot::Mutex;
 use std::collections::HashMap;

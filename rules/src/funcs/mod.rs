@@ -18,7 +18,7 @@ mod strings;
 mod time;
 mod types;
 
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use crate::Context;
 use std::collections::HashMap;

@@ -6,7 +6,7 @@
 //! look-around or back-references, which are refused as invalid patterns.
 
 use super::args::{arity, bad, bytes, text};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use std::cell::RefCell;

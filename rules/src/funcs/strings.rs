@@ -4,7 +4,7 @@
 //! dropping empty parts unless told `notrim`.
 
 use super::args::{arity, bad, int, list, string, text, MAX_OUTPUT};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use unicode_segmentation::UnicodeSegmentation as _;
 

@@ -4,7 +4,7 @@
 //! (the default), `millisecond`, `microsecond`, `nanosecond`.
 
 use super::args::{arity, bad, int, string, text};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};

@@ -2,7 +2,7 @@
 //! `emqx_utils_conv` converts: `int('12')`, `str(1.5)`, `bool('true')`.
 
 use super::args::{arity, bad, float_to_int, num};
-use crate::sql::EvalError;
+use crate::error::EvalError;
 use crate::value::{float_to_text, Map, Value};
 
 pub(super) const NAMES: &[&str] = &[

@@ -21,6 +21,7 @@ mod lexer;
 mod parser;
 mod paths;
 
+pub use crate::error::{EvalError, ParseError};
 use crate::value::Map;
 
 /// A rule's SQL, parsed.
@@ -54,40 +55,6 @@ impl Sql {
     /// when it does not; one per element for FOREACH (after INCASE).
     pub fn run(&self, columns: &Map) -> Result<Vec<Map>, EvalError> {
         self.query.run(columns)
-    }
-}
-
-/// SQL that does not parse.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message} (line {line}, column {column})")]
-pub struct ParseError {
-    pub message: String,
-    /// 1-based.
-    pub line: usize,
-    /// 1-based, in characters.
-    pub column: usize,
-}
-
-/// A rule that failed while it ran (EMQX's `failed.exception`): a function
-/// given the wrong type, a bad regular expression, a division by zero...
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EvalError {
-    #[error("unknown function {0}")]
-    UnknownFunction(String),
-    /// `function` refused its arguments.
-    #[error("{function}: {message}")]
-    BadArgument { function: String, message: String },
-    /// An operator or a path given values it cannot work on.
-    #[error("{0}")]
-    Type(String),
-}
-
-impl EvalError {
-    pub fn bad_argument(function: &str, message: impl Into<String>) -> EvalError {
-        EvalError::BadArgument {
-            function: function.to_string(),
-            message: message.into(),
-        }
     }
 }
 
