@@ -43,7 +43,7 @@ impl Stamp {
             "{JSON_PREFIX}{hex}\",\"temp\":{},\"pad\":\"",
             self.seq % 100
         );
-        let pad = size.saturating_sub(head.len() + 2);
+        let pad = size.max(JSON_MIN_LEN).saturating_sub(head.len() + 2);
         let mut b = BytesMut::with_capacity(head.len() + pad + 2);
         b.put_slice(head.as_bytes());
         b.resize(head.len() + pad, b'x');

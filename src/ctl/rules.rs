@@ -138,8 +138,11 @@ pub fn detail(r: &Value, metrics: &Value) -> String {
     }
     if let Some(m) = metrics.as_object() {
         out.push_str("Metrics:\n");
-        let width = m.keys().map(|k| k.len()).max().unwrap_or(0);
-        for (k, v) in m {
+        // Sorted by name, whatever order the map keeps (serde_json's
+        // preserve_order feature may be on in some builds).
+        let sorted: std::collections::BTreeMap<_, _> = m.iter().collect();
+        let width = sorted.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in sorted {
             let _ = writeln!(out, "  {k:width$} : {}", text(v));
         }
     }
@@ -172,6 +175,9 @@ mod tests {
             d.contains("  - Name: console\n    Type: function\n  - Name: http:hook\n"),
             "{d}"
         );
-        assert!(d.contains("Metrics:\n  matched       : 3\n"), "{d}");
+        assert!(
+            d.contains("Metrics:\n  actions.total : 1\n  matched       : 3\n"),
+            "{d}"
+        );
     }
 }

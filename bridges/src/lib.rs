@@ -1,0 +1,19 @@
+//! Data integration, EMQX 5's model and names: a *connector* holds the
+//! connection pool to an external system (`http`, `mqtt`, `kafka_producer`,
+//! `pgsql`, `redis`); an *action* (sink) says what a rule's output becomes on
+//! that system, through `${...}` templates; a *source* brings messages in,
+//! which rules read as `FROM "$bridges/<type>:<name>"`.
+//!
+//! - [`driver`]: the traits each type implements ([`Driver`], [`Connector`],
+//!   [`Sink`], [`Ingress`]), and the errors they return.
+//! - [`manage`]: what the REST API, `roost ctl` and the dashboard see
+//!   ([`BridgesManage`]).
+
+pub mod driver;
+pub mod manage;
+
+pub use driver::{
+    BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
+    SourceHandle,
+};
+pub use manage::{BridgesManage, Kind, ManageError, Status};
