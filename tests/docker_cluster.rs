@@ -83,6 +83,8 @@ impl Compose {
 
     async fn cluster(&self, service: &str) -> Option<Value> {
         let addr: SocketAddr = format!("{}:18083", self.ip(service)).parse().ok()?;
+        // A node just started may not listen yet: refused is "no view yet".
+        tokio::net::TcpStream::connect(addr).await.ok()?;
         let r = tokio::time::timeout(
             Duration::from_secs(3),
             http(
