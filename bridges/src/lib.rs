@@ -10,10 +10,21 @@
 //!   ([`BridgesManage`]).
 
 pub mod driver;
+pub mod fields;
+pub mod kafka;
 pub mod manage;
+pub mod mqtt;
+pub mod ssl;
 
 pub use driver::{
     BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+
+use std::sync::Arc;
+
+/// Every type this build knows, one [`Driver`] each.
+pub fn drivers() -> Vec<Arc<dyn Driver>> {
+    vec![Arc::new(mqtt::MqttDriver), Arc::new(kafka::KafkaDriver)]
+}
