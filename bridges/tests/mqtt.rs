@@ -24,6 +24,11 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Mosquitto {
+        Mosquitto::start_with(|_| String::new())
+    }
+
+    /// With more lines for the listener, made from the server's dir.
+    fn start_with(extra: impl Fn(&std::path::Path) -> String) -> Mosquitto {
         assert!(
             std::path::Path::new(MOSQUITTO).exists(),
             "{MOSQUITTO} is missing: apt-get install mosquitto (CI's .ci/run does)"
@@ -38,7 +43,10 @@ impl Mosquitto {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("mosquitto.conf"),
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!(
+                "listener {port} 127.0.0.1\n{}allow_anonymous true\npersistence false\n",
+                extra(&dir)
+            ),
         )
         .unwrap();
         let mut m = Mosquitto {
@@ -513,4 +521,84 @@ async fn bad_fields_name_the_field() {
     };
     assert_eq!(source_err(json!({"topic": "a/#/b"})), "parameters.topic");
     conn.stop().await;
+}
+
+/// Writes a CA and a server certificate for 127.0.0.1 into `dir`.
+fn pki(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+/// `ssl`: verify_peer against the server's CA works both ways; a CA that
+/// did not sign the server's certificate keeps the connector disconnected
+/// with the handshake's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_verify_peer() {
+    let broker = Mosquitto::start_with(|dir| {
+        pki(dir);
+        let d = dir.display();
+        format!("cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n")
+    });
+    let ca = broker.dir.join("ca.pem").display().to_string();
+    let conn = MqttDriver
+        .connector(
+            &ctx("tls"),
+            &json!({"server": broker.server(), "pool_size": 1,
+                    "ssl": {"enable": true, "verify": "verify_peer", "cacertfile": ca}}),
+        )
+        .unwrap();
+    connected(&conn).await;
+    let got = Arc::new(Collect::default());
+    let _source = conn
+        .source(&json!({"topic": "tls/in"}), got.clone())
+        .unwrap();
+    let sink = conn
+        .action(&json!({"topic": "tls/in", "payload": "${v}"}))
+        .unwrap();
+    // Out through TLS and back in through the source.
+    poll_async("a message over TLS", Duration::from_secs(10), || {
+        let sink = sink.clone();
+        let got = got.clone();
+        async move {
+            let _ = sink.send(&[output(&[("v", s("secret"))])]).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            !got.0.lock().unwrap().is_empty()
+        }
+    })
+    .await;
+    assert_eq!(got.0.lock().unwrap()[0]["payload"], s("secret"));
+
+    // verify_none accepts the certificate without a CA.
+    let open = MqttDriver
+        .connector(
+            &ctx("tls-none"),
+            &json!({"server": broker.server(), "pool_size": 1, "ssl": {"enable": true}}),
+        )
+        .unwrap();
+    connected(&open).await;
+
+    let other = std::env::temp_dir().join(format!("roost-other-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&other).unwrap();
+    pki(&other);
+    let wrong = MqttDriver
+        .connector(
+            &ctx("tls-wrong"),
+            &json!({"server": broker.server(), "pool_size": 1,
+                    "ssl": {"enable": true, "verify": "verify_peer",
+                            "cacertfile": other.join("ca.pem").display().to_string()}}),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let why = wrong.health_check().await.unwrap_err();
+    assert!(why.contains("TLS handshake"), "{why}");
+    let _ = std::fs::remove_dir_all(&other);
 }
