@@ -9,7 +9,7 @@
 //! in one request per `max_batch_bytes`.
 
 mod errors;
-mod partition;
+pub mod partition;
 
 use crate::fields;
 use crate::{BoxFuture, ConfigError, Connector, ConnectorContext, Driver, SendError, Sink};
