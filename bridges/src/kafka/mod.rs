@@ -217,10 +217,12 @@ impl Shared {
         Ok(pc)
     }
 
-    /// After a failure, forget the metadata, so the next send asks again
-    /// (partitions added, a topic created).
-    async fn forget_topic(&self, topic: &str) {
+    /// After a failure, forget the metadata and the partition's client, so
+    /// the next send asks again (a new leader, partitions added, a topic
+    /// made again).
+    async fn forget(&self, topic: &str, p: i32) {
         self.topics.lock().await.remove(topic);
+        self.partitions.lock().await.remove(&(topic.to_string(), p));
     }
 }
 
@@ -381,7 +383,7 @@ impl Sink for KafkaSink {
                 let pc = self.shared.partition(&topic, p).await?;
                 for chunk in partition::chunks(records, self.max_batch_bytes) {
                     if let Err(e) = pc.produce(chunk, self.compression).await {
-                        self.shared.forget_topic(&topic).await;
+                        self.shared.forget(&topic, p).await;
                         return Err(classify(&e));
                     }
                 }

@@ -251,6 +251,8 @@ struct Session {
     /// delivered twice.
     inbound_qos2: HashSet<u16>,
     wbuf: BytesMut,
+    /// QoS 0 publishes in `wbuf`, answered once it is written.
+    written: Vec<Reply>,
     /// The [`Client`] was dropped: the task ends.
     closed: bool,
 }
@@ -267,6 +269,7 @@ impl Session {
             sub_ids: HashMap::new(),
             inbound_qos2: HashSet::new(),
             wbuf: BytesMut::new(),
+            written: Vec::new(),
             closed: false,
         }
     }
@@ -287,6 +290,9 @@ impl Session {
             let _ = reply.send(Err(lost()));
         }
         for (_, reply) in self.queued.drain(..) {
+            let _ = reply.send(Err(lost()));
+        }
+        for reply in self.written.drain(..) {
             let _ = reply.send(Err(lost()));
         }
         why
@@ -392,6 +398,9 @@ impl Session {
             .await
             .map_err(|e| format!("write: {e}"))?;
         self.wbuf.clear();
+        for reply in self.written.drain(..) {
+            let _ = reply.send(Ok(()));
+        }
         Ok(())
     }
 
@@ -414,10 +423,8 @@ impl Session {
             p.packet_id = 0;
             let start = self.wbuf.len();
             match encode(&Packet::Publish(p), self.version, &mut self.wbuf) {
-                // Answered once written: the flush before the next select.
-                Ok(()) => {
-                    let _ = reply.send(Ok(()));
-                }
+                // Answered once written, by the flush before the next select.
+                Ok(()) => self.written.push(reply),
                 Err(e) => {
                     self.wbuf.truncate(start);
                     let _ = reply.send(Err(SendError::Fatal(format!("cannot encode: {e}"))));
