@@ -11,6 +11,7 @@
 
 pub mod driver;
 pub mod manage;
+pub mod resource;
 
 pub use driver::{
     BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
