@@ -12,6 +12,11 @@
 pub mod driver;
 pub mod manage;
 
+// --- issue 16: pgsql and redis ---
+mod fields;
+pub mod pgsql;
+// --- end issue 16: pgsql and redis ---
+
 pub use driver::{
     BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
     SourceHandle,
