@@ -15,6 +15,7 @@ pub mod manage;
 // --- issue 16: pgsql and redis ---
 mod fields;
 pub mod pgsql;
+pub mod redis;
 // --- end issue 16: pgsql and redis ---
 
 pub use driver::{
@@ -22,3 +23,15 @@ pub use driver::{
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+
+use std::sync::Arc;
+
+/// Every type this build has, to register by [`Driver::kind`].
+pub fn drivers() -> Vec<Arc<dyn Driver>> {
+    vec![
+        // --- issue 16: pgsql and redis ---
+        Arc::new(pgsql::PgsqlDriver),
+        Arc::new(redis::RedisDriver),
+        // --- end issue 16: pgsql and redis ---
+    ]
+}
