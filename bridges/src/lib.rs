@@ -13,6 +13,7 @@ pub mod driver;
 pub mod manage;
 
 // --- issue 16: pgsql and redis ---
+pub mod auth;
 mod fields;
 pub mod pgsql;
 pub mod redis;
