@@ -13,8 +13,27 @@ pub mod driver;
 pub mod manage;
 pub mod resource;
 
+// --- issue 16: pgsql and redis ---
+pub mod auth;
+mod fields;
+pub mod pgsql;
+pub mod redis;
+// --- end issue 16: pgsql and redis ---
+
 pub use driver::{
     BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+
+use std::sync::Arc;
+
+/// Every type this build has, to register by [`Driver::kind`].
+pub fn drivers() -> Vec<Arc<dyn Driver>> {
+    vec![
+        // --- issue 16: pgsql and redis ---
+        Arc::new(pgsql::PgsqlDriver),
+        Arc::new(redis::RedisDriver),
+        // --- end issue 16: pgsql and redis ---
+    ]
+}
