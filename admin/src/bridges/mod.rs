@@ -216,10 +216,11 @@ impl Bridges {
             return Err(Failure::bad_request("the body must be a JSON object"));
         };
         for field in ["type", "name"] {
-            if !obj
+            let named = obj
                 .get(field)
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            {
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty());
+            if !named {
                 return Err(Failure::bad_request(format!(
                     "a {} needs a string `{field}`",
                     noun(kind)
