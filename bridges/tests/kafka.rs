@@ -430,3 +430,86 @@ async fn bad_fields_name_the_field() {
     );
     conn.stop().await;
 }
+
+/// Through the delivery layer: the broker is stopped ~10 s while outputs
+/// keep coming, then started again (memory storage: empty, the topic made
+/// again). Every output pushed while it was down is produced afterwards, and
+/// the metrics account for every output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_outputs_arrive_after_the_broker_restarts() {
+    use roost_bridges::resource::{Buffer, BufferMode, Counters, ResourceOpts};
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let mut broker = Tansu::start();
+    create_topic(broker.port, "fault", 1).await;
+    let conn: Arc<dyn Connector> = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": broker.hosts(), "connect_timeout": "2s"}),
+        )
+        .unwrap();
+    let sink = conn
+        .action(&json!({"topic": "fault", "message": {"value": "${n}"}}))
+        .unwrap();
+    let opts = ResourceOpts {
+        worker_pool_size: 1,
+        // One request at a time, so retries keep the order (with more in
+        // flight, a retried batch lands after later ones, as in EMQX).
+        inflight_window: 1,
+        batch_size: 100,
+        batch_time: Duration::from_millis(20),
+        health_check_interval: Duration::from_secs(1),
+        request_ttl: Duration::from_secs(120),
+        buffer_mode: BufferMode::MemoryOnly,
+        ..ResourceOpts::default()
+    };
+    let counters = Arc::new(Counters::default());
+    let buffer = Buffer::start(&opts, sink, conn.clone(), None, counters.clone());
+    let push = |n: i64| buffer.push(&output(&[("n", Value::Int(n))]));
+    for n in 0..20 {
+        push(n);
+    }
+    poll_async("the first 20", Duration::from_secs(20), || async {
+        counters.success.load(Relaxed) == 20
+    })
+    .await;
+
+    broker.stop();
+    for n in 20..220 {
+        push(n);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        counters.success.load(Relaxed),
+        20,
+        "nothing is produced while it is down"
+    );
+    broker.restart();
+    create_topic(broker.port, "fault", 1).await;
+    poll_async(
+        "every output to be produced",
+        Duration::from_secs(60),
+        || async { counters.success.load(Relaxed) == 220 },
+    )
+    .await;
+    // The new broker holds exactly what was pushed while the old one was
+    // down, in order.
+    let values: Vec<String> = read(broker.port, "fault", 0, 200)
+        .await
+        .iter()
+        .map(|r| text(r).1)
+        .collect();
+    let want: Vec<String> = (20..220).map(|n: i64| n.to_string()).collect();
+    assert_eq!(values, want);
+    let c = &counters;
+    assert_eq!(c.matched.load(Relaxed), 220);
+    assert_eq!(c.failed.load(Relaxed), 0);
+    assert_eq!(
+        c.dropped_queue_full.load(Relaxed)
+            + c.dropped_expired.load(Relaxed)
+            + c.dropped_other.load(Relaxed),
+        0
+    );
+    assert_eq!(c.queuing.load(Relaxed), 0);
+    assert_eq!(c.inflight.load(Relaxed), 0);
+}
