@@ -306,9 +306,10 @@ impl Session {
         rx: &mut mpsc::UnboundedReceiver<Command>,
         subs: &mut Vec<Sub>,
     ) -> String {
-        for i in 0..subs.len() {
-            let (filter, qos) = (subs[i].filter.clone(), subs[i].qos);
-            self.subscribe(filter, qos);
+        // Every filter again: with clean_start the remote forgot them, and
+        // without it subscribing again is harmless.
+        for sub in subs.iter() {
+            self.subscribe(sub.filter.clone(), sub.qos);
         }
         let mut ping = (!self.keepalive.is_zero()).then(|| {
             let mut t = tokio::time::interval(self.keepalive);
