@@ -37,3 +37,47 @@ fn fatal(code: &Code) -> bool {
             | Code::PolicyViolation
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rskafka::client::error::RequestContext;
+
+    fn server(code: Code) -> Error {
+        Error::ServerError {
+            protocol_error: code,
+            error_message: None,
+            request: RequestContext::Partition("t".into(), 0),
+            response: None,
+            is_virtual: false,
+        }
+    }
+
+    #[test]
+    fn a_cluster_in_motion_is_retriable_a_refused_record_fatal() {
+        for code in [
+            Code::LeaderNotAvailable,
+            Code::NotLeaderOrFollower,
+            Code::NotEnoughReplicas,
+            Code::RequestTimedOut,
+            Code::UnknownTopicOrPartition,
+        ] {
+            assert!(
+                matches!(classify(&server(code)), SendError::Retriable(_)),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::MessageTooLarge,
+            Code::RecordListTooLarge,
+            Code::TopicAuthorizationFailed,
+            Code::SaslAuthenticationFailed,
+        ] {
+            assert!(
+                matches!(classify(&server(code)), SendError::Fatal(_)),
+                "{code:?}"
+            );
+        }
+        assert!(matches!(classify(&Error::Timeout), SendError::Retriable(_)));
+    }
+}
