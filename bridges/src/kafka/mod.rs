@@ -170,7 +170,10 @@ impl Shared {
         let Some(builder) = self.parts.lock().unwrap().as_ref().map(Parts::builder) else {
             return Err(SendError::Retriable("connector stopped".into()));
         };
-        let timeout = self.connect_timeout;
+        // rskafka gives up by itself at `connect_timeout` (its backoff
+        // deadline) with the last error, which says more than a timeout:
+        // this one is only a guard.
+        let timeout = self.connect_timeout * 2;
         let client = match tokio::time::timeout(timeout, builder.build()).await {
             Err(_) => Err(SendError::Retriable(format!(
                 "no broker answered within {timeout:?}"
@@ -208,10 +211,14 @@ impl Shared {
             return Ok(pc.clone());
         }
         let client = self.client().await?;
-        let pc = client
-            .partition_client(topic, p, UnknownTopicHandling::Error)
-            .await
-            .map_err(|e| classify(&e))?;
+        let timeout = self.connect_timeout * 3;
+        let pc = tokio::time::timeout(
+            timeout,
+            client.partition_client(topic, p, UnknownTopicHandling::Error),
+        )
+        .await
+        .map_err(|_| SendError::Retriable(format!("no partition leader found within {timeout:?}")))?
+        .map_err(|e| classify(&e))?;
         let pc = Arc::new(pc);
         self.partitions.lock().await.insert(key, pc.clone());
         Ok(pc)
@@ -382,9 +389,22 @@ impl Sink for KafkaSink {
             for ((topic, p), records) in groups {
                 let pc = self.shared.partition(&topic, p).await?;
                 for chunk in partition::chunks(records, self.max_batch_bytes) {
-                    if let Err(e) = pc.produce(chunk, self.compression).await {
+                    // rskafka has no request timeout of its own: a broker that
+                    // keeps the connection open but never answers would hold
+                    // the batch forever.
+                    let timeout = self.shared.connect_timeout * 3;
+                    let result =
+                        match tokio::time::timeout(timeout, pc.produce(chunk, self.compression))
+                            .await
+                        {
+                            Err(_) => Err(SendError::Retriable(format!(
+                                "no answer to the produce request within {timeout:?}"
+                            ))),
+                            Ok(r) => r.map(|_| ()).map_err(|e| classify(&e)),
+                        };
+                    if let Err(e) = result {
                         self.shared.forget(&topic, p).await;
-                        return Err(classify(&e));
+                        return Err(e);
                     }
                 }
             }
