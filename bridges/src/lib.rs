@@ -11,6 +11,7 @@
 
 pub mod driver;
 pub mod manage;
+pub mod registry;
 pub mod resource;
 
 pub use driver::{
@@ -18,3 +19,9 @@ pub use driver::{
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+pub use registry::{Bridges, BridgesContext, StartError};
+
+/// Every type this build knows, one line per driver.
+pub fn drivers() -> Vec<std::sync::Arc<dyn Driver>> {
+    vec![]
+}
