@@ -10,6 +10,7 @@
 //!   ([`BridgesManage`]).
 
 pub mod driver;
+pub mod http;
 pub mod manage;
 pub mod registry;
 pub mod resource;
@@ -23,5 +24,5 @@ pub use registry::{Bridges, BridgesContext, StartError};
 
 /// Every type this build knows, one line per driver.
 pub fn drivers() -> Vec<std::sync::Arc<dyn Driver>> {
-    vec![]
+    vec![std::sync::Arc::new(http::HttpDriver)]
 }

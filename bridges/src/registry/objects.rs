@@ -181,7 +181,7 @@ impl Bridges {
             .drivers
             .get(t)
             .ok_or_else(|| ("type".to_string(), format!("unknown type {t:?}")))?;
-        let opts = ResourceOpts::from_json(obj.get("resource_opts")).map_err(|(k, w)| (k, w))?;
+        let opts = ResourceOpts::from_json(obj.get("resource_opts"))?;
         let _rt = self.runtime.enter();
         match kind {
             Kind::Connector => {
