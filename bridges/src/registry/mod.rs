@@ -7,7 +7,10 @@
 
 pub mod config;
 mod objects;
+pub mod owner;
 pub mod store;
+
+pub use owner::{child_spec, BRIDGES_NAME};
 
 use crate::driver::{Connector, ConnectorContext, Driver, Ingress, SourceHandle};
 use crate::manage::{BridgesManage, Kind, ManageError, Status};
@@ -68,6 +71,8 @@ struct State {
     actions: BTreeMap<String, ActionRt>,
     sources: BTreeMap<String, SourceRt>,
     doc: Document,
+    /// [`Bridges::stop_all`] ran.
+    stopped: bool,
 }
 
 /// The data-integration registry of a node.
@@ -167,6 +172,46 @@ impl Bridges {
                     bridges: Arc::downgrade(self),
                 }),
             );
+        }
+    }
+
+    /// Starts every object not running (after [`Bridges::stop_all`]):
+    /// connectors first, which start their actions and sources.
+    pub fn start_all(&self) {
+        let mut state = self.state.lock();
+        if !std::mem::take(&mut state.stopped) {
+            return;
+        }
+        let confs: Vec<serde_json::Value> =
+            state.connectors.values().map(|c| c.conf.clone()).collect();
+        for conf in confs {
+            let id = objects::id_of(&conf);
+            if let Err((key, why)) = self.install(&mut state, Kind::Connector, conf, false) {
+                tracing::warn!(%id, key, why, "bridge_connector_not_started");
+            }
+        }
+    }
+
+    /// Stops every connector, buffer and source (the broker stops); their
+    /// configuration stays.
+    pub fn stop_all(&self) {
+        let mut state = self.state.lock();
+        state.stopped = true;
+        self.live.write().clear();
+        for a in state.actions.values_mut() {
+            a.buffer = None;
+        }
+        for s in state.sources.values_mut() {
+            s.handle = None;
+        }
+        for c in state.connectors.values_mut() {
+            if let Some(m) = c.monitor.take() {
+                m.abort();
+            }
+            if let Some(conn) = c.running.take() {
+                let _rt = self.runtime.enter();
+                tokio::spawn(async move { conn.stop().await });
+            }
         }
     }
 
