@@ -263,6 +263,7 @@ impl Bridges {
                 }
                 let built = if let Some((connector, sink)) = sink {
                     Some(Arc::new(Buffer::start(
+                        &id,
                         &opts,
                         sink,
                         connector,
