@@ -72,10 +72,10 @@ fn sections(y: serde_json::Value) -> BridgesSections {
     serde_json::from_value(y).unwrap()
 }
 
-fn start(
-    s: &BridgesSections,
-    store: &Arc<Mem>,
-) -> (Result<Arc<Bridges>, StartError>, Arc<Mutex<Vec<Map>>>) {
+/// What the fake sinks were sent.
+type Sent = Arc<Mutex<Vec<Map>>>;
+
+fn start(s: &BridgesSections, store: &Arc<Mem>) -> (Result<Arc<Bridges>, StartError>, Sent) {
     let sent = Arc::new(Mutex::new(Vec::new()));
     let b = Bridges::new(
         s,
