@@ -464,7 +464,14 @@ async fn buffered_outputs_arrive_after_the_broker_restarts() {
         ..ResourceOpts::default()
     };
     let counters = Arc::new(Counters::default());
-    let buffer = Buffer::start(&opts, sink, conn.clone(), None, counters.clone());
+    let buffer = Buffer::start(
+        "kafka_producer:fault",
+        &opts,
+        sink,
+        conn.clone(),
+        None,
+        counters.clone(),
+    );
     let push = |n: i64| buffer.push(&output(&[("n", Value::Int(n))]));
     for n in 0..20 {
         push(n);

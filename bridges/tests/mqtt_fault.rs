@@ -204,7 +204,14 @@ async fn everything_sent_while_the_broker_is_down_arrives_after() {
         ..ResourceOpts::default()
     };
     let counters = Arc::new(Counters::default());
-    let buffer = Buffer::start(&opts, sink, conn.clone(), None, counters.clone());
+    let buffer = Buffer::start(
+        "mqtt:fault",
+        &opts,
+        sink,
+        conn.clone(),
+        None,
+        counters.clone(),
+    );
 
     let mut n = 0;
     for _ in 0..50 {
