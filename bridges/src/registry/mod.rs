@@ -215,6 +215,23 @@ impl Bridges {
         }
     }
 
+    /// The rules with action `id` (`http:my_hook`).
+    fn rules_using(&self, id: &str) -> Vec<String> {
+        let Some(engine) = self.engine.get().and_then(Weak::upgrade) else {
+            return Vec::new();
+        };
+        engine
+            .list()
+            .into_iter()
+            .filter(|r| {
+                r.actions
+                    .iter()
+                    .any(|a| matches!(a, roost_rules::ActionSpec::Reference(name) if name == id))
+            })
+            .map(|r| r.id)
+            .collect()
+    }
+
     fn persist(&self, state: &mut State) -> Result<(), ManageError> {
         state.doc.version = (roost_now_ms() as u64).max(state.doc.version + 1);
         if let Some(store) = &self.store {
@@ -360,6 +377,15 @@ impl BridgesManage for Bridges {
         let mut state = self.state.lock();
         if !objects::exists(&state, kind, id) {
             return Err(ManageError::NotFound(id.to_string()));
+        }
+        if kind == Kind::Action {
+            let rules = self.rules_using(id);
+            if !rules.is_empty() {
+                return Err(ManageError::InUse(format!(
+                    "action {id} is used by rules {}",
+                    rules.join(", ")
+                )));
+            }
         }
         if kind == Kind::Connector {
             let users = objects::users_of(&state, id);
