@@ -142,14 +142,14 @@ impl Bridges {
                         continue;
                     }
                     bridges
-                        .install(&mut state, kind, obj, true)
+                        .install(&mut state, kind, obj)
                         .map_err(|(key, why)| StartError {
                             key: format!("{}.{}", config::section(kind), dotted(&id, &key)),
                             why,
                         })?;
                 }
                 for obj in stored {
-                    if let Err((key, why)) = bridges.install(&mut state, kind, obj.clone(), false) {
+                    if let Err((key, why)) = bridges.install(&mut state, kind, obj.clone()) {
                         tracing::warn!(id = %objects::id_of(&obj), key, why, "bridge_stored_object_refused");
                     }
                 }
@@ -186,7 +186,7 @@ impl Bridges {
             state.connectors.values().map(|c| c.conf.clone()).collect();
         for conf in confs {
             let id = objects::id_of(&conf);
-            if let Err((key, why)) = self.install(&mut state, Kind::Connector, conf, false) {
+            if let Err((key, why)) = self.install(&mut state, Kind::Connector, conf) {
                 tracing::warn!(%id, key, why, "bridge_connector_not_started");
             }
         }
@@ -341,7 +341,7 @@ impl BridgesManage for Bridges {
         if objects::exists(&state, kind, &id) {
             return Err(ManageError::AlreadyExists(id));
         }
-        self.install(&mut state, kind, conf.clone(), false)
+        self.install(&mut state, kind, conf.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, &id, Some(conf));
         self.persist(&mut state)?;
@@ -366,7 +366,7 @@ impl BridgesManage for Bridges {
         obj.insert("type".into(), t.into());
         obj.insert("name".into(), name.into());
         let obj = serde_json::Value::Object(obj);
-        self.install(&mut state, kind, obj.clone(), false)
+        self.install(&mut state, kind, obj.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, id, Some(obj));
         self.persist(&mut state)?;
@@ -406,7 +406,7 @@ impl BridgesManage for Bridges {
         let mut obj =
             objects::conf(&state, kind, id).ok_or_else(|| ManageError::NotFound(id.to_string()))?;
         obj["enable"] = enable.into();
-        self.install(&mut state, kind, obj.clone(), false)
+        self.install(&mut state, kind, obj.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, id, Some(obj));
         self.persist(&mut state)

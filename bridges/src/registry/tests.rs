@@ -213,6 +213,18 @@ async fn the_api_creates_updates_deletes_and_the_store_keeps_it() {
     .unwrap();
     assert_eq!(b.get(Kind::Action, "fake:a2").unwrap()["status"], "stopped");
     b.enable(Kind::Action, "fake:a2", true).unwrap();
+    // A new connector config: its actions move to it; a bad one changes nothing.
+    b.update(Kind::Connector, "fake:c2", json!({"url": "z"}))
+        .unwrap();
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
+    assert!(b
+        .get(Kind::Action, "fake:a2")
+        .unwrap()
+        .get("status_reason")
+        .is_none());
+    let e = b.update(Kind::Connector, "fake:c2", json!({})).unwrap_err();
+    assert_eq!(e.to_string(), "url: is required");
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
     b.delete(Kind::Action, "fake:a1").unwrap();
     drop(b);
     // Restart over the same store and config: a2 is back, a1 stays deleted.
