@@ -8,6 +8,7 @@
 pub mod config;
 mod objects;
 pub mod owner;
+mod replica;
 pub mod store;
 
 pub use owner::{child_spec, BRIDGES_NAME};
@@ -17,6 +18,7 @@ use crate::manage::{BridgesManage, Kind, ManageError, Status};
 use crate::resource::{Buffer, Counters, Health};
 use config::BridgesSections;
 use parking_lot::{Mutex, RwLock};
+use roost_core::cluster::ClusterLink;
 use roost_core::storage::ObjectStore;
 use roost_rules::engine::ActionProvider;
 use roost_rules::{Map, RuleEngine};
@@ -86,6 +88,9 @@ pub struct Bridges {
     /// The engine sources hand their messages to, once attached.
     engine: Arc<OnceLock<Weak<RuleEngine>>>,
     runtime: tokio::runtime::Handle,
+    /// config.yaml's objects (a replicated document is laid over them).
+    sections: BridgesSections,
+    cluster: RwLock<Option<Arc<dyn ClusterLink>>>,
 }
 
 impl Drop for ConnectorRt {
@@ -129,6 +134,8 @@ impl Bridges {
             live: RwLock::new(HashMap::new()),
             engine: Arc::new(OnceLock::new()),
             runtime: tokio::runtime::Handle::current(),
+            sections: sections.clone(),
+            cluster: RwLock::new(None),
         });
         {
             let mut state = bridges.state.lock();
@@ -237,6 +244,13 @@ impl Bridges {
         if let Some(store) = &self.store {
             store::save(store.as_ref(), &state.doc)
                 .map_err(|e| ManageError::BadRequest(format!("cannot store: {e}")))?;
+        }
+        if let Some(cluster) = self.cluster.read().as_ref() {
+            cluster.replicate(
+                store::DOCUMENT,
+                state.doc.version,
+                store::encode(&state.doc),
+            );
         }
         Ok(())
     }

@@ -302,3 +302,50 @@ async fn a_source_feeds_a_rule_that_feeds_an_action() {
     assert_eq!(m["metrics"]["received"], 3);
     workers.stop(None);
 }
+
+/// What one node changes through the API, another takes from its copy of the
+/// document (as the cluster carries it), newest only.
+#[tokio::test]
+async fn a_replicated_document_rebuilds_what_changed() {
+    use roost_core::cluster::TableSink;
+    let (a, _) = start(&conf(), &Arc::new(Mem::default()));
+    let (b, _) = start(&conf(), &Arc::new(Mem::default()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let to_b = replica::Replica(Arc::downgrade(&b));
+    let from_a = replica::Replica(Arc::downgrade(&a));
+    a.create(
+        Kind::Connector,
+        json!({"type": "fake", "name": "c2", "url": "y"}),
+    )
+    .unwrap();
+    a.create(
+        Kind::Action,
+        json!({"type": "fake", "name": "a2", "connector": "c2"}),
+    )
+    .unwrap();
+    a.delete(Kind::Action, "fake:a1").unwrap();
+    let (v, doc) = from_a.current().unwrap();
+    to_b.apply(v, &doc);
+    let ids = |r: &Bridges| -> Vec<String> {
+        r.list(Kind::Action)
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}:{}",
+                    o["type"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(ids(&b), ["fake:a2"]);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "y");
+    // An older copy changes nothing.
+    a.update(Kind::Connector, "fake:c2", json!({"url": "z"}))
+        .unwrap();
+    to_b.apply(v, &from_a.current().unwrap().1);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "y");
+    let (v2, doc2) = from_a.current().unwrap();
+    to_b.apply(v2, &doc2);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
+}
