@@ -24,5 +24,8 @@ pub use registry::{Bridges, BridgesContext, StartError};
 
 /// Every type this build knows, one line per driver.
 pub fn drivers() -> Vec<std::sync::Arc<dyn Driver>> {
-    vec![std::sync::Arc::new(http::HttpDriver)]
+    vec![
+        // One line per type (issue 16's helpers add theirs below).
+        std::sync::Arc::new(http::HttpDriver),
+    ]
 }
