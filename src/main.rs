@@ -266,6 +266,9 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
         },
     )?;
     bridges.attach(&rules);
+    if let Some(link) = &cluster {
+        bridges.replicate_through(link.clone());
+    }
     let owner = bridges.clone();
     extensions.push(Box::new(move |_api| {
         Ok(roost_bridges::registry::child_spec(owner))
