@@ -29,7 +29,8 @@ pub enum Command {
     CheckConfig(ConfigArgs),
     /// Operate a running broker through its HTTP API (http.bind), with emqx ctl's
     /// verbs: status, broker, clients, subscriptions, topics, retainer,
-    /// listeners, admins, trace, rules, and Roost's actors, users, banned, cluster.
+    /// listeners, admins, trace, rules, and Roost's actors, users, banned,
+    /// cluster, connectors, actions, sources.
     Ctl(CtlArgs),
 }
 
@@ -109,6 +110,32 @@ pub enum CtlCommand {
     /// The rule engine's rules: list, show, and test SQL over a context.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Data integration's connectors (connection pools to external systems).
+    #[command(subcommand)]
+    Connectors(BridgeCommand),
+    /// Data integration's actions (what rules send through a connector),
+    /// with their metrics.
+    #[command(subcommand)]
+    Actions(BridgeCommand),
+    /// Data integration's sources (messages brought in for rules), with their
+    /// metrics.
+    #[command(subcommand)]
+    Sources(BridgeCommand),
+}
+
+/// `roost ctl connectors|actions|sources ...`; an id is `<type>:<name>`.
+#[derive(Debug, Subcommand)]
+pub enum BridgeCommand {
+    /// Every one, one `Connector{id=..., enabled=..., status=...}` line each.
+    List,
+    /// One: its status, its fields, and (actions, sources) its metrics.
+    Show { id: String },
+    /// Start it and store `enable: true`.
+    Enable { id: String },
+    /// Stop it and store `enable: false`.
+    Disable { id: String },
+    /// Delete it (refused while something depends on it).
+    Delete { id: String },
 }
 
 /// `roost ctl rules ...`.

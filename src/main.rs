@@ -277,6 +277,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
                 monitor,
                 rules,
                 storage: Some(storage),
+                bridges: None,
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,

@@ -5,8 +5,9 @@
 const Roost = (() => {
   // The navigation, in order. A page is one entry here plus one file,
   // pages/<id>.js, which calls Roost.define(id, render) and is loaded the
-  // first time the page is opened. The rule and integration pages (issues 15
-  // and 16) go in a group of their own, "Integration", after "Monitoring".
+  // first time the page is opened (or pages/<script>.js, when several pages
+  // share one file). The rule and integration pages (issues 15 and 16) go in
+  // a group of their own, "Integration", after "Monitoring".
   const PAGES = [
     { id: "overview", title: "Overview", group: "Monitoring" },
     { id: "clients", title: "Clients", group: "Monitoring" },
@@ -15,6 +16,9 @@ const Roost = (() => {
     { id: "retained", title: "Retained messages", group: "Monitoring" },
     { id: "alarms", title: "Alarms", group: "Monitoring" },
     { id: "rules", title: "Rules", group: "Integration" },
+    { id: "connectors", title: "Connectors", group: "Integration", script: "bridges" },
+    { id: "actions", title: "Actions", group: "Integration", script: "bridges" },
+    { id: "sources", title: "Sources", group: "Integration", script: "bridges" },
     { id: "nodes", title: "Cluster nodes", group: "Cluster" },
     { id: "actors", title: "Actor tree", group: "Cluster" },
     { id: "banned", title: "Banned clients", group: "Access control" },
@@ -305,15 +309,16 @@ const Roost = (() => {
 
   function load(id) {
     if (renderers.has(id)) return Promise.resolve();
-    if (!loading.has(id)) {
-      loading.set(id, new Promise((resolve, reject) => {
-        const s = h("script", { src: `/assets/pages/${id}.js` });
+    const file = (PAGES.find((p) => p.id === id) || {}).script || id;
+    if (!loading.has(file)) {
+      loading.set(file, new Promise((resolve, reject) => {
+        const s = h("script", { src: `/assets/pages/${file}.js` });
         s.onload = resolve;
-        s.onerror = () => { loading.delete(id); reject(new Error(`pages/${id}.js did not load`)); };
+        s.onerror = () => { loading.delete(file); reject(new Error(`pages/${file}.js did not load`)); };
         document.head.appendChild(s);
       }));
     }
-    return loading.get(id);
+    return loading.get(file);
   }
 
   async function route() {

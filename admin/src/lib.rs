@@ -20,6 +20,7 @@ mod alarms;
 mod api;
 mod api_keys;
 mod auth;
+mod bridges;
 mod clients;
 mod config;
 mod dashboard;
@@ -78,6 +79,9 @@ pub struct Admin {
     pub rules: Arc<roost_rules::RuleEngine>,
     /// The durable store, for `GET /api/v5/storage` (roost-storage).
     pub storage: Option<Arc<dyn roost_core::storage::StorageStatus>>,
+    /// Data integration's registry (`/api/v5/connectors`, `actions`,
+    /// `sources`); `None` when the broker runs without it.
+    pub bridges: Option<Arc<dyn roost_bridges::BridgesManage>>,
 }
 
 /// What the [`HttpServer`] starts (and restarts) with.
@@ -199,6 +203,7 @@ fn router(ctx: Arc<Admin>) -> Router {
             .merge(trace::routes())
             .merge(rules::routes())
             .merge(storage::routes())
+            .merge(bridges::routes())
             .split_for_parts();
     let serve = openapi::serve(Arc::new(doc));
     routes

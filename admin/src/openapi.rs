@@ -38,6 +38,9 @@ use utoipa::{Modify, OpenApi};
         (name = "Banned"),
         (name = "Rules", description = "The rule engine: rules, their metrics, SQL tests, event topics"),
         (name = "Storage", description = "The durable store (Roost's own)"),
+        (name = "Connectors", description = "Data integration: connection pools to external systems"),
+        (name = "Actions", description = "Data integration: what rules send through a connector"),
+        (name = "Sources", description = "Data integration: messages brought in for rules"),
     )
 )]
 pub(crate) struct ApiDoc;

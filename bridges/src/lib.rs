@@ -10,11 +10,15 @@
 //!   ([`BridgesManage`]).
 
 pub mod driver;
+pub mod fields;
+pub mod kafka;
 pub mod manage;
+pub mod mqtt;
+pub mod resource;
+pub mod ssl;
 
 // --- issue 16: pgsql and redis ---
 pub mod auth;
-mod fields;
 pub mod pgsql;
 pub mod redis;
 // --- end issue 16: pgsql and redis ---
@@ -27,12 +31,12 @@ pub use manage::{BridgesManage, Kind, ManageError, Status};
 
 use std::sync::Arc;
 
-/// Every type this build has, to register by [`Driver::kind`].
+/// Every type this build has, one [`Driver`] each, registered by [`Driver::kind`].
 pub fn drivers() -> Vec<Arc<dyn Driver>> {
     vec![
-        // --- issue 16: pgsql and redis ---
+        Arc::new(mqtt::MqttDriver),
+        Arc::new(kafka::KafkaDriver),
         Arc::new(pgsql::PgsqlDriver),
         Arc::new(redis::RedisDriver),
-        // --- end issue 16: pgsql and redis ---
     ]
 }

@@ -37,6 +37,10 @@ enum Command {
     /// Pairs QoS 1 on Roost without rules, with 10 rules matching nothing, and
     /// with one republish rule on every message; a table with the ratios.
     Rules(compare::rules::RulesArgs),
+    /// Pairs QoS 1 on Roost without a rule, then with one rule on every
+    /// message into an http action (batch_size 1 and 100) to the bench's own
+    /// HTTP server; the sink's messages per second beside the broker's.
+    Bridges(compare::bridges::BridgesArgs),
 }
 
 /// Options of every client.
@@ -299,5 +303,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Compare(a) => rt.block_on(compare::run(a)),
         Command::Rules(a) => rt.block_on(compare::rules::run(a)),
+        Command::Bridges(a) => rt.block_on(compare::bridges::run(a)),
     }
 }

@@ -1,9 +1,11 @@
 //! `roost ctl`: operator commands against a running broker's HTTP API, with
 //! `emqx ctl`'s verbs and output (status, broker, clients, subscriptions,
 //! topics, retainer, listeners, admins, trace, rules) and Roost's own (actors,
-//! users, banned, cluster).
+//! users, banned, cluster, and data integration's connectors, actions and
+//! sources).
 
 mod access;
+mod bridges;
 mod http;
 mod render;
 mod rules;
@@ -42,6 +44,15 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
             CtlCommand::Banned(cmd) => access::banned(&client, cmd).await,
             CtlCommand::Cluster(cmd) => access::cluster(&client, cmd).await,
             CtlCommand::Rules(cmd) => rules::rules(&client, cmd).await,
+            CtlCommand::Connectors(cmd) => {
+                bridges::bridges(&client, bridges::Kind::Connectors, cmd).await
+            }
+            CtlCommand::Actions(cmd) => {
+                bridges::bridges(&client, bridges::Kind::Actions, cmd).await
+            }
+            CtlCommand::Sources(cmd) => {
+                bridges::bridges(&client, bridges::Kind::Sources, cmd).await
+            }
         }
     })
 }

@@ -2,6 +2,7 @@
 //! rumqttd in turn, with the broker's own CPU time and memory read from /proc, then
 //! a markdown table, a JSON file and a PNG chart.
 
+pub mod bridges;
 mod brokers;
 mod chart;
 mod report;

@@ -126,7 +126,12 @@ struct RunRow {
 
 /// A plain HTTP/1.1 exchange with basic auth (admin:public, the broker's
 /// default); the answer's status and JSON body.
-fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
+pub(super) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Value)> {
     use base64::Engine as _;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("connect to the HTTP API on {port}"))?;

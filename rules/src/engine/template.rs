@@ -97,11 +97,13 @@ impl Template {
     }
 }
 
-/// `a.b.'c-d'` as keys; `.` alone is the empty path.
+/// `a.b.'c-d'` as keys; `.` alone is the empty path, and a leading `.`
+/// reads from the root (`${.clientid}`, as EMQX's Kafka defaults write it).
 fn path(var: &str) -> Vec<String> {
     if var == "." || var.is_empty() {
         return Vec::new();
     }
+    let var = var.strip_prefix('.').unwrap_or(var);
     let mut keys = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -178,6 +180,12 @@ mod tests {
         assert_eq!(
             Template::parse("${qos}").unwrap().value(&out()),
             Some(Value::Int(1))
+        );
+        assert_eq!(
+            Template::parse("${.clientid}/${.payload.x}")
+                .unwrap()
+                .render(&out()),
+            "c1/7"
         );
         assert!(Template::parse("a/${b").is_err());
         assert!(Template::parse("plain").unwrap().is_literal());
