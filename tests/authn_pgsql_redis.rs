@@ -264,7 +264,7 @@ async fn a_backend_that_is_down_is_ignored_without_hanging() {
 fn check_config_names_a_bad_backend_field() {
     let chain = json!([{
         "mechanism": "password_based", "backend": "postgresql", "server": "127.0.0.1",
-        "database": "d", "username": "u", "query": "SELECT 1", "ssl": {"enable": true}
+        "database": "d", "username": "u", "query": "SELECT 1", "ssl": {"enable": true, "verify": "verify_peer"}
     }])
     .to_string();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
@@ -274,7 +274,7 @@ fn check_config_names_a_bad_backend_field() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("authentication[0].ssl.enable"), "{err}");
+    assert!(err.contains("authentication[0].ssl.cacertfile"), "{err}");
     let sources =
         json!([{"type": "redis", "redis_type": "cluster", "server": "h", "cmd": "HGETALL a"}])
             .to_string();

@@ -84,10 +84,56 @@ pub struct Postgres {
     dir: PathBuf,
     child: Option<Child>,
     as_user: Option<(u32, u32)>,
+    /// Extra `-c name=value` settings (TLS).
+    settings: Vec<String>,
 }
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(|_| Vec::new())
+    }
+
+    /// A server that also accepts TLS, its certificate (for `127.0.0.1`)
+    /// signed by a throwaway CA; the CA's PEM file is [`Self::ca_file`].
+    pub fn start_tls() -> Postgres {
+        Postgres::start_with(|dir| {
+            let ca_key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "Roost test CA");
+            let ca = params.self_signed(&ca_key).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let params = rcgen::CertificateParams::new(vec![
+                "127.0.0.1".to_string(),
+                "localhost".to_string(),
+            ])
+            .unwrap();
+            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+            std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+            std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+            std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            vec![
+                "ssl=on".into(),
+                format!("ssl_cert_file={}", dir.join("server.pem").display()),
+                format!("ssl_key_file={}", dir.join("server.key").display()),
+            ]
+        })
+    }
+
+    /// The CA that signed a [`Self::start_tls`] server's certificate.
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
+    }
+
+    fn start_with(settings: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
         let initdb = Path::new(PG_BIN).join("initdb");
         assert!(
             initdb.exists(),
@@ -122,11 +168,18 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let settings = settings(&dir);
+        if let Some((u, g)) = as_user {
+            for f in ["server.pem", "server.key"] {
+                let _ = std::os::unix::fs::chown(dir.join(f), Some(u), Some(g));
+            }
+        }
         let mut pg = Postgres {
             port: free_port(),
             dir,
             child: None,
             as_user,
+            settings,
         };
         pg.restart();
         pg.psql("postgres", "CREATE DATABASE roost");
@@ -153,6 +206,7 @@ impl Postgres {
             "-c",
             "fsync=off",
         ])
+        .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         if let Some((u, g)) = self.as_user {
