@@ -77,6 +77,26 @@ fn stop(child: &mut Child, signal: &str) {
     let _ = child.wait();
 }
 
+/// A throwaway CA (`ca.pem`) and a server certificate for `127.0.0.1` and
+/// `localhost` signed by it (`server.pem`, `server.key`), written into `dir`.
+pub fn write_pki(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Roost test CA");
+    let ca = params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
 /// A PostgreSQL 15 server: database `roost`, user `postgres` (trust auth on
 /// loopback), run as `nobody` when the tests run as root (postgres refuses root).
 pub struct Postgres {
@@ -97,23 +117,7 @@ impl Postgres {
     /// signed by a throwaway CA; the CA's PEM file is [`Self::ca_file`].
     pub fn start_tls() -> Postgres {
         Postgres::start_with(|dir| {
-            let ca_key = rcgen::KeyPair::generate().unwrap();
-            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, "Roost test CA");
-            let ca = params.self_signed(&ca_key).unwrap();
-            let key = rcgen::KeyPair::generate().unwrap();
-            let params = rcgen::CertificateParams::new(vec![
-                "127.0.0.1".to_string(),
-                "localhost".to_string(),
-            ])
-            .unwrap();
-            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-            std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-            std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-            std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+            write_pki(dir);
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(
                 dir.join("server.key"),
@@ -278,6 +282,8 @@ impl Drop for Postgres {
 /// A Redis server without persistence.
 pub struct Redis {
     pub port: u16,
+    /// The TLS port of [`Self::start_tls`] (0 without TLS).
+    pub tls_port: u16,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -286,11 +292,30 @@ impl Redis {
     pub fn start() -> Redis {
         let mut r = Redis {
             port: free_port(),
+            tls_port: 0,
             dir: temp_dir("redis"),
             child: None,
         };
         r.restart();
         r
+    }
+
+    /// A server with a TLS port too (clients need no certificate), its
+    /// certificate signed by the CA in [`Self::ca_file`].
+    pub fn start_tls() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            tls_port: free_port(),
+            dir: temp_dir("redis"),
+            child: None,
+        };
+        write_pki(&r.dir);
+        r.restart();
+        r
+    }
+
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
     }
 
     pub fn server(&self) -> String {
@@ -311,6 +336,23 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(&self.dir)
+            .args(if self.tls_port == 0 {
+                Vec::new()
+            } else {
+                let f = |n: &str| self.dir.join(n).display().to_string();
+                vec![
+                    "--tls-port".to_string(),
+                    self.tls_port.to_string(),
+                    "--tls-cert-file".into(),
+                    f("server.pem"),
+                    "--tls-key-file".into(),
+                    f("server.key"),
+                    "--tls-ca-cert-file".into(),
+                    f("ca.pem"),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
