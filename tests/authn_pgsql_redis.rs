@@ -242,7 +242,12 @@ async fn a_backend_that_is_down_is_ignored_without_hanging() {
         "six CONNECTs with the backends down took {:?}",
         started.elapsed()
     );
-    assert!(b.has_log("authn_backend_failed"), "the failure is logged");
+    assert!(
+        b.wait_for_log("authn_backend_failed", Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the failure is logged"
+    );
 
     // Back up: alice gets in again (the pool reconnects by itself).
     pg.restart();
@@ -285,4 +290,62 @@ fn check_config_names_a_bad_backend_field() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("authorization.sources[0].redis_type"), "{err}");
+}
+
+#[tokio::test]
+async fn a_backend_that_never_answers_times_out_and_the_next_one_decides() {
+    // Accepts TCP connections and never says a word (a hung database).
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole = blackhole.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in blackhole.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dead = format!("127.0.0.1:{}", free_port());
+    let chain =
+        json!([pg_authn(&hole), {"mechanism": "password_based", "backend": "built_in_database"}])
+            .to_string();
+    // An authorization source that is down has no match: no_match decides.
+    let sources = json!([pg_authz(&dead)]).to_string();
+    let b = Broker::start_with(&[
+        ("ROOST__AUTHENTICATION", &chain),
+        ("ROOST__AUTHORIZATION__SOURCES", &sources),
+        ("ROOST__AUTHORIZATION__NO_MATCH", "deny"),
+    ]);
+    add_user(&b, "erin", "builtin-pw", false).await;
+    let started = Instant::now();
+    let mut c = RawClient::open(b.addr(), V5).await;
+    c.send(&Packet::Connect(login(
+        V5,
+        "c1",
+        Some("erin"),
+        Some("builtin-pw"),
+    )))
+    .await;
+    match c.try_recv_for(Duration::from_secs(12)).await {
+        Recv::Packet(Packet::ConnAck(ack)) => assert_eq!(ack.reason_code, ReasonCode::Success),
+        _ => panic!("no CONNACK within 12 s: the hung backend hung the CONNECT"),
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(9),
+        "the lookup should give up after about 5 s, took {took:?}"
+    );
+    let started = Instant::now();
+    assert_eq!(
+        c.publish("any/topic", b"x", QoS::AtLeastOnce, false).await,
+        ReasonCode::NotAuthorized
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "authz with the source down took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        b.has_log("authz_backend_failed"),
+        "the authz failure is logged: {:?}",
+        b.logs()
+    );
 }
