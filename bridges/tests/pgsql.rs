@@ -218,3 +218,22 @@ async fn ssl_connections_verify_the_server_certificate() {
         .unwrap();
     assert_eq!(e.field, "ssl.cacertfile");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_for_10_s_loses_nothing_and_the_metrics_add_up() {
+    let pg = Arc::new(std::sync::Mutex::new(Postgres::start()));
+    let db = |sql: &str| pg.lock().unwrap().psql("roost", sql);
+    db("CREATE TABLE t5 (id int PRIMARY KEY)");
+    let c = connector(&pg.lock().unwrap());
+    let sink = c
+        .action(&json!({"sql": "INSERT INTO t5 VALUES (${payload.id})"}))
+        .unwrap();
+    servers::fault::run(
+        c,
+        sink,
+        || pg.lock().unwrap().stop(),
+        || pg.lock().unwrap().restart(),
+        || db("SELECT count(DISTINCT id) FROM t5").parse().unwrap(),
+    )
+    .await;
+}

@@ -193,3 +193,21 @@ fn connector_at(server: &str) -> Arc<dyn roost_bridges::Connector> {
         .connector(&ctx(), &json!({"server": server}))
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_for_10_s_loses_nothing_and_the_metrics_add_up() {
+    let r = Arc::new(std::sync::Mutex::new(Redis::start()));
+    let c = connector(&r.lock().unwrap(), 0);
+    let sink = c
+        .action(&json!({"command_template": ["SADD", "ids", "${payload.id}"]}))
+        .unwrap();
+    servers::fault::run(
+        c,
+        sink,
+        // What was delivered before the stop is kept across it.
+        || r.lock().unwrap().stop_saving(),
+        || r.lock().unwrap().restart(),
+        || r.lock().unwrap().cli(&["SCARD", "ids"]).parse().unwrap(),
+    )
+    .await;
+}

@@ -371,6 +371,22 @@ impl Redis {
         }
     }
 
+    /// Stops the server after it writes its data to `dump.rdb` in its dir,
+    /// which [`Self::restart`] loads again (no other persistence is on).
+    pub fn stop_saving(&mut self) {
+        let _ = Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "SHUTDOWN",
+                "SAVE",
+            ])
+            .output();
+        self.stop();
+    }
+
     /// Runs one command with redis-cli and gives its output.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
@@ -391,5 +407,88 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fault run through the delivery machinery (EMQX's resource_opts): 2 s
+/// of messages with the server up, 10 s with it down (`stop`), then up again
+/// (`start`). Every message must arrive afterwards (`count` reads how many
+/// the server holds), the action must have reported `disconnected` with a
+/// reason meanwhile, and the metrics must account for every message.
+pub mod fault {
+    use roost_bridges::manage::Status;
+    use roost_bridges::resource::{Buffer, Counters, ResourceOpts};
+    use roost_bridges::{Connector, Sink};
+    use roost_rules::{Map, Value};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    pub const TOTAL: u64 = 240;
+
+    fn output(i: u64) -> Map {
+        let mut m = Map::new();
+        m.insert("clientid".into(), Value::Str(format!("c{}", i % 7)));
+        m.insert("payload".into(), Value::Str(format!("{{\"id\": {i}}}")));
+        m
+    }
+
+    pub async fn run(
+        connector: Arc<dyn Connector>,
+        sink: Arc<dyn Sink>,
+        stop: impl FnOnce(),
+        start: impl FnOnce(),
+        count: impl Fn() -> u64,
+    ) {
+        let opts = ResourceOpts::from_json(Some(&serde_json::json!({
+            "batch_size": 10, "batch_time": "20ms", "health_check_interval": "500ms",
+            "worker_pool_size": 2, "buffer_mode": "memory_only", "request_ttl": "2m"
+        })))
+        .unwrap();
+        let counters = Arc::new(Counters::default());
+        let buffer = Buffer::start(&opts, sink, connector, None, counters.clone());
+        let mut stop = Some(stop);
+        let mut seen_down = None;
+        for i in 0..TOTAL {
+            if i == 40 {
+                (stop.take().unwrap())();
+            }
+            buffer.push(&output(i));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let h = buffer.health();
+            if h.status == Status::Disconnected {
+                seen_down = h.reason;
+            }
+        }
+        let reason =
+            seen_down.expect("the action never reported disconnected while the server was down");
+        assert!(!reason.is_empty());
+        start();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while counters.success.load(Relaxed) < TOTAL {
+            assert!(
+                Instant::now() < deadline,
+                "not all delivered after the restart: {}",
+                counters.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(), TOTAL, "messages on the server");
+        let m = counters.snapshot();
+        assert_eq!(m["matched"], TOTAL, "{m}");
+        assert_eq!(m["success"], TOTAL, "{m}");
+        assert_eq!(m["failed"], 0, "{m}");
+        assert_eq!(m["dropped"], 0, "{m}");
+        assert_eq!(m["queuing"], 0, "{m}");
+        assert_eq!(m["inflight"], 0, "{m}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while buffer.health().status != Status::Connected {
+            assert!(
+                Instant::now() < deadline,
+                "not connected again: {:?}",
+                buffer.health()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
