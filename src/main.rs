@@ -69,7 +69,11 @@ fn main() -> ExitCode {
                         Some(BrokerError::Listener(problem)) => Some(problem.to_string()),
                         _ => e
                             .downcast_ref::<roost_admin::HttpsError>()
-                            .map(ToString::to_string),
+                            .map(ToString::to_string)
+                            .or_else(|| {
+                                e.downcast_ref::<roost_bridges::StartError>()
+                                    .map(ToString::to_string)
+                            }),
                     };
                     match config_problem {
                         Some(problem) => {
@@ -251,6 +255,24 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
     }
     let engine = rules.clone();
     extensions.push(Box::new(move |api| Ok(engine.start(api))));
+    // Data integration: connectors, actions and sources of config.yaml and
+    // of the API (the document `bridges` of the same store); rules reach the
+    // actions as "type:name", sources reach the rules as "$bridges/type:name".
+    // A type's field that is wrong stops start-up here (exit code 2).
+    let bridges: Arc<roost_bridges::Bridges> = roost_bridges::Bridges::new(
+        &config.bridges(),
+        Some(store.clone()),
+        roost_bridges::drivers(),
+        roost_bridges::BridgesContext {
+            node: config.node.name.clone(),
+            data_dir: config.node.data_dir.clone().into(),
+        },
+    )?;
+    bridges.attach(&rules);
+    let owner = bridges.clone();
+    extensions.push(Box::new(move |_api| {
+        Ok(roost_bridges::registry::child_spec(owner))
+    }));
     if config.http.enabled {
         let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
             listener: "http".into(),
@@ -267,6 +289,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
         );
         let monitor = roost_admin::Monitor::new(&config.dashboard);
         let storage: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
+        let manage: Arc<dyn roost_bridges::BridgesManage> = bridges.clone();
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
@@ -277,7 +300,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
                 monitor,
                 rules,
                 storage: Some(storage),
-                bridges: None,
+                bridges: Some(manage),
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,
