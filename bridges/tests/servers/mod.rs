@@ -446,7 +446,7 @@ pub mod fault {
         })))
         .unwrap();
         let counters = Arc::new(Counters::default());
-        let buffer = Buffer::start(&opts, sink, connector, None, counters.clone());
+        let buffer = Buffer::start("fault:test", &opts, sink, connector, None, counters.clone());
         let mut stop = Some(stop);
         let mut seen_down = None;
         for i in 0..TOTAL {
