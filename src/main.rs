@@ -28,6 +28,9 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
+    // PostgreSQL and Redis authentication/authorization (roost-bridges), known
+    // to access control before the configuration that names them is checked.
+    roost_access::external::set_backends(roost_bridges::auth::backends());
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig(args) => match load(&args) {
