@@ -28,6 +28,9 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
+    // PostgreSQL and Redis authentication/authorization (roost-bridges), known
+    // to access control before the configuration that names them is checked.
+    roost_access::external::set_backends(roost_bridges::auth::backends());
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig(args) => match load(&args) {
@@ -266,6 +269,9 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
         },
     )?;
     bridges.attach(&rules);
+    if let Some(link) = &cluster {
+        bridges.replicate_through(link.clone());
+    }
     let owner = bridges.clone();
     extensions.push(Box::new(move |_api| {
         Ok(roost_bridges::registry::child_spec(owner))

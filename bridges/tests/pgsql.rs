@@ -171,8 +171,8 @@ async fn bad_fields_are_named() {
     let bad = |conf: serde_json::Value| PgsqlDriver.connector(&ctx(), &conf).err().unwrap();
     let base = json!({"server": "127.0.0.1", "database": "d", "username": "u"});
     let mut ssl = base.clone();
-    ssl["ssl"] = json!({"enable": true});
-    assert_eq!(bad(ssl).field, "ssl.enable");
+    ssl["ssl"] = json!({"enable": true, "verify": "verify_peer"});
+    assert_eq!(bad(ssl).field, "ssl.cacertfile");
     let mut server = base.clone();
     server["server"] = json!("h:0");
     assert_eq!(bad(server).field, "server");
@@ -185,4 +185,55 @@ async fn bad_fields_are_named() {
         "parameters.sql"
     );
     assert_eq!(c.action(&json!({})).err().unwrap().field, "parameters");
+}
+
+#[tokio::test]
+async fn ssl_connections_verify_the_server_certificate() {
+    let pg = Postgres::start_tls();
+    pg.psql("roost", "CREATE TABLE t4 (ssl boolean)");
+    let conf = |cacertfile: &str| {
+        json!({"server": pg.server(), "database": "roost", "username": "postgres",
+               "ssl": {"enable": true, "verify": "verify_peer", "cacertfile": cacertfile}})
+    };
+    let c = PgsqlDriver.connector(&ctx(), &conf(&pg.ca_file())).unwrap();
+    c.health_check().await.unwrap();
+    // The row records whether the sink's own connection is TLS.
+    let sink = c
+        .action(&json!({"sql": "INSERT INTO t4 SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"}))
+        .unwrap();
+    sink.send(&[output("a", json!({}))]).await.unwrap();
+    assert_eq!(pg.psql("roost", "SELECT ssl FROM t4"), "t");
+
+    // A certificate from another CA is refused.
+    let other = Postgres::start_tls();
+    let c = PgsqlDriver
+        .connector(&ctx(), &conf(&other.ca_file()))
+        .unwrap();
+    let err = c.health_check().await.unwrap_err();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // A missing CA file is a bad field.
+    let e = PgsqlDriver
+        .connector(&ctx(), &conf("/nonexistent/ca.pem"))
+        .err()
+        .unwrap();
+    assert_eq!(e.field, "ssl.cacertfile");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_for_10_s_loses_nothing_and_the_metrics_add_up() {
+    let pg = Arc::new(std::sync::Mutex::new(Postgres::start()));
+    let db = |sql: &str| pg.lock().unwrap().psql("roost", sql);
+    db("CREATE TABLE t5 (id int PRIMARY KEY)");
+    let c = connector(&pg.lock().unwrap());
+    let sink = c
+        .action(&json!({"sql": "INSERT INTO t5 VALUES (${payload.id})"}))
+        .unwrap();
+    servers::fault::run(
+        c,
+        sink,
+        || pg.lock().unwrap().stop(),
+        || pg.lock().unwrap().restart(),
+        || db("SELECT count(DISTINCT id) FROM t5").parse().unwrap(),
+    )
+    .await;
 }

@@ -158,3 +158,56 @@ async fn bad_fields_are_named() {
         "parameters.command_template"
     );
 }
+
+#[tokio::test]
+async fn ssl_connections_verify_the_server_certificate() {
+    let r = Redis::start_tls();
+    let tls = |verify: &str, ca: &str| {
+        json!({"server": format!("127.0.0.1:{}", r.tls_port),
+               "ssl": {"enable": true, "verify": verify, "cacertfile": ca}})
+    };
+    for verify in ["verify_peer", "verify_none"] {
+        let c = RedisDriver
+            .connector(&ctx(), &tls(verify, &r.ca_file()))
+            .unwrap();
+        c.health_check().await.unwrap();
+        let sink = c
+            .action(&json!({"command_template": ["SET", "tls:${clientid}", "${payload.v}"]}))
+            .unwrap();
+        sink.send(&[output(verify, json!({"v": 1}))]).await.unwrap();
+        assert_eq!(r.cli(&["GET", &format!("tls:{verify}")]), "1");
+    }
+    // A certificate from another CA is refused with verify_peer.
+    let other = Redis::start_tls();
+    let c = RedisDriver
+        .connector(&ctx(), &tls("verify_peer", &other.ca_file()))
+        .unwrap();
+    assert!(c.health_check().await.is_err());
+    // Plain text to a TLS port gets nowhere either.
+    let plain = connector_at(&format!("127.0.0.1:{}", r.tls_port));
+    assert!(plain.health_check().await.is_err());
+}
+
+fn connector_at(server: &str) -> Arc<dyn roost_bridges::Connector> {
+    RedisDriver
+        .connector(&ctx(), &json!({"server": server}))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_for_10_s_loses_nothing_and_the_metrics_add_up() {
+    let r = Arc::new(std::sync::Mutex::new(Redis::start()));
+    let c = connector(&r.lock().unwrap(), 0);
+    let sink = c
+        .action(&json!({"command_template": ["SADD", "ids", "${payload.id}"]}))
+        .unwrap();
+    servers::fault::run(
+        c,
+        sink,
+        // What was delivered before the stop is kept across it.
+        || r.lock().unwrap().stop_saving(),
+        || r.lock().unwrap().restart(),
+        || r.lock().unwrap().cli(&["SCARD", "ids"]).parse().unwrap(),
+    )
+    .await;
+}

@@ -44,13 +44,9 @@ fn default_pool_size() -> usize {
     8
 }
 
-/// `ssl`: only `enable: false` for now (see [`PgsqlConfig::pool`]); the
-/// other keys of EMQX's `ssl` object are accepted and unused.
+/// `ssl`: EMQX's client TLS object, read by [`crate::ssl::parse`].
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct Ssl {
-    #[serde(default)]
-    pub enable: bool,
-}
+pub(crate) struct Ssl(serde_json::Value);
 
 impl PgsqlConfig {
     /// Reads the connector's fields (an error names the field under `prefix`).
@@ -71,14 +67,11 @@ impl PgsqlConfig {
             }
         };
         let (host, port) = fields::server(&at("server"), &self.server, 5432)?;
-        if self.ssl.enable {
-            // tokio-postgres-rustls is not wired in yet: refuse rather than
-            // send credentials in clear text to a server that expects TLS.
-            return Err(ConfigError::new(
-                at("ssl.enable"),
-                "TLS to PostgreSQL is not supported yet",
-            ));
-        }
+        // PostgreSQL starts TLS inside its own protocol (SSLRequest), on the
+        // same port; the certificate is checked against the host of `server`.
+        let tls = crate::ssl::parse(&serde_json::json!({ "ssl": self.ssl.0 }))
+            .map_err(|e| ConfigError::new(at(&e.field), e.why))?
+            .map(|t| (*t.config).clone());
         if self.pool_size == 0 {
             return Err(ConfigError::new(at("pool_size"), "must be at least 1"));
         }
@@ -95,7 +88,7 @@ impl PgsqlConfig {
         if !self.password.is_empty() {
             config.password(&self.password);
         }
-        Ok(Pool::new(config, self.pool_size))
+        Ok(Pool::new(config, self.pool_size, tls))
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How long opening a connection may take before the attempt is a
 /// (retriable) error.
@@ -44,16 +45,26 @@ pub(crate) type Slot<'a> = MutexGuard<'a, Option<Conn>>;
 
 pub(crate) struct Pool {
     config: tokio_postgres::Config,
+    /// `ssl.enable`: every connection is TLS (`sslmode=require`).
+    tls: Option<MakeRustlsConnect>,
     slots: Box<[Mutex<Option<Conn>>]>,
     next: AtomicUsize,
 }
 
 impl Pool {
     /// A pool of `size` connections (none opened yet).
-    pub(crate) fn new(mut config: tokio_postgres::Config, size: usize) -> Pool {
+    pub(crate) fn new(
+        mut config: tokio_postgres::Config,
+        size: usize,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Pool {
         config.connect_timeout(CONNECT_TIMEOUT);
+        if tls.is_some() {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         Pool {
             config,
+            tls: tls.map(MakeRustlsConnect::new),
             slots: (0..size.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
         }
@@ -79,19 +90,10 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Conn, String> {
-        let (client, connection) =
-            match tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls)).await {
-                Ok(Ok(pair)) => pair,
-                Ok(Err(e)) => return Err(describe(&e)),
-                Err(_) => return Err(format!("connect timed out after {CONNECT_TIMEOUT:?}")),
-            };
-        // The connection's socket is driven by its own task; the client only
-        // queues requests to it, which is what lets executes pipeline.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "pgsql_connection_closed");
-            }
-        });
+        let client = match &self.tls {
+            None => open(self.config.connect(NoTls)).await?,
+            Some(tls) => open(self.config.connect(tls.clone())).await?,
+        };
         Ok(Conn {
             client,
             statements: HashMap::new(),
@@ -104,6 +106,31 @@ impl Pool {
             slot.lock().await.take();
         }
     }
+}
+
+/// Opens a connection within [`CONNECT_TIMEOUT`], its socket driven by a
+/// task of its own: the client only queues requests to it, which is what
+/// lets executes pipeline.
+async fn open<S, T>(
+    connecting: impl std::future::Future<
+        Output = Result<(Client, tokio_postgres::Connection<S, T>), tokio_postgres::Error>,
+    >,
+) -> Result<Client, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(describe(&e)),
+        Err(_) => return Err(format!("connect timed out after {CONNECT_TIMEOUT:?}")),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "pgsql_connection_closed");
+        }
+    });
+    Ok(client)
 }
 
 /// An error with its cause: tokio-postgres's own text (`error connecting to

@@ -1,7 +1,7 @@
 //! `redis`: Redis, EMQX 5's connector and action. The connector's fields are
 //! `redis_type` (only `single`: sentinel and cluster are refused), `server`
 //! (`host[:port]`, port 6379), `database` (0), `username`, `password` and
-//! `pool_size` (8); the action's `parameters.command_template` is a command
+//! `pool_size` (8) and `ssl` (EMQX's TLS object); the action's `parameters.command_template` is a command
 //! as a list of arguments, each a `${...}` template
 //! (`["HSET", "dev:${clientid}", "temp", "${payload.temp}"]`). A batch goes
 //! to the server as one pipeline.
@@ -59,13 +59,9 @@ fn default_pool_size() -> usize {
     8
 }
 
-/// `ssl`: only `enable: false` for now; the other keys of EMQX's `ssl`
-/// object are accepted and unused.
+/// `ssl`: EMQX's client TLS object (checked by [`crate::ssl::parse`]).
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct Ssl {
-    #[serde(default)]
-    pub enable: bool,
-}
+pub(crate) struct Ssl(serde_json::Value);
 
 impl RedisConfig {
     pub(crate) fn parse(
@@ -91,12 +87,9 @@ impl RedisConfig {
             ));
         }
         let (host, port) = fields::server(&at("server"), &self.server, 6379)?;
-        if self.ssl.enable {
-            return Err(ConfigError::new(
-                at("ssl.enable"),
-                "TLS to Redis is not supported yet",
-            ));
-        }
+        let tls = crate::ssl::parse(&serde_json::json!({ "ssl": self.ssl.0 }))
+            .map_err(|e| ConfigError::new(at(&e.field), e.why))?
+            .is_some();
         if self.pool_size == 0 {
             return Err(ConfigError::new(at("pool_size"), "must be at least 1"));
         }
@@ -110,12 +103,53 @@ impl RedisConfig {
         if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
             settings = settings.set_password(p);
         }
-        let info = ConnectionAddr::Tcp(host, port)
-            .into_connection_info()
-            .map_err(|e| ConfigError::new(at("server"), e.to_string()))?
-            .set_redis_settings(settings);
-        let client =
-            redis::Client::open(info).map_err(|e| ConfigError::new(at("server"), e.to_string()))?;
+        let server = |e: redis::RedisError| ConfigError::new(at("server"), e.to_string());
+        let client = if tls {
+            // The redis crate builds its own rustls configuration from PEM
+            // bytes; the files were checked by ssl::parse above.
+            let ssl = &self.ssl.0;
+            let text = |k: &str| ssl.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+            let read = |k: &str| {
+                std::fs::read(text(k))
+                    .map_err(|e| ConfigError::new(at(&format!("ssl.{k}")), e.to_string()))
+            };
+            let verify_peer = text("verify") == "verify_peer";
+            let certs = redis::TlsCertificates {
+                client_tls: match text("certfile") {
+                    "" => None,
+                    _ => Some(redis::ClientTlsConfig {
+                        client_cert: read("certfile")?,
+                        client_key: read("keyfile")?,
+                    }),
+                },
+                root_cert: if verify_peer {
+                    Some(read("cacertfile")?)
+                } else {
+                    None
+                },
+            };
+            let addr = ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: !verify_peer,
+                tls_params: None,
+            };
+            let info = addr
+                .into_connection_info()
+                .map_err(server)?
+                .set_redis_settings(settings);
+            // The redis crate asks rustls for the process's default provider,
+            // which rustls cannot pick when the build has both aws-lc-rs and
+            // ring: make it aws-lc-rs, the workspace's (a no-op once set).
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            redis::Client::build_with_tls(info, certs).map_err(server)?
+        } else {
+            let info = ConnectionAddr::Tcp(host, port)
+                .into_connection_info()
+                .map_err(server)?
+                .set_redis_settings(settings);
+            redis::Client::open(info).map_err(server)?
+        };
         Ok(Pool {
             client,
             slots: (0..self.pool_size).map(|_| Mutex::new(None)).collect(),

@@ -8,6 +8,7 @@
 pub mod config;
 mod objects;
 pub mod owner;
+mod replica;
 pub mod store;
 
 pub use owner::{child_spec, BRIDGES_NAME};
@@ -17,6 +18,7 @@ use crate::manage::{BridgesManage, Kind, ManageError, Status};
 use crate::resource::{Buffer, Counters, Health};
 use config::BridgesSections;
 use parking_lot::{Mutex, RwLock};
+use roost_core::cluster::ClusterLink;
 use roost_core::storage::ObjectStore;
 use roost_rules::engine::ActionProvider;
 use roost_rules::{Map, RuleEngine};
@@ -86,6 +88,9 @@ pub struct Bridges {
     /// The engine sources hand their messages to, once attached.
     engine: Arc<OnceLock<Weak<RuleEngine>>>,
     runtime: tokio::runtime::Handle,
+    /// config.yaml's objects (a replicated document is laid over them).
+    sections: BridgesSections,
+    cluster: RwLock<Option<Arc<dyn ClusterLink>>>,
 }
 
 impl Drop for ConnectorRt {
@@ -129,6 +134,8 @@ impl Bridges {
             live: RwLock::new(HashMap::new()),
             engine: Arc::new(OnceLock::new()),
             runtime: tokio::runtime::Handle::current(),
+            sections: sections.clone(),
+            cluster: RwLock::new(None),
         });
         {
             let mut state = bridges.state.lock();
@@ -142,14 +149,14 @@ impl Bridges {
                         continue;
                     }
                     bridges
-                        .install(&mut state, kind, obj, true)
+                        .install(&mut state, kind, obj)
                         .map_err(|(key, why)| StartError {
                             key: format!("{}.{}", config::section(kind), dotted(&id, &key)),
                             why,
                         })?;
                 }
                 for obj in stored {
-                    if let Err((key, why)) = bridges.install(&mut state, kind, obj.clone(), false) {
+                    if let Err((key, why)) = bridges.install(&mut state, kind, obj.clone()) {
                         tracing::warn!(id = %objects::id_of(&obj), key, why, "bridge_stored_object_refused");
                     }
                 }
@@ -186,7 +193,7 @@ impl Bridges {
             state.connectors.values().map(|c| c.conf.clone()).collect();
         for conf in confs {
             let id = objects::id_of(&conf);
-            if let Err((key, why)) = self.install(&mut state, Kind::Connector, conf, false) {
+            if let Err((key, why)) = self.install(&mut state, Kind::Connector, conf) {
                 tracing::warn!(%id, key, why, "bridge_connector_not_started");
             }
         }
@@ -215,11 +222,35 @@ impl Bridges {
         }
     }
 
+    /// The rules with action `id` (`http:my_hook`).
+    fn rules_using(&self, id: &str) -> Vec<String> {
+        let Some(engine) = self.engine.get().and_then(Weak::upgrade) else {
+            return Vec::new();
+        };
+        engine
+            .list()
+            .into_iter()
+            .filter(|r| {
+                r.actions
+                    .iter()
+                    .any(|a| matches!(a, roost_rules::ActionSpec::Reference(name) if name == id))
+            })
+            .map(|r| r.id)
+            .collect()
+    }
+
     fn persist(&self, state: &mut State) -> Result<(), ManageError> {
         state.doc.version = (roost_now_ms() as u64).max(state.doc.version + 1);
         if let Some(store) = &self.store {
             store::save(store.as_ref(), &state.doc)
                 .map_err(|e| ManageError::BadRequest(format!("cannot store: {e}")))?;
+        }
+        if let Some(cluster) = self.cluster.read().as_ref() {
+            cluster.replicate(
+                store::DOCUMENT,
+                state.doc.version,
+                store::encode(&state.doc),
+            );
         }
         Ok(())
     }
@@ -324,7 +355,7 @@ impl BridgesManage for Bridges {
         if objects::exists(&state, kind, &id) {
             return Err(ManageError::AlreadyExists(id));
         }
-        self.install(&mut state, kind, conf.clone(), false)
+        self.install(&mut state, kind, conf.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, &id, Some(conf));
         self.persist(&mut state)?;
@@ -349,7 +380,7 @@ impl BridgesManage for Bridges {
         obj.insert("type".into(), t.into());
         obj.insert("name".into(), name.into());
         let obj = serde_json::Value::Object(obj);
-        self.install(&mut state, kind, obj.clone(), false)
+        self.install(&mut state, kind, obj.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, id, Some(obj));
         self.persist(&mut state)?;
@@ -360,6 +391,15 @@ impl BridgesManage for Bridges {
         let mut state = self.state.lock();
         if !objects::exists(&state, kind, id) {
             return Err(ManageError::NotFound(id.to_string()));
+        }
+        if kind == Kind::Action {
+            let rules = self.rules_using(id);
+            if !rules.is_empty() {
+                return Err(ManageError::InUse(format!(
+                    "action {id} is used by rules {}",
+                    rules.join(", ")
+                )));
+            }
         }
         if kind == Kind::Connector {
             let users = objects::users_of(&state, id);
@@ -380,7 +420,7 @@ impl BridgesManage for Bridges {
         let mut obj =
             objects::conf(&state, kind, id).ok_or_else(|| ManageError::NotFound(id.to_string()))?;
         obj["enable"] = enable.into();
-        self.install(&mut state, kind, obj.clone(), false)
+        self.install(&mut state, kind, obj.clone())
             .map_err(|(k, why)| bad(&k, why))?;
         objects::store_object(&mut state.doc, kind, id, Some(obj));
         self.persist(&mut state)

@@ -171,7 +171,6 @@ impl Bridges {
         state: &mut State,
         kind: Kind,
         obj: serde_json::Value,
-        _from_config: bool,
     ) -> Result<(), (String, String)> {
         let id = id_of(&obj);
         let (t, name) = id.split_once(':').expect("id_of has a colon");
@@ -360,7 +359,7 @@ impl Bridges {
             .map(|(k, a)| (k.clone(), a.conf.clone()))
             .collect();
         for (aid, conf) in actions {
-            if let Err((k, why)) = self.install(state, Kind::Action, conf, false) {
+            if let Err((k, why)) = self.install(state, Kind::Action, conf) {
                 self.live.write().remove(&aid);
                 if let Some(a) = state.actions.get_mut(&aid) {
                     a.buffer = None;
@@ -375,7 +374,7 @@ impl Bridges {
             .map(|(k, s)| (k.clone(), s.conf.clone()))
             .collect();
         for (sid, conf) in sources {
-            if let Err((k, why)) = self.install(state, Kind::Source, conf, false) {
+            if let Err((k, why)) = self.install(state, Kind::Source, conf) {
                 if let Some(s) = state.sources.get_mut(&sid) {
                     s.handle = None;
                     s.error = Some(format!("{k}: {why}"));

@@ -32,7 +32,10 @@ pub fn load(store: &dyn ObjectStore) -> Result<Document, String> {
     }
 }
 
+pub fn encode(doc: &Document) -> Vec<u8> {
+    serde_json::to_vec_pretty(doc).expect("JSON values always encode")
+}
+
 pub fn save(store: &dyn ObjectStore, doc: &Document) -> Result<(), String> {
-    let bytes = serde_json::to_vec_pretty(doc).expect("JSON values always encode");
-    store.put(DOCUMENT, &bytes).map_err(|e| e.to_string())
+    store.put(DOCUMENT, &encode(doc)).map_err(|e| e.to_string())
 }

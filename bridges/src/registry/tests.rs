@@ -59,6 +59,38 @@ impl Connector for FakeConn {
     fn stop(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// Delivers `parameters.messages` messages with topic `parameters.topic`.
+    fn source(
+        &self,
+        p: &serde_json::Value,
+        ingress: Arc<dyn Ingress>,
+    ) -> Result<Box<dyn SourceHandle>, ConfigError> {
+        let n = p.get("messages").and_then(|v| v.as_u64()).unwrap_or(1);
+        let topic = p
+            .get("topic")
+            .and_then(|v| v.as_str())
+            .unwrap_or("x")
+            .to_string();
+        let task = tokio::spawn(async move {
+            for i in 0..n {
+                let mut m = Map::new();
+                m.insert("topic".into(), Value::Str(topic.clone()));
+                m.insert("payload".into(), Value::Str(format!(r#"{{"i": {i}}}"#)));
+                ingress.deliver(m);
+            }
+        });
+        Ok(Box::new(Handle(task)))
+    }
+}
+
+struct Handle(tokio::task::JoinHandle<()>);
+
+impl SourceHandle for Handle {}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Sink for FakeSink {
@@ -181,6 +213,18 @@ async fn the_api_creates_updates_deletes_and_the_store_keeps_it() {
     .unwrap();
     assert_eq!(b.get(Kind::Action, "fake:a2").unwrap()["status"], "stopped");
     b.enable(Kind::Action, "fake:a2", true).unwrap();
+    // A new connector config: its actions move to it; a bad one changes nothing.
+    b.update(Kind::Connector, "fake:c2", json!({"url": "z"}))
+        .unwrap();
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
+    assert!(b
+        .get(Kind::Action, "fake:a2")
+        .unwrap()
+        .get("status_reason")
+        .is_none());
+    let e = b.update(Kind::Connector, "fake:c2", json!({})).unwrap_err();
+    assert_eq!(e.to_string(), "url: is required");
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
     b.delete(Kind::Action, "fake:a1").unwrap();
     drop(b);
     // Restart over the same store and config: a2 is back, a1 stays deleted.
@@ -207,4 +251,101 @@ async fn the_api_creates_updates_deletes_and_the_store_keeps_it() {
         b.get(Kind::Connector, "fake:c2"),
         Err(ManageError::NotFound(_))
     ));
+}
+
+/// A source's messages reach a rule selecting `$bridges/fake:s1`, whose
+/// action sends them to `fake:a1`; a rule's action cannot be deleted.
+#[tokio::test]
+async fn a_source_feeds_a_rule_that_feeds_an_action() {
+    let store = Arc::new(Mem::default());
+    let (b, sent) = start(&conf(), &store);
+    let b = b.unwrap();
+    let engine = RuleEngine::new(&Default::default(), None, Arc::default()).unwrap();
+    b.attach(&engine);
+    // The rule workers, without a broker (the actions here need none).
+    let (workers, _) = ractor::Actor::spawn(
+        None,
+        roost_rules::engine::workers::RuleWorkers,
+        engine.clone(),
+    )
+    .await
+    .unwrap();
+    let spec: roost_rules::RuleSpec = serde_json::from_value(json!({
+        "id": "fwd",
+        "sql": "SELECT payload.i AS i, topic FROM \"$bridges/fake:s1\"",
+        "actions": ["fake:a1"],
+    }))
+    .unwrap();
+    engine.create(spec).unwrap();
+    assert!(matches!(
+        b.delete(Kind::Action, "fake:a1"),
+        Err(ManageError::InUse(_))
+    ));
+    b.create(
+        Kind::Source,
+        json!({"type": "fake", "name": "s1", "connector": "c1", "parameters": {"messages": 3, "topic": "remote/t"}}),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while sent.lock().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", sent.lock());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut is: Vec<Value> = sent.lock().iter().map(|m| m["i"].clone()).collect();
+    is.sort_by_key(|v| match v {
+        Value::Int(i) => *i,
+        _ => -1,
+    });
+    assert_eq!(is, [Value::Int(0), Value::Int(1), Value::Int(2)]);
+    assert_eq!(sent.lock()[0]["topic"], Value::Str("remote/t".into()));
+    let m = b.metrics(Kind::Source, "fake:s1").unwrap();
+    assert_eq!(m["metrics"]["received"], 3);
+    workers.stop(None);
+}
+
+/// What one node changes through the API, another takes from its copy of the
+/// document (as the cluster carries it), newest only.
+#[tokio::test]
+async fn a_replicated_document_rebuilds_what_changed() {
+    use roost_core::cluster::TableSink;
+    let (a, _) = start(&conf(), &Arc::new(Mem::default()));
+    let (b, _) = start(&conf(), &Arc::new(Mem::default()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let to_b = replica::Replica(Arc::downgrade(&b));
+    let from_a = replica::Replica(Arc::downgrade(&a));
+    a.create(
+        Kind::Connector,
+        json!({"type": "fake", "name": "c2", "url": "y"}),
+    )
+    .unwrap();
+    a.create(
+        Kind::Action,
+        json!({"type": "fake", "name": "a2", "connector": "c2"}),
+    )
+    .unwrap();
+    a.delete(Kind::Action, "fake:a1").unwrap();
+    let (v, doc) = from_a.current().unwrap();
+    to_b.apply(v, &doc);
+    let ids = |r: &Bridges| -> Vec<String> {
+        r.list(Kind::Action)
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}:{}",
+                    o["type"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(ids(&b), ["fake:a2"]);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "y");
+    // An older copy changes nothing.
+    a.update(Kind::Connector, "fake:c2", json!({"url": "z"}))
+        .unwrap();
+    to_b.apply(v, &from_a.current().unwrap().1);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "y");
+    let (v2, doc2) = from_a.current().unwrap();
+    to_b.apply(v2, &doc2);
+    assert_eq!(b.get(Kind::Connector, "fake:c2").unwrap()["url"], "z");
 }

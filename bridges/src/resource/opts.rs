@@ -53,6 +53,17 @@ pub struct ResourceOpts {
     /// How long creating the resource may wait for its first health check.
     #[serde(with = "duration")]
     pub start_timeout: Duration,
+    /// EMQX starts a resource when it is created; so does Roost (taken for
+    /// compatibility with EMQX's configurations).
+    pub start_after_created: bool,
+    /// The longest wait between two tries of a failed request; unset, the
+    /// smaller of `health_check_interval` and a third of `request_ttl`.
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resume_interval: Option<Duration>,
 }
 
 impl Default for ResourceOpts {
@@ -69,6 +80,8 @@ impl Default for ResourceOpts {
             buffer_seg_bytes: 10 * 1024 * 1024,
             query_mode: "async".into(),
             start_timeout: Duration::from_secs(5),
+            start_after_created: true,
+            resume_interval: None,
         }
     }
 }
@@ -137,7 +150,9 @@ impl ResourceOpts {
     /// `resume_interval` default: the smaller of `health_check_interval` and
     /// a third of `request_ttl`).
     pub fn resume_interval(&self) -> Duration {
-        self.health_check_interval.min(self.request_ttl / 3)
+        self.resume_interval
+            .unwrap_or_else(|| self.health_check_interval.min(self.request_ttl / 3))
+            .max(Duration::from_millis(10))
     }
 }
 
@@ -173,6 +188,22 @@ pub mod duration {
         }
         humantime_serde::re::humantime::parse_duration(t)
             .map_err(|_| format!("{s:?} is not a duration (like 15s or 500ms)"))
+    }
+}
+
+/// An optional duration (absent: `None`).
+pub mod opt_duration {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        duration::deserialize(d).map(Some)
     }
 }
 

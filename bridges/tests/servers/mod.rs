@@ -77,6 +77,26 @@ fn stop(child: &mut Child, signal: &str) {
     let _ = child.wait();
 }
 
+/// A throwaway CA (`ca.pem`) and a server certificate for `127.0.0.1` and
+/// `localhost` signed by it (`server.pem`, `server.key`), written into `dir`.
+pub fn write_pki(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Roost test CA");
+    let ca = params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
 /// A PostgreSQL 15 server: database `roost`, user `postgres` (trust auth on
 /// loopback), run as `nobody` when the tests run as root (postgres refuses root).
 pub struct Postgres {
@@ -84,10 +104,40 @@ pub struct Postgres {
     dir: PathBuf,
     child: Option<Child>,
     as_user: Option<(u32, u32)>,
+    /// Extra `-c name=value` settings (TLS).
+    settings: Vec<String>,
 }
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(|_| Vec::new())
+    }
+
+    /// A server that also accepts TLS, its certificate (for `127.0.0.1`)
+    /// signed by a throwaway CA; the CA's PEM file is [`Self::ca_file`].
+    pub fn start_tls() -> Postgres {
+        Postgres::start_with(|dir| {
+            write_pki(dir);
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            vec![
+                "ssl=on".into(),
+                format!("ssl_cert_file={}", dir.join("server.pem").display()),
+                format!("ssl_key_file={}", dir.join("server.key").display()),
+            ]
+        })
+    }
+
+    /// The CA that signed a [`Self::start_tls`] server's certificate.
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
+    }
+
+    fn start_with(settings: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
         let initdb = Path::new(PG_BIN).join("initdb");
         assert!(
             initdb.exists(),
@@ -122,11 +172,18 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let settings = settings(&dir);
+        if let Some((u, g)) = as_user {
+            for f in ["server.pem", "server.key"] {
+                let _ = std::os::unix::fs::chown(dir.join(f), Some(u), Some(g));
+            }
+        }
         let mut pg = Postgres {
             port: free_port(),
             dir,
             child: None,
             as_user,
+            settings,
         };
         pg.restart();
         pg.psql("postgres", "CREATE DATABASE roost");
@@ -153,6 +210,7 @@ impl Postgres {
             "-c",
             "fsync=off",
         ])
+        .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         if let Some((u, g)) = self.as_user {
@@ -224,6 +282,8 @@ impl Drop for Postgres {
 /// A Redis server without persistence.
 pub struct Redis {
     pub port: u16,
+    /// The TLS port of [`Self::start_tls`] (0 without TLS).
+    pub tls_port: u16,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -232,11 +292,30 @@ impl Redis {
     pub fn start() -> Redis {
         let mut r = Redis {
             port: free_port(),
+            tls_port: 0,
             dir: temp_dir("redis"),
             child: None,
         };
         r.restart();
         r
+    }
+
+    /// A server with a TLS port too (clients need no certificate), its
+    /// certificate signed by the CA in [`Self::ca_file`].
+    pub fn start_tls() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            tls_port: free_port(),
+            dir: temp_dir("redis"),
+            child: None,
+        };
+        write_pki(&r.dir);
+        r.restart();
+        r
+    }
+
+    pub fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
     }
 
     pub fn server(&self) -> String {
@@ -257,6 +336,23 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(&self.dir)
+            .args(if self.tls_port == 0 {
+                Vec::new()
+            } else {
+                let f = |n: &str| self.dir.join(n).display().to_string();
+                vec![
+                    "--tls-port".to_string(),
+                    self.tls_port.to_string(),
+                    "--tls-cert-file".into(),
+                    f("server.pem"),
+                    "--tls-key-file".into(),
+                    f("server.key"),
+                    "--tls-ca-cert-file".into(),
+                    f("ca.pem"),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -273,6 +369,22 @@ impl Redis {
         if let Some(mut child) = self.child.take() {
             stop(&mut child, "-TERM");
         }
+    }
+
+    /// Stops the server after it writes its data to `dump.rdb` in its dir,
+    /// which [`Self::restart`] loads again (no other persistence is on).
+    pub fn stop_saving(&mut self) {
+        let _ = Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "SHUTDOWN",
+                "SAVE",
+            ])
+            .output();
+        self.stop();
     }
 
     /// Runs one command with redis-cli and gives its output.
@@ -295,5 +407,88 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fault run through the delivery machinery (EMQX's resource_opts): 2 s
+/// of messages with the server up, 10 s with it down (`stop`), then up again
+/// (`start`). Every message must arrive afterwards (`count` reads how many
+/// the server holds), the action must have reported `disconnected` with a
+/// reason meanwhile, and the metrics must account for every message.
+pub mod fault {
+    use roost_bridges::manage::Status;
+    use roost_bridges::resource::{Buffer, Counters, ResourceOpts};
+    use roost_bridges::{Connector, Sink};
+    use roost_rules::{Map, Value};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    pub const TOTAL: u64 = 240;
+
+    fn output(i: u64) -> Map {
+        let mut m = Map::new();
+        m.insert("clientid".into(), Value::Str(format!("c{}", i % 7)));
+        m.insert("payload".into(), Value::Str(format!("{{\"id\": {i}}}")));
+        m
+    }
+
+    pub async fn run(
+        connector: Arc<dyn Connector>,
+        sink: Arc<dyn Sink>,
+        stop: impl FnOnce(),
+        start: impl FnOnce(),
+        count: impl Fn() -> u64,
+    ) {
+        let opts = ResourceOpts::from_json(Some(&serde_json::json!({
+            "batch_size": 10, "batch_time": "20ms", "health_check_interval": "500ms",
+            "worker_pool_size": 2, "buffer_mode": "memory_only", "request_ttl": "2m"
+        })))
+        .unwrap();
+        let counters = Arc::new(Counters::default());
+        let buffer = Buffer::start("fault:test", &opts, sink, connector, None, counters.clone());
+        let mut stop = Some(stop);
+        let mut seen_down = None;
+        for i in 0..TOTAL {
+            if i == 40 {
+                (stop.take().unwrap())();
+            }
+            buffer.push(&output(i));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let h = buffer.health();
+            if h.status == Status::Disconnected {
+                seen_down = h.reason;
+            }
+        }
+        let reason =
+            seen_down.expect("the action never reported disconnected while the server was down");
+        assert!(!reason.is_empty());
+        start();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while counters.success.load(Relaxed) < TOTAL {
+            assert!(
+                Instant::now() < deadline,
+                "not all delivered after the restart: {}",
+                counters.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(), TOTAL, "messages on the server");
+        let m = counters.snapshot();
+        assert_eq!(m["matched"], TOTAL, "{m}");
+        assert_eq!(m["success"], TOTAL, "{m}");
+        assert_eq!(m["failed"], 0, "{m}");
+        assert_eq!(m["dropped"], 0, "{m}");
+        assert_eq!(m["queuing"], 0, "{m}");
+        assert_eq!(m["inflight"], 0, "{m}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while buffer.health().status != Status::Connected {
+            assert!(
+                Instant::now() < deadline,
+                "not connected again: {:?}",
+                buffer.health()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
