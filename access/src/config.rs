@@ -30,6 +30,10 @@ impl AuthenticatorConfig {
                 "password_based:built_in_database"
             }
             AuthenticatorConfig::PasswordBased(PasswordBackend::Http(_)) => "password_based:http",
+            AuthenticatorConfig::PasswordBased(PasswordBackend::Postgresql(_)) => {
+                "password_based:postgresql"
+            }
+            AuthenticatorConfig::PasswordBased(PasswordBackend::Redis(_)) => "password_based:redis",
             AuthenticatorConfig::Jwt(_) => "jwt",
             AuthenticatorConfig::Cert(_) => "cert",
             AuthenticatorConfig::Scram(_) => "scram:built_in_database",
@@ -46,6 +50,37 @@ pub enum PasswordBackend {
     BuiltInDatabase(BuiltInDatabaseConfig),
     /// An HTTP service decides.
     Http(HttpAuthnConfig),
+    /// A PostgreSQL `query` finds the user (see [`ExternalAuthnConfig`]).
+    Postgresql(ExternalAuthnConfig),
+    /// A Redis `cmd` (HGET/HMGET) finds the user.
+    Redis(ExternalAuthnConfig),
+}
+
+/// `password_based` + `postgresql` | `redis` (EMQX's): the connection's
+/// fields (`server`, `database`, `username`, `password`, `pool_size`,
+/// `ssl`; `redis_type` for Redis), `query` (PostgreSQL: its rows give
+/// `password_hash`, `salt`, `is_superuser`) or `cmd` (Redis:
+/// `HMGET mqtt_user:${username} password_hash salt is_superuser`), with
+/// `${username}`, `${clientid}`, `${peerhost}`, `${cert_common_name}`,
+/// `${cert_subject}`. The fields other than the hash are read by the backend
+/// registered with [`crate::external::set_backends`] (roost-bridges), which
+/// names an unknown one.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ExternalAuthnConfig {
+    #[serde(default)]
+    pub password_hash_algorithm: crate::external::ExternalHash,
+    #[serde(flatten)]
+    pub backend: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `type: postgresql` | `redis` as an authorization source (EMQX's): the
+/// connection's fields and `query` (PostgreSQL: rows of `permission`,
+/// `action`, `topic`) or `cmd` (Redis: `HGETALL mqtt_acl:${username}`, a
+/// hash of topic -> action, each allowed), read by the registered backend.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ExternalAuthzConfig {
+    #[serde(flatten)]
+    pub backend: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Which CONNECT field names a user of the built-in database.
@@ -287,6 +322,10 @@ pub enum AuthzSourceConfig {
     BuiltInDatabase(BuiltInSourceConfig),
     /// An HTTP service decides.
     Http(HttpAuthzConfig),
+    /// ACL rows from a PostgreSQL `query`.
+    Postgresql(ExternalAuthzConfig),
+    /// ACL from a Redis `cmd`.
+    Redis(ExternalAuthzConfig),
 }
 
 /// `type: file`.

@@ -16,6 +16,7 @@ pub mod authn;
 pub mod authz;
 pub mod banned;
 pub mod config;
+pub mod external;
 pub mod hooks;
 pub mod http;
 pub mod store;

@@ -10,10 +10,33 @@
 //!   ([`BridgesManage`]).
 
 pub mod driver;
+pub mod fields;
+pub mod kafka;
 pub mod manage;
+pub mod mqtt;
+pub mod resource;
+pub mod ssl;
+
+// --- issue 16: pgsql and redis ---
+pub mod auth;
+pub mod pgsql;
+pub mod redis;
+// --- end issue 16: pgsql and redis ---
 
 pub use driver::{
     BoxFuture, ConfigError, Connector, ConnectorContext, Driver, Ingress, SendError, Sink,
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+
+use std::sync::Arc;
+
+/// Every type this build has, one [`Driver`] each, registered by [`Driver::kind`].
+pub fn drivers() -> Vec<Arc<dyn Driver>> {
+    vec![
+        Arc::new(mqtt::MqttDriver),
+        Arc::new(kafka::KafkaDriver),
+        Arc::new(pgsql::PgsqlDriver),
+        Arc::new(redis::RedisDriver),
+    ]
+}

@@ -35,6 +35,12 @@ pub(crate) enum Authenticator {
     Jwt(jwt::JwtAuthn),
     Cert(CertConfig),
     Scram,
+    /// `postgresql` / `redis`: a lookup registered by roost-bridges.
+    External {
+        lookup: Arc<dyn crate::external::UserLookup>,
+        hash: crate::external::ExternalHash,
+        id: &'static str,
+    },
 }
 
 /// The configured chain.
@@ -114,6 +120,24 @@ pub(crate) fn build(configs: &[AuthenticatorConfig]) -> Result<Vec<Authenticator
             AuthenticatorConfig::PasswordBased(PasswordBackend::Http(h)) => Authenticator::Http(
                 Endpoint::new(&h.url, &h.headers, &h.body, h.request_timeout).map_err(at)?,
             ),
+            AuthenticatorConfig::PasswordBased(
+                backend @ (PasswordBackend::Postgresql(c) | PasswordBackend::Redis(c)),
+            ) => {
+                let name = match backend {
+                    PasswordBackend::Postgresql(_) => "postgresql",
+                    _ => "redis",
+                };
+                c.password_hash_algorithm.validate().map_err(at)?;
+                let lookup = crate::external::backends(name)
+                    .map_err(at)?
+                    .user_lookup(name, &serde_json::Value::Object(c.backend.clone()))
+                    .map_err(at)?;
+                Authenticator::External {
+                    lookup,
+                    hash: c.password_hash_algorithm.clone(),
+                    id: cfg.id(),
+                }
+            }
             AuthenticatorConfig::Jwt(j) => Authenticator::Jwt(jwt::JwtAuthn::new(j).map_err(at)?),
             AuthenticatorConfig::Cert(c) => Authenticator::Cert(c.clone()),
             AuthenticatorConfig::Scram(s) => {
@@ -252,7 +276,7 @@ impl Chain {
                     .is_some_and(|id| self.users.read(|u| u.password.contains_key(id)));
                 (!known).then_some(Answer::Ignore)
             }
-            Authenticator::Http(_) => None,
+            Authenticator::Http(_) | Authenticator::External { .. } => None,
             Authenticator::Jwt(j) => Some(
                 match j.authenticate(
                     &req.client_id,
@@ -340,9 +364,64 @@ impl Chain {
                     Some(Verdict::Ignore) | None => Answer::Ignore,
                 }
             }
+            Authenticator::External { lookup, hash, id } => {
+                self.external(lookup.as_ref(), hash, id, req).await
+            }
             Authenticator::Jwt(_) | Authenticator::Cert(_) | Authenticator::Scram => {
                 unreachable!("answered by one_now")
             }
+        }
+    }
+}
+
+impl Chain {
+    /// A `postgresql` / `redis` authenticator, as EMQX's: no such user, or a
+    /// backend that fails or does not answer within
+    /// [`crate::external::LOOKUP_TIMEOUT`], is `ignore` (the next
+    /// authenticator decides); a wrong password is a denial.
+    async fn external(
+        &self,
+        lookup: &dyn crate::external::UserLookup,
+        hash: &crate::external::ExternalHash,
+        id: &str,
+        req: &AuthRequest,
+    ) -> Answer {
+        let vars = crate::external::vars(req.username.as_deref(), &req.client_id, &req.peer);
+        let found =
+            tokio::time::timeout(crate::external::LOOKUP_TIMEOUT, lookup.find_user(&vars)).await;
+        let user = match found {
+            Ok(Ok(Some(user))) => user,
+            Ok(Ok(None)) => return Answer::Ignore,
+            Ok(Err(e)) => {
+                tracing::warn!(authenticator = id, error = %e, "authn_backend_failed");
+                return Answer::Ignore;
+            }
+            Err(_) => {
+                tracing::warn!(authenticator = id, "authn_backend_timeout");
+                return Answer::Ignore;
+            }
+        };
+        let password = req.password.clone().unwrap_or_default();
+        let ok = if hash.is_slow() {
+            let Ok(_permit) = self.hashing.acquire().await else {
+                return Answer::Ignore;
+            };
+            let (hash, check) = (hash.clone(), user.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::external::check_password(&hash, &check, &password)
+            })
+            .await
+            .unwrap_or(false)
+        } else {
+            crate::external::check_password(hash, &user, &password)
+        };
+        if ok {
+            Answer::Allow(Identity {
+                is_superuser: user.is_superuser,
+                ..Default::default()
+            })
+        } else {
+            Answer::Deny(ReasonCode::BadUserNameOrPassword)
         }
     }
 }

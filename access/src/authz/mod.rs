@@ -38,6 +38,8 @@ pub(crate) enum Source {
     File(Vec<Rule>),
     BuiltIn,
     Http(Endpoint),
+    /// `postgresql` / `redis`: a lookup registered by roost-bridges.
+    External(Arc<dyn crate::external::AclLookup>),
 }
 
 /// The configured sources.
@@ -76,6 +78,18 @@ pub(crate) fn build(config: &AuthorizationConfig) -> Result<Vec<Source>, String>
             AuthzSourceConfig::Http(h) => Source::Http(
                 Endpoint::new(&h.url, &h.headers, &h.body, h.request_timeout).map_err(at)?,
             ),
+            AuthzSourceConfig::Postgresql(c) | AuthzSourceConfig::Redis(c) => {
+                let kind = match s {
+                    AuthzSourceConfig::Postgresql(_) => "postgresql",
+                    _ => "redis",
+                };
+                Source::External(
+                    crate::external::backends(kind)
+                        .map_err(at)?
+                        .acl_lookup(kind, &serde_json::Value::Object(c.backend.clone()))
+                        .map_err(at)?,
+                )
+            }
         });
     }
     Ok(sources)
@@ -117,7 +131,7 @@ impl Authorizer {
             let found = match s {
                 Source::File(rules) => check_rules(rules, client, action, topic),
                 Source::BuiltIn => self.rules.read(|r| r.check(client, action, topic)),
-                Source::Http(_) => return Err(i),
+                Source::Http(_) | Source::External(_) => return Err(i),
             };
             if let Some(p) = found {
                 return Ok(p);
@@ -139,6 +153,7 @@ impl Authorizer {
             let found = match s {
                 Source::File(rules) => check_rules(rules, client, action, topic),
                 Source::BuiltIn => self.rules.read(|r| r.check(client, action, topic)),
+                Source::External(lookup) => external(lookup.as_ref(), client, action, topic).await,
                 Source::Http(endpoint) => {
                     let peerhost = client.peer.addr.ip().to_canonical().to_string();
                     let cn = client
@@ -168,4 +183,38 @@ impl Authorizer {
         }
         self.config.no_match
     }
+}
+
+/// A `postgresql` / `redis` source, as EMQX's: the client's rows, checked in
+/// order; a backend that fails or does not answer in time has no match.
+async fn external(
+    lookup: &dyn crate::external::AclLookup,
+    client: &ClientInfo,
+    action: Action,
+    topic: &str,
+) -> Option<Permission> {
+    let vars = crate::external::vars(client.username.as_deref(), &client.client_id, &client.peer);
+    let rows =
+        match tokio::time::timeout(crate::external::LOOKUP_TIMEOUT, lookup.acl_rows(&vars)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "authz_backend_failed");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!("authz_backend_timeout");
+                return None;
+            }
+        };
+    let rules: Vec<Rule> = rows
+        .iter()
+        .filter_map(|r| {
+            let rule = r.rule();
+            if rule.is_none() {
+                tracing::debug!(row = ?r, "authz_row_skipped");
+            }
+            rule
+        })
+        .collect();
+    check_rules(&rules, client, action, topic)
 }

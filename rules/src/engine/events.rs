@@ -28,6 +28,10 @@ pub enum EventKind {
     MessageAcked,
     MessageDropped,
     DeliveryDropped,
+    /// A data-integration source's message (`FROM "$bridges/<type>:<name>"`,
+    /// issue 16): selected by source id, not by `$events/`, so not in
+    /// [`EventKind::ALL`].
+    BridgeSource,
 }
 
 impl EventKind {
@@ -62,6 +66,7 @@ impl EventKind {
             EventKind::MessageAcked => "message_acked",
             EventKind::MessageDropped => "message_dropped",
             EventKind::DeliveryDropped => "delivery_dropped",
+            EventKind::BridgeSource => "bridges_source",
         }
     }
 
@@ -80,6 +85,7 @@ impl EventKind {
             EventKind::MessageAcked => "message.acked",
             EventKind::MessageDropped => "message.dropped",
             EventKind::DeliveryDropped => "delivery.dropped",
+            EventKind::BridgeSource => "bridges.source",
         }
     }
 
@@ -255,6 +261,19 @@ impl EventKind {
                 "timestamp",
                 "node",
             ],
+            // EMQX's MQTT source columns; other types give their own.
+            EventKind::BridgeSource => &[
+                "topic",
+                "qos",
+                "retain",
+                "dup",
+                "payload",
+                "pub_props",
+                "server",
+                "message_received_at",
+                "timestamp",
+                "node",
+            ],
         }
     }
 
@@ -288,6 +307,7 @@ impl EventKind {
                 "Delivery dropped",
                 "A delivery to one subscriber was dropped",
             ),
+            EventKind::BridgeSource => ("Data integration source", "A message a source brought in"),
         }
     }
 }
@@ -375,6 +395,12 @@ pub enum Event {
         to: Publisher,
         reason: String,
     },
+    /// A source's message: its id (`mqtt:my_source`) and its columns, as the
+    /// source made them.
+    Source {
+        id: Arc<str>,
+        columns: Map,
+    },
 }
 
 /// An event and when it happened (ms since the epoch).
@@ -413,6 +439,7 @@ impl Event {
             Event::Delivery { kind, .. } => *kind,
             Event::MessageDropped { .. } => EventKind::MessageDropped,
             Event::DeliveryDropped { .. } => EventKind::DeliveryDropped,
+            Event::Source { .. } => EventKind::BridgeSource,
         }
     }
 
@@ -429,6 +456,8 @@ impl Event {
             Event::Delivery { msg, .. }
             | Event::MessageDropped { msg, .. }
             | Event::DeliveryDropped { msg, .. } => &msg.from,
+            // One source's messages reach a rule in order.
+            Event::Source { id, .. } => id,
         }
     }
 }
@@ -555,6 +584,12 @@ fn unix_ms(t: SystemTime) -> Value {
 pub fn columns(t: &Timed, node: &str) -> Map {
     let mut m = Map::new();
     let kind = t.event.kind();
+    if let Event::Source { columns, .. } = &t.event {
+        let mut m = columns.clone();
+        m.entry("node".into()).or_insert_with(|| s(node));
+        m.entry("timestamp".into()).or_insert(Value::Int(t.at_ms));
+        return m;
+    }
     if kind != EventKind::MessagePublish {
         m.insert("event".into(), s(kind.hookpoint()));
     }
@@ -684,6 +719,7 @@ pub fn columns(t: &Timed, node: &str) -> Map {
             delivery_columns(&mut m, msg, from, to_id, to);
             m.insert("reason".into(), s(reason));
         }
+        Event::Source { .. } => unreachable!("returned above"),
     }
     m.insert("timestamp".into(), Value::Int(t.at_ms));
     m.insert("node".into(), s(node));

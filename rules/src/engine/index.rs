@@ -10,6 +10,7 @@ use super::workers::Job;
 use parking_lot::RwLock;
 use roost_core::trie::TopicTrie;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc::Sender;
@@ -18,6 +19,8 @@ use tokio::sync::mpsc::Sender;
 pub struct Index {
     pub topics: TopicTrie<Arc<str>, Arc<Rule>>,
     pub events: Vec<(EventKind, Vec<Arc<Rule>>)>,
+    /// The rules on each data-integration source, by source id.
+    pub sources: HashMap<String, Vec<Arc<Rule>>>,
     /// The workers' queues (none before the engine starts).
     pub senders: Arc<[Sender<Job>]>,
 }
@@ -27,6 +30,7 @@ impl Default for Index {
         Index {
             topics: TopicTrie::default(),
             events: Vec::new(),
+            sources: HashMap::new(),
             senders: Arc::from(Vec::new()),
         }
     }
@@ -40,6 +44,12 @@ impl Index {
             for filter in &rule.topics {
                 index.topics.insert(filter, rule.id.clone(), rule.clone());
                 mask |= EventKind::MessagePublish.bit();
+            }
+            for id in &rule.sources {
+                let rules = index.sources.entry(id.clone()).or_default();
+                if !rules.iter().any(|r| Arc::ptr_eq(r, rule)) {
+                    rules.push(rule.clone());
+                }
             }
             for &kind in &rule.events {
                 mask |= kind.bit();

@@ -29,7 +29,7 @@ pub use actions::ActionProvider;
 pub use config::RulesConfig;
 
 use crate::sql::{EvalError, ParseError, Sql};
-use crate::value::Value;
+use crate::value::{Map, Value};
 use dashmap::DashMap;
 use events::EventKind;
 use index::{Index, IndexCell};
@@ -304,6 +304,26 @@ impl RuleEngine {
         self.providers.write().insert(kind.to_string(), provider);
     }
 
+    /// Hands a message of data-integration source `id` (`mqtt:my_source`) to
+    /// the rules whose FROM has `"$bridges/<id>"`, as that event's `columns`.
+    /// Never blocks: like every event, it is queued to a rule worker or
+    /// dropped and counted (`dropped.queue_full`).
+    pub fn ingest_source(&self, id: &str, columns: Map) {
+        let rules: Vec<Arc<Rule>> = self
+            .index
+            .with(|i| i.sources.get(id).cloned().unwrap_or_default());
+        if rules.is_empty() {
+            return;
+        }
+        self.dispatch(
+            &rules,
+            events::Event::Source {
+                id: id.into(),
+                columns,
+            },
+        );
+    }
+
     pub(crate) fn provider(&self, kind: &str) -> Option<Arc<dyn ActionProvider>> {
         self.providers.read().get(kind).cloned()
     }
@@ -519,6 +539,7 @@ fn build(
         actions: compiled.actions,
         topics: compiled.topics,
         events: compiled.events,
+        sources: compiled.sources,
         created_at,
         counters,
     })

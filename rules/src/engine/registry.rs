@@ -19,6 +19,8 @@ pub struct Rule {
     /// The FROM list split: plain topic filters, and event kinds.
     pub topics: Vec<String>,
     pub events: Vec<EventKind>,
+    /// Data-integration sources (`$bridges/<type>:<name>`), by id.
+    pub sources: Vec<String>,
     pub created_at: String,
     pub counters: Arc<RuleCounters>,
 }
@@ -44,6 +46,7 @@ pub struct Compiled {
     pub actions: Vec<Action>,
     pub topics: Vec<String>,
     pub events: Vec<EventKind>,
+    pub sources: Vec<String>,
 }
 
 /// Parses the SQL, checks the FROM list and the actions.
@@ -54,15 +57,25 @@ pub fn compile(id: &str, spec: &RuleSpec) -> Result<Compiled, RuleError> {
         )));
     }
     let sql = Sql::parse(&spec.sql)?;
-    let (mut topics, mut events) = (Vec::new(), Vec::new());
+    let (mut topics, mut events, mut sources) = (Vec::new(), Vec::new(), Vec::new());
     for from in sql.from() {
         if let Some(name) = from.strip_prefix("$events/") {
             let kind = EventKind::from_name(name)
                 .ok_or_else(|| RuleError::Action(format!("FROM {from:?}: no such event topic")))?;
             events.push(kind);
-        } else if from.starts_with("$bridges/") {
-            // Data-integration sources (issue 16) feed rules through their own
-            // provider; nothing to index here.
+        } else if let Some(id) = from.strip_prefix("$bridges/") {
+            // A data-integration source (issue 16), which hands its messages
+            // to the engine by id ([`super::RuleEngine::ingest_source`]).
+            match id.split_once(':') {
+                Some((kind, name)) if !kind.is_empty() && !name.is_empty() => {
+                    sources.push(id.to_string())
+                }
+                _ => {
+                    return Err(RuleError::Action(format!(
+                        "FROM {from:?}: not a source \"$bridges/<type>:<name>\""
+                    )))
+                }
+            }
         } else {
             if from.is_empty() || !valid_filter(from) {
                 return Err(RuleError::Action(format!(
@@ -82,6 +95,7 @@ pub fn compile(id: &str, spec: &RuleSpec) -> Result<Compiled, RuleError> {
         actions,
         topics,
         events,
+        sources,
     })
 }
 

@@ -68,6 +68,26 @@ impl Template {
         out
     }
 
+    /// The template as a statement with numbered parameters, for a
+    /// database's prepared statements (EMQX's `emqx_template_sql`):
+    /// `VALUES (${a}, ${b.c})` becomes `VALUES ($1, $2)` with the paths
+    /// `[a]`, `[b, c]`, given `marker(n)` = `$n` (PostgreSQL's). Values then
+    /// travel as parameters, never spliced into the text.
+    pub fn parameterized(&self, marker: impl Fn(usize) -> String) -> (String, Vec<Vec<String>>) {
+        let mut text = String::new();
+        let mut params = Vec::new();
+        for p in &self.0 {
+            match p {
+                Part::Text(t) => text.push_str(t),
+                Part::Var(path) => {
+                    params.push(path.clone());
+                    text.push_str(&marker(params.len()));
+                }
+            }
+        }
+        (text, params)
+    }
+
     /// The value of a single-placeholder template, or the rendered text.
     pub fn value(&self, output: &Map) -> Option<Value> {
         match self.single_var() {
@@ -77,11 +97,13 @@ impl Template {
     }
 }
 
-/// `a.b.'c-d'` as keys; `.` alone is the empty path.
+/// `a.b.'c-d'` as keys; `.` alone is the empty path, and a leading `.`
+/// reads from the root (`${.clientid}`, as EMQX's Kafka defaults write it).
 fn path(var: &str) -> Vec<String> {
     if var == "." || var.is_empty() {
         return Vec::new();
     }
+    let var = var.strip_prefix('.').unwrap_or(var);
     let mut keys = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -159,8 +181,28 @@ mod tests {
             Template::parse("${qos}").unwrap().value(&out()),
             Some(Value::Int(1))
         );
+        assert_eq!(
+            Template::parse("${.clientid}/${.payload.x}")
+                .unwrap()
+                .render(&out()),
+            "c1/7"
+        );
         assert!(Template::parse("a/${b").is_err());
         assert!(Template::parse("plain").unwrap().is_literal());
+    }
+
+    #[test]
+    fn parameterized_numbers_each_placeholder() {
+        let t = Template::parse("INSERT INTO t VALUES (${clientid}, ${payload.x}, 'lit')").unwrap();
+        let (sql, params) = t.parameterized(|n| format!("${n}"));
+        assert_eq!(sql, "INSERT INTO t VALUES ($1, $2, 'lit')");
+        assert_eq!(
+            params,
+            vec![
+                vec!["clientid".to_string()],
+                vec!["payload".into(), "x".into()]
+            ]
+        );
     }
 
     #[test]

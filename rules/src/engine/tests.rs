@@ -296,3 +296,53 @@ fn a_worker_counts_passed_no_result_exception_and_failed_actions() {
     assert!(e.reset_metrics("r"));
     assert_eq!(e.metrics("r").unwrap(), RuleMetrics::default());
 }
+
+/// Keeps what the actions of type `cap` are handed.
+#[derive(Default)]
+struct Capture(Mutex<Vec<(String, Map)>>);
+
+impl ActionProvider for Capture {
+    fn send(&self, name: &str, _rule_id: &str, output: &Map) -> Result<(), String> {
+        self.0.lock().push((name.to_string(), output.clone()));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_source_message_reaches_the_rules_selecting_its_bridges_topic() {
+    let store = Arc::new(Mem::default());
+    let e = engine(&store);
+    let mut s = spec(
+        "src",
+        r#"SELECT payload.t AS t, topic FROM "$bridges/mqtt:in" WHERE payload.t > 1"#,
+    );
+    s.actions = vec![ActionSpec::Reference("cap:x".into())];
+    e.create(s).unwrap();
+    assert!(e
+        .create(spec("bad", r#"SELECT * FROM "$bridges/nocolon""#))
+        .is_err());
+    let cap = Arc::new(Capture::default());
+    e.register_provider("cap", cap.clone());
+    let (tx, mut rx) = mpsc::channel(8);
+    e.set_senders(vec![tx].into());
+    let msg = |t: i64| {
+        let mut m = Map::new();
+        m.insert("topic".into(), Value::Str("remote/1".into()));
+        m.insert("payload".into(), Value::Str(format!(r#"{{"t": {t}}}"#)));
+        m
+    };
+    e.ingest_source("mqtt:in", msg(5));
+    e.ingest_source("mqtt:in", msg(0));
+    // Another source: no rule selects it.
+    e.ingest_source("mqtt:other", msg(7));
+    while let Ok(job) = rx.try_recv() {
+        workers::run(&e, &job);
+    }
+    let got = cap.0.lock().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "x");
+    assert_eq!(got[0].1.get("t"), Some(&Value::Int(5)));
+    assert_eq!(got[0].1.get("topic"), Some(&Value::Str("remote/1".into())));
+    let m = e.metrics("src").unwrap();
+    assert_eq!((m.matched, m.passed, m.failed_no_result), (2, 1, 1));
+}

@@ -1,0 +1,170 @@
+//! Delivery, the same for every type (EMQX's `emqx_resource` buffer
+//! workers): each action has `worker_pool_size` buffer workers, each with its
+//! own bounded [`queue`] (memory, then segment files under
+//! `<node.data_dir>/bridges/buffer/<type>:<name>/<worker>/`), sending
+//! batches of up to `batch_size` outputs through the action's [`Sink`] with
+//! up to `inflight_window` requests in flight. Retriable errors are retried
+//! until `request_ttl`; health checks set the action's status.
+//!
+//! The rule worker only calls [`Buffer::push`]: a lock on one worker's
+//! queue, memory only, never waiting on the sink. A slow or dead sink fills
+//! its own buffer, then drops its oldest outputs.
+//!
+//! - [`opts`]: `resource_opts`; [`metrics`]: the counters;
+//! - [`queue`]: one worker's queue; [`codec`]: outputs in segment files;
+//! - [`worker`]: the buffer worker's loop, and the health checks.
+
+pub mod codec;
+pub mod metrics;
+pub mod opts;
+pub mod queue;
+pub mod worker;
+
+pub use metrics::Counters;
+pub use opts::{BufferMode, ResourceOpts};
+
+use crate::driver::Connector;
+use crate::manage::Status;
+use crate::Sink;
+use parking_lot::{Mutex, RwLock};
+use queue::{Item, Queue};
+use roost_rules::{Map, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// An action's status and why it is not connected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+/// What a buffer worker shares with the producers.
+pub(crate) struct Lane {
+    pub queue: Mutex<Queue>,
+    pub wake: Notify,
+}
+
+/// One action's buffer and its workers; dropping it stops them and removes
+/// its segment files.
+pub struct Buffer {
+    lanes: Vec<Arc<Lane>>,
+    pub counters: Arc<Counters>,
+    health: Arc<RwLock<Health>>,
+    tasks: Vec<JoinHandle<()>>,
+    next: AtomicUsize,
+    dir: Option<PathBuf>,
+}
+
+impl Buffer {
+    /// Starts the workers of one action (inside a tokio runtime). `dir` is
+    /// where its segments go (`.../bridges/buffer/<type>:<name>`), used with
+    /// `buffer_mode: volatile_offload`. `counters` are kept across restarts
+    /// of the action (an update keeps its metrics).
+    pub fn start(
+        opts: &ResourceOpts,
+        sink: Arc<dyn Sink>,
+        connector: Arc<dyn Connector>,
+        dir: Option<PathBuf>,
+        counters: Arc<Counters>,
+    ) -> Buffer {
+        let dir = match opts.buffer_mode {
+            BufferMode::VolatileOffload => dir,
+            BufferMode::MemoryOnly => None,
+        };
+        let n = opts.worker_pool_size;
+        let max = (opts.max_buffer_bytes as usize / n).max(1);
+        let seg = (opts.buffer_seg_bytes as usize).min(max);
+        let health = Arc::new(RwLock::new(Health {
+            status: Status::Connecting,
+            reason: None,
+        }));
+        let mut lanes = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let lane_dir = dir.as_ref().map(|d| d.join(i.to_string()));
+            let lane = Arc::new(Lane {
+                queue: Mutex::new(Queue::new(lane_dir, seg, max)),
+                wake: Notify::new(),
+            });
+            tasks.push(tokio::spawn(worker::run(
+                lane.clone(),
+                sink.clone(),
+                opts.clone(),
+                counters.clone(),
+            )));
+            lanes.push(lane);
+        }
+        tasks.push(tokio::spawn(worker::monitor(
+            connector,
+            opts.clone(),
+            counters.clone(),
+            health.clone(),
+        )));
+        Buffer {
+            lanes,
+            counters,
+            health,
+            tasks,
+            next: AtomicUsize::new(0),
+            dir,
+        }
+    }
+
+    /// Queues one rule output. Never waits: a full buffer drops its oldest
+    /// (`dropped.queue_full`). Outputs with a `clientid` go to the worker of
+    /// that client (one client's outputs stay in order), others round-robin.
+    pub fn push(&self, output: &Map) {
+        let c = &self.counters;
+        Counters::add(&c.matched, 1);
+        let lane = match output.get("clientid") {
+            Some(Value::Str(id)) => fnv(id) as usize,
+            _ => self.next.fetch_add(1, Relaxed),
+        } % self.lanes.len();
+        let lane = &self.lanes[lane];
+        let item = Item::new(output.clone(), worker::now_ms());
+        let dropped = lane.queue.lock().push(item);
+        c.queuing.fetch_add(1 - dropped as i64, Relaxed);
+        Counters::add(&c.dropped_queue_full, dropped);
+        lane.wake.notify_one();
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.read().clone()
+    }
+
+    /// Bytes queued, all workers (memory and disk).
+    pub fn queued_bytes(&self) -> usize {
+        self.lanes.iter().map(|l| l.queue.lock().bytes()).sum()
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        // What was queued is gone with the action.
+        let queued: usize = self.lanes.iter().map(|l| l.queue.lock().len()).sum();
+        self.counters.queuing.fetch_sub(queued as i64, Relaxed);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// FNV-1a, to spread client ids over the workers.
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! The delivery machinery against a fake sink whose answers the test sets.
+
+use super::*;
+use crate::driver::{BoxFuture, ConfigError, SendError};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Records every batch; answers `Retriable` while `down`, `Fatal` for an
+/// output with `bad`, and waits `delay` per request.
+#[derive(Default)]
+struct FakeSink {
+    batches: Mutex<Vec<Vec<i64>>>,
+    down: AtomicBool,
+    delay_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Sink for FakeSink {
+    fn send<'a>(&'a self, batch: &'a [Map]) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let d = self.delay_ms.load(Relaxed);
+            if d > 0 {
+                tokio::time::sleep(Duration::from_millis(d)).await;
+            }
+            if self.down.load(Relaxed) {
+                return Err(SendError::Retriable("connection refused".into()));
+            }
+            if batch.iter().any(|m| m.contains_key("bad")) {
+                return Err(SendError::Fatal("400 Bad Request".into()));
+            }
+            self.batches.lock().push(batch.iter().map(n).collect());
+            Ok(())
+        })
+    }
+}
+
+struct FakeConnector(Arc<FakeSink>);
+
+impl Connector for FakeConnector {
+    fn health_check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let down = self.0.down.load(Relaxed);
+        Box::pin(async move {
+            if down {
+                Err("connection refused".into())
+            } else {
+                Ok(())
+            }
+        })
+    }
+    fn action(&self, _: &serde_json::Value) -> Result<Arc<dyn Sink>, ConfigError> {
+        Ok(self.0.clone())
+    }
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+fn out(i: i64) -> Map {
+    let mut m = Map::new();
+    m.insert("n".into(), Value::Int(i));
+    m.insert("clientid".into(), Value::Str("c1".into()));
+    m
+}
+
+fn n(m: &Map) -> i64 {
+    match m.get("n") {
+        Some(Value::Int(i)) => *i,
+        _ => -1,
+    }
+}
+
+fn opts(j: serde_json::Value) -> ResourceOpts {
+    ResourceOpts::from_json(Some(&j)).unwrap()
+}
+
+fn start(o: &ResourceOpts, dir: Option<PathBuf>) -> (Arc<FakeSink>, Buffer) {
+    let sink = Arc::new(FakeSink::default());
+    let b = Buffer::start(
+        o,
+        sink.clone(),
+        Arc::new(FakeConnector(sink.clone())),
+        dir,
+        Arc::new(Counters::default()),
+    );
+    (sink, b)
+}
+
+fn m(b: &Buffer, key: &str) -> u64 {
+    b.counters.snapshot()[key].as_u64().unwrap()
+}
+
+/// Polls `f` every 10 ms for up to 10 s.
+async fn until(what: &str, f: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// matched = success + failed + dropped + queuing + inflight.
+fn accounted(b: &Buffer) -> bool {
+    m(b, "matched")
+        == m(b, "success") + m(b, "failed") + m(b, "dropped") + m(b, "queuing") + m(b, "inflight")
+}
+
+#[tokio::test]
+async fn batches_up_to_batch_size_in_order() {
+    let o =
+        opts(serde_json::json!({"worker_pool_size": 1, "batch_size": 10, "batch_time": "200ms"}));
+    let (sink, b) = start(&o, None);
+    for i in 0..25 {
+        b.push(&out(i));
+    }
+    until("25 delivered", || m(&b, "success") == 25).await;
+    let batches = sink.batches.lock().clone();
+    assert_eq!(batches.len(), 3, "{batches:?}");
+    assert_eq!(batches[0].len(), 10);
+    assert_eq!(batches.concat(), (0..25).collect::<Vec<_>>());
+    assert!(accounted(&b));
+    // A lone output waits batch_time, then goes alone.
+    b.push(&out(99));
+    until("the partial batch", || m(&b, "success") == 26).await;
+    assert_eq!(sink.batches.lock().last().unwrap(), &vec![99]);
+    until("the health check", || {
+        b.health().status == Status::Connected
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retriable_errors_are_retried_until_success_and_fatal_ones_fail() {
+    let o = opts(serde_json::json!({"worker_pool_size": 2, "health_check_interval": "200ms"}));
+    let (sink, b) = start(&o, None);
+    sink.down.store(true, Relaxed);
+    for i in 0..20 {
+        b.push(&out(i));
+    }
+    until("retried", || m(&b, "retried") > 0).await;
+    until("disconnected", || b.health().status == Status::Disconnected).await;
+    assert_eq!(b.health().reason.as_deref(), Some("connection refused"));
+    assert_eq!(m(&b, "success"), 0);
+    sink.down.store(false, Relaxed);
+    until("all delivered", || m(&b, "success") == 20).await;
+    assert_eq!(sink.batches.lock().concat(), (0..20).collect::<Vec<_>>());
+    let mut bad = out(100);
+    bad.insert("bad".into(), Value::Bool(true));
+    b.push(&bad);
+    until("failed", || m(&b, "failed") == 1).await;
+    until("accounted", || accounted(&b) && m(&b, "inflight") == 0).await;
+    until("connected", || b.health().status == Status::Connected).await;
+}
+
+#[tokio::test]
+async fn outputs_past_request_ttl_are_dropped_as_expired() {
+    let o =
+        opts(serde_json::json!({"worker_pool_size": 1, "request_ttl": "300ms", "batch_size": 5}));
+    let (sink, b) = start(&o, None);
+    sink.down.store(true, Relaxed);
+    for i in 0..12 {
+        b.push(&out(i));
+    }
+    until("all expired", || m(&b, "dropped.expired") == 12).await;
+    assert_eq!(m(&b, "dropped"), 12);
+    assert!(accounted(&b));
+    sink.down.store(false, Relaxed);
+    b.push(&out(50));
+    until("a fresh one delivered", || m(&b, "success") == 1).await;
+    assert_eq!(sink.batches.lock().concat(), vec![50]);
+}
+
+#[tokio::test]
+async fn a_full_buffer_drops_the_oldest() {
+    let size = codec::size(&out(0)) as u64;
+    let o = opts(serde_json::json!({
+        "worker_pool_size": 1, "buffer_mode": "memory_only", "max_buffer_bytes": size * 20,
+        "inflight_window": 1,
+    }));
+    let (sink, b) = start(&o, None);
+    sink.down.store(true, Relaxed);
+    // The first goes in flight (and fails); the rest wait.
+    b.push(&out(0));
+    until("in flight", || m(&b, "inflight") == 1).await;
+    for i in 1..=50 {
+        b.push(&out(i));
+    }
+    assert_eq!(m(&b, "dropped.queue_full"), 30);
+    assert_eq!(m(&b, "queuing"), 20);
+    assert!(accounted(&b));
+    sink.down.store(false, Relaxed);
+    until("delivered", || m(&b, "success") == 21).await;
+    let got = sink.batches.lock().concat();
+    assert_eq!(got[0], 0);
+    assert_eq!(got[1..], (31..=50).collect::<Vec<_>>()[..]);
+}
+
+#[tokio::test]
+async fn spills_to_disk_segments_and_reads_back_in_order() {
+    let dir = std::env::temp_dir().join(format!("roost-buf-{}", std::process::id()));
+    let size = codec::size(&out(0)) as u64;
+    let o = opts(serde_json::json!({
+        "worker_pool_size": 1, "buffer_seg_bytes": size * 10, "max_buffer_bytes": size * 100,
+        "inflight_window": 1, "health_check_interval": "200ms",
+    }));
+    let (sink, b) = start(&o, Some(dir.clone()));
+    sink.down.store(true, Relaxed);
+    for i in 0..80 {
+        b.push(&out(i));
+        tokio::task::yield_now().await;
+    }
+    let lane = dir.join("0");
+    until("segment files", || {
+        std::fs::read_dir(&lane)
+            .map(|d| d.count() >= 3)
+            .unwrap_or(false)
+    })
+    .await;
+    // Past max_buffer_bytes: the oldest go, from disk too.
+    for i in 80..130 {
+        b.push(&out(i));
+        tokio::task::yield_now().await;
+    }
+    until("dropped", || m(&b, "dropped.queue_full") >= 29).await;
+    until("accounted", || accounted(&b)).await;
+    sink.down.store(false, Relaxed);
+    until("drained", || {
+        m(&b, "queuing") == 0 && m(&b, "inflight") == 0
+    })
+    .await;
+    let got = sink.batches.lock().concat();
+    let dropped = m(&b, "dropped.queue_full") as usize;
+    assert_eq!(got.len() + dropped, 130);
+    // In order, and what was dropped was the oldest (after the first, in flight).
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(got, sorted);
+    assert_eq!(got[0], 0);
+    assert_eq!(got[1], dropped as i64 + 1, "{got:?}");
+    until("segments removed", || {
+        std::fs::read_dir(&lane)
+            .map(|d| d.count() == 0)
+            .unwrap_or(true)
+    })
+    .await;
+    drop(b);
+    assert!(!dir.exists());
+}

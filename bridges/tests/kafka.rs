@@ -1,0 +1,435 @@
+//! The `kafka_producer` type against a real Kafka-compatible broker: tansu
+//! (`~/.cargo/bin/tansu`, crates.io) with its memory storage on a loopback
+//! port the test picks, driven through the [`Driver`] trait. Records are read
+//! back with rskafka's consumer side (see `kcat_reads_what_was_produced` for
+//! kcat).
+
+use roost_bridges::kafka::{partition::murmur2, KafkaDriver};
+use roost_bridges::{Connector, ConnectorContext, Driver, SendError};
+use roost_rules::{Map, Value};
+use rskafka::client::partition::UnknownTopicHandling;
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::record::RecordAndOffset;
+use serde_json::json;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+fn tansu_bin() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let bin = PathBuf::from(home).join(".cargo/bin/tansu");
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo install --locked tansu --version 0.6.0 --features dynostore (CI's .ci/run does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tansu broker with memory storage on 127.0.0.1:`port`.
+struct Tansu {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Tansu {
+    fn start() -> Tansu {
+        let mut t = Tansu {
+            port: free_port(),
+            child: None,
+        };
+        t.restart();
+        t
+    }
+
+    fn spawn(port: u16) -> Child {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut cmd = Command::new(tansu_bin());
+        cmd.args(["broker", "--storage-engine", "memory://tansu/"])
+            .args(["--kafka-listener-url", &url])
+            .args(["--kafka-advertised-listener-url", &url])
+            // Its other listeners on ports of their own, so two brokers can
+            // run side by side.
+            .args([
+                "--prometheus-listener-url",
+                &format!("tcp://127.0.0.1:{}", free_port()),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Killed with the test binary even when it is the shared one (a
+        // static is never dropped): SIGKILL on the death of the thread
+        // that spawned it, which lives as long as the process (see shared()).
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        cmd.spawn().expect("start tansu")
+    }
+
+    fn restart(&mut self) {
+        self.child = Some(Tansu::spawn(self.port));
+        wait_listening(self.port);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn hosts(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The broker the tests share, started once per test binary, from a thread
+/// that lives as long as the process (its death kills tansu).
+fn shared() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let port = free_port();
+            let mut child = Tansu::spawn(port);
+            tx.send(port).unwrap();
+            let _ = child.wait();
+        });
+        let port = rx.recv().unwrap();
+        wait_listening(port);
+        port
+    })
+}
+
+fn ctx() -> ConnectorContext {
+    ConnectorContext {
+        name: "kafka_test".into(),
+        node: "roost@127.0.0.1".into(),
+        data_dir: std::env::temp_dir(),
+    }
+}
+
+async fn poll_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    within: Duration,
+    mut ok: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + within;
+    while !ok().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn client(port: u16) -> Client {
+    ClientBuilder::new(vec![format!("127.0.0.1:{port}")])
+        .build()
+        .await
+        .expect("an rskafka client to tansu")
+}
+
+async fn create_topic(port: u16, topic: &str, partitions: i32) {
+    let c = client(port).await;
+    c.controller_client()
+        .unwrap()
+        .create_topic(topic, partitions, 1, 5_000)
+        .await
+        .expect("create topic");
+}
+
+/// Every record of `topic`'s partition `p`, from offset 0.
+async fn read(port: u16, topic: &str, p: i32, want: usize) -> Vec<RecordAndOffset> {
+    let c = client(port).await;
+    let pc = c
+        .partition_client(topic, p, UnknownTopicHandling::Retry)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let offset = got.last().map_or(0, |r: &RecordAndOffset| r.offset + 1);
+        let (records, high) = pc.fetch_records(offset, 1..1_000_000, 500).await.unwrap();
+        got.extend(records);
+        if got.len() >= want && got.last().is_none_or(|r| r.offset + 1 >= high) {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic}/{p}: {} of {want} records",
+            got.len()
+        );
+    }
+}
+
+fn output(pairs: &[(&str, Value)]) -> Map {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn text(r: &RecordAndOffset) -> (String, String) {
+    let s = |b: &Option<Vec<u8>>| String::from_utf8(b.clone().unwrap_or_default()).unwrap();
+    (s(&r.record.key), s(&r.record.value))
+}
+
+/// A batch of 100 with key_dispatch: every record lands on the partition
+/// the Java client's murmur2 gives its key, in the batch's order, with its
+/// key, value and timestamp templates rendered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_100_with_templates_and_key_dispatch() {
+    let port = shared();
+    create_topic(port, "keys", 3).await;
+    let conn = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": format!("127.0.0.1:{port}")}),
+        )
+        .unwrap();
+    let sink = conn
+        .action(&json!({
+            "topic": "keys",
+            "message": {"key": "${clientid}", "value": "${payload.temp}@${topic}", "timestamp": "${ts}"},
+            "partition_strategy": "key_dispatch",
+        }))
+        .unwrap();
+    let batch: Vec<Map> = (0..100)
+        .map(|i| {
+            output(&[
+                ("clientid", Value::Str(format!("dev{}", i % 7))),
+                ("topic", Value::Str("t/1".into())),
+                ("payload", Value::Str(format!(r#"{{"temp": {i}}}"#))),
+                ("ts", Value::Int(1_700_000_000_000 + i)),
+            ])
+        })
+        .collect();
+    sink.send(&batch).await.unwrap();
+
+    let mut total = 0;
+    for p in 0..3 {
+        let records = read(port, "keys", p, 0).await;
+        let mut last = -1;
+        for r in &records {
+            let (key, value) = text(r);
+            assert_eq!(
+                (murmur2(key.as_bytes()) & 0x7fff_ffff) as i32 % 3,
+                p,
+                "{key} on {p}"
+            );
+            let (temp, topic) = value.split_once('@').unwrap();
+            let i: i64 = temp.parse().unwrap();
+            assert_eq!(topic, "t/1");
+            assert_eq!(key, format!("dev{}", i % 7));
+            assert!(i > last, "partition {p} keeps the batch's order");
+            last = i;
+            assert_eq!(r.record.timestamp.timestamp_millis(), 1_700_000_000_000 + i);
+        }
+        total += records.len();
+    }
+    assert_eq!(total, 100);
+    conn.stop().await;
+}
+
+/// EMQX's defaults: key `${.clientid}`, value `${.}` (the whole output as
+/// JSON), timestamp `${.timestamp}`; random spreads over the partitions;
+/// each compression rskafka builds is read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_random_partitions_and_compression() {
+    let port = shared();
+    create_topic(port, "spread", 3).await;
+    let conn = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": format!("127.0.0.1:{port}")}),
+        )
+        .unwrap();
+    let sink = conn.action(&json!({"topic": "spread"})).unwrap();
+    let batch: Vec<Map> = (0..60)
+        .map(|i| {
+            output(&[
+                ("clientid", Value::Str("c".into())),
+                ("n", Value::Int(i)),
+                ("timestamp", Value::Int(1_600_000_000_000)),
+            ])
+        })
+        .collect();
+    sink.send(&batch).await.unwrap();
+    let mut total = 0;
+    for p in 0..3 {
+        let records = read(port, "spread", p, 1).await;
+        assert!(!records.is_empty(), "random puts some on partition {p}");
+        for r in &records {
+            let (key, value) = text(r);
+            assert_eq!(key, "c");
+            let v: serde_json::Value = serde_json::from_str(&value).unwrap();
+            assert_eq!(v["clientid"], "c");
+            assert_eq!(r.record.timestamp.timestamp_millis(), 1_600_000_000_000);
+        }
+        total += records.len();
+    }
+    assert_eq!(total, 60);
+
+    for codec in ["gzip", "snappy", "lz4", "zstd", "no_compression"] {
+        let topic = format!("z-{codec}");
+        create_topic(port, &topic, 1).await;
+        let sink = conn
+            .action(&json!({"topic": topic, "compression": codec,
+                            "message": {"key": "k", "value": "${n}"}}))
+            .unwrap();
+        let batch: Vec<Map> = (0..20).map(|i| output(&[("n", Value::Int(i))])).collect();
+        sink.send(&batch).await.unwrap();
+        let values: Vec<String> = read(port, &topic, 0, 20)
+            .await
+            .iter()
+            .map(|r| text(r).1)
+            .collect();
+        let want: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        assert_eq!(values, want, "{codec}");
+    }
+    conn.stop().await;
+}
+
+/// A small `max_batch_bytes` splits a batch into several produce requests;
+/// the records still all arrive, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_batch_bytes_splits_requests() {
+    let port = shared();
+    create_topic(port, "split", 1).await;
+    let conn = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": format!("127.0.0.1:{port}")}),
+        )
+        .unwrap();
+    let sink = conn
+        .action(&json!({"topic": "split", "max_batch_bytes": "1KB",
+                        "message": {"key": "", "value": "${v}"}}))
+        .unwrap();
+    let batch: Vec<Map> = (0..30)
+        .map(|i| output(&[("v", Value::Str(format!("{i:03}{}", "x".repeat(200))))]))
+        .collect();
+    sink.send(&batch).await.unwrap();
+    let records = read(port, "split", 0, 30).await;
+    assert_eq!(records.len(), 30);
+    for (i, r) in records.iter().enumerate() {
+        assert!(text(r).1.starts_with(&format!("{i:03}")));
+    }
+}
+
+/// The broker stops: sends are Retriable and the health check fails; it
+/// comes back (memory storage: the topic is made again): sends succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_while_the_broker_is_down() {
+    let mut broker = Tansu::start();
+    create_topic(broker.port, "down", 1).await;
+    let conn: Arc<dyn Connector> = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": broker.hosts(), "connect_timeout": "2s"}),
+        )
+        .unwrap();
+    let sink = conn
+        .action(&json!({"topic": "down", "message": {"value": "${v}"}}))
+        .unwrap();
+    let one = |v: &str| vec![output(&[("v", Value::Str(v.into()))])];
+    sink.send(&one("before")).await.unwrap();
+    conn.health_check().await.unwrap();
+
+    broker.stop();
+    match sink.send(&one("lost")).await {
+        Err(SendError::Retriable(_)) => {}
+        other => panic!("expected Retriable while the broker is down, got {other:?}"),
+    }
+    assert!(conn.health_check().await.is_err());
+
+    broker.restart();
+    create_topic(broker.port, "down", 1).await;
+    poll_async(
+        "sends to succeed again",
+        Duration::from_secs(30),
+        || async { sink.send(&one("after")).await.is_ok() },
+    )
+    .await;
+    conn.health_check().await.unwrap();
+    let values: Vec<String> = read(broker.port, "down", 0, 1)
+        .await
+        .iter()
+        .map(|r| text(r).1)
+        .collect();
+    assert!(values.contains(&"after".to_string()), "{values:?}");
+}
+
+/// Bad fields are refused naming the field.
+#[tokio::test]
+async fn bad_fields_name_the_field() {
+    let err = |conf| KafkaDriver.connector(&ctx(), &conf).err().unwrap().field;
+    assert_eq!(err(json!({})), "bootstrap_hosts");
+    assert_eq!(
+        err(json!({"bootstrap_hosts": "h:1", "authentication": {"mechanism": "gssapi"}})),
+        "authentication.mechanism"
+    );
+    assert_eq!(
+        err(
+            json!({"bootstrap_hosts": "h:1", "authentication": {"mechanism": "plain", "username": "u"}})
+        ),
+        "authentication.password"
+    );
+    assert_eq!(
+        err(json!({"bootstrap_hosts": "h:1", "connect_timeout": "x"})),
+        "connect_timeout"
+    );
+    let conn = KafkaDriver
+        .connector(
+            &ctx(),
+            &json!({"bootstrap_hosts": "127.0.0.1:1",
+            "authentication": {"mechanism": "scram_sha_256", "username": "u", "password": "p"}}),
+        )
+        .unwrap();
+    let action_err = |p| conn.action(&p).err().unwrap().field;
+    assert_eq!(action_err(json!({})), "parameters.topic");
+    assert_eq!(
+        action_err(json!({"topic": "t", "partition_strategy": "sticky"})),
+        "parameters.partition_strategy"
+    );
+    assert_eq!(
+        action_err(json!({"topic": "t", "compression": "brotli"})),
+        "parameters.compression"
+    );
+    assert_eq!(
+        action_err(json!({"topic": "t", "required_acks": "leader_only"})),
+        "parameters.required_acks"
+    );
+    assert_eq!(
+        action_err(json!({"topic": "t", "max_batch_bytes": "lots"})),
+        "parameters.max_batch_bytes"
+    );
+    conn.stop().await;
+}
