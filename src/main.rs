@@ -66,7 +66,11 @@ fn main() -> ExitCode {
                         Some(BrokerError::Listener(problem)) => Some(problem.to_string()),
                         _ => e
                             .downcast_ref::<roost_admin::HttpsError>()
-                            .map(ToString::to_string),
+                            .map(ToString::to_string)
+                            .or_else(|| {
+                                e.downcast_ref::<roost_bridges::StartError>()
+                                    .map(ToString::to_string)
+                            }),
                     };
                     match config_problem {
                         Some(problem) => {
@@ -248,6 +252,24 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
     }
     let engine = rules.clone();
     extensions.push(Box::new(move |api| Ok(engine.start(api))));
+    // Data integration: connectors, actions and sources of config.yaml and
+    // of the API (the document `bridges` of the same store); rules reach the
+    // actions as "type:name", sources reach the rules as "$bridges/type:name".
+    // A type's field that is wrong stops start-up here (exit code 2).
+    let bridges: Arc<roost_bridges::Bridges> = roost_bridges::Bridges::new(
+        &config.bridges(),
+        Some(store.clone()),
+        roost_bridges::drivers(),
+        roost_bridges::BridgesContext {
+            node: config.node.name.clone(),
+            data_dir: config.node.data_dir.clone().into(),
+        },
+    )?;
+    bridges.attach(&rules);
+    let owner = bridges.clone();
+    extensions.push(Box::new(move |_api| {
+        Ok(roost_bridges::registry::child_spec(owner))
+    }));
     if config.http.enabled {
         let socket = roost_admin::bind(&config.http).map_err(|error| BrokerError::Bind {
             listener: "http".into(),

@@ -11,9 +11,11 @@
 
 pub mod driver;
 pub mod fields;
+pub mod http;
 pub mod kafka;
 pub mod manage;
 pub mod mqtt;
+pub mod registry;
 pub mod resource;
 pub mod ssl;
 
@@ -28,12 +30,14 @@ pub use driver::{
     SourceHandle,
 };
 pub use manage::{BridgesManage, Kind, ManageError, Status};
+pub use registry::{Bridges, BridgesContext, StartError};
 
 use std::sync::Arc;
 
 /// Every type this build has, one [`Driver`] each, registered by [`Driver::kind`].
 pub fn drivers() -> Vec<Arc<dyn Driver>> {
     vec![
+        Arc::new(http::HttpDriver),
         Arc::new(mqtt::MqttDriver),
         Arc::new(kafka::KafkaDriver),
         Arc::new(pgsql::PgsqlDriver),

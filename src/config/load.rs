@@ -17,7 +17,14 @@ const ENV_SEPARATOR: &str = "__";
 /// YAML text, e.g.
 /// `ROOST__AUTHENTICATION='[{mechanism: password_based, backend: built_in_database}]'`,
 /// `ROOST__RULES__RULES='{r1: {sql: "SELECT * FROM \"t/#\"", actions: [{function: console}]}}'`.
-const LIST_KEYS: &[&str] = &["authentication", "authorization.sources", "rules.rules"];
+const LIST_KEYS: &[&str] = &[
+    "authentication",
+    "authorization.sources",
+    "rules.rules",
+    "connectors",
+    "actions",
+    "sources",
+];
 
 /// What the `config` crate records as the origin of values from the environment.
 const ENV_ORIGIN: &str = "the environment";

@@ -25,6 +25,7 @@ mod sections {
     pub use roost_access::config::*;
     pub use roost_actors::config::*;
     pub use roost_admin::{ChaosConfig, DashboardConfig, HttpConfig};
+    pub use roost_bridges::registry::config::Section as BridgesSection;
     pub use roost_rules::engine::RulesConfig;
     pub use roost_storage::{DurableSessionsConfig, DurableStorageConfig};
 }
@@ -56,6 +57,12 @@ pub struct Config {
     pub cluster: sections::ClusterConfig,
     /// The rule engine: workers, queues, and rules by id.
     pub rules: sections::RulesConfig,
+    /// Data integration (EMQX 5's): connectors by type, then name.
+    pub connectors: sections::BridgesSection,
+    /// Actions (sinks) by type, then name; rules send to `"type:name"`.
+    pub actions: sections::BridgesSection,
+    /// Sources by type, then name; rules read `FROM "$bridges/type:name"`.
+    pub sources: sections::BridgesSection,
     pub durable_sessions: sections::DurableSessionsConfig,
     pub durable_storage: sections::DurableStorageConfig,
 }
@@ -73,6 +80,15 @@ impl Config {
             sysmon: self.sysmon.clone(),
             alarm: self.alarm.clone(),
             supervision: self.supervision.clone(),
+        }
+    }
+
+    /// `connectors`, `actions` and `sources` together, for the registry.
+    pub fn bridges(&self) -> roost_bridges::registry::config::BridgesSections {
+        roost_bridges::registry::config::BridgesSections {
+            connectors: self.connectors.clone(),
+            actions: self.actions.clone(),
+            sources: self.sources.clone(),
         }
     }
 
@@ -102,6 +118,13 @@ impl Config {
         })?;
         self.rules
             .validate()
+            .map_err(|(key, problem)| InvalidValue::new(key, problem))?;
+        // Types, names, references, resource_opts; a type's own fields are
+        // checked when the registry builds them (src/main.rs, still exit 2).
+        let drivers = roost_bridges::drivers();
+        let types: Vec<&str> = drivers.iter().map(|d| d.kind()).collect();
+        self.bridges()
+            .validate(&types)
             .map_err(|(key, problem)| InvalidValue::new(key, problem))?;
         self.listeners.validate()
     }

@@ -486,6 +486,9 @@ fn render_writes_scalars_as_config_yaml_does() {
             "authorization",
             "cluster",
             "rules",
+            "connectors",
+            "actions",
+            "sources",
             "durable_sessions",
             "durable_storage"
         ]

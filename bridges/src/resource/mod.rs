@@ -60,11 +60,12 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    /// Starts the workers of one action (inside a tokio runtime). `dir` is
+    /// Starts the workers of action `id` (inside a tokio runtime). `dir` is
     /// where its segments go (`.../bridges/buffer/<type>:<name>`), used with
     /// `buffer_mode: volatile_offload`. `counters` are kept across restarts
     /// of the action (an update keeps its metrics).
     pub fn start(
+        id: &str,
         opts: &ResourceOpts,
         sink: Arc<dyn Sink>,
         connector: Arc<dyn Connector>,
@@ -99,6 +100,7 @@ impl Buffer {
             lanes.push(lane);
         }
         tasks.push(tokio::spawn(worker::monitor(
+            id.to_string(),
             connector,
             opts.clone(),
             counters.clone(),

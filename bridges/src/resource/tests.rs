@@ -75,6 +75,7 @@ fn opts(j: serde_json::Value) -> ResourceOpts {
 fn start(o: &ResourceOpts, dir: Option<PathBuf>) -> (Arc<FakeSink>, Buffer) {
     let sink = Arc::new(FakeSink::default());
     let b = Buffer::start(
+        "fake:a",
         o,
         sink.clone(),
         Arc::new(FakeConnector(sink.clone())),

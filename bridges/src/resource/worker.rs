@@ -255,8 +255,11 @@ async fn spill_and_trim(lane: &Arc<Lane>, c: &Counters) {
 }
 
 /// Health checks every `health_check_interval` (the first at once), with
-/// `start_timeout` as the longest a check may take; and the rate samples.
+/// `start_timeout` as the longest a check may take; the rate samples; and,
+/// at debug level, the action's metrics each second they changed (the line
+/// `bridge_metrics id=<type>:<name> metrics={...}`).
 pub(crate) async fn monitor(
+    id: String,
     connector: Arc<dyn Connector>,
     opts: ResourceOpts,
     counters: Arc<Counters>,
@@ -264,8 +267,20 @@ pub(crate) async fn monitor(
 ) {
     let mut checks = tokio::time::interval(opts.health_check_interval);
     let mut rates = tokio::time::interval(Duration::from_secs(5));
+    let mut report = tokio::time::interval(Duration::from_secs(1));
+    let mut last = serde_json::Value::Null;
     loop {
         tokio::select! {
+            _ = report.tick(), if tracing::enabled!(tracing::Level::DEBUG) => {
+                let mut now = counters.snapshot();
+                if let Some(o) = now.as_object_mut() {
+                    o.retain(|k, _| !k.starts_with("rate"));
+                }
+                if now != last {
+                    tracing::debug!(id = %id, metrics = %now, "bridge_metrics");
+                    last = now;
+                }
+            }
             _ = checks.tick() => {
                 let timeout = opts.start_timeout.max(Duration::from_secs(1));
                 let result = match tokio::time::timeout(timeout, connector.health_check()).await {
