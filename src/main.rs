@@ -286,6 +286,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
         );
         let monitor = roost_admin::Monitor::new(&config.dashboard);
         let storage: Arc<dyn roost_core::storage::StorageStatus> = durable.clone();
+        let manage: Arc<dyn roost_bridges::BridgesManage> = bridges.clone();
         extensions.push(Box::new(move |api| {
             let admin = Arc::new(roost_admin::Admin {
                 api: api.clone(),
@@ -296,7 +297,7 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
                 monitor,
                 rules,
                 storage: Some(storage),
-                bridges: None,
+                bridges: Some(manage),
             });
             Ok(roost_admin::child_spec(roost_admin::HttpArgs {
                 admin,

@@ -19,7 +19,6 @@ fn fails(b: &Broker, args: &[&str]) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs the data-integration registry (issue 16, b16-core) wired into Admin.bridges in src/main.rs"]
 async fn connectors_and_actions_are_listed_shown_toggled_and_deleted() {
     let (hook, seen) = http_service(|_| (200, json!({}))).await;
     let b = Broker::start();

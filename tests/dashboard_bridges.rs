@@ -46,7 +46,6 @@ async fn create(c: &Client, conf: serde_json::Value) {
 }
 
 #[tokio::test]
-#[ignore = "needs the data-integration registry (issue 16, b16-core) wired into Admin.bridges in src/main.rs"]
 async fn create_watch_and_delete_a_connector_and_an_action() {
     let Some(driver) = ChromeDriver::start() else {
         return;
