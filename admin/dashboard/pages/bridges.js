@@ -107,9 +107,11 @@
         counted ? { title: "Connector", cell: (o) => o.connector || "" } : null,
         { title: "Status", class: "status", cell: (o) => badge(o.status || "?", STATUS_KIND[o.status]) },
         { title: "Reason", class: "reason dim", cell: (o) => o.status_reason || "" },
-        ...(counted ? [metric("Matched", "matched"), metric("Success", "success"), metric("Failed", "failed"),
+        // Actions count what rules hand them; sources what they receive.
+        ...(kind === "actions" ? [metric("Matched", "matched"), metric("Success", "success"), metric("Failed", "failed"),
           metric("Dropped", "dropped"), metric("Queuing", "queuing"), metric("Inflight", "inflight"),
           metric("Retried", "retried")] : []),
+        ...(kind === "sources" ? [metric("Received", "received"), metric("Dropped", "dropped")] : []),
         { title: "", class: "actions", cell: (o) => [
           h("button", { type: "button", class: "small toggle", onclick: () => toggle(o) }, o.enable === false ? "Enable" : "Disable"),
           h("button", { type: "button", class: "small danger delete", onclick: () => remove(o) }, "Delete"),

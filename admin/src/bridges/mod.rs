@@ -38,13 +38,37 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
-/// What the handlers reach: the registry, if the broker runs one.
+/// The ids of the rules that name an action (`"type:name"`) among their
+/// actions.
+pub(crate) type RulesUsing = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
+
+/// What the handlers reach: the registry, if the broker runs one, and which
+/// rules use an action (the registry does not know the rules; EMQX refuses
+/// to delete an action a rule still names).
 #[derive(Clone)]
-pub(crate) struct Bridges(pub Option<Arc<dyn BridgesManage>>);
+pub(crate) struct Bridges {
+    pub manage: Option<Arc<dyn BridgesManage>>,
+    pub rules_using: RulesUsing,
+}
 
 impl FromRef<Arc<Admin>> for Bridges {
     fn from_ref(admin: &Arc<Admin>) -> Bridges {
-        Bridges(admin.bridges.clone())
+        let rules = admin.rules.clone();
+        Bridges {
+            manage: admin.bridges.clone(),
+            rules_using: Arc::new(move |id| {
+                rules
+                    .list()
+                    .into_iter()
+                    .filter(|r| {
+                        r.actions
+                            .iter()
+                            .any(|a| matches!(a, roost_rules::ActionSpec::Reference(x) if x == id))
+                    })
+                    .map(|r| r.id)
+                    .collect()
+            }),
+        }
     }
 }
 
@@ -187,7 +211,7 @@ fn check_id(kind: Kind, id: &str) -> Result<(), Failure> {
 impl Bridges {
     /// The registry, or 503 for a call that would change something.
     fn write(&self) -> Result<&dyn BridgesManage, Failure> {
-        self.0.as_deref().ok_or_else(|| {
+        self.manage.as_deref().ok_or_else(|| {
             Failure(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ApiError::new(
@@ -202,11 +226,16 @@ impl Bridges {
     /// nothing exists (404).
     fn one(&self, kind: Kind, id: &str) -> Result<&dyn BridgesManage, Failure> {
         check_id(kind, id)?;
-        self.0.as_deref().ok_or_else(|| not_found(kind, id))
+        self.manage.as_deref().ok_or_else(|| not_found(kind, id))
     }
 
     fn list(&self, kind: Kind) -> Json<Vec<Value>> {
-        Json(self.0.as_ref().map(|m| m.list(kind)).unwrap_or_default())
+        Json(
+            self.manage
+                .as_ref()
+                .map(|m| m.list(kind))
+                .unwrap_or_default(),
+        )
     }
 
     /// `POST`: the body must be an object with string `type` and `name`.
@@ -262,8 +291,22 @@ impl Bridges {
         Ok(Json(updated))
     }
 
+    /// An action a rule still names is refused (400 DEPENDENCY_EXISTS) with
+    /// the rules' ids: deleting it would leave the rules failing.
     fn delete(&self, kind: Kind, id: &str) -> Result<StatusCode, Failure> {
-        self.one(kind, id)?.delete(kind, id)?;
+        let manage = self.one(kind, id)?;
+        if kind == Kind::Action {
+            manage.get(kind, id)?;
+            let rules = (self.rules_using)(id);
+            if !rules.is_empty() {
+                return Err(ManageError::InUse(format!(
+                    "action {id} is used by rule(s) {}: remove it from them first",
+                    rules.join(", ")
+                ))
+                .into());
+            }
+        }
+        manage.delete(kind, id)?;
         tracing::info!(kind = noun(kind), id, "bridge_deleted");
         Ok(StatusCode::NO_CONTENT)
     }

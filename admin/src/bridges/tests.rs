@@ -144,10 +144,20 @@ impl BridgesManage for Memory {
     }
 }
 
-/// The routes over `manage` (or none), as the server builds them.
+/// The routes over `manage` (or none), as the server builds them; the rule
+/// `r1` names the action `http:used`.
 fn app(manage: Option<Arc<Memory>>) -> axum::Router {
     let (router, _doc) = routes::<Bridges>().split_for_parts();
-    router.with_state(Bridges(manage.map(|m| m as Arc<dyn BridgesManage>)))
+    router.with_state(Bridges {
+        manage: manage.map(|m| m as Arc<dyn BridgesManage>),
+        rules_using: Arc::new(|id| {
+            if id == "http:used" {
+                vec!["r1".to_string()]
+            } else {
+                Vec::new()
+            }
+        }),
+    })
 }
 
 /// One request: its status and its JSON body (`Null` when empty).
@@ -540,4 +550,30 @@ fn the_document_has_every_route() {
         }
     }
     assert_eq!(paths.len(), 13);
+}
+
+#[tokio::test]
+async fn an_action_a_rule_names_is_not_deleted() {
+    let app = app(Some(Arc::new(Memory::default())));
+    call(&app, Method::POST, "/api/v5/connectors", Some(connector())).await;
+    let mut used = action();
+    used["name"] = json!("used");
+    assert_eq!(
+        call(&app, Method::POST, "/api/v5/actions", Some(used))
+            .await
+            .0,
+        201
+    );
+    let (s, v) = call(&app, Method::DELETE, "/api/v5/actions/http:used", None).await;
+    assert_eq!((s, v["code"].clone()), (400, json!("DEPENDENCY_EXISTS")));
+    assert!(v["message"].as_str().unwrap().contains("r1"), "{v}");
+    assert_eq!(
+        call(&app, Method::GET, "/api/v5/actions/http:used", None)
+            .await
+            .0,
+        200
+    );
+    // Not there: 404 before the rules are asked.
+    let (s, v) = call(&app, Method::DELETE, "/api/v5/actions/http:none", None).await;
+    assert_eq!((s, v["code"].clone()), (404, json!("NOT_FOUND")));
 }
