@@ -68,7 +68,7 @@ pub enum PasswordBackend {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ExternalAuthnConfig {
     #[serde(default)]
-    pub password_hash_algorithm: crate::external::ExternalHash,
+    pub password_hash_algorithm: ExternalHash,
     #[serde(flatten)]
     pub backend: serde_json::Map<String, serde_json::Value>,
 }
@@ -446,5 +446,86 @@ mod tests {
         let back: AuthorizationConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, authorization);
         assert_eq!(authorization.policy().deny_action, DenyAction::Disconnect);
+    }
+}
+
+/// `password_hash_algorithm` of an external backend (EMQX's): a simple hash
+/// with the salt before or after the password, bcrypt, or pbkdf2.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExternalHash {
+    Plain {
+        #[serde(default)]
+        salt_position: SaltPosition,
+    },
+    Md5 {
+        #[serde(default)]
+        salt_position: SaltPosition,
+    },
+    Sha {
+        #[serde(default)]
+        salt_position: SaltPosition,
+    },
+    Sha256 {
+        #[serde(default)]
+        salt_position: SaltPosition,
+    },
+    Sha512 {
+        #[serde(default)]
+        salt_position: SaltPosition,
+    },
+    /// The stored hash is the whole `$2b$...` string, salt included.
+    Bcrypt {},
+    Pbkdf2 {
+        mac_fun: MacFun,
+        #[serde(default = "pbkdf2_iterations")]
+        iterations: u32,
+        /// Bytes of the derived key; the MAC's output size when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dk_length: Option<u32>,
+    },
+}
+
+fn pbkdf2_iterations() -> u32 {
+    4096
+}
+
+impl Default for ExternalHash {
+    /// EMQX's default: sha256, salt first.
+    fn default() -> Self {
+        ExternalHash::Sha256 {
+            salt_position: SaltPosition::Prefix,
+        }
+    }
+}
+
+/// pbkdf2's `mac_fun` (of EMQX's md4, md5, ripemd160, sha, sha224, sha256,
+/// sha384, sha512: the SHA-2 family and md5).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MacFun {
+    Md5,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl ExternalHash {
+    /// Whether checking is slow on purpose (run off the async threads).
+    pub fn is_slow(&self) -> bool {
+        matches!(self, ExternalHash::Bcrypt {} | ExternalHash::Pbkdf2 { .. })
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        match self {
+            ExternalHash::Pbkdf2 { iterations: 0, .. } => {
+                Err("password_hash_algorithm.iterations: must be at least 1".into())
+            }
+            ExternalHash::Pbkdf2 {
+                dk_length: Some(0), ..
+            } => Err("password_hash_algorithm.dk_length: must be at least 1".into()),
+            _ => Ok(()),
+        }
     }
 }

@@ -38,7 +38,7 @@ pub(crate) enum Authenticator {
     /// `postgresql` / `redis`: a lookup registered by roost-bridges.
     External {
         lookup: Arc<dyn crate::external::UserLookup>,
-        hash: crate::external::ExternalHash,
+        hash: crate::config::ExternalHash,
         id: &'static str,
     },
 }
@@ -382,7 +382,7 @@ impl Chain {
     async fn external(
         &self,
         lookup: &dyn crate::external::UserLookup,
-        hash: &crate::external::ExternalHash,
+        hash: &crate::config::ExternalHash,
         id: &str,
         req: &AuthRequest,
     ) -> Answer {
