@@ -18,7 +18,7 @@
 
 use super::brokers::{self, Kind};
 use super::rules::http;
-use super::{loadavg, workspace_dir};
+use super::{loadavg, roost_alone, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
 use roost_bench::{Config, Rate, Summary};
@@ -372,13 +372,7 @@ fn markdown(rows: &[RunRow]) -> String {
 }
 
 pub async fn run(a: BridgesArgs) -> anyhow::Result<()> {
-    roost_bench::raise_nofile_limit();
-    let roost_bin = a
-        .roost_bin
-        .clone()
-        .unwrap_or_else(|| workspace_dir().join("target/release/roost"));
-    let program = brokers::ensure_installed(Kind::Roost, &roost_bin, true)?;
-    std::fs::create_dir_all(&a.out)?;
+    let program = roost_alone(a.roost_bin.as_deref(), &a.out)?;
     let sink = Arc::new(Sink::default());
     let sink_port = sink.start().await.context("the bench's HTTP server")?;
     let started = Instant::now();
@@ -399,19 +393,14 @@ pub async fn run(a: BridgesArgs) -> anyhow::Result<()> {
             rows.push(row);
         }
     }
-    let mut md = markdown(&rows);
-    md.push_str(&format!(
-        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    ));
-    std::fs::write(a.out.join("bridges.md"), &md)?;
-    std::fs::write(
-        a.out.join("bridges.json"),
-        serde_json::to_string_pretty(&rows)?,
-    )?;
-    println!("{md}");
-    Ok(())
+    write_results(
+        &a.out,
+        "bridges",
+        markdown(&rows),
+        &rows,
+        started,
+        &load_before,
+    )
 }
 
 #[cfg(test)]

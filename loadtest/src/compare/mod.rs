@@ -225,6 +225,44 @@ pub(crate) fn workspace_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The start of a bench of Roost alone (`rules`, `bridges`): the file limit
+/// raised, Roost's binary (`target/release/roost` unless given; not built
+/// here) and the output directory made.
+pub(crate) fn roost_alone(roost_bin: Option<&Path>, out: &Path) -> anyhow::Result<PathBuf> {
+    roost_bench::raise_nofile_limit();
+    let roost_bin = roost_bin
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_dir().join("target/release/roost"));
+    let program = brokers::ensure_installed(Kind::Roost, &roost_bin, true)?;
+    std::fs::create_dir_all(out)?;
+    Ok(program)
+}
+
+/// The end of such a bench: the table, with how long the run took and the
+/// load average before and after (other work on the machine skews it),
+/// written to `<name>.md`, the rows to `<name>.json`, and printed.
+pub(crate) fn write_results(
+    out: &Path,
+    name: &str,
+    mut md: String,
+    rows: &impl serde::Serialize,
+    started: Instant,
+    load_before: &str,
+) -> anyhow::Result<()> {
+    md.push_str(&format!(
+        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    ));
+    std::fs::write(out.join(format!("{name}.md")), &md)?;
+    std::fs::write(
+        out.join(format!("{name}.json")),
+        serde_json::to_string_pretty(rows)?,
+    )?;
+    println!("{md}");
+    Ok(())
+}
+
 /// Runs the comparison and writes its outputs.
 pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
     let nofile = roost_bench::raise_nofile_limit();

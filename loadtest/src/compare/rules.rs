@@ -14,7 +14,7 @@
 //! hits each alike.
 
 use super::brokers::{self, Kind};
-use super::{clock_ticks, cpu_ticks, loadavg, workspace_dir};
+use super::{clock_ticks, cpu_ticks, loadavg, roost_alone, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
 use roost_bench::{Config, Rate, Summary};
@@ -317,13 +317,7 @@ fn markdown(rows: &[RunRow]) -> String {
 }
 
 pub async fn run(a: RulesArgs) -> anyhow::Result<()> {
-    roost_bench::raise_nofile_limit();
-    let roost_bin = a
-        .roost_bin
-        .clone()
-        .unwrap_or_else(|| workspace_dir().join("target/release/roost"));
-    let program = brokers::ensure_installed(Kind::Roost, &roost_bin, true)?;
-    std::fs::create_dir_all(&a.out)?;
+    let program = roost_alone(a.roost_bin.as_deref(), &a.out)?;
     let started = Instant::now();
     let load_before = loadavg();
     let mut rows = Vec::new();
@@ -341,19 +335,14 @@ pub async fn run(a: RulesArgs) -> anyhow::Result<()> {
             rows.push(row);
         }
     }
-    let mut md = markdown(&rows);
-    md.push_str(&format!(
-        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    ));
-    std::fs::write(a.out.join("rules.md"), &md)?;
-    std::fs::write(
-        a.out.join("rules.json"),
-        serde_json::to_string_pretty(&rows)?,
-    )?;
-    println!("{md}");
-    Ok(())
+    write_results(
+        &a.out,
+        "rules",
+        markdown(&rows),
+        &rows,
+        started,
+        &load_before,
+    )
 }
 
 #[cfg(test)]
