@@ -16,9 +16,8 @@
 //! the sink's rate is `success` over the time between the first and the last
 //! request the server got.
 
-use super::brokers::{self, Kind};
 use super::rules::http;
-use super::{loadavg, roost_alone, write_results};
+use super::{loadavg, roost_alone, start_roost, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
 use roost_bench::{Config, Rate, Summary};
@@ -262,21 +261,8 @@ async fn run_variant(
     v: Variant,
     round: usize,
 ) -> anyhow::Result<RunRow> {
-    let dir = a.out.join(format!("{}-{round}", v.name()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let http_port = a.port + 1;
-    let env = vec![
-        (
-            "ROOST__HTTP__BIND".to_string(),
-            format!("127.0.0.1:{http_port}"),
-        ),
-        (
-            "ROOST__NODE__DATA_DIR".to_string(),
-            dir.join("data").display().to_string(),
-        ),
-    ];
-    let mut broker = brokers::start(Kind::Roost, program, a.port, &dir, &env)?;
+    let run = format!("{}-{round}", v.name());
+    let (mut broker, http_port) = start_roost(program, &a.out, &run, a.port)?;
     sink.reset();
     if let Variant::Http { batch_size } = v {
         for (path, body) in objects(sink_port, a.pool_size, batch_size) {

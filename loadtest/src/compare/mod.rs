@@ -238,6 +238,33 @@ pub(crate) fn roost_alone(roost_bin: Option<&Path>, out: &Path) -> anyhow::Resul
     Ok(program)
 }
 
+/// One run of such a bench: Roost started in a fresh `<out>/<run>`
+/// (its log and data), MQTT on `port` and the REST API on the next one.
+/// Returns the broker and the REST API's port.
+pub(crate) fn start_roost(
+    program: &Path,
+    out: &Path,
+    run: &str,
+    port: u16,
+) -> anyhow::Result<(BrokerProcess, u16)> {
+    let dir = out.join(run);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let http_port = port + 1;
+    let env = vec![
+        (
+            "ROOST__HTTP__BIND".to_string(),
+            format!("127.0.0.1:{http_port}"),
+        ),
+        (
+            "ROOST__NODE__DATA_DIR".to_string(),
+            dir.join("data").display().to_string(),
+        ),
+    ];
+    let broker = brokers::start(Kind::Roost, program, port, &dir, &env)?;
+    Ok((broker, http_port))
+}
+
 /// The end of such a bench: the table, with how long the run took and the
 /// load average before and after (other work on the machine skews it),
 /// written to `<name>.md`, the rows to `<name>.json`, and printed.

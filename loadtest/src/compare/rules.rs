@@ -13,8 +13,7 @@
 //! saw. Variants alternate over `--rounds` so drifting load on the machine
 //! hits each alike.
 
-use super::brokers::{self, Kind};
-use super::{clock_ticks, cpu_ticks, loadavg, roost_alone, write_results};
+use super::{clock_ticks, cpu_ticks, loadavg, roost_alone, start_roost, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
 use roost_bench::{Config, Rate, Summary};
@@ -188,21 +187,8 @@ async fn run_variant(
     v: Variant,
     round: usize,
 ) -> anyhow::Result<RunRow> {
-    let dir = a.out.join(format!("{}-{round}", v.name()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let http_port = a.port + 1;
-    let env = vec![
-        (
-            "ROOST__HTTP__BIND".to_string(),
-            format!("127.0.0.1:{http_port}"),
-        ),
-        (
-            "ROOST__NODE__DATA_DIR".to_string(),
-            dir.join("data").display().to_string(),
-        ),
-    ];
-    let mut broker = brokers::start(Kind::Roost, program, a.port, &dir, &env)?;
+    let run = format!("{}-{round}", v.name());
+    let (mut broker, http_port) = start_roost(program, &a.out, &run, a.port)?;
     // The HTTP listener is bound before the MQTT one accepts; create the rules.
     for rule in v.rules() {
         let (status, answer) = http(http_port, "POST", "/api/v5/rules", Some(&rule))?;
