@@ -20,8 +20,8 @@ use super::rules::http;
 use super::{loadavg, roost_alone, start_roost, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
-use roost_bench::{Config, Rate, Summary};
-use roost_protocol::{ProtocolVersion, QoS};
+use roost_bench::{Config, Summary};
+use roost_protocol::ProtocolVersion;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -192,25 +192,15 @@ struct RunRow {
 
 fn pairs_config(a: &BridgesArgs, prefix: String) -> Config {
     Config {
-        port: a.port,
-        version: ProtocolVersion::V3_1_1,
-        duration: Some(Duration::from_secs_f64(a.duration)),
-        drain: Duration::from_secs(3),
-        payload_size: a.size.max(roost_bench::JSON_MIN_LEN),
-        json_payload: true,
-        connect_rate: 2000.0,
-        source_ips: a.source_ips,
-        quiet: a.quiet,
-        pubs: 50,
-        subs: 50,
-        pub_topic: "bench/pair/%i".into(),
-        sub_topic: "bench/pair/%i".into(),
-        qos: QoS::AtLeastOnce,
-        sub_qos: QoS::AtLeastOnce,
-        rate: Rate::Unlimited,
-        inflight: 32,
         client_prefix: prefix,
-        ..Config::default()
+        ..super::pairs_config(
+            a.port,
+            ProtocolVersion::V3_1_1,
+            a.duration,
+            a.size,
+            a.source_ips,
+            a.quiet,
+        )
     }
 }
 

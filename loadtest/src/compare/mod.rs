@@ -265,6 +265,39 @@ pub(crate) fn start_roost(
     Ok((broker, http_port))
 }
 
+/// The traffic of such a bench: 50 pairs, each publisher to its own
+/// subscriber at QoS 1, JSON payloads (what rules and actions read) of
+/// `size` bytes at least, as fast as the broker takes them.
+pub(crate) fn pairs_config(
+    port: u16,
+    version: ProtocolVersion,
+    duration: f64,
+    size: usize,
+    source_ips: u8,
+    quiet: bool,
+) -> Config {
+    Config {
+        port,
+        version,
+        duration: Some(Duration::from_secs_f64(duration)),
+        drain: Duration::from_secs(3),
+        payload_size: size.max(roost_bench::JSON_MIN_LEN),
+        json_payload: true,
+        connect_rate: 2000.0,
+        source_ips,
+        quiet,
+        pubs: 50,
+        subs: 50,
+        pub_topic: "bench/pair/%i".into(),
+        sub_topic: "bench/pair/%i".into(),
+        qos: QoS::AtLeastOnce,
+        sub_qos: QoS::AtLeastOnce,
+        rate: Rate::Unlimited,
+        inflight: 32,
+        ..Config::default()
+    }
+}
+
 /// The end of such a bench: the table, with how long the run took and the
 /// load average before and after (other work on the machine skews it),
 /// written to `<name>.md`, the rows to `<name>.json`, and printed.

@@ -16,8 +16,8 @@
 use super::{clock_ticks, cpu_ticks, loadavg, roost_alone, start_roost, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
-use roost_bench::{Config, Rate, Summary};
-use roost_protocol::{ProtocolVersion, QoS};
+use roost_bench::{Config, Summary};
+use roost_protocol::ProtocolVersion;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -155,30 +155,12 @@ pub(super) fn http(
 }
 
 fn pairs_config(a: &RulesArgs) -> Config {
-    Config {
-        port: a.port,
-        version: if a.version == 5 {
-            ProtocolVersion::V5
-        } else {
-            ProtocolVersion::V3_1_1
-        },
-        duration: Some(Duration::from_secs_f64(a.duration)),
-        drain: Duration::from_secs(3),
-        payload_size: a.size.max(roost_bench::JSON_MIN_LEN),
-        json_payload: true,
-        connect_rate: 2000.0,
-        source_ips: a.source_ips,
-        quiet: a.quiet,
-        pubs: 50,
-        subs: 50,
-        pub_topic: "bench/pair/%i".into(),
-        sub_topic: "bench/pair/%i".into(),
-        qos: QoS::AtLeastOnce,
-        sub_qos: QoS::AtLeastOnce,
-        rate: Rate::Unlimited,
-        inflight: 32,
-        ..Config::default()
-    }
+    let version = if a.version == 5 {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V3_1_1
+    };
+    super::pairs_config(a.port, version, a.duration, a.size, a.source_ips, a.quiet)
 }
 
 async fn run_variant(
