@@ -19,9 +19,7 @@
 //! The handlers take the [`Bridges`] state (reached from the `Admin` by
 //! `FromRef`), so that the tests run the routes over a test registry alone.
 
-mod actions;
-mod connectors;
-mod sources;
+mod kinds;
 #[cfg(test)]
 mod tests;
 
@@ -78,9 +76,9 @@ where
     S: Clone + Send + Sync + 'static,
     Bridges: FromRef<S>,
 {
-    connectors::routes()
-        .merge(actions::routes())
-        .merge(sources::routes())
+    kinds::connectors::routes()
+        .merge(kinds::actions::routes())
+        .merge(kinds::sources::routes())
 }
 
 // ---- shapes (for the OpenAPI document; the handlers pass JSON through) ----

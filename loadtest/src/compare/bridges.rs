@@ -16,13 +16,12 @@
 //! the sink's rate is `success` over the time between the first and the last
 //! request the server got.
 
-use super::brokers::{self, Kind};
 use super::rules::http;
-use super::{loadavg, workspace_dir};
+use super::{loadavg, roost_alone, start_roost, write_results};
 use anyhow::{bail, Context};
 use clap::Args;
-use roost_bench::{Config, Rate, Summary};
-use roost_protocol::{ProtocolVersion, QoS};
+use roost_bench::{Config, Summary};
+use roost_protocol::ProtocolVersion;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -193,25 +192,15 @@ struct RunRow {
 
 fn pairs_config(a: &BridgesArgs, prefix: String) -> Config {
     Config {
-        port: a.port,
-        version: ProtocolVersion::V3_1_1,
-        duration: Some(Duration::from_secs_f64(a.duration)),
-        drain: Duration::from_secs(3),
-        payload_size: a.size.max(roost_bench::JSON_MIN_LEN),
-        json_payload: true,
-        connect_rate: 2000.0,
-        source_ips: a.source_ips,
-        quiet: a.quiet,
-        pubs: 50,
-        subs: 50,
-        pub_topic: "bench/pair/%i".into(),
-        sub_topic: "bench/pair/%i".into(),
-        qos: QoS::AtLeastOnce,
-        sub_qos: QoS::AtLeastOnce,
-        rate: Rate::Unlimited,
-        inflight: 32,
         client_prefix: prefix,
-        ..Config::default()
+        ..super::pairs_config(
+            a.port,
+            ProtocolVersion::V3_1_1,
+            a.duration,
+            a.size,
+            a.source_ips,
+            a.quiet,
+        )
     }
 }
 
@@ -262,21 +251,8 @@ async fn run_variant(
     v: Variant,
     round: usize,
 ) -> anyhow::Result<RunRow> {
-    let dir = a.out.join(format!("{}-{round}", v.name()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let http_port = a.port + 1;
-    let env = vec![
-        (
-            "ROOST__HTTP__BIND".to_string(),
-            format!("127.0.0.1:{http_port}"),
-        ),
-        (
-            "ROOST__NODE__DATA_DIR".to_string(),
-            dir.join("data").display().to_string(),
-        ),
-    ];
-    let mut broker = brokers::start(Kind::Roost, program, a.port, &dir, &env)?;
+    let run = format!("{}-{round}", v.name());
+    let (mut broker, http_port) = start_roost(program, &a.out, &run, a.port)?;
     sink.reset();
     if let Variant::Http { batch_size } = v {
         for (path, body) in objects(sink_port, a.pool_size, batch_size) {
@@ -372,13 +348,7 @@ fn markdown(rows: &[RunRow]) -> String {
 }
 
 pub async fn run(a: BridgesArgs) -> anyhow::Result<()> {
-    roost_bench::raise_nofile_limit();
-    let roost_bin = a
-        .roost_bin
-        .clone()
-        .unwrap_or_else(|| workspace_dir().join("target/release/roost"));
-    let program = brokers::ensure_installed(Kind::Roost, &roost_bin, true)?;
-    std::fs::create_dir_all(&a.out)?;
+    let program = roost_alone(a.roost_bin.as_deref(), &a.out)?;
     let sink = Arc::new(Sink::default());
     let sink_port = sink.start().await.context("the bench's HTTP server")?;
     let started = Instant::now();
@@ -399,19 +369,14 @@ pub async fn run(a: BridgesArgs) -> anyhow::Result<()> {
             rows.push(row);
         }
     }
-    let mut md = markdown(&rows);
-    md.push_str(&format!(
-        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    ));
-    std::fs::write(a.out.join("bridges.md"), &md)?;
-    std::fs::write(
-        a.out.join("bridges.json"),
-        serde_json::to_string_pretty(&rows)?,
-    )?;
-    println!("{md}");
-    Ok(())
+    write_results(
+        &a.out,
+        "bridges",
+        markdown(&rows),
+        &rows,
+        started,
+        &load_before,
+    )
 }
 
 #[cfg(test)]

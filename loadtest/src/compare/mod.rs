@@ -225,6 +225,104 @@ pub(crate) fn workspace_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The start of a bench of Roost alone (`rules`, `bridges`): the file limit
+/// raised, Roost's binary (`target/release/roost` unless given; not built
+/// here) and the output directory made.
+pub(crate) fn roost_alone(roost_bin: Option<&Path>, out: &Path) -> anyhow::Result<PathBuf> {
+    roost_bench::raise_nofile_limit();
+    let roost_bin = roost_bin
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_dir().join("target/release/roost"));
+    let program = brokers::ensure_installed(Kind::Roost, &roost_bin, true)?;
+    std::fs::create_dir_all(out)?;
+    Ok(program)
+}
+
+/// One run of such a bench: Roost started in a fresh `<out>/<run>`
+/// (its log and data), MQTT on `port` and the REST API on the next one.
+/// Returns the broker and the REST API's port.
+pub(crate) fn start_roost(
+    program: &Path,
+    out: &Path,
+    run: &str,
+    port: u16,
+) -> anyhow::Result<(BrokerProcess, u16)> {
+    let dir = out.join(run);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let http_port = port + 1;
+    let env = vec![
+        (
+            "ROOST__HTTP__BIND".to_string(),
+            format!("127.0.0.1:{http_port}"),
+        ),
+        (
+            "ROOST__NODE__DATA_DIR".to_string(),
+            dir.join("data").display().to_string(),
+        ),
+    ];
+    let broker = brokers::start(Kind::Roost, program, port, &dir, &env)?;
+    Ok((broker, http_port))
+}
+
+/// The traffic of such a bench: 50 pairs, each publisher to its own
+/// subscriber at QoS 1, JSON payloads (what rules and actions read) of
+/// `size` bytes at least, as fast as the broker takes them.
+pub(crate) fn pairs_config(
+    port: u16,
+    version: ProtocolVersion,
+    duration: f64,
+    size: usize,
+    source_ips: u8,
+    quiet: bool,
+) -> Config {
+    Config {
+        port,
+        version,
+        duration: Some(Duration::from_secs_f64(duration)),
+        drain: Duration::from_secs(3),
+        payload_size: size.max(roost_bench::JSON_MIN_LEN),
+        json_payload: true,
+        connect_rate: 2000.0,
+        source_ips,
+        quiet,
+        pubs: 50,
+        subs: 50,
+        pub_topic: "bench/pair/%i".into(),
+        sub_topic: "bench/pair/%i".into(),
+        qos: QoS::AtLeastOnce,
+        sub_qos: QoS::AtLeastOnce,
+        rate: Rate::Unlimited,
+        inflight: 32,
+        ..Config::default()
+    }
+}
+
+/// The end of such a bench: the table, with how long the run took and the
+/// load average before and after (other work on the machine skews it),
+/// written to `<name>.md`, the rows to `<name>.json`, and printed.
+pub(crate) fn write_results(
+    out: &Path,
+    name: &str,
+    mut md: String,
+    rows: &impl serde::Serialize,
+    started: Instant,
+    load_before: &str,
+) -> anyhow::Result<()> {
+    md.push_str(&format!(
+        "\nRun took {:.0} s; load average (1/5/15 min) before: {load_before}, after: {}.\n",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    ));
+    std::fs::write(out.join(format!("{name}.md")), &md)?;
+    std::fs::write(
+        out.join(format!("{name}.json")),
+        serde_json::to_string_pretty(rows)?,
+    )?;
+    println!("{md}");
+    Ok(())
+}
+
 /// Runs the comparison and writes its outputs.
 pub async fn run(a: CompareArgs) -> anyhow::Result<()> {
     let nofile = roost_bench::raise_nofile_limit();
