@@ -81,8 +81,12 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
             "none",
             "--request-timeout",
             "10",
+            // One worker: with two, Hypothesis' lambda-description cache races
+            // between threads and schemathesis reports its own "Runtime Error"
+            // ("AST constructor recursion depth mismatch"), which says nothing
+            // about the API (CI, 2026-12-06).
             "--workers",
-            "2",
+            "1",
             "--no-color",
         ])
         .kill_on_drop(true)
