@@ -195,6 +195,7 @@ fn stores(
         roost_actors::config::RetainerStorage::Disc => {
             let limits = roost_storage::RetainLimits {
                 max_retained_messages: config.retainer.max_retained_messages,
+                max_retained_bytes: config.retainer.retained_bytes(),
                 max_payload_size: config.retainer.max_payload_size,
                 msg_expiry_interval: config.retainer.msg_expiry_interval,
             };

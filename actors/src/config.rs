@@ -7,6 +7,7 @@
 //! a section's `validate` checks what serde cannot.
 //! Defaults follow EMQX 5 where the MQTT specification leaves a choice.
 
+pub use crate::protection::{ForceShutdownConfig, OverloadProtectionConfig};
 pub use roost_core::config::*;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -23,6 +24,8 @@ pub struct BrokerConfig {
     pub sys_topics: SysTopicsConfig,
     pub sysmon: SysmonConfig,
     pub alarm: AlarmConfig,
+    pub force_shutdown: crate::protection::ForceShutdownConfig,
+    pub overload_protection: crate::protection::OverloadProtectionConfig,
     pub supervision: SupervisionConfig,
 }
 
@@ -46,6 +49,20 @@ pub struct TcpListenerConfig {
     pub bind: String,
     /// Connections of this listener beyond this many are refused at accept.
     pub max_connections: usize,
+    /// New connections accepted per second (EMQX's syntax: `"1000/s"`,
+    /// `"100/10s"`; `"infinity"` = no limit). Past it, accepting pauses (new
+    /// clients wait in the kernel's backlog); one second's worth may come at once.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub max_conn_rate: String,
+    /// PUBLISH packets read per second from one client (`"1000/s"`,
+    /// `"infinity"`). Past it, the client's socket is not read until the rate
+    /// allows (TCP then slows the client); one second's worth may come at once.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub messages_rate: String,
+    /// Bytes read per second from one client (`"10MB/s"`, `"infinity"`), as
+    /// `messages_rate`.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub bytes_rate: String,
     /// Expect a PROXY protocol v1 or v2 header before MQTT.
     pub proxy_protocol: bool,
     /// How long the PROXY header may take to arrive.
@@ -59,6 +76,9 @@ impl Default for TcpListenerConfig {
             enabled: true,
             bind: "0.0.0.0:1883".into(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_conn_rate: "infinity".into(),
+            messages_rate: "infinity".into(),
+            bytes_rate: "infinity".into(),
             proxy_protocol: false,
             proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
         }
@@ -112,6 +132,31 @@ pub struct ListenerSettings {
     pub tls: Option<TlsOptions>,
     /// The HTTP path of WebSocket listeners.
     pub ws_path: Option<String>,
+    /// `max_conn_rate`, `messages_rate`, `bytes_rate` as written.
+    pub rates: ListenerRates,
+}
+
+/// A listener's rate limits as written (EMQX's keys and syntax).
+#[derive(Debug, Clone)]
+pub struct ListenerRates {
+    pub max_conn_rate: String,
+    pub messages_rate: String,
+    pub bytes_rate: String,
+}
+
+impl ListenerRates {
+    /// Per second, `None` for no limit (or a value `validate` refuses).
+    pub fn per_second(text: &str) -> Option<f64> {
+        roost_core::limit::parse_rate(text).flatten()
+    }
+
+    /// The per-client limits.
+    pub fn client(&self) -> crate::limiter::ClientRates {
+        crate::limiter::ClientRates {
+            messages: Self::per_second(&self.messages_rate),
+            bytes: Self::per_second(&self.bytes_rate),
+        }
+    }
 }
 
 impl ListenersConfig {
@@ -124,6 +169,11 @@ impl ListenersConfig {
                 enabled: self.tcp.enabled,
                 bind: self.tcp.bind.clone(),
                 max_connections: self.tcp.max_connections,
+                rates: ListenerRates {
+                    max_conn_rate: self.tcp.max_conn_rate.clone(),
+                    messages_rate: self.tcp.messages_rate.clone(),
+                    bytes_rate: self.tcp.bytes_rate.clone(),
+                },
                 proxy_protocol: proxy(self.tcp.proxy_protocol, self.tcp.proxy_protocol_timeout),
                 tls: None,
                 ws_path: None,
@@ -133,6 +183,11 @@ impl ListenersConfig {
                 enabled: self.tls.enabled,
                 bind: self.tls.bind.clone(),
                 max_connections: self.tls.max_connections,
+                rates: ListenerRates {
+                    max_conn_rate: self.tls.max_conn_rate.clone(),
+                    messages_rate: self.tls.messages_rate.clone(),
+                    bytes_rate: self.tls.bytes_rate.clone(),
+                },
                 proxy_protocol: proxy(self.tls.proxy_protocol, self.tls.proxy_protocol_timeout),
                 tls: Some(self.tls.tls_options()),
                 ws_path: None,
@@ -142,6 +197,11 @@ impl ListenersConfig {
                 enabled: self.ws.enabled,
                 bind: self.ws.bind.clone(),
                 max_connections: self.ws.max_connections,
+                rates: ListenerRates {
+                    max_conn_rate: self.ws.max_conn_rate.clone(),
+                    messages_rate: self.ws.messages_rate.clone(),
+                    bytes_rate: self.ws.bytes_rate.clone(),
+                },
                 proxy_protocol: proxy(self.ws.proxy_protocol, self.ws.proxy_protocol_timeout),
                 tls: None,
                 ws_path: Some(self.ws.path.clone()),
@@ -151,6 +211,11 @@ impl ListenersConfig {
                 enabled: self.wss.enabled,
                 bind: self.wss.bind.clone(),
                 max_connections: self.wss.max_connections,
+                rates: ListenerRates {
+                    max_conn_rate: self.wss.max_conn_rate.clone(),
+                    messages_rate: self.wss.messages_rate.clone(),
+                    bytes_rate: self.wss.bytes_rate.clone(),
+                },
                 proxy_protocol: proxy(self.wss.proxy_protocol, self.wss.proxy_protocol_timeout),
                 tls: Some(self.wss.tls_options()),
                 ws_path: Some(self.wss.path.clone()),
@@ -171,6 +236,18 @@ impl ListenersConfig {
                         l.bind
                     ),
                 ));
+            }
+            for (name, value) in [
+                ("max_conn_rate", &l.rates.max_conn_rate),
+                ("messages_rate", &l.rates.messages_rate),
+                ("bytes_rate", &l.rates.bytes_rate),
+            ] {
+                if roost_core::limit::parse_rate(value).is_none() {
+                    return Err(InvalidValue::new(
+                        key(name),
+                        format!("must be a rate such as \"1000/s\", \"10MB/s\" or \"infinity\", got {value:?}"),
+                    ));
+                }
             }
             if let Some(path) = &l.ws_path {
                 if !path.starts_with('/') {
@@ -236,6 +313,20 @@ macro_rules! tls_listener_config {
             pub enabled: bool,
             pub bind: String,
             pub max_connections: usize,
+            /// New connections accepted per second (EMQX's syntax: `"1000/s"`,
+            /// `"100/10s"`; `"infinity"` = no limit). Past it, accepting pauses (new
+            /// clients wait in the kernel's backlog); one second's worth may come at once.
+            #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+            pub max_conn_rate: String,
+            /// PUBLISH packets read per second from one client (`"1000/s"`,
+            /// `"infinity"`). Past it, the client's socket is not read until the rate
+            /// allows (TCP then slows the client); one second's worth may come at once.
+            #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+            pub messages_rate: String,
+            /// Bytes read per second from one client (`"10MB/s"`, `"infinity"`), as
+            /// `messages_rate`.
+            #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+            pub bytes_rate: String,
             $($(#[$fdoc])* pub $field: $ty,)*
             pub proxy_protocol: bool,
             #[serde(with = "roost_core::config::duration")]
@@ -262,6 +353,9 @@ macro_rules! tls_listener_config {
                     enabled: false,
                     bind: $bind.into(),
                     max_connections: DEFAULT_MAX_CONNECTIONS,
+                    max_conn_rate: "infinity".into(),
+                    messages_rate: "infinity".into(),
+                    bytes_rate: "infinity".into(),
                     $($field: $default,)*
                     proxy_protocol: false,
                     proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
@@ -319,6 +413,20 @@ pub struct WsListenerConfig {
     pub enabled: bool,
     pub bind: String,
     pub max_connections: usize,
+    /// New connections accepted per second (EMQX's syntax: `"1000/s"`,
+    /// `"100/10s"`; `"infinity"` = no limit). Past it, accepting pauses (new
+    /// clients wait in the kernel's backlog); one second's worth may come at once.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub max_conn_rate: String,
+    /// PUBLISH packets read per second from one client (`"1000/s"`,
+    /// `"infinity"`). Past it, the client's socket is not read until the rate
+    /// allows (TCP then slows the client); one second's worth may come at once.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub messages_rate: String,
+    /// Bytes read per second from one client (`"10MB/s"`, `"infinity"`), as
+    /// `messages_rate`.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub bytes_rate: String,
     /// The HTTP path of the WebSocket endpoint; other paths get 404.
     pub path: String,
     pub proxy_protocol: bool,
@@ -332,6 +440,9 @@ impl Default for WsListenerConfig {
             enabled: false,
             bind: "0.0.0.0:8083".into(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_conn_rate: "infinity".into(),
+            messages_rate: "infinity".into(),
+            bytes_rate: "infinity".into(),
             path: "/mqtt".into(),
             proxy_protocol: false,
             proxy_protocol_timeout: DEFAULT_PROXY_PROTOCOL_TIMEOUT,
@@ -371,6 +482,11 @@ pub struct RetainerConfig {
     pub max_retained_messages: usize,
     /// Retained payloads larger than this are not stored (bytes).
     pub max_payload_size: usize,
+    /// The topic and payload bytes of all retained messages together
+    /// (`"1GB"`, 0 = unlimited; Roost's key). A new retained message past it
+    /// is not stored (counted, logged); it is still delivered.
+    #[serde(deserialize_with = "roost_core::limit::text_or_number")]
+    pub max_retained_bytes: String,
     /// Expiry for retained messages without Message Expiry Interval (0s = never).
     #[serde(with = "roost_core::config::duration")]
     pub msg_expiry_interval: Duration,
@@ -396,6 +512,7 @@ impl Default for RetainerConfig {
         RetainerConfig {
             max_retained_messages: 0,
             max_payload_size: 1024 * 1024,
+            max_retained_bytes: "1GB".into(),
             msg_expiry_interval: Duration::ZERO,
             msg_clear_interval: Duration::from_secs(60),
             storage_type: RetainerStorage::Disc,
@@ -404,8 +521,22 @@ impl Default for RetainerConfig {
 }
 
 impl RetainerConfig {
+    /// `max_retained_bytes` in bytes (0 = unlimited).
+    pub fn retained_bytes(&self) -> usize {
+        roost_core::limit::parse_bytes(&self.max_retained_bytes).unwrap_or(0) as usize
+    }
+
     /// Expired messages must be purged at some interval.
     pub fn validate(&self) -> Result<(), InvalidValue> {
+        if roost_core::limit::parse_bytes(&self.max_retained_bytes).is_none() {
+            return Err(InvalidValue::new(
+                "retainer.max_retained_bytes",
+                format!(
+                    "must be a size such as \"1GB\" or a number of bytes, got {:?}",
+                    self.max_retained_bytes
+                ),
+            ));
+        }
         if self.msg_clear_interval.is_zero() {
             return Err(InvalidValue::new(
                 "retainer.msg_clear_interval",

@@ -195,7 +195,8 @@ fn restore(ctx: &Arc<ConnContext>, st: &mut StorageState) {
         let deadline = first_deadline(&r.data, r.detached_ms);
         messages += r.data.inflight.len() + r.data.mqueue.len();
         let subs: Vec<_> = r.data.subscriptions.values().cloned().collect();
-        let handle = SessionHandle::new(client_id.clone(), r.data, ctx.config.mqtt.max_inflight);
+        let data = r.data.with_mqueue_bytes(ctx.config.mqtt.mqueue_bytes());
+        let handle = SessionHandle::new(client_id.clone(), data, ctx.config.mqtt.max_inflight);
         for record in &subs {
             let subscriber = handle.subscriber(record);
             ctx.router

@@ -79,6 +79,20 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
     // a slow client never stalls accepts; they end with the acceptor (the set
     // aborts them when dropped).
     let mut handshakes = JoinSet::new();
+    let rates = args
+        .ctx
+        .config
+        .listeners
+        .all()
+        .into_iter()
+        .find(|l| l.name == args.name)
+        .map(|l| l.rates);
+    let client_rates = rates.as_ref().map(|r| r.client()).unwrap_or_default();
+    // `max_conn_rate`: accepting pauses while the bucket is in debt.
+    let mut conn_rate = rates
+        .as_ref()
+        .and_then(|r| crate::config::ListenerRates::per_second(&r.max_conn_rate))
+        .map(crate::limiter::Bucket::new);
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -98,6 +112,12 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
             drop(stream);
             continue;
         };
+        if let Some(bucket) = &mut conn_rate {
+            let wait = bucket.take(1.0);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
         let _ = stream.set_nodelay(true);
         if args.transport.is_plain() {
             let peer = PeerInfo {
@@ -105,12 +125,14 @@ async fn accept_loop(listener: tokio::net::TcpListener, args: AcceptorArgs) {
                 addr,
                 cert: None,
             };
-            start_connection(&args, Transport::Tcp(stream), peer, slot).await;
+            start_connection(&args, Transport::Tcp(stream), peer, slot, client_rates).await;
         } else {
             let args = args.clone();
             handshakes.spawn(async move {
                 match args.transport.establish(stream, addr).await {
-                    Ok((transport, peer)) => start_connection(&args, transport, peer, slot).await,
+                    Ok((transport, peer)) => {
+                        start_connection(&args, transport, peer, slot, client_rates).await
+                    }
                     Err(e) => {
                         tracing::info!(listener = %args.name, peer = %addr, error = %e, "handshake_failed")
                     }
@@ -127,6 +149,7 @@ async fn start_connection(
     transport: Transport,
     peer: PeerInfo,
     slot: ConnSlot,
+    rates: crate::limiter::ClientRates,
 ) {
     let Some(sup) = ractor::registry::where_is(&args.connections) else {
         tracing::error!(listener = %args.name, "connections_supervisor_missing");
@@ -137,6 +160,7 @@ async fn start_connection(
         args.ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
         args.connections.clone(),
         peer.addr,
+        args.ctx.config.force_shutdown.limits(),
     );
     let id = handle.child_id();
     let new = NewConn {
@@ -148,6 +172,7 @@ async fn start_connection(
             clientid: args.transport.peer_cert_as_clientid,
         },
         handle,
+        rates,
     };
     let start = ConnArgs {
         start: Arc::new(parking_lot::Mutex::new(Some(ConnStart::New(Box::new(new))))),

@@ -136,7 +136,8 @@ async fn open(
         None => {
             let h = SessionHandle::new(
                 client_id.clone(),
-                SessionData::new(ctx.config.mqtt.max_mqueue_len),
+                SessionData::new(ctx.config.mqtt.max_mqueue_len)
+                    .with_mqueue_bytes(ctx.config.mqtt.mqueue_bytes()),
                 ctx.config.mqtt.max_inflight,
             );
             if transferred.is_none() {

@@ -5,17 +5,17 @@
 use crate::config::RetainerConfig;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use roost_core::retained::RetainedMap;
 use roost_core::storage::RetainedStore;
 use roost_core::Message;
 use roost_core::Metrics;
 use roost_protocol::topic;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The last retained message of every topic, in memory (`retainer.*` limits).
 pub struct MemoryRetainer {
-    messages: RwLock<HashMap<Arc<str>, Arc<Message>>>,
+    messages: RwLock<RetainedMap>,
     config: RetainerConfig,
     metrics: Arc<Metrics>,
 }
@@ -23,7 +23,7 @@ pub struct MemoryRetainer {
 impl MemoryRetainer {
     pub fn new(config: RetainerConfig, metrics: Arc<Metrics>) -> MemoryRetainer {
         MemoryRetainer {
-            messages: RwLock::new(HashMap::new()),
+            messages: RwLock::new(RetainedMap::default()),
             config,
             metrics,
         }
@@ -47,12 +47,13 @@ impl RetainedStore for MemoryRetainer {
             stored.expires_at = Some(Instant::now() + self.config.msg_expiry_interval);
         }
         let mut map = self.messages.write();
-        let max = self.config.max_retained_messages;
-        if max != 0 && map.len() >= max && !map.contains_key(&msg.topic) {
-            self.metrics.messages_retained_dropped.inc();
+        let c = &self.config;
+        if !map.fits(&stored, c.max_retained_messages, c.retained_bytes()) {
+            drop(map);
+            refused(&self.metrics, msg);
             return;
         }
-        map.insert(msg.topic.clone(), Arc::new(stored));
+        map.insert(Arc::new(stored));
     }
 
     /// The unexpired retained messages whose topic matches `filter`.
@@ -105,6 +106,18 @@ impl RetainedStore for MemoryRetainer {
         let before = map.len();
         map.retain(|_, m| !m.is_expired(now));
         before - map.len()
+    }
+}
+
+/// A retained message refused at `retainer.max_retained_messages` or
+/// `max_retained_bytes` (EMQX refuses the new one and logs): counted in
+/// `messages.retained.dropped`, logged on the 1st, 2nd, 4th, 8th... refusal
+/// so a flood of them does not flood the log. The message is still delivered.
+pub fn refused(metrics: &Metrics, msg: &Message) {
+    metrics.messages_retained_dropped.inc();
+    let dropped = metrics.messages_retained_dropped.get();
+    if dropped.is_power_of_two() {
+        tracing::warn!(topic = ?msg.topic, dropped_total = dropped, "retained_message_dropped: retainer full");
     }
 }
 

@@ -8,6 +8,9 @@
 //!   `sysmon.os.sysmem_high_watermark`; `high_process_memory_usage`: the
 //!   broker's resident memory above `sysmon.os.procmem_high_watermark` of the
 //!   machine's (EMQX's names and keys; Linux `/proc`);
+//! - `overloaded` (with `overload_protection.enable`): the same memory
+//!   condition as `high_process_memory_usage`; new connections are refused
+//!   while it is active (see `crate::protection`);
 //! - `message_queue_full`: sessions dropped messages because their queue was
 //!   full (`delivery.dropped.queue_full` moved) since the last check; cleared
 //!   after a check with no such drop.
@@ -122,6 +125,19 @@ impl Sysmon {
             ),
             &mut changes,
         );
+        if ctx.config.overload_protection.enable {
+            // `overload_protection`: new connections are refused while this
+            // alarm is active (see `crate::protection`).
+            toggle(
+                ctx,
+                crate::protection::OVERLOAD_ALARM,
+                proc > self.procmem_high,
+                proc <= self.procmem_high,
+                json!({"reason": "high_process_memory_usage", "rss_bytes": mem.rss, "high_watermark": format!("{:.2}%", self.procmem_high * 100.0)}),
+                "overloaded: new connections are refused".to_string(),
+                &mut changes,
+            );
+        }
         changes
     }
 }

@@ -49,6 +49,10 @@ pub enum SharedStrategy {
 pub struct MqttConfig {
     /// Largest packet accepted from, and announced to, clients (bytes).
     pub max_packet_size: u32,
+    /// Largest CONNECT accepted (bytes, at most `max_packet_size`): what a
+    /// client not yet authenticated may make the broker buffer. A larger one
+    /// is refused as soon as its fixed header is read.
+    pub max_connect_packet_size: u32,
     pub max_clientid_len: usize,
     /// 0 = unlimited.
     pub max_topic_levels: usize,
@@ -93,6 +97,11 @@ pub struct MqttConfig {
     pub session_expiry_interval: Duration,
     /// Messages queued per session beyond the inflight window; oldest dropped first.
     pub max_mqueue_len: usize,
+    /// The same queue's bound in bytes of topic and payload (`"32MB"`, 0 =
+    /// none): past it the oldest messages are dropped too (Roost's key: EMQX
+    /// bounds the queue by count only).
+    #[serde(deserialize_with = "crate::limit::text_or_number")]
+    pub max_mqueue_bytes: String,
     /// Queue QoS 0 messages for offline persistent sessions too.
     pub mqueue_store_qos0: bool,
     /// Hold a publishing client back while a connected subscriber's session it
@@ -118,6 +127,7 @@ impl Default for MqttConfig {
     fn default() -> Self {
         MqttConfig {
             max_packet_size: 1024 * 1024,
+            max_connect_packet_size: 128 * 1024,
             max_clientid_len: 65535,
             max_topic_levels: 128,
             max_qos_allowed: 2,
@@ -138,6 +148,7 @@ impl Default for MqttConfig {
             await_rel_timeout: Duration::from_secs(300),
             session_expiry_interval: Duration::from_secs(2 * 3600),
             max_mqueue_len: 1000,
+            max_mqueue_bytes: "32MB".into(),
             mqueue_store_qos0: true,
             backpressure: true,
             backpressure_timeout: Duration::from_secs(5),
@@ -178,6 +189,16 @@ pub enum ServerKeepaliveMode {
 }
 
 impl MqttConfig {
+    /// `max_mqueue_bytes` in bytes (0 = no bound).
+    pub fn mqueue_bytes(&self) -> usize {
+        crate::limit::parse_bytes(&self.max_mqueue_bytes).unwrap_or(0) as usize
+    }
+
+    /// The largest CONNECT read before a client is authenticated.
+    pub fn connect_packet_limit(&self) -> usize {
+        self.max_connect_packet_size.min(self.max_packet_size) as usize
+    }
+
     /// The Keep Alive in force for a 5.0 client that asked for `requested`
     /// seconds [MQTT-3.1.2-21].
     pub fn keepalive_for(&self, requested: u16) -> u16 {
@@ -225,6 +246,24 @@ impl MqttConfig {
             return Err(InvalidValue::new(
                 "mqtt.keepalive_multiplier",
                 format!("must be between 1 and 65535, got {multiplier}"),
+            ));
+        }
+        if !(MIN_PACKET_SIZE..=MQTT_MAX_PACKET_SIZE).contains(&self.max_connect_packet_size) {
+            return Err(InvalidValue::new(
+                "mqtt.max_connect_packet_size",
+                format!(
+                    "must be between {MIN_PACKET_SIZE} and {MQTT_MAX_PACKET_SIZE}, got {}",
+                    self.max_connect_packet_size
+                ),
+            ));
+        }
+        if crate::limit::parse_bytes(&self.max_mqueue_bytes).is_none() {
+            return Err(InvalidValue::new(
+                "mqtt.max_mqueue_bytes",
+                format!(
+                    "must be a size such as \"32MB\" or a number of bytes, got {:?}",
+                    self.max_mqueue_bytes
+                ),
             ));
         }
         if self.max_inflight == 0 {

@@ -43,6 +43,8 @@ pub struct Config {
     pub sys_topics: sections::SysTopicsConfig,
     pub sysmon: sections::SysmonConfig,
     pub alarm: sections::AlarmConfig,
+    pub force_shutdown: sections::ForceShutdownConfig,
+    pub overload_protection: sections::OverloadProtectionConfig,
     pub log: LogConfig,
     pub http: sections::HttpConfig,
     pub dashboard: sections::DashboardConfig,
@@ -79,6 +81,8 @@ impl Config {
             sys_topics: self.sys_topics.clone(),
             sysmon: self.sysmon.clone(),
             alarm: self.alarm.clone(),
+            force_shutdown: self.force_shutdown.clone(),
+            overload_protection: self.overload_protection.clone(),
             supervision: self.supervision.clone(),
         }
     }
@@ -103,6 +107,7 @@ impl Config {
         self.log.validate()?;
         self.http.validate()?;
         self.sysmon.validate()?;
+        self.force_shutdown.validate()?;
         self.dashboard
             .validate()
             .map_err(|e| match e.split_once(": ") {

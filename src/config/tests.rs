@@ -476,6 +476,8 @@ fn render_writes_scalars_as_config_yaml_does() {
             "sys_topics",
             "sysmon",
             "alarm",
+            "force_shutdown",
+            "overload_protection",
             "log",
             "http",
             "dashboard",

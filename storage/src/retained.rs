@@ -11,6 +11,7 @@ use crate::writer::Space;
 use crate::Store;
 use parking_lot::RwLock;
 use roost_core::message::MessageRecord;
+use roost_core::retained::RetainedMap;
 use roost_core::storage::{unix_ms, RetainedStore, StorageError};
 use roost_core::{Message, Metrics};
 use roost_protocol::topic;
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 pub struct RetainLimits {
     /// 0 = unlimited.
     pub max_retained_messages: usize,
+    /// Topic and payload bytes of all retained messages; 0 = unlimited.
+    pub max_retained_bytes: usize,
     pub max_payload_size: usize,
     /// Expiry of messages without Message Expiry Interval (zero = never).
     pub msg_expiry_interval: Duration,
@@ -39,7 +42,7 @@ struct Stored {
 /// Retained messages in memory, written through to the store.
 pub struct DiscRetainer {
     store: Arc<Store>,
-    messages: RwLock<HashMap<Arc<str>, Arc<Message>>>,
+    messages: RwLock<RetainedMap>,
     limits: RetainLimits,
     metrics: Arc<Metrics>,
 }
@@ -78,7 +81,7 @@ impl DiscRetainer {
         }
         Ok(DiscRetainer {
             store,
-            messages: RwLock::new(messages),
+            messages: RwLock::new(RetainedMap::from_map(messages)),
             limits,
             metrics,
         })
@@ -123,15 +126,22 @@ impl RetainedStore for DiscRetainer {
             stored.expires_at = Some(Instant::now() + self.limits.msg_expiry_interval);
         }
         let mut map = self.messages.write();
-        let max = self.limits.max_retained_messages;
-        if max != 0 && map.len() >= max && !map.contains_key(&msg.topic) {
+        let l = &self.limits;
+        if !map.fits(&stored, l.max_retained_messages, l.max_retained_bytes) {
+            drop(map);
+            // EMQX refuses the new retained message and logs (the log is
+            // thinned out so a flood of them does not flood it).
             self.metrics.messages_retained_dropped.inc();
+            let dropped = self.metrics.messages_retained_dropped.get();
+            if dropped.is_power_of_two() {
+                tracing::warn!(topic = ?msg.topic, dropped_total = dropped, "retained_message_dropped: retainer full");
+            }
             return;
         }
         // Queued under the map's lock, so two publishes to one topic reach
         // the disc in the order they reached the map.
         self.persist(&stored);
-        map.insert(msg.topic.clone(), Arc::new(stored));
+        map.insert(Arc::new(stored));
     }
 
     fn matching(&self, filter: &str) -> Vec<Arc<Message>> {

@@ -18,6 +18,7 @@ fn sessions_objects_and_retained_survive_a_reopen() {
     let config = DurableStorageConfig::default();
     let limits = RetainLimits {
         max_retained_messages: 0,
+        max_retained_bytes: 0,
         max_payload_size: 1 << 20,
         msg_expiry_interval: Duration::ZERO,
     };

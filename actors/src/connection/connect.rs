@@ -27,6 +27,12 @@ impl ConnState {
                 return;
             }
         };
+        if crate::protection::refuse_new_conn(&self.ctx) {
+            // `overload_protection`: 0x89 Server busy (3.1.1: 0x03 Server unavailable).
+            tracing::warn!(peer = %self.peer, "connect_refused_overloaded");
+            self.refuse(ReasonCode::ServerBusy);
+            return;
+        }
         let info = ConnectInfo {
             client_id: accepted.client_id.clone(),
             username: c.username.as_deref().map(Into::into),

@@ -16,6 +16,7 @@
 //! client's PINGREQ, SUBSCRIBE and UNSUBSCRIBE are answered the same way, and
 //! the state goes back to sleep (see [`answer_asleep`]).
 
+use super::outbound::{Outbound, OutboundLimits};
 use super::{ConnArgs, ConnMsg, ConnStart, ConnState, Connection};
 use crate::context::ConnId;
 use crate::idle::IdleClock;
@@ -23,6 +24,7 @@ use crate::session::{ClientConn, Outgoing};
 use parking_lot::RwLock;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use roost_core::listing::ConnCounters;
+use roost_core::Message;
 use roost_core::{BoxFuture, ClientInfo};
 use roost_protocol::ReasonCode;
 use roost_supervisor::{
@@ -75,6 +77,9 @@ pub struct ConnHandle {
     client: std::sync::OnceLock<Arc<ClientInfo>>,
     /// Packets and messages read and written, for the clients API.
     pub(crate) stats: ConnStats,
+    /// What the session handed over and the socket has not taken yet, and
+    /// its bound (`force_shutdown`).
+    pub(crate) outbound: Outbound,
     me: Weak<ConnHandle>,
 }
 
@@ -104,7 +109,12 @@ impl ConnStats {
 }
 
 impl ConnHandle {
-    pub fn new(id: ConnId, supervisor: Arc<str>, addr: SocketAddr) -> Arc<ConnHandle> {
+    pub fn new(
+        id: ConnId,
+        supervisor: Arc<str>,
+        addr: SocketAddr,
+        limits: OutboundLimits,
+    ) -> Arc<ConnHandle> {
         Arc::new_cyclic(|me| ConnHandle {
             id,
             supervisor,
@@ -113,6 +123,7 @@ impl ConnHandle {
             in_flight: AtomicUsize::new(0),
             client: std::sync::OnceLock::new(),
             stats: ConnStats::default(),
+            outbound: Outbound::new(limits),
             idle: IdleClock::default(),
             me: me.clone(),
         })
@@ -426,6 +437,28 @@ pub(crate) async fn start_actor(
 }
 
 impl ConnHandle {
+    /// Closes a connection whose client does not read what is sent to it
+    /// (EMQX's `force_shutdown`, see [`super::outbound`]): its actor is killed,
+    /// even in the middle of a write the socket does not take.
+    fn force_shutdown(&self) {
+        let (msgs, bytes) = self.outbound.held();
+        let client_id = self.client().map(|c| c.client_id.clone());
+        tracing::warn!(?client_id, peer = %self.addr, msgs, bytes, "force_shutdown: outgoing backlog over its bound");
+        let live = match &*self.slot.read() {
+            Slot::Live(actor) => Some(actor.clone()),
+            _ => None,
+        };
+        match live {
+            Some(actor) => actor.kill(),
+            None => {
+                self.cast(ConnMsg::Kick {
+                    reason: ReasonCode::QuotaExceeded,
+                    reply: None,
+                });
+            }
+        }
+    }
+
     /// Records who the client is once its CONNECT was accepted.
     pub(crate) fn set_client(&self, info: Arc<ClientInfo>) {
         let _ = self.client.set(info);
@@ -461,8 +494,30 @@ impl ClientConn for ConnHandle {
         self.id
     }
 
-    fn send(&self, batch: Vec<Outgoing>) {
-        self.cast(ConnMsg::Send(batch));
+    fn send(&self, batch: Vec<Outgoing>) -> Vec<Arc<Message>> {
+        if self.is_ended() {
+            // Its Detach is on its way to the session: the QoS 1/2 messages
+            // stay in flight there, the QoS 0 ones are lost.
+            return batch
+                .into_iter()
+                .filter_map(|out| match out {
+                    Outgoing::Publish {
+                        message,
+                        qos: roost_protocol::QoS::AtMostOnce,
+                        ..
+                    } => Some(message),
+                    _ => None,
+                })
+                .collect();
+        }
+        let admitted = self.outbound.admit(batch);
+        if admitted.shut_down {
+            self.force_shutdown();
+        }
+        if !admitted.batch.is_empty() {
+            self.cast(ConnMsg::Send(admitted.batch));
+        }
+        admitted.refused
     }
 
     fn kick(&self, reason: ReasonCode) -> bool {

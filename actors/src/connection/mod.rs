@@ -9,6 +9,7 @@ pub mod channel;
 mod connect;
 mod context;
 mod handle;
+pub mod outbound;
 pub mod peer;
 mod reader;
 mod subscribe;
@@ -123,6 +124,8 @@ pub struct NewConn {
     /// The listener's `peer_cert_as_username` / `peer_cert_as_clientid`.
     pub peer_cert_as: PeerCertIdentity,
     pub handle: Arc<ConnHandle>,
+    /// The listener's `messages_rate` and `bytes_rate`, applied by the reader.
+    pub rates: crate::limiter::ClientRates,
 }
 
 pub struct ConnState {
@@ -135,6 +138,9 @@ pub struct ConnState {
     _slot: ConnSlot,
     writer: Option<WriteHalf>,
     wbuf: BytesMut,
+    /// Messages (and their topic and payload bytes) of the session's put in
+    /// `wbuf` and not yet taken by the socket (see [`outbound`]).
+    unflushed: (usize, usize),
     channel: Channel,
     session: Option<Arc<SessionHandle>>,
     /// The bound session as the reader task sees it: the reader hands the
@@ -318,6 +324,14 @@ impl Drop for ConnState {
         self.ctx.connections.fetch_sub(1, Ordering::Relaxed);
         self.ctx.conns.remove(&self.handle.id);
         self.handle.mark_ended();
+        // QoS 0 messages the session handed over and the connection never
+        // wrote (they were in its mailbox when it closed): dropped, counted
+        // (after the handle refuses more, so none comes in behind the count).
+        for _ in 0..self.handle.outbound.qos0_lost() {
+            self.ctx
+                .metrics
+                .delivery_dropped(&roost_core::hooks::DropReason::QueueFull);
+        }
         if let Some(info) = &self.access.info {
             // Killed or panicked without a reason: the socket just closed.
             let why = self.ended.unwrap_or(DisconnectReason::Closed);
@@ -338,6 +352,7 @@ impl ConnState {
             peer,
             peer_cert_as,
             handle,
+            rates,
         } = new;
         let (rd, wr) = accepted.transport.split();
         let (read_timeout_ms, timeout_rx) = tokio::sync::watch::channel(ctx.idle_timeout_ms());
@@ -351,6 +366,7 @@ impl ConnState {
                 credit: credit.clone(),
                 ack_route: ack_route.clone(),
                 ctx: ctx.clone(),
+                limiter: crate::limiter::ClientLimiter::new(rates),
             }
             .run(),
         );
@@ -367,6 +383,7 @@ impl ConnState {
             writer: Some(wr),
             // Grows with the first write: an idle connection keeps its memory small.
             wbuf: BytesMut::new(),
+            unflushed: (0, 0),
             session: None,
             ack_route,
             to_session: Vec::new(),

@@ -6,6 +6,7 @@
 //! it, instead of a reset.
 
 use super::{AckRoute, ConnContext, ConnHandle, ConnMsg, ReadEnd};
+use crate::limiter::ClientLimiter;
 use crate::session::Inbound;
 use crate::transport::ReadHalf;
 use bytes::BytesMut;
@@ -43,6 +44,8 @@ pub(super) struct Reader {
     pub ack_route: AckRoute,
     /// For the count of lingering sockets (see [`linger`]).
     pub ctx: Arc<ConnContext>,
+    /// The listener's `messages_rate` and `bytes_rate` for this client.
+    pub limiter: ClientLimiter,
 }
 
 /// Why the reader stopped reading packets: whether the socket lingers, and
@@ -69,6 +72,7 @@ impl Reader {
             credit,
             ack_route,
             ctx,
+            mut limiter,
         } = self;
         let mut buf = BytesMut::with_capacity(INITIAL_READ_BUFFER);
         let ending = read_packets(
@@ -79,6 +83,7 @@ impl Reader {
             &credit,
             &ack_route,
             &ctx,
+            &mut limiter,
         )
         .await;
         drop((conn, credit, ack_route));
@@ -185,8 +190,15 @@ async fn read_packets(
     credit: &Semaphore,
     ack_route: &AckRoute,
     ctx: &ConnContext,
+    limiter: &mut ClientLimiter,
 ) -> Ending {
     let max_packet_size = ctx.config.mqtt.max_packet_size as usize;
+    // Until the CONNECT is in, a packet may be no larger than
+    // `mqtt.max_connect_packet_size` (what an unauthenticated client can make
+    // the broker buffer), and the CONNECT's deadline runs from the accept:
+    // bytes trickling in do not extend it.
+    let mut connected = false;
+    let connect_limit = ctx.config.mqtt.connect_packet_limit();
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
     // little of it (an idle client keeps a small buffer).
@@ -207,14 +219,21 @@ async fn read_packets(
         let routed = ack_route.read().is_some() && !ctx.tracer.on();
         let mut failed = None;
         let mut more_buffered = false;
+        let mut publishes = 0;
         loop {
             if batch.len() == READ_BATCH {
                 more_buffered = true;
                 break;
             }
-            match roost_protocol::decode(buf, version, max_packet_size) {
+            let limit = if connected {
+                max_packet_size
+            } else {
+                connect_limit
+            };
+            match roost_protocol::decode(buf, version, limit) {
                 Ok(Some(p)) => {
                     ctx.metrics.packet_received(&p);
+                    publishes += usize::from(matches!(p, Packet::Publish(_)));
                     match p {
                         Packet::PubAck(a) if routed => acks.push(Inbound::PubAck(a.packet_id)),
                         Packet::PubRec(a) if routed => {
@@ -224,6 +243,9 @@ async fn read_packets(
                         p => {
                             if let Packet::Connect(c) = &p {
                                 version = c.protocol;
+                                connected = true;
+                                // The keepalive counts from the CONNECT.
+                                last_received = tokio::time::Instant::now();
                             }
                             batch.push(p);
                         }
@@ -271,9 +293,22 @@ async fn read_packets(
         if let Some(e) = failed {
             return stopped(conn, ReadEnd::Protocol(e));
         }
+        // `messages_rate`: past it, the socket is not read for a while
+        // (what is already buffered is decoded on first).
+        let pause = limiter.messages(publishes);
         if more_buffered {
             // The buffer may hold more whole packets: decode them before reading.
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             continue;
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+            // Not the client's silence: the broker was not listening.
+            if connected {
+                last_received = tokio::time::Instant::now();
+            }
         }
         // Light traffic and nothing partial buffered: wait for the socket
         // without a buffer (an idle connection keeps none), allocate on wake.
@@ -315,9 +350,19 @@ async fn read_packets(
             }
         };
         let Some(n) = n else { continue };
-        last_received = tokio::time::Instant::now();
+        if connected {
+            last_received = tokio::time::Instant::now();
+        }
         if let Ok(n) = n {
             ctx.metrics.bytes_received.add(n as u64);
+            // `bytes_rate`: past it, the socket is not read for a while.
+            let pause = limiter.bytes(n);
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+                if connected {
+                    last_received = tokio::time::Instant::now();
+                }
+            }
         }
         match n {
             Ok(0) => {

@@ -16,6 +16,14 @@ impl ConnState {
     pub(super) fn send_outgoing(&mut self, batch: Vec<Outgoing>) {
         let now = Instant::now();
         for out in batch {
+            let bytes = super::outbound::outgoing_bytes(&out);
+            if let Outgoing::Publish { qos, .. } = &out {
+                self.unflushed.0 += 1;
+                self.unflushed.1 += bytes;
+                if *qos == QoS::AtMostOnce {
+                    self.handle.outbound.qos0_taken();
+                }
+            }
             match out {
                 Outgoing::Publish {
                     message,
@@ -127,18 +135,19 @@ impl ConnState {
 
     /// Writes everything queued in one syscall (or as few as the socket allows).
     pub(super) async fn flush(&mut self) {
-        if self.wbuf.is_empty() {
-            return;
-        }
-        let Some(w) = self.writer.as_mut() else {
+        if !self.wbuf.is_empty() {
+            if let Some(w) = self.writer.as_mut() {
+                self.ctx.metrics.bytes_sent.add(self.wbuf.len() as u64);
+                if w.write_all(&self.wbuf).await.is_err() {
+                    self.closing = true;
+                }
+            }
             self.wbuf.clear();
-            return;
-        };
-        self.ctx.metrics.bytes_sent.add(self.wbuf.len() as u64);
-        if w.write_all(&self.wbuf).await.is_err() {
-            self.closing = true;
         }
-        self.wbuf.clear();
+        let (msgs, bytes) = std::mem::take(&mut self.unflushed);
+        if msgs > 0 {
+            self.handle.outbound.written(msgs, bytes);
+        }
     }
 }
 

@@ -29,8 +29,10 @@ pub trait ClientConn: Waiter + std::fmt::Debug {
     /// Its identity for its whole life (a Detach names it).
     fn conn_id(&self) -> ConnId;
 
-    /// Hands it packets to write to the client.
-    fn send(&self, batch: Vec<Outgoing>);
+    /// Hands it packets to write to the client. Returns the QoS 0 messages it
+    /// refused (its backlog is past `force_shutdown`'s bound), for the session
+    /// to count as dropped.
+    fn send(&self, batch: Vec<Outgoing>) -> Vec<Arc<Message>>;
 
     /// Closes it: DISCONNECT `reason` to a 5.0 client, then the socket.
     /// False if it had closed already.

@@ -171,6 +171,12 @@ impl SessionData {
         }
     }
 
+    /// Bounds the queue in bytes too (`mqtt.max_mqueue_bytes`, 0 = none).
+    pub fn with_mqueue_bytes(mut self, max_bytes: usize) -> SessionData {
+        self.mqueue.set_max_bytes(max_bytes);
+        self
+    }
+
     /// Accepts one delivery: send now, put in the window, or queue.
     pub fn deliver(&mut self, d: Delivery, t: &Terms, out: &mut Effects) {
         if d.message.is_expired(t.now) {
@@ -204,7 +210,9 @@ impl SessionData {
     /// Queues a delivery; a full queue drops its oldest message.
     fn enqueue(&mut self, d: Delivery, out: &mut Effects) {
         if let Enqueued::DroppedOldest(old) = self.mqueue.push(d) {
-            out.dropped.push((old.message, DropReason::QueueFull));
+            for o in old {
+                out.dropped.push((o.message, DropReason::QueueFull));
+            }
         }
     }
 
@@ -391,18 +399,24 @@ impl SessionData {
     /// Empties the session's messages for a clean start or its end, returning
     /// what should go to other shared-subscription members: QoS 1 in flight and
     /// everything queued; a QoS 2 message already sent stays this client's
-    /// [MQTT-4.8.2-5].
-    pub fn take_messages(&mut self, limits: &Limits) -> Vec<Delivery> {
+    /// [MQTT-4.8.2-5]. The other queued messages were never sent: they are
+    /// dropped (`out.dropped`, no_session), so every message is accounted for.
+    pub fn take_messages(&mut self, limits: &Limits, out: &mut Effects) -> Vec<Delivery> {
         let inflight: Vec<InflightEntry> = self.inflight.drain().collect();
         let mut pending: Vec<Delivery> = inflight
             .into_iter()
             .filter(|e| limits.qos_of(&e.delivery) != QoS::ExactlyOnce)
             .map(|e| e.delivery)
             .collect();
-        pending.extend(self.mqueue.drain());
+        pending.retain(|d| d.shared.is_some());
+        for d in self.mqueue.drain() {
+            match d.shared {
+                Some(_) => pending.push(d),
+                None => out.dropped.push((d.message, DropReason::NoSession)),
+            }
+        }
         self.awaiting_rel.clear();
         self.next_packet_id = 1;
-        pending.retain(|d| d.shared.is_some());
         pending
     }
 

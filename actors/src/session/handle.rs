@@ -527,14 +527,18 @@ impl SessionHandle {
     }
 
     /// Marks the session ended: later messages are refused, and publishers
-    /// waiting for it to drain go on.
-    pub(crate) fn close(&self) {
+    /// waiting for it to drain go on. Returns the deliveries still in the
+    /// inbox, for the caller to count as dropped.
+    pub(crate) fn close(&self) -> Vec<Delivery> {
         self.closed.store(true, Ordering::Relaxed);
-        let (waiters, gates) = {
+        let (waiters, gates, left) = {
             let mut inbox = self.inbox.lock();
+            let left = std::mem::take(&mut inbox.deliveries);
+            self.depth.store(inbox.len(), Ordering::Relaxed);
             (
                 std::mem::take(&mut inbox.waiters),
                 std::mem::take(&mut inbox.gates),
+                left,
             )
         };
         resume(waiters);
@@ -542,6 +546,12 @@ impl SessionHandle {
         for (_, gate) in gates {
             gate.release();
         }
+        left.into_iter()
+            .filter_map(|m| match m {
+                Inbound::Deliver(d) => Some(d),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn is_closed(&self) -> bool {

@@ -293,7 +293,14 @@ impl LiveSession {
 
     /// Empties the session's messages for a clean start or its end (see
     /// [`SessionData::take_messages`]).
-    pub fn take_messages(&mut self, cx: &Cx) -> Vec<Delivery> {
-        self.data.take_messages(&Limits::of(&cx.ctx.config.mqtt))
+    pub fn take_messages(&mut self, cx: &mut Cx) -> Vec<Delivery> {
+        let mut out = Effects::default();
+        let pending = self
+            .data
+            .take_messages(&Limits::of(&cx.ctx.config.mqtt), &mut out);
+        for (msg, reason) in out.dropped {
+            cx.dropped(&msg, reason);
+        }
+        pending
     }
 }

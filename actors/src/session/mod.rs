@@ -378,10 +378,14 @@ impl SessionState {
             return;
         }
         let batch = std::mem::take(&mut self.cx.out.outbox);
-        if let Some(b) = &self.handle.live.lock().binding {
+        let refused = match &self.handle.live.lock().binding {
             // A closed connection is noticed through its Detach; the inflight
             // messages are resent on the next bind.
-            b.conn.send(batch);
+            Some(b) => b.conn.send(batch),
+            None => Vec::new(),
+        };
+        for msg in refused {
+            self.cx.dropped(&msg, DropReason::QueueFull);
         }
     }
 
@@ -549,7 +553,7 @@ impl SessionState {
         for r in &subs {
             self.remove_route(&r.filter, r.group.clone()).await;
         }
-        self.handle.close();
+        self.dropped_at_close();
         self.cx
             .ctx
             .sessions
@@ -585,10 +589,18 @@ impl SessionState {
     async fn end(&mut self) {
         self.handle.live.lock().publish_will(&mut self.cx);
         self.reset().await;
-        self.handle.close();
+        self.dropped_at_close();
         self.notify(HookPoint::SessionTerminated, |h, id| {
             h.session_terminated(id, TerminateReason::Expired)
         });
+    }
+
+    /// Closes the handle; the deliveries that were still in its inbox are
+    /// dropped and counted (`delivery.dropped.no_session`).
+    fn dropped_at_close(&mut self) {
+        for d in self.handle.close() {
+            self.cx.dropped(&d.message, DropReason::NoSession);
+        }
     }
 
     /// Tells the hooks at `point` about this session.
@@ -616,7 +628,7 @@ impl SessionState {
         let pending = {
             let mut d = self.handle.live.lock();
             d.data.subscriptions.clear();
-            d.take_messages(&self.cx)
+            d.take_messages(&mut self.cx)
         };
         for d in pending {
             let key = d

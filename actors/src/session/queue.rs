@@ -87,16 +87,28 @@ impl Inflight {
 #[derive(Debug)]
 pub enum Enqueued {
     Queued,
-    /// The queue was full: the oldest message was dropped to make room.
-    DroppedOldest(Box<Delivery>),
+    /// The queue was full (in count or in bytes): the oldest messages were
+    /// dropped to make room.
+    DroppedOldest(Vec<Delivery>),
 }
 
-/// The bounded session queue. When full, the oldest message is dropped (EMQX's
-/// default policy) and the caller counts the drop.
+/// The bytes a queued delivery holds: its topic and payload (the rest is a
+/// few dozen bytes, shared or not, and is bounded by the count).
+pub fn delivery_bytes(d: &Delivery) -> usize {
+    d.message.topic.len() + d.message.payload.len()
+}
+
+/// The bounded session queue, bounded in count (`mqtt.max_mqueue_len`) and in
+/// bytes (`mqtt.max_mqueue_bytes`). When full, the oldest messages are dropped
+/// (EMQX's default policy) and the caller counts the drops.
 #[derive(Debug)]
 pub struct MQueue {
     items: VecDeque<Delivery>,
     max_len: usize,
+    /// 0 means unbounded.
+    max_bytes: usize,
+    /// Topic and payload bytes of the queued messages.
+    bytes: usize,
 }
 
 impl MQueue {
@@ -105,7 +117,19 @@ impl MQueue {
         MQueue {
             items: VecDeque::new(),
             max_len,
+            max_bytes: 0,
+            bytes: 0,
         }
+    }
+
+    /// Bounds the queue in bytes too (0 = no bound).
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
+    }
+
+    /// Topic and payload bytes queued.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn len(&self) -> usize {
@@ -122,15 +146,20 @@ impl MQueue {
     }
 
     pub fn push(&mut self, d: Delivery) -> Enqueued {
-        let dropped = if self.max_len != 0 && self.items.len() >= self.max_len {
-            self.items.pop_front().map(Box::new)
-        } else {
-            None
-        };
+        let mut dropped = Vec::new();
+        if self.max_len != 0 && self.items.len() >= self.max_len {
+            dropped.extend(self.pop());
+        }
+        let size = delivery_bytes(&d);
+        // A message larger than the whole bound still goes in, alone.
+        while self.max_bytes != 0 && self.bytes + size > self.max_bytes && !self.items.is_empty() {
+            dropped.extend(self.pop());
+        }
+        self.bytes += size;
         self.items.push_back(d);
-        match dropped {
-            Some(old) => Enqueued::DroppedOldest(old),
-            None => Enqueued::Queued,
+        match dropped.is_empty() {
+            true => Enqueued::Queued,
+            false => Enqueued::DroppedOldest(dropped),
         }
     }
 
@@ -144,10 +173,13 @@ impl MQueue {
     }
 
     pub fn pop(&mut self) -> Option<Delivery> {
-        self.items.pop_front()
+        let d = self.items.pop_front()?;
+        self.bytes -= delivery_bytes(&d);
+        Some(d)
     }
 
     pub fn drain(&mut self) -> impl Iterator<Item = Delivery> + '_ {
+        self.bytes = 0;
         self.items.drain(..)
     }
 }

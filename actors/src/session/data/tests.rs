@@ -317,6 +317,34 @@ fn a_full_queue_drops_its_oldest_message_and_reports_it() {
 }
 
 #[test]
+fn the_queue_is_bounded_in_bytes_too_dropping_its_oldest() {
+    // `mqtt.max_mqueue_bytes`: each message here is 1 + 12 = 13 bytes of
+    // topic and payload ("payload of N"); 30 bytes hold two.
+    let t = offline(Instant::now());
+    let mut s = SessionData::new(100).with_mqueue_bytes(30);
+    let mut out = Effects::default();
+    for topic in ["1", "2", "3", "4"] {
+        s.deliver(delivery(topic, QoS::AtLeastOnce), &t, &mut out);
+    }
+    assert_eq!(queued(&s), ["3", "4"]);
+    assert_eq!(s.mqueue.bytes(), 26);
+    let dropped: Vec<String> = out
+        .dropped
+        .drain(..)
+        .map(|(m, r)| {
+            assert_eq!(r, DropReason::QueueFull);
+            m.topic.to_string()
+        })
+        .collect();
+    assert_eq!(dropped, ["1", "2"]);
+    // Taking messages out gives their bytes back.
+    s.mqueue.pop();
+    assert_eq!(s.mqueue.bytes(), 13);
+    s.mqueue.drain().for_each(drop);
+    assert_eq!(s.mqueue.bytes(), 0);
+}
+
+#[test]
 fn offline_qos0_is_queued_or_dropped_by_mqueue_store_qos0() {
     let now = Instant::now();
     let mut s = SessionData::new(10);
@@ -710,7 +738,9 @@ fn a_clean_start_returns_shared_messages_but_a_qos2_already_sent() {
     s.awaiting_rel = vec![9];
     s.next_packet_id = 40;
 
-    let back = s.take_messages(&LIMITS);
+    let mut dropped = Effects::default();
+    let back = s.take_messages(&LIMITS, &mut dropped);
+    assert!(dropped.dropped.is_empty(), "nothing of its own was queued");
     assert_eq!(
         topics(back.into_iter().map(|d| d.message)),
         ["sent-q1", "queued"]
