@@ -221,6 +221,12 @@ impl SessionHandle {
         }
         let (wake, congested) = {
             let mut inbox = self.inbox.lock();
+            // Checked again under the lock `close` takes: a delivery is
+            // either refused here (and counted by the caller) or taken, and
+            // counted, by `close`.
+            if self.is_closed() {
+                return None;
+            }
             for msg in msgs {
                 match msg {
                     Inbound::Deliver(ref d) => {

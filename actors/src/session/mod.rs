@@ -378,14 +378,16 @@ impl SessionState {
             return;
         }
         let batch = std::mem::take(&mut self.cx.out.outbox);
-        let refused = match &self.handle.live.lock().binding {
+        let (refused, reason) = match &self.handle.live.lock().binding {
             // A closed connection is noticed through its Detach; the inflight
             // messages are resent on the next bind.
-            Some(b) => b.conn.send(batch),
-            None => Vec::new(),
+            Some(b) => (b.conn.send(batch), DropReason::QueueFull),
+            // Unbound during this run (a Detach after deliveries): the QoS
+            // 1/2 messages stay in flight; the QoS 0 ones are lost, counted.
+            None => (qos0_of(batch), DropReason::Qos0Offline),
         };
         for msg in refused {
-            self.cx.dropped(&msg, DropReason::QueueFull);
+            self.cx.dropped(&msg, reason.clone());
         }
     }
 
@@ -641,4 +643,19 @@ impl SessionState {
             }
         }
     }
+}
+
+/// The QoS 0 messages of `batch`.
+fn qos0_of(batch: Vec<Outgoing>) -> Vec<Arc<roost_core::Message>> {
+    batch
+        .into_iter()
+        .filter_map(|out| match out {
+            Outgoing::Publish {
+                message,
+                qos: roost_protocol::QoS::AtMostOnce,
+                ..
+            } => Some(message),
+            _ => None,
+        })
+        .collect()
 }
