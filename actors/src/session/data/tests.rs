@@ -740,7 +740,13 @@ fn a_clean_start_returns_shared_messages_but_a_qos2_already_sent() {
 
     let mut dropped = Effects::default();
     let back = s.take_messages(&LIMITS, &mut dropped);
-    assert!(dropped.dropped.is_empty(), "nothing of its own was queued");
+    // Its own queued message was never sent: dropped, and reported.
+    let lost: Vec<(String, DropReason)> = dropped
+        .dropped
+        .drain(..)
+        .map(|(m, r)| (m.topic.to_string(), r))
+        .collect();
+    assert_eq!(lost, [("own".to_string(), DropReason::NoSession)]);
     assert_eq!(
         topics(back.into_iter().map(|d| d.message)),
         ["sent-q1", "queued"]
