@@ -1,6 +1,6 @@
 //! Memory bounds under floods (issue 19), black-box: a subscriber that stops
 //! reading while a QoS 0 publisher floods it (`force_shutdown`, either
-//! policy), CONNECTs that trickle in (`mqtt.max_connect_packet_size`, the
+//! policy), a session queue bounded in bytes (`mqtt.max_mqueue_bytes`), CONNECTs that trickle in (`mqtt.max_connect_packet_size`, the
 //! CONNECT deadline counted from the accept), and the total of retained
 //! messages (`retainer.max_retained_bytes`, `max_retained_messages`). The
 //! broker's resident memory is read from `/proc/<pid>/status`, and every
@@ -419,4 +419,35 @@ async fn retained_messages_are_capped_in_bytes_and_count() {
     }
     let m = metrics(&b).await;
     assert_eq!(count(&m, "messages.retained.dropped"), 2, "{m}");
+}
+
+/// `mqtt.max_mqueue_bytes`: an offline session's queue keeps the newest
+/// messages that fit in its bytes, dropping (and counting) the oldest, even
+/// far below `max_mqueue_len`.
+#[tokio::test]
+async fn a_session_queue_is_bounded_in_bytes() {
+    let b = Broker::start_with(&[("ROOST__MQTT__MAX_MQUEUE_BYTES", "1MB")]);
+    let v = ProtocolVersion::V5;
+    let (mut sub, _) = RawClient::connect_ok(b.addr(), persistent_connect(v, "offline", 600)).await;
+    sub.subscribe("q", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let (mut p, _) = RawClient::connect_ok(b.addr(), connect_packet(v, "p")).await;
+    // 100,001 bytes of topic and payload each: 10 fit in 1 MB, 11 do not.
+    for i in 0..50u8 {
+        p.publish("q", &vec![i; 100_000], QoS::AtLeastOnce, false)
+            .await;
+    }
+    let (mut sub, ack) =
+        RawClient::connect_ok(b.addr(), persistent_connect(v, "offline", 600)).await;
+    assert!(ack.session_present);
+    let got = sub.recv_messages(10).await;
+    let firsts: Vec<u8> = got.iter().map(|m| m.payload[0]).collect();
+    assert_eq!(
+        firsts,
+        (40..50).collect::<Vec<u8>>(),
+        "the newest 10 are kept"
+    );
+    sub.recv_none_for(QUIET).await;
+    let m = metrics(&b).await;
+    assert_eq!(count(&m, "delivery.dropped.queue_full"), 40, "{m}");
 }
