@@ -54,6 +54,11 @@ pub struct Config {
     /// (the default) means yes when `authentication` is empty, no otherwise.
     pub allow_anonymous: Option<bool>,
     pub authorization: sections::AuthorizationConfig,
+    /// Bans client ids that connect and disconnect too often (EMQX 5's).
+    pub flapping_detect: sections::FlappingDetectConfig,
+    /// Blocks client ids, user names and addresses that fail authentication
+    /// too often.
+    pub authentication_throttle: sections::AuthnThrottleConfig,
     pub cluster: sections::ClusterConfig,
     /// The rule engine: workers, queues, and rules by id.
     pub rules: sections::RulesConfig,
@@ -100,6 +105,8 @@ impl Config {
         self.retainer.validate()?;
         self.durable_storage.validate()?;
         self.cluster.validate(&self.node)?;
+        self.flapping_detect.validate()?;
+        self.authentication_throttle.validate()?;
         self.log.validate()?;
         self.http.validate()?;
         self.sysmon.validate()?;
