@@ -4,6 +4,7 @@
 //! one line. The formatter writes each event in one `write_all`; the last
 //! newline, which ends the line, is the only one kept.
 
+use roost_core::escape::escape_control;
 use std::io::{self, Write};
 
 /// A `MakeWriter` for tracing-subscriber's fmt layer: stdout, escaped.
@@ -34,7 +35,7 @@ impl<W: Write> Write for Escaped<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         let body = text.strip_suffix('\n');
-        let escaped = escape(body.unwrap_or(&text), self.ansi);
+        let escaped = escape_control(body.unwrap_or(&text), self.ansi);
         self.inner.write_all(escaped.as_bytes())?;
         if body.is_some() {
             self.inner.write_all(b"\n")?;
@@ -45,28 +46,6 @@ impl<W: Write> Write for Escaped<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// `text` with every control character (C0, DEL, C1, and the Unicode line and
-/// paragraph separators) written as an escape; ESC kept when `ansi`.
-pub fn escape(text: &str, ansi: bool) -> std::borrow::Cow<'_, str> {
-    let needs = |c: char| {
-        (c.is_control() && !(ansi && c == '\u{1b}')) || c == '\u{2028}' || c == '\u{2029}'
-    };
-    if !text.chars().any(needs) {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if needs(c) => out.push_str(&c.escape_unicode().to_string()),
-            c => out.push(c),
-        }
-    }
-    out.into()
 }
 
 #[cfg(test)]
@@ -86,8 +65,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "INFO client_connected client_id=a\\nFAKE LINE\\r\\u{1b}[31m\n"
         );
-        assert_eq!(escape("plain é line", false), "plain é line");
-        assert_eq!(escape("\u{1b}[1m", true), "\u{1b}[1m");
-        assert_eq!(escape("a\u{85}b\u{2028}", true), "a\\u{85}b\\u{2028}");
     }
 }
