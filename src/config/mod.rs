@@ -53,12 +53,12 @@ pub struct Config {
     /// Whether a client no authenticator had an answer for is let in; `None`
     /// (the default) means yes when `authentication` is empty, no otherwise.
     pub allow_anonymous: Option<bool>,
-    pub authorization: sections::AuthorizationConfig,
-    /// Bans client ids that connect and disconnect too often (EMQX 5's).
-    pub flapping_detect: sections::FlappingDetectConfig,
     /// Blocks client ids, user names and addresses that fail authentication
     /// too often.
     pub authentication_throttle: sections::AuthnThrottleConfig,
+    /// Bans client ids that connect and disconnect too often (EMQX 5's).
+    pub flapping_detect: sections::FlappingDetectConfig,
+    pub authorization: sections::AuthorizationConfig,
     pub cluster: sections::ClusterConfig,
     /// The rule engine: workers, queues, and rules by id.
     pub rules: sections::RulesConfig,
