@@ -505,7 +505,11 @@ async fn a_wildcard_client_id_or_user_name_does_not_widen_a_placeholder() {
     let (b, _dir) = acl_broker(&[]);
     let mut victim = client(&b, V5, "c1", "u1").await;
     let ack = victim.subscribe("clients/c1/#", QoS::AtMostOnce).await;
-    assert_eq!(ack.reason_codes, vec![ReasonCode::Success], "the rule works");
+    assert_eq!(
+        ack.reason_codes,
+        vec![ReasonCode::Success],
+        "the rule works"
+    );
     for (id, user) in [("#", "#"), ("+", "+")] {
         let mut evil = client(&b, V5, id, user).await;
         for filter in [
@@ -524,8 +528,14 @@ async fn a_wildcard_client_id_or_user_name_does_not_widen_a_placeholder() {
             );
         }
         for topic in ["clients/c1/x", "users/u1/x"] {
-            let rc = evil.publish(topic, b"forged", QoS::AtLeastOnce, false).await;
-            assert_eq!(rc, ReasonCode::NotAuthorized, "client id {id:?} publishing {topic}");
+            let rc = evil
+                .publish(topic, b"forged", QoS::AtLeastOnce, false)
+                .await;
+            assert_eq!(
+                rc,
+                ReasonCode::NotAuthorized,
+                "client id {id:?} publishing {topic}"
+            );
         }
         victim
             .publish("clients/c1/secret", b"mine", QoS::AtMostOnce, false)

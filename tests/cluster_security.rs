@@ -48,7 +48,14 @@ fn node(name: &str, ip: &str, seeds: &str, cookie: Option<&str>, extra: &[(&str,
 
 /// The member names `b` lists in `GET /api/v5/cluster`, with their state.
 async fn members(b: &Broker) -> Vec<(String, String)> {
-    let r = http(b.http_addr(), "GET", "/api/v5/cluster", Some(("admin", "public")), None).await;
+    let r = http(
+        b.http_addr(),
+        "GET",
+        "/api/v5/cluster",
+        Some(("admin", "public")),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["members"]
         .as_array()

@@ -34,7 +34,9 @@ async fn ten_thousand_levels_with_max_topic_levels_0_do_not_crash() {
         subs.push(c);
     }
     let mut publisher = RawClient::connected(b.addr(), V5, "deep-pub").await;
-    publisher.publish(&deep, b"deep", QoS::AtMostOnce, false).await;
+    publisher
+        .publish(&deep, b"deep", QoS::AtMostOnce, false)
+        .await;
     for (i, c) in subs.iter_mut().enumerate() {
         let got = c.recv_message().await;
         assert_eq!(&got.payload[..], b"deep", "filter {i}");
@@ -77,7 +79,11 @@ async fn the_subscription_quota_is_refused_with_0x97_or_0x80() {
         assert_eq!(ack.reason_codes, vec![ReasonCode::Success], "{v:?}");
         c.publish("q/c", b"x", QoS::AtMostOnce, false).await;
         c.publish("q/b", b"y", QoS::AtMostOnce, false).await;
-        assert_eq!(&c.recv_message().await.payload[..], b"y", "q/c was not subscribed");
+        assert_eq!(
+            &c.recv_message().await.payload[..],
+            b"y",
+            "q/c was not subscribed"
+        );
     }
 }
 
@@ -117,8 +123,14 @@ async fn a_flapping_client_is_banned_and_listed() {
     assert_eq!(entry["as"], "clientid", "{entry}");
     assert_eq!(entry["by"], "flapping detector", "{entry}");
     assert!(!entry["until"].is_null(), "a ban for ban_time: {entry}");
-    assert_eq!(connack_code(b.addr(), connect_packet(V5, "flappy")).await, 0x8A);
-    assert_eq!(connack_code(b.addr(), connect_packet(V3, "flappy")).await, 5);
+    assert_eq!(
+        connack_code(b.addr(), connect_packet(V5, "flappy")).await,
+        0x8A
+    );
+    assert_eq!(
+        connack_code(b.addr(), connect_packet(V3, "flappy")).await,
+        5
+    );
     steady.ping().await;
     assert_eq!(connack_code(b.addr(), connect_packet(V5, "other")).await, 0);
     assert!(b.has_log("flapping_detected"));
@@ -141,19 +153,31 @@ async fn failed_authentication_is_throttled_per_client_and_user() {
         assert_eq!(connack_code(b.addr(), c).await, 0x86, "failure {i}");
     }
     let right = login(V5, "brute9", Some("victim"), Some("right-password"));
-    assert_eq!(connack_code(b.addr(), right).await, 0x9F, "the user name is blocked");
+    assert_eq!(
+        connack_code(b.addr(), right).await,
+        0x9F,
+        "the user name is blocked"
+    );
     let right = login(V3, "brute9", Some("victim"), Some("right-password"));
     assert_eq!(connack_code(b.addr(), right).await, 3);
     assert!(b.has_log("authn_throttled"));
     let good = login(V5, "good-client", Some("good"), Some("good-password"));
-    assert_eq!(connack_code(b.addr(), good).await, 0, "others are not starved");
+    assert_eq!(
+        connack_code(b.addr(), good).await,
+        0,
+        "others are not starved"
+    );
     // Per client id too: three failures of one client id with various names.
     for i in 0..3 {
         let c = login(V5, "one-id", Some(&format!("nobody{i}")), Some("x"));
         assert_ne!(connack_code(b.addr(), c).await, 0);
     }
     let c = login(V5, "one-id", Some("good"), Some("good-password"));
-    assert_eq!(connack_code(b.addr(), c).await, 0x9F, "the client id is blocked");
+    assert_eq!(
+        connack_code(b.addr(), c).await,
+        0x9F,
+        "the client id is blocked"
+    );
 }
 
 /// Every file the broker writes under `node.data_dir` (the store holding the

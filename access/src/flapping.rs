@@ -93,7 +93,10 @@ impl FlappingDetector {
         let mut counts = self.counts.lock();
         // Windows that ended are dropped once per window: the table holds the
         // clients seen in the last one, no more.
-        if counts.swept.is_none_or(|t| now_i.duration_since(t) >= window) {
+        if counts
+            .swept
+            .is_none_or(|t| now_i.duration_since(t) >= window)
+        {
             counts
                 .by_client
                 .retain(|_, (start, _)| now_i.duration_since(*start) < window);

@@ -123,10 +123,11 @@ impl Access {
                 .flapping_detect
                 .enable
                 .then(|| flapping::FlappingDetector::new(&guards.flapping_detect)),
-            throttle: guards
-                .authentication_throttle
-                .enable
-                .then(|| Arc::new(throttle::AuthnThrottle::new(&guards.authentication_throttle))),
+            throttle: guards.authentication_throttle.enable.then(|| {
+                Arc::new(throttle::AuthnThrottle::new(
+                    &guards.authentication_throttle,
+                ))
+            }),
         }))
     }
 

@@ -59,10 +59,16 @@ impl AuthnThrottleConfig {
             ));
         }
         if self.window_time.is_zero() {
-            return Err(InvalidValue::new(key("window_time"), "must be longer than 0s"));
+            return Err(InvalidValue::new(
+                key("window_time"),
+                "must be longer than 0s",
+            ));
         }
         if self.block_time.is_zero() {
-            return Err(InvalidValue::new(key("block_time"), "must be longer than 0s"));
+            return Err(InvalidValue::new(
+                key("block_time"),
+                "must be longer than 0s",
+            ));
         }
         Ok(())
     }
@@ -208,7 +214,10 @@ mod tests {
         assert!(!t.blocked(&req("c2", "u2", "10.0.0.1")));
         t.outcome(&req("c3", "u3", "10.0.0.1"), true);
         t.outcome(&req("c4", "u4", "10.0.0.1"), true);
-        assert!(t.blocked(&req("c5", "u5", "10.0.0.1")), "5 from one address");
+        assert!(
+            t.blocked(&req("c5", "u5", "10.0.0.1")),
+            "5 from one address"
+        );
         // A success clears the ids, not the address.
         let fresh = AuthnThrottle::new(&AuthnThrottleConfig {
             max_failures: 2,

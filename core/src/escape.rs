@@ -40,6 +40,9 @@ mod tests {
             "a\\nFAKE\\r\\u{1b}[31m\\t"
         );
         assert_eq!(escape_control("\u{1b}[1m", true), "\u{1b}[1m");
-        assert_eq!(escape_control("a\u{85}b\u{2028}", true), "a\\u{85}b\\u{2028}");
+        assert_eq!(
+            escape_control("a\u{85}b\u{2028}", true),
+            "a\\u{85}b\\u{2028}"
+        );
     }
 }

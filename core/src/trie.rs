@@ -75,8 +75,9 @@ impl<K, V> Node<K, V> {
     /// Whether the node holds no entry and no child other than `next` (no child
     /// at all for `None`): it goes once `next` goes.
     fn is_empty_but(&self, next: Option<&str>) -> bool {
-        let children =
-            self.children.len() + usize::from(self.plus.is_some()) + usize::from(self.hash.is_some());
+        let children = self.children.len()
+            + usize::from(self.plus.is_some())
+            + usize::from(self.hash.is_some());
         self.entries.is_empty()
             && match next {
                 None => children == 0,
@@ -191,6 +192,10 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     }
 }
 
+/// A branch [`walk`] has yet to follow: a node, the levels left below it, and
+/// whether wildcards may match there.
+type Pending<'a, 't, K, V> = (&'a Node<K, V>, std::str::Split<'t, char>, bool);
+
 /// Matches `levels` below `node`, iteratively: a topic of any depth costs heap,
 /// never stack (no recursion on topic depth anywhere in the trie). Pending `+`
 /// branches wait on a small inline stack, so a usual publish allocates nothing.
@@ -200,8 +205,7 @@ fn walk<'a, K, V>(
     wildcards: bool,
     f: &mut impl FnMut(&'a Map<K, V>),
 ) {
-    let mut pending: SmallVec<[(&'a Node<K, V>, std::str::Split<'_, char>, bool); 8]> =
-        SmallVec::new();
+    let mut pending: SmallVec<[Pending<'a, '_, K, V>; 8]> = SmallVec::new();
     pending.push((node, levels, wildcards));
     while let Some((mut node, mut levels, mut wildcards)) = pending.pop() {
         loop {
@@ -293,7 +297,9 @@ fn remove_at<K: std::hash::Hash + Eq, V>(
     {
         let mut node = &*root;
         for (i, level) in levels.iter().enumerate() {
-            let Some(child) = node.child(level) else { break };
+            let Some(child) = node.child(level) else {
+                break;
+            };
             if child.is_empty_but(levels.get(i + 1).copied()) {
                 cut.get_or_insert(i);
             } else {

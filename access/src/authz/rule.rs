@@ -240,8 +240,16 @@ mod tests {
         assert!(filter_matches("c1/+", own, &c));
         assert!(!filter_matches("c2/x", own, &c));
         assert!(!filter_matches("+/x", own, &c));
-        assert!(filter_matches("u/u1-c1/t", "u/${username}-${clientid}/+", &c));
-        assert!(!filter_matches("u/u1-c1/t/z", "u/${username}-${clientid}/+", &c));
+        assert!(filter_matches(
+            "u/u1-c1/t",
+            "u/${username}-${clientid}/+",
+            &c
+        ));
+        assert!(!filter_matches(
+            "u/u1-c1/t/z",
+            "u/${username}-${clientid}/+",
+            &c
+        ));
         // A client id holding `/` spans levels, compared as text.
         let slash = client("a/b", None, "10.0.0.1");
         assert!(filter_matches("a/b/x", own, &slash));
@@ -250,8 +258,16 @@ mod tests {
         // No `$` topics through a placeholder.
         let sys = client("$SYS", None, "10.0.0.1");
         assert!(!filter_matches("$SYS/brokers", own, &sys));
-        assert!(!filter_matches("$SYS/x", "+/${clientid}", &client("x", None, "10.0.0.1")));
-        assert!(filter_matches("t/x", "+/${clientid}", &client("x", None, "10.0.0.1")));
+        assert!(!filter_matches(
+            "$SYS/x",
+            "+/${clientid}",
+            &client("x", None, "10.0.0.1")
+        ));
+        assert!(filter_matches(
+            "t/x",
+            "+/${clientid}",
+            &client("x", None, "10.0.0.1")
+        ));
     }
 
     #[test]
