@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod ctl;
+mod log_escape;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -115,13 +116,13 @@ fn init_logging(config: &Config) -> Result<(), ExitCode> {
         eprintln!("roost: config error: {message}");
         ExitCode::from(EXIT_CONFIG)
     })?;
+    let ansi = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .with_writer(std::io::stdout)
+        .with_ansi(ansi)
+        // Control characters in client ids and user names are escaped.
+        .with_writer(log_escape::EscapedStdout { ansi })
         .init();
     Ok(())
 }
@@ -147,8 +148,15 @@ impl Hook for NoopHook {
 /// Opens the durable store under `<node.data_dir>/store`.
 fn open_store(config: &Config) -> anyhow::Result<Arc<roost_storage::Store>> {
     let dir = std::path::Path::new(&config.node.data_dir).join("store");
-    roost_storage::Store::open(&dir, &config.durable_storage)
-        .map_err(|e| anyhow::anyhow!("durable_storage: cannot open the store: {e}"))
+    let store = roost_storage::Store::open(&dir, &config.durable_storage)
+        .map_err(|e| anyhow::anyhow!("durable_storage: cannot open the store: {e}"))?;
+    // A store an older Roost left readable by all is closed to others (its
+    // files hold password hashes): its directory becomes 0700.
+    use std::os::unix::fs::PermissionsExt as _;
+    let private = std::fs::Permissions::from_mode(0o700);
+    std::fs::set_permissions(&dir, private)
+        .with_context(|| format!("cannot make {} private", dir.display()))?;
+    Ok(store)
 }
 
 /// Moves the tables an earlier Roost kept as JSON files in `node.data_dir`
@@ -226,6 +234,10 @@ fn seams(config: &Config, durable: &Arc<roost_storage::Store>) -> anyhow::Result
         &config.authentication,
         config.allow_anonymous,
         &config.authorization,
+        &roost_access::config::Guards {
+            flapping_detect: config.flapping_detect.clone(),
+            authentication_throttle: config.authentication_throttle.clone(),
+        },
         store.clone(),
     )
     .map_err(BrokerError::Extension)?;
@@ -358,9 +370,20 @@ fn extensions(config: &Config) -> anyhow::Result<Extensions> {
     Ok((link, out))
 }
 
+/// Every file and directory the broker creates is its owner's alone (files 0600,
+/// directories 0700): the store under `node.data_dir` holds password hashes,
+/// admin users and API keys (umask 077, as PostgreSQL does).
+fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Runs the broker on a multi-thread runtime until SIGINT or SIGTERM, then stops it
 /// gracefully. A second signal during the graceful stop ends the process at once.
 fn start(config: Config) -> anyhow::Result<()> {
+    private_files();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("roost")

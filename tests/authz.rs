@@ -496,3 +496,51 @@ async fn superusers_from_the_built_in_database_and_the_http_service_bypass_the_a
         );
     }
 }
+
+/// Placeholders are filled literally (issue 19): a client id or user name of
+/// `#` or `+` does not turn `clients/${clientid}/#` or `users/${username}/#`
+/// into a wildcard over the other clients' topics.
+#[tokio::test]
+async fn a_wildcard_client_id_or_user_name_does_not_widen_a_placeholder() {
+    let (b, _dir) = acl_broker(&[]);
+    let mut victim = client(&b, V5, "c1", "u1").await;
+    let ack = victim.subscribe("clients/c1/#", QoS::AtMostOnce).await;
+    assert_eq!(
+        ack.reason_codes,
+        vec![ReasonCode::Success],
+        "the rule works"
+    );
+    for (id, user) in [("#", "#"), ("+", "+")] {
+        let mut evil = client(&b, V5, id, user).await;
+        for filter in [
+            "clients/c1/#",
+            "clients/c1/x",
+            "clients/+/#",
+            "clients/#",
+            "users/u1/#",
+            "users/+/x",
+        ] {
+            let ack = evil.subscribe(filter, QoS::AtMostOnce).await;
+            assert_eq!(
+                ack.reason_codes,
+                vec![ReasonCode::NotAuthorized],
+                "client id {id:?} subscribing {filter}"
+            );
+        }
+        for topic in ["clients/c1/x", "users/u1/x"] {
+            let rc = evil
+                .publish(topic, b"forged", QoS::AtLeastOnce, false)
+                .await;
+            assert_eq!(
+                rc,
+                ReasonCode::NotAuthorized,
+                "client id {id:?} publishing {topic}"
+            );
+        }
+        victim
+            .publish("clients/c1/secret", b"mine", QoS::AtMostOnce, false)
+            .await;
+        assert_eq!(&victim.recv_message().await.payload[..], b"mine");
+        evil.recv_none_for(Duration::from_millis(300)).await;
+    }
+}

@@ -8,6 +8,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use crate::flapping::FlappingDetectConfig;
+pub use crate::throttle::AuthnThrottleConfig;
+
+/// The sections that guard access control against abuse: flapping clients and
+/// failed-authentication storms.
+#[derive(Debug, Clone, Default)]
+pub struct Guards {
+    pub flapping_detect: FlappingDetectConfig,
+    pub authentication_throttle: AuthnThrottleConfig,
+}
+
 /// One entry of the `authentication` chain.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "mechanism", rename_all = "snake_case")]

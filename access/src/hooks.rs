@@ -17,7 +17,8 @@
 use crate::{authz, Access};
 use roost_core::authz::{Action, Permission};
 use roost_core::hooks::{
-    AuthRequest, AuthState, Authn, Authz, ConnectInfo, Deferred, Hook, HookPoint, HooksBuilder,
+    AuthRequest, AuthState, Authn, Authz, ConnectInfo, Deferred, DisconnectReason, Hook, HookPoint,
+    HooksBuilder,
 };
 use roost_core::ClientInfo;
 use roost_protocol::ReasonCode;
@@ -49,6 +50,9 @@ impl Access {
     /// The points [`Self::register`] registers.
     pub fn points(&self) -> Vec<HookPoint> {
         let mut points = vec![HookPoint::ClientConnect];
+        if self.flapping.is_some() {
+            points.push(HookPoint::ClientDisconnected);
+        }
         if self.chain.judges() {
             points.push(HookPoint::ClientAuthenticate);
         }
@@ -70,8 +74,48 @@ impl Hook for Access {
         Ok(())
     }
 
+    /// The chain's answer; with `authentication_throttle`, a CONNECT whose
+    /// client id, user name or address failed too often lately is refused with
+    /// 0x9F before any password is checked, and failures are counted.
     fn client_authenticate(&self, req: &AuthRequest) -> Deferred<Authn> {
-        self.chain.authenticate(req)
+        let throttle = match &self.throttle {
+            Some(t) if !req.reauthenticate && req.method.is_none() => t,
+            _ => return self.chain.authenticate(req),
+        };
+        if throttle.blocked(req) {
+            tracing::debug!(client_id = %req.client_id, "authn_blocked");
+            return Deferred::Now(Authn::Deny(ReasonCode::ConnectionRateExceeded));
+        }
+        let failed = |a: &Authn| matches!(a, Authn::Deny(_));
+        match self.chain.authenticate(req) {
+            Deferred::Now(answer) => {
+                throttle.outcome(req, failed(&answer));
+                Deferred::Now(answer)
+            }
+            Deferred::Later(answer) => {
+                let (throttle, req) = (throttle.clone(), req.clone());
+                Deferred::Later(Box::pin(async move {
+                    let answer = answer.await;
+                    throttle.outcome(&req, failed(&answer));
+                    answer
+                }))
+            }
+        }
+    }
+
+    /// `flapping_detect`: one disconnection too many in the window bans the
+    /// client id for `ban_time` (an entry of the banned table).
+    fn client_disconnected(&self, client: &Arc<ClientInfo>, _reason: DisconnectReason) {
+        let Some(ban) = self
+            .flapping
+            .as_ref()
+            .and_then(|f| f.disconnected(&client.client_id))
+        else {
+            return;
+        };
+        if let Err(e) = roost_core::banned::BanList::put(&self.banned, ban) {
+            tracing::warn!(client_id = %client.client_id, error = %e, "flapping_ban_failed");
+        }
     }
 
     /// The SCRAM client-final message, for the exchange

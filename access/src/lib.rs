@@ -17,9 +17,11 @@ pub mod authz;
 pub mod banned;
 pub mod config;
 pub mod external;
+pub mod flapping;
 pub mod hooks;
 pub mod http;
 pub mod store;
+pub mod throttle;
 
 use authn::password::PasswordUser;
 use authn::scram::ScramUser;
@@ -59,6 +61,10 @@ pub struct Access {
     pub password_hash: Option<config::PasswordHashConfig>,
     /// PBKDF2 rounds of new SCRAM users.
     pub scram_iterations: Option<u32>,
+    /// `flapping_detect`, when enabled.
+    pub flapping: Option<flapping::FlappingDetector>,
+    /// `authentication_throttle`, when enabled.
+    pub throttle: Option<Arc<throttle::AuthnThrottle>>,
 }
 
 /// Checks the access configuration without opening the tables (for
@@ -85,6 +91,7 @@ impl Access {
         authentication: &[AuthenticatorConfig],
         allow_anonymous: Option<bool>,
         authorization: &AuthorizationConfig,
+        guards: &config::Guards,
         store: Arc<dyn ObjectStore>,
     ) -> Result<Arc<Access>, String> {
         let users = Arc::new(Table::open(store.clone(), "users").map_err(|e| e.to_string())?);
@@ -112,6 +119,15 @@ impl Access {
             authenticator_ids: authentication.iter().map(|a| a.id()).collect(),
             password_hash,
             scram_iterations,
+            flapping: guards
+                .flapping_detect
+                .enable
+                .then(|| flapping::FlappingDetector::new(&guards.flapping_detect)),
+            throttle: guards.authentication_throttle.enable.then(|| {
+                Arc::new(throttle::AuthnThrottle::new(
+                    &guards.authentication_throttle,
+                ))
+            }),
         }))
     }
 

@@ -58,7 +58,14 @@ impl JsonFiles {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
+        // Tables hold password hashes and keys: the owner's alone.
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(value)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -22,6 +22,7 @@
 //! [`Cluster::start`] once the broker's API exists.
 
 mod forwarder;
+mod guard;
 mod link;
 mod membership;
 mod routes;
@@ -369,9 +370,18 @@ fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
                     None,
                     Some(ractor_cluster::node::NodeConnectionMode::Transitive),
                 )
-                .with_listen_addr(bind.ip());
+                .with_listen_addr(bind.ip())
+                .with_max_inbound_frame_size(c.config.max_frame_size);
                 let (r, _) =
                     Actor::spawn_linked(Some(NODE_SERVER_NAME.into()), server, (), sup).await?;
+                let guard = guard::HandshakeGuard::new(
+                    c.config.handshake_timeout,
+                    c.config.max_pending_handshakes,
+                );
+                let _ = r.cast(ractor_cluster::NodeServerMessage::SubscribeToEvents {
+                    id: guard::SUBSCRIPTION_ID.into(),
+                    subscription: Box::new(guard),
+                });
                 *c.node_server.lock() = Some(r.clone());
                 Ok(r.get_cell())
             }

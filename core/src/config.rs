@@ -333,20 +333,38 @@ pub struct ClusterConfig {
     /// 200 ms up to this).
     #[serde(with = "duration")]
     pub reconnect_max_backoff: Duration,
+    /// An incoming cluster connection that has not authenticated (cookie
+    /// handshake) this long after it opened is closed.
+    #[serde(with = "duration")]
+    pub handshake_timeout: Duration,
+    /// Largest cluster frame read, in bytes (ractor_cluster's inbound frame
+    /// limit, checked on the length before anything is allocated); a larger one
+    /// closes the connection. Before authentication too.
+    pub max_frame_size: u64,
+    /// Incoming cluster connections that may be authenticating at once; one more
+    /// is closed at once. With `max_frame_size`, bounds what strangers can hold.
+    pub max_pending_handshakes: usize,
 }
+
+/// The cookie `config.yaml` ships with: public, so only fit for a cluster on
+/// loopback (a node refuses it on any other address).
+pub const DEFAULT_CLUSTER_COOKIE: &str = "roostsecretcookie";
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
             enabled: false,
-            bind: "0.0.0.0:4370".into(),
-            cookie: "roostsecretcookie".into(),
+            bind: "127.0.0.1:4370".into(),
+            cookie: DEFAULT_CLUSTER_COOKIE.into(),
             discovery: Discovery::Static,
             seeds: Vec::new(),
             dns: ClusterDnsConfig::default(),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(5),
             reconnect_max_backoff: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            max_frame_size: 16 * 1024 * 1024,
+            max_pending_handshakes: 16,
         }
     }
 }
@@ -358,14 +376,41 @@ impl ClusterConfig {
         if !self.enabled {
             return Ok(());
         }
-        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+        let Ok(bind) = self.bind.parse::<std::net::SocketAddr>() else {
             return Err(InvalidValue::new(
                 "cluster.bind",
                 format!("{:?} is not an address ip:port", self.bind),
             ));
-        }
+        };
         if self.cookie.is_empty() {
             return Err(InvalidValue::new("cluster.cookie", "must not be empty"));
+        }
+        if self.cookie == DEFAULT_CLUSTER_COOKIE && !bind.ip().is_loopback() {
+            return Err(InvalidValue::new(
+                "cluster.cookie",
+                format!(
+                    "is the default cookie, which anyone can read: set a secret of your own \
+                     to listen on {bind} (cluster.bind), or bind a loopback address"
+                ),
+            ));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(InvalidValue::new(
+                "cluster.handshake_timeout",
+                "must be longer than 0s",
+            ));
+        }
+        if self.max_frame_size < 65536 {
+            return Err(InvalidValue::new(
+                "cluster.max_frame_size",
+                "must be at least 65536 (bytes)",
+            ));
+        }
+        if self.max_pending_handshakes == 0 {
+            return Err(InvalidValue::new(
+                "cluster.max_pending_handshakes",
+                "must be at least 1",
+            ));
         }
         if self.discovery == Discovery::Dns && self.dns.name.is_empty() {
             return Err(InvalidValue::new(

@@ -30,6 +30,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod delivery;
+pub mod escape;
 pub mod hooks;
 pub mod limit;
 pub mod listing;

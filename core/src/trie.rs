@@ -2,6 +2,7 @@
 //! filter ends. Matching walks at most three branches per level (exact, `+`,
 //! `#`), so its cost grows with the topic's depth, not with the subscriber count.
 
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 /// The trie's maps: keyed by topic levels and subscribers, looked up on every
@@ -71,11 +72,48 @@ impl<K, V> Node<K, V> {
         }
     }
 
+    /// Whether the node holds no entry and no child other than `next` (no child
+    /// at all for `None`): it goes once `next` goes.
+    fn is_empty_but(&self, next: Option<&str>) -> bool {
+        let children = self.children.len()
+            + usize::from(self.plus.is_some())
+            + usize::from(self.hash.is_some());
+        self.entries.is_empty()
+            && match next {
+                None => children == 0,
+                Some(level) => children == 1 && self.child(level).is_some(),
+            }
+    }
+
+    /// Moves the node's children onto `out` (for the iterative drop).
+    fn take_children(&mut self, out: &mut Vec<Node<K, V>>) {
+        out.extend(self.children.drain().map(|(_, child)| child));
+        out.extend(self.plus.take().map(|child| *child));
+        out.extend(self.hash.take().map(|child| *child));
+    }
+
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.entries.is_empty()
             && self.children.is_empty()
             && self.plus.is_none()
             && self.hash.is_none()
+    }
+}
+
+/// A deep branch (a filter of thousands of levels) is dropped level by level
+/// from a heap stack: the derived drop would recurse once per level and could
+/// overflow the thread's stack.
+impl<K, V> Drop for Node<K, V> {
+    fn drop(&mut self) {
+        if self.children.is_empty() && self.plus.is_none() && self.hash.is_none() {
+            return;
+        }
+        let mut stack = Vec::new();
+        self.take_children(&mut stack);
+        while let Some(mut node) = stack.pop() {
+            node.take_children(&mut stack);
+        }
     }
 }
 
@@ -142,8 +180,7 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
 
     /// Calls `f` with every filter holding entries, and its entries.
     pub fn for_each_entry(&self, mut f: impl FnMut(&str, &Map<K, V>)) {
-        let mut path = String::new();
-        each_entry(&self.root, &mut path, 0, &mut f);
+        each_entry(&self.root, &mut f);
     }
 
     /// Calls `f` with the entries of every filter matching `topic`. Filters whose
@@ -155,80 +192,130 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
     }
 }
 
-/// Matches the remaining `levels` below `node`.
+/// A branch [`walk`] has yet to follow: a node, the levels left below it, and
+/// whether wildcards may match there.
+type Pending<'a, 't, K, V> = (&'a Node<K, V>, std::str::Split<'t, char>, bool);
+
+/// Matches `levels` below `node`, iteratively: a topic of any depth costs heap,
+/// never stack (no recursion on topic depth anywhere in the trie). Pending `+`
+/// branches wait on a small inline stack, so a usual publish allocates nothing.
 fn walk<'a, K, V>(
     node: &'a Node<K, V>,
-    mut levels: std::str::Split<'_, char>,
+    levels: std::str::Split<'_, char>,
     wildcards: bool,
     f: &mut impl FnMut(&'a Map<K, V>),
 ) {
-    if wildcards {
-        // `#` matches the parent level too: "sport/#" matches "sport".
-        if let Some(hash) = &node.hash {
-            if !hash.entries.is_empty() {
-                f(&hash.entries);
+    let mut pending: SmallVec<[Pending<'a, '_, K, V>; 8]> = SmallVec::new();
+    pending.push((node, levels, wildcards));
+    while let Some((mut node, mut levels, mut wildcards)) = pending.pop() {
+        loop {
+            if wildcards {
+                // `#` matches the parent level too: "sport/#" matches "sport".
+                if let Some(hash) = &node.hash {
+                    if !hash.entries.is_empty() {
+                        f(&hash.entries);
+                    }
+                }
+            }
+            let Some(level) = levels.next() else {
+                if !node.entries.is_empty() {
+                    f(&node.entries);
+                }
+                break;
+            };
+            if wildcards {
+                if let Some(plus) = &node.plus {
+                    pending.push((&**plus, levels.clone(), true));
+                }
+            }
+            match node.children.get(level) {
+                Some(child) => {
+                    node = child;
+                    wildcards = true;
+                }
+                None => break,
             }
         }
     }
-    let Some(level) = levels.next() else {
-        if !node.entries.is_empty() {
-            f(&node.entries);
-        }
-        return;
-    };
-    if wildcards {
-        if let Some(plus) = &node.plus {
-            walk(plus, levels.clone(), true, f);
-        }
-    }
-    if let Some(child) = node.children.get(level) {
-        walk(child, levels, true, f);
-    }
 }
 
-fn each_entry<K, V>(
-    node: &Node<K, V>,
-    path: &mut String,
-    depth: usize,
-    f: &mut impl FnMut(&str, &Map<K, V>),
-) {
-    let wildcards = [("+", &node.plus), ("#", &node.hash)];
-    let wildcards = wildcards
-        .into_iter()
-        .filter_map(|(level, child)| Some((level, child.as_deref()?)));
-    for (level, child) in node
-        .children
-        .iter()
-        .map(|(level, child)| (&**level, child))
-        .chain(wildcards)
-    {
+/// Every node holding entries, depth first, with its filter; iterative.
+fn each_entry<K, V>(root: &Node<K, V>, f: &mut impl FnMut(&str, &Map<K, V>)) {
+    /// A node's children, exact levels then `+` and `#`.
+    fn children<K, V>(node: &Node<K, V>) -> impl Iterator<Item = (&str, &Node<K, V>)> {
+        let wildcards = [("+", &node.plus), ("#", &node.hash)];
+        node.children
+            .iter()
+            .map(|(level, child)| (&**level, child))
+            .chain(
+                wildcards
+                    .into_iter()
+                    .filter_map(|(level, child)| Some((level, child.as_deref()?))),
+            )
+    }
+    let mut path = String::new();
+    // One frame per level on the way down: the children left to visit and the
+    // length of `path` before this level was appended.
+    let mut stack = vec![(children(root), 0usize)];
+    while let Some((iter, _)) = stack.last_mut() {
+        let Some((level, child)) = iter.next() else {
+            let (_, len) = stack.pop().expect("a frame");
+            path.truncate(len);
+            continue;
+        };
+        let depth = stack.len() - 1;
         let len = path.len();
         if depth > 0 {
             path.push('/');
         }
         path.push_str(level);
         if !child.entries.is_empty() {
-            f(path, &child.entries);
+            f(&path, &child.entries);
         }
-        each_entry(child, path, depth + 1, f);
-        path.truncate(len);
+        stack.push((children(child), len));
     }
 }
 
+/// Removes `key` at `levels` below `root` and prunes the nodes it leaves empty,
+/// iteratively: find and remove, then cut the trailing run of nodes left empty
+/// (dropped without recursion, see `Drop for Node`).
 fn remove_at<K: std::hash::Hash + Eq, V>(
-    node: &mut Node<K, V>,
+    root: &mut Node<K, V>,
     levels: &[&str],
     key: &K,
 ) -> Option<V> {
-    let Some((level, rest)) = levels.split_first() else {
-        return node.entries.remove(key);
+    let removed = {
+        let mut node = &mut *root;
+        for level in levels {
+            node = node.child_mut(level)?;
+        }
+        node.entries.remove(key)?
     };
-    let child = node.child_mut(level)?;
-    let removed = remove_at(child, rest, key);
-    if child.is_empty() {
-        node.remove_child(level);
+    // Prune: find the deepest node left empty, from the top, and cut below its
+    // last non-empty ancestor. `cut` is the index of the level whose node goes.
+    let mut cut = None;
+    {
+        let mut node = &*root;
+        for (i, level) in levels.iter().enumerate() {
+            let Some(child) = node.child(level) else {
+                break;
+            };
+            if child.is_empty_but(levels.get(i + 1).copied()) {
+                cut.get_or_insert(i);
+            } else {
+                cut = None;
+            }
+            node = child;
+        }
     }
-    removed
+    if let Some(i) = cut {
+        let mut node = &mut *root;
+        for level in &levels[..i] {
+            node = node.child_mut(level).expect("walked above");
+        }
+        node.remove_child(levels[i]);
+    }
+    Some(removed)
 }
 
 #[cfg(test)]
@@ -285,6 +372,50 @@ mod tests {
         assert!(trie.remove("+/b", &2).is_some());
         assert!(trie.root.is_empty(), "every emptied node is removed");
         assert_eq!(matched(&trie, "a/b"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn deep_filters_neither_recurse_nor_overflow() {
+        // Far deeper than a 2 MB stack could recurse; run on a small stack.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = vec!["a"; 100_000].join("/");
+                let plus = vec!["+"; 100_000].join("/");
+                let mut trie = TopicTrie::<u32, ()>::default();
+                trie.insert(&deep, 1, ());
+                trie.insert(&plus, 2, ());
+                trie.insert(&format!("{deep}/#"), 3, ());
+                assert_eq!(matched(&trie, &deep), vec![1, 2, 3]);
+                let mut n = 0;
+                trie.for_each_entry(|_, _| n += 1);
+                assert_eq!(n, 3);
+                assert_eq!(trie.remove(&deep, &1), Some(()));
+                assert_eq!(trie.remove(&deep, &1), None);
+                assert_eq!(matched(&trie, &deep), vec![2, 3]);
+                assert_eq!(trie.remove(&plus, &2), Some(()));
+                assert_eq!(trie.len(), 1);
+                trie.insert(&plus, 2, ());
+                drop(trie);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn removing_prunes_only_the_empty_tail() {
+        let mut trie = TopicTrie::<u32, ()>::default();
+        trie.insert("a/b/c/d", 1, ());
+        trie.insert("a/b", 2, ());
+        trie.insert("a/b/x", 3, ());
+        assert_eq!(trie.remove("a/b/c/d", &1), Some(()));
+        assert!(trie.get("a/b/c").is_none(), "the empty tail is pruned");
+        assert!(trie.get("a/b/x").is_some());
+        assert_eq!(trie.remove("a/b/x", &3), Some(()));
+        assert!(trie.get("a/b").is_some());
+        assert_eq!(trie.remove("a/b", &2), Some(()));
+        assert!(trie.root.is_empty());
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub struct Config {
     /// Whether a client no authenticator had an answer for is let in; `None`
     /// (the default) means yes when `authentication` is empty, no otherwise.
     pub allow_anonymous: Option<bool>,
+    /// Blocks client ids, user names and addresses that fail authentication
+    /// too often.
+    pub authentication_throttle: sections::AuthnThrottleConfig,
+    /// Bans client ids that connect and disconnect too often (EMQX 5's).
+    pub flapping_detect: sections::FlappingDetectConfig,
     pub authorization: sections::AuthorizationConfig,
     pub cluster: sections::ClusterConfig,
     /// The rule engine: workers, queues, and rules by id.
@@ -104,6 +109,8 @@ impl Config {
         self.retainer.validate()?;
         self.durable_storage.validate()?;
         self.cluster.validate(&self.node)?;
+        self.flapping_detect.validate()?;
+        self.authentication_throttle.validate()?;
         self.log.validate()?;
         self.http.validate()?;
         self.sysmon.validate()?;

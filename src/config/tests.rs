@@ -485,6 +485,8 @@ fn render_writes_scalars_as_config_yaml_does() {
             "supervision",
             "authentication",
             "allow_anonymous",
+            "authentication_throttle",
+            "flapping_detect",
             "authorization",
             "cluster",
             "rules",

@@ -84,9 +84,7 @@ impl Rule {
         (any_topic
             || self.topics.iter().any(|t| match t {
                 TopicPattern::Eq(literal) => literal == topic,
-                TopicPattern::Filter(f) => {
-                    fill_placeholders(f, client).is_some_and(|f| topic_matches(topic, &f))
-                }
+                TopicPattern::Filter(f) => filter_matches(topic, f, client),
             }))
         .then_some(self.permission)
     }
@@ -102,17 +100,64 @@ pub fn check_rules(
     rules.iter().find_map(|r| r.check(client, action, topic))
 }
 
-/// `${username}` and `${clientid}` in a rule topic; `None` when the client has no
-/// user name and the topic needs one (the rule then does not match, as EMQX).
-pub fn fill_placeholders(filter: &str, client: &ClientInfo) -> Option<String> {
+/// The placeholders a rule topic may hold (EMQX's names); each fills one
+/// whole level or part of one.
+const PLACEHOLDERS: [&str; 2] = ["${clientid}", "${username}"];
+
+/// Whether `subject` is covered by the rule filter `filter` once its
+/// `${clientid}` / `${username}` are filled in for `client`. A placeholder's value
+/// is matched *literally*: a client id of `#` or `+` (or one holding `/`) never
+/// widens `${clientid}/#`; a level filled from a placeholder equals only the same
+/// text, never a wildcard of the subject, and never a `$` topic's first level.
+/// No match when the client has no user name and the topic needs one (EMQX).
+pub fn filter_matches(subject: &str, filter: &str, client: &ClientInfo) -> bool {
     if !filter.contains("${") {
-        return Some(filter.to_string());
+        return topic_matches(subject, filter);
     }
-    let mut out = filter.replace("${clientid}", &client.client_id);
-    if out.contains("${username}") {
-        out = out.replace("${username}", client.username.as_deref()?);
+    let mut s = subject.split('/');
+    let mut first = true;
+    for fl in filter.split('/') {
+        if PLACEHOLDERS.iter().any(|p| fl.contains(p)) {
+            let mut filled = fl.replace("${clientid}", &client.client_id);
+            if filled.contains("${username}") {
+                let Some(user) = client.username.as_deref() else {
+                    return false;
+                };
+                filled = filled.replace("${username}", user);
+            }
+            // The value may hold `/`: it then spans as many subject levels, each
+            // compared as text.
+            for part in filled.split('/') {
+                match s.next() {
+                    Some(sl) if sl == part && sl != "+" && sl != "#" => {
+                        if first && sl.starts_with('$') {
+                            return false;
+                        }
+                    }
+                    _ => return false,
+                }
+                first = false;
+            }
+            continue;
+        }
+        match (fl, s.next()) {
+            ("#", Some(_)) if first && subject.starts_with('$') => return false,
+            ("#", _) => return true,
+            ("+", Some(sl)) => {
+                if sl == "#" || (first && sl.starts_with('$')) {
+                    return false;
+                }
+            }
+            (fl, Some(sl)) => {
+                if fl != sl {
+                    return false;
+                }
+            }
+            (_, None) => return false,
+        }
+        first = false;
     }
-    Some(out)
+    s.next().is_none()
 }
 
 /// Whether `subject` (a topic name, or a subscription's filter) is covered by the
@@ -174,6 +219,55 @@ mod tests {
         assert!(!topic_matches("$SYS/x", "#"));
         assert!(!topic_matches("$SYS/x", "+/x"));
         assert!(topic_matches("$SYS/x", "$SYS/#"));
+    }
+
+    #[test]
+    fn placeholder_values_match_literally() {
+        let own = "${clientid}/#";
+        // A wildcard client id does not widen the rule.
+        for id in ["#", "+"] {
+            let c = client(id, Some(id), "10.0.0.1");
+            assert!(!filter_matches("other/x", own, &c), "{id}");
+            assert!(!filter_matches("#", own, &c), "{id}");
+            assert!(!filter_matches("+/#", own, &c), "{id}");
+            assert!(!filter_matches("+/x", own, &c), "{id}");
+            assert!(!filter_matches("x", "${username}", &c), "{id}");
+            assert!(!filter_matches("a/x", "a/${username}", &c), "{id}");
+        }
+        let c = client("c1", Some("u1"), "10.0.0.1");
+        assert!(filter_matches("c1/x/y", own, &c));
+        assert!(filter_matches("c1", own, &c));
+        assert!(filter_matches("c1/+", own, &c));
+        assert!(!filter_matches("c2/x", own, &c));
+        assert!(!filter_matches("+/x", own, &c));
+        assert!(filter_matches(
+            "u/u1-c1/t",
+            "u/${username}-${clientid}/+",
+            &c
+        ));
+        assert!(!filter_matches(
+            "u/u1-c1/t/z",
+            "u/${username}-${clientid}/+",
+            &c
+        ));
+        // A client id holding `/` spans levels, compared as text.
+        let slash = client("a/b", None, "10.0.0.1");
+        assert!(filter_matches("a/b/x", own, &slash));
+        assert!(!filter_matches("a/+/x", own, &slash));
+        assert!(!filter_matches("a/#", own, &slash));
+        // No `$` topics through a placeholder.
+        let sys = client("$SYS", None, "10.0.0.1");
+        assert!(!filter_matches("$SYS/brokers", own, &sys));
+        assert!(!filter_matches(
+            "$SYS/x",
+            "+/${clientid}",
+            &client("x", None, "10.0.0.1")
+        ));
+        assert!(filter_matches(
+            "t/x",
+            "+/${clientid}",
+            &client("x", None, "10.0.0.1")
+        ));
     }
 
     #[test]

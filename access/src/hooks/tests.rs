@@ -44,6 +44,7 @@ fn access(
         authentication,
         allow_anonymous,
         authorization,
+        &Default::default(),
         Arc::new(Mem::default()),
     )
     .unwrap()

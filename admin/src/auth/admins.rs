@@ -70,6 +70,10 @@ pub struct Admins {
     /// password changes.
     verified: Mutex<HashMap<String, [u8; 32]>>,
     key: [u8; 32],
+    /// Password checks at once, at most: one per core (argon2id is slow and
+    /// takes memory), so a storm of logins queues instead of filling the
+    /// blocking pool.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Admins {
@@ -106,6 +110,9 @@ impl Admins {
             table,
             verified: Mutex::default(),
             key: rand::random(),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         })
     }
 
@@ -144,6 +151,9 @@ impl Admins {
             return false;
         };
         let (pw, hash) = (password.to_string(), stored.password_hash.clone());
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
         let ok = tokio::task::spawn_blocking(move || password::verify(&stored, pw.as_bytes()))
             .await
             .unwrap_or(false);

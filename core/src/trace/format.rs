@@ -152,7 +152,11 @@ pub(super) fn line(stamp: &str, who: &Who, event: &TraceEvent, enc: PayloadEncod
             let _ = write!(out, "delivery_dropped, topic: {topic}, reason: {reason}");
         }
     }
-    out
+    // A newline in a client id, topic or text payload cannot forge a line.
+    match crate::escape::escape_control(&out, false) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 fn packet(out: &mut String, dir: PacketDir, p: &Packet, enc: PayloadEncode) {
