@@ -157,7 +157,7 @@ async fn kafka_records_produced_while_the_broker_was_down_arrive_after() {
             })
             .collect()
     };
-    assert_eq!(values(kafka.kcat("fault", BEFORE)), numbers(BEFORE));
+    assert_eq!(values(kafka.kcat("fault", 1, BEFORE)), numbers(BEFORE));
     // tansu's memory storage: it comes back empty, and the topic is made
     // again, as an operator would; what was published meanwhile is there.
     kafka.stop();
@@ -167,5 +167,5 @@ async fn kafka_records_produced_while_the_broker_was_down_arrive_after() {
     o.publish(AFTER, Duration::ZERO).await;
     o.settled(TOTAL).await;
     let want: BTreeSet<String> = (BEFORE..TOTAL).map(|i| i.to_string()).collect();
-    assert_eq!(values(kafka.kcat("fault", TOTAL - BEFORE)), want);
+    assert_eq!(values(kafka.kcat("fault", 1, TOTAL - BEFORE)), want);
 }

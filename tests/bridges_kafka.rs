@@ -53,7 +53,7 @@ async fn a_rule_produces_records_that_kcat_reads_back() {
             )
             .await;
     }
-    let lines = kafka.kcat("telemetry", 100);
+    let lines = kafka.kcat("telemetry", 3, 100);
     assert_eq!(lines.len(), 100, "{lines:?}");
     let mut last = std::collections::HashMap::new();
     for l in &lines {

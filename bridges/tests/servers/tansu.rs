@@ -104,13 +104,15 @@ impl Tansu {
         );
     }
 
-    /// Every record of `topic` (each partition, from the beginning), read
-    /// back with kcat as `partition|key|value|timestamp` lines, polled until at
+    /// Every record of `topic`'s partitions `0..partitions`, read back
+    /// with kcat as `partition|key|value|timestamp` lines, polled until at
     /// least `want` are there (at most 20 s).
-    pub fn kcat(&self, topic: &str, want: usize) -> Vec<String> {
+    pub fn kcat(&self, topic: &str, partitions: u32, want: usize) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let lines = kcat_consume(&self.hosts(), topic);
+            let lines: Vec<String> = (0..partitions)
+                .flat_map(|p| kcat_consume(&self.hosts(), topic, p))
+                .collect();
             if lines.len() >= want {
                 return lines;
             }
@@ -124,27 +126,18 @@ impl Tansu {
     }
 }
 
-/// `kcat -C ... -e`: reads every partition of `topic` to its end, once.
-pub fn kcat_consume(hosts: &str, topic: &str) -> Vec<String> {
+/// `kcat -C ... -e`: reads partition `p` of `topic` from offset 0 to its
+/// end, once.
+pub fn kcat_consume(hosts: &str, topic: &str, p: u32) -> Vec<String> {
     let out = Command::new("kcat")
         .args(KCAT_COMPAT)
-        .args([
-            "-C",
-            "-b",
-            hosts,
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-        ])
-        .args(["-f", "%p|%k|%s|%T\\n"])
+        .args(["-C", "-b", hosts, "-t", topic, "-p", &p.to_string()])
+        .args(["-o", "0", "-e", "-q", "-f", "%p|%k|%s|%T\\n"])
         .output()
         .expect("kcat is missing: apt-get install kcat (CI's .ci/run does)");
     assert!(
         out.status.success(),
-        "kcat on {topic}: {}",
+        "kcat on {topic}/{p}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
@@ -153,8 +146,26 @@ pub fn kcat_consume(hosts: &str, topic: &str) -> Vec<String> {
         .collect()
 }
 
-/// Settings kcat (librdkafka 2.0) needs to talk to tansu 0.6.0.
-pub const KCAT_COMPAT: &[&str] = &[];
+/// What kcat (Debian's 1.7.1, librdkafka 2.0.2) needs to talk to tansu
+/// 0.6.0. Its first request, ApiVersions v3, fails: tansu's response ends
+/// with four tagged fields (SupportedFeatures, FinalizedFeaturesEpoch,
+/// FinalizedFeatures, ZkMigrationReady, all at their defaults, which Apache
+/// Kafka leaves out), and librdkafka before 2.2 skips one byte too few of
+/// each tagged field (fixed by confluentinc/librdkafka#4278), so it reads a
+/// length of 2^57 + 2^56 - 2 and gives up ("Protocol read buffer underflow
+/// for ApiVersion v3 at 267/272"). `api.version.request=false` alone does
+/// not help: a `broker.version.fallback` of 0.10 or later turns the
+/// ApiVersion feature back on, so the request is sent anyway. With 0.9.0
+/// it is not, and librdkafka uses Metadata v0 and Fetch v1, which tansu
+/// answers; but not ListOffsets v0 (tansu's answer lacks the v0 offsets
+/// array), hence a partition and an absolute offset (`-p`, `-o 0`) rather
+/// than `-o beginning`.
+pub const KCAT_COMPAT: &[&str] = &[
+    "-X",
+    "api.version.request=false",
+    "-X",
+    "broker.version.fallback=0.9.0",
+];
 
 impl Drop for Tansu {
     fn drop(&mut self) {
