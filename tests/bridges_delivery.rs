@@ -3,7 +3,8 @@
 //! after it comes back every message arrives and the metrics account for all
 //! of them. A sink that stays down with a small `max_buffer_bytes` spills to
 //! segment files under `<data_dir>/bridges/buffer/<type>:<name>/`, then drops
-//! its oldest and counts `dropped.queue_full`.
+//! its oldest and counts `dropped.queue_full`. The other types' outages are
+//! in bridges_fault.rs.
 
 #[macro_use]
 mod common;
@@ -110,6 +111,11 @@ async fn a_server_down_for_10s_loses_nothing_and_publishers_never_wait() {
     assert!(accounted(&m), "{m}");
     assert_eq!(m["dropped"], 0);
     assert_eq!(m["failed"], 0);
+    // The REST API says the same as the log.
+    let rest = fault::action_metrics(&b, "http:f").await;
+    assert_eq!(rest["success"], n as u64, "{rest}");
+    assert_eq!(rest["matched"], n as u64, "{rest}");
+    assert!(accounted(&rest), "{rest}");
     // Every message arrived (a request cut by the stop may arrive twice).
     let got: BTreeSet<i64> = seen
         .lock()
@@ -195,6 +201,14 @@ async fn a_sink_that_stays_down_spills_to_disk_then_drops_the_oldest() {
         "about 64 KB of outputs kept: {m}"
     );
     assert!(segments(&buffer) >= 1, "still spilled");
+    let rest = fault::action_metrics(&b, "http:f").await;
+    assert_eq!(rest["matched"], 400, "{rest}");
+    assert!(
+        counter(&Some(rest.clone()), "dropped.queue_full") > 0,
+        "{rest}"
+    );
+    assert_eq!(rest["dropped"], rest["dropped.queue_full"], "{rest}");
+    assert!(accounted(&rest), "{rest}");
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }

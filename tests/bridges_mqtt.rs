@@ -6,68 +6,11 @@
 
 #[macro_use]
 mod common;
+#[path = "../bridges/tests/servers/mod.rs"]
+mod servers;
 
 use common::*;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// A Mosquitto on its own loopback port, killed on drop.
-struct Mosquitto {
-    port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        let bin = "/usr/sbin/mosquitto";
-        assert!(
-            std::path::Path::new(bin).exists(),
-            "{bin} is missing: apt-get install mosquitto (CI's .ci/run does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("roost-bridges-mqtt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mosquitto");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "mosquitto did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Mosquitto { port, dir, child }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        ([127, 0, 0, 1], self.port).into()
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use servers::Mosquitto;
 
 #[tokio::test]
 async fn forwards_out_and_brings_in_through_rules() {

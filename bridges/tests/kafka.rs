@@ -1,11 +1,12 @@
 //! The `kafka_producer` type against a real Kafka-compatible broker: tansu
 //! (`~/.cargo/bin/tansu`, crates.io) with its memory storage on a loopback
 //! port the test picks, driven through the [`Driver`] trait. Records are read
-//! back with rskafka's consumer side, not kcat: Debian's kcat 1.7.1
-//! (librdkafka 2.0.2) cannot talk to tansu 0.6.0 at all. Its first request,
-//! ApiVersions v3, fails with "Protocol read buffer underflow ... at 267/272"
-//! on the response's tagged fields, and `-X api.version.request=false` does
-//! not stop it from sending that request.
+//! back with rskafka's consumer side here (partitions and offsets checked
+//! one by one); the black-box tests (tests/bridges_kafka.rs,
+//! tests/bridges_fault.rs) read them back with kcat, which needs the
+//! settings explained at `servers::tansu::KCAT_COMPAT`.
+
+mod servers;
 
 use roost_bridges::kafka::{partition::murmur2, KafkaDriver};
 use roost_bridges::{Connector, ConnectorContext, Driver, SendError};
@@ -14,117 +15,9 @@ use rskafka::client::partition::UnknownTopicHandling;
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::RecordAndOffset;
 use serde_json::json;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use servers::{shared_tansu as shared, Tansu};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn tansu_bin() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let bin = PathBuf::from(home).join(".cargo/bin/tansu");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo install --locked tansu --version 0.6.0 --features dynostore (CI's .ci/run does)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A tansu broker with memory storage on 127.0.0.1:`port`.
-struct Tansu {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Tansu {
-    fn start() -> Tansu {
-        let mut t = Tansu {
-            port: free_port(),
-            child: None,
-        };
-        t.restart();
-        t
-    }
-
-    fn spawn(port: u16) -> Child {
-        let url = format!("tcp://127.0.0.1:{port}");
-        let mut cmd = Command::new(tansu_bin());
-        cmd.args(["broker", "--storage-engine", "memory://tansu/"])
-            .args(["--kafka-listener-url", &url])
-            .args(["--kafka-advertised-listener-url", &url])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Killed with the test binary even when it is the shared one (a
-        // static is never dropped): SIGKILL on the death of the thread
-        // that spawned it, which lives as long as the process (see shared()).
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        cmd.spawn().expect("start tansu")
-    }
-
-    fn restart(&mut self) {
-        self.child = Some(Tansu::spawn(self.port));
-        wait_listening(self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn hosts(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The broker the tests share, started once per test binary, from a thread
-/// that lives as long as the process (its death kills tansu).
-fn shared() -> u16 {
-    static PORT: OnceLock<u16> = OnceLock::new();
-    *PORT.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let port = free_port();
-            let mut child = Tansu::spawn(port);
-            tx.send(port).unwrap();
-            let _ = child.wait();
-        });
-        let port = rx.recv().unwrap();
-        wait_listening(port);
-        port
-    })
-}
 
 fn ctx() -> ConnectorContext {
     ConnectorContext {

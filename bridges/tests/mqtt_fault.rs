@@ -9,148 +9,18 @@
 //! (`persistence true`, stopped with SIGTERM so it saves them) and the
 //! subscriber has a persistent QoS 1 session.
 
+mod servers;
+
 use roost_bridges::mqtt::MqttDriver;
 use roost_bridges::resource::{Buffer, BufferMode, Counters, ResourceOpts};
 use roost_bridges::{ConnectorContext, Driver};
 use roost_rules::{Map, Value};
 use serde_json::json;
+use servers::{Mosquitto, Subscriber};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
-
-struct Mosquitto {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        assert!(
-            std::path::Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} is missing: apt-get install mosquitto (CI's .ci/run does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("roost-mqtt-fault-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // Mosquitto started as root runs as user `mosquitto`: it must write
-        // its session database here.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::write(
-            dir.join("mosquitto.conf"),
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\nmax_queued_messages 100000\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        let mut m = Mosquitto {
-            port,
-            dir,
-            child: None,
-        };
-        m.restart();
-        m
-    }
-
-    fn restart(&mut self) {
-        self.child = Some(
-            Command::new(MOSQUITTO)
-                .arg("-c")
-                .arg(self.dir.join("mosquitto.conf"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start mosquitto"),
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGTERM, so Mosquitto saves its sessions before it exits.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGTERM);
-            }
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A subscriber with a persistent session that reconnects by itself; the
-/// payloads it received.
-fn subscriber(
-    port: u16,
-) -> (
-    Arc<Mutex<BTreeSet<String>>>,
-    Arc<std::sync::atomic::AtomicBool>,
-) {
-    let got = Arc::new(Mutex::new(BTreeSet::new()));
-    let probed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen_probe = probed.clone();
-    let mut opts = rumqttc::MqttOptions::new("fault-checker", "127.0.0.1", port);
-    opts.set_clean_session(false);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (client, mut events) = rumqttc::AsyncClient::new(opts, 10_000);
-    let sink = got.clone();
-    let probed = seen_probe.clone();
-    tokio::spawn(async move {
-        let _client = client.clone();
-        let mut subscribed = false;
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) if !subscribed => {
-                    subscribed = true;
-                    client
-                        .subscribe("flow/#", rumqttc::QoS::AtLeastOnce)
-                        .await
-                        .unwrap();
-                }
-                // Probes (retried until one is seen) may still come after
-                // the count starts: only outputs are kept.
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))
-                    if p.topic == "flow/probe" =>
-                {
-                    probed.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    sink.lock()
-                        .unwrap()
-                        .insert(String::from_utf8_lossy(&p.payload).into_owned());
-                }
-                Ok(_) => {}
-                // The broker is down: poll again later, which reconnects.
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    });
-    (got, seen_probe)
-}
 
 fn output(n: u64) -> Map {
     [("n".to_string(), Value::Int(n as i64))]
@@ -169,30 +39,8 @@ async fn wait(what: &str, within: Duration, ok: impl Fn() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_sent_while_the_broker_is_down_arrives_after() {
     let mut broker = Mosquitto::start();
-    let (got, probed) = subscriber(broker.port);
-    wait(
-        "the checker's subscription",
-        Duration::from_secs(10),
-        || {
-            // Subscribed once a probe is seen; the probe is not counted.
-            Command::new("mosquitto_pub")
-                .args([
-                    "-p",
-                    &broker.port.to_string(),
-                    "-t",
-                    "flow/probe",
-                    "-m",
-                    "probe",
-                    "-q",
-                    "1",
-                ])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-                && probed.load(Relaxed)
-        },
-    )
-    .await;
+    let checker = Subscriber::start(&broker, "fault-checker", "flow").await;
+    let got = checker.got.clone();
 
     let ctx = ConnectorContext {
         name: "fault".into(),

@@ -4,6 +4,8 @@
 //! (`bridge_metrics`, at debug level for `roost_bridges`).
 #![allow(dead_code)]
 
+pub mod fault;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
-//! Real PostgreSQL 15 and Redis servers for tests, each on a free loopback
-//! port in a temp dir of its own, stopped and removed on drop. Shared by
-//! bridges/tests and the binary's tests/authn_pgsql_redis.rs (`#[path]`).
+//! Real servers for tests (PostgreSQL 15, Redis, Mosquitto, tansu), each on
+//! a free loopback port in a temp dir of its own, stopped and removed on
+//! drop. Shared by bridges/tests and the binary's tests (`#[path]`).
 //! A missing server binary fails the test with what to install: CI
 //! installs them (.ci/run), so a skip would hide a broken setup.
 
@@ -11,6 +11,14 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod mosquitto;
+mod tansu;
+// Each test binary uses some of the servers.
+#[allow(unused_imports)]
+pub use mosquitto::{Mosquitto, Subscriber};
+#[allow(unused_imports)]
+pub use tansu::{shared as shared_tansu, Tansu};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
