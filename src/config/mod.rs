@@ -12,6 +12,8 @@ mod load;
 mod render;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fuzz_corpus;
 
 pub use load::load;
 pub use render::render;
