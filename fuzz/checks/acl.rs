@@ -20,7 +20,11 @@ pub fn check(data: &[u8]) {
         return;
     };
     let padded = format!("% leading comment\n\n{text}\n% trailing comment\n");
-    assert_eq!(parse(&padded).as_ref(), Ok(&rules), "comments changed the rules");
+    assert_eq!(
+        parse(&padded).as_ref(),
+        Ok(&rules),
+        "comments changed the rules"
+    );
 
     let mut client = ClientInfo::new(
         "c1".into(),

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 fn scratch() -> PathBuf {
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    std::env::temp_dir().join(format!("roost-fuzz-config-{}-{thread}.yaml", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "roost-fuzz-config-{}-{thread}.yaml",
+        std::process::id()
+    ))
 }
 
 pub fn check(data: &[u8]) {

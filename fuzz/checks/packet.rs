@@ -26,7 +26,11 @@ pub fn check(data: &[u8], version: ProtocolVersion) {
         if let Err(e) = encode(&packet, v, &mut out) {
             panic!("decoded {packet:?} but cannot encode it: {e}");
         }
-        assert_eq!(encoded_len(&packet, v), out.len(), "encoded_len of {packet:?}");
+        assert_eq!(
+            encoded_len(&packet, v),
+            out.len(),
+            "encoded_len of {packet:?}"
+        );
         let again = decode(&mut out, v, MAX_PACKET);
         assert_eq!(again, Ok(Some(packet)), "decode(encode(p)) != p");
         assert!(out.is_empty(), "re-decoding left {} bytes", out.len());

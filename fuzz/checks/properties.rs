@@ -14,7 +14,11 @@ const WRAPPERS: &[(u8, &[u8], &[u8])] = &[
     // CONNECT: "MQTT" 5, flags 0x02 (clean start), keep alive 60; client id "c".
     (0x10, b"\x00\x04MQTT\x05\x02\x00\x3c", b"\x00\x01c"),
     // CONNECT with a will (flags 0x06): the block is the will's; CONNECT's is empty.
-    (0x10, b"\x00\x04MQTT\x05\x06\x00\x3c\x00\x00\x01c", b"\x00\x03w/t\x00\x01p"),
+    (
+        0x10,
+        b"\x00\x04MQTT\x05\x06\x00\x3c\x00\x00\x01c",
+        b"\x00\x03w/t\x00\x01p",
+    ),
     // CONNACK, session present 0, reason 0.
     (0x20, b"\x00\x00", b""),
     // PUBLISH QoS 1, topic "t", packet id 1, payload "p".

@@ -43,7 +43,11 @@ pub fn check(data: &[u8]) {
     // A `--` comment runs to the end of the line, hence the newline.
     let again = Sql::parse(&format!(" \t{text}\n "))
         .unwrap_or_else(|e| panic!("{text:?} parses, but not with blanks around it: {e}"));
-    assert_eq!(format!("{sql:?}"), format!("{again:?}"), "blanks changed the tree");
+    assert_eq!(
+        format!("{sql:?}"),
+        format!("{again:?}"),
+        "blanks changed the tree"
+    );
     let _ = sql.from();
     let _ = sql.run(columns());
 }

@@ -22,7 +22,10 @@ pub fn check(data: &[u8]) {
     let (filter, topic) = text.split_once('\n').unwrap_or((text, text));
     let name_ok = validate_topic_name(topic).is_ok();
     if name_ok {
-        assert!(validate_topic_filter(topic).is_ok(), "valid name {topic:?} is not a valid filter");
+        assert!(
+            validate_topic_filter(topic).is_ok(),
+            "valid name {topic:?} is not a valid filter"
+        );
         assert!(matches(topic, topic), "{topic:?} does not match itself");
     }
     // The filter a subscription is matched with, once any $share/$queue prefix is off.
@@ -30,11 +33,17 @@ pub fn check(data: &[u8]) {
         return;
     };
     let filter = sub.filter;
-    assert!(validate_topic_filter(filter).is_ok(), "{filter:?} parsed but is invalid");
+    assert!(
+        validate_topic_filter(filter).is_ok(),
+        "{filter:?} parsed but is invalid"
+    );
 
     let mut trie: TopicTrie<u8, ()> = TopicTrie::default();
     trie.insert(filter, 1, ());
-    assert!(trie.get(filter).is_some_and(|m| m.contains_key(&1)), "{filter:?} not found at itself");
+    assert!(
+        trie.get(filter).is_some_and(|m| m.contains_key(&1)),
+        "{filter:?} not found at itself"
+    );
     if name_ok {
         let mut found = false;
         trie.for_each_match(topic, |m| found |= m.contains_key(&1));

@@ -13,17 +13,23 @@ use roost_protocol::ProtocolVersion;
 use std::path::{Path, PathBuf};
 
 fn corpus(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
 }
 
 #[test]
 fn packet_v311_corpus() {
-    replay::each(&corpus("packet_v311"), |d| packet::check(d, ProtocolVersion::V3_1_1));
+    replay::each(&corpus("packet_v311"), |d| {
+        packet::check(d, ProtocolVersion::V3_1_1)
+    });
 }
 
 #[test]
 fn packet_v5_corpus() {
-    replay::each(&corpus("packet_v5"), |d| packet::check(d, ProtocolVersion::V5));
+    replay::each(&corpus("packet_v5"), |d| {
+        packet::check(d, ProtocolVersion::V5)
+    });
 }
 
 #[test]

@@ -2,10 +2,10 @@
 //! (fuzz/corpus/config_load/) through its check (fuzz/checks/config.rs):
 //! what loads renders back to the same configuration.
 
-#[path = "../../fuzz/checks/replay.rs"]
-mod replay;
 #[path = "../../fuzz/checks/config.rs"]
 mod check;
+#[path = "../../fuzz/checks/replay.rs"]
+mod replay;
 
 #[test]
 fn config_load_corpus() {

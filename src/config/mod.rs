@@ -8,12 +8,12 @@
 //! uses the section; this module puts them together ([`Config`]), reads them
 //! ([`load`]) and writes them back as YAML ([`render`], `roost check-config`).
 
+#[cfg(test)]
+mod fuzz_corpus;
 mod load;
 mod render;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod fuzz_corpus;
 
 pub use load::load;
 pub use render::render;
