@@ -8,6 +8,8 @@
 //! uses the section; this module puts them together ([`Config`]), reads them
 //! ([`load`]) and writes them back as YAML ([`render`], `roost check-config`).
 
+#[cfg(test)]
+mod fuzz_corpus;
 mod load;
 mod render;
 #[cfg(test)]

@@ -1,0 +1,1 @@
+SELECT clientid, payload.clientid as myclientid FROM "t/#", "my/other/topic"

@@ -1,0 +1,1 @@
+SELECT peername as ip_port FROM "$events/client_connected" WHERE clientid = 'c1'

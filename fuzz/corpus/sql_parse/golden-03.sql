@@ -1,0 +1,1 @@
+SELECT (upper(clientid) + '_UPPERCASE_LETTERS') as cid FROM "t/#"

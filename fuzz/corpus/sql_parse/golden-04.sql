@@ -1,0 +1,1 @@
+SELECT (payload.integer_field + 2) * 2 as num FROM "t/#"

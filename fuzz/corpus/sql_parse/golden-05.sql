@@ -1,0 +1,1 @@
+SELECT payload.a.b.c.deep as my_field FROM "t/#"

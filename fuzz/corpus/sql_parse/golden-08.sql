@@ -1,0 +1,1 @@
+SELECT * FROM "t/#" WHERE payload.name = 'sensor_1' and payload.temprature > 39

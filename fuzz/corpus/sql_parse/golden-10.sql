@@ -1,0 +1,3 @@
+FOREACH
+    payload.sensors
+FROM "t/#"

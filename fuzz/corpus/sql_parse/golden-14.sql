@@ -1,0 +1,1 @@
+FOREACH payload.data as d, d.sensors as s DO s.name as name FROM "t/#"

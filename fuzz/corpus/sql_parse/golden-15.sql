@@ -1,0 +1,1 @@
+FOREACH payload.data.sensors as s DO s.name as name FROM "t/#"

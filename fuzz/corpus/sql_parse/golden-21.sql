@@ -1,0 +1,1 @@
+SELECT qos, username, clientid FROM "t/#"

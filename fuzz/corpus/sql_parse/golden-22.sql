@@ -1,0 +1,1 @@
+SELECT username FROM "#" WHERE username='Steven'

@@ -1,0 +1,1 @@
+SELECT payload.x as x FROM "tests/test_topic_1" WHERE x = 1

@@ -1,0 +1,1 @@
+SELECT * FROM "#" WHERE payload.x.y = 1

@@ -1,0 +1,1 @@
+SELECT payload FROM "#" WHERE payload.x.y = 1

@@ -1,0 +1,1 @@
+SELECT clientid FROM "$events/session_subscribed" WHERE topic =~ 't/#' and qos = 1

@@ -1,0 +1,1 @@
+SELECT pub_props.'User-Property'.foo as foo FROM "t/#"

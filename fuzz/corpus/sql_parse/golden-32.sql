@@ -1,0 +1,1 @@
+SELECT * FROM "t/1", "t/2"

@@ -1,0 +1,1 @@
+SELECT clientid as cid FROM "#" WHERE cid = 'abc'

@@ -1,0 +1,1 @@
+FOREACH, DO, and INCASE clauses

@@ -1,0 +1,1 @@
+SELECT * FROM "t/#" WHERE payload.x.y = 1
