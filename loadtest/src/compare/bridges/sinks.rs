@@ -316,7 +316,12 @@ impl SinkServer {
                 let pc = client
                     .partition_client(topic.as_str(), 0, UnknownTopicHandling::Retry)
                     .await?;
-                Ok(pc.get_offset(OffsetAt::Latest).await?.max(0) as u64)
+                // tansu's latest offset can stay behind the last records of
+                // a batch: the records after it tell the real end.
+                let latest = pc.get_offset(OffsetAt::Latest).await?.max(0);
+                let (records, high) = pc.fetch_records(latest, 1..10_000_000, 50).await?;
+                let end = records.last().map_or(0, |r| r.offset + 1);
+                Ok(latest.max(high).max(end) as u64)
             }
         }
     }
