@@ -56,7 +56,11 @@ pub struct BridgesArgs {
     #[arg(long, default_value_t = 8)]
     source_ips: u8,
     /// Sinks to measure, in order: http, mqtt, redis, pgsql, kafka.
-    #[arg(long, value_delimiter = ',', default_value = "http,mqtt,redis,pgsql,kafka")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http,mqtt,redis,pgsql,kafka"
+    )]
     sinks: Vec<String>,
     /// The actions' `batch_size`s; each sink runs with each.
     #[arg(long, value_delimiter = ',', default_value = "1,100")]
@@ -132,7 +136,12 @@ fn pairs_config(a: &BridgesArgs, prefix: String) -> Config {
 }
 
 /// The connector, action and rule of a sink variant, as the API takes them.
-fn objects(kind: SinkKind, server: &SinkServer, pool_size: u32, batch_size: u32) -> [(&'static str, Value); 3] {
+fn objects(
+    kind: SinkKind,
+    server: &SinkServer,
+    pool_size: u32,
+    batch_size: u32,
+) -> [(&'static str, Value); 3] {
     let ty = kind.action_type();
     let mut connector = server.connector(pool_size);
     connector["type"] = json!(ty);
@@ -252,7 +261,9 @@ async fn run_variant(
         .await;
         // The sampling stops once the sink has what the action delivered
         // (at once when the run failed).
-        let success = result.as_ref().map_or(0, |(_, m)| m["success"].as_u64().unwrap_or(0));
+        let success = result
+            .as_ref()
+            .map_or(0, |(_, m)| m["success"].as_u64().unwrap_or(0));
         expect.store(success, Relaxed);
         result
     };
@@ -305,7 +316,11 @@ fn markdown(rows: &[RunRow], variants: &[Variant]) -> String {
     );
     for r in rows {
         if r.status != "ok" {
-            let _ = writeln!(md, "| {} | {} | {} |  |  |  |  |  |  |  |  |  |  |  |  |", r.variant, r.round, r.status);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |  |  |  |  |  |  |  |  |  |  |  |  |",
+                r.variant, r.round, r.status
+            );
             continue;
         }
         let _ = writeln!(
@@ -398,9 +413,12 @@ pub async fn run(a: BridgesArgs) -> anyhow::Result<()> {
                     if !servers.contains_key(kind.name()) {
                         let s = match kind.missing() {
                             Some(why) => Err(format!("skipped: {why}")),
-                            None => SinkServer::start(kind, &a.out.join(format!("sink-{}", kind.name())))
-                                .await
-                                .map_err(|e| format!("failed: the server did not start: {e:#}")),
+                            None => SinkServer::start(
+                                kind,
+                                &a.out.join(format!("sink-{}", kind.name())),
+                            )
+                            .await
+                            .map_err(|e| format!("failed: the server did not start: {e:#}")),
                         };
                         servers.insert(kind.name(), s);
                     }
@@ -468,9 +486,18 @@ mod tests {
         };
         let variants = [
             Variant::NoRule,
-            Variant::Sink { kind: SinkKind::Http, batch_size: 1 },
-            Variant::Sink { kind: SinkKind::Redis, batch_size: 100 },
-            Variant::Sink { kind: SinkKind::Kafka, batch_size: 1 },
+            Variant::Sink {
+                kind: SinkKind::Http,
+                batch_size: 1,
+            },
+            Variant::Sink {
+                kind: SinkKind::Redis,
+                batch_size: 100,
+            },
+            Variant::Sink {
+                kind: SinkKind::Kafka,
+                batch_size: 1,
+            },
         ];
         let md = markdown(
             &[
@@ -488,15 +515,27 @@ mod tests {
         );
         assert!(md.contains("| no-rule | 100 |  |  |  |"), "{md}");
         assert!(md.contains("| http-batch1 | 80 | 20 | 20.0% | 3 |"), "{md}");
-        assert!(md.contains("| redis-batch100 | 90 | 60 | 60.0% | 3 |"), "{md}");
-        assert!(md.contains("| kafka-batch1 | skipped: tansu not found |"), "{md}");
+        assert!(
+            md.contains("| redis-batch100 | 90 | 60 | 60.0% | 3 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| kafka-batch1 | skipped: tansu not found |"),
+            "{md}"
+        );
     }
 
     #[test]
     fn the_sink_rate_spans_first_to_final_sample() {
         let t = Instant::now();
         let at = |ms: u64| t + Duration::from_millis(ms);
-        let samples = [(at(0), 0), (at(250), 100), (at(500), 600), (at(750), 1100), (at(1000), 1100)];
+        let samples = [
+            (at(0), 0),
+            (at(250), 100),
+            (at(500), 600),
+            (at(750), 1100),
+            (at(1000), 1100),
+        ];
         // 1000 messages between 250 ms and 750 ms.
         assert_eq!(sink_rate(&samples), 2000.0);
         assert_eq!(sink_rate(&[(at(0), 0), (at(250), 5)]), 0.0);

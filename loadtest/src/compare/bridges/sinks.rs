@@ -83,7 +83,11 @@ impl SinkKind {
 
     /// Why this sink's server cannot run here; `None` when it can.
     pub fn missing(self) -> Option<String> {
-        let need = |what: &str| find_program(what).is_none().then(|| format!("{what} not found"));
+        let need = |what: &str| {
+            find_program(what)
+                .is_none()
+                .then(|| format!("{what} not found"))
+        };
         match self {
             SinkKind::Http => None,
             SinkKind::Mqtt => need("mosquitto"),
@@ -198,9 +202,9 @@ impl SinkServer {
                     subscriber,
                 }
             }
-            SinkKind::Redis => {
-                SinkServer::Redis(Arc::new(blocking("redis-server", servers::Redis::start).await?))
-            }
+            SinkKind::Redis => SinkServer::Redis(Arc::new(
+                blocking("redis-server", servers::Redis::start).await?,
+            )),
             SinkKind::Pgsql => {
                 let pg = blocking("postgres", || {
                     let pg = servers::Postgres::start();
@@ -294,7 +298,11 @@ impl SinkServer {
 
     /// What reached the sink since the last reset.
     pub async fn count(&self) -> anyhow::Result<u64> {
-        let parse = |s: String| s.trim().parse::<u64>().with_context(|| format!("count {s:?}"));
+        let parse = |s: String| {
+            s.trim()
+                .parse::<u64>()
+                .with_context(|| format!("count {s:?}"))
+        };
         match self {
             SinkServer::Http { hook, .. } => Ok(hook.requests.load(Relaxed)),
             SinkServer::Mqtt { received, .. } => Ok(received.received.load(Relaxed)),
