@@ -9,6 +9,7 @@ use roost_rules::engine::template::Template;
 use roost_rules::{Map, Value};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The action's `parameters`, EMQX's names and defaults.
@@ -41,6 +42,8 @@ fn request_timeout() -> Duration {
 
 pub struct HttpSink {
     client: reqwest::Client,
+    /// The connector's: at most `pool_size` requests at once.
+    permits: Arc<tokio::sync::Semaphore>,
     method: reqwest::Method,
     base: reqwest::Url,
     path: Template,
@@ -82,6 +85,7 @@ impl HttpSink {
         };
         Ok(HttpSink {
             client: conn.client.clone(),
+            permits: conn.permits.clone(),
             method,
             base: conn.url.clone(),
             path: tpl("parameters.path".into(), &p.path)?,
@@ -131,11 +135,21 @@ impl HttpSink {
         if self.method != reqwest::Method::GET || !body.is_empty() {
             req = req.body(body);
         }
-        let resp = req.send().await.map_err(|e| {
+        // Held until the answer is read: then its connection is idle in
+        // the pool again for the next request.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Retriable("connector stopped".into()))?;
+        let mut resp = req.send().await.map_err(|e| {
             // Could not connect, or no answer in time: the server may come back.
             SendError::Retriable(format!("{e}"))
         })?;
         let status = resp.status();
+        // The body is read to its end (and dropped) so that the connection
+        // goes back to the pool instead of being closed.
+        while let Ok(Some(_)) = resp.chunk().await {}
         if status.is_success() {
             return Ok(());
         }

@@ -1,6 +1,7 @@
-//! The `http` type (EMQX's webhook): a connector is a pool of HTTP/1.1
-//! connections to `url` (reqwest on rustls), an action sends one request per
-//! rule output with `method`, `path`, `headers` and `body` templates.
+//! The `http` type (EMQX's webhook): a connector is a pool of `pool_size`
+//! HTTP/1.1 connections to `url` (reqwest on rustls, at most `pool_size`
+//! requests at once), an action sends one request per rule output with
+//! `method`, `path`, `headers` and `body` templates.
 //! Connection errors, timeouts and 5xx answers are retriable; other non-2xx
 //! answers (4xx) fail.
 
@@ -162,6 +163,7 @@ impl Driver for HttpDriver {
             .map_err(|e| ConfigError::new("ssl", format!("cannot build the client: {e}")))?;
         Ok(Arc::new(HttpConnector {
             client,
+            permits: Arc::new(tokio::sync::Semaphore::new(c.pool_size.max(1))),
             url,
             headers,
             connect_timeout: c.connect_timeout,
@@ -213,6 +215,13 @@ fn tls(mut b: reqwest::ClientBuilder, ssl: &Ssl) -> Result<reqwest::ClientBuilde
 
 pub struct HttpConnector {
     client: reqwest::Client,
+    /// `pool_size` permits, one per request on the wire: reqwest's pool only
+    /// bounds the *idle* connections, so without them every request beyond
+    /// those in flight opens a connection of its own, and closes it after
+    /// (the buffer workers have up to `worker_pool_size` x
+    /// `inflight_window` requests out), which made a fresh TCP connection
+    /// per message once the sink was busy.
+    permits: Arc<tokio::sync::Semaphore>,
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     connect_timeout: Duration,
