@@ -20,7 +20,7 @@
 //! when the store next loads. Messages are known by their `Arc`'s address
 //! while referred to (the `Arc` is held, so the address is not reused).
 
-use crate::writer::{Op, Space, Write};
+use crate::writer::{Op, Put, Space, Write};
 use crate::Store;
 use roost_core::message::MessageRecord;
 use roost_core::storage::{
@@ -60,7 +60,7 @@ impl Refs {
         writes.push((
             Space::Messages,
             id.to_be_bytes().to_vec(),
-            Some(encode_message(m)),
+            Put::New(encode_message(m)),
         ));
         id
     }
@@ -74,7 +74,7 @@ impl Refs {
         if e.1 == 0 {
             let (m, _) = self.by_id.remove(&id).expect("present");
             self.by_ptr.remove(&(Arc::as_ptr(&m) as usize));
-            writes.push((Space::Messages, id.to_be_bytes().to_vec(), None));
+            writes.push((Space::Messages, id.to_be_bytes().to_vec(), Put::Delete));
         }
     }
 
@@ -150,7 +150,7 @@ impl SessionStore for Store {
         let mut messages: HashMap<u64, Arc<Message>> = HashMap::new();
         for (k, v) in self.scan(Space::Messages)? {
             let Some(id) = be_u64(&k) else {
-                cleanup.push((Space::Messages, k, None));
+                cleanup.push((Space::Messages, k, Put::Delete));
                 continue;
             };
             max_id = max_id.max(id + 1);
@@ -160,7 +160,7 @@ impl SessionStore for Store {
                 }
                 Err(why) => {
                     tracing::warn!(message_id = id, %why, "stored_message_undecodable");
-                    cleanup.push((Space::Messages, k, None));
+                    cleanup.push((Space::Messages, k, Put::Delete));
                 }
             }
         }
@@ -170,12 +170,12 @@ impl SessionStore for Store {
         for (k, v) in self.scan(Space::Entries)? {
             let parsed = parse_entry_key(&k).zip(be_u64(&v));
             let Some(((client_id, seq), message_id)) = parsed else {
-                cleanup.push((Space::Entries, k, None));
+                cleanup.push((Space::Entries, k, Put::Delete));
                 continue;
             };
             let Some(message) = messages.get(&message_id) else {
                 tracing::warn!(%client_id, seq, message_id, "stored_entry_without_message");
-                cleanup.push((Space::Entries, k, None));
+                cleanup.push((Space::Entries, k, Put::Delete));
                 continue;
             };
             *counts.entry(message_id).or_default() += 1;
@@ -207,7 +207,7 @@ impl SessionStore for Store {
         // Entries of no session (their session's removal was cut short).
         for (client_id, list) in entries {
             for e in list {
-                cleanup.push((Space::Entries, entry_key(&client_id, e.seq), None));
+                cleanup.push((Space::Entries, entry_key(&client_id, e.seq), Put::Delete));
                 if let Some(c) = counts.get_mut(&e.message_id) {
                     *c -= 1;
                 }
@@ -219,7 +219,7 @@ impl SessionStore for Store {
         };
         for (id, m) in messages {
             match counts.get(&id).copied().unwrap_or(0) {
-                0 => cleanup.push((Space::Messages, id.to_be_bytes().to_vec(), None)),
+                0 => cleanup.push((Space::Messages, id.to_be_bytes().to_vec(), Put::Delete)),
                 n => {
                     refs.by_ptr.insert(Arc::as_ptr(&m) as usize, id);
                     refs.by_id.insert(id, (m, n));
@@ -243,23 +243,25 @@ impl SessionStore for Store {
             let mut value = Vec::with_capacity(8 + record.len());
             value.extend_from_slice(&at.to_be_bytes());
             value.extend_from_slice(&record);
-            writes.push((Space::Sessions, client_id.as_bytes().to_vec(), Some(value)));
+            writes.push((Space::Sessions, client_id.as_bytes().to_vec(), Put::Set(value)));
         }
         let mut ids = Vec::with_capacity(changes.put.len());
         let mut refs = self.refs.lock();
         for p in changes.put {
-            let id = match p.message {
-                EntryMessage::New(m) => refs.hold(&m, &mut writes),
-                EntryMessage::Held(id) => id,
+            let (id, new) = match p.message {
+                EntryMessage::New(m) => (refs.hold(&m, &mut writes), true),
+                EntryMessage::Held(id) => (id, false),
             };
             let mut value = Vec::with_capacity(8 + p.entry.len());
             value.extend_from_slice(&id.to_be_bytes());
             value.extend_from_slice(&p.entry);
-            writes.push((Space::Entries, entry_key(client_id, p.seq), Some(value)));
+            // A new entry has a sequence number its session never used.
+            let put = if new { Put::New(value) } else { Put::Set(value) };
+            writes.push((Space::Entries, entry_key(client_id, p.seq), put));
             ids.push(id);
         }
         for (seq, id) in changes.remove {
-            writes.push((Space::Entries, entry_key(client_id, seq), None));
+            writes.push((Space::Entries, entry_key(client_id, seq), Put::Delete));
             refs.release(id, &mut writes);
         }
         if writes.is_empty() {
@@ -274,10 +276,11 @@ impl SessionStore for Store {
     }
 
     fn delete(&self, client_id: &str, entries: Vec<(u64, u64)>, done: Option<Done>) {
-        let mut writes: Vec<Write> = vec![(Space::Sessions, client_id.as_bytes().to_vec(), None)];
+        let mut writes: Vec<Write> =
+            vec![(Space::Sessions, client_id.as_bytes().to_vec(), Put::Delete)];
         let mut refs = self.refs.lock();
         for (seq, id) in entries {
-            writes.push((Space::Entries, entry_key(client_id, seq), None));
+            writes.push((Space::Entries, entry_key(client_id, seq), Put::Delete));
             refs.release(id, &mut writes);
         }
         self.send_many(writes, done);

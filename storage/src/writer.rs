@@ -24,8 +24,18 @@ pub enum Space {
     Messages,
 }
 
-/// One put (`Some`) or delete (`None`).
-pub type Write = (Space, Vec<u8>, Option<Vec<u8>>);
+/// One write of a key.
+pub type Write = (Space, Vec<u8>, Put);
+
+/// What a [`Write`] does to its key.
+pub enum Put {
+    /// Creates a key that does not exist (a new message id, a new entry's
+    /// sequence number): deleted again in the same batch, it is never written.
+    New(Vec<u8>),
+    /// Sets a key that may exist.
+    Set(Vec<u8>),
+    Delete,
+}
 
 /// One queued write.
 pub enum Op {
@@ -143,7 +153,10 @@ impl Writer {
         ops: Vec<Op>,
         unsynced: &mut bool,
     ) -> (Option<Done>, Result<(), StorageError>) {
-        let mut latest: HashMap<(Space, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
+        // Each key's last value in this batch, and whether the batch created
+        // it (then a delete writes nothing: a message acknowledged before its
+        // batch commits costs no write at all).
+        let mut latest: HashMap<(Space, Vec<u8>), (Option<Vec<u8>>, bool)> = HashMap::new();
         let mut dones: Vec<Done> = Vec::new();
         let mut stop = None;
         for op in ops {
@@ -154,12 +167,27 @@ impl Writer {
                     value,
                     done,
                 } => {
-                    latest.insert((space, key), value);
+                    latest.insert((space, key), (value, false));
                     dones.extend(done);
                 }
                 Op::Many { writes, done } => {
-                    for (space, key, value) in writes {
-                        latest.insert((space, key), value);
+                    for (space, key, put) in writes {
+                        let k = (space, key);
+                        let fresh = latest.get(&k).map(|(_, fresh)| *fresh);
+                        match put {
+                            Put::New(v) => {
+                                latest.insert(k, (Some(v), fresh.unwrap_or(true)));
+                            }
+                            Put::Set(v) => {
+                                latest.insert(k, (Some(v), fresh.unwrap_or(false)));
+                            }
+                            Put::Delete if fresh == Some(true) => {
+                                latest.remove(&k);
+                            }
+                            Put::Delete => {
+                                latest.insert(k, (None, false));
+                            }
+                        }
                     }
                     dones.extend(done);
                 }
@@ -176,7 +204,7 @@ impl Writer {
                 SyncPolicy::Interval | SyncPolicy::Os => PersistMode::Buffer,
             };
             let mut batch = self.db.batch().durability(Some(mode));
-            for ((space, key), value) in latest {
+            for ((space, key), (value, _)) in latest {
                 match value {
                     Some(v) => batch.insert(self.space(space), key, v),
                     None => batch.remove(self.space(space), key),

@@ -234,7 +234,12 @@ impl Mirror {
             .drain(..)
             .map(|e| (e.seq, e.message_id))
             .collect();
-        *self = Mirror::default();
+        // Sequence numbers are never reused (the store takes a new entry's key
+        // for one that does not exist).
+        *self = Mirror {
+            next_seq: self.next_seq,
+            ..Mirror::default()
+        };
         all
     }
 
