@@ -108,7 +108,11 @@ async fn a_full_store_drops_new_messages_for_offline_sessions() {
     on.subscribe("full/t", QoS::AtLeastOnce).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while storage(&b).await["full"] != true {
-        assert!(std::time::Instant::now() < deadline, "{}", storage(&b).await);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            storage(&b).await
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut publ = RawClient::connected(b.addr(), v, "full-pub").await;

@@ -90,9 +90,10 @@ impl DiscRetainer {
             message: MessageRecord::of(m, Instant::now()),
         };
         match postcard::to_stdvec(&stored) {
-            Ok(v) => self
-                .store
-                .write_one(Space::Retained, m.topic.as_bytes().to_vec(), Some(v), None),
+            Ok(v) => {
+                self.store
+                    .write_one(Space::Retained, m.topic.as_bytes().to_vec(), Some(v), None)
+            }
             Err(e) => tracing::warn!(topic = %m.topic, error = %e, "retained_message_not_stored"),
         }
     }

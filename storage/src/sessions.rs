@@ -236,14 +236,17 @@ impl SessionStore for Store {
     }
 
     fn write(&self, client_id: &str, changes: SessionChanges, done: Option<Done>) -> Vec<u64> {
-        let mut writes: Vec<Write> = Vec::with_capacity(
-            changes.put.len() * 2 + changes.remove.len() * 2 + 1,
-        );
+        let mut writes: Vec<Write> =
+            Vec::with_capacity(changes.put.len() * 2 + changes.remove.len() * 2 + 1);
         if let Some((at, record)) = changes.record {
             let mut value = Vec::with_capacity(8 + record.len());
             value.extend_from_slice(&at.to_be_bytes());
             value.extend_from_slice(&record);
-            writes.push((Space::Sessions, client_id.as_bytes().to_vec(), Put::Set(value)));
+            writes.push((
+                Space::Sessions,
+                client_id.as_bytes().to_vec(),
+                Put::Set(value),
+            ));
         }
         let mut ids = Vec::with_capacity(changes.put.len());
         let mut refs = self.refs.lock();
@@ -256,7 +259,11 @@ impl SessionStore for Store {
             value.extend_from_slice(&id.to_be_bytes());
             value.extend_from_slice(&p.entry);
             // A new entry has a sequence number its session never used.
-            let put = if new { Put::New(value) } else { Put::Set(value) };
+            let put = if new {
+                Put::New(value)
+            } else {
+                Put::Set(value)
+            };
             writes.push((Space::Entries, entry_key(client_id, p.seq), put));
             ids.push(id);
         }

@@ -139,13 +139,23 @@ fn a_message_is_stored_once_and_goes_with_its_last_reference() {
         assert_eq!(s.entries[0].entry, vec![1]);
     }
     // One message, shared by both sessions' entries.
-    assert!(Arc::ptr_eq(&all[0].entries[0].message, &all[1].entries[0].message));
+    assert!(Arc::ptr_eq(
+        &all[0].entries[0].message,
+        &all[1].entries[0].message
+    ));
     assert_eq!(store.refs.lock().len(), 1);
     store.flush_blocking();
     assert_eq!(store.messages.iter().count(), 1);
     // A new message gets an id the log has not used.
     let c = message(b"three");
-    let id = store.write("s0", SessionChanges { put: vec![put(2, &c)], ..Default::default() }, None);
+    let id = store.write(
+        "s0",
+        SessionChanges {
+            put: vec![put(2, &c)],
+            ..Default::default()
+        },
+        None,
+    );
     assert!(id[0] > ids[0][1]);
     store.close();
     let _ = std::fs::remove_dir_all(&d);
@@ -169,7 +179,12 @@ fn orphans_are_removed_at_load() {
         None,
     );
     // A message without an entry, an entry without a message.
-    store.write_one(Space::Messages, 999u64.to_be_bytes().to_vec(), Some(vec![0; 9]), None);
+    store.write_one(
+        Space::Messages,
+        999u64.to_be_bytes().to_vec(),
+        Some(vec![0; 9]),
+        None,
+    );
     let mut bad = 5u64.to_be_bytes().to_vec();
     bad.push(7);
     store.write_one(Space::Entries, sessions_entry_key("s", 9), Some(bad), None);
