@@ -11,8 +11,9 @@ D=${1:-10s}
 SESSIONS=${2:-100000}
 PER=${3:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ROOST=$ROOT/target/release/roost
-BENCH=$ROOT/target/release/roost-bench
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+ROOST=${ROOST:-$TARGET/release/roost}
+BENCH=${BENCH:-$TARGET/release/roost-bench}
 ulimit -n "$(ulimit -Hn)" || true
 PORT=18830
 WORK=$(mktemp -d /tmp/roost-durable-bench.XXXXXX)

@@ -178,7 +178,7 @@ fn restore(ctx: &Arc<ConnContext>, st: &mut StorageState) {
             Ok(r) => r,
             Err(error) => {
                 tracing::warn!(client_id = %s.client_id, %error, "stored_session_undecodable");
-                store.delete(&s.client_id, None);
+                store.delete(&s.client_id, entry_ids(s), None);
                 bad += 1;
                 continue;
             }
@@ -189,7 +189,7 @@ fn restore(ctx: &Arc<ConnContext>, st: &mut StorageState) {
             if let Some(w) = r.data.will {
                 expired_wills.push((client_id.clone(), w));
             }
-            store.delete(&s.client_id, None);
+            store.delete(&s.client_id, entry_ids(s), None);
             continue;
         }
         let deadline = first_deadline(&r.data, r.detached_ms);
@@ -197,6 +197,7 @@ fn restore(ctx: &Arc<ConnContext>, st: &mut StorageState) {
         let subs: Vec<_> = r.data.subscriptions.values().cloned().collect();
         let data = r.data.with_mqueue_bytes(ctx.config.mqtt.mqueue_bytes());
         let handle = SessionHandle::new(client_id.clone(), data, ctx.config.mqtt.max_inflight);
+        *handle.mirror.lock() = r.mirror;
         for record in &subs {
             let subscriber = handle.subscriber(record);
             ctx.router
@@ -235,6 +236,11 @@ fn restore(ctx: &Arc<ConnContext>, st: &mut StorageState) {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "sessions_restored"
     );
+}
+
+/// A stored session's entries, as its removal names them.
+fn entry_ids(s: &roost_core::storage::StoredSession) -> Vec<(u64, u64)> {
+    s.entries.iter().map(|e| (e.seq, e.message_id)).collect()
 }
 
 /// Milliseconds from now until a restored session must be woken: its will's

@@ -28,6 +28,12 @@ pub struct StorageView {
     /// `durable_storage.max_size` in bytes (0 = no limit).
     pub max_size: u64,
     pub sessions: u64,
+    /// Messages in the shared log (each once, however many sessions hold it).
+    pub messages: u64,
+    /// The stored sessions' queue and inflight entries (references to messages).
+    pub session_entries: u64,
+    /// At `durable_storage.max_size`: new messages for offline sessions are dropped.
+    pub full: bool,
     pub retained_messages: u64,
     pub objects: u64,
     /// `durable_storage.sync`: batch, interval or os.
@@ -60,6 +66,9 @@ pub async fn info(State(ctx): State<Arc<Admin>>) -> Result<Json<StorageView>, Fa
         disk_size: i.disk_size,
         max_size: i.max_size,
         sessions: i.sessions,
+        messages: i.messages,
+        session_entries: i.session_entries,
+        full: i.full,
         retained_messages: i.retained_messages,
         objects: i.objects,
         sync: i.sync,

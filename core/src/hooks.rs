@@ -244,6 +244,9 @@ pub enum DropReason {
     NoSession,
     /// A shared-subscription message whose group had no other member.
     NoGroupMember,
+    /// For an offline durable session while the store is at
+    /// `durable_storage.max_size`.
+    StorageFull,
 }
 
 impl DropReason {
@@ -257,6 +260,7 @@ impl DropReason {
             DropReason::Qos0Offline => "qos0_msg",
             DropReason::NoSession => "no_session",
             DropReason::NoGroupMember => "no_group_member",
+            DropReason::StorageFull => "storage_full",
         }
     }
 }

@@ -193,6 +193,9 @@ counters! {
     delivery_dropped_no_session = "delivery.dropped.no_session";
     /// Dropped: a shared-subscription message whose group had no other member.
     delivery_dropped_no_group_member = "delivery.dropped.no_group_member";
+    /// Dropped: for an offline durable session while the store was at
+    /// `durable_storage.max_size`.
+    delivery_dropped_storage_full = "delivery.dropped.storage_full";
     /// Times a connection stopped reading its client's publishes because a
     /// subscriber's session it published to was congested (`mqtt.backpressure`).
     publishers_paused = "publishers.paused";
@@ -425,6 +428,7 @@ impl Metrics {
             DropReason::Qos0Offline => &self.delivery_dropped_qos0_msg,
             DropReason::NoSession => &self.delivery_dropped_no_session,
             DropReason::NoGroupMember => &self.delivery_dropped_no_group_member,
+            DropReason::StorageFull => &self.delivery_dropped_storage_full,
             DropReason::NoSubscribers => &self.messages_dropped_no_subscribers,
             DropReason::Hook(_) => return,
         }

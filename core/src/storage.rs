@@ -49,31 +49,94 @@ pub type Done = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 /// One stored session: the runtime's record of it (opaque to the store, which
 /// only keeps it under the client id) and when that record was made, in
 /// milliseconds since the Unix epoch, so the runtime can count its expiry and
-/// its will delay across a restart in wall-clock time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// its will delay across a restart in wall-clock time. Its messages (queue
+/// and inflight window) are not in the record: each is an [`StoredEntry`] of
+/// its own that refers to a message stored once for every session that holds
+/// it (the shared message log).
+#[derive(Debug, Clone)]
 pub struct StoredSession {
     pub client_id: String,
     pub made_at_ms: u64,
     pub record: Vec<u8>,
+    /// The session's entries, by sequence number (filled by `load_all`).
+    pub entries: Vec<StoredEntry>,
+}
+
+/// One message a stored session holds (queued or in flight), as loaded.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// The entry's place in its session (ascending in queue order).
+    pub seq: u64,
+    /// The id of the message in the shared log.
+    pub message_id: u64,
+    /// The message, shared by every entry that refers to it; its expiry
+    /// already counted down by the time since it was stored.
+    pub message: Arc<Message>,
+    /// What the runtime keeps of the entry (opaque to the store).
+    pub entry: Vec<u8>,
+}
+
+/// The message of an entry being written.
+#[derive(Debug, Clone)]
+pub enum EntryMessage {
+    /// A message the session did not hold yet: the store finds it in its log
+    /// or adds it (one more reference either way).
+    New(Arc<Message>),
+    /// The message the entry already refers to (the entry changed, e.g. it
+    /// went from the queue into the inflight window).
+    Held(u64),
+}
+
+/// One entry put by [`SessionChanges`].
+#[derive(Debug, Clone)]
+pub struct EntryPut {
+    pub seq: u64,
+    pub message: EntryMessage,
+    pub entry: Vec<u8>,
+}
+
+/// What changed in a session since its last write: its record (if it
+/// changed: when it was made, and the record) and the entries put and
+/// removed (`(seq, message_id)`). Removing the last entry that refers to a
+/// message deletes the message.
+#[derive(Debug, Clone, Default)]
+pub struct SessionChanges {
+    pub record: Option<(u64, Vec<u8>)>,
+    pub put: Vec<EntryPut>,
+    pub remove: Vec<(u64, u64)>,
+}
+
+impl SessionChanges {
+    pub fn is_empty(&self) -> bool {
+        self.record.is_none() && self.put.is_empty() && self.remove.is_empty()
+    }
 }
 
 /// Sessions that outlive the process (`durable_sessions.enable`). Writes are
 /// queued and group-committed by the store: many sessions' changes go into one
 /// write batch with one sync, and each write's [`Done`] is called after the
-/// batch that holds it is durable under the sync policy. A later write of the
-/// same client id replaces an earlier one still queued.
+/// batch that holds it is durable under the sync policy. A message is stored
+/// once, however many sessions hold it: sessions keep references.
 pub trait SessionStore: Send + Sync + 'static {
-    /// Every stored session.
+    /// Every stored session, with its entries.
     fn load_all(&self) -> Result<Vec<StoredSession>, StorageError>;
 
-    /// Stores (or replaces) a session; `done` is called once it is durable.
-    fn save(&self, session: StoredSession, done: Option<Done>);
+    /// Writes what changed in `client_id`'s session; `done` is called once
+    /// it is durable. Returns the message id of each put, in order.
+    fn write(&self, client_id: &str, changes: SessionChanges, done: Option<Done>) -> Vec<u64>;
 
-    /// Forgets `client_id`'s session; `done` is called once that is durable.
-    fn delete(&self, client_id: &str, done: Option<Done>);
+    /// Forgets `client_id`'s session and its entries (`(seq, message_id)`);
+    /// `done` is called once that is durable.
+    fn delete(&self, client_id: &str, entries: Vec<(u64, u64)>, done: Option<Done>);
 
     /// Calls `done` once everything queued before it is durable.
     fn flush(&self, done: Done);
+
+    /// The store has reached `durable_storage.max_size`: new messages for
+    /// offline sessions are refused (dropped and counted by the runtime).
+    fn is_full(&self) -> bool {
+        false
+    }
 }
 
 /// Milliseconds since the Unix epoch now (0 before it).
@@ -93,6 +156,13 @@ pub struct StorageInfo {
     /// `durable_storage.max_size` (0 = unlimited).
     pub max_size: u64,
     pub sessions: u64,
+    /// Messages in the shared log (each once, however many sessions hold it).
+    pub messages: u64,
+    /// Queue and inflight entries of the stored sessions (references).
+    pub session_entries: u64,
+    /// Whether the store is at `durable_storage.max_size` (new messages for
+    /// offline sessions are refused).
+    pub full: bool,
     pub retained_messages: u64,
     pub objects: u64,
     /// `durable_storage.sync`: batch, interval or os.

@@ -40,7 +40,8 @@ pub struct DurableStorageConfig {
     #[serde(with = "roost_core::config::duration")]
     pub sync_interval: Duration,
     /// The store's size on disc, in bytes, past 90% of which the alarm
-    /// `storage_size_high` is raised (0 = no limit, no alarm).
+    /// `storage_size_high` is raised, and at which new messages for offline
+    /// sessions are dropped until it is below 95% again (0 = no limit).
     pub max_size: u64,
 }
 

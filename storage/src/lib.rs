@@ -1,10 +1,13 @@
 //! roost-storage: the broker's durable store, on [fjall] (an LSM tree; why
 //! fjall and not redb: docs/benchmarks.md, "Choosing the store").
 //!
-//! One database under `<node.data_dir>/store` with three keyspaces: the
-//! durable sessions (client id -> the runtime's session record), the retained
-//! messages (topic -> message) and the objects the API creates (name ->
-//! document). Every write goes through one writer thread ([`writer`]) that
+//! One database under `<node.data_dir>/store` with five keyspaces: the
+//! durable sessions (client id -> the runtime's session record), their
+//! entries (client id + sequence number -> message id + the runtime's entry:
+//! one per queued or inflight message), the shared message log (message id ->
+//! message, stored once however many sessions hold it; see [`sessions`]), the
+//! retained messages (topic -> message) and the objects the API creates
+//! (name -> document). Every write goes through one writer thread ([`writer`]) that
 //! group-commits what was queued since its last batch: one write batch and
 //! one sync per batch under `durable_storage.sync`, then each write's
 //! completion is called (a session waits on it before it acknowledges).
@@ -29,7 +32,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use parking_lot::Mutex;
 use roost_core::storage::{Done, StorageError, StorageInfo, StorageStatus};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 /// A key and its value, as stored.
@@ -45,7 +48,12 @@ pub struct Store {
     sessions: Keyspace,
     retained: Keyspace,
     objects: Keyspace,
+    entries: Keyspace,
+    messages: Keyspace,
     tx: Mutex<Sender<Op>>,
+    /// The shared log's references (see [`sessions`]).
+    refs: Mutex<sessions::Refs>,
+    full: Arc<AtomicBool>,
     stats: Arc<WriterStats>,
     config: DurableStorageConfig,
 }
@@ -73,6 +81,8 @@ impl Store {
                 .map_err(|e| io_error(&format!("{what}: keyspace {name}"), e))
         };
         let (sessions, retained, objects) = (ks("sessions")?, ks("retained")?, ks("objects")?);
+        let (entries, messages) = (ks("entries")?, ks("messages")?);
+        let full = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = channel();
         let writer = Writer {
@@ -80,9 +90,13 @@ impl Store {
             sessions: sessions.clone(),
             retained: retained.clone(),
             objects: objects.clone(),
+            entries: entries.clone(),
+            messages: messages.clone(),
             policy: config.sync,
             interval: config.sync_interval,
             stats: stats.clone(),
+            max_size: config.max_size,
+            full: full.clone(),
         };
         std::thread::Builder::new()
             .name("roost-storage".into())
@@ -97,7 +111,11 @@ impl Store {
             sessions,
             retained,
             objects,
+            entries,
+            messages,
             tx: Mutex::new(tx),
+            refs: Mutex::new(sessions::Refs::default()),
+            full,
             stats,
             config: config.clone(),
         }))
@@ -107,7 +125,7 @@ impl Store {
         if let Err(std::sync::mpsc::SendError(op)) = self.tx.lock().send(op) {
             // The writer is gone (closed): the write is refused.
             let done = match op {
-                Op::Write { done, .. } => done,
+                Op::Write { done, .. } | Op::Many { done, .. } => done,
                 Op::Flush(d) | Op::Stop(d) => Some(d),
             };
             if let Some(done) = done {
@@ -119,7 +137,7 @@ impl Store {
         }
     }
 
-    pub(crate) fn write(
+    pub(crate) fn write_one(
         &self,
         space: Space,
         key: Vec<u8>,
@@ -158,6 +176,8 @@ impl Store {
             Space::Sessions => &self.sessions,
             Space::Retained => &self.retained,
             Space::Objects => &self.objects,
+            Space::Entries => &self.entries,
+            Space::Messages => &self.messages,
         }
     }
 
@@ -186,11 +206,16 @@ impl Store {
 
 impl StorageStatus for Store {
     fn info(&self) -> StorageInfo {
+        let disk_size = self.disk_size();
+        writer::update_full(&self.full, disk_size, self.config.max_size);
         StorageInfo {
             path: self.path.display().to_string(),
-            disk_size: self.disk_size(),
+            disk_size,
             max_size: self.config.max_size,
             sessions: self.sessions.approximate_len() as u64,
+            messages: self.messages.approximate_len() as u64,
+            session_entries: self.entries.approximate_len() as u64,
+            full: self.full.load(Ordering::Relaxed),
             retained_messages: self.retained.approximate_len() as u64,
             objects: self.objects.approximate_len() as u64,
             sync: self.config.sync.as_str().into(),

@@ -17,7 +17,7 @@ impl ObjectStore for Store {
 
     fn put(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.write(
+        self.write_one(
             Space::Objects,
             name.as_bytes().to_vec(),
             Some(value.to_vec()),

@@ -63,7 +63,7 @@ impl DiscRetainer {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(topic = %String::from_utf8_lossy(&key), error = %e, "retained_message_undecodable");
-                    store.write(Space::Retained, key, None, None);
+                    store.write_one(Space::Retained, key, None, None);
                     continue;
                 }
             };
@@ -71,7 +71,7 @@ impl DiscRetainer {
             let elapsed = now_ms.saturating_sub(stored.stored_at_ms);
             if let Some(left) = record.expires_in_ms {
                 if left <= elapsed {
-                    store.write(Space::Retained, key, None, None);
+                    store.write_one(Space::Retained, key, None, None);
                     continue;
                 }
                 record.expires_in_ms = Some(left - elapsed);
@@ -93,16 +93,17 @@ impl DiscRetainer {
             message: MessageRecord::of(m, Instant::now()),
         };
         match postcard::to_stdvec(&stored) {
-            Ok(v) => self
-                .store
-                .write(Space::Retained, m.topic.as_bytes().to_vec(), Some(v), None),
+            Ok(v) => {
+                self.store
+                    .write_one(Space::Retained, m.topic.as_bytes().to_vec(), Some(v), None)
+            }
             Err(e) => tracing::warn!(topic = %m.topic, error = %e, "retained_message_not_stored"),
         }
     }
 
     fn forget(&self, topic: &str) {
         self.store
-            .write(Space::Retained, topic.as_bytes().to_vec(), None, None);
+            .write_one(Space::Retained, topic.as_bytes().to_vec(), None, None);
     }
 }
 

@@ -1,7 +1,9 @@
 //! The store on its own: what is written is there after a reopen.
 
 use super::*;
-use roost_core::storage::{ObjectStore, RetainedStore, SessionStore, StoredSession};
+use roost_core::storage::{
+    EntryMessage, EntryPut, ObjectStore, RetainedStore, SessionChanges, SessionStore,
+};
 use roost_core::{Message, Metrics};
 use roost_protocol::QoS;
 use std::time::Duration;
@@ -27,17 +29,17 @@ fn sessions_objects_and_retained_survive_a_reopen() {
         let (tx, rx) = std::sync::mpsc::channel();
         for i in 0..100u32 {
             let tx = tx.clone();
-            store.save(
-                StoredSession {
-                    client_id: format!("c{i}"),
-                    made_at_ms: 42,
-                    record: vec![i as u8; 10],
+            store.write(
+                &format!("c{i}"),
+                SessionChanges {
+                    record: Some((42, vec![i as u8; 10])),
+                    ..Default::default()
                 },
                 Some(Box::new(move |r| tx.send(r.is_ok()).unwrap())),
             );
         }
         assert!((0..100).all(|_| rx.recv().unwrap()));
-        store.delete("c7", None);
+        store.delete("c7", Vec::new(), None);
         store.put("users", b"[1,2]").unwrap();
         let retainer =
             DiscRetainer::open(store.clone(), limits.clone(), Arc::new(Metrics::default()))
@@ -71,4 +73,138 @@ fn sessions_objects_and_retained_survive_a_reopen() {
     assert_eq!(info.sync, "batch");
     store.close();
     let _ = std::fs::remove_dir_all(&d);
+}
+
+fn message(payload: &'static [u8]) -> Arc<Message> {
+    Arc::new(Message::new(
+        "t".into(),
+        bytes::Bytes::from_static(payload),
+        QoS::AtLeastOnce,
+        false,
+        "pub".into(),
+        &Default::default(),
+    ))
+}
+
+fn put(seq: u64, m: &Arc<Message>) -> EntryPut {
+    EntryPut {
+        seq,
+        message: EntryMessage::New(m.clone()),
+        entry: vec![seq as u8],
+    }
+}
+
+/// A message held by many sessions is stored once, shared at load, and
+/// deleted with the last entry that refers to it.
+#[test]
+fn a_message_is_stored_once_and_goes_with_its_last_reference() {
+    let d = dir("shared-log");
+    let config = DurableStorageConfig::default();
+    let (a, b) = (message(b"one"), message(b"two"));
+    let store = Store::open(&d, &config).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let changes = SessionChanges {
+            record: Some((1, vec![1])),
+            put: vec![put(0, &a), put(1, &b)],
+            remove: Vec::new(),
+        };
+        ids.push(store.write(&format!("s{i}"), changes, None));
+    }
+    // Every session refers to the same two messages.
+    assert!(ids.iter().all(|i| *i == ids[0]));
+    store.flush_blocking();
+    assert_eq!(store.info().messages, 2);
+    assert_eq!(store.refs.lock().len(), 2);
+    // s0 and s1 let go of `a`; s2 still holds it.
+    for i in 0..2 {
+        let changes = SessionChanges {
+            remove: vec![(0, ids[0][0])],
+            ..Default::default()
+        };
+        store.write(&format!("s{i}"), changes, None);
+    }
+    // s2 is removed altogether: `a` goes, `b` stays for s0 and s1.
+    store.delete("s2", vec![(0, ids[0][0]), (1, ids[0][1])], None);
+    store.close();
+    drop(store);
+
+    let store = Store::open(&d, &config).unwrap();
+    let mut all = store.load_all().unwrap();
+    all.sort_by(|x, y| x.client_id.cmp(&y.client_id));
+    assert_eq!(all.len(), 2);
+    for s in &all {
+        assert_eq!(s.entries.len(), 1);
+        assert_eq!(s.entries[0].seq, 1);
+        assert_eq!(&s.entries[0].message.payload[..], b"two");
+        assert_eq!(s.entries[0].entry, vec![1]);
+    }
+    // One message, shared by both sessions' entries.
+    assert!(Arc::ptr_eq(
+        &all[0].entries[0].message,
+        &all[1].entries[0].message
+    ));
+    assert_eq!(store.refs.lock().len(), 1);
+    store.flush_blocking();
+    assert_eq!(store.messages.iter().count(), 1);
+    // A new message gets an id the log has not used.
+    let c = message(b"three");
+    let id = store.write(
+        "s0",
+        SessionChanges {
+            put: vec![put(2, &c)],
+            ..Default::default()
+        },
+        None,
+    );
+    assert!(id[0] > ids[0][1]);
+    store.close();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// An entry whose message is missing, and a message nobody refers to (what
+/// a crash between two batches could leave), are removed at load.
+#[test]
+fn orphans_are_removed_at_load() {
+    let d = dir("orphans");
+    let config = DurableStorageConfig::default();
+    let store = Store::open(&d, &config).unwrap();
+    let m = message(b"x");
+    store.write(
+        "s",
+        SessionChanges {
+            record: Some((1, vec![1])),
+            put: vec![put(0, &m)],
+            remove: Vec::new(),
+        },
+        None,
+    );
+    // A message without an entry, an entry without a message.
+    store.write_one(
+        Space::Messages,
+        999u64.to_be_bytes().to_vec(),
+        Some(vec![0; 9]),
+        None,
+    );
+    let mut bad = 5u64.to_be_bytes().to_vec();
+    bad.push(7);
+    store.write_one(Space::Entries, sessions_entry_key("s", 9), Some(bad), None);
+    store.close();
+    drop(store);
+    let store = Store::open(&d, &config).unwrap();
+    let all = store.load_all().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].entries.len(), 1);
+    store.flush_blocking();
+    assert_eq!(store.messages.iter().count(), 1);
+    assert_eq!(store.entries.iter().count(), 1);
+    store.close();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn sessions_entry_key(client_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = (client_id.len() as u16).to_be_bytes().to_vec();
+    k.extend_from_slice(client_id.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
 }

@@ -7,7 +7,7 @@ use crate::config::SyncPolicy;
 use fjall::{Database, Keyspace, PersistMode};
 use roost_core::storage::{unix_ms, Done, StorageError};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,23 @@ pub enum Space {
     Sessions,
     Retained,
     Objects,
+    /// A session's queue and inflight entries (references to messages).
+    Entries,
+    /// The shared message log: each message once, by id.
+    Messages,
+}
+
+/// One write of a key.
+pub type Write = (Space, Vec<u8>, Put);
+
+/// What a [`Write`] does to its key.
+pub enum Put {
+    /// Creates a key that does not exist (a new message id, a new entry's
+    /// sequence number): deleted again in the same batch, it is never written.
+    New(Vec<u8>),
+    /// Sets a key that may exist.
+    Set(Vec<u8>),
+    Delete,
 }
 
 /// One queued write.
@@ -27,6 +44,12 @@ pub enum Op {
         space: Space,
         key: Vec<u8>,
         value: Option<Vec<u8>>,
+        done: Option<Done>,
+    },
+    /// Several writes that go into the same batch (one session's changes,
+    /// the message bodies they add or release).
+    Many {
+        writes: Vec<Write>,
         done: Option<Done>,
     },
     /// Called once everything queued before it is durable.
@@ -52,10 +75,18 @@ pub struct Writer {
     pub sessions: Keyspace,
     pub retained: Keyspace,
     pub objects: Keyspace,
+    pub entries: Keyspace,
+    pub messages: Keyspace,
     pub policy: SyncPolicy,
     pub interval: Duration,
     pub stats: Arc<WriterStats>,
+    /// `durable_storage.max_size` (0 = none) and whether the store is at it.
+    pub max_size: u64,
+    pub full: Arc<AtomicBool>,
 }
+
+/// How often the writer looks at the store's size (with a `max_size`).
+const SIZE_CHECK: Duration = Duration::from_millis(200);
 
 impl Writer {
     fn space(&self, s: Space) -> &Keyspace {
@@ -63,12 +94,15 @@ impl Writer {
             Space::Sessions => &self.sessions,
             Space::Retained => &self.retained,
             Space::Objects => &self.objects,
+            Space::Entries => &self.entries,
+            Space::Messages => &self.messages,
         }
     }
 
     /// Runs until a `Stop` or until every sender is gone.
     pub fn run(self, rx: Receiver<Op>) {
         let mut last_sync = Instant::now();
+        let mut last_size = Instant::now();
         let mut unsynced = false;
         loop {
             let first = if self.policy == SyncPolicy::Interval && unsynced {
@@ -92,6 +126,10 @@ impl Writer {
                 }
             }
             let (stop, result) = self.commit(ops, &mut unsynced);
+            if self.max_size != 0 && last_size.elapsed() >= SIZE_CHECK {
+                self.check_size();
+                last_size = Instant::now();
+            }
             if self.policy == SyncPolicy::Interval
                 && unsynced
                 && last_sync.elapsed() >= self.interval
@@ -115,7 +153,10 @@ impl Writer {
         ops: Vec<Op>,
         unsynced: &mut bool,
     ) -> (Option<Done>, Result<(), StorageError>) {
-        let mut latest: HashMap<(Space, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
+        // Each key's last value in this batch, and whether the batch created
+        // it (then a delete writes nothing: a message acknowledged before its
+        // batch commits costs no write at all).
+        let mut latest: HashMap<(Space, Vec<u8>), (Option<Vec<u8>>, bool)> = HashMap::new();
         let mut dones: Vec<Done> = Vec::new();
         let mut stop = None;
         for op in ops {
@@ -126,7 +167,28 @@ impl Writer {
                     value,
                     done,
                 } => {
-                    latest.insert((space, key), value);
+                    latest.insert((space, key), (value, false));
+                    dones.extend(done);
+                }
+                Op::Many { writes, done } => {
+                    for (space, key, put) in writes {
+                        let k = (space, key);
+                        let fresh = latest.get(&k).map(|(_, fresh)| *fresh);
+                        match put {
+                            Put::New(v) => {
+                                latest.insert(k, (Some(v), fresh.unwrap_or(true)));
+                            }
+                            Put::Set(v) => {
+                                latest.insert(k, (Some(v), fresh.unwrap_or(false)));
+                            }
+                            Put::Delete if fresh == Some(true) => {
+                                latest.remove(&k);
+                            }
+                            Put::Delete => {
+                                latest.insert(k, (None, false));
+                            }
+                        }
+                    }
                     dones.extend(done);
                 }
                 Op::Flush(done) => dones.push(done),
@@ -142,7 +204,7 @@ impl Writer {
                 SyncPolicy::Interval | SyncPolicy::Os => PersistMode::Buffer,
             };
             let mut batch = self.db.batch().durability(Some(mode));
-            for ((space, key), value) in latest {
+            for ((space, key), (value, _)) in latest {
                 match value {
                     Some(v) => batch.insert(self.space(space), key, v),
                     None => batch.remove(self.space(space), key),
@@ -172,6 +234,10 @@ impl Writer {
         (stop, result)
     }
 
+    fn check_size(&self) {
+        update_full(&self.full, self.db.disk_space().unwrap_or(0), self.max_size);
+    }
+
     fn synced(&self) {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         self.stats.last_sync_ms.store(unix_ms(), Ordering::Relaxed);
@@ -194,5 +260,32 @@ pub fn io_error(what: &str, e: fjall::Error) -> StorageError {
     StorageError::Io {
         what: what.to_string(),
         error: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// Sets `full` once the store's `size` reaches `max_size`, and clears it below
+/// 95% of it (so a store at the edge does not flap at every write); logs each
+/// change.
+pub fn update_full(full: &AtomicBool, size: u64, max_size: u64) {
+    if max_size == 0 {
+        return;
+    }
+    let was = full.load(Ordering::Relaxed);
+    let now = if was {
+        size.saturating_mul(20) >= max_size.saturating_mul(19)
+    } else {
+        size >= max_size
+    };
+    if now != was {
+        full.store(now, Ordering::Relaxed);
+        if now {
+            tracing::warn!(
+                disk_size = size,
+                max_size,
+                "storage_full: new messages for offline sessions are dropped"
+            );
+        } else {
+            tracing::info!(disk_size = size, max_size, "storage_not_full");
+        }
     }
 }

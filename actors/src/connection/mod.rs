@@ -684,6 +684,7 @@ impl ConnState {
         }
         match self.channel.handle_in(packet, now) {
             Effect::None => {}
+            Effect::Send(packet @ Packet::PubComp(_)) => self.pubcomp(packet),
             Effect::Send(packet) => self.write(packet),
             Effect::Publish { message, ack } => {
                 // client.authorize (EMQX checks after topic alias
@@ -720,18 +721,24 @@ impl ConnState {
         // durable sessions it reached have stored it.
         let gating = ack.is_some() && self.ctx.session_store.is_some();
         let (deliveries, gate) = if gating {
-            crate::session::durable::gated(|| self.route_now(message))
+            // A QoS 2 id awaiting PUBREL is stored with the publisher's own
+            // session, in the same wait as the deliveries.
+            let qos2 = match &ack {
+                Some(Packet::PubRec(r)) => Some(r.packet_id),
+                _ => None,
+            };
+            let session = self.session.clone();
+            let ctx = self.ctx.clone();
+            crate::session::durable::gated(|| {
+                if let (Some(id), Some(s)) = (qos2, &session) {
+                    s.note_awaiting_rel(&ctx, id, true);
+                }
+                self.route_now(message)
+            })
         } else {
             (self.route_now(message), None)
         };
-        if let Some(g) = &gate {
-            let handle = self.handle.clone();
-            g.on_done(move || {
-                handle.cast_if_awake(ConnMsg::Durable);
-            });
-            // The router's hold: the sessions' holds remain.
-            g.release();
-        }
+        self.gate_done(&gate);
         if let Some(mut ack) = ack {
             if deliveries == 0 && self.channel.version.is_v5() {
                 // 0x10 No matching subscribers, as EMQX 5 (a success code).
@@ -743,6 +750,36 @@ impl ConnState {
             }
             self.write_ack(ack, gate);
         }
+    }
+
+    /// Tells this connection when `gate` (if any) is done, and lets go of the
+    /// router's hold on it (the sessions' holds remain).
+    fn gate_done(&self, gate: &Option<Arc<crate::session::durable::AckGate>>) {
+        if let Some(g) = gate {
+            let handle = self.handle.clone();
+            g.on_done(move || {
+                handle.cast_if_awake(ConnMsg::Durable);
+            });
+            g.release();
+        }
+    }
+
+    /// PUBCOMP for a PUBREL: a durable session forgets the id first, and the
+    /// PUBCOMP waits until that is stored (so a restart cannot take the
+    /// client's next PUBLISH under that id for a resent one).
+    fn pubcomp(&mut self, pubcomp: Packet) {
+        let id = match &pubcomp {
+            Packet::PubComp(c) => c.packet_id,
+            _ => 0,
+        };
+        let session = match &self.session {
+            Some(s) if self.ctx.session_store.is_some() => s.clone(),
+            _ => return self.write(pubcomp),
+        };
+        let ((), gate) =
+            crate::session::durable::gated(|| session.note_awaiting_rel(&self.ctx, id, false));
+        self.gate_done(&gate);
+        self.write_ack(pubcomp, gate);
     }
 
     /// Routes a PUBLISH in this context; the number of deliveries.

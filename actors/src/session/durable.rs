@@ -1,32 +1,36 @@
 //! Durable sessions (`durable_sessions.enable`): a session with a non-zero
-//! expiry is written to the broker's [`SessionStore`] whenever it changes, as
-//! its [`SessionRecord`] (subscriptions, inflight window, queue, inbound QoS 2
-//! ids awaiting PUBREL, will, expiry, how long ago it was detached) stamped
-//! with the wall-clock time it was made. The store group-commits these
-//! writes: a session's successive records still queued are coalesced, and
-//! each batch is synced once.
+//! expiry writes what changed in it to the broker's [`SessionStore`] whenever
+//! it changes: its record ([`SessionRecord::meta`]: subscriptions, inbound
+//! QoS 2 ids awaiting PUBREL, will, expiry, when it was detached) when that
+//! changed, and an entry per message it holds (queue and inflight window),
+//! the message itself stored once in the store's shared log however many
+//! sessions hold it (see [`super::durable_entries`]). The store
+//! group-commits these writes, each batch synced once.
 //!
-//! At start-up ([`crate::durable`]) the records come back through
+//! At start-up ([`crate::durable`]) the sessions come back through
 //! [`restored`], their times moved on by the wall-clock time that passed.
 
 use super::data::{SessionData, SessionRecord};
+use super::durable_entries::Mirror;
 use super::live::LiveSession;
+use super::queue::InflightEntry;
 use super::SessionHandle;
 use crate::context::BrokerContext;
 use parking_lot::Mutex;
-use roost_core::storage::{unix_ms, Done, StoredSession};
+use roost_core::storage::{unix_ms, Done, SessionChanges, StoredSession};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 impl SessionHandle {
-    /// Writes the session's state to the durable store, if there is one: its
-    /// record while it has a non-zero expiry and has not ended, its removal
-    /// otherwise (if it was stored). Called with the state lock held (`d`), so
-    /// the store receives a session's records in the order they were made.
-    /// `done` is called once the write is durable (at once if nothing is
-    /// written).
+    /// Writes what changed in the session to the durable store, if there is
+    /// one: while it has a non-zero expiry and has not ended, its record (if
+    /// changed) and its entries put and removed; its removal otherwise (if
+    /// it was stored). Called with the state lock held (`d`), so the store
+    /// receives a session's changes in the order they were made. `done` is
+    /// called once the write is durable (once what came before is, if
+    /// nothing changed).
     pub(crate) fn persist(&self, ctx: &BrokerContext, d: &LiveSession, done: Option<Done>) {
         let Some(store) = &ctx.session_store else {
             if let Some(done) = done {
@@ -34,40 +38,71 @@ impl SessionHandle {
             }
             return;
         };
+        let mut mirror = self.mirror.lock();
         if self.is_closed() || d.data.expiry == 0 {
             if self.stored.swap(false, Ordering::Relaxed) {
-                store.delete(&self.client_id, done);
+                store.delete(&self.client_id, mirror.take_all(), done);
             } else if let Some(done) = done {
                 done(Ok(()));
             }
             return;
         }
-        let record = SessionRecord::of(&d.data, Instant::now());
-        match postcard::to_stdvec(&record) {
-            Ok(record) => {
-                self.stored.store(true, Ordering::Relaxed);
-                store.save(
-                    StoredSession {
-                        client_id: self.client_id.to_string(),
-                        made_at_ms: unix_ms(),
-                        record,
-                    },
-                    done,
-                );
-            }
-            Err(error) => {
-                tracing::warn!(client_id = %self.client_id, %error, "session_not_stored");
-                if let Some(done) = done {
-                    done(Ok(()));
+        let now_ms = unix_ms();
+        let mut changes = SessionChanges::default();
+        if let Some(record) = mirror.record_change(&d.data, Instant::now(), now_ms) {
+            match postcard::to_stdvec(&record) {
+                Ok(record) => changes.record = Some((now_ms, record)),
+                Err(error) => {
+                    tracing::warn!(client_id = %self.client_id, %error, "session_not_stored")
                 }
             }
         }
+        let slots = mirror.diff(&d.data, &mut changes);
+        self.stored.store(true, Ordering::Relaxed);
+        let ids = store.write(&self.client_id, changes, done);
+        mirror.assign(slots, ids);
+    }
+}
+
+impl SessionHandle {
+    /// The bound connection accepted an inbound QoS 2 PUBLISH (`waiting`) or
+    /// released its packet id (PUBREL, or an error PUBREC): a durable session
+    /// stores its ids awaiting PUBREL, so that after a crash a resent PUBLISH
+    /// is not delivered twice and a PUBREL is answered [MQTT-4.3.3-*]. Inside
+    /// [`gated`], the acknowledgement (PUBREC, PUBCOMP) waits for the write.
+    pub(crate) fn note_awaiting_rel(&self, ctx: &BrokerContext, packet_id: u16, waiting: bool) {
+        if ctx.session_store.is_none() {
+            return;
+        }
+        let mut d = self.live.lock();
+        if d.data.expiry == 0 || self.is_closed() {
+            return;
+        }
+        let ids = &mut d.data.awaiting_rel;
+        if waiting {
+            if ids.contains(&packet_id) {
+                return;
+            }
+            ids.push(packet_id);
+        } else {
+            let before = ids.len();
+            ids.retain(|&id| id != packet_id);
+            if ids.len() == before {
+                return;
+            }
+        }
+        let done = join_gate().map(|g| {
+            Box::new(move |_: Result<(), roost_core::storage::StorageError>| g.release()) as Done
+        });
+        self.persist(ctx, &d, done);
     }
 }
 
 /// A stored session as it comes back at start-up.
 pub struct Restored {
     pub data: SessionData,
+    /// What it has in the store (its handle keeps it).
+    pub mirror: Mirror,
     /// Milliseconds since its connection went away (counted from the restart
     /// if it was connected when the broker stopped: that connection ended
     /// with the broker).
@@ -77,8 +112,9 @@ pub struct Restored {
     pub expired: bool,
 }
 
-/// Decodes a stored session, its times moved on by the wall-clock time since
-/// its record was made (`now_ms`, ms since the Unix epoch).
+/// Decodes a stored session and its entries, its times moved on by the
+/// wall-clock time since its record was made (`now_ms`, ms since the Unix
+/// epoch; the store counted down its messages' expiry).
 pub fn restored(stored: &StoredSession, now_ms: u64) -> Result<Restored, String> {
     let mut record: SessionRecord =
         postcard::from_bytes(&stored.record).map_err(|e| e.to_string())?;
@@ -87,6 +123,7 @@ pub fn restored(stored: &StoredSession, now_ms: u64) -> Result<Restored, String>
         .detached_ms_ago
         .map_or(0, |ms| ms.saturating_add(elapsed));
     record.detached_ms_ago = Some(detached_ms);
+    // A record of before the shared log held its messages itself.
     for e in &mut record.inflight {
         e.sent_ms_ago = e.sent_ms_ago.saturating_add(elapsed);
         age(&mut e.delivery.message.expires_in_ms, elapsed);
@@ -96,11 +133,33 @@ pub fn restored(stored: &StoredSession, now_ms: u64) -> Result<Restored, String>
     }
     let expired =
         record.expiry != u32::MAX && detached_ms >= u64::from(record.expiry).saturating_mul(1000);
-    let data = record
-        .into_data(Instant::now())
-        .map_err(|e| e.to_string())?;
+    let now = Instant::now();
+    let mut data = record.into_data(now).map_err(|e| e.to_string())?;
+    let (mirror, deliveries) = Mirror::restored(&stored.entries);
+    for (delivery, inflight) in deliveries {
+        match inflight {
+            Some((packet_id, state)) => data.inflight.push(InflightEntry {
+                packet_id,
+                delivery,
+                state,
+                sent_at: now,
+            }),
+            None => {
+                data.mqueue.push(delivery);
+            }
+        }
+    }
+    if data.next_packet_id == 0 {
+        // The id after the last one in flight (ids in flight are skipped).
+        data.next_packet_id = data
+            .inflight
+            .iter()
+            .last()
+            .map_or(1, |e| e.packet_id.checked_add(1).unwrap_or(1));
+    }
     Ok(Restored {
         data,
+        mirror,
         detached_ms,
         expired,
     })

@@ -156,6 +156,9 @@ pub struct SessionHandle {
     client: RwLock<Option<Arc<ClientInfo>>>,
     /// A record of this session is in the durable store (see `durable.rs`).
     pub(crate) stored: AtomicBool,
+    /// What the session has in the durable store (see `durable_entries.rs`),
+    /// locked under the state lock.
+    pub(crate) mirror: Mutex<super::durable_entries::Mirror>,
 }
 
 impl SessionHandle {
@@ -181,6 +184,7 @@ impl SessionHandle {
             idle: IdleClock::default(),
             client: RwLock::new(None),
             stored: AtomicBool::new(false),
+            mirror: Mutex::new(Default::default()),
         })
     }
 

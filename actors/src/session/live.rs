@@ -158,6 +158,16 @@ impl LiveSession {
 
     /// Accepts one delivery: send now, put in the window, or queue.
     pub fn deliver(&mut self, cx: &mut Cx, d: Delivery) {
+        // `durable_storage.max_size` reached: a durable session that is
+        // offline takes no new message (EMQX-like; counted as dropped, the
+        // store logs and raises its alarm). Bound sessions still deliver.
+        if self.binding.is_none()
+            && self.data.expiry != 0
+            && cx.ctx.session_store.as_ref().is_some_and(|s| s.is_full())
+        {
+            cx.dropped(&d.message, DropReason::StorageFull);
+            return;
+        }
         self.apply(cx, |s, t, out| s.deliver(d, t, out));
     }
 
@@ -208,7 +218,13 @@ impl LiveSession {
         self.attach(binding, will, expiry);
         self.resend_inflight(cx);
         self.drain_mqueue(cx);
-        std::mem::take(&mut self.data.awaiting_rel)
+        // The connection keeps them; a durable session keeps a copy while
+        // bound, which the store holds (see `SessionHandle::note_awaiting_rel`).
+        if cx.ctx.session_store.is_some() && self.data.expiry != 0 {
+            self.data.awaiting_rel.clone()
+        } else {
+            std::mem::take(&mut self.data.awaiting_rel)
+        }
     }
 
     /// Records a new binding (the state part of [`Self::bind`]: nothing sent).
@@ -234,6 +250,9 @@ impl LiveSession {
             return;
         }
         self.binding = None;
+        // The connection's ids are the current ones (the copy may hold ids it
+        // forgot after `await_rel_timeout`).
+        self.data.awaiting_rel.clear();
         self.data.detach(cx.now(), publish_will, expiry, ids);
         self.arm_timers(cx, Duration::ZERO);
     }

@@ -20,6 +20,7 @@ mod client_conn;
 mod context;
 pub mod data;
 pub mod durable;
+pub mod durable_entries;
 pub mod handle;
 mod live;
 pub mod queue;

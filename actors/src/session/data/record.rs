@@ -110,6 +110,32 @@ impl SessionRecord {
         }
     }
 
+    /// The part of `s`'s record a durable session stores as its record: no
+    /// messages (each is an entry of its own, see `durable_entries.rs`), no
+    /// next packet id (0: the restored session takes the id after its last
+    /// one in flight) and no time (the store stamps the record).
+    pub fn meta(s: &SessionData) -> SessionRecord {
+        let mut subscriptions: Vec<SubscriptionSnapshot> = s
+            .subscriptions
+            .iter()
+            .map(|(raw, r)| r.snapshot(raw))
+            .collect();
+        subscriptions.sort_by(|a, b| a.raw.cmp(&b.raw));
+        SessionRecord {
+            generation: s.generation,
+            bound_before: s.bound_before,
+            subscriptions,
+            inflight: Vec::new(),
+            mqueue: Vec::new(),
+            max_mqueue_len: s.mqueue.max_len() as u64,
+            next_packet_id: 0,
+            awaiting_rel: s.awaiting_rel.clone(),
+            will: s.will.as_deref().map(WillRecord::of),
+            expiry: s.expiry,
+            detached_ms_ago: None,
+        }
+    }
+
     /// The session again, its times counted from `now`.
     pub fn into_data(self, now: Instant) -> Result<SessionData, RecordError> {
         let mut s = SessionData::new(self.max_mqueue_len as usize);
