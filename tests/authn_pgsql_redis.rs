@@ -343,8 +343,11 @@ async fn a_backend_that_never_answers_times_out_and_the_next_one_decides() {
         "authz with the source down took {:?}",
         started.elapsed()
     );
+    // The log line is written as the PUBACK goes out: wait for it.
     assert!(
-        b.has_log("authz_backend_failed"),
+        b.wait_for_log("authz_backend_failed", Duration::from_secs(3))
+            .await
+            .is_some(),
         "the authz failure is logged: {:?}",
         b.logs()
     );

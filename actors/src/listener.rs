@@ -160,7 +160,7 @@ async fn start_connection(
         args.ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
         args.connections.clone(),
         peer.addr,
-        args.ctx.config.force_shutdown.limits(),
+        crate::connection::outbound::OutboundLimits::from_config(&args.ctx.config.force_shutdown),
     );
     let id = handle.child_id();
     let new = NewConn {

@@ -2,7 +2,6 @@
 //! while it is overloaded (EMQX's `force_shutdown` and `overload_protection`
 //! sections; see docs/security.md, "Memory bounds and rate limits").
 
-use crate::connection::outbound::OutboundLimits;
 use roost_core::config::InvalidValue;
 use roost_core::limit::{parse_bytes, text_or_number};
 use serde::{Deserialize, Serialize};
@@ -50,13 +49,9 @@ impl ForceShutdownConfig {
         Ok(())
     }
 
-    /// The bound as a connection applies it.
-    pub fn limits(&self) -> OutboundLimits {
-        OutboundLimits {
-            max_msgs: self.max_mailbox_size,
-            max_bytes: parse_bytes(&self.max_heap_size).unwrap_or(0) as usize,
-            shutdown: self.enable,
-        }
+    /// `max_heap_size` in bytes (0 = no bound).
+    pub fn max_heap_bytes(&self) -> usize {
+        parse_bytes(&self.max_heap_size).unwrap_or(0) as usize
     }
 }
 
@@ -89,8 +84,9 @@ impl Default for OverloadProtectionConfig {
 /// connections.
 pub const OVERLOAD_ALARM: &str = "overloaded";
 
-/// Whether a new connection is refused now.
-pub fn refuse_new_conn(ctx: &crate::context::BrokerContext) -> bool {
-    let o = &ctx.config.overload_protection;
-    o.enable && o.backoff_new_conn && ctx.alarms.is_active(OVERLOAD_ALARM)
+impl OverloadProtectionConfig {
+    /// Whether a new connection is refused now, given the active alarms.
+    pub fn refuse_new_conn(&self, alarms: &roost_core::alarms::Alarms) -> bool {
+        self.enable && self.backoff_new_conn && alarms.is_active(OVERLOAD_ALARM)
+    }
 }

@@ -27,7 +27,12 @@ impl ConnState {
                 return;
             }
         };
-        if crate::protection::refuse_new_conn(&self.ctx) {
+        if self
+            .ctx
+            .config
+            .overload_protection
+            .refuse_new_conn(&self.ctx.alarms)
+        {
             // `overload_protection`: 0x89 Server busy (3.1.1: 0x03 Server unavailable).
             tracing::warn!(peer = %self.peer, "connect_refused_overloaded");
             self.refuse(ReasonCode::ServerBusy);

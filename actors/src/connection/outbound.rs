@@ -31,6 +31,17 @@ pub struct OutboundLimits {
     pub shutdown: bool,
 }
 
+impl OutboundLimits {
+    /// The `force_shutdown` bound as a connection applies it.
+    pub fn from_config(c: &crate::protection::ForceShutdownConfig) -> OutboundLimits {
+        OutboundLimits {
+            max_msgs: c.max_mailbox_size,
+            max_bytes: c.max_heap_bytes(),
+            shutdown: c.enable,
+        }
+    }
+}
+
 /// The topic and payload bytes of one outgoing packet (0 for a PUBREL).
 pub fn outgoing_bytes(out: &Outgoing) -> usize {
     match out {
