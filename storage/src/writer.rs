@@ -27,6 +27,9 @@ pub enum Space {
 /// One write of a key.
 pub type Write = (Space, Vec<u8>, Put);
 
+/// A key in one of the store's spaces.
+type Key = (Space, Vec<u8>);
+
 /// What a [`Write`] does to its key.
 pub enum Put {
     /// Creates a key that does not exist (a new message id, a new entry's
@@ -156,7 +159,7 @@ impl Writer {
         // Each key's last value in this batch, and whether the batch created
         // it (then a delete writes nothing: a message acknowledged before its
         // batch commits costs no write at all).
-        let mut latest: HashMap<(Space, Vec<u8>), (Option<Vec<u8>>, bool)> = HashMap::new();
+        let mut latest: HashMap<Key, (Option<Vec<u8>>, bool)> = HashMap::new();
         let mut dones: Vec<Done> = Vec::new();
         let mut stop = None;
         for op in ops {

@@ -17,7 +17,7 @@
 //! same code the driver tests use, included by path). A sink whose server is
 //! not installed is skipped, with why.
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "../../../../bridges/tests/servers/mod.rs"]
 mod servers;
 
