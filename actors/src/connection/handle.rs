@@ -498,17 +498,7 @@ impl ClientConn for ConnHandle {
         if self.is_ended() {
             // Its Detach is on its way to the session: the QoS 1/2 messages
             // stay in flight there, the QoS 0 ones are lost.
-            return batch
-                .into_iter()
-                .filter_map(|out| match out {
-                    Outgoing::Publish {
-                        message,
-                        qos: roost_protocol::QoS::AtMostOnce,
-                        ..
-                    } => Some(message),
-                    _ => None,
-                })
-                .collect();
+            return crate::session::qos0_of(batch);
         }
         let admitted = self.outbound.admit(batch);
         if admitted.shut_down {

@@ -647,7 +647,7 @@ impl SessionState {
 }
 
 /// The QoS 0 messages of `batch`.
-fn qos0_of(batch: Vec<Outgoing>) -> Vec<Arc<roost_core::Message>> {
+pub(crate) fn qos0_of(batch: Vec<Outgoing>) -> Vec<Arc<roost_core::Message>> {
     batch
         .into_iter()
         .filter_map(|out| match out {
