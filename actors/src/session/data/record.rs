@@ -71,19 +71,25 @@ pub enum RecordError {
     Filter(String),
 }
 
+/// `s`'s subscriptions, sorted by filter (a record's bytes do not depend on
+/// the map's order).
+fn subscriptions_of(s: &SessionData) -> Vec<SubscriptionSnapshot> {
+    let mut subscriptions: Vec<SubscriptionSnapshot> = s
+        .subscriptions
+        .iter()
+        .map(|(raw, r)| r.snapshot(raw))
+        .collect();
+    subscriptions.sort_by(|a, b| a.raw.cmp(&b.raw));
+    subscriptions
+}
+
 impl SessionRecord {
     /// The record of `s`, its times counted from `now`.
     pub fn of(s: &SessionData, now: Instant) -> SessionRecord {
-        let mut subscriptions: Vec<SubscriptionSnapshot> = s
-            .subscriptions
-            .iter()
-            .map(|(raw, r)| r.snapshot(raw))
-            .collect();
-        subscriptions.sort_by(|a, b| a.raw.cmp(&b.raw));
         SessionRecord {
             generation: s.generation,
             bound_before: s.bound_before,
-            subscriptions,
+            subscriptions: subscriptions_of(s),
             inflight: s
                 .inflight
                 .iter()
@@ -115,16 +121,10 @@ impl SessionRecord {
     /// next packet id (0: the restored session takes the id after its last
     /// one in flight) and no time (the store stamps the record).
     pub fn meta(s: &SessionData) -> SessionRecord {
-        let mut subscriptions: Vec<SubscriptionSnapshot> = s
-            .subscriptions
-            .iter()
-            .map(|(raw, r)| r.snapshot(raw))
-            .collect();
-        subscriptions.sort_by(|a, b| a.raw.cmp(&b.raw));
         SessionRecord {
             generation: s.generation,
             bound_before: s.bound_before,
-            subscriptions,
+            subscriptions: subscriptions_of(s),
             inflight: Vec::new(),
             mqueue: Vec::new(),
             max_mqueue_len: s.mqueue.max_len() as u64,
