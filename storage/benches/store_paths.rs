@@ -160,14 +160,20 @@ fn dir_size(p: &std::path::Path) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     match args.first().map(String::as_str) {
         Some("online") => {
             let n = num(1, 200_000);
             for sync in [SyncPolicy::Batch, SyncPolicy::Os] {
                 let r = online(n, 50, 32, sync);
-                println!("online {n} msgs, 50 sessions, sync {}: {r:.0} msgs/s", sync.as_str());
+                println!(
+                    "online {n} msgs, 50 sessions, sync {}: {r:.0} msgs/s",
+                    sync.as_str()
+                );
             }
         }
         Some("restart") => restart(num(1, 20_000), num(2, 10)),
