@@ -76,31 +76,18 @@ pub(crate) async fn ensure_actor(
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + START_PATIENCE;
     loop {
+        // Checked at every try: a wake-up that waited out the previous actor
+        // (`AlreadyStarted` below) may find the session ended by it meanwhile.
+        if handle.is_closed() {
+            return Err(format!("session {} ended", handle.client_id));
+        }
         if handle.actor().is_some() {
             return Ok(());
         }
         let sup: ActorRef<DynamicSupervisorMsg> = ractor::registry::where_is(SESSIONS_NAME)
             .ok_or("sessions supervisor not running")?
             .into();
-        let args = SessionArgs {
-            ctx: ctx.clone(),
-            handle: handle.clone(),
-        };
-        // Transient: restarted after a crash or a kill, not after the session ends.
-        let spec = ChildSpec::new(
-            session_child_id(&handle.client_id),
-            "session",
-            Restart::Transient,
-            move |sup| {
-                let args = args.clone();
-                async move {
-                    Actor::spawn_linked(None, Session, args, sup)
-                        .await
-                        .map(|(r, _)| r.get_cell())
-                }
-            },
-        );
-        match DynamicSupervisor::start_child(&sup, spec).await {
+        match DynamicSupervisor::start_child(&sup, session_spec(ctx, handle)).await {
             Ok(_) => return Ok(()),
             // Its supervisor is restarting it right now: wait for that.
             Err(SupervisorError::AlreadyStarted(_)) if tokio::time::Instant::now() < deadline => {
@@ -110,3 +97,28 @@ pub(crate) async fn ensure_actor(
         }
     }
 }
+
+/// How the `sessions` supervisor starts (and restarts) the actor of `handle`.
+/// Transient: restarted after a crash or a kill, not after the session ends.
+fn session_spec(ctx: &Arc<SessionContext>, handle: &Arc<SessionHandle>) -> ChildSpec {
+    let args = SessionArgs {
+        ctx: ctx.clone(),
+        handle: handle.clone(),
+    };
+    ChildSpec::new(
+        session_child_id(&handle.client_id),
+        "session",
+        Restart::Transient,
+        move |sup| {
+            let args = args.clone();
+            async move {
+                Actor::spawn_linked(None, Session, args, sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;

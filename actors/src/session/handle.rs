@@ -450,6 +450,10 @@ impl SessionHandle {
     /// whose unique child ids keep it to one actor. False if the session was
     /// not hibernating.
     fn wake_from_hibernation(&self) -> bool {
+        if self.is_closed() {
+            // An ended session gets no new actor (see `Session::pre_start`).
+            return false;
+        }
         let closing = self
             .sleeping
             .lock()
@@ -474,8 +478,9 @@ impl SessionHandle {
             me.waking.store(false, Ordering::Relaxed);
             if let Err(error) = started {
                 tracing::warn!(client_id = %me.client_id, %error, "session_wake_failed");
-                // Still asleep: the next message or call tries again.
-                if me.actor().is_none() {
+                // Still asleep: the next message or call tries again (unless
+                // it ended meanwhile: then it never wakes again).
+                if me.actor().is_none() && !me.is_closed() {
                     me.mark_asleep(&ctx);
                 }
             }
@@ -580,6 +585,10 @@ impl SessionHandle {
         let mut deadline = tokio::time::Instant::now() + patience;
         loop {
             let actor = self.actor();
+            if actor.is_none() && self.is_closed() {
+                // Ended: no successor will answer.
+                return Err("session ended".into());
+            }
             if actor.is_none()
                 && (self.wake_from_hibernation() || self.waking.load(Ordering::Relaxed))
             {

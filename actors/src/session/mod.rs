@@ -118,6 +118,9 @@ pub struct SessionArgs {
 }
 
 pub struct SessionState {
+    /// Started for a session that had ended (see `Session::pre_start`): it
+    /// does nothing and stops.
+    ended: bool,
     handle: Arc<SessionHandle>,
     cx: Cx,
 }
@@ -147,11 +150,25 @@ impl Actor for Session {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        args.handle.set_actor(myself.clone());
-        args.ctx
-            .mailboxes
-            .register(myself.get_id(), args.handle.depth.clone());
+        // Started for a session that has ended meanwhile (a wake-up, or a
+        // restart, that raced the session's end): this actor must not take
+        // the ended session over. It would run on for good under the
+        // session's child id, and the client's next session could never
+        // start its own actor (`AlreadyStarted`). It stops at once instead,
+        // normally, which frees the id. Checked here, where the supervisor
+        // starts it: the actor that ended the session closed it before it
+        // stopped, and this one only starts once that one's exit is handled.
+        let ended = args.handle.is_closed();
+        if ended {
+            myself.stop(Some("session_ended".into()));
+        } else {
+            args.handle.set_actor(myself.clone());
+            args.ctx
+                .mailboxes
+                .register(myself.get_id(), args.handle.depth.clone());
+        }
         Ok(SessionState {
+            ended,
             cx: Cx {
                 ctx: args.ctx,
                 client_id: args.handle.client_id.clone(),
@@ -176,6 +193,9 @@ impl Actor for Session {
         _myself: ActorRef<SessionMsg>,
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        if st.ended {
+            return Ok(());
+        }
         {
             let mut d = st.handle.live.lock();
             match &d.binding {
@@ -214,6 +234,10 @@ impl Actor for Session {
         msg: SessionMsg,
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        if st.ended {
+            // Nothing reaches it (the handle never knew it); its Stop comes first.
+            return Ok(());
+        }
         st.cx.now = None;
         if !matches!(msg, SessionMsg::Hibernate) {
             st.handle.idle.touch(st.cx.ctx.uptime_ms());
