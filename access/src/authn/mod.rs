@@ -127,7 +127,12 @@ pub(crate) fn build(configs: &[AuthenticatorConfig]) -> Result<Vec<Authenticator
                     PasswordBackend::Postgresql(_) => "postgresql",
                     _ => "redis",
                 };
+                // EMQX's `enable: false`: checked, then left out of the chain.
+                let enabled = crate::external::enabled(&c.backend).map_err(at)?;
                 c.password_hash_algorithm.validate().map_err(at)?;
+                if !enabled {
+                    continue;
+                }
                 let lookup = crate::external::backends(name)
                     .map_err(at)?
                     .user_lookup(name, &serde_json::Value::Object(c.backend.clone()))
