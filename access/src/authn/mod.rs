@@ -60,12 +60,14 @@ impl Chain {
         allow_anonymous: Option<bool>,
         users: Arc<Table<Users>>,
     ) -> Result<Chain, String> {
+        let authenticators = build(configs)?;
         Ok(Chain {
-            allow_anonymous: allow_anonymous.unwrap_or(configs.is_empty()),
+            // As in EMQX, a chain whose every entry is disabled is no chain.
+            allow_anonymous: allow_anonymous.unwrap_or(authenticators.is_empty()),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
-            authenticators: build(configs)?,
+            authenticators,
             users,
         })
     }
