@@ -423,6 +423,7 @@ async fn buffered_outputs_arrive_after_the_broker_restarts() {
 /// produced. (`plain` has no server to test against: tansu 0.6.0 builds its
 /// SASL library without PLAIN, see docs/architecture.md.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs tansu 0.6.0 built with --features libsql in ~/.cargo/tansu-libsql (a ~45-minute cargo install, not yet in .ci/run); written, not yet run: see docs/architecture.md, Kafka"]
 async fn scram_sha_256_and_512_authenticate_and_a_wrong_password_does_not() {
     use rskafka::client::{Credentials, SaslConfig};
     use servers::Scram;

@@ -9,8 +9,8 @@
 //! - [`Tansu::start_scram`]: `--authentication` with SCRAM credentials.
 //!   tansu keeps them in its storage and its memory storage cannot take any
 //!   (a user is made only over an authenticated connection), so this one is
-//!   a second tansu build with the `libsql` feature (`.ci/run` installs it in
-//!   `~/.cargo/tansu-libsql`), on an SQLite file: the test inserts the
+//!   a second tansu build with the `libsql` feature (installed by hand in
+//!   `~/.cargo/tansu-libsql`; not yet in `.ci/run`), on an SQLite file: the test inserts the
 //!   credential row (salt, iterations, StoredKey, ServerKey, RFC 5802) into
 //!   its `scram_credential` table with the `sqlite3` CLI (Debian).
 
@@ -40,7 +40,7 @@ pub fn tansu_libsql_bin() -> PathBuf {
     let bin = PathBuf::from(home).join(".cargo/tansu-libsql/bin/tansu");
     assert!(
         bin.exists(),
-        "{} is missing: cargo install --locked tansu --version {TANSU_VERSION} --features libsql --root ~/.cargo/tansu-libsql (CI's .ci/run does)",
+        "{} is missing: cargo install --locked tansu --version {TANSU_VERSION} --features libsql --root ~/.cargo/tansu-libsql",
         bin.display()
     );
     bin
