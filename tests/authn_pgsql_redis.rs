@@ -352,3 +352,35 @@ async fn a_backend_that_never_answers_times_out_and_the_next_one_decides() {
         b.logs()
     );
 }
+
+/// EMQX's `enable: false` on a PostgreSQL authenticator and authorization
+/// source: both are left out, so with no other authenticator every client
+/// gets in (whatever its password) and alice's deny rows do not apply. With
+/// `enable: true` the same entries decide again.
+#[tokio::test]
+async fn a_disabled_postgresql_authenticator_and_source_are_left_out() {
+    let pg = Postgres::start();
+    setup_pg(&pg);
+    for enable in [false, true] {
+        let mut authn = pg_authn(&pg.server());
+        authn["enable"] = enable.into();
+        let mut authz = pg_authz(&pg.server());
+        authz["enable"] = enable.into();
+        let chain = json!([authn]).to_string();
+        let sources = json!([authz]).to_string();
+        let b = Broker::start_with(&[
+            ("ROOST__AUTHENTICATION", &chain),
+            ("ROOST__AUTHORIZATION__SOURCES", &sources),
+            ("ROOST__AUTHORIZATION__CACHE__ENABLED", "false"),
+        ]);
+        let wrong = if enable { BAD_PASSWORD } else { OK };
+        expect(&b, "c-alice", "alice", "not-the-password", wrong).await;
+        let (mut c, _) = RawClient::connect_ok(
+            b.addr(),
+            login(V5, "c-alice", Some("alice"), Some("wonderland")),
+        )
+        .await;
+        let code = c.publish("secret/a", b"x", QoS::AtLeastOnce, false).await;
+        assert_eq!(code.is_error(), enable, "enable: {enable}: {code:?}");
+    }
+}

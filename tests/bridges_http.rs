@@ -157,6 +157,78 @@ async fn batched_outputs_all_arrive_and_are_counted_and_4xx_fails() {
     assert_eq!(bad.seen.lock().unwrap().len(), 3);
 }
 
+/// A request answered 503 is sent again, and only it and those after it:
+/// the requests of its batch that were answered are not repeated. Action
+/// `once` (`max_retries: 0`) hands the rest of the batch back to its buffer,
+/// which sends it again; action `again` (`max_retries: 3`, EMQX's
+/// per-request retries) sends the failing request again at once, and its
+/// buffer never retries.
+#[tokio::test]
+async fn a_retried_batch_never_repeats_an_answered_request() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    let tries: std::sync::Arc<Mutex<HashMap<(String, i64), u32>>> = Default::default();
+    let tries2 = tries.clone();
+    // Each action's 6th output is refused with a 503 three times.
+    let (addr, _) = access::http_service(move |v| {
+        let key = (
+            v["x-token"].as_str().unwrap_or_default().to_string(),
+            v["t"].as_i64().unwrap_or(-1),
+        );
+        let mut tries = tries2.lock().unwrap();
+        let n = tries.entry(key.clone()).or_default();
+        *n += 1;
+        match (key.1, *n) {
+            (5, 1..=3) => (503, serde_json::json!({})),
+            _ => (200, serde_json::json!({})),
+        }
+    })
+    .await;
+    let opts = "{batch_size: 10, batch_time: 1s, worker_pool_size: 1, inflight_window: 1}";
+    let actions = format!(
+        r#"{{http: {{
+        once: {{connector: hook, parameters: {{headers: {{x-token: once}}, max_retries: 0}}, resource_opts: {opts}}},
+        again: {{connector: hook, parameters: {{headers: {{x-token: again}}, max_retries: 3}}, resource_opts: {opts}}}}}}}"#
+    );
+    let b = broker(addr, &actions, r#"["http:once", "http:again"]"#);
+    let mut c = V4Client::connect(b.addr(), "pub").await;
+    for i in 0..10 {
+        c.publish("t/r", format!(r#"{{"t": {i}}}"#).as_bytes(), 1, false)
+            .await;
+    }
+    for id in ["http:once", "http:again"] {
+        let m = wait_metrics(
+            || b.logs(),
+            id,
+            Duration::from_secs(20),
+            "success 10",
+            |m| counter(m, "success") == 10,
+        )
+        .await;
+        assert!(accounted(&m), "{m}");
+        assert_eq!(m["failed"], 0, "{id}: {m}");
+        if id == "http:again" {
+            assert_eq!(
+                m["retried"], 0,
+                "{id}: retried by the request, not the buffer: {m}"
+            );
+        } else {
+            assert!(m["retried"].as_u64().unwrap() > 0, "{id}: {m}");
+        }
+    }
+    let tries = tries.lock().unwrap().clone();
+    for action in ["once", "again"] {
+        for t in 0..10 {
+            let want = if t == 5 { 4 } else { 1 };
+            assert_eq!(
+                tries.get(&(action.to_string(), t)),
+                Some(&want),
+                "requests of {action} for t={t}: {tries:?}"
+            );
+        }
+    }
+}
+
 /// `roost start` with `env`: its exit code and stderr (it must not start).
 fn start_fails(env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = common::broker::unique_data_dir();
@@ -206,7 +278,28 @@ fn a_bad_key_or_value_stops_start_up_naming_it() {
             "{actions}: want {key} in {err}"
         );
     }
-    let (code, err) = start_fails(&[("ROOST__CONNECTORS", r#"{http: {hook: {url: "ftp://x"}}}"#)]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("connectors.http.hook.url"), "{err}");
+    // Keys EMQX has whose values this client cannot honour are refused,
+    // not ignored.
+    for (conn, key) in [
+        (
+            r#"{http: {hook: {url: "ftp://x"}}}"#,
+            "connectors.http.hook.url",
+        ),
+        (
+            r#"{http: {hook: {url: "http://h/", pool_type: hash}}}"#,
+            "connectors.http.hook.pool_type",
+        ),
+        (
+            r#"{http: {hook: {url: "http://h/", enable_pipelining: 100}}}"#,
+            "connectors.http.hook.enable_pipelining",
+        ),
+        (
+            r#"{http: {hook: {url: "https://h/", ssl: {enable: true, versions: [tlsv1.3, tlsv1.1]}}}}"#,
+            "connectors.http.hook.ssl.versions",
+        ),
+    ] {
+        let (code, err) = start_fails(&[("ROOST__CONNECTORS", conn)]);
+        assert_eq!(code, Some(2), "{conn}: {err}");
+        assert!(err.contains(key), "{conn}: want {key} in {err}");
+    }
 }

@@ -8,12 +8,14 @@
 
 #[macro_use]
 mod common;
+mod bridges_support;
 #[path = "../bridges/tests/servers/mod.rs"]
 mod servers;
 
+use bridges_support::fault::{action_metrics, action_status};
 use common::*;
 use roost_bridges::kafka::partition::murmur2;
-use servers::Tansu;
+use servers::{Tansu, TlsTansu};
 use std::process::Command;
 
 #[tokio::test]
@@ -105,4 +107,135 @@ fn a_required_acks_the_client_cannot_honour_stops_start_up() {
             "{acks}: {err}"
         );
     }
+}
+
+/// The connector's `ssl` (EMQX's client TLS options) against tansu behind
+/// stunnel, whose certificate a throwaway CA signed; the cluster metadata
+/// leads to the TLS port too. With that CA as `cacertfile`, records arrive
+/// and kcat (speaking TLS, checking the same CA) reads them back. With
+/// another CA, the handshake fails: the action says `disconnected` with the
+/// TLS error, holds every matched message (counted as queuing, none lost,
+/// none a success), and nothing reaches Kafka from it; once its connector
+/// is given the right CA (`PUT`), the rebuilt action sends all it held.
+#[tokio::test]
+async fn records_go_over_tls_and_a_wrong_ca_holds_them_disconnected() {
+    let kafka = TlsTansu::start();
+    kafka.tansu.create_topic("secure", 1);
+    let other = std::env::temp_dir().join(format!("roost-other-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&other).unwrap();
+    servers::write_pki(&other);
+    let ssl = |ca: &str| format!("{{enable: true, verify: verify_peer, cacertfile: \"{ca}\"}}");
+    let connectors = format!(
+        r#"{{kafka_producer: {{good: {{bootstrap_hosts: "{h}", connect_timeout: 2s, ssl: {}}},
+                               bad: {{bootstrap_hosts: "{h}", connect_timeout: 2s, ssl: {}}}}}}}"#,
+        ssl(&kafka.ca_file()),
+        ssl(&other.join("ca.pem").display().to_string()),
+        h = kafka.hosts()
+    );
+    let opts = "{batch_size: 10, batch_time: 20ms, health_check_interval: 1s, request_ttl: 5m}";
+    let actions = format!(
+        r#"{{kafka_producer: {{
+             good_out: {{connector: good, resource_opts: {opts}, parameters: {{topic: secure, message: {{key: "${{clientid}}", value: "${{n}}"}}}}}},
+             bad_out: {{connector: bad, resource_opts: {opts}, parameters: {{topic: secure, message: {{key: "${{clientid}}", value: "bad-${{n}}"}}}}}}}}}}"#
+    );
+    let rules = r#"{tls: {sql: 'SELECT payload.n AS n, clientid FROM "tls/#"', actions: ["kafka_producer:good_out", "kafka_producer:bad_out"]}}"#;
+    let b = Broker::start_with(&[
+        ("ROOST__CONNECTORS", &connectors),
+        ("ROOST__ACTIONS", &actions),
+        ("ROOST__RULES__RULES", rules),
+    ]);
+    let mut c = V4Client::connect(b.addr(), "tls-pub").await;
+    const N: usize = 20;
+    for i in 0..N {
+        c.publish(
+            &format!("tls/{i}"),
+            format!(r#"{{"n": {i}}}"#).as_bytes(),
+            1,
+            false,
+        )
+        .await;
+    }
+    let count = |m: &serde_json::Value, k: &str| m[k].as_u64().unwrap_or(0);
+    // The good CA: every record arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = action_metrics(&b, "kafka_producer:good_out").await;
+        if count(&m, "success") == N as u64 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "good_out: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lines = kafka.kcat("secure", 1, N);
+    let values: std::collections::BTreeSet<String> = lines
+        .iter()
+        .map(|l| l.split('|').nth(2).unwrap().to_string())
+        .collect();
+    let want: std::collections::BTreeSet<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(values, want, "over TLS, only good_out's records: {lines:?}");
+    // The wrong CA: disconnected, saying why, holding all it matched.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (status, reason) = loop {
+        let (status, reason) = action_status(&b, "kafka_producer:bad_out").await;
+        let tls = reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer");
+        if status == "disconnected" && tls {
+            break (status, reason);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bad_out: {status} {reason}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer"),
+        "{status}: the TLS error, not {reason:?}"
+    );
+    let m = action_metrics(&b, "kafka_producer:bad_out").await;
+    assert_eq!(count(&m, "matched"), N as u64, "{m}");
+    assert_eq!(count(&m, "success"), 0, "{m}");
+    assert_eq!(count(&m, "dropped"), 0, "{m}");
+    assert_eq!(
+        count(&m, "queuing") + count(&m, "inflight"),
+        N as u64,
+        "held: {m}"
+    );
+    assert_eq!(kafka.kcat("secure", 1, N).len(), N, "nothing from bad_out");
+    // The connector given the right CA (PUT, as EMQX's API): the action is
+    // rebuilt on it, and what its buffer held goes out.
+    let (status, body) = common::access::api(
+        &b,
+        "PUT",
+        "/api/v5/connectors/kafka_producer:bad",
+        Some(serde_json::json!({
+            "bootstrap_hosts": kafka.hosts(), "connect_timeout": "2s",
+            "ssl": {"enable": true, "verify": "verify_peer", "cacertfile": kafka.ca_file()}
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = action_metrics(&b, "kafka_producer:bad_out").await;
+        if count(&m, "success") == N as u64 {
+            assert_eq!(count(&m, "matched"), N as u64, "{m}");
+            assert_eq!(count(&m, "dropped"), 0, "{m}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bad_out after the fix: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lines = kafka.kcat("secure", 1, 2 * N);
+    let held: std::collections::BTreeSet<String> = lines
+        .iter()
+        .map(|l| l.split('|').nth(2).unwrap().to_string())
+        .filter(|v| v.starts_with("bad-"))
+        .collect();
+    let want: std::collections::BTreeSet<String> = (0..N).map(|i| format!("bad-{i}")).collect();
+    assert_eq!(held, want, "every held record, once: {lines:?}");
+    assert_eq!(lines.len(), 2 * N, "{lines:?}");
+    let _ = std::fs::remove_dir_all(&other);
 }

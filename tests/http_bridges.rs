@@ -144,6 +144,19 @@ async fn a_rule_sends_through_an_http_action_and_the_metrics_move() {
     );
     p.publish("sensors/room1", br#"{"temp": 50}"#, 1, false)
         .await;
+    // What a stopped action is handed is counted (EMQX's name), not lost
+    // silently.
+    eventually(
+        Duration::from_secs(10),
+        "dropped.resource_stopped",
+        || async {
+            let m = metrics(&b, "http:out").await;
+            m["metrics"]["dropped.resource_stopped"] == 1
+                && m["metrics"]["dropped"] == 1
+                && m["metrics"]["matched"] == 1
+        },
+    )
+    .await;
     let (status, _) = api(&b, "PUT", "/api/v5/actions/http:out/enable/true", None).await;
     assert_eq!(status, 204);
     p.publish("sensors/room1", br#"{"temp": 60}"#, 1, false)

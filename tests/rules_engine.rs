@@ -1,8 +1,8 @@
 //! The rule engine (issue 15) end to end, against the real binary: rules
 //! given in the configuration (`rules.rules`, here from the environment as
 //! YAML) on client events and on messages, republishing with templates;
-//! a full rule queue that drops and counts while the publisher goes on; rules
-//! stored in `node.data_dir` loaded at start.
+//! a burst on a heavy rule that loses no output (rules run on the
+//! publisher's side); rules stored in `node.data_dir` loaded at start.
 
 #[macro_use]
 mod common;
@@ -137,10 +137,12 @@ async fn the_default_republish_keeps_qos_payload_and_user_properties() {
     );
 }
 
+/// Rules run where the message is published (as in EMQX), not behind a
+/// bounded queue: a burst on a heavy rule, with the rule workers' queue as
+/// small as it goes (one worker, one job), loses no rule output. Every
+/// message matched, passed and ran all twenty actions; nothing was dropped.
 #[tokio::test]
-async fn a_full_rule_queue_drops_and_counts_while_every_puback_comes_promptly() {
-    // One worker with a queue of one, and a rule whose actions take a while
-    // (twenty console lines per message): the queue fills at once.
+async fn a_burst_on_a_heavy_rule_loses_no_output_whatever_the_queue() {
     let console = std::iter::repeat_n("{function: console}", 20)
         .collect::<Vec<_>>()
         .join(", ");
@@ -152,7 +154,6 @@ async fn a_full_rule_queue_drops_and_counts_while_every_puback_comes_promptly() 
     ]);
     let mut publ = V4Client::connect(b.addr(), "burst").await;
     const N: usize = 500;
-    let started = Instant::now();
     for i in 0..N {
         publ.client
             .publish(
@@ -170,25 +171,18 @@ async fn a_full_rule_queue_drops_and_counts_while_every_puback_comes_promptly() 
             .await;
         acks += 1;
     }
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(5),
-        "{N} PUBACKs took {took:?}: the publisher waited for the rule"
-    );
-    let m = wait_metrics(b.http_addr(), "every match accounted for", |m| {
-        m["rules.matched"] == N as u64
-            && m["rules.passed"] + m["rules.failed"] + m["rules.dropped.queue_full"] == N as u64
+    let m = wait_metrics(b.http_addr(), "every match ran", |m| {
+        m["rules.matched"] == N as u64 && m["rules.passed"] == N as u64
     })
     .await;
     let c = rule_counters(&m);
-    assert!(m["rules.dropped.queue_full"] > 0, "nothing dropped: {c:?}");
-    assert!(m["rules.passed"] > 0, "nothing ran: {c:?}");
+    assert_eq!(m["rules.dropped.queue_full"], 0, "{c:?}");
+    assert_eq!(m["rules.failed"], 0, "{c:?}");
     assert_eq!(
         m["rules.actions.success"],
-        m["rules.passed"] * 20,
-        "every action of every passed run: {c:?}"
+        N as u64 * 20,
+        "every action of every message: {c:?}"
     );
-    eprintln!("{N} QoS 1 publishes acknowledged in {took:?}; {c:?}");
 }
 
 #[tokio::test]

@@ -53,6 +53,17 @@ pub fn vars(username: Option<&str>, clientid: &str, peer: &roost_core::PeerInfo)
 /// that hangs must not hang CONNECTs.
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// An external authenticator's or source's `enable` (EMQX's, default
+/// true): a disabled one is left out of the chain. `Err` names a value that
+/// is not a boolean.
+pub fn enabled(backend: &serde_json::Map<String, serde_json::Value>) -> Result<bool, String> {
+    match backend.get("enable") {
+        None => Ok(true),
+        Some(serde_json::Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("enable: must be true or false, not {other}")),
+    }
+}
+
 /// A user as the backend stored it (EMQX's fields `password_hash`, `salt`,
 /// `is_superuser`).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -41,6 +41,18 @@ pub enum SendError {
     /// template that renders an invalid value): counted as `failed`.
     #[error("{0}")]
     Fatal(String),
+    /// A batch whose outputs go one request each (`http`) went in part:
+    /// the first `sent` outputs were answered, `failed` of them refused for
+    /// good (counted `failed`, the others `success`), and the rest were not
+    /// sent because of `why`, a retriable error: only they are sent again,
+    /// so a retry never repeats a request that was answered. `sent` may be
+    /// the whole batch, when only refusals happened (`why` is the last).
+    #[error("{why}")]
+    Partial {
+        sent: usize,
+        failed: usize,
+        why: String,
+    },
 }
 
 /// What a connector is given besides its own fields.

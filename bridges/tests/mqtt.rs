@@ -337,6 +337,47 @@ async fn a_batch_of_100_arrives_in_order() {
     }
 }
 
+/// The remote broker's Maximum Packet Size (its MQTT 5.0 CONNACK; here
+/// Mosquitto's `max_packet_size 1000`): a PUBLISH larger than that is never
+/// sent [MQTT-3.1.2-24] (Mosquitto would drop the connection, and the
+/// batch would fail and be sent again forever); it fails alone, for good,
+/// and the rest of its batch arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_over_the_remote_maximum_packet_size_fails_alone() {
+    let broker = Mosquitto::start_with(|_| "max_packet_size 1000\n".into());
+    let conn = MqttDriver
+        .connector(
+            &ctx("mps"),
+            &json!({"server": broker.server(), "proto_ver": "v5", "pool_size": 1}),
+        )
+        .unwrap();
+    connected(&conn).await;
+    let sink = conn
+        .action(&json!({"topic": "big/${n}", "qos": 1, "payload": "${p}"}))
+        .unwrap();
+    let (_sub, mut rx) = subscriber(broker.port, "big/#").await;
+    let out = |n: i64, len: usize| output(&[("n", Value::Int(n)), ("p", s(&"x".repeat(len)))]);
+    match sink.send(&[out(0, 100), out(1, 5000), out(2, 100)]).await {
+        Err(SendError::Partial { sent, failed, why }) => {
+            assert_eq!((sent, failed), (3, 1), "{why}");
+            assert!(why.contains("Maximum Packet Size"), "{why}");
+        }
+        other => panic!("one of three refused, not {other:?}"),
+    }
+    // The connection stayed up: the next one goes through, and nothing came
+    // between (big/1 was never sent).
+    sink.send(&[out(3, 10)]).await.unwrap();
+    let topics: Vec<String> = [
+        recv(&mut rx).await,
+        recv(&mut rx).await,
+        recv(&mut rx).await,
+    ]
+    .iter()
+    .map(|p| p.topic.clone())
+    .collect();
+    assert_eq!(topics, ["big/0", "big/2", "big/3"]);
+}
+
 /// Ingress on each protocol version: a message published to the remote
 /// broker reaches the Ingress with EMQX's source columns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,12 +60,14 @@ impl Chain {
         allow_anonymous: Option<bool>,
         users: Arc<Table<Users>>,
     ) -> Result<Chain, String> {
+        let authenticators = build(configs)?;
         Ok(Chain {
-            allow_anonymous: allow_anonymous.unwrap_or(configs.is_empty()),
+            // As in EMQX, a chain whose every entry is disabled is no chain.
+            allow_anonymous: allow_anonymous.unwrap_or(authenticators.is_empty()),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
-            authenticators: build(configs)?,
+            authenticators,
             users,
         })
     }
@@ -127,7 +129,12 @@ pub(crate) fn build(configs: &[AuthenticatorConfig]) -> Result<Vec<Authenticator
                     PasswordBackend::Postgresql(_) => "postgresql",
                     _ => "redis",
                 };
+                // EMQX's `enable: false`: checked, then left out of the chain.
+                let enabled = crate::external::enabled(&c.backend).map_err(at)?;
                 c.password_hash_algorithm.validate().map_err(at)?;
+                if !enabled {
+                    continue;
+                }
                 let lookup = crate::external::backends(name)
                     .map_err(at)?
                     .user_lookup(name, &serde_json::Value::Object(c.backend.clone()))

@@ -83,6 +83,10 @@ pub(crate) fn build(config: &AuthorizationConfig) -> Result<Vec<Source>, String>
                     AuthzSourceConfig::Postgresql(_) => "postgresql",
                     _ => "redis",
                 };
+                // EMQX's `enable: false`: left out of the sources.
+                if !crate::external::enabled(&c.backend).map_err(at)? {
+                    continue;
+                }
                 Source::External(
                     crate::external::backends(kind)
                         .map_err(at)?

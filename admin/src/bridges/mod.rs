@@ -153,11 +153,12 @@ pub struct SourceView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"metrics": {"matched": 10, "success": 9, "failed": 1,
     "dropped": 0, "dropped.queue_full": 0, "dropped.expired": 0, "dropped.other": 0,
-    "queuing": 0, "inflight": 0, "retried": 2, "rate": 0.5},
+    "dropped.resource_stopped": 0, "queuing": 0, "inflight": 0, "retried": 2, "rate": 0.5},
     "node_metrics": [{"node": "roost@127.0.0.1", "metrics": {"matched": 10}}]}))]
 pub struct MetricsResp {
     /// `matched`, `success`, `failed`, `dropped`, `dropped.queue_full`,
-    /// `dropped.expired`, `dropped.other`, `queuing`, `inflight`, `retried`,
+    /// `dropped.expired`, `dropped.other`, `dropped.resource_stopped`,
+    /// `queuing`, `inflight`, `retried`,
     /// `rate`...
     #[schema(value_type = Object)]
     pub metrics: Value,

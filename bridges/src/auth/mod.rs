@@ -93,7 +93,8 @@ fn text(e: ConfigError) -> String {
 /// The fields of an entry without `key` (the query), and `key`'s text.
 fn split(conf: &serde_json::Value, key: &str) -> Result<(String, serde_json::Value), String> {
     let mut fields = conf.as_object().cloned().unwrap_or_default();
-    // EMQX's entries carry `enable`; a disabled one is simply left out of the list here.
+    // EMQX's entries carry `enable`; roost-access leaves a disabled one out
+    // of the chain, so it never reaches here.
     fields.remove("enable");
     let query = match fields.remove(key) {
         Some(serde_json::Value::String(q)) if !q.trim().is_empty() => q,

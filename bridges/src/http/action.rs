@@ -26,9 +26,10 @@ struct Params {
     body: String,
     #[serde(default = "request_timeout", with = "duration")]
     request_timeout: Duration,
-    /// Deprecated in EMQX (the buffer retries); taken and ignored.
+    /// Times a request that fails retriably is sent again at once, before
+    /// the batch is given back to the buffer (which retries until
+    /// `request_ttl`): EMQX's, default 2 (or the connector's).
     #[serde(default)]
-    #[allow(dead_code)]
     max_retries: Option<u32>,
 }
 
@@ -53,6 +54,7 @@ pub struct HttpSink {
     /// `None`: the whole output as JSON.
     body: Option<Template>,
     timeout: Duration,
+    max_retries: u32,
 }
 
 impl HttpSink {
@@ -93,6 +95,7 @@ impl HttpSink {
             headers,
             body,
             timeout: p.request_timeout,
+            max_retries: p.max_retries.or(conn.max_retries).unwrap_or(2),
         })
     }
 
@@ -108,7 +111,19 @@ impl HttpSink {
             .map_err(|e| SendError::Fatal(format!("path {path:?} makes a bad URL: {e}")))
     }
 
+    /// One output's request, sent again at once up to `max_retries` times
+    /// while it fails retriably.
     async fn send_one(&self, out: &Map) -> Result<(), SendError> {
+        let mut tries = 0;
+        loop {
+            match self.request(out).await {
+                Err(SendError::Retriable(_)) if tries < self.max_retries => tries += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn request(&self, out: &Map) -> Result<(), SendError> {
         let body = match &self.body {
             Some(t) => t.render(out),
             None => Value::Map(out.clone()).to_json().to_string(),
@@ -164,13 +179,38 @@ impl HttpSink {
 
 impl Sink for HttpSink {
     /// One request per output (EMQX's http action does not join a batch
-    /// into one request), in order; the first error ends the batch.
+    /// into one request), in order. A refused request (4xx) is counted
+    /// failed and the next goes; a retriable error ends the batch there,
+    /// and says how far it got ([`SendError::Partial`]), so the retry sends
+    /// only what was not answered.
     fn send<'a>(&'a self, batch: &'a [Map]) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            for out in batch {
-                self.send_one(out).await?;
+            let mut failed = 0;
+            let mut last = None;
+            for (sent, out) in batch.iter().enumerate() {
+                match self.send_one(out).await {
+                    Ok(()) => {}
+                    Err(SendError::Retriable(why)) if sent == 0 && failed == 0 => {
+                        return Err(SendError::Retriable(why))
+                    }
+                    Err(SendError::Retriable(why)) => {
+                        return Err(SendError::Partial { sent, failed, why })
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        last = Some(e.to_string());
+                    }
+                }
             }
-            Ok(())
+            match last {
+                None => Ok(()),
+                Some(why) if failed == batch.len() => Err(SendError::Fatal(why)),
+                Some(why) => Err(SendError::Partial {
+                    sent: batch.len(),
+                    failed,
+                    why,
+                }),
+            }
         })
     }
 }

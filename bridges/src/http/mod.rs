@@ -27,21 +27,18 @@ struct ConnectorConf {
     connect_timeout: Duration,
     #[serde(default = "pool_size")]
     pool_size: usize,
-    /// `random` or `hash`: reqwest's pool picks an idle connection, so
-    /// taken for compatibility.
+    /// How a request picks its connection: `random` (EMQX's default) is
+    /// what the pool does (any idle connection); `hash` is refused.
     #[serde(default)]
-    #[allow(dead_code)]
     pool_type: Option<String>,
     /// Requests per connection before an answer (HTTP/1.1 pipelining):
-    /// reqwest does not pipeline; taken for compatibility.
+    /// reqwest does not pipeline, so only `1` is taken.
     #[serde(default)]
-    #[allow(dead_code)]
     enable_pipelining: Option<u32>,
     #[serde(default)]
     ssl: Ssl,
-    /// Deprecated in EMQX (the buffer retries); taken and ignored.
+    /// The default of its actions' `parameters.max_retries`.
     #[serde(default)]
-    #[allow(dead_code)]
     max_retries: Option<u32>,
 }
 
@@ -71,8 +68,9 @@ struct Ssl {
     /// A host name, or `disable`.
     #[serde(default)]
     server_name_indication: Option<String>,
+    /// `tlsv1.2` and `tlsv1.3` (rustls has no older ones): the lowest and
+    /// highest of the list bound the versions offered.
     #[serde(default)]
-    #[allow(dead_code)]
     versions: Option<Vec<String>>,
 }
 
@@ -141,6 +139,26 @@ impl Driver for HttpDriver {
         if c.pool_size == 0 {
             return Err(ConfigError::new("pool_size", "must be at least 1"));
         }
+        match c.pool_type.as_deref() {
+            None | Some("random") => {}
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "pool_type",
+                    format!(
+                        "{other:?}: only random (a request takes any idle connection of the pool)"
+                    ),
+                ))
+            }
+        }
+        match c.enable_pipelining {
+            None | Some(1) => {}
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "enable_pipelining",
+                    format!("{n}: only 1 (the HTTP client does not pipeline: one request per connection at a time; pool_size sets how many go at once)"),
+                ))
+            }
+        }
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &c.headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
@@ -167,6 +185,7 @@ impl Driver for HttpDriver {
             url,
             headers,
             connect_timeout: c.connect_timeout,
+            max_retries: c.max_retries,
         }))
     }
 }
@@ -210,6 +229,25 @@ fn tls(mut b: reqwest::ClientBuilder, ssl: &Ssl) -> Result<reqwest::ClientBuilde
     if ssl.server_name_indication.as_deref() == Some("disable") {
         b = b.tls_sni(false);
     }
+    if let Some(versions) = &ssl.versions {
+        let mut known = Vec::new();
+        for v in versions {
+            known.push(match v.as_str() {
+                "tlsv1.2" => reqwest::tls::Version::TLS_1_2,
+                "tlsv1.3" => reqwest::tls::Version::TLS_1_3,
+                other => {
+                    return Err(ConfigError::new(
+                        "ssl.versions",
+                        format!("{other:?}: only tlsv1.2 and tlsv1.3 (the TLS library has no older version)"),
+                    ))
+                }
+            });
+        }
+        let (Some(min), Some(max)) = (known.iter().min(), known.iter().max()) else {
+            return Err(ConfigError::new("ssl.versions", "no version"));
+        };
+        b = b.min_tls_version(*min).max_tls_version(*max);
+    }
     Ok(b)
 }
 
@@ -225,6 +263,7 @@ pub struct HttpConnector {
     url: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     connect_timeout: Duration,
+    max_retries: Option<u32>,
 }
 
 impl Connector for HttpConnector {

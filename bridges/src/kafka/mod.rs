@@ -82,6 +82,7 @@ impl Driver for KafkaDriver {
             connect_timeout,
             partitions: Mutex::new(HashMap::new()),
             topics: Mutex::new(HashMap::new()),
+            last_error: std::sync::Mutex::new(None),
         });
         // Connect now in the background; a broker that is down is only a
         // health check that fails.
@@ -159,6 +160,9 @@ struct Shared {
     partitions: Mutex<HashMap<(String, i32), Arc<PartitionClient>>>,
     /// Each topic's partitions, from the cluster's metadata.
     topics: Mutex<HashMap<String, Vec<i32>>>,
+    /// Why the last attempt to connect failed (a TLS or SASL error...), for
+    /// a health check that finds another attempt under way.
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -179,7 +183,9 @@ impl Shared {
                 "no broker answered within {timeout:?}"
             ))),
             Ok(r) => r.map_err(|e| classify(&e)),
-        }?;
+        }
+        .inspect_err(|e| *self.last_error.lock().unwrap() = Some(e.to_string()))?;
+        self.last_error.lock().unwrap().take();
         let client = Arc::new(client);
         *slot = Some(client.clone());
         Ok(client)
@@ -238,7 +244,19 @@ struct KafkaConnector(Arc<Shared>);
 impl Connector for KafkaConnector {
     fn health_check(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let client = self.0.client().await.map_err(|e| e.to_string())?;
+            // While a send is connecting, the check does not queue behind
+            // it (and time out): it reports why the last attempt failed.
+            let ready = match self.0.client.try_lock() {
+                Ok(slot) => slot.clone(),
+                Err(_) => {
+                    let last = self.0.last_error.lock().unwrap().clone();
+                    return Err(last.unwrap_or_else(|| "connecting".into()));
+                }
+            };
+            let client = match ready {
+                Some(c) => c,
+                None => self.0.client().await.map_err(|e| e.to_string())?,
+            };
             match tokio::time::timeout(self.0.connect_timeout, client.list_topics()).await {
                 Err(_) => Err("metadata request timed out".into()),
                 Ok(Err(e)) => Err(e.to_string()),

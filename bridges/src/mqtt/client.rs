@@ -127,10 +127,10 @@ async fn run(
         let why = match timeout(CONNECT_TIMEOUT, connect(&conf)).await {
             Err(_) => format!("connect timed out after {CONNECT_TIMEOUT:?}"),
             Ok(Err(e)) => e,
-            Ok(Ok((io, rbuf, receive_max))) => {
+            Ok(Ok((io, rbuf, limits))) => {
                 *status.lock().unwrap() = Ok(());
                 backoff = MIN_BACKOFF;
-                let mut session = Session::new(&conf, receive_max);
+                let mut session = Session::new(&conf, limits);
                 let why = session.run(io, rbuf, &mut rx, &mut subs).await;
                 if session.closed {
                     return;
@@ -175,9 +175,18 @@ fn record_sub(subs: &mut Vec<Sub>, cmd: Command) {
     }
 }
 
+/// What the remote broker's CONNACK allows (MQTT 5.0; unlimited before).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Receive Maximum: QoS 1 and 2 publishes unacknowledged at once.
+    receive_max: usize,
+    /// Maximum Packet Size: the largest packet it takes, in bytes.
+    max_packet: usize,
+}
+
 /// TCP, TLS, CONNECT and CONNACK. Returns the stream, what was read past
-/// the CONNACK, and the broker's Receive Maximum (MQTT 5.0; unlimited before).
-async fn connect(conf: &ClientConf) -> Result<(Box<dyn Io>, BytesMut, usize), String> {
+/// the CONNACK, and the broker's [`Limits`].
+async fn connect(conf: &ClientConf) -> Result<(Box<dyn Io>, BytesMut, Limits), String> {
     let tcp = TcpStream::connect((conf.host.as_str(), conf.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -214,8 +223,14 @@ async fn connect(conf: &ClientConf) -> Result<(Box<dyn Io>, BytesMut, usize), St
     loop {
         match decode(&mut rbuf, conf.version, MAX_PACKET).map_err(|e| format!("CONNACK: {e}"))? {
             Some(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success => {
-                let receive_max = ack.properties.receive_maximum.unwrap_or(u16::MAX);
-                return Ok((io, rbuf, receive_max as usize));
+                let limits = Limits {
+                    receive_max: ack.properties.receive_maximum.unwrap_or(u16::MAX) as usize,
+                    max_packet: ack
+                        .properties
+                        .maximum_packet_size
+                        .map_or(MAX_PACKET, |m| m as usize),
+                };
+                return Ok((io, rbuf, limits));
             }
             Some(Packet::ConnAck(ack)) => {
                 return Err(format!("connection refused: {:?}", ack.reason_code));
@@ -239,6 +254,8 @@ struct Session {
     version: ProtocolVersion,
     keepalive: Duration,
     receive_max: usize,
+    /// The remote broker's Maximum Packet Size.
+    max_packet: usize,
     next_id: u16,
     /// QoS 1 and 2 publishes sent and not yet acknowledged (PUBACK, or
     /// PUBCOMP after PUBREC/PUBREL).
@@ -258,11 +275,12 @@ struct Session {
 }
 
 impl Session {
-    fn new(conf: &ClientConf, receive_max: usize) -> Session {
+    fn new(conf: &ClientConf, limits: Limits) -> Session {
         Session {
             version: conf.version,
             keepalive: Duration::from_secs(conf.keepalive.into()),
-            receive_max: receive_max.max(1),
+            receive_max: limits.receive_max.max(1),
+            max_packet: limits.max_packet,
             next_id: 0,
             inflight: HashMap::new(),
             queued: VecDeque::new(),
@@ -419,33 +437,39 @@ impl Session {
         }));
     }
 
+    /// Encodes `p` to be written; a packet larger than the remote broker's
+    /// Maximum Packet Size is not sent (the client MUST NOT send it,
+    /// [MQTT-3.1.2-24]) and fails for good, as EMQX's bridge does.
     fn publish(&mut self, mut p: Publish, reply: Reply) {
-        if p.qos == QoS::AtMostOnce {
-            p.packet_id = 0;
-            let start = self.wbuf.len();
-            match encode(&Packet::Publish(p), self.version, &mut self.wbuf) {
-                // Answered once written, by the flush before the next select.
-                Ok(()) => self.written.push(reply),
-                Err(e) => {
-                    self.wbuf.truncate(start);
-                    let _ = reply.send(Err(SendError::Fatal(format!("cannot encode: {e}"))));
-                }
-            }
-            return;
-        }
-        if self.inflight.len() >= self.receive_max {
+        let qos0 = p.qos == QoS::AtMostOnce;
+        if !qos0 && self.inflight.len() >= self.receive_max {
             self.queued.push_back((p, reply));
             return;
         }
-        p.packet_id = self.packet_id();
+        p.packet_id = if qos0 { 0 } else { self.packet_id() };
         let id = p.packet_id;
-        match encode(&Packet::Publish(p), self.version, &mut self.wbuf) {
-            Ok(()) => {
-                self.inflight.insert(id, reply);
-            }
+        let start = self.wbuf.len();
+        let size = match encode(&Packet::Publish(p), self.version, &mut self.wbuf) {
+            Ok(()) => self.wbuf.len() - start,
             Err(e) => {
+                self.wbuf.truncate(start);
                 let _ = reply.send(Err(SendError::Fatal(format!("cannot encode: {e}"))));
+                return;
             }
+        };
+        if size > self.max_packet {
+            self.wbuf.truncate(start);
+            let _ = reply.send(Err(SendError::Fatal(format!(
+                "a PUBLISH of {size} bytes is over the remote broker's Maximum Packet Size ({})",
+                self.max_packet
+            ))));
+            return;
+        }
+        if qos0 {
+            // Answered once written, by the flush before the next select.
+            self.written.push(reply);
+        } else {
+            self.inflight.insert(id, reply);
         }
     }
 

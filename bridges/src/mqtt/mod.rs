@@ -360,16 +360,34 @@ impl Sink for MqttSink {
                 .map(|out| self.render(out))
                 .collect::<Result<Vec<_>, _>>()?;
             let waits: Vec<_> = publishes.into_iter().map(|p| client.publish(p)).collect();
-            let mut result = Ok(());
+            let n = waits.len();
+            // A retriable error sends the whole batch again (at least once,
+            // as MQTT's QoS 1); outputs refused for good (a PUBACK error, a
+            // packet over the remote's Maximum Packet Size) fail alone.
+            let mut retriable = None;
+            let mut refused = (0, None);
             for w in waits {
-                let r = w
+                match w
                     .await
-                    .unwrap_or_else(|_| Err(SendError::Retriable("mqtt client stopped".into())));
-                if result.is_ok() {
-                    result = r;
+                    .unwrap_or_else(|_| Err(SendError::Retriable("mqtt client stopped".into())))
+                {
+                    Ok(()) => {}
+                    Err(SendError::Retriable(why)) => {
+                        retriable.get_or_insert(why);
+                    }
+                    Err(e) => refused = (refused.0 + 1, Some(e.to_string())),
                 }
             }
-            result
+            match (retriable, refused) {
+                (Some(why), _) => Err(SendError::Retriable(why)),
+                (None, (_, None)) => Ok(()),
+                (None, (failed, Some(why))) if failed == n => Err(SendError::Fatal(why)),
+                (None, (failed, Some(why))) => Err(SendError::Partial {
+                    sent: n,
+                    failed,
+                    why,
+                }),
+            }
         })
     }
 }

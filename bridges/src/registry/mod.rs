@@ -126,6 +126,8 @@ impl Bridges {
             })?,
             None => Document::default(),
         };
+        // Buffers do not outlive the process: what a previous run left goes.
+        let _ = std::fs::remove_dir_all(ctx.data_dir.join("bridges").join("buffer"));
         let bridges = Arc::new(Bridges {
             drivers,
             store,
@@ -289,19 +291,28 @@ struct Provider {
 }
 
 impl ActionProvider for Provider {
-    fn send(&self, name: &str, _rule_id: &str, output: &Map) -> Result<(), String> {
+    fn send(&self, name: &str, rule_id: &str, output: &Map) -> Result<(), String> {
+        self.send_owned(name, rule_id, output.clone())
+    }
+
+    fn send_owned(&self, name: &str, _rule_id: &str, output: Map) -> Result<(), String> {
         let bridges = self.bridges.upgrade().ok_or("data integration stopped")?;
         let id = format!("{}:{name}", self.kind);
         if let Some(buffer) = bridges.live.read().get(&id) {
-            buffer.push(output);
+            buffer.push_owned(output);
             return Ok(());
         }
         let state = bridges.state.lock();
         match state.actions.get(&id) {
-            Some(a) => Err(match &a.error {
-                Some(e) => format!("action {id} is not running: {e}"),
-                None => format!("action {id} is stopped"),
-            }),
+            Some(a) => {
+                // Counted as EMQX does: matched, then dropped.
+                Counters::add(&a.counters.matched, 1);
+                Counters::add(&a.counters.dropped_resource_stopped, 1);
+                Err(match &a.error {
+                    Some(e) => format!("action {id} is not running: {e}"),
+                    None => format!("action {id} is stopped"),
+                })
+            }
             None => Err(format!("action {id} not found")),
         }
     }

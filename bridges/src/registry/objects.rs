@@ -254,12 +254,7 @@ impl Bridges {
                 } else {
                     None
                 };
-                // The old buffer stops (its segment files go) before the new
-                // one starts in the same directory.
-                self.live.write().remove(&id);
-                if let Some(old) = state.actions.get_mut(&id) {
-                    old.buffer = None;
-                }
+                let old = state.actions.get_mut(&id).and_then(|a| a.buffer.take());
                 let built = if let Some((connector, sink)) = sink {
                     Some(Arc::new(Buffer::start(
                         &id,
@@ -272,6 +267,11 @@ impl Bridges {
                 } else {
                     None
                 };
+                // What the old buffer holds moves to the new one (a disabled
+                // action has none: dropped, its buffer goes).
+                if let (Some(old), Some(new)) = (&old, &built) {
+                    old.hand_over(new);
+                }
                 let mut live = self.live.write();
                 match &built {
                     Some(b) => live.insert(id.clone(), b.clone()),

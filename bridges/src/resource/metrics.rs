@@ -15,6 +15,9 @@ pub struct Counters {
     pub dropped_queue_full: AtomicU64,
     pub dropped_expired: AtomicU64,
     pub dropped_other: AtomicU64,
+    /// Outputs handed to an action that is stopped (disabled, or its
+    /// connector failed to start): EMQX's `dropped.resource_stopped`.
+    pub dropped_resource_stopped: AtomicU64,
     /// Outputs sent again after a retriable error (once per try).
     pub retried: AtomicU64,
     /// Gauges: outputs in the buffer, and in requests not yet answered.
@@ -59,10 +62,11 @@ impl Counters {
     /// EMQX's `metrics` object.
     pub fn snapshot(&self) -> serde_json::Value {
         let g = |c: &AtomicU64| c.load(Relaxed);
-        let (qf, ex, other) = (
+        let (qf, ex, other, stopped) = (
             g(&self.dropped_queue_full),
             g(&self.dropped_expired),
             g(&self.dropped_other),
+            g(&self.dropped_resource_stopped),
         );
         let r = self.rates.lock();
         let round = |f: f64| (f * 100.0).round() / 100.0;
@@ -70,10 +74,11 @@ impl Counters {
             "matched": g(&self.matched),
             "success": g(&self.success),
             "failed": g(&self.failed),
-            "dropped": qf + ex + other,
+            "dropped": qf + ex + other + stopped,
             "dropped.queue_full": qf,
             "dropped.expired": ex,
             "dropped.other": other,
+            "dropped.resource_stopped": stopped,
             "queuing": self.queuing.load(Relaxed).max(0),
             "inflight": self.inflight.load(Relaxed).max(0),
             "retried": g(&self.retried),
@@ -93,6 +98,7 @@ impl Counters {
             &self.dropped_queue_full,
             &self.dropped_expired,
             &self.dropped_other,
+            &self.dropped_resource_stopped,
             &self.retried,
             &self.received,
         ] {

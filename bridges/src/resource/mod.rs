@@ -6,9 +6,15 @@
 //! up to `inflight_window` requests in flight. Retriable errors are retried
 //! until `request_ttl`; health checks set the action's status.
 //!
-//! The rule worker only calls [`Buffer::push`]: a lock on one worker's
-//! queue, memory only, never waiting on the sink. A slow or dead sink fills
-//! its own buffer, then drops its oldest outputs.
+//! The rule only calls [`Buffer::push`]: a lock on one worker's queue,
+//! memory only, never waiting on the sink. A slow or dead sink fills its own
+//! buffer, then drops its oldest outputs.
+//!
+//! When an action is rebuilt (it or its connector changed), its buffer hands
+//! what it holds to the new one ([`Buffer::hand_over`]): the queued outputs
+//! (from disk too) and, once answered, those in flight that must be sent
+//! again. Nothing queued is lost; a request in flight at that moment is
+//! finished by the old buffer.
 //!
 //! - [`opts`]: `resource_opts`; [`metrics`]: the counters;
 //! - [`queue`]: one worker's queue; [`codec`]: outputs in segment files;
@@ -46,7 +52,18 @@ pub struct Health {
 pub(crate) struct Lane {
     pub queue: Mutex<Queue>,
     pub wake: Notify,
+    /// Set when the action is rebuilt: the worker sends nothing new,
+    /// finishes the requests in flight, hands every output it still holds
+    /// to this buffer, and ends.
+    pub successor: Mutex<Option<Arc<Buffer>>>,
+    /// Its segment files' directory, removed once handed over.
+    pub dir: Option<PathBuf>,
 }
+
+/// Each buffer's segments go to a directory of their own
+/// (`<type>:<name>/<n>/<worker>/`), so a rebuilt action's new buffer never
+/// meets the files its old one still reads.
+static GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// One action's buffer and its workers; dropping it stops them and removes
 /// its segment files.
@@ -57,6 +74,10 @@ pub struct Buffer {
     tasks: Vec<JoinHandle<()>>,
     next: AtomicUsize,
     dir: Option<PathBuf>,
+    /// `batch_size`: a worker is woken when a batch is full, not per output.
+    batch_size: usize,
+    /// The buffer it handed over to ([`Buffer::hand_over`]).
+    successor: Mutex<Option<Arc<Buffer>>>,
 }
 
 impl Buffer {
@@ -73,7 +94,9 @@ impl Buffer {
         counters: Arc<Counters>,
     ) -> Buffer {
         let dir = match opts.buffer_mode {
-            BufferMode::VolatileOffload => dir,
+            BufferMode::VolatileOffload => {
+                dir.map(|d| d.join(GENERATION.fetch_add(1, Relaxed).to_string()))
+            }
             BufferMode::MemoryOnly => None,
         };
         let n = opts.worker_pool_size;
@@ -88,8 +111,10 @@ impl Buffer {
         for i in 0..n {
             let lane_dir = dir.as_ref().map(|d| d.join(i.to_string()));
             let lane = Arc::new(Lane {
-                queue: Mutex::new(Queue::new(lane_dir, seg, max)),
+                queue: Mutex::new(Queue::new(lane_dir.clone(), seg, max)),
                 wake: Notify::new(),
+                successor: Mutex::new(None),
+                dir: lane_dir,
             });
             tasks.push(tokio::spawn(worker::run(
                 lane.clone(),
@@ -113,13 +138,23 @@ impl Buffer {
             tasks,
             next: AtomicUsize::new(0),
             dir,
+            batch_size: opts.batch_size.max(1),
+            successor: Mutex::new(None),
         }
+    }
+
+    /// Queues one rule output (a copy of it; see [`Self::push_owned`]).
+    pub fn push(&self, output: &Map) {
+        self.push_owned(output.clone())
     }
 
     /// Queues one rule output. Never waits: a full buffer drops its oldest
     /// (`dropped.queue_full`). Outputs with a `clientid` go to the worker of
     /// that client (one client's outputs stay in order), others round-robin.
-    pub fn push(&self, output: &Map) {
+    /// The worker is woken only when it has something new to do: the first
+    /// output of an empty queue (it then times `batch_time`), a full batch,
+    /// or memory to spill; otherwise it is awake already or its timer runs.
+    pub fn push_owned(&self, output: Map) {
         let c = &self.counters;
         Counters::add(&c.matched, 1);
         let lane = match output.get("clientid") {
@@ -127,11 +162,59 @@ impl Buffer {
             _ => self.next.fetch_add(1, Relaxed),
         } % self.lanes.len();
         let lane = &self.lanes[lane];
-        let item = Item::new(output.clone(), worker::now_ms());
-        let dropped = lane.queue.lock().push(item);
+        let item = Item::new(output, worker::now_ms());
+        let (dropped, len, spill) = {
+            let mut q = lane.queue.lock();
+            let dropped = q.push(item);
+            (dropped, q.len(), q.should_spill())
+        };
         c.queuing.fetch_add(1 - dropped as i64, Relaxed);
         Counters::add(&c.dropped_queue_full, dropped);
-        lane.wake.notify_one();
+        if len == 1 || len % self.batch_size == 0 || spill {
+            lane.wake.notify_one();
+        }
+    }
+
+    /// Puts outputs an older buffer of the same action held (oldest first)
+    /// before what is queued here, each on its client's worker; counted in
+    /// `queuing` (they left the old buffer's), or `dropped.queue_full` past
+    /// the bound. Follows the chain when this buffer was replaced too.
+    pub(crate) fn requeue(&self, items: Vec<queue::Item>) {
+        if let Some(next) = self.successor.lock().clone() {
+            return next.requeue(items);
+        }
+        let mut per_lane: Vec<Vec<queue::Item>> = self.lanes.iter().map(|_| Vec::new()).collect();
+        for item in items {
+            let lane = match item.output.get("clientid") {
+                Some(Value::Str(id)) => fnv(id) as usize,
+                _ => self.next.fetch_add(1, Relaxed),
+            } % self.lanes.len();
+            per_lane[lane].push(item);
+        }
+        let c = &self.counters;
+        for (lane, items) in self.lanes.iter().zip(per_lane) {
+            if items.is_empty() {
+                continue;
+            }
+            let n = items.len();
+            let dropped = lane.queue.lock().requeue_front(items);
+            c.queuing.fetch_add((n - dropped) as i64, Relaxed);
+            Counters::add(&c.dropped_queue_full, dropped);
+            lane.wake.notify_one();
+        }
+    }
+
+    /// The action was rebuilt and `next` is its new buffer: this one's
+    /// workers send nothing more, finish what is in flight, hand every
+    /// output they still hold to `next` (queued ones, from disk too, and
+    /// those to send again), remove their segment files and end. Dropping
+    /// this buffer then leaves them to it.
+    pub fn hand_over(&self, next: &Arc<Buffer>) {
+        *self.successor.lock() = Some(next.clone());
+        for lane in &self.lanes {
+            *lane.successor.lock() = Some(next.clone());
+            lane.wake.notify_one();
+        }
     }
 
     pub fn health(&self) -> Health {
@@ -146,6 +229,14 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        if self.successor.lock().is_some() {
+            // The workers end by themselves once they handed over; only
+            // the health checks stop now (the last task).
+            if let Some(monitor) = self.tasks.last() {
+                monitor.abort();
+            }
+            return;
+        }
         for t in &self.tasks {
             t.abort();
         }
@@ -154,6 +245,10 @@ impl Drop for Buffer {
         self.counters.queuing.fetch_sub(queued as i64, Relaxed);
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
+            // The action's directory too, when no other buffer uses it.
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }

@@ -88,7 +88,8 @@ pub struct Queue {
 
 impl Queue {
     /// A queue bounded by `max_bytes`, spilling past `seg_bytes` of memory to
-    /// `dir` (emptied first: the buffer does not outlive the process).
+    /// `dir` (emptied first: the buffer does not outlive the process; each
+    /// buffer has a directory of its own).
     pub fn new(dir: Option<PathBuf>, seg_bytes: usize, max_bytes: usize) -> Queue {
         if let Some(dir) = &dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -126,6 +127,19 @@ impl Queue {
         self.tail_bytes += item.size;
         self.len += 1;
         self.tail.push_back(item);
+        self.trim_memory()
+    }
+
+    /// Puts `items` (oldest first) before everything queued: what an
+    /// action's previous buffer still held when the action was rebuilt.
+    /// Drops the oldest while over the bound, as [`Queue::push`] does;
+    /// answers how many. No I/O.
+    pub fn requeue_front(&mut self, items: Vec<Item>) -> usize {
+        for item in items.into_iter().rev() {
+            self.head_bytes += item.size;
+            self.len += 1;
+            self.head.push_front(item);
+        }
         self.trim_memory()
     }
 

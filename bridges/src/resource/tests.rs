@@ -208,9 +208,16 @@ async fn spills_to_disk_segments_and_reads_back_in_order() {
         b.push(&out(i));
         tokio::task::yield_now().await;
     }
-    let lane = dir.join("0");
+    // The buffer's own directory under `dir`, then its worker's.
+    let lane_of = |dir: &PathBuf| {
+        std::fs::read_dir(dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path().join("0"))
+            .unwrap_or_else(|| dir.join("none"))
+    };
     until("segment files", || {
-        std::fs::read_dir(&lane)
+        std::fs::read_dir(lane_of(&dir))
             .map(|d| d.count() >= 3)
             .unwrap_or(false)
     })
@@ -236,6 +243,7 @@ async fn spills_to_disk_segments_and_reads_back_in_order() {
     assert_eq!(got, sorted);
     assert_eq!(got[0], 0);
     assert_eq!(got[1], dropped as i64 + 1, "{got:?}");
+    let lane = lane_of(&dir);
     until("segments removed", || {
         std::fs::read_dir(&lane)
             .map(|d| d.count() == 0)
@@ -244,4 +252,69 @@ async fn spills_to_disk_segments_and_reads_back_in_order() {
     .await;
     drop(b);
     assert!(!dir.exists());
+}
+
+/// An action rebuilt while its sink is down (its connector changed): the
+/// old buffer hands everything to the new one, the outputs it was retrying
+/// and those queued, on disk too, and the new one sends them all, in order;
+/// the metrics (shared across the rebuild) account for every output.
+#[tokio::test]
+async fn a_rebuilt_action_keeps_what_its_old_buffer_held() {
+    let dir = std::env::temp_dir().join(format!("roost-handover-{}", std::process::id()));
+    let size = codec::size(&out(0)) as u64;
+    let o = opts(serde_json::json!({
+        "worker_pool_size": 1, "buffer_seg_bytes": size * 10, "max_buffer_bytes": size * 1000,
+        "batch_size": 5, "inflight_window": 1, "health_check_interval": "200ms",
+    }));
+    let counters = Arc::new(Counters::default());
+    let down = Arc::new(FakeSink::default());
+    down.down.store(true, Relaxed);
+    let old = Arc::new(Buffer::start(
+        "fake:a",
+        &o,
+        down.clone(),
+        Arc::new(FakeConnector(down.clone())),
+        Some(dir.clone()),
+        counters.clone(),
+    ));
+    for i in 0..60 {
+        old.push(&out(i));
+        tokio::task::yield_now().await;
+    }
+    until("retrying, and spilled", || {
+        m(&old, "retried") > 0 && old.queued_bytes() > 0
+    })
+    .await;
+    let up = Arc::new(FakeSink::default());
+    let new = Arc::new(Buffer::start(
+        "fake:a",
+        &o,
+        up.clone(),
+        Arc::new(FakeConnector(up.clone())),
+        Some(dir.clone()),
+        counters.clone(),
+    ));
+    old.hand_over(&new);
+    drop(old);
+    for i in 60..70 {
+        new.push(&out(i));
+    }
+    until("all 70 sent", || m(&new, "success") == 70).await;
+    let got = up.batches.lock().concat();
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..70).collect::<Vec<_>>(), "each once: {got:?}");
+    assert!(down.batches.lock().is_empty());
+    assert!(accounted(&new));
+    assert_eq!(m(&new, "dropped"), 0);
+    until("queues empty", || {
+        m(&new, "queuing") == 0 && m(&new, "inflight") == 0
+    })
+    .await;
+    until("the old buffer's directory removed", || {
+        std::fs::read_dir(&dir).map_or(0, |d| d.count()) <= 1
+    })
+    .await;
+    drop(new);
+    assert!(!dir.exists(), "every segment directory removed");
 }

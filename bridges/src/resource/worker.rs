@@ -70,9 +70,19 @@ pub(crate) async fn run(
     let batch_ms = opts.batch_time.as_millis() as i64;
     loop {
         spill_and_trim(&lane, &c).await;
+        // The action was rebuilt: nothing new goes; once what is in flight
+        // is answered, the rest moves to the new buffer.
+        let handing = lane.successor.lock().clone();
+        if let Some(next) = &handing {
+            if flight.set.is_empty() {
+                hand_over(&lane, &mut retrying, next, &c, &mut flight.items);
+                return;
+            }
+        }
         // Outputs expired while queued leave before a batch is cut.
         let mut next_batch_at: Option<Instant> = None;
-        while !retrying.is_empty()
+        while handing.is_none()
+            && !retrying.is_empty()
             && Instant::now() >= retry_at
             && flight.set.len() < opts.inflight_window
         {
@@ -85,7 +95,7 @@ pub(crate) async fn run(
                 break;
             }
         }
-        while retrying.is_empty() && flight.set.len() < opts.inflight_window {
+        while handing.is_none() && retrying.is_empty() && flight.set.len() < opts.inflight_window {
             let now = now_ms();
             let items = {
                 let mut q = lane.queue.lock();
@@ -145,36 +155,86 @@ pub(crate) async fn run(
                     // The sink answers again: the next waiting one goes now.
                     retry_at = Instant::now();
                 }
-                match result {
-                    Ok(()) => {
-                        flight.items -= n;
-                        c.inflight.fetch_sub(n as i64, Relaxed);
-                        Counters::add(&c.success, n);
-                    }
+                // How many outputs are done (and of them refused), and what
+                // is left to send again, with why.
+                let (done, refused, rest) = match result {
+                    Ok(()) => (n, 0, None),
                     Err(SendError::Fatal(why)) => {
-                        flight.items -= n;
-                        c.inflight.fetch_sub(n as i64, Relaxed);
-                        Counters::add(&c.failed, n);
                         tracing::warn!(error = %why, outputs = n, "bridge_send_failed");
+                        (n, n, None)
                     }
-                    Err(SendError::Retriable(why)) => {
-                        tracing::debug!(error = %why, outputs = n, tries = req.tries, "bridge_send_retry");
-                        // Still inflight: sent again once the backoff has passed.
-                        let backoff = Duration::from_millis(100 << req.tries.min(8))
-                            .min(opts.resume_interval());
-                        if req.tries > 0 || retrying.is_empty() {
-                            retry_at = Instant::now() + backoff;
+                    Err(SendError::Retriable(why)) => (0, 0, Some((req, why))),
+                    Err(SendError::Partial { sent, failed, why }) => {
+                        let sent = sent.min(n);
+                        let failed = failed.min(sent);
+                        if failed > 0 {
+                            tracing::warn!(error = %why, outputs = failed, "bridge_send_failed");
                         }
-                        let req = Request { tries: req.tries + 1, ..req };
-                        if req.tries > 1 {
-                            // The one being retried keeps its place first.
-                            retrying.push_front(req);
-                        } else {
-                            retrying.push_back(req);
-                        }
+                        let mut req = req;
+                        req.outputs.drain(..sent);
+                        req.queued_ms.drain(..sent);
+                        let rest = (!req.outputs.is_empty()).then_some((req, why));
+                        (sent, failed, rest)
+                    }
+                };
+                flight.items -= done;
+                c.inflight.fetch_sub(done as i64, Relaxed);
+                Counters::add(&c.success, done - refused);
+                Counters::add(&c.failed, refused);
+                if let Some((req, why)) = rest {
+                    tracing::debug!(error = %why, outputs = req.outputs.len(), tries = req.tries, "bridge_send_retry");
+                    // Still inflight: sent again once the backoff has passed.
+                    let backoff = Duration::from_millis(100 << req.tries.min(8))
+                        .min(opts.resume_interval());
+                    if req.tries > 0 || retrying.is_empty() {
+                        retry_at = Instant::now() + backoff;
+                    }
+                    let req = Request { tries: req.tries + 1, ..req };
+                    if req.tries > 1 {
+                        // The one being retried keeps its place first.
+                        retrying.push_front(req);
+                    } else {
+                        retrying.push_back(req);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Hands what the worker still holds to `next`, the action's new buffer:
+/// the requests to send again (they leave `inflight`), then its queue,
+/// segment files included (they leave `queuing`), oldest first; then removes
+/// its segment directory.
+fn hand_over(
+    lane: &Lane,
+    retrying: &mut VecDeque<Request>,
+    next: &Arc<super::Buffer>,
+    c: &Counters,
+    inflight: &mut usize,
+) {
+    let mut items = Vec::new();
+    for req in retrying.drain(..) {
+        let n = req.outputs.len();
+        *inflight -= n;
+        c.inflight.fetch_sub(n as i64, Relaxed);
+        items.extend(
+            req.outputs
+                .into_iter()
+                .zip(req.queued_ms)
+                .map(|(output, t)| Item::new(output, t)),
+        );
+    }
+    let popped = lane.queue.lock().pop(usize::MAX);
+    c.queuing
+        .fetch_sub((popped.items.len() + popped.lost) as i64, Relaxed);
+    Counters::add(&c.dropped_other, popped.lost);
+    items.extend(popped.items);
+    next.requeue(items);
+    if let Some(dir) = &lane.dir {
+        let _ = std::fs::remove_dir_all(dir);
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
         }
     }
 }

@@ -18,7 +18,7 @@ mod tansu;
 #[allow(unused_imports)]
 pub use mosquitto::{Mosquitto, Subscriber};
 #[allow(unused_imports)]
-pub use tansu::{shared as shared_tansu, Tansu};
+pub use tansu::{shared as shared_tansu, Scram, Tansu, TlsTansu};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 

@@ -17,11 +17,18 @@ use std::sync::Arc;
 /// ([`super::RuleEngine::register_provider`]); a rule's action `"http:my_hook"`
 /// reaches `send("my_hook", ...)` of the provider registered as `http`.
 pub trait ActionProvider: Send + Sync + 'static {
-    /// Hands one rule output to action `name`. Runs on a rule worker: it must
-    /// not block; an action that talks to the network queues the output and
-    /// sends it from its own tasks. `Err` is counted as a failed action, with
-    /// the reason logged (EMQX's `out_of_service`, `unknown action`...).
+    /// Hands one rule output to action `name`. Runs where the rule runs (a
+    /// publisher's task): it must not block; an action that talks to the
+    /// network queues the output and sends it from its own tasks. `Err` is
+    /// counted as a failed action, with the reason logged (EMQX's
+    /// `out_of_service`, `unknown action`...).
     fn send(&self, name: &str, rule_id: &str, output: &Map) -> Result<(), String>;
+
+    /// [`Self::send`] of an output the rule no longer needs (its last
+    /// action): a provider that keeps the output takes it without a copy.
+    fn send_owned(&self, name: &str, rule_id: &str, output: Map) -> Result<(), String> {
+        self.send(name, rule_id, &output)
+    }
 }
 
 /// A compiled action.
@@ -245,6 +252,27 @@ impl Republish {
 }
 
 /// Runs `action` on one output. `Err` is a failed action, with why.
+/// [`run`] for a rule's last action on `output`: a `"type:name"` action
+/// takes the output itself ([`ActionProvider::send_owned`]), no copy.
+pub fn run_last(
+    action: &Action,
+    rule_id: &str,
+    output: Map,
+    envs: &Map,
+    api: Option<&Arc<dyn BrokerApi>>,
+    provider: impl FnOnce(&str) -> Option<Arc<dyn ActionProvider>>,
+) -> Result<(), String> {
+    match action {
+        Action::Reference { kind, name } => match provider(kind) {
+            Some(p) => p.send_owned(name, rule_id, output),
+            None => Err(format!(
+                "action {kind}:{name}: unknown action type {kind:?}"
+            )),
+        },
+        _ => run(action, rule_id, &output, envs, api, provider),
+    }
+}
+
 pub fn run(
     action: &Action,
     rule_id: &str,

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
-    /// Rule worker tasks (EMQX's resource option name): events are spread over
-    /// them by publisher, so one publisher's messages reach a rule in order.
+    /// Rule worker tasks (EMQX's resource option name), for the
+    /// `$events/...` rules (message rules run on the publisher's side):
+    /// events are spread over them by client, so one client's events reach
+    /// a rule in order.
     pub worker_pool_size: usize,
     /// Events waiting per worker; when a worker's queue is full, an event is
     /// dropped for the rule it was meant for and counted

@@ -1,8 +1,10 @@
 //! The engine on the hook points. `message.publish` always answers Pass (the
 //! engine never rewrites or drops): it looks the topic up in the index of
-//! the rules' FROM filters and, only on a match, captures the event and
-//! `try_send`s it to a worker. The event points do the same with the rules
-//! selecting `$events/...`; a point no rule selects costs one relaxed load.
+//! the rules' FROM filters and, only on a match, captures the event and runs
+//! the matching rules there, on the publisher's side (see
+//! [`RuleEngine::dispatch`]). The event points hand theirs to the rule
+//! workers for the rules selecting `$events/...`; a point no rule selects
+//! costs one relaxed load.
 //! `client.connected`/`disconnected` also keep the table of connected
 //! clients (client id -> ClientInfo) that gives a message its publisher's
 //! `username` and `peerhost`.
@@ -53,11 +55,62 @@ fn spread(client_id: &str) -> u64 {
     h
 }
 
+/// How many rule evaluations may be nested on one thread (a rule's
+/// republish raising `message.publish`, which runs another rule, ...)
+/// before events go to the rule workers' queues instead: two rules
+/// republishing to each other would otherwise recurse without end.
+const INLINE_DEPTH: u8 = 4;
+
+thread_local! {
+    /// Rule evaluations running on this thread now.
+    static DEPTH: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
+
+/// Leaves one level of [`DEPTH`] however the evaluation ends.
+struct Nested;
+
+impl Nested {
+    fn enter() -> Option<Nested> {
+        DEPTH.with(|d| {
+            let n = d.get();
+            (n < INLINE_DEPTH).then(|| {
+                d.set(n + 1);
+                Nested
+            })
+        })
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 impl RuleEngine {
-    /// Hands `event` to the worker of its client for each rule in `rules`:
-    /// `matched` counts it, a full queue drops it for that rule (counted).
+    /// Runs each rule in `rules` on a message, where it was published (the
+    /// publisher's connection, a source's task), as EMQX evaluates rules in
+    /// the publishing process: the SQL, then the actions, which never wait
+    /// (a data-integration action queues into its own buffer, which spills
+    /// to disk). So no rule output is lost while the sink's buffer has room,
+    /// and a heavy rule slows its own publisher a little, never the sink.
+    /// The client and delivery events (`$events/...`, far fewer) go to the
+    /// rule workers: some are raised inside a session, where a rule's
+    /// republish must not run. So does an event raised by a rule's own
+    /// action beyond [`INLINE_DEPTH`] nested evaluations. A worker's queue
+    /// is bounded: when full, the event is dropped for that rule (counted,
+    /// `dropped.queue_full`). `matched` counts each.
     pub(crate) fn dispatch(&self, rules: &[Arc<super::registry::Rule>], event: Event) {
+        let inline = matches!(event, Event::Publish { .. } | Event::Source { .. });
         let event = Timed::now(event);
+        if let Some(_nested) = inline.then(Nested::enter).flatten() {
+            for rule in rules {
+                rule.counters.matched.fetch_add(1, Relaxed);
+                self.metrics.rules_matched.inc();
+                super::workers::run(self, rule, &event);
+            }
+            return;
+        }
         let worker = spread(event.event.client_id());
         self.index.with(|index| {
             for rule in rules {

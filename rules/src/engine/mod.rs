@@ -3,9 +3,12 @@
 //! - [`config`]: `rules:` in config.yaml;
 //! - [`registry`]: the rules by id, compiled; [`index`]: the snapshot the
 //!   publish path reads (a topic trie of FROM filters, the rules per event);
-//! - [`hook`]: the engine on `message.publish` and the event points;
+//! - [`hook`]: the engine on `message.publish` and the event points, where
+//!   the matching message rules run (on the publisher's side, as in EMQX);
 //! - [`events`]: what is captured of each event, and its columns (EMQX's);
-//! - [`workers`]: the rule workers behind bounded queues (`roost/rules`);
+//! - [`workers`]: running one rule on one event, and the rule workers
+//!   behind bounded queues (`roost/rules`) for the `$events/...` rules and
+//!   messages nested too deep;
 //! - [`actions`]: `republish`, `console`, `"type:name"` references
 //!   ([`ActionProvider`]); [`template`]: `${...}` placeholders;
 //! - [`metrics`]: each rule's counters; [`store`]: the stored and replicated
@@ -306,8 +309,8 @@ impl RuleEngine {
 
     /// Hands a message of data-integration source `id` (`mqtt:my_source`) to
     /// the rules whose FROM has `"$bridges/<id>"`, as that event's `columns`.
-    /// Never blocks: like every event, it is queued to a rule worker or
-    /// dropped and counted (`dropped.queue_full`).
+    /// Like every event, the rules run here, on the caller's task (the
+    /// source's), and never wait on an action.
     pub fn ingest_source(&self, id: &str, columns: Map) {
         let rules: Vec<Arc<Rule>> = self
             .index

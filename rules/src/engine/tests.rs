@@ -264,9 +264,8 @@ fn a_worker_counts_passed_no_result_exception_and_failed_actions() {
     s.actions.push(ActionSpec::Reference("http:nowhere".into()));
     e.create(s).unwrap();
     let rule = e.state.lock().registry.rules["r"].clone();
-    let publish = |payload: &'static str| workers::Job {
-        rule: rule.clone(),
-        event: events::Timed::now(events::Event::Publish {
+    let publish = |payload: &'static str| {
+        events::Timed::now(events::Event::Publish {
             msg: Arc::new(Message::new(
                 "t/a".into(),
                 bytes::Bytes::from_static(payload.as_bytes()),
@@ -276,11 +275,11 @@ fn a_worker_counts_passed_no_result_exception_and_failed_actions() {
                 &roost_protocol::Properties::default(),
             )),
             from: None,
-        }),
+        })
     };
-    workers::run(&e, &publish(r#"{"x": 4, "y": 2}"#));
-    workers::run(&e, &publish(r#"{"x": -1, "y": 2}"#));
-    workers::run(&e, &publish(r#"{"x": 1, "y": "a"}"#));
+    workers::run(&e, &rule, &publish(r#"{"x": 4, "y": 2}"#));
+    workers::run(&e, &rule, &publish(r#"{"x": -1, "y": 2}"#));
+    workers::run(&e, &rule, &publish(r#"{"x": 1, "y": "a"}"#));
     let m = e.metrics("r").unwrap();
     assert_eq!(
         (m.passed, m.failed_no_result, m.failed_exception),
@@ -323,8 +322,6 @@ fn a_source_message_reaches_the_rules_selecting_its_bridges_topic() {
         .is_err());
     let cap = Arc::new(Capture::default());
     e.register_provider("cap", cap.clone());
-    let (tx, mut rx) = mpsc::channel(8);
-    e.set_senders(vec![tx].into());
     let msg = |t: i64| {
         let mut m = Map::new();
         m.insert("topic".into(), Value::Str("remote/1".into()));
@@ -335,9 +332,7 @@ fn a_source_message_reaches_the_rules_selecting_its_bridges_topic() {
     e.ingest_source("mqtt:in", msg(0));
     // Another source: no rule selects it.
     e.ingest_source("mqtt:other", msg(7));
-    while let Ok(job) = rx.try_recv() {
-        workers::run(&e, &job);
-    }
+    // Run where they were handed in: no worker, no queue.
     let got = cap.0.lock().clone();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, "x");

@@ -1,7 +1,11 @@
-//! The rule workers: `rules.worker_pool_size` tokio tasks, each behind a
-//! bounded queue of `rules.max_queue_len` jobs. A job is one rule and one
-//! event; the worker makes the event's columns, runs the SQL and the actions.
-//! Nothing here runs on a publisher's path: the hook only `try_send`s.
+//! Running a rule on an event ([`run`]: the columns, the SQL, the actions),
+//! and the rule workers: `rules.worker_pool_size` tokio tasks, each behind a
+//! bounded queue of `rules.max_queue_len` jobs. Message rules run where the
+//! message is published (the hook calls [`run`]); the workers take the
+//! `$events/...` rules' events, and the messages a rule's own republish
+//! raises beyond the nesting depth the hook allows (a republish loop
+//! between rules then goes through the queues, with counted drops, rather
+//! than an endless recursion).
 //!
 //! The workers belong to the actor `roost/rules` under the root supervisor:
 //! it starts them (with fresh queues) in `pre_start`, so a restart of the
@@ -64,7 +68,7 @@ impl Actor for RuleWorkers {
             let engine = engine.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(job) = rx.recv().await {
-                    run(&engine, &job);
+                    run(&engine, &job.rule, &job.event);
                 }
             }));
         }
@@ -108,11 +112,10 @@ pub fn child_spec(engine: Arc<RuleEngine>) -> ChildSpec {
 
 /// Runs one job: the SQL, then every action on every output (EMQX's
 /// `emqx_rule_runtime:apply_rule`).
-pub fn run(engine: &RuleEngine, job: &Job) {
-    let rule = &job.rule;
+pub fn run(engine: &RuleEngine, rule: &Rule, event: &Timed) {
     let c = &rule.counters;
     let m = &engine.metrics;
-    let cols = columns(&job.event, &engine.node());
+    let cols = columns(event, &engine.node());
     let outputs = match rule.sql.run(&cols) {
         Ok(outputs) => outputs,
         Err(e) => {
@@ -130,11 +133,19 @@ pub fn run(engine: &RuleEngine, job: &Job) {
     c.passed.fetch_add(1, Relaxed);
     m.rules_passed.inc();
     let api = engine.api();
-    for out in &outputs {
-        for action in &rule.actions {
-            match actions::run(action, &rule.id, out, &cols, api.as_ref(), |kind| {
-                engine.provider(kind)
-            }) {
+    let n = rule.actions.len();
+    for out in outputs {
+        let mut out = Some(out);
+        for (i, action) in rule.actions.iter().enumerate() {
+            let provider = |kind: &str| engine.provider(kind);
+            let result = if i + 1 == n {
+                let out = out.take().expect("the last action takes it");
+                actions::run_last(action, &rule.id, out, &cols, api.as_ref(), provider)
+            } else {
+                let out = out.as_ref().expect("kept for the last action");
+                actions::run(action, &rule.id, out, &cols, api.as_ref(), provider)
+            };
+            match result {
                 Ok(()) => {
                     c.actions_success.fetch_add(1, Relaxed);
                     m.rules_actions_success.inc();
