@@ -55,8 +55,7 @@ pub(crate) struct Pending {
     pub groups: Vec<Arc<SharedKey>>,
 }
 
-/// The sender's side of one peer.
-#[derive(Default)]
+/// The sender's side of one peer (a new one has a full window of credit).
 pub(crate) struct PeerFlow {
     /// Queued, not sent yet, in order.
     pub pending: VecDeque<Pending>,
@@ -77,14 +76,19 @@ struct HeldSession {
     waiters: Vec<Arc<dyn Waiter>>,
 }
 
-impl PeerFlow {
-    fn new() -> PeerFlow {
+impl Default for PeerFlow {
+    fn default() -> PeerFlow {
         PeerFlow {
+            pending: VecDeque::new(),
             credit: WINDOW,
-            ..PeerFlow::default()
+            credit_waiters: Vec::new(),
+            held: HashMap::new(),
+            held_by: HashMap::new(),
         }
     }
+}
 
+impl PeerFlow {
     /// Everything waiting here, to resume (the peer is gone or reset).
     fn release_all(&mut self) -> Vec<Arc<dyn Waiter>> {
         let mut all = std::mem::take(&mut self.credit_waiters);
@@ -144,7 +148,7 @@ pub(crate) fn enqueue(
     let (wake, hold, dropped) = {
         let mut out = cluster.flow.outbound.lock();
         let out = &mut *out;
-        let peer = out.peers.entry(node.clone()).or_insert_with(PeerFlow::new);
+        let peer = out.peers.entry(node.clone()).or_default();
         peer.pending.push_back(Pending {
             message: msg.clone(),
             plain,
@@ -238,7 +242,7 @@ impl Flow {
     pub(crate) fn reset(&self, node: &Arc<str>) {
         let waiters = {
             let mut out = self.outbound.lock();
-            let peer = out.peers.entry(node.clone()).or_insert_with(PeerFlow::new);
+            let peer = out.peers.entry(node.clone()).or_default();
             peer.credit = WINDOW;
             peer.release_all()
         };
