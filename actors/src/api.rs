@@ -318,8 +318,17 @@ impl BrokerApi for Api {
         msg: Arc<Message>,
         plain: bool,
         groups: &[Arc<SharedKey>],
+        congested: &mut Vec<Arc<dyn roost_core::cluster::Hold>>,
     ) -> usize {
-        self.ctx.router.route_forwarded(&msg, plain, groups)
+        let mut full = Vec::new();
+        let n = self
+            .ctx
+            .router
+            .route_forwarded(&msg, plain, groups, &mut full);
+        for session in full {
+            congested.push(Arc::new(crate::router::SessionHold(session)));
+        }
+        n
     }
 
     fn retain_forwarded(&self, msg: Arc<Message>) {

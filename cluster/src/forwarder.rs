@@ -1,48 +1,26 @@
-//! The forwarder: publishers queue messages for other nodes here (in their own
-//! context, no actor hop); the forwarder sends each node's queue to that node's
-//! link as one frame. The more publishes arrive while a frame is being sent,
+//! The forwarder: publishers queue messages for other nodes (in their own
+//! context, no actor hop, see [`crate::flow::enqueue`]); the forwarder sends
+//! each node's queue to that node's link in frames of up to
+//! [`MAX_BATCH`] messages, as far as the node's credit goes (see
+//! [`crate::flow`]). The more publishes arrive while a frame is being sent,
 //! the larger the next batch.
 
+use crate::flow::{Pending, MAX_BATCH};
 use crate::link::ClusterMsg;
 use crate::wire::{self, Envelope, Forwarded, WireMessage};
 use crate::Cluster;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_core::Message;
-use roost_core::SharedKey;
 use std::sync::Arc;
 
-/// Publishes in a batch at most (one frame); the rest waits for the next.
-const MAX_BATCH: usize = 512;
-
-/// A publish waiting for its node's next batch.
-pub(crate) struct Pending {
-    message: Arc<Message>,
-    plain: bool,
-    groups: Vec<Arc<SharedKey>>,
-}
-
-/// Queues `msg` for `node`; wakes the forwarder if the queue was empty.
-pub(crate) fn enqueue(
-    cluster: &Cluster,
-    node: &Arc<str>,
-    msg: &Arc<Message>,
-    plain: bool,
-    groups: Vec<Arc<SharedKey>>,
-) {
-    let wake = {
-        let mut outbound = cluster.outbound.lock();
-        let was_empty = outbound.is_empty();
-        outbound.entry(node.clone()).or_default().push(Pending {
-            message: msg.clone(),
-            plain,
-            groups,
-        });
-        was_empty
-    };
-    if wake {
-        if let Some(f) = cluster.forwarder_ref.lock().as_ref() {
+/// Asks the forwarder to send what is queued (the caller set
+/// `Outbound::scheduled`).
+pub(crate) fn wake(cluster: &Cluster) {
+    match cluster.forwarder_ref.lock().as_ref() {
+        Some(f) => {
             let _ = f.cast(ForwarderMsg::Flush);
         }
+        // No forwarder (restarting): the next one flushes when it starts.
+        None => cluster.flow.outbound.lock().scheduled = false,
     }
 }
 
@@ -69,6 +47,7 @@ impl Actor for Forwarder {
     ) -> Result<Arc<Cluster>, ActorProcessingErr> {
         *cluster.forwarder_ref.lock() = Some(myself.clone());
         // Queued while a previous forwarder was down.
+        cluster.flow.outbound.lock().scheduled = true;
         let _ = myself.cast(ForwarderMsg::Flush);
         Ok(cluster)
     }
@@ -79,51 +58,62 @@ impl Actor for Forwarder {
         _msg: ForwarderMsg,
         cluster: &mut Arc<Cluster>,
     ) -> Result<(), ActorProcessingErr> {
-        let queues = std::mem::take(&mut *cluster.outbound.lock());
-        let mut more = false;
-        for (node, mut pending) in queues {
+        // One batch per node with credit, taken under the lock; sent without it.
+        let batches: Vec<(Arc<str>, Vec<Pending>)> = {
+            let mut out = cluster.flow.outbound.lock();
+            out.scheduled = false;
+            out.peers
+                .iter_mut()
+                .filter(|(_, p)| p.credit > 0 && !p.pending.is_empty())
+                .map(|(node, p)| {
+                    let n = p.pending.len().min(p.credit).min(MAX_BATCH);
+                    p.credit -= n;
+                    (node.clone(), p.pending.drain(..n).collect())
+                })
+                .collect()
+        };
+        let now = std::time::Instant::now();
+        for (node, batch) in batches {
             let Some(link) = cluster.peers.get(&node).map(|p| p.link.clone()) else {
                 // The node went away: its messages have no subscriber any more.
                 if let Some(api) = cluster.api() {
-                    for _ in &pending {
+                    for _ in &batch {
                         api.metrics()
                             .message_dropped(&roost_core::hooks::DropReason::NoSubscribers);
                     }
                 }
                 continue;
             };
-            while !pending.is_empty() {
-                let rest = if pending.len() > MAX_BATCH {
-                    pending.split_off(MAX_BATCH)
-                } else {
-                    Vec::new()
-                };
-                let batch = pending
-                    .drain(..)
-                    .map(|p| Forwarded {
-                        message: WireMessage::of(&p.message, std::time::Instant::now()),
-                        plain: p.plain,
-                        groups: p
-                            .groups
-                            .iter()
-                            .map(|k| (k.group.to_string(), k.filter.to_string()))
-                            .collect(),
-                    })
-                    .collect();
-                let frame = wire::encode(&Envelope::Forward {
-                    node: cluster.node.to_string(),
-                    batch,
-                });
-                if link.cast(ClusterMsg::Frame(frame)).is_err() {
-                    more = false;
-                    break;
-                }
-                pending = rest;
+            let batch = batch
+                .into_iter()
+                .map(|p| Forwarded {
+                    message: WireMessage::of(&p.message, now),
+                    plain: p.plain,
+                    groups: p
+                        .groups
+                        .iter()
+                        .map(|k| (k.group.to_string(), k.filter.to_string()))
+                        .collect(),
+                })
+                .collect();
+            let frame = wire::encode(&Envelope::Forward {
+                node: cluster.node.to_string(),
+                batch,
+            });
+            let _ = link.cast(ClusterMsg::Frame(frame));
+        }
+        let more = {
+            let mut out = cluster.flow.outbound.lock();
+            let more = !out.scheduled
+                && out
+                    .peers
+                    .values()
+                    .any(|p| p.credit > 0 && !p.pending.is_empty());
+            if more {
+                out.scheduled = true;
             }
-        }
-        if !cluster.outbound.lock().is_empty() {
-            more = true;
-        }
+            more
+        };
         if more {
             let _ = myself.cast(ForwarderMsg::Flush);
         }

@@ -21,6 +21,7 @@
 //! [`Cluster::new`], gives it to the broker, and starts its actors with
 //! [`Cluster::start`] once the broker's API exists.
 
+mod flow;
 mod forwarder;
 mod guard;
 mod link;
@@ -40,7 +41,6 @@ use roost_core::Message;
 use roost_core::SharedKey;
 use roost_supervisor::{ChildSpec, Intensity, Restart, Strategy, Supervisor, SupervisorArgs};
 use routes::RemoteRoutes;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -103,8 +103,10 @@ pub struct Cluster {
     pub(crate) gone: DashMap<Arc<str>, (Option<String>, Instant)>,
     /// Route changes not yet sent, in order: `(added, route)`.
     pub(crate) deltas: Mutex<Vec<(bool, WireRoute)>>,
-    /// Publishes not yet sent, per node.
-    pub(crate) outbound: Mutex<HashMap<Arc<str>, Vec<forwarder::Pending>>>,
+    /// Publishes not yet sent, and the credits, per node (both directions).
+    pub(crate) flow: flow::Flow,
+    /// This cluster itself, for the holds it hands out.
+    pub(crate) me: Weak<Cluster>,
     /// Addresses added by `ctl cluster join` (dialled like seeds).
     pub(crate) joined: Mutex<Vec<String>>,
     /// Set by a join: membership resolves its targets again at once.
@@ -137,7 +139,8 @@ impl Cluster {
             .parse()
             .map_err(|e| bind_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
         let node: Arc<str> = node.name.as_str().into();
-        Ok(Arc::new(Cluster {
+        Ok(Arc::new_cyclic(|me| Cluster {
+            me: me.clone(),
             api: RwLock::new(None),
             address: format!("{}:{}", host_of(&node), bind.port()),
             node,
@@ -151,7 +154,7 @@ impl Cluster {
             peers: DashMap::new(),
             gone: DashMap::new(),
             deltas: Mutex::new(Vec::new()),
-            outbound: Mutex::new(HashMap::new()),
+            flow: flow::Flow::default(),
             joined: Mutex::new(Vec::new()),
             targets_changed: AtomicBool::new(false),
             left: AtomicBool::new(false),
@@ -190,7 +193,15 @@ impl Cluster {
     pub(crate) fn peer_down(&self, node: &str, why: &str) {
         if let Some((node, peer)) = self.peers.remove(node) {
             let routes = self.routes.remove_node(&node);
-            tracing::warn!(peer = %node, reason = why, routes, "cluster_peer_down");
+            // Its queued messages have no subscriber any more.
+            let queued = self.flow.peer_gone(&node);
+            if let Some(api) = self.api() {
+                for _ in 0..queued {
+                    api.metrics()
+                        .message_dropped(&roost_core::hooks::DropReason::NoSubscribers);
+                }
+            }
+            tracing::warn!(peer = %node, reason = why, routes, queued, "cluster_peer_down");
             self.gone.insert(node, (peer.address, Instant::now()));
         }
     }
@@ -260,8 +271,8 @@ impl ClusterLink for Cluster {
         msg: &Arc<Message>,
         plain: bool,
         groups: Vec<Arc<SharedKey>>,
-    ) {
-        forwarder::enqueue(self, node, msg, plain, groups);
+    ) -> Option<Arc<dyn roost_core::cluster::Hold>> {
+        flow::enqueue(self, node, msg, plain, groups)
     }
 
     fn retained(&self, msg: &Arc<Message>) {

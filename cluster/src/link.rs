@@ -152,6 +152,7 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
         },
     );
     cluster.gone.remove(&node);
+    cluster.flow.reset(&node);
     if old.is_none() {
         tracing::info!(peer = %node, "cluster_peer_up");
     }
@@ -220,7 +221,9 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         | Envelope::Forward { node, .. }
         | Envelope::Retained { node, .. }
         | Envelope::Leave { node }
-        | Envelope::Table { node, .. } => node,
+        | Envelope::Table { node, .. }
+        | Envelope::Credit { node, .. }
+        | Envelope::Drained { node, .. } => node,
     };
     let Some(node) = cluster.peers.get_mut(from).map(|mut p| {
         p.last_seen = Instant::now();
@@ -234,6 +237,9 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
     let Some(api) = cluster.api() else { return };
     match env {
         Envelope::Hello { address, .. } => {
+            // The peer (re)discovered us: what it had not acknowledged may be
+            // gone with its old state.
+            cluster.flow.reset(&node);
             let resolved = tokio::net::lookup_host(address.as_str())
                 .await
                 .ok()
@@ -248,6 +254,9 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         Envelope::RoutesDelta { add, del, .. } => cluster.routes.apply(&node, add, del),
         Envelope::Forward { batch, .. } => {
             let now = Instant::now();
+            let count = batch.len() as u32;
+            let mut told = Vec::new();
+            let mut congested = Vec::new();
             for f in batch {
                 let msg = Arc::new(f.message.into_message(now));
                 let groups: Vec<Arc<roost_core::SharedKey>> = f
@@ -260,9 +269,30 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
                         })
                     })
                     .collect();
-                api.deliver_forwarded(msg, f.plain, &groups);
+                api.deliver_forwarded(msg.clone(), f.plain, &groups, &mut congested);
+                for hold in congested.drain(..) {
+                    told.extend(cluster.flow.watch(cluster, &node, hold, &msg.from));
+                }
+            }
+            // The batch is in the sessions' queues: its credit goes back, with
+            // the sessions that turned congested.
+            cluster.send(
+                &node,
+                &Envelope::Credit {
+                    node: cluster.node.to_string(),
+                    count,
+                    congested: told,
+                },
+            );
+        }
+        Envelope::Credit {
+            count, congested, ..
+        } => {
+            if cluster.flow.credit(&node, count as usize, congested) {
+                crate::forwarder::wake(cluster);
             }
         }
+        Envelope::Drained { token, .. } => cluster.flow.drained(&node, token),
         Envelope::Retained { messages, .. } => {
             // Stored only where `mqtt.retain_available` (the API checks).
             let now = Instant::now();

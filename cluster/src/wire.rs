@@ -45,6 +45,17 @@ pub enum Envelope {
         version: u64,
         doc: Vec<u8>,
     },
+    /// Flow control (see `flow.rs`): the sender put `count` more of the
+    /// receiver's forwarded messages into its sessions' queues (credit back),
+    /// and these of its sessions turned congested: `(token, publisher)`, the
+    /// receiver holds back that publisher's messages for the sender.
+    Credit {
+        node: String,
+        count: u32,
+        congested: Vec<(u64, String)>,
+    },
+    /// The sender's session `token` has drained: its publishers go on.
+    Drained { node: String, token: u64 },
 }
 
 /// A request that wants an answer (`ClusterMsg::Call`).
@@ -205,6 +216,36 @@ mod tests {
                 assert_eq!((node.as_str(), table.as_str()), ("a@h", "rules"));
                 assert_eq!(version, 1_733_000_000_123);
                 assert_eq!(doc, br#"{"version":1,"rules":[]}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn credits_and_drained_notices_survive_the_wire() {
+        let env = Envelope::Credit {
+            node: "b@h".into(),
+            count: 128,
+            congested: vec![(1 << 63 | 7, "pub-1".into())],
+        };
+        match decode::<Envelope>(&encode(&env)).unwrap() {
+            Envelope::Credit {
+                node,
+                count,
+                congested,
+            } => {
+                assert_eq!((node.as_str(), count), ("b@h", 128));
+                assert_eq!(congested, vec![(1 << 63 | 7, "pub-1".to_string())]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let env = Envelope::Drained {
+            node: "b@h".into(),
+            token: 1 << 63 | 7,
+        };
+        match decode::<Envelope>(&encode(&env)).unwrap() {
+            Envelope::Drained { node, token } => {
+                assert_eq!((node.as_str(), token), ("b@h", 1 << 63 | 7))
             }
             other => panic!("{other:?}"),
         }

@@ -240,8 +240,15 @@ pub trait BrokerApi: Send + Sync + 'static {
     /// Delivers a message another node forwarded: to the local plain
     /// subscriptions if `plain`, and to one local member of each of `groups`.
     /// Never forwarded again; `message.publish` ran on the publisher's node.
-    fn deliver_forwarded(&self, msg: Arc<Message>, plain: bool, groups: &[Arc<SharedKey>])
-        -> usize;
+    /// The local sessions it found congested are pushed onto `congested` (once
+    /// each), so the sending node can hold the publisher back.
+    fn deliver_forwarded(
+        &self,
+        msg: Arc<Message>,
+        plain: bool,
+        groups: &[Arc<SharedKey>],
+        congested: &mut Vec<Arc<dyn crate::cluster::Hold>>,
+    ) -> usize;
 
     /// Stores (or clears) a retained message another node stored.
     fn retain_forwarded(&self, msg: Arc<Message>);

@@ -23,13 +23,17 @@ pub trait ClusterLink: Send + Sync + 'static {
 
     /// Sends `msg` to `node`: to its plain subscriptions if `plain`, and to one
     /// local member of each group in `groups`. Never re-forwarded by `node`.
+    /// The message is always queued; `Some` when its publisher should hold
+    /// back (the link to `node` is out of credit, or `node` said a session
+    /// that this publisher's messages reach is congested): the publisher
+    /// waits for that [`Hold`] as for a congested local session.
     fn forward(
         &self,
         node: &Arc<str>,
         msg: &Arc<Message>,
         plain: bool,
         groups: Vec<Arc<SharedKey>>,
-    );
+    ) -> Option<Arc<dyn Hold>>;
 
     /// A client stored or cleared a retained message on this node.
     fn retained(&self, msg: &Arc<Message>);
@@ -64,6 +68,25 @@ pub trait ClusterLink: Send + Sync + 'static {
     fn register_table(&self, table: &str, sink: Arc<dyn TableSink>) {
         let _ = (table, sink);
     }
+}
+
+/// A publisher held back by something congested (a local session, or a peer
+/// node out of credit), resumed when it drains: backpressure runs from
+/// subscribers to publishers, across nodes too.
+pub trait Waiter: Send + Sync + 'static {
+    /// Its identity, so it is registered once.
+    fn id(&self) -> u64;
+
+    /// What it waited for has drained: handle its client's packets again.
+    fn resume(&self);
+}
+
+/// Something congested that a publisher can wait for: a local session at its
+/// high watermark, or (across nodes) a peer out of credit.
+pub trait Hold: Send + Sync + 'static {
+    /// Registers `waiter` to be resumed once this has drained. False, and
+    /// nothing registered, if it already has.
+    fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool;
 }
 
 /// This node's copy of a replicated table (a document with a version).

@@ -44,13 +44,41 @@ pub trait Mailbox: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// A publisher held back by congested sessions (a connection), resumed when
-/// they drain: backpressure runs from subscribers to publishers.
-pub trait Waiter: Send + Sync + 'static {
-    /// Its identity, so a session registers it once.
-    fn id(&self) -> u64;
+/// they drain: backpressure runs from subscribers to publishers (defined in
+/// core, as a peer node out of credit holds publishers back too).
+pub use roost_core::cluster::Waiter;
 
-    /// The sessions it waited for have drained: handle its client's packets again.
-    fn resume(&self);
+/// A hold from the cluster (a peer out of credit, or a congested session on
+/// a peer) in a publisher's list of congested inboxes: it is only waited for.
+#[derive(Clone)]
+pub struct RemoteHold(pub Arc<dyn roost_core::cluster::Hold>);
+
+impl std::fmt::Debug for RemoteHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteHold")
+    }
+}
+
+impl Mailbox for RemoteHold {
+    /// Never delivered to (the router puts no subscriber behind it).
+    fn deliver(&self, d: Delivery) -> Option<bool> {
+        drop(d);
+        None
+    }
+
+    fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool {
+        self.0.wait_for_drain(waiter)
+    }
+}
+
+/// A congested local session as the cluster sees it: something the node
+/// that forwarded a message waits for (see [`Router::route_forwarded`]).
+pub struct SessionHold(pub Arc<dyn Mailbox>);
+
+impl roost_core::cluster::Hold for SessionHold {
+    fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool {
+        self.0.wait_for_drain(waiter)
+    }
 }
 
 /// One session's subscription as the index holds it.
@@ -198,8 +226,9 @@ impl Router {
     /// [`Self::route`] for a client's publish: the local sessions that are
     /// congested (bound, backlog at the high watermark) are pushed onto
     /// `congested`, so the publishing connection can hold its client back.
-    /// Nothing is allocated while no session is congested. Forwards to other
-    /// nodes report nothing (no flow control across nodes).
+    /// Nothing is allocated while no session is congested. A forward to a
+    /// peer out of credit, or to a peer with a congested session this
+    /// publisher reaches, is reported too (see `ClusterLink::forward`).
     pub fn route_from_client(
         &self,
         msg: &Arc<Message>,
@@ -208,7 +237,7 @@ impl Router {
         self.route_congested(msg, Some(congested))
     }
 
-    fn route_congested(&self, msg: &Arc<Message>, congested: Congested<'_>) -> usize {
+    fn route_congested(&self, msg: &Arc<Message>, mut congested: Congested<'_>) -> usize {
         let Some(hook) = self.cluster.as_ref() else {
             return self.route_local(msg, Scope::All, &mut RemoteMatches::default(), congested);
         };
@@ -220,7 +249,12 @@ impl Router {
         // Local deliveries first; `deliver` takes from `remote.groups` the groups
         // it decides on (and puts the remote picks in `picked`).
         let mut picked: Vec<(Arc<str>, Arc<SharedKey>)> = Vec::new();
-        let mut n = self.route_local(msg, Scope::Cluster(&mut picked), &mut remote, congested);
+        let mut n = self.route_local(
+            msg,
+            Scope::Cluster(&mut picked),
+            &mut remote,
+            congested.as_deref_mut(),
+        );
         // Groups with members on other nodes only.
         for (key, nodes) in remote.groups.drain(..) {
             if nodes.is_empty() {
@@ -241,7 +275,12 @@ impl Router {
             }
         }
         for (node, plain, groups) in targets {
-            hook.forward(&node, msg, plain, groups);
+            // A peer out of credit (or with a congested session this
+            // publisher reaches) holds the publisher back like a local session.
+            if let (Some(hold), Some(c)) = (hook.forward(&node, msg, plain, groups), &mut congested)
+            {
+                c.push(Arc::new(RemoteHold(hold)));
+            }
             n += 1;
         }
         n
@@ -249,16 +288,23 @@ impl Router {
 
     /// Delivers a message forwarded by another node: to the local plain
     /// subscriptions if `plain`, and to one local member of each of `groups`.
-    /// Never forwarded again.
+    /// Never forwarded again. The sessions found congested are pushed onto
+    /// `congested` (the cluster holds the publisher on its node back).
     pub fn route_forwarded(
         &self,
         msg: &Arc<Message>,
         plain: bool,
         groups: &[Arc<SharedKey>],
+        congested: &mut Vec<Arc<dyn Mailbox>>,
     ) -> usize {
         let mut n = 0;
         if plain {
-            n += self.route_local(msg, Scope::PlainOnly, &mut RemoteMatches::default(), None);
+            n += self.route_local(
+                msg,
+                Scope::PlainOnly,
+                &mut RemoteMatches::default(),
+                Some(&mut *congested),
+            );
         }
         for key in groups {
             let partition = self.partitions[self.partition_of(&key.filter)].read();
@@ -272,8 +318,11 @@ impl Router {
             match member {
                 Some(m) => {
                     let d = delivery(msg.clone(), m, Some(key.clone()));
-                    if m.session.deliver(d).is_some() {
+                    if let Some(full) = m.session.deliver(d) {
                         n += 1;
+                        if full && !congested.iter().any(|s| Arc::ptr_eq(s, &m.session)) {
+                            congested.push(m.session.clone());
+                        }
                     } else {
                         self.dropped_delivery(&m.client_id, msg, DropReason::NoSession);
                     }

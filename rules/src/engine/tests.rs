@@ -145,7 +145,15 @@ struct LinkEnd(Arc<Wire>, usize);
 impl ClusterLink for LinkEnd {
     fn route_changed(&self, _: &str, _: Option<&Arc<str>>, _: bool) {}
     fn remote_matches(&self, _: &str, _: &mut RemoteMatches) {}
-    fn forward(&self, _: &Arc<str>, _: &Arc<Message>, _: bool, _: Vec<Arc<SharedKey>>) {}
+    fn forward(
+        &self,
+        _: &Arc<str>,
+        _: &Arc<Message>,
+        _: bool,
+        _: Vec<Arc<SharedKey>>,
+    ) -> Option<Arc<dyn roost_core::cluster::Hold>> {
+        None
+    }
     fn retained(&self, _: &Arc<Message>) {}
     fn status(&self) -> ClusterStatus {
         ClusterStatus {
