@@ -24,19 +24,20 @@ enum Fate {
     Refused(ReasonCode),
 }
 
-async fn fate(c: Option<RawClient>, ack: &ConnAck) -> Fate {
+/// What became of a client; the client too while it is live.
+async fn fate(c: Option<RawClient>, ack: &ConnAck) -> (Fate, Option<RawClient>) {
     let Some(mut c) = c else {
-        return Fate::Refused(ack.reason_code);
+        return (Fate::Refused(ack.reason_code), None);
     };
     c.send(&Packet::PingReq).await;
     match c.try_recv_for(RECV_TIMEOUT).await {
-        Recv::Packet(Packet::PingResp) => Fate::Live,
+        Recv::Packet(Packet::PingResp) => (Fate::Live, Some(c)),
         Recv::Packet(Packet::Disconnect(d)) => {
             assert_eq!(d.reason_code, ReasonCode::SessionTakenOver, "{d:?}");
             assert!(matches!(c.try_recv_for(RECV_TIMEOUT).await, Recv::Closed));
-            Fate::TakenOver
+            (Fate::TakenOver, None)
         }
-        Recv::Closed if !c.version().is_v5() => Fate::TakenOver,
+        Recv::Closed if !c.version().is_v5() => (Fate::TakenOver, None),
         other => panic!("unexpected after CONNACK: {other:?}"),
     }
 }
@@ -55,6 +56,7 @@ async fn connect(addr: std::net::SocketAddr, c: Connect) -> (Option<RawClient>, 
 async fn simultaneous_connects_of_one_id_leave_one_session() {
     let nodes = started(3).await;
     let mut outcomes: HashMap<String, usize> = HashMap::new();
+    let mut live_clients = Vec::new();
     for i in 0..100 {
         let v = if i % 2 == 0 {
             ProtocolVersion::V5
@@ -72,9 +74,10 @@ async fn simultaneous_connects_of_one_id_leave_one_session() {
             connect(nodes[0].mqtt(), packet.clone()),
             connect(nodes[1].mqtt(), packet.clone())
         );
-        let (f1, f2) = tokio::join!(fate(c1, &a1), fate(c2, &a2));
+        let ((f1, l1), (f2, l2)) = tokio::join!(fate(c1, &a1), fate(c2, &a2));
         let live = [&f1, &f2].iter().filter(|f| ***f == Fate::Live).count();
         assert_eq!(live, 1, "pair {i}: node 1 {f1:?}, node 2 {f2:?}");
+        live_clients.extend(l1.into_iter().chain(l2));
         *outcomes.entry(format!("{f1:?}/{f2:?}")).or_default() += 1;
     }
     eprintln!("outcomes (node 1 / node 2): {outcomes:?}");
@@ -104,6 +107,7 @@ async fn simultaneous_connects_of_one_id_leave_one_session() {
         if bad.is_empty() {
             break;
         }
+        let _ = &live_clients;
         assert!(
             Instant::now() < deadline,
             "client ids not held once: {bad:?}"
