@@ -129,11 +129,8 @@ impl Reader {
     async fn step(&mut self, c: &mut RawClient, conn: usize) -> bool {
         match c.try_recv_for(RECV_TIMEOUT).await {
             Recv::Packet(Packet::Publish(p)) => {
-                self.got.push((
-                    conn,
-                    String::from_utf8(p.payload.to_vec()).unwrap(),
-                    p.dup,
-                ));
+                self.got
+                    .push((conn, String::from_utf8(p.payload.to_vec()).unwrap(), p.dup));
                 match p.qos {
                     QoS::AtLeastOnce => c.send(&Packet::PubAck(PubAck::new(p.packet_id))).await,
                     QoS::ExactlyOnce => c.send(&Packet::PubRec(PubRec::new(p.packet_id))).await,
@@ -179,7 +176,9 @@ fn publisher(
         let v = ProtocolVersion::V5;
         let mut p = RawClient::connected(addr, v, name).await;
         for i in 0..n {
-            let rc = p.publish(&topic, format!("{name}-{i}").as_bytes(), qos, false).await;
+            let rc = p
+                .publish(&topic, format!("{name}-{i}").as_bytes(), qos, false)
+                .await;
             assert_eq!(rc, ReasonCode::Success);
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -216,7 +215,10 @@ async fn takeover_under_a_stream_loses_nothing_and_keeps_order() {
         for mv in 1..=4 {
             // Read a share of the stream, then connect on the other node.
             while reader.got.len() < mv * N / 3 {
-                assert!(reader.step(&mut sub, conn).await, "connection {conn} closed");
+                assert!(
+                    reader.step(&mut sub, conn).await,
+                    "connection {conn} closed"
+                );
             }
             at = 1 - at;
             let (new, ack) =
@@ -245,7 +247,10 @@ async fn takeover_under_a_stream_loses_nothing_and_keeps_order() {
                 }
             }
             let sorted: Vec<usize> = (0..N).collect();
-            assert_eq!(first, sorted, "{qos:?}: {name}'s messages out of order or missing");
+            assert_eq!(
+                first, sorted,
+                "{qos:?}: {name}'s messages out of order or missing"
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (c, p, dup) in &reader.got {
@@ -285,11 +290,15 @@ async fn a_client_reconnects_to_the_other_side_of_a_partition() {
     wait_state(&nodes[2], &nodes[0].name, "down").await;
     let (mut new, ack) =
         RawClient::connect_ok(nodes[1].mqtt(), persistent_connect(v, "roamer", 600)).await;
-    assert!(!ack.session_present, "the paused side's session is out of reach");
+    assert!(
+        !ack.session_present,
+        "the paused side's session is out of reach"
+    );
     new.subscribe("roam/#", QoS::AtLeastOnce).await;
     wait_routes(&nodes[2], &nodes[1], 1).await;
     let mut publ = RawClient::connected(nodes[2].mqtt(), v, "roam-pub").await;
-    publ.publish("roam/during", b"1", QoS::AtLeastOnce, false).await;
+    publ.publish("roam/during", b"1", QoS::AtLeastOnce, false)
+        .await;
     assert_eq!(&new.recv_message().await.payload[..], b"1");
 
     signal(&nodes[0], "CONT");
@@ -313,6 +322,7 @@ async fn a_client_reconnects_to_the_other_side_of_a_partition() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_routes(&nodes[2], &nodes[1], 1).await;
-    publ.publish("roam/after", b"2", QoS::AtLeastOnce, false).await;
+    publ.publish("roam/after", b"2", QoS::AtLeastOnce, false)
+        .await;
     assert_eq!(&new.recv_message().await.payload[..], b"2");
 }

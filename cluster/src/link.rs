@@ -90,7 +90,8 @@ impl Actor for Link {
                                 node: node.into(),
                                 token,
                             };
-                            let granted = cluster.locks.acquire(client_id.into(), asker, WAIT).await;
+                            let granted =
+                                cluster.locks.acquire(client_id.into(), asker, WAIT).await;
                             wire::encode(&LockReply { granted })
                         }
                         Err(e) => {

@@ -217,7 +217,10 @@ mod tests {
         let third = tokio::spawn(async move { l.acquire(i, asker("c", 1), WAIT).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         locks.release_node("a");
-        assert!(third.await.unwrap(), "the down node's lock went to the next");
+        assert!(
+            third.await.unwrap(),
+            "the down node's lock went to the next"
+        );
     }
 
     #[test]
@@ -232,7 +235,11 @@ mod tests {
             assert_eq!(Some(a), owner_of(&id, &reversed));
             *per_node.entry(a).or_insert(0) += 1;
             // Without a member that does not own it, the owner stays.
-            let others: Vec<&str> = members.iter().copied().filter(|m| *m == a || *m != "n3@h").collect();
+            let others: Vec<&str> = members
+                .iter()
+                .copied()
+                .filter(|m| *m == a || *m != "n3@h")
+                .collect();
             assert_eq!(owner_of(&id, &others), Some(a));
         }
         assert_eq!(per_node.len(), 3, "spread over every node: {per_node:?}");

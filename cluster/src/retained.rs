@@ -173,7 +173,10 @@ mod tests {
         let sent = on_b.resync(&[], Instant::now());
         assert_eq!(sent.len(), 1);
         assert!(sent[0].message.payload.is_empty());
-        assert!(on_a.newer(&msg("t", b""), (sent[0].stamp, sent[0].node.as_str().into())));
+        assert!(on_a.newer(
+            &msg("t", b""),
+            (sent[0].stamp, sent[0].node.as_str().into())
+        ));
         // A newer set still wins, even if the clock went back.
         let again = on_a.local(&a, &msg("t", b"y"));
         assert!(again > clear);

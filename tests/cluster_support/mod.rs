@@ -188,7 +188,6 @@ pub async fn wait_state(node: &Node, peer: &str, state: &str) -> Duration {
     }
 }
 
-
 /// Sends `signal` (`STOP`, `CONT`) to `node`'s process.
 pub fn signal(node: &Node, signal: &str) {
     let pid = node.b().pid().to_string();

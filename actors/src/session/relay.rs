@@ -119,7 +119,8 @@ impl LiveSession {
     /// The relay from `from` is over: delivers the held messages that did not
     /// also come relayed, in their order.
     fn end_relay_from(&mut self, cx: &mut Cx, from: &str) {
-        let ends = matches!(self.relay.as_deref(), Some(Relay::From { node, .. }) if &**node == from);
+        let ends =
+            matches!(self.relay.as_deref(), Some(Relay::From { node, .. }) if &**node == from);
         if !ends {
             return;
         }
@@ -202,7 +203,9 @@ impl SessionState {
         let ready = {
             let mut d = self.handle.live.lock();
             match d.relay.as_deref_mut() {
-                Some(Relay::To { node: to, ready, .. }) if &**to == node => {
+                Some(Relay::To {
+                    node: to, ready, ..
+                }) if &**to == node => {
                     *ready = true;
                     true
                 }
@@ -296,10 +299,9 @@ impl SessionState {
                 .cx
                 .myself
                 .send_after(linger + HOLD_MARGIN, || SessionMsg::RelayDone),
-            Some(node) => self
-                .cx
-                .myself
-                .send_after(linger + HOLD_MARGIN, move || SessionMsg::RelayEnd(node.clone())),
+            Some(node) => self.cx.myself.send_after(linger + HOLD_MARGIN, move || {
+                SessionMsg::RelayEnd(node.clone())
+            }),
         };
     }
 
@@ -326,10 +328,7 @@ impl SessionState {
     }
 
     pub(super) fn end_relay_from(&mut self, node: &str) {
-        self.handle
-            .live
-            .lock()
-            .end_relay_from(&mut self.cx, node);
+        self.handle.live.lock().end_relay_from(&mut self.cx, node);
     }
 
     fn linger(&self) -> Duration {
