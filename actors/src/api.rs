@@ -104,6 +104,30 @@ impl Api {
         f(&root).await
     }
 
+    /// Casts `msg` to `handle`'s actor, in order with the casts before it;
+    /// if the actor is being restarted (a crash), waits for its successor.
+    fn to_session(&self, handle: Arc<SessionHandle>, msg: SessionMsg) {
+        let msg = match handle.actor() {
+            None => msg,
+            Some(a) => match a.cast(msg) {
+                Ok(()) => return,
+                Err(ractor::MessagingErr::SendErr(msg)) => msg,
+                Err(_) => return,
+            },
+        };
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + RESTART_PATIENCE;
+            while tokio::time::Instant::now() < deadline {
+                if let Some(a) = handle.actor() {
+                    let _ = a.cast(msg);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tracing::warn!(client_id = %handle.client_id, "takeover_relay_session_not_running");
+        });
+    }
+
     async fn call_session<T: Send + 'static>(
         &self,
         client_id: &str,
@@ -345,13 +369,18 @@ impl BrokerApi for Api {
         &self,
         client_id: Arc<str>,
         resume: bool,
+        to: Arc<str>,
     ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>> {
         let handle = self.ctx.sessions.get(&client_id).map(|h| h.clone());
         Box::pin(async move {
             let handle = handle?;
             let r = handle
                 .call(
-                    |reply| SessionMsg::HandOver { resume, reply },
+                    |reply| SessionMsg::HandOver {
+                        resume,
+                        to: to.clone(),
+                        reply,
+                    },
                     SESSION_CALL,
                     RESTART_PATIENCE,
                 )
@@ -367,6 +396,39 @@ impl BrokerApi for Api {
                 }
             }
         })
+    }
+
+    fn relayed(&self, client_id: &str, from: &str, deliveries: Vec<roost_core::Delivery>) {
+        // The session here, or, if it moved on meanwhile, its relay onwards.
+        let handle = self
+            .ctx
+            .sessions
+            .get(client_id)
+            .or_else(|| self.ctx.relaying.get(client_id))
+            .map(|h| h.clone());
+        let Some(handle) = handle else {
+            tracing::warn!(%client_id, %from, lost = deliveries.len(), "takeover_relay_no_session");
+            for _ in &deliveries {
+                self.ctx.metrics.message_dropped(&DropReason::NoSession);
+            }
+            return;
+        };
+        self.to_session(handle, SessionMsg::Relayed(deliveries));
+    }
+
+    fn relay_ready(&self, client_id: &str, to: &str) {
+        // The relaying session left the session table: its handle is in the
+        // topic index only, found through the sessions' actors by name.
+        match self.ctx.relaying.get(client_id).map(|h| h.clone()) {
+            Some(handle) => self.to_session(handle, SessionMsg::RelayReady(to.into())),
+            None => tracing::debug!(%client_id, %to, "takeover_relay_ready_unknown"),
+        }
+    }
+
+    fn relay_end(&self, client_id: &str, from: &str) {
+        if let Some(handle) = self.ctx.sessions.get(client_id).map(|h| h.clone()) {
+            self.to_session(handle, SessionMsg::RelayEnd(from.into()));
+        }
     }
 
     // ---- issue 14: REST resources (clients, session queues, listeners) ----

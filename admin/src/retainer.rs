@@ -136,8 +136,9 @@ pub async fn delete_message(
         return Err(not_found());
     }
     // An empty retained message clears the topic; stored as if another
-    // node had sent it, it is not routed (no subscriber gets it), and so
-    // not sent to the other nodes either.
+    // node had sent it, it is not routed (no subscriber gets it). The other
+    // nodes clear it too (EMQX's retainer table is cluster-wide), with a
+    // tombstone so no resync brings it back.
     let clear = Message::new(
         topic.into(),
         Default::default(),
@@ -146,6 +147,10 @@ pub async fn delete_message(
         "".into(),
         &Properties::default(),
     );
-    ctx.api.retain_forwarded(Arc::new(clear));
+    let clear = Arc::new(clear);
+    ctx.api.retain_forwarded(clear.clone());
+    if let Some(cluster) = ctx.api.cluster() {
+        cluster.retained(&clear);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,8 +24,11 @@
 mod flow;
 mod forwarder;
 mod guard;
+mod heal;
 mod link;
+mod locker;
 mod membership;
+mod retained;
 mod routes;
 pub mod wire;
 
@@ -33,7 +36,9 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use ractor::{Actor, ActorCell, ActorRef};
 use roost_core::api::BrokerApi;
-use roost_core::cluster::{ClusterLink, ClusterStatus, MemberStatus, RemoteMatches, TableSink};
+use roost_core::cluster::{
+    ClientLock, ClusterLink, ClusterStatus, MemberStatus, RemoteMatches, TableSink,
+};
 use roost_core::config::{ClusterConfig, NodeConfig, SupervisionConfig};
 use roost_core::session::SessionSnapshot;
 use roost_core::BoxFuture;
@@ -118,6 +123,10 @@ pub struct Cluster {
     pub(crate) node_server: Mutex<Option<ActorRef<ractor_cluster::NodeServerMessage>>>,
     /// The replicated tables' local copies, by table name.
     pub(crate) tables: DashMap<String, Arc<dyn TableSink>>,
+    /// The client id locks this node owns ([`locker`]).
+    pub(crate) locks: Arc<locker::Locks>,
+    /// The versions and tombstones of the retained topics ([`retained`]).
+    pub(crate) retained: retained::RetainedVersions,
 }
 
 impl Cluster {
@@ -162,6 +171,8 @@ impl Cluster {
             forwarder_ref: Mutex::new(None),
             node_server: Mutex::new(None),
             tables: DashMap::new(),
+            locks: Arc::default(),
+            retained: Default::default(),
         }))
     }
 
@@ -193,6 +204,7 @@ impl Cluster {
     pub(crate) fn peer_down(&self, node: &str, why: &str) {
         if let Some((node, peer)) = self.peers.remove(node) {
             let routes = self.routes.remove_node(&node);
+            self.locks.release_node(&node);
             // Its queued messages have no subscriber any more.
             let queued = self.flow.peer_gone(&node);
             if let Some(api) = self.api() {
@@ -276,9 +288,14 @@ impl ClusterLink for Cluster {
     }
 
     fn retained(&self, msg: &Arc<Message>) {
+        let (stamp, node) = self.retained.local(&self.node, msg);
         let env = Envelope::Retained {
             node: self.node.to_string(),
-            messages: vec![wire::WireMessage::of(msg, std::time::Instant::now())],
+            messages: vec![wire::VersionedRetained {
+                message: wire::WireMessage::of(msg, std::time::Instant::now()),
+                stamp,
+                node: node.to_string(),
+            }],
         };
         let frame = wire::encode(&env);
         for p in self.peers.iter() {
@@ -343,7 +360,107 @@ impl ClusterLink for Cluster {
             .iter()
             .map(|p| (p.key().clone(), p.link.clone()))
             .collect();
-        Box::pin(link::takeover(links, client_id, resume))
+        Box::pin(link::takeover(links, client_id, resume, self.node.clone()))
+    }
+
+    fn relay(&self, node: &str, client_id: &str, deliveries: Vec<roost_core::Delivery>) {
+        let n = deliveries.len();
+        let sent = self.send(
+            node,
+            &Envelope::Relay {
+                node: self.node.to_string(),
+                client_id: client_id.to_string(),
+                deliveries,
+            },
+        );
+        if !sent {
+            tracing::warn!(%client_id, peer = %node, lost = n, "takeover_relay_peer_gone");
+            if let Some(api) = self.api() {
+                for _ in 0..n {
+                    api.metrics()
+                        .message_dropped(&roost_core::hooks::DropReason::NoSession);
+                }
+            }
+        }
+    }
+
+    fn relay_ready(&self, node: &str, client_id: &str) {
+        self.send(
+            node,
+            &Envelope::RelayReady {
+                node: self.node.to_string(),
+                client_id: client_id.to_string(),
+            },
+        );
+    }
+
+    fn relay_end(&self, node: &str, client_id: &str) {
+        self.send(
+            node,
+            &Envelope::RelayEnd {
+                node: self.node.to_string(),
+                client_id: client_id.to_string(),
+            },
+        );
+    }
+
+    fn takeover_linger(&self) -> Duration {
+        self.config.takeover_linger
+    }
+
+    fn lock_client(&self, client_id: Arc<str>) -> BoxFuture<'static, Option<ClientLock>> {
+        let mut members: Vec<Arc<str>> = self.peers.iter().map(|p| p.key().clone()).collect();
+        members.push(self.node.clone());
+        let names: Vec<&str> = members.iter().map(|m| &**m).collect();
+        let owner = locker::owner_of(&client_id, &names).unwrap_or(&self.node);
+        let asker = locker::Asker {
+            node: self.node.clone(),
+            token: locker::next_token(),
+        };
+        if *owner == *self.node {
+            let locks = self.locks.clone();
+            return Box::pin(async move {
+                let granted = locks
+                    .acquire(client_id.clone(), asker.clone(), locker::WAIT)
+                    .await;
+                granted.then(|| ClientLock::new(move || locks.release(&client_id, &asker)))
+            });
+        }
+        let owner: Arc<str> = owner.into();
+        let link = self.peers.get(&owner).map(|p| p.link.clone());
+        Box::pin(async move {
+            let link = link?;
+            let request = wire::encode(&wire::Request::Lock {
+                client_id: client_id.to_string(),
+                node: asker.node.to_string(),
+                token: asker.token,
+            });
+            // The owner answers within its WAIT: this one only covers a lost peer.
+            let r = link
+                .call(
+                    |reply| ClusterMsg::Call(request, reply),
+                    Some(locker::WAIT + Duration::from_secs(2)),
+                )
+                .await;
+            let granted = match r {
+                Ok(ractor::rpc::CallResult::Success(bytes)) => {
+                    wire::decode::<wire::LockReply>(&bytes).is_ok_and(|r| r.granted)
+                }
+                _ => false,
+            };
+            if !granted {
+                tracing::warn!(%client_id, %owner, "client_lock_not_granted");
+                return None;
+            }
+            let unlock = wire::encode(&Envelope::Unlock {
+                node: asker.node.to_string(),
+                client_id: client_id.to_string(),
+                token: asker.token,
+            });
+            Some(ClientLock::new(move || {
+                let _ = link.cast(ClusterMsg::Frame(unlock));
+            }))
+        })
     }
 
     fn replicate(&self, table: &str, version: u64, doc: Vec<u8>) {

@@ -2,7 +2,8 @@
 //! process group [`crate::GROUP`], so every node sees every other node's link
 //! (as a remote actor) and talks to the node through it.
 
-use crate::wire::{self, Envelope, Request, TakeoverReply, WireMessage};
+use crate::locker::{Asker, WAIT};
+use crate::wire::{self, Envelope, LockReply, Request, TakeoverReply};
 use crate::{link_name, Cluster, Peer, GROUP, TAKEOVER_TIMEOUT};
 use ractor::pg::GroupChangeMessage;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -73,18 +74,35 @@ impl Actor for Link {
                 // Answered off the link's mailbox: a takeover waits for a session.
                 tokio::spawn(async move {
                     let answer = match wire::decode::<Request>(&bytes) {
-                        Ok(Request::Takeover { client_id, resume }) => {
-                            hand_over(&cluster, client_id.into(), resume).await
+                        Ok(Request::Takeover {
+                            client_id,
+                            resume,
+                            node,
+                        }) => wire::encode(
+                            &hand_over(&cluster, client_id.into(), resume, node.into()).await,
+                        ),
+                        Ok(Request::Lock {
+                            client_id,
+                            node,
+                            token,
+                        }) => {
+                            let asker = Asker {
+                                node: node.into(),
+                                token,
+                            };
+                            let granted =
+                                cluster.locks.acquire(client_id.into(), asker, WAIT).await;
+                            wire::encode(&LockReply { granted })
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "cluster_request_undecodable");
-                            TakeoverReply {
+                            wire::encode(&TakeoverReply {
                                 found: false,
                                 session: None,
-                            }
+                            })
                         }
                     };
-                    let _ = reply.send(wire::encode(&answer));
+                    let _ = reply.send(answer);
                 });
             }
         }
@@ -177,12 +195,9 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
             routes,
         },
     );
-    let now = Instant::now();
-    let retained: Vec<WireMessage> = api
-        .retained_messages()
-        .iter()
-        .map(|m| WireMessage::of(m, now))
-        .collect();
+    let retained = cluster
+        .retained
+        .resync(&api.retained_messages(), Instant::now());
     if !retained.is_empty() {
         cluster.send(
             &node,
@@ -192,6 +207,13 @@ fn peer_up(cluster: &Arc<Cluster>, cell: ActorCell) {
             },
         );
     }
+    cluster.send(
+        &node,
+        &Envelope::Connected {
+            node: me.clone(),
+            clients: crate::heal::connected(cluster),
+        },
+    );
     let tables: Vec<(String, Arc<dyn roost_core::cluster::TableSink>)> = cluster
         .tables
         .iter()
@@ -223,8 +245,27 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         | Envelope::Leave { node }
         | Envelope::Table { node, .. }
         | Envelope::Credit { node, .. }
-        | Envelope::Drained { node, .. } => node,
+        | Envelope::Drained { node, .. }
+        | Envelope::Unlock { node, .. }
+        | Envelope::Relay { node, .. }
+        | Envelope::RelayReady { node, .. }
+        | Envelope::RelayEnd { node, .. }
+        | Envelope::Connected { node, .. } => node,
     };
+    if let Envelope::Unlock {
+        node,
+        client_id,
+        token,
+    } = &env
+    {
+        // Even from a node no longer a peer: its lock goes either way.
+        let asker = Asker {
+            node: node.as_str().into(),
+            token: *token,
+        };
+        cluster.locks.release(client_id, &asker);
+        return;
+    }
     let Some(node) = cluster.peers.get_mut(from).map(|mut p| {
         p.last_seen = Instant::now();
         p.key().clone()
@@ -294,13 +335,29 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
         }
         Envelope::Drained { token, .. } => cluster.flow.drained(&node, token),
         Envelope::Retained { messages, .. } => {
-            // Stored only where `mqtt.retain_available` (the API checks).
+            // Stored only where `mqtt.retain_available` (the API checks), and
+            // only if newer than the version held here (a resync from a node
+            // that missed a clear brings nothing back).
             let now = Instant::now();
             for m in messages {
-                api.retain_forwarded(Arc::new(m.into_message(now)));
+                let msg = m.message.into_message(now);
+                if cluster.retained.newer(&msg, (m.stamp, m.node.into())) {
+                    api.retain_forwarded(Arc::new(msg));
+                } else {
+                    tracing::debug!(topic = %msg.topic, peer = %node, "retained_older_ignored");
+                }
             }
         }
         Envelope::Leave { .. } => cluster.peer_down(&node, "left"),
+        Envelope::Unlock { .. } => {}
+        Envelope::Relay {
+            client_id,
+            deliveries,
+            ..
+        } => api.relayed(&client_id, &node, deliveries),
+        Envelope::RelayReady { client_id, .. } => api.relay_ready(&client_id, &node),
+        Envelope::RelayEnd { client_id, .. } => api.relay_end(&client_id, &node),
+        Envelope::Connected { clients, .. } => crate::heal::resolve(cluster, &node, clients),
         Envelope::Table {
             table,
             version,
@@ -350,9 +407,14 @@ fn flush_routes(cluster: &Arc<Cluster>) {
 /// A peer asks for `client_id`: if its session lives here, close its
 /// connection (0x8E) and end it, handing it over when `resume`. The broker
 /// logs the outcome (`session_handed_over`, `session_hand_over_failed`).
-async fn hand_over(cluster: &Arc<Cluster>, client_id: Arc<str>, resume: bool) -> TakeoverReply {
+async fn hand_over(
+    cluster: &Arc<Cluster>,
+    client_id: Arc<str>,
+    resume: bool,
+    to: Arc<str>,
+) -> TakeoverReply {
     let handed = match cluster.api() {
-        Some(api) => api.hand_over(client_id, resume).await,
+        Some(api) => api.hand_over(client_id, resume, to).await,
         None => None,
     };
     match handed {
@@ -372,6 +434,7 @@ pub(crate) async fn takeover(
     links: Vec<(Arc<str>, ActorRef<ClusterMsg>)>,
     client_id: Arc<str>,
     resume: bool,
+    me: Arc<str>,
 ) -> Option<SessionSnapshot> {
     if links.is_empty() {
         return None;
@@ -379,6 +442,7 @@ pub(crate) async fn takeover(
     let request = wire::encode(&Request::Takeover {
         client_id: client_id.to_string(),
         resume,
+        node: me.to_string(),
     });
     let mut calls = tokio::task::JoinSet::new();
     for (node, link) in links {
@@ -401,7 +465,10 @@ pub(crate) async fn takeover(
                 if let Ok(reply) = wire::decode::<TakeoverReply>(&bytes) {
                     if reply.found {
                         tracing::info!(%client_id, from = %node, "session_taken_over_from_peer");
-                        session = reply.session;
+                        session = reply.session.map(|mut s| {
+                            s.moved_from = Some(node.to_string());
+                            s
+                        });
                     }
                 }
             }

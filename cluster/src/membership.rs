@@ -22,6 +22,8 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long resolved seeds / DNS records are used before they are looked up
 /// again (the dial check runs every TICK; the names change far less often).
 const TARGETS_TTL: Duration = Duration::from_secs(1);
+/// How often expired retained tombstones are dropped.
+const GC_EVERY: Duration = Duration::from_secs(10);
 
 /// Messages of the membership actor.
 pub enum MembershipMsg {
@@ -48,6 +50,8 @@ pub struct State {
     targets: Option<(Instant, Vec<SocketAddr>)>,
     /// This node's own cluster addresses (a node may list itself as a seed).
     own: Vec<SocketAddr>,
+    /// When the retained versions were last collected.
+    last_gc: Instant,
 }
 
 impl Actor for Membership {
@@ -76,6 +80,7 @@ impl Actor for Membership {
             last_heartbeat: Instant::now(),
             targets: None,
             own,
+            last_gc: Instant::now(),
         })
     }
 
@@ -89,6 +94,7 @@ impl Actor for Membership {
             MembershipMsg::Tick => {
                 st.heartbeats();
                 st.expire_silent().await;
+                st.collect_retained_versions();
                 if !st.cluster.deltas.lock().is_empty() {
                     if let Some(link) = st.cluster.link_ref.lock().as_ref() {
                         let _ = link.cast(ClusterMsg::FlushRoutes(()));
@@ -135,6 +141,25 @@ impl Actor for Membership {
 }
 
 impl State {
+    /// Every [`GC_EVERY`], drops the expired retained tombstones.
+    fn collect_retained_versions(&mut self) {
+        if self.last_gc.elapsed() < GC_EVERY {
+            return;
+        }
+        self.last_gc = Instant::now();
+        let Some(api) = self.cluster.api() else {
+            return;
+        };
+        let ttl = self.cluster.config.retained_tombstone_ttl;
+        let gone = self
+            .cluster
+            .retained
+            .gc(ttl, |topic| api.retained_message(topic).is_some());
+        if gone > 0 {
+            tracing::debug!(gone, "retained_versions_collected");
+        }
+    }
+
     fn heartbeats(&mut self) {
         if self.last_heartbeat.elapsed() < self.cluster.config.heartbeat_interval {
             return;

@@ -29,13 +29,42 @@ pub enum Envelope {
     },
     /// Publishes for the receiver's local subscribers, never forwarded again.
     Forward { node: String, batch: Vec<Forwarded> },
-    /// Retained messages stored (or cleared: empty payload) on `node`.
+    /// Retained messages stored (or cleared: empty payload) on `node`, each
+    /// with its version: the receiver applies the ones newer than its own
+    /// (see `retained.rs`).
     Retained {
         node: String,
-        messages: Vec<WireMessage>,
+        messages: Vec<VersionedRetained>,
     },
     /// The sender leaves the cluster (`roost ctl cluster leave`).
     Leave { node: String },
+    /// Lossless takeover: deliveries that reached `client_id`'s old session
+    /// on the sender after it moved to the receiver, in order.
+    Relay {
+        node: String,
+        client_id: String,
+        deliveries: Vec<roost_core::Delivery>,
+    },
+    /// Lossless takeover: `client_id`'s session is restored on the sender,
+    /// which takes the relay from now on.
+    RelayReady { node: String, client_id: String },
+    /// Lossless takeover: the sender relayed everything of `client_id`.
+    RelayEnd { node: String, client_id: String },
+    /// The sender's connected clients and when each connected (ms since the
+    /// epoch), sent on every (re)connect: a client id connected on both nodes
+    /// (each side of a healed partition let it in) keeps only its newer
+    /// connection (see `heal.rs`).
+    Connected {
+        node: String,
+        clients: Vec<(String, u64)>,
+    },
+    /// The sender releases `client_id`'s lock it took with `token`
+    /// ([`Request::Lock`]).
+    Unlock {
+        node: String,
+        client_id: String,
+        token: u64,
+    },
     /// The sender's copy of a replicated table (the rules...): the receiver
     /// takes it if `version` is newer than its own (last writer wins). Sent on
     /// every change, and to every peer that (re)connects.
@@ -58,12 +87,40 @@ pub enum Envelope {
     Drained { node: String, token: u64 },
 }
 
+/// A retained message (or a clear: empty payload) and its version: a
+/// millisecond stamp and the node that made it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionedRetained {
+    pub message: WireMessage,
+    pub stamp: u64,
+    pub node: String,
+}
+
 /// A request that wants an answer (`ClusterMsg::Call`).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Close `client_id`'s connection (0x8E) and end its session; with
-    /// `resume`, answer with the session.
-    Takeover { client_id: String, resume: bool },
+    /// `resume`, answer with the session, and relay to `node` (the asker) what
+    /// still reaches it here (lossless takeover).
+    Takeover {
+        client_id: String,
+        resume: bool,
+        node: String,
+    },
+    /// Take `client_id`'s cluster-wide lock for `node` (the receiver owns the
+    /// id): answered with a [`LockReply`] once granted, or when the wait ran
+    /// out.
+    Lock {
+        client_id: String,
+        node: String,
+        token: u64,
+    },
+}
+
+/// The answer to [`Request::Lock`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LockReply {
+    pub granted: bool,
 }
 
 /// The answer to [`Request::Takeover`].
@@ -175,6 +232,7 @@ mod tests {
                 })),
                 from_retained: false,
             }],
+            moved_from: None,
         };
         let reply = TakeoverReply {
             found: true,

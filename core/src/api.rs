@@ -257,14 +257,28 @@ pub trait BrokerApi: Send + Sync + 'static {
     /// on (re)connect.
     fn local_routes(&self) -> Vec<(String, Option<Arc<str>>)>;
 
-    /// Another node's client took over `client_id`: closes its connection here
+    /// A client of node `to` took over `client_id`: closes its connection here
     /// (0x8E) and ends its session here. `None` if no session of it is here;
-    /// otherwise the session's state when `resume`.
+    /// otherwise the session's state when `resume`. A resumed session keeps
+    /// its routes here for `cluster.takeover_linger` and relays to `to` what
+    /// still reaches it (lossless takeover).
     fn hand_over(
         &self,
         client_id: Arc<str>,
         resume: bool,
+        to: Arc<str>,
     ) -> BoxFuture<'static, Option<Option<SessionSnapshot>>>;
+
+    /// Lossless takeover: deliveries that reached `client_id`'s old session on
+    /// node `from` after it moved here.
+    fn relayed(&self, client_id: &str, from: &str, deliveries: Vec<crate::Delivery>);
+
+    /// Lossless takeover: `client_id`'s session moved to node `to` is
+    /// restored there; the old session here may relay.
+    fn relay_ready(&self, client_id: &str, to: &str);
+
+    /// Lossless takeover: the old session on node `from` relayed everything.
+    fn relay_end(&self, client_id: &str, from: &str);
 
     // ---- issue 14: REST resources (clients, session queues, listeners) ----
 

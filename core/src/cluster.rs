@@ -3,7 +3,7 @@
 //! [`ClusterLink`] when it is built; without one it routes locally only. What
 //! the cluster asks of the broker goes through [`crate::api::BrokerApi`].
 
-use crate::delivery::SharedKey;
+use crate::delivery::{Delivery, SharedKey};
 use crate::message::Message;
 use crate::session::SessionSnapshot;
 use crate::BoxFuture;
@@ -56,6 +56,42 @@ pub trait ClusterLink: Send + Sync + 'static {
         resume: bool,
     ) -> BoxFuture<'static, Option<SessionSnapshot>>;
 
+    /// Takes the cluster-wide lock of `client_id` (EMQX's `emqx_cm_locker`):
+    /// every node asks the same owner node (the client id hashed onto the
+    /// current members), so two CONNECTs of one client id on two nodes open
+    /// their sessions one after the other, never at once. `None` if the lock
+    /// could not be had in time (the CONNECT is refused). The lock is released
+    /// when the returned guard is dropped. Without a cluster, always granted.
+    fn lock_client(&self, client_id: Arc<str>) -> BoxFuture<'static, Option<ClientLock>> {
+        let _ = client_id;
+        Box::pin(async { Some(ClientLock::free()) })
+    }
+
+    /// Lossless takeover, on the node a session moved from: `deliveries`
+    /// reached `client_id`'s old session here after it moved to `node`; they
+    /// go there, in order.
+    fn relay(&self, node: &str, client_id: &str, deliveries: Vec<Delivery>) {
+        let _ = (node, client_id, deliveries);
+    }
+
+    /// Lossless takeover, on the node a session moved to: `client_id`'s
+    /// session is restored here, so `node` (where it was) may relay now.
+    fn relay_ready(&self, node: &str, client_id: &str) {
+        let _ = (node, client_id);
+    }
+
+    /// Lossless takeover, on the node a session moved from: the old session
+    /// has relayed everything to `node` and is gone.
+    fn relay_end(&self, node: &str, client_id: &str) {
+        let _ = (node, client_id);
+    }
+
+    /// How long a session that moved to another node keeps its routes here
+    /// and relays what still reaches it (`cluster.takeover_linger`).
+    fn takeover_linger(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Replicates document `doc` of table `table` (the rules...) at `version`
     /// to every other node; each applies it if it is newer than its own copy
     /// (last writer wins). Without a cluster, nothing.
@@ -87,6 +123,30 @@ pub trait Hold: Send + Sync + 'static {
     /// Registers `waiter` to be resumed once this has drained. False, and
     /// nothing registered, if it already has.
     fn wait_for_drain(&self, waiter: &Arc<dyn Waiter>) -> bool;
+}
+
+/// A held cluster-wide client id lock ([`ClusterLink::lock_client`]):
+/// dropping it releases the lock.
+pub struct ClientLock(Option<Box<dyn FnOnce() + Send>>);
+
+impl ClientLock {
+    /// A lock whose release runs `release`.
+    pub fn new(release: impl FnOnce() + Send + 'static) -> ClientLock {
+        ClientLock(Some(Box::new(release)))
+    }
+
+    /// A lock with nothing to release (no cluster).
+    pub fn free() -> ClientLock {
+        ClientLock(None)
+    }
+}
+
+impl Drop for ClientLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
 }
 
 /// This node's copy of a replicated table (a document with a version).

@@ -344,6 +344,18 @@ pub struct ClusterConfig {
     /// Incoming cluster connections that may be authenticating at once; one more
     /// is closed at once. With `max_frame_size`, bounds what strangers can hold.
     pub max_pending_handshakes: usize,
+    /// How long a cleared retained message's tombstone is kept, so that a node
+    /// that missed the clear (paused, partitioned, stopped) for up to this long
+    /// does not bring the message back when it resyncs.
+    #[serde(with = "duration")]
+    pub retained_tombstone_ttl: Duration,
+    /// Lossless takeover: how long a session that moved to another node keeps
+    /// its routes on the node it left, relaying to the new node whatever still
+    /// reaches it there (until every node knows the new node's routes). The
+    /// new node holds the messages that reach it directly meanwhile, so the
+    /// order is kept and no message is delivered twice.
+    #[serde(with = "duration")]
+    pub takeover_linger: Duration,
 }
 
 /// The cookie `config.yaml` ships with: public, so only fit for a cluster on
@@ -365,6 +377,8 @@ impl Default for ClusterConfig {
             handshake_timeout: Duration::from_secs(5),
             max_frame_size: 16 * 1024 * 1024,
             max_pending_handshakes: 16,
+            retained_tombstone_ttl: Duration::from_secs(3600),
+            takeover_linger: Duration::from_secs(2),
         }
     }
 }

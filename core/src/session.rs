@@ -14,6 +14,11 @@ pub struct SessionSnapshot {
     pub subscriptions: Vec<SubscriptionSnapshot>,
     /// Unacknowledged and queued messages, oldest first.
     pub messages: Vec<Delivery>,
+    /// The node the session moved from (cross-node takeover), which goes on
+    /// relaying what still reaches it there for a while (see the cluster's
+    /// lossless takeover). Set by the receiving node, never sent.
+    #[serde(skip)]
+    pub moved_from: Option<String>,
 }
 
 /// One subscription of a [`SessionSnapshot`].

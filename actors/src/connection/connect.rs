@@ -108,17 +108,30 @@ impl ConnState {
             will: accepted.will.clone(),
         };
         let client_id = accepted.client_id.clone();
-        // A client id is unique cluster-wide: if no session of it lives here,
-        // another node may hold it; that node closes it (0x8E) and hands the
-        // session over when this connection resumes it.
-        let transferred = match self.ctx.router.cluster() {
-            Some(cluster) if !self.ctx.sessions.contains_key(&client_id) => cluster
-                .takeover(client_id.clone(), !accepted.clean_start)
-                .await
-                .map(Box::new),
-            _ => None,
-        };
+        // A client id is unique cluster-wide: the id's cluster-wide lock is
+        // held from the takeover to the open, so two CONNECTs of one id on two
+        // nodes go one after the other (the second takes the session over).
+        // If no session of it lives here, another node may hold it; that node
+        // closes it (0x8E) and hands the session over when this connection
+        // resumes it.
+        let mut lock = None;
+        let mut transferred = None;
+        if let Some(cluster) = self.ctx.router.cluster().cloned() {
+            let Some(held) = cluster.lock_client(client_id.clone()).await else {
+                tracing::warn!(client_id = %client_id, "connect_refused_client_lock_busy");
+                self.refuse(ReasonCode::ServerUnavailable);
+                return;
+            };
+            lock = Some(held);
+            if !self.ctx.sessions.contains_key(&client_id) {
+                transferred = cluster
+                    .takeover(client_id.clone(), !accepted.clean_start)
+                    .await
+                    .map(Box::new);
+            }
+        }
         let opened = self.ctx.opener.open(client_id, bind, transferred).await;
+        drop(lock);
         let (session, reply) = match opened {
             Ok(r) => r,
             Err(why) => {

@@ -31,6 +31,9 @@ pub struct SessionContext {
     /// Every live session by client id. Kept here, not in the registry actor,
     /// so a registry restart loses nothing.
     pub sessions: SessionTable,
+    /// Sessions that moved to another node and still relay there what reaches
+    /// them here (out of `sessions`: a new CONNECT here does not find them).
+    pub relaying: SessionTable,
     expire: ExpireNotice,
 }
 
@@ -39,6 +42,7 @@ impl SessionContext {
         Arc::new(SessionContext {
             broker,
             sessions: SessionTable::new(),
+            relaying: SessionTable::new(),
             expire,
         })
     }

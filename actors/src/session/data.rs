@@ -441,6 +441,7 @@ impl SessionData {
             expiry: self.expiry,
             subscriptions,
             messages,
+            moved_from: None,
         }
     }
 }

@@ -177,6 +177,7 @@ impl SessionHandle {
             live: Mutex::new(LiveSession {
                 binding: None,
                 data,
+                relay: None,
             }),
             sleeping: Mutex::new(None),
             waking: AtomicBool::new(false),

@@ -135,6 +135,8 @@ impl Cx {
 pub struct LiveSession {
     pub binding: Option<Binding>,
     pub data: SessionData,
+    /// Its part in a cross-node takeover, while one lasts (`relay.rs`).
+    pub(crate) relay: Option<Box<super::relay::Relay>>,
 }
 
 impl LiveSession {
@@ -144,6 +146,7 @@ impl LiveSession {
     /// still armed has nothing to do) or queued.
     pub fn is_idle(&self) -> bool {
         self.binding.as_ref().is_some_and(|b| !b.conn.is_ended())
+            && self.relay.is_none()
             && self.data.inflight.is_empty()
             && self.data.mqueue.is_empty()
     }
@@ -158,6 +161,13 @@ impl LiveSession {
 
     /// Accepts one delivery: send now, put in the window, or queue.
     pub fn deliver(&mut self, cx: &mut Cx, d: Delivery) {
+        if let Some(d) = self.relay_takes(d) {
+            self.deliver_now(cx, d);
+        }
+    }
+
+    /// Delivers `d`, past any takeover relay.
+    pub(crate) fn deliver_now(&mut self, cx: &mut Cx, d: Delivery) {
         // `durable_storage.max_size` reached: a durable session that is
         // offline takes no new message (EMQX-like; counted as dropped, the
         // store logs and raises its alarm). Bound sessions still deliver.

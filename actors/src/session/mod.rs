@@ -24,6 +24,7 @@ pub mod durable_entries;
 pub mod handle;
 mod live;
 pub mod queue;
+mod relay;
 mod subscriptions;
 
 pub use client_conn::{ClientConn, Outgoing};
@@ -94,8 +95,19 @@ pub enum SessionMsg {
     /// what the other node needs to continue it.
     HandOver {
         resume: bool,
+        /// The node that took it over: what still reaches the session here is
+        /// relayed there for `cluster.takeover_linger` (`relay.rs`).
+        to: Arc<str>,
         reply: RpcReplyPort<Option<SessionSnapshot>>,
     },
+    /// Lossless takeover, old node: the new node restored the session.
+    RelayReady(Arc<str>),
+    /// Lossless takeover, old node: the linger is over.
+    RelayDone,
+    /// Lossless takeover, new node: what the old node relayed.
+    Relayed(Vec<Delivery>),
+    /// Lossless takeover, new node: the old node (named) relayed everything.
+    RelayEnd(Arc<str>),
     /// From the broker API: subscribe to `filters` on the client's behalf.
     Subscribe(
         Vec<(String, SubscriptionOptions)>,
@@ -123,6 +135,16 @@ pub struct SessionState {
     ended: bool,
     handle: Arc<SessionHandle>,
     cx: Cx,
+    /// A takeover by another node that waits for the relay into this session
+    /// (it moved here moments ago) to end, so the session moves whole.
+    pending_hand_over: Option<PendingHandOver>,
+}
+
+/// A [`SessionMsg::HandOver`] put off (see `pending_hand_over`).
+struct PendingHandOver {
+    resume: bool,
+    to: Arc<str>,
+    reply: RpcReplyPort<Option<SessionSnapshot>>,
 }
 
 /// What a takeover's kick of the bound connection found.
@@ -180,6 +202,7 @@ impl Actor for Session {
                 detach_timers: Vec::new(),
             },
             handle: args.handle,
+            pending_hand_over: None,
         })
     }
 
@@ -214,6 +237,7 @@ impl Actor for Session {
             }
         }
         st.handle.idle.touch(st.cx.ctx.uptime_ms());
+        st.rearm_relay();
         st.drain_inbox();
         Ok(())
     }
@@ -304,14 +328,33 @@ impl Actor for Session {
                 }
                 let _ = reply.send(());
             }
-            SessionMsg::HandOver { resume, reply } => {
-                let r = Box::pin(st.hand_over(resume)).await;
-                // The session lives on the other node now: its record goes.
-                st.save();
-                let _ = reply.send(r);
-                st.flush();
-                myself.stop(Some("session_taken_over".into()));
+            SessionMsg::HandOver { resume, to, reply } => {
+                let p = PendingHandOver { resume, to, reply };
+                if st.relaying_in() {
+                    st.pending_hand_over = Some(p);
+                } else {
+                    Box::pin(st.finish_hand_over(p)).await;
+                }
                 return Ok(());
+            }
+            SessionMsg::RelayReady(node) => st.relay_ready(&node),
+            SessionMsg::RelayDone => {
+                if Box::pin(st.relay_done()).await {
+                    st.save();
+                    myself.stop(Some("session_taken_over".into()));
+                }
+                return Ok(());
+            }
+            SessionMsg::Relayed(deliveries) => st.take_relayed(deliveries),
+            SessionMsg::RelayEnd(node) => {
+                st.end_relay_from(&node);
+                if !st.relaying_in() {
+                    if let Some(p) = st.pending_hand_over.take() {
+                        st.flush();
+                        Box::pin(st.finish_hand_over(p)).await;
+                        return Ok(());
+                    }
+                }
             }
             SessionMsg::Subscribe(filters, reply) => {
                 Box::pin(st.subscribe_for_api(filters, reply)).await;
@@ -321,8 +364,12 @@ impl Actor for Session {
                 let _ = reply.send(codes);
             }
             SessionMsg::Restore(t, reply) => {
+                let from = t.moved_from.clone();
                 Box::pin(st.restore(*t)).await;
                 st.save();
+                if let Some(from) = from {
+                    st.tell_ready(&from);
+                }
                 let _ = reply.send(());
             }
             SessionMsg::Shutdown(reply) => {
@@ -397,8 +444,10 @@ impl SessionState {
         self.handle.persist(&self.cx.ctx, &d, done);
     }
 
-    /// Sends the gathered packets to the bound connection in one cast.
+    /// Sends the gathered packets to the bound connection in one cast (and
+    /// what a relaying session gathered to its new node).
     fn flush(&mut self) {
+        self.relay_out();
         if self.cx.out.outbox.is_empty() {
             return;
         }
@@ -528,6 +577,19 @@ impl SessionState {
         }
     }
 
+    /// Hands the session over to another node and answers; the session
+    /// stops here, or stays as a relay for the linger (`relay.rs`).
+    async fn finish_hand_over(&mut self, p: PendingHandOver) {
+        let r = Box::pin(self.hand_over(p.resume, p.to)).await;
+        // The session lives on the other node now: its record goes.
+        self.save();
+        let _ = p.reply.send(r);
+        self.flush();
+        if self.handle.live.lock().relay.is_none() {
+            self.cx.myself.stop(Some("session_taken_over".into()));
+        }
+    }
+
     /// Takeover [MQTT-3.1.4-3]: closes the bound connection (if any) with 0x8E.
     async fn kick_connection(&mut self) -> Kicked {
         let Some(old) = self.handle.live.lock().binding.clone() else {
@@ -545,9 +607,17 @@ impl SessionState {
 
     /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
     /// ends the session here and hands over its subscriptions and messages.
-    async fn hand_over(&mut self, resume: bool) -> Option<SessionSnapshot> {
+    async fn hand_over(&mut self, resume: bool, to: Arc<str>) -> Option<SessionSnapshot> {
         self.drain_inbox();
+        // It moves on before the relay into it ended: what it held goes too.
+        self.handle.live.lock().release_held(&mut self.cx);
         self.kick_connection().await;
+        let linger = self
+            .cx
+            .ctx
+            .router
+            .cluster()
+            .map_or(std::time::Duration::ZERO, |c| c.takeover_linger());
         let transferred = {
             let mut d = self.handle.live.lock();
             d.binding = None;
@@ -565,6 +635,19 @@ impl SessionState {
             d.data.will = None;
             resume.then(|| d.data.transfer())
         };
+        if resume && !linger.is_zero() {
+            // Lossless takeover: the routes stay, what comes is relayed.
+            self.start_relay_to(to, linger);
+            self.cx
+                .ctx
+                .sessions
+                .remove_if(&self.cx.client_id, |_, h| Arc::ptr_eq(h, &self.handle));
+            self.notify(HookPoint::SessionTakenover, |h, id| h.session_takenover(id));
+            self.notify(HookPoint::SessionTerminated, |h, id| {
+                h.session_terminated(id, TerminateReason::Takenover)
+            });
+            return transferred;
+        }
         // Ends here quietly: the messages went with the transfer (or the other
         // node starts clean), so nothing is redispatched to shared-group peers
         // that the new session will receive again.
@@ -595,6 +678,10 @@ impl SessionState {
     /// Re-creates the subscriptions of a session that moved here from another
     /// node, before its first bind.
     pub(crate) async fn restore(&mut self, t: SessionSnapshot) {
+        if let Some(from) = &t.moved_from {
+            // Before the subscriptions: what reaches them directly is held.
+            self.start_relay_from(from.as_str().into());
+        }
         for s in t.subscriptions {
             let Some(record) = SubscriptionRecord::from_snapshot(&s) else {
                 continue;
@@ -607,7 +694,7 @@ impl SessionState {
         d.data.expiry = t.expiry;
         d.data.bound_before = true;
         for m in t.messages {
-            d.deliver(&mut self.cx, m);
+            d.deliver_now(&mut self.cx, m);
         }
     }
 
