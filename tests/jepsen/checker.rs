@@ -157,7 +157,7 @@ pub fn check(events: &[Event]) -> Verdict {
             Op::PubInvoke {
                 client, msg, node, ..
             } => {
-                invoked.insert(msg, (e.t, client, *node));
+                invoked.insert(msg.as_str(), (e.t, client.as_str(), *node));
             }
             Op::PubAck {
                 client,
@@ -167,30 +167,30 @@ pub fn check(events: &[Event]) -> Verdict {
                 reason,
             } => {
                 let (t0, _, pnode) = invoked.get(msg.as_str()).copied().unwrap_or((e.t, "", *node));
-                acked.insert(msg, (*qos, client, pnode, *reason, t0, e.t));
+                acked.insert(msg.as_str(), (*qos, client.as_str(), pnode, *reason, t0, e.t));
             }
             Op::Subscribed { client, .. } => {
-                first_sub.entry(client).or_insert(e.t);
+                first_sub.entry(client.as_str()).or_insert(e.t);
             }
             Op::Connected {
                 client,
                 node,
                 session_present,
             } => {
-                nodes_of.entry(client).or_default().push((e.t, *node));
+                nodes_of.entry(client.as_str()).or_default().push((e.t, *node));
                 if !session_present && first_sub.contains_key(client.as_str()) {
-                    session_lost_at.entry(client).or_default().push(e.t);
+                    session_lost_at.entry(client.as_str()).or_default().push(e.t);
                 }
             }
             Op::Deliver {
                 client, msg, node, ..
             } => {
                 v.deliveries += 1;
-                deliveries.entry((client, msg)).or_default().push(*node);
+                deliveries.entry((client.as_str(), msg.as_str())).or_default().push(*node);
             }
             Op::RetainCleared { topic, node } => {
-                cleared.insert(topic, *node);
-                cleared_at.insert(topic, e.t);
+                cleared.insert(topic.as_str(), *node);
+                cleared_at.insert(topic.as_str(), e.t);
                 v.retained_cleared += 1;
             }
             Op::RetainSet { topic, .. } => {

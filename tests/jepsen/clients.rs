@@ -83,12 +83,13 @@ impl Mover {
         }
     }
 
-    /// The next event, or `None` after one second of nothing. A connection
-    /// error is recorded and the next poll dials the next node.
+    /// The next event (a PINGREQ at least every keep-alive, a failed connect
+    /// within 3 s: no timeout around `poll`, which is not cancel-safe while
+    /// it writes). A connection error is recorded, `None`, and the next poll
+    /// dials the next node.
     async fn poll(&mut self) -> Option<Event> {
-        match tokio::time::timeout(Duration::from_secs(1), self.el.poll()).await {
-            Err(_) => None,
-            Ok(Ok(Event::Incoming(RPacket::ConnAck(a)))) => {
+        match self.el.poll().await {
+            Ok(Event::Incoming(RPacket::ConnAck(a))) => {
                 self.h.log(Op::Connected {
                     client: self.id.clone(),
                     node: self.node,
@@ -96,8 +97,8 @@ impl Mover {
                 });
                 Some(Event::Incoming(RPacket::ConnAck(a)))
             }
-            Ok(Ok(e)) => Some(e),
-            Ok(Err(e)) => {
+            Ok(e) => Some(e),
+            Err(e) => {
                 self.h.log(Op::Disconnected {
                     client: self.id.clone(),
                     node: self.node,
@@ -232,6 +233,9 @@ pub async fn raw_connect(addr: SocketAddr, id: &str, clean: bool) -> Result<(Raw
     let mut c = RawClient::over(s, local, ProtocolVersion::V5);
     let mut conn = persistent_connect(ProtocolVersion::V5, id, 3600);
     conn.clean_start = clean;
+    if clean {
+        conn.properties.session_expiry_interval = None;
+    }
     conn.keep_alive = KEEP_ALIVE * 3;
     c.send(&Packet::Connect(conn)).await;
     match c.try_recv_for(Duration::from_secs(3)).await {
@@ -248,7 +252,7 @@ async fn pings(c: &mut RawClient, wait: Duration) -> bool {
     c.send(&Packet::PingReq).await;
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        match c.try_recv_for(deadline - Instant::now()).await {
+        match c.try_recv_for(deadline.saturating_duration_since(Instant::now())).await {
             Recv::Packet(Packet::PingResp) => return true,
             Recv::Packet(_) => {}
             Recv::Closed | Recv::Timeout => return false,
