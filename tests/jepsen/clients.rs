@@ -167,7 +167,7 @@ impl Mover {
             };
             if let Some((pkid, reason)) = acked {
                 if let Some(m) = outstanding.remove(&pkid) {
-                    if reason < 0x80 && m != msg {
+                    if reason < 0x80 && m != msg && !retain {
                         self.h.log(Op::PubAck {
                             client: self.id.clone(),
                             msg: m,

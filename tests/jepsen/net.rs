@@ -58,29 +58,30 @@ impl Net {
     /// Builds the network for `nodes` nodes on a /24 no other run uses.
     /// Panics with the reason if this host cannot (not root, no iproute2).
     pub fn setup(nodes: usize) -> Net {
-        let taken = Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default();
-        let start = (std::process::id() % 200) as u8 + 20;
-        let n = (0..230u16)
-            .map(|i| ((start as u16 + i) % 230 + 20) as u8)
-            .find(|n| !taken.contains(&format!("rj{n}sw")))
-            .expect("a free 10.231.N.0/24");
-        let net = Net { n, nodes };
-        if let Err(e) = net.build() {
-            panic!(
-                "the fault test needs network namespaces (root, iproute2, iptables): {e}"
-            );
+        use std::sync::atomic::{AtomicU16, Ordering};
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let start = (std::process::id() % 230) as u16;
+        let mut last = String::new();
+        for _ in 0..230 {
+            let k = NEXT.fetch_add(1, Ordering::Relaxed);
+            let n = ((start + k) % 230 + 20) as u8;
+            // Claimed by creating the switch namespace: taken means another run.
+            if let Err(e) = ip(&["netns", "add", &format!("rj{n}sw")]) {
+                last = e;
+                continue;
+            }
+            let net = Net { n, nodes };
+            if let Err(e) = net.build() {
+                panic!("the fault test needs network namespaces (root, iproute2, iptables): {e}");
+            }
+            return net;
         }
-        net
+        panic!("the fault test needs network namespaces (root, iproute2, iptables): {last}");
     }
 
     fn build(&self) -> Result<(), String> {
         let sw = self.switch();
         let n = self.n;
-        ip(&["netns", "add", &sw])?;
         ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &sw, "link", "set", "br0", "up"])?;
         let host = format!("rj{n}c");

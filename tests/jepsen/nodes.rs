@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 pub const MQTT_PORT: u16 = 1883;
 pub const HTTP_PORT: u16 = 18083;
+/// The dashboard user's password (the shipped "public" is refused from
+/// anywhere but loopback, and the test reaches the nodes over the bridge).
+pub const ADMIN_PASSWORD: &str = "jepsen-admin-password";
 
 /// One node and its process (if running).
 pub struct Node {
@@ -34,10 +37,6 @@ impl Node {
 
     pub fn http(&self) -> SocketAddr {
         SocketAddr::new(self.ip, HTTP_PORT)
-    }
-
-    pub fn running(&self) -> bool {
-        self.child.is_some()
     }
 
     /// Starts the process (same data dir as before) and waits until its MQTT
@@ -147,13 +146,13 @@ impl Drop for Node {
     }
 }
 
-/// `GET path` on a node's REST API (admin/public), `None` if the node does
+/// `GET path` on a node's REST API (as admin), `None` if the node does
 /// not answer 200 within `timeout` (paused, killed, cut).
 pub async fn rest_get(addr: SocketAddr, path: &str, timeout: Duration) -> Option<serde_json::Value> {
     let path = path.to_string();
     // `http` panics when it cannot connect: run it as a task.
     let task = tokio::spawn(async move {
-        let r = http(addr, "GET", &path, Some(("admin", "public")), None).await;
+        let r = http(addr, "GET", &path, Some(("admin", ADMIN_PASSWORD)), None).await;
         (r.status == 200).then(|| r.json())
     });
     match tokio::time::timeout(timeout, task).await {
@@ -194,6 +193,7 @@ pub fn nodes(net: &Net, dir: &std::path::Path, extra: &[(String, String)]) -> Ve
                 ("ROOST__CLUSTER__RECONNECT_MAX_BACKOFF", "1s".into()),
                 ("ROOST__LISTENERS__TCP__BIND", format!("{ip}:{MQTT_PORT}")),
                 ("ROOST__HTTP__BIND", format!("{ip}:{HTTP_PORT}")),
+                ("ROOST__HTTP__DEFAULT_PASSWORD", ADMIN_PASSWORD.into()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
