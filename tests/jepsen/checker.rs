@@ -92,12 +92,7 @@ fn faults(events: &[Event]) -> Vec<(String, u64, u64)> {
     let mut open: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::new();
     for e in events {
-        if let Op::Nemesis {
-            what,
-            nodes,
-            start,
-        } = &e.op
-        {
+        if let Op::Nemesis { what, nodes, start } = &e.op {
             let key = format!("{what} {nodes:?}");
             if *start {
                 open.insert(key, e.t);
@@ -149,7 +144,7 @@ pub fn check(events: &[Event]) -> Verdict {
     let mut nodes_of: HashMap<&str, Vec<(u64, usize)>> = HashMap::new();
     let mut cleared: HashMap<&str, usize> = HashMap::new();
     let mut cleared_at: HashMap<&str, u64> = HashMap::new();
-    let mut last_sample: HashMap<usize, &Vec<(String, String)>> = HashMap::new();
+    let mut last_sample: HashMap<usize, (u64, &Vec<(String, String)>)> = HashMap::new();
     let mut seen_doubles: std::collections::HashSet<String> = Default::default();
 
     for e in events {
@@ -166,8 +161,14 @@ pub fn check(events: &[Event]) -> Verdict {
                 node,
                 reason,
             } => {
-                let (t0, _, pnode) = invoked.get(msg.as_str()).copied().unwrap_or((e.t, "", *node));
-                acked.insert(msg.as_str(), (*qos, client.as_str(), pnode, *reason, t0, e.t));
+                let (t0, _, pnode) = invoked
+                    .get(msg.as_str())
+                    .copied()
+                    .unwrap_or((e.t, "", *node));
+                acked.insert(
+                    msg.as_str(),
+                    (*qos, client.as_str(), pnode, *reason, t0, e.t),
+                );
             }
             Op::Subscribed { client, .. } => {
                 first_sub.entry(client.as_str()).or_insert(e.t);
@@ -177,16 +178,25 @@ pub fn check(events: &[Event]) -> Verdict {
                 node,
                 session_present,
             } => {
-                nodes_of.entry(client.as_str()).or_default().push((e.t, *node));
+                nodes_of
+                    .entry(client.as_str())
+                    .or_default()
+                    .push((e.t, *node));
                 if !session_present && first_sub.contains_key(client.as_str()) {
-                    session_lost_at.entry(client.as_str()).or_default().push(e.t);
+                    session_lost_at
+                        .entry(client.as_str())
+                        .or_default()
+                        .push(e.t);
                 }
             }
             Op::Deliver {
                 client, msg, node, ..
             } => {
                 v.deliveries += 1;
-                deliveries.entry((client.as_str(), msg.as_str())).or_default().push(*node);
+                deliveries
+                    .entry((client.as_str(), msg.as_str()))
+                    .or_default()
+                    .push(*node);
             }
             Op::RetainCleared { topic, node } => {
                 cleared.insert(topic.as_str(), *node);
@@ -225,11 +235,13 @@ pub fn check(events: &[Event]) -> Verdict {
                 }
             }
             Op::Sample { node, clients } => {
-                last_sample.insert(*node, clients);
+                last_sample.insert(*node, (e.t, clients));
                 // A client listed connected, with the same connected_at, on two
                 // nodes, in this sample and in the previous one of both nodes.
-                for (other, theirs) in &last_sample {
-                    if other == node {
+                for (other, (at, theirs)) in &last_sample {
+                    // Only the same sampling round: a node that stopped
+                    // answering (killed, paused) keeps its last listing.
+                    if other == node || e.t.saturating_sub(*at) > 1000 {
                         continue;
                     }
                     for c in clients.iter() {
@@ -378,7 +390,19 @@ impl fmt::Display for Verdict {
                 d.msg, d.subscriber, d.times, d.nodes
             )?;
         }
-        writeln!(f, "double sessions: {}", self.doubles.len())?;
+        let mut ids: Vec<&str> = self.doubles.iter().map(|d| d.client.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        writeln!(
+            f,
+            "double sessions: {} (seen by race: {}, by REST samples: {}; client ids: {}; \
+             with a partition between the two nodes: {})",
+            self.doubles.len(),
+            self.doubles.iter().filter(|d| d.how == "race").count(),
+            self.doubles.iter().filter(|d| d.how == "rest").count(),
+            ids.len(),
+            self.doubles.iter().filter(|d| d.partitioned).count()
+        )?;
         for d in self.doubles.iter().take(10) {
             writeln!(
                 f,
@@ -386,7 +410,11 @@ impl fmt::Display for Verdict {
                 d.client, d.nodes, d.t, d.how, d.partitioned
             )?;
         }
-        writeln!(f, "resurrected retained messages: {}", self.resurrected.len())?;
+        writeln!(
+            f,
+            "resurrected retained messages: {}",
+            self.resurrected.len()
+        )?;
         for r in self.resurrected.iter().take(10) {
             writeln!(
                 f,
@@ -450,15 +478,13 @@ mod tests {
     /// each, a message published before a late subscriber subscribed (not
     /// owed to it), a retained topic cleared and not seen, a race one side lost.
     fn valid_history() -> Vec<Event> {
-        let mut h = vec![
-            ev(
-                0,
-                Op::Subscribed {
-                    client: "s1".into(),
-                    node: 1,
-                },
-            ),
-        ];
+        let mut h = vec![ev(
+            0,
+            Op::Subscribed {
+                client: "s1".into(),
+                node: 1,
+            },
+        )];
         h.extend(publish(10, "m1", 1));
         h.extend(publish(20, "m2", 2));
         h.push(ev(
@@ -605,6 +631,26 @@ mod tests {
         assert_eq!(v.doubles.len(), 1, "{v}");
         assert_eq!(v.doubles[0].how, "rest");
         assert_eq!(v.doubles[0].client, "c9");
+
+        // A stale listing of a node that stopped answering is not compared.
+        let mut h = valid_history();
+        h.push(ev(
+            100,
+            Op::Sample {
+                node: 0,
+                clients: listed("a"),
+            },
+        ));
+        for t in [5000, 6000] {
+            h.push(ev(
+                t,
+                Op::Sample {
+                    node: 2,
+                    clients: listed("b"),
+                },
+            ));
+        }
+        assert!(check(&h).ok());
 
         // Listed twice only once (a moment of takeover): not a double session.
         let mut h = valid_history();

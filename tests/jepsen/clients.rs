@@ -18,7 +18,9 @@
 use super::history::{Op, Recorder};
 use super::nodes::rest_get;
 use crate::common::{persistent_connect, sub_opts, RawClient, Recv};
-use roost_protocol::{Packet, ProtocolVersion, PubAck, PubComp, PubRec, QoS, ReasonCode, Subscribe};
+use roost_protocol::{
+    Packet, ProtocolVersion, PubAck, PubComp, PubRec, QoS, ReasonCode, Subscribe,
+};
 use rumqttc::v5::mqttbytes::v5::{Packet as RPacket, PubAckReason, PubRecReason};
 use rumqttc::v5::mqttbytes::QoS as RQoS;
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
@@ -47,7 +49,10 @@ impl Stop {
     }
 }
 
-const KEEP_ALIVE: u16 = 3;
+/// Keep-alive of the publishers (rumqttc's minimum); the subscribers ping
+/// after 3 s of silence and give up 3 s later.
+const KEEP_ALIVE: u16 = 5;
+const SUB_IDLE: Duration = Duration::from_secs(3);
 
 fn options(id: &str, addr: SocketAddr, clean: bool) -> MqttOptions {
     let mut o = MqttOptions::new(id, addr.ip().to_string(), addr.port());
@@ -187,7 +192,14 @@ impl Mover {
 }
 
 /// A publisher: `jepsen/q<qos>/<id>`, payloads `<id>-<seq>`.
-pub async fn publisher(id: String, qos: u8, nodes: Vec<SocketAddr>, home: usize, h: Recorder, stop: Stop) {
+pub async fn publisher(
+    id: String,
+    qos: u8,
+    nodes: Vec<SocketAddr>,
+    home: usize,
+    h: Recorder,
+    stop: Stop,
+) {
     let mut m = Mover::new(&id, &nodes, home, false, &h);
     let topic = format!("jepsen/q{qos}/{id}");
     let mut outstanding = HashMap::new();
@@ -204,7 +216,14 @@ pub async fn publisher(id: String, qos: u8, nodes: Vec<SocketAddr>, home: usize,
         });
         let node = m.node;
         match m
-            .publish(&topic, &msg, qos, false, &mut outstanding, Duration::from_secs(15))
+            .publish(
+                &topic,
+                &msg,
+                qos,
+                false,
+                &mut outstanding,
+                Duration::from_secs(15),
+            )
             .await
         {
             Some(reason) => h.log(Op::PubAck {
@@ -224,7 +243,11 @@ pub async fn publisher(id: String, qos: u8, nodes: Vec<SocketAddr>, home: usize,
 }
 
 /// Opens a 5.0 connection with `id` to `addr` (Clean Start `clean`).
-pub async fn raw_connect(addr: SocketAddr, id: &str, clean: bool) -> Result<(RawClient, bool), String> {
+pub async fn raw_connect(
+    addr: SocketAddr,
+    id: &str,
+    clean: bool,
+) -> Result<(RawClient, bool), String> {
     let s = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| "connect timed out".to_string())?
@@ -236,7 +259,7 @@ pub async fn raw_connect(addr: SocketAddr, id: &str, clean: bool) -> Result<(Raw
     if clean {
         conn.properties.session_expiry_interval = None;
     }
-    conn.keep_alive = KEEP_ALIVE * 3;
+    conn.keep_alive = KEEP_ALIVE * 2;
     c.send(&Packet::Connect(conn)).await;
     match c.try_recv_for(Duration::from_secs(3)).await {
         Recv::Packet(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success => {
@@ -252,7 +275,10 @@ async fn pings(c: &mut RawClient, wait: Duration) -> bool {
     c.send(&Packet::PingReq).await;
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        match c.try_recv_for(deadline.saturating_duration_since(Instant::now())).await {
+        match c
+            .try_recv_for(deadline.saturating_duration_since(Instant::now()))
+            .await
+        {
             Recv::Packet(Packet::PingResp) => return true,
             Recv::Packet(_) => {}
             Recv::Closed | Recv::Timeout => return false,
@@ -304,7 +330,16 @@ pub async fn subscriber(id: String, nodes: Vec<SocketAddr>, home: usize, h: Reco
                 continue;
             }
         };
-        let why = read(&mut c, &id, node, &h, &stop, &mut awaiting_rel, &mut subscribed).await;
+        let why = read(
+            &mut c,
+            &id,
+            node,
+            &h,
+            &stop,
+            &mut awaiting_rel,
+            &mut subscribed,
+        )
+        .await;
         h.log(Op::Disconnected {
             client: id.clone(),
             node,
@@ -336,7 +371,7 @@ async fn read(
         match c.try_recv_for(Duration::from_millis(500)).await {
             Recv::Closed => return "closed by the broker".into(),
             Recv::Timeout => {
-                let idle = Duration::from_secs(KEEP_ALIVE as u64);
+                let idle = SUB_IDLE;
                 match pinged {
                     Some(at) if at.elapsed() > idle => return "no PINGRESP".into(),
                     None if last.elapsed() > idle => {
@@ -424,7 +459,14 @@ pub async fn retainer(nodes: Vec<SocketAddr>, h: Recorder, stop: Stop) {
         let topic = format!("jepsen/r/{k}");
         let node = m.node;
         let set = m
-            .publish(&topic, &format!("r{k}"), 1, true, &mut outstanding, Duration::from_secs(10))
+            .publish(
+                &topic,
+                &format!("r{k}"),
+                1,
+                true,
+                &mut outstanding,
+                Duration::from_secs(10),
+            )
             .await;
         h.log(Op::RetainSet {
             topic: topic.clone(),
@@ -437,10 +479,16 @@ pub async fn retainer(nodes: Vec<SocketAddr>, h: Recorder, stop: Stop) {
         m.el.options = options(&m.id, nodes[m.node], false);
         m.el.clean();
         let node = m.node;
-        if m
-            .publish(&topic, "", 1, true, &mut outstanding, Duration::from_secs(10))
-            .await
-            .is_some()
+        if m.publish(
+            &topic,
+            "",
+            1,
+            true,
+            &mut outstanding,
+            Duration::from_secs(10),
+        )
+        .await
+        .is_some()
         {
             h.log(Op::RetainCleared { topic, node });
         }

@@ -67,7 +67,11 @@ pub enum Op {
         pkid: u16,
     },
     /// A retained message was set on `topic` (acknowledged or not).
-    RetainSet { topic: String, node: usize, acked: bool },
+    RetainSet {
+        topic: String,
+        node: usize,
+        acked: bool,
+    },
     /// A retained message on `topic` was cleared (empty retained publish) and
     /// the clear was acknowledged: it must never come back.
     RetainCleared { topic: String, node: usize },

@@ -60,11 +60,8 @@ const NODES: usize = 3;
 /// One whole run: set up, fault, heal, settle, check. Panics only if the
 /// cluster cannot be set up; violations are in the verdict.
 pub async fn run(cfg: &Config) -> Outcome {
-    let dir = std::env::temp_dir().join(format!(
-        "roost-jepsen-{}-{}",
-        cfg.seed,
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("roost-jepsen-{}-{}", cfg.seed, std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("run dir");
     eprintln!(
@@ -144,7 +141,8 @@ pub async fn run(cfg: &Config) -> Outcome {
     if !nodes::converged(&nodes, Duration::from_secs(30)).await {
         h.log(Op::Phase("not converged 30 s after healing".into()));
     }
-    stop.writes.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.writes
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
         let _ = w.await;
     }

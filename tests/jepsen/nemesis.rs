@@ -77,7 +77,10 @@ pub fn schedule(seed: u64, nodes: usize, total: Duration) -> Vec<(Duration, Faul
             2 => (Fault::Isolate(node), rng.ms(3000, 10000)),
             _ => {
                 let other = (node + 1 + rng.below(nodes - 1)) % nodes;
-                (Fault::Cut(node.min(other), node.max(other)), rng.ms(3000, 10000))
+                (
+                    Fault::Cut(node.min(other), node.max(other)),
+                    rng.ms(3000, 10000),
+                )
             }
         };
         used += calm + len;
@@ -155,7 +158,10 @@ mod tests {
         assert_eq!(a, schedule(42, 3, total));
         assert_ne!(a, schedule(43, 3, total));
         let used: Duration = a.iter().map(|(c, _, l)| *c + *l).sum();
-        assert!(used <= total && used + Duration::from_secs(14) > total, "{used:?}");
+        assert!(
+            used <= total && used + Duration::from_secs(14) > total,
+            "{used:?}"
+        );
         for (_, f, _) in &a {
             if let Fault::Cut(x, y) = f {
                 assert!(x < y && *y < 3, "{f:?}");

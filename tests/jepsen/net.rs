@@ -85,7 +85,9 @@ impl Net {
         ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &sw, "link", "set", "br0", "up"])?;
         let host = format!("rj{n}c");
-        ip(&["link", "add", &host, "type", "veth", "peer", "name", "c", "netns", &sw])?;
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", "c", "netns", &sw,
+        ])?;
         ip(&["addr", "add", &format!("10.231.{n}.254/24"), "dev", &host])?;
         ip(&["link", "set", &host, "up"])?;
         ip(&["-n", &sw, "link", "set", "c", "master", "br0", "up"])?;
@@ -93,9 +95,20 @@ impl Net {
             let ns = self.ns(i);
             let port = format!("p{}", i + 1);
             ip(&["netns", "add", &ns])?;
-            ip(&["-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            ip(&[
+                "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns,
+            ])?;
             ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
-            ip(&["-n", &ns, "addr", "add", &format!("{}/24", self.addr(i)), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", self.addr(i)),
+                "dev",
+                "eth0",
+            ])?;
             ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }

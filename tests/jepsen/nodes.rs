@@ -20,10 +20,8 @@ pub const ADMIN_PASSWORD: &str = "jepsen-admin-password";
 /// One node and its process (if running).
 pub struct Node {
     pub i: usize,
-    pub name: String,
     pub ns: String,
     pub ip: std::net::IpAddr,
-    pub data_dir: PathBuf,
     pub log: PathBuf,
     env: Vec<(String, String)>,
     child: Option<Child>,
@@ -49,12 +47,18 @@ impl Node {
             .open(&self.log)
             .expect("node log file");
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, env!("CARGO_BIN_EXE_roost"), "start"])
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log);
+        cmd.args([
+            "netns",
+            "exec",
+            &self.ns,
+            env!("CARGO_BIN_EXE_roost"),
+            "start",
+        ])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -148,9 +152,18 @@ impl Drop for Node {
 
 /// `GET path` on a node's REST API (as admin), `None` if the node does
 /// not answer 200 within `timeout` (paused, killed, cut).
-pub async fn rest_get(addr: SocketAddr, path: &str, timeout: Duration) -> Option<serde_json::Value> {
+pub async fn rest_get(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Option<serde_json::Value> {
+    // `http` panics when it cannot connect: try first (a killed node refuses),
+    // and run it as a task (a node may die in between).
+    let probe = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await;
+    if !matches!(probe, Ok(Ok(_))) {
+        return None;
+    }
     let path = path.to_string();
-    // `http` panics when it cannot connect: run it as a task.
     let task = tokio::spawn(async move {
         let r = http(addr, "GET", &path, Some(("admin", ADMIN_PASSWORD)), None).await;
         (r.status == 200).then(|| r.json())
@@ -187,7 +200,10 @@ pub fn nodes(net: &Net, dir: &std::path::Path, extra: &[(String, String)]) -> Ve
                 ("ROOST__CLUSTER__ENABLED", "true".into()),
                 ("ROOST__CLUSTER__BIND", format!("{ip}:4370")),
                 ("ROOST__CLUSTER__SEEDS", seeds.clone()),
-                ("ROOST__CLUSTER__COOKIE", "jepsen-test-cookie-not-secret".into()),
+                (
+                    "ROOST__CLUSTER__COOKIE",
+                    "jepsen-test-cookie-not-secret".into(),
+                ),
                 ("ROOST__CLUSTER__HEARTBEAT_INTERVAL", "300ms".into()),
                 ("ROOST__CLUSTER__HEARTBEAT_TIMEOUT", "2s".into()),
                 ("ROOST__CLUSTER__RECONNECT_MAX_BACKOFF", "1s".into()),
@@ -201,11 +217,9 @@ pub fn nodes(net: &Net, dir: &std::path::Path, extra: &[(String, String)]) -> Ve
             env.extend(extra.iter().cloned());
             Node {
                 i,
-                name,
                 ns: net.ns(i),
                 ip,
                 log: dir.join(format!("node{}.log", i + 1)),
-                data_dir,
                 env,
                 child: None,
                 paused: false,
