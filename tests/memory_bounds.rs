@@ -384,11 +384,17 @@ async fn partial_connects_past_the_broker_wide_budget_are_closed_and_counted() {
             (false, s) => held.push(s),
         }
     }
-    eprintln!("40 partial CONNECTs of 100 KB, budget 1 MB: {} held, {closed} closed", held.len());
+    eprintln!(
+        "40 partial CONNECTs of 100 KB, budget 1 MB: {} held, {closed} closed",
+        held.len()
+    );
     // 1 MB holds ten 100 KB partial CONNECTs (fewer if several were caught
     // half read when the budget ran out).
     assert!(held.len() <= 10, "{} partial CONNECTs held", held.len());
-    assert!(!held.is_empty(), "the budget lets some partial CONNECTs wait");
+    assert!(
+        !held.is_empty(),
+        "the budget lets some partial CONNECTs wait"
+    );
     assert_eq!(closed, 40 - held.len());
     assert_eq!(
         count(&metrics(&b).await, "client.pre_connect_refused"),

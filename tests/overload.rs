@@ -176,7 +176,10 @@ async fn without_overload_protection_the_same_memory_refuses_nobody() {
 async fn a_scheduler_backlog_refuses_new_connections_until_it_clears() {
     let b = Broker::start_with(&[
         ("ROOST__OVERLOAD_PROTECTION__ENABLE", "true"),
-        ("ROOST__OVERLOAD_PROTECTION__SCHEDULER_DELAY_WATERMARK", "20ms"),
+        (
+            "ROOST__OVERLOAD_PROTECTION__SCHEDULER_DELAY_WATERMARK",
+            "20ms",
+        ),
         ("ROOST__SYSMON__OS__PROCMEM_HIGH_WATERMARK", "100%"),
         ("ROOST__SYSMON__OS__MEM_CHECK_INTERVAL", "1s"),
     ]);
@@ -184,12 +187,23 @@ async fn a_scheduler_backlog_refuses_new_connections_until_it_clears() {
         RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "early")).await;
     // Idle: not overloaded (ten probes in a row on time are a second).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    wait_overloaded(&b, false, Duration::from_secs(30), "an idle broker stays overloaded").await;
+    wait_overloaded(
+        &b,
+        false,
+        Duration::from_secs(30),
+        "an idle broker stays overloaded",
+    )
+    .await;
     RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "idle")).await;
 
     let load = Load::start(b.addr(), 200, 4).await;
-    wait_overloaded(&b, true, Duration::from_secs(60), "the load never overloads the scheduler")
-        .await;
+    wait_overloaded(
+        &b,
+        true,
+        Duration::from_secs(60),
+        "the load never overloads the scheduler",
+    )
+    .await;
     let alarm = active_alarm_details(&b)
         .await
         .into_iter()
@@ -216,7 +230,13 @@ async fn a_scheduler_backlog_refuses_new_connections_until_it_clears() {
     assert!(b.has_log("connect_refused_overloaded"));
 
     load.stop().await;
-    wait_overloaded(&b, false, Duration::from_secs(60), "the overload never clears").await;
+    wait_overloaded(
+        &b,
+        false,
+        Duration::from_secs(60),
+        "the overload never clears",
+    )
+    .await;
     assert!(b.has_log("alarm_deactivated"));
     RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "after")).await;
     early.ping().await;

@@ -19,8 +19,8 @@
 
 use crate::config::percent;
 use crate::context::BrokerContext;
-use serde_json::json;
 use crate::protection::{CLEAR_PROBES, OVERLOAD_ALARM};
+use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

@@ -380,7 +380,8 @@ fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
                     Actor::spawn_linked(Some(NODE_SERVER_NAME.into()), server, (), sup).await?;
                 // After the listener's own PortChanged (sent while the
                 // NodeServer started): the connection string says bind's port.
-                let _ = r.cast(ractor_cluster::NodeServerMessage::PortChanged { port: bind.port() });
+                let _ =
+                    r.cast(ractor_cluster::NodeServerMessage::PortChanged { port: bind.port() });
                 let pending = Arc::new(gate::Pending::default());
                 let guard = guard::HandshakeGuard::new(
                     c.config.handshake_timeout,
