@@ -227,7 +227,10 @@ async fn a_scheduler_backlog_refuses_new_connections_until_it_clears() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(refused, "no new client was refused while overloaded");
-    assert!(b.has_log("connect_refused_overloaded"));
+    assert!(b
+        .wait_for_log("connect_refused_overloaded", Duration::from_secs(5))
+        .await
+        .is_some());
 
     load.stop().await;
     wait_overloaded(
@@ -237,7 +240,10 @@ async fn a_scheduler_backlog_refuses_new_connections_until_it_clears() {
         "the overload never clears",
     )
     .await;
-    assert!(b.has_log("alarm_deactivated"));
+    assert!(b
+        .wait_for_log("alarm_deactivated", Duration::from_secs(5))
+        .await
+        .is_some());
     RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "after")).await;
     early.ping().await;
 }
