@@ -402,7 +402,7 @@ fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
                 };
                 if let Err(e) = Actor::spawn_linked(None, gate::Gate, args, r.get_cell()).await {
                     r.stop(Some("cluster_bind_failed".into()));
-                    return Err(e.into());
+                    return Err(e);
                 }
                 *c.node_server.lock() = Some(r.clone());
                 Ok(r.get_cell())
