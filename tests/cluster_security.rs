@@ -4,7 +4,10 @@
 //! connection that never authenticates is closed after
 //! `cluster.handshake_timeout`; a frame announced larger than
 //! `cluster.max_frame_size` closes the connection before it is read, so the
-//! broker's memory does not grow by it.
+//! broker's memory does not grow by it; before authentication, a frame over
+//! `cluster.max_handshake_frame_size` (64 KB) is not read at all, so 30
+//! strangers announcing 16 MB frames hold next to nothing, are closed at the
+//! handshake deadline, and a real node joins meanwhile.
 
 #[macro_use]
 mod common;
@@ -224,4 +227,82 @@ async fn a_huge_frame_before_authentication_is_refused_unread() {
         "RSS grew from {before} KiB to {after} KiB"
     );
     assert!(b.is_running(), "the broker died");
+}
+
+/// 30 unauthenticated connections each announce a frame of 16 MB - 1 (under
+/// `cluster.max_frame_size`, which ractor_cluster alone would have read) and
+/// send data after it: not a byte of it is read (the broker's memory barely
+/// moves), each is closed at `cluster.handshake_timeout`, and a node with the
+/// cookie joins while they are held.
+#[tokio::test]
+async fn strangers_announcing_large_frames_hold_little_and_are_closed() {
+    let net = block();
+    let (a, f) = (format!("{net}.1"), format!("{net}.2"));
+    let seed = format!("{a}:4370");
+    let secret = "s3cret-cluster-cookie";
+    let extra = [
+        ("ROOST__CLUSTER__HANDSHAKE_TIMEOUT", "3s"),
+        // Room for all 30: the gate, not the count, is under test.
+        ("ROOST__CLUSTER__MAX_PENDING_HANDSHAKES", "64"),
+    ];
+    let mut node_a = node("a", &a, &seed, Some(secret), &extra);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(node_a.pid());
+    let t0 = Instant::now();
+    let mut strangers = Vec::new();
+    for _ in 0..30 {
+        let addr = seed.clone();
+        strangers.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let len: u64 = 16 * 1024 * 1024 - 1;
+            let _ = s.write_all(&len.to_be_bytes()).await;
+            // As much of the 16 MB as the socket buffers take.
+            let chunk = vec![0x5au8; 1 << 20];
+            for _ in 0..16 {
+                match tokio::time::timeout(Duration::from_millis(500), s.write_all(&chunk)).await {
+                    Ok(Ok(())) => continue,
+                    _ => break,
+                }
+            }
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf)).await;
+            (matches!(read, Ok(Ok(0)) | Ok(Err(_))), Instant::now())
+        }));
+    }
+    // A real node joins while the strangers are held.
+    let friend = node("friend", &f, &seed, Some(secret), &[]);
+    let friend_name = format!("friend@{f}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = members(&node_a).await;
+        if m.iter().any(|(n, st)| *n == friend_name && st == "up") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the friend never joined: {m:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held = rss_kib(node_a.pid());
+    let mut closed = 0;
+    for s in strangers {
+        let (was_closed, at) = s.await.unwrap();
+        if was_closed {
+            closed += 1;
+            assert!(
+                at.duration_since(t0) >= Duration::from_secs(2),
+                "closed before the handshake deadline: {:?}",
+                at.duration_since(t0)
+            );
+        }
+    }
+    assert_eq!(closed, 30, "every stranger is closed");
+    eprintln!("30 strangers with 16 MB frames: RSS {before} KiB before, {held} KiB while held");
+    // 30 x 16 MB would be 480 MB; unread, they cost their sessions only
+    // (the friend's joining costs some too).
+    assert!(
+        held < before + 32 * 1024,
+        "RSS grew from {before} KiB to {held} KiB"
+    );
+    assert!(node_a.has_log("cluster_handshake_frame_too_large"));
+    assert!(node_a.is_running(), "the broker died");
+    drop(friend);
 }

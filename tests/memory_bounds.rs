@@ -1,7 +1,8 @@
 //! Memory bounds under floods (issue 19), black-box: a subscriber that stops
 //! reading while a QoS 0 publisher floods it (`force_shutdown`, either
 //! policy), a session queue bounded in bytes (`mqtt.max_mqueue_bytes`), CONNECTs that trickle in (`mqtt.max_connect_packet_size`, the
-//! CONNECT deadline counted from the accept), and the total of retained
+//! CONNECT deadline counted from the accept, the broker-wide
+//! `mqtt.max_pre_connect_bytes`), and the total of retained
 //! messages (`retainer.max_retained_bytes`, `max_retained_messages`). The
 //! broker's resident memory is read from `/proc/<pid>/status`, and every
 //! message is accounted for in `/api/v5/metrics`.
@@ -341,6 +342,82 @@ async fn a_connect_larger_than_max_connect_packet_size_is_refused_at_its_header(
     p.publish("big", &[7u8; 10 * 1024], QoS::AtMostOnce, false)
         .await;
     assert_eq!(sub.recv_message().await.payload.len(), 10 * 1024);
+}
+
+/// The partial CONNECTs of all connections together are bounded by
+/// `mqtt.max_pre_connect_bytes`: with a budget of 1 MB, 40 connections each
+/// sending 100 KB of a 120 KB CONNECT (and nothing more) leave at most ten
+/// holding their bytes; the others are closed at once, long before the
+/// CONNECT deadline, and counted in `client.pre_connect_refused`. A CONNECT
+/// that arrives whole still connects while the budget is spent, and once the
+/// held connections go, a partial CONNECT is held again.
+#[tokio::test]
+async fn partial_connects_past_the_broker_wide_budget_are_closed_and_counted() {
+    let b = Broker::start_with(&[
+        ("ROOST__MQTT__MAX_PRE_CONNECT_BYTES", "1MB"),
+        // The deadline is far: closing within seconds is the budget's doing.
+        ("ROOST__MQTT__IDLE_TIMEOUT", "60s"),
+    ]);
+    let partial = || {
+        let mut first = connect_head(120 * 1024);
+        first.resize(100 * 1024, b'a');
+        first
+    };
+    let mut conns = Vec::new();
+    for _ in 0..40 {
+        let mut s = tokio::net::TcpStream::connect(b.addr()).await.unwrap();
+        let _ = s.write_all(&partial()).await;
+        conns.push(s);
+    }
+    let mut tasks = Vec::new();
+    for mut s in conns {
+        tasks.push(tokio::spawn(async move {
+            let closed = closed_within(&mut s, Duration::from_secs(5)).await;
+            (closed, s)
+        }));
+    }
+    let mut held = Vec::new();
+    let mut closed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (true, _) => closed += 1,
+            (false, s) => held.push(s),
+        }
+    }
+    eprintln!(
+        "40 partial CONNECTs of 100 KB, budget 1 MB: {} held, {closed} closed",
+        held.len()
+    );
+    // 1 MB holds ten 100 KB partial CONNECTs (fewer if several were caught
+    // half read when the budget ran out).
+    assert!(held.len() <= 10, "{} partial CONNECTs held", held.len());
+    assert!(
+        !held.is_empty(),
+        "the budget lets some partial CONNECTs wait"
+    );
+    assert_eq!(closed, 40 - held.len());
+    assert_eq!(
+        count(&metrics(&b).await, "client.pre_connect_refused"),
+        closed as u64
+    );
+    assert!(b.has_log("pre_connect_budget_exceeded"));
+    // A whole CONNECT is decoded as it is read: the spent budget is no matter.
+    let (_c, ack) =
+        RawClient::connect(b.addr(), connect_packet(ProtocolVersion::V5, "whole")).await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    // The held connections go; their bytes return to the budget.
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut s = tokio::net::TcpStream::connect(b.addr()).await.unwrap();
+    let _ = s.write_all(&partial()).await;
+    assert!(
+        !closed_within(&mut s, Duration::from_secs(3)).await,
+        "a partial CONNECT is closed although the budget was given back"
+    );
+    assert_eq!(
+        count(&metrics(&b).await, "client.pre_connect_refused"),
+        closed as u64
+    );
 }
 
 /// `retainer.max_retained_bytes` and `max_retained_messages`, for both

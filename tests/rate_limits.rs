@@ -132,3 +132,46 @@ fn a_bad_rate_stops_start_up_naming_the_key() {
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("listeners.tcp.messages_rate"), "{text}");
 }
+
+/// `bytes_rate: "2KB/s"`: a client that wrote 256 KB at once is read no
+/// faster than the bucket allows, each read no larger than what the bucket
+/// holds (at least 1 KB). Over 3 s that is the burst (2 KB), the rate (6 KB)
+/// and one short read at most; reads that grew to 64 KB overshot by tens of
+/// KB (1 + 2 + 4 + ... KB, each one read into debt).
+#[tokio::test]
+async fn bytes_rate_reads_no_more_than_the_bucket_holds() {
+    let b = Broker::start_with(&[("ROOST__LISTENERS__TCP__BYTES_RATE", "2KB/s")]);
+    let (mut p, _) =
+        RawClient::connect_ok(b.addr(), connect_packet(ProtocolVersion::V5, "pub")).await;
+    let frame = {
+        let m = publish_packet("rate/t", &[b'x'; 1000], QoS::AtMostOnce, false);
+        let mut buf = bytes::BytesMut::new();
+        roost_protocol::encode(&Packet::Publish(m), ProtocolVersion::V5, &mut buf).unwrap();
+        buf.freeze()
+    };
+    let start_count = bytes_received(&b).await;
+    let chunk: Vec<u8> = frame.iter().copied().cycle().take(256 * 1024).collect();
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        p.send_bytes(&chunk).await;
+        p
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let read = bytes_received(&b).await - start_count;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("bytes_rate 2KB/s: {read} bytes read in {secs:.1} s");
+    let allowed = 2048.0 + 2048.0 * secs + 1024.0;
+    assert!(read >= 2048, "the burst gets through: {read}");
+    assert!(
+        (read as f64) <= allowed + 1024.0,
+        "{read} bytes read, {allowed} allowed"
+    );
+    writer.abort();
+}
+
+/// `bytes.received`, the bytes read from clients' sockets.
+async fn bytes_received(b: &Broker) -> u64 {
+    let (status, m) = common::access::api(b, "GET", "/api/v5/metrics?aggregate=true", None).await;
+    assert_eq!(status, 200, "{m}");
+    m["bytes.received"].as_u64().expect("bytes.received")
+}

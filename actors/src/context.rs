@@ -59,6 +59,9 @@ pub struct BrokerContext {
     /// client sends (see `connection::reader`): shutdown waits for them, so
     /// the process does not exit under a client that is reading its reason.
     pub lingering: AtomicUsize,
+    /// Bytes buffered by connections whose CONNECT is not complete yet,
+    /// against `mqtt.max_pre_connect_bytes` (see `connection::reader`).
+    pub pre_connect_bytes: AtomicUsize,
     /// The broker is closing every connection (shutdown, after the wills):
     /// hibernating sessions are no longer woken (nothing outlives the process).
     pub closing: AtomicBool,
@@ -129,6 +132,7 @@ impl BrokerContext {
             next_conn_id: AtomicU64::new(0),
             conns_hibernating: AtomicUsize::new(0),
             lingering: AtomicUsize::new(0),
+            pre_connect_bytes: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             mailboxes: MailboxGauges::default(),
             started_at_wall: std::time::SystemTime::now(),

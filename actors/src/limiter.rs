@@ -8,6 +8,9 @@
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The smallest read [`ClientLimiter::bytes_allowance`] allows.
+pub const MIN_READ: usize = 1024;
+
 /// A token bucket: `rate` tokens a second, at most one second's worth kept.
 #[derive(Debug, Clone)]
 pub struct Bucket {
@@ -27,6 +30,15 @@ impl Bucket {
             tokens: capacity,
             last: Instant::now(),
         }
+    }
+
+    /// The whole tokens in the bucket now (refilled to now).
+    pub fn available(&mut self) -> f64 {
+        let now = Instant::now();
+        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.last = now;
+        self.tokens.max(0.0).floor()
     }
 
     /// Takes `n` tokens, going into debt if there are not enough; returns how
@@ -75,6 +87,21 @@ impl ClientLimiter {
         }
     }
 
+    /// The most the next read may take under `bytes_rate`: what the bucket
+    /// holds, but at least [`MIN_READ`] (or the bucket's size if smaller), so
+    /// an empty bucket is not read a byte per syscall: the rate is overshot
+    /// by that much at most, and the debt is waited out after the read.
+    /// Unbounded without a rate.
+    pub fn bytes_allowance(&mut self) -> usize {
+        match &mut self.bytes {
+            Some(b) => {
+                let floor = (b.capacity as usize).min(MIN_READ);
+                (b.available() as usize).max(floor).max(1)
+            }
+            None => usize::MAX,
+        }
+    }
+
     /// `n` bytes were read; how long to stop reading.
     pub fn bytes(&mut self, n: usize) -> Duration {
         match &mut self.bytes {
@@ -100,5 +127,29 @@ mod tests {
         // Refilled, but never past one second's worth.
         assert_eq!(b.take(10.0), Duration::ZERO);
         assert!(b.take(1.0) > Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_is_no_larger_than_the_bytes_bucket_holds() {
+        let mut l = ClientLimiter::new(ClientRates {
+            messages: None,
+            bytes: Some(10_000.0),
+        });
+        assert_eq!(l.bytes_allowance(), 10_000);
+        assert_eq!(l.bytes(6_000), Duration::ZERO);
+        assert_eq!(l.bytes_allowance(), 4_000);
+        assert_eq!(l.bytes(3_500), Duration::ZERO);
+        // Nearly empty: still a read of MIN_READ (the debt is waited out).
+        assert_eq!(l.bytes_allowance(), MIN_READ);
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(l.bytes_allowance(), 3_500);
+        // A bucket smaller than MIN_READ: its size.
+        let mut small = ClientLimiter::new(ClientRates {
+            messages: None,
+            bytes: Some(100.0),
+        });
+        assert_eq!(small.bytes(100), Duration::ZERO);
+        assert_eq!(small.bytes_allowance(), 100);
+        assert_eq!(ClientLimiter::default().bytes_allowance(), usize::MAX);
     }
 }

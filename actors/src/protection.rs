@@ -5,6 +5,7 @@
 use roost_core::config::InvalidValue;
 use roost_core::limit::{parse_bytes, text_or_number};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// `force_shutdown.*` (EMQX's keys and defaults): the bound on what one
 /// connection holds for a client that does not read (see
@@ -55,13 +56,21 @@ impl ForceShutdownConfig {
     }
 }
 
-/// `overload_protection.*` (EMQX's keys): while the broker is overloaded, new
-/// connections are refused (CONNACK 0x89 Server busy; 3.1.1: 0x03 Server
-/// unavailable) instead of slowing every client down, and the `overloaded`
-/// alarm is raised. Overloaded means: the broker's resident memory is above
-/// `sysmon.os.procmem_high_watermark` of the machine's at the last memory
-/// check (every `sysmon.os.mem_check_interval`). EMQX watches its VM's run
-/// queue; Roost's scheduler has no comparable figure, so memory is the signal.
+/// `overload_protection.*` (EMQX's keys, and one of Roost's): while the broker
+/// is overloaded, new connections are refused (CONNACK 0x89 Server busy;
+/// 3.1.1: 0x03 Server unavailable) instead of slowing every client down, and
+/// the `overloaded` alarm is raised. Overloaded means either (see
+/// `crate::sysmon`):
+///
+/// - **scheduler backlog**: a probe task, spawned onto the runtime from
+///   outside it every [`PROBE_INTERVAL`], waited longer than
+///   `scheduler_delay_watermark` to run. It joins the back of the shared run
+///   queue, so its wait is the run queue's (EMQX's load control watches the
+///   Erlang run queue's length); cleared once [`CLEAR_PROBES`] probes in a
+///   row waited less than half of it;
+/// - **memory**: the broker's resident memory is above
+///   `sysmon.os.procmem_high_watermark` of the machine's at the last memory
+///   check (every `sysmon.os.mem_check_interval`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OverloadProtectionConfig {
@@ -69,6 +78,10 @@ pub struct OverloadProtectionConfig {
     pub enable: bool,
     /// Refuse new connections while overloaded.
     pub backoff_new_conn: bool,
+    /// Overloaded while a task ready to run waits longer than this for a
+    /// worker thread (Roost's key; 0s = the scheduler is not watched).
+    #[serde(with = "roost_core::config::duration")]
+    pub scheduler_delay_watermark: Duration,
 }
 
 impl Default for OverloadProtectionConfig {
@@ -76,9 +89,17 @@ impl Default for OverloadProtectionConfig {
         OverloadProtectionConfig {
             enable: false,
             backoff_new_conn: true,
+            scheduler_delay_watermark: Duration::from_millis(100),
         }
     }
 }
+
+/// How often the scheduler probe is sent (see [`OverloadProtectionConfig`]).
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Probes in a row that waited less than half the watermark that clear the
+/// scheduler's overload (one second's worth).
+pub const CLEAR_PROBES: u32 = 10;
 
 /// The name of the alarm raised while overload protection is refusing
 /// connections.

@@ -26,6 +26,7 @@
 use crate::config::SysEventMessages;
 use crate::connection::ConnContext;
 use crate::context::BrokerContext;
+use crate::protection::PROBE_INTERVAL;
 use crate::sysmon::{AlarmChange, Sysmon};
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -34,7 +35,7 @@ use roost_core::{ClientInfo, Message};
 use roost_protocol::{Properties, QoS, SubscriptionOptions};
 use serde_json::json;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Publishes the periodic `$SYS` messages and runs the alarm checks.
 #[derive(Clone, Copy)]
@@ -50,6 +51,8 @@ pub enum SysMsg {
     CheckAlarms,
     /// The memory alarms (`sysmon.os.mem_check_interval`).
     CheckMemory,
+    /// The scheduler probe's task waited this long to run (`overload_protection`).
+    SchedulerDelay(Duration),
 }
 
 ractor_message!(SysMsg);
@@ -89,6 +92,10 @@ impl Actor for SysTopics {
             if !every.is_zero() {
                 myself.send_interval(every, msg);
             }
+        }
+        let overload = &ctx.config.overload_protection;
+        if overload.enable && !overload.scheduler_delay_watermark.is_zero() {
+            start_scheduler_probe(myself.clone());
         }
         let sysmon = Sysmon::new(&ctx);
         Ok(SysState { ctx, sysmon })
@@ -134,8 +141,44 @@ impl Actor for SysTopics {
                     alarm_changed(ctx, change);
                 }
             }
+            SysMsg::SchedulerDelay(late) => {
+                for change in st.sysmon.scheduler_probe(ctx, late) {
+                    alarm_changed(ctx, change);
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// The scheduler probe of `overload_protection`: a thread of its own that,
+/// every [`PROBE_INTERVAL`], spawns a task onto the broker's runtime from
+/// outside it and waits until the task runs. A task spawned from outside
+/// joins the back of the runtime's shared run queue (where ready tasks go that
+/// the workers' own queues cannot hold), so the wait is the run queue's: next
+/// to nothing while the workers keep up, growing with the backlog when more
+/// work is ready than they can run (or when the process is not given a CPU).
+/// Reports each wait to the `$SYS` actor; ends with it (or the runtime).
+fn start_scheduler_probe(sys: ActorRef<SysMsg>) {
+    let runtime = tokio::runtime::Handle::current();
+    let probe = move || loop {
+        std::thread::sleep(PROBE_INTERVAL);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let sent = Instant::now();
+        runtime.spawn(async move {
+            let _ = tx.send(sent.elapsed());
+        });
+        // Dropped unrun: the runtime is shutting down.
+        let Ok(waited) = rx.recv() else { return };
+        if sys.cast(SysMsg::SchedulerDelay(waited)).is_err() {
+            return;
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("roost-scheduler-probe".into())
+        .spawn(probe)
+    {
+        tracing::error!(error = %e, "scheduler_probe_not_started");
     }
 }
 

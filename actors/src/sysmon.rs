@@ -9,16 +9,20 @@
 //!   broker's resident memory above `sysmon.os.procmem_high_watermark` of the
 //!   machine's (EMQX's names and keys; Linux `/proc`);
 //! - `overloaded` (with `overload_protection.enable`): the same memory
-//!   condition as `high_process_memory_usage`; new connections are refused
-//!   while it is active (see `crate::protection`);
+//!   condition as `high_process_memory_usage`, or a scheduler backlog (a
+//!   probe task waited longer than `overload_protection.scheduler_delay_watermark`
+//!   to run, see [`Sysmon::scheduler_probe`]); new connections are refused while it is
+//!   active (see `crate::protection`);
 //! - `message_queue_full`: sessions dropped messages because their queue was
 //!   full (`delivery.dropped.queue_full` moved) since the last check; cleared
 //!   after a check with no such drop.
 
 use crate::config::percent;
 use crate::context::BrokerContext;
+use crate::protection::{CLEAR_PROBES, OVERLOAD_ALARM};
 use serde_json::json;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Raised at this share of a listener's `max_connections`...
 const CONNECTIONS_HIGH: f64 = 0.9;
@@ -37,6 +41,15 @@ pub struct Sysmon {
     queue_full_seen: u64,
     sysmem_high: f64,
     procmem_high: f64,
+    /// The memory half of `overloaded`: RSS above `procmem_high` at the last check.
+    mem_overloaded: bool,
+    /// The scheduler half: a probe was late past the watermark, and not yet
+    /// [`CLEAR_PROBES`] probes in a row were on time since.
+    sched_overloaded: bool,
+    /// Probes in a row that waited less than half the watermark.
+    sched_on_time: u32,
+    /// The latest probe's delay.
+    sched_delay: Duration,
 }
 
 impl Sysmon {
@@ -46,6 +59,10 @@ impl Sysmon {
             queue_full_seen: ctx.metrics.delivery_dropped_queue_full.get(),
             sysmem_high: percent(&os.sysmem_high_watermark).unwrap_or(0.7),
             procmem_high: percent(&os.procmem_high_watermark).unwrap_or(0.05),
+            mem_overloaded: false,
+            sched_overloaded: false,
+            sched_on_time: 0,
+            sched_delay: Duration::ZERO,
         }
     }
 
@@ -126,19 +143,66 @@ impl Sysmon {
             &mut changes,
         );
         if ctx.config.overload_protection.enable {
-            // `overload_protection`: new connections are refused while this
-            // alarm is active (see `crate::protection`).
-            toggle(
-                ctx,
-                crate::protection::OVERLOAD_ALARM,
-                proc > self.procmem_high,
-                proc <= self.procmem_high,
-                json!({"reason": "high_process_memory_usage", "rss_bytes": mem.rss, "high_watermark": format!("{:.2}%", self.procmem_high * 100.0)}),
-                "overloaded: new connections are refused".to_string(),
-                &mut changes,
-            );
+            self.mem_overloaded = proc > self.procmem_high;
+            self.overload(ctx, mem.rss, &mut changes);
         }
         changes
+    }
+
+    /// A scheduler probe waited `late` to run (see `crate::sys`): the time a
+    /// task, ready, waited in the run queue for a worker thread. Past
+    /// `overload_protection.scheduler_delay_watermark` the broker is
+    /// overloaded until [`CLEAR_PROBES`] probes in a row waited less than
+    /// half of it.
+    pub fn scheduler_probe(&mut self, ctx: &BrokerContext, late: Duration) -> Vec<AlarmChange> {
+        let mut changes = Vec::new();
+        let watermark = ctx.config.overload_protection.scheduler_delay_watermark;
+        if !ctx.config.overload_protection.enable || watermark.is_zero() {
+            return changes;
+        }
+        self.sched_delay = late;
+        if late > watermark {
+            self.sched_overloaded = true;
+            self.sched_on_time = 0;
+        } else if late < watermark / 2 {
+            self.sched_on_time += 1;
+            if self.sched_on_time >= CLEAR_PROBES {
+                self.sched_overloaded = false;
+            }
+        } else {
+            self.sched_on_time = 0;
+        }
+        let rss = memory().map_or(0, |m| m.rss);
+        self.overload(ctx, rss, &mut changes);
+        changes
+    }
+
+    /// `overload_protection`: new connections are refused while the
+    /// `overloaded` alarm is active (see `crate::protection`): raised while
+    /// either half is overloaded, cleared when neither is.
+    fn overload(&self, ctx: &BrokerContext, rss: u64, changes: &mut Vec<AlarmChange>) {
+        let over = self.mem_overloaded || self.sched_overloaded;
+        let reason = match (self.sched_overloaded, self.mem_overloaded) {
+            (true, true) => "scheduler_backlog, high_process_memory_usage",
+            (true, false) => "scheduler_backlog",
+            _ => "high_process_memory_usage",
+        };
+        let watermark = ctx.config.overload_protection.scheduler_delay_watermark;
+        toggle(
+            ctx,
+            OVERLOAD_ALARM,
+            over,
+            !over,
+            json!({
+                "reason": reason,
+                "rss_bytes": rss,
+                "high_watermark": format!("{:.2}%", self.procmem_high * 100.0),
+                "scheduler_delay_ms": self.sched_delay.as_millis() as u64,
+                "scheduler_delay_watermark_ms": watermark.as_millis() as u64,
+            }),
+            format!("overloaded ({reason}): new connections are refused"),
+            changes,
+        );
     }
 }
 

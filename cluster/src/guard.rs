@@ -6,8 +6,10 @@
 //! incoming session that has not authenticated within
 //! `cluster.handshake_timeout` is closed, and beyond
 //! `cluster.max_pending_handshakes` authenticating at once a new one is closed
-//! at once. So strangers hold at most `max_pending_handshakes x max_frame_size`
-//! bytes, for at most `handshake_timeout`.
+//! at once. It also tells the gate (`crate::gate`), which holds back frames
+//! over `cluster.max_handshake_frame_size` until then, that a session has
+//! authenticated. So strangers hold at most `max_pending_handshakes x
+//! max_handshake_frame_size` bytes of frames, for at most `handshake_timeout`.
 
 use parking_lot::Mutex;
 use ractor::ActorId;
@@ -26,14 +28,21 @@ pub(crate) struct HandshakeGuard {
     pending: Arc<Mutex<HashSet<ActorId>>>,
     timeout: Duration,
     max_pending: usize,
+    /// The gate's connections waiting for authentication.
+    gate: Arc<crate::gate::Pending>,
 }
 
 impl HandshakeGuard {
-    pub(crate) fn new(timeout: Duration, max_pending: usize) -> HandshakeGuard {
+    pub(crate) fn new(
+        timeout: Duration,
+        max_pending: usize,
+        gate: Arc<crate::gate::Pending>,
+    ) -> HandshakeGuard {
         HandshakeGuard {
             pending: Arc::default(),
             timeout,
             max_pending,
+            gate,
         }
     }
 }
@@ -76,6 +85,10 @@ impl NodeEventSubscription for HandshakeGuard {
 
     fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
         self.pending.lock().remove(&ses.actor.get_id());
+        if ses.is_server {
+            // The gate labels its connections with the peer's address.
+            self.gate.authenticated(&ses.peer_addr);
+        }
     }
 
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {

@@ -23,6 +23,7 @@
 
 mod flow;
 mod forwarder;
+mod gate;
 mod guard;
 mod heal;
 mod link;
@@ -489,8 +490,11 @@ fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
         move |sup: ActorCell| {
             let c = c.clone();
             async move {
+                // The NodeServer's own listener goes on loopback at a port
+                // the system picks; `cluster.bind` is the gate's (see
+                // `gate`), and the port other nodes are told.
                 let server = ractor_cluster::NodeServer::new(
-                    bind.port(),
+                    0,
                     c.config.cookie.clone(),
                     // ractor_cluster names the node `name@host`: our node.name.
                     name_of(&c.node).to_string(),
@@ -498,18 +502,36 @@ fn supervisor_spec(c: Arc<Cluster>) -> ChildSpec {
                     None,
                     Some(ractor_cluster::node::NodeConnectionMode::Transitive),
                 )
-                .with_listen_addr(bind.ip())
+                .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into())
                 .with_max_inbound_frame_size(c.config.max_frame_size);
                 let (r, _) =
                     Actor::spawn_linked(Some(NODE_SERVER_NAME.into()), server, (), sup).await?;
+                // After the listener's own PortChanged (sent while the
+                // NodeServer started): the connection string says bind's port.
+                let _ =
+                    r.cast(ractor_cluster::NodeServerMessage::PortChanged { port: bind.port() });
+                let pending = Arc::new(gate::Pending::default());
                 let guard = guard::HandshakeGuard::new(
                     c.config.handshake_timeout,
                     c.config.max_pending_handshakes,
+                    pending.clone(),
                 );
                 let _ = r.cast(ractor_cluster::NodeServerMessage::SubscribeToEvents {
                     id: guard::SUBSCRIPTION_ID.into(),
                     subscription: Box::new(guard),
                 });
+                let args = gate::GateArgs {
+                    bind,
+                    node_server: r.clone(),
+                    pending,
+                    max_handshake_frame: c.config.max_handshake_frame_size,
+                    max_frame: c.config.max_frame_size,
+                    handshake_timeout: c.config.handshake_timeout,
+                };
+                if let Err(e) = Actor::spawn_linked(None, gate::Gate, args, r.get_cell()).await {
+                    r.stop(Some("cluster_bind_failed".into()));
+                    return Err(e);
+                }
                 *c.node_server.lock() = Some(r.clone());
                 Ok(r.get_cell())
             }

@@ -53,6 +53,11 @@ pub struct MqttConfig {
     /// client not yet authenticated may make the broker buffer. A larger one
     /// is refused as soon as its fixed header is read.
     pub max_connect_packet_size: u32,
+    /// The most all connections together may buffer of CONNECTs not yet
+    /// complete (`"64MB"`, 0 = no bound); past it, a connection whose partial
+    /// CONNECT grows is closed (Roost's key).
+    #[serde(deserialize_with = "crate::limit::text_or_number")]
+    pub max_pre_connect_bytes: String,
     pub max_clientid_len: usize,
     /// 0 = unlimited.
     pub max_topic_levels: usize,
@@ -128,6 +133,7 @@ impl Default for MqttConfig {
         MqttConfig {
             max_packet_size: 1024 * 1024,
             max_connect_packet_size: 128 * 1024,
+            max_pre_connect_bytes: "64MB".into(),
             max_clientid_len: 65535,
             max_topic_levels: 128,
             max_qos_allowed: 2,
@@ -194,6 +200,11 @@ impl MqttConfig {
         crate::limit::parse_bytes(&self.max_mqueue_bytes).unwrap_or(0) as usize
     }
 
+    /// `max_pre_connect_bytes` in bytes (0 = no bound).
+    pub fn pre_connect_bytes_limit(&self) -> usize {
+        crate::limit::parse_bytes(&self.max_pre_connect_bytes).unwrap_or(0) as usize
+    }
+
     /// The largest CONNECT read before a client is authenticated.
     pub fn connect_packet_limit(&self) -> usize {
         self.max_connect_packet_size.min(self.max_packet_size) as usize
@@ -257,14 +268,16 @@ impl MqttConfig {
                 ),
             ));
         }
-        if crate::limit::parse_bytes(&self.max_mqueue_bytes).is_none() {
-            return Err(InvalidValue::new(
-                "mqtt.max_mqueue_bytes",
-                format!(
-                    "must be a size such as \"32MB\" or a number of bytes, got {:?}",
-                    self.max_mqueue_bytes
-                ),
-            ));
+        for (key, value) in [
+            ("mqtt.max_mqueue_bytes", &self.max_mqueue_bytes),
+            ("mqtt.max_pre_connect_bytes", &self.max_pre_connect_bytes),
+        ] {
+            if crate::limit::parse_bytes(value).is_none() {
+                return Err(InvalidValue::new(
+                    key,
+                    format!("must be a size such as \"32MB\" or a number of bytes, got {value:?}"),
+                ));
+            }
         }
         if self.max_inflight == 0 {
             return Err(InvalidValue::new(
@@ -341,6 +354,10 @@ pub struct ClusterConfig {
     /// limit, checked on the length before anything is allocated); a larger one
     /// closes the connection. Before authentication too.
     pub max_frame_size: u64,
+    /// Largest frame read from an incoming cluster connection before it has
+    /// authenticated, in bytes (Roost's key): a larger one is not read, and the
+    /// connection is closed at `handshake_timeout` unless it authenticated.
+    pub max_handshake_frame_size: u64,
     /// Incoming cluster connections that may be authenticating at once; one more
     /// is closed at once. With `max_frame_size`, bounds what strangers can hold.
     pub max_pending_handshakes: usize,
@@ -376,6 +393,7 @@ impl Default for ClusterConfig {
             reconnect_max_backoff: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             max_frame_size: 16 * 1024 * 1024,
+            max_handshake_frame_size: 64 * 1024,
             max_pending_handshakes: 16,
             retained_tombstone_ttl: Duration::from_secs(3600),
             takeover_linger: Duration::from_secs(2),
@@ -418,6 +436,12 @@ impl ClusterConfig {
             return Err(InvalidValue::new(
                 "cluster.max_frame_size",
                 "must be at least 65536 (bytes)",
+            ));
+        }
+        if !(1024..=self.max_frame_size).contains(&self.max_handshake_frame_size) {
+            return Err(InvalidValue::new(
+                "cluster.max_handshake_frame_size",
+                "must be at least 1024 (bytes) and at most cluster.max_frame_size",
             ));
         }
         if self.max_pending_handshakes == 0 {

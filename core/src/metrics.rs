@@ -224,6 +224,9 @@ counters! {
     client_banned = "client.banned";
     /// Connections closed for a protocol violation or malformed packet.
     client_protocol_errors = "client.protocol_errors";
+    /// Connections closed before their CONNECT was complete because the
+    /// partial CONNECTs of all connections held `mqtt.max_pre_connect_bytes`.
+    client_pre_connect_refused = "client.pre_connect_refused";
     /// Idle connections that hibernated (their actor stopped after `mqtt.idle_timeout`).
     client_hibernated = "client.hibernated";
     /// Hibernating connections woken by a packet or a message (a new actor started).

@@ -55,6 +55,8 @@ pub enum ReadEnd {
     Protocol(ProtocolError),
     /// Nothing received within keepalive x multiplier (or the CONNECT idle timeout).
     Timeout,
+    /// A partial CONNECT past `mqtt.max_pre_connect_bytes` (counted by the reader).
+    PreConnectBudget,
 }
 
 /// Messages of a connection actor.
@@ -735,7 +737,7 @@ impl ConnState {
 
     fn read_ended(&mut self, end: ReadEnd) {
         match end {
-            ReadEnd::Eof | ReadEnd::Io(_) => {
+            ReadEnd::Eof | ReadEnd::Io(_) | ReadEnd::PreConnectBudget => {
                 self.ending(DisconnectReason::Closed);
                 self.close(None)
             }

@@ -146,7 +146,7 @@ async fn linger(
 async fn discard(rd: &mut ReadHalf, buf: &mut BytesMut, budget: &mut usize) -> bool {
     buf.clear();
     let mut room = 0;
-    match read_some(rd, buf, MAX_READ_SIZE, &mut room).await {
+    match read_some(rd, buf, MAX_READ_SIZE, usize::MAX, &mut room).await {
         Ok(n) if n > 0 && n < *budget => {
             *budget -= n;
             true
@@ -156,19 +156,21 @@ async fn discard(rd: &mut ReadHalf, buf: &mut BytesMut, budget: &mut usize) -> b
 }
 
 /// Waits for the socket, makes room for `read_size` bytes (unless at least half
-/// of it is free) and reads once; `room` is the space the read had.
+/// of it is free) and reads once, at most `max` bytes; `room` is the space the
+/// read had.
 async fn read_some(
     rd: &mut ReadHalf,
     buf: &mut BytesMut,
     read_size: usize,
+    max: usize,
     room: &mut usize,
 ) -> std::io::Result<usize> {
     rd.ready().await?;
     if buf.capacity() - buf.len() < read_size / 2 {
         buf.reserve(read_size);
     }
-    *room = buf.capacity() - buf.len();
-    rd.read_buf(buf).await
+    *room = (buf.capacity() - buf.len()).min(max);
+    rd.read_buf(buf, *room).await
 }
 
 /// Reads, decodes, and hands packets to the actor in batches,
@@ -199,6 +201,13 @@ async fn read_packets(
     // bytes trickling in do not extend it.
     let mut connected = false;
     let connect_limit = ctx.config.mqtt.connect_packet_limit();
+    // What this connection buffers before its CONNECT is complete, counted
+    // against the broker-wide `mqtt.max_pre_connect_bytes`.
+    let mut pre_connect = PreConnectHold {
+        ctx,
+        held: 0,
+        limit: ctx.config.mqtt.pre_connect_bytes_limit(),
+    };
     // How much to make room for before a read: doubled while reads fill the
     // room (a busy client gets many packets per syscall), halved while they use
     // little of it (an idle client keeps a small buffer).
@@ -257,6 +266,14 @@ async fn read_packets(
                     break;
                 }
             }
+        }
+        // The buffered part of a CONNECT counts against the broker-wide budget
+        // until the CONNECT is decoded; past the budget, the connection is
+        // closed rather than buffering more (its buffer goes at once).
+        let held = if connected { 0 } else { buf.len() };
+        if !pre_connect.hold(held) {
+            *buf = BytesMut::new();
+            return stopped(conn, ReadEnd::PreConnectBudget);
         }
         if !acks.is_empty() {
             // Under the read lock: the actor clears the route (write lock) before
@@ -320,13 +337,16 @@ async fn read_packets(
             *buf = BytesMut::new();
         }
         let mut room = 0;
+        // `bytes_rate`: a read takes no more than the bucket holds, so the
+        // rate is not overshot by a whole read.
+        let max_read = limiter.bytes_allowance();
         let waiting = !batch.is_empty();
         let n = loop {
             let ms = *timeout.borrow_and_update();
             let deadline = last_received + Duration::from_millis(ms);
             tokio::select! {
                 // Both steps are cancel safe: a lost race reads nothing.
-                r = read_some(rd, buf, read_size, &mut room) => break Some(r),
+                r = read_some(rd, buf, read_size, max_read, &mut room) => break Some(r),
                 _ = tokio::time::sleep_until(deadline), if ms > 0 => {
                     if !batch.is_empty() {
                         // What came before the silence is handled first.
@@ -383,6 +403,57 @@ async fn read_packets(
                 return Ending::Socket;
             }
         }
+    }
+}
+
+/// The bytes one connection buffers before its CONNECT is complete, counted
+/// in the broker's `pre_connect_bytes` while it holds them (also when the
+/// reader ends or is aborted).
+struct PreConnectHold<'a> {
+    ctx: &'a ConnContext,
+    held: usize,
+    /// `mqtt.max_pre_connect_bytes` (0 = no budget).
+    limit: usize,
+}
+
+impl PreConnectHold<'_> {
+    /// The connection now holds `now` bytes; false (and nothing held) if
+    /// holding more would take the broker past the budget: counted in
+    /// `client.pre_connect_refused` and logged (on the 1st, 2nd, 4th...).
+    fn hold(&mut self, now: usize) -> bool {
+        let total = &self.ctx.pre_connect_bytes;
+        if now <= self.held {
+            total.fetch_sub(self.held - now, Ordering::Relaxed);
+            self.held = now;
+            return true;
+        }
+        let grown = now - self.held;
+        let after = total.fetch_add(grown, Ordering::Relaxed) + grown;
+        self.held = now;
+        if self.limit > 0 && after > self.limit {
+            self.hold(0);
+            let metric = &self.ctx.metrics.client_pre_connect_refused;
+            metric.inc();
+            let refused = metric.get();
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    buffered = after - grown,
+                    limit = self.limit,
+                    refused,
+                    "pre_connect_budget_exceeded"
+                );
+            }
+            return false;
+        }
+        true
+    }
+}
+
+impl Drop for PreConnectHold<'_> {
+    fn drop(&mut self) {
+        self.ctx
+            .pre_connect_bytes
+            .fetch_sub(self.held, Ordering::Relaxed);
     }
 }
 

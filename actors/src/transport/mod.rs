@@ -94,13 +94,15 @@ impl ReadHalf {
         matches!(self, ReadHalf::Tcp(_))
     }
 
-    /// Appends what arrives to `buf`; `Ok(0)` is the end of the stream. Cancel
-    /// safe (the reader selects it against its keepalive timer): a lost race
-    /// reads nothing.
-    pub async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    /// Appends what arrives to `buf`, at most `max` bytes (over TCP and TLS;
+    /// a WebSocket frame is appended whole); `Ok(0)` is the end of the stream.
+    /// Cancel safe (the reader selects it against its keepalive timer): a lost
+    /// race reads nothing.
+    pub async fn read_buf(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+        use bytes::BufMut;
         match self {
-            ReadHalf::Tcp(r) => r.read_buf(buf).await,
-            ReadHalf::Tls(r) => r.read_buf(buf).await,
+            ReadHalf::Tcp(r) => r.read_buf(&mut buf.limit(max.max(1))).await,
+            ReadHalf::Tls(r) => r.read_buf(&mut buf.limit(max.max(1))).await,
             ReadHalf::Ws(r) => loop {
                 // An MQTT packet may span frames and a frame may hold several
                 // packets: the payloads are just the byte stream.
