@@ -109,9 +109,12 @@ async fn partitions_cut_the_cluster_not_the_clients() {
 
 /// ~75 s of faults, ~2 minutes in all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fails on main until issue 18's fixes land: branch `flow` (credit flow control \
-            between nodes) and branch `owner` (one session per client id, lossless takeover, \
-            retained tombstones); un-ignore after merging both"]
+#[ignore = "still fails with flow control, the locker and the takeover relay merged \
+            (seed 1796610672416054830: 6,425 of 19,971 acknowledged messages lost, most \
+            published while the subscriber's node was cut off or its session was gone after \
+            a kill; 860 QoS 2 duplicates; one client id live on both sides of a partition): \
+            store-and-forward to partitioned peers, sessions kept across kills and a \
+            majority-only client id lock are still missing (issue 18)"]
 async fn fault_run_short() {
     fault_run(75).await;
 }
