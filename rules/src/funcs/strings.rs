@@ -253,7 +253,13 @@ fn concat(args: Vec<Value>) -> Result<Value, EvalError> {
     };
     let mut out = String::new();
     for v in items {
-        out.push_str(&any_to_str(NAME, v)?);
+        let part = any_to_str(NAME, v)?;
+        // Each concat can double what the one before it made (`a + a` into
+        // `a.x`, fed back in): without a bound a short rule grows without one.
+        if out.len() + part.len() > MAX_OUTPUT {
+            return Err(bad(NAME, format!("the text passes {MAX_OUTPUT} bytes")));
+        }
+        out.push_str(&part);
     }
     Ok(string(out))
 }
