@@ -410,58 +410,7 @@ impl ClusterLink for Cluster {
     }
 
     fn lock_client(&self, client_id: Arc<str>) -> BoxFuture<'static, Option<ClientLock>> {
-        let mut members: Vec<Arc<str>> = self.peers.iter().map(|p| p.key().clone()).collect();
-        members.push(self.node.clone());
-        let names: Vec<&str> = members.iter().map(|m| &**m).collect();
-        let owner = locker::owner_of(&client_id, &names).unwrap_or(&self.node);
-        let asker = locker::Asker {
-            node: self.node.clone(),
-            token: locker::next_token(),
-        };
-        if *owner == *self.node {
-            let locks = self.locks.clone();
-            return Box::pin(async move {
-                let granted = locks
-                    .acquire(client_id.clone(), asker.clone(), locker::WAIT)
-                    .await;
-                granted.then(|| ClientLock::new(move || locks.release(&client_id, &asker)))
-            });
-        }
-        let owner: Arc<str> = owner.into();
-        let link = self.peers.get(&owner).map(|p| p.link.clone());
-        Box::pin(async move {
-            let link = link?;
-            let request = wire::encode(&wire::Request::Lock {
-                client_id: client_id.to_string(),
-                node: asker.node.to_string(),
-                token: asker.token,
-            });
-            // The owner answers within its WAIT: this one only covers a lost peer.
-            let r = link
-                .call(
-                    |reply| ClusterMsg::Call(request, reply),
-                    Some(locker::WAIT + Duration::from_secs(2)),
-                )
-                .await;
-            let granted = match r {
-                Ok(ractor::rpc::CallResult::Success(bytes)) => {
-                    wire::decode::<wire::LockReply>(&bytes).is_ok_and(|r| r.granted)
-                }
-                _ => false,
-            };
-            if !granted {
-                tracing::warn!(%client_id, %owner, "client_lock_not_granted");
-                return None;
-            }
-            let unlock = wire::encode(&Envelope::Unlock {
-                node: asker.node.to_string(),
-                client_id: client_id.to_string(),
-                token: asker.token,
-            });
-            Some(ClientLock::new(move || {
-                let _ = link.cast(ClusterMsg::Frame(unlock));
-            }))
-        })
+        Box::pin(locker::lock_client(self.me.clone(), client_id))
     }
 
     fn replicate(&self, table: &str, version: u64, doc: Vec<u8>) {

@@ -12,10 +12,13 @@
 //! mid-open) blocks the id no longer than that. Locks held by a node declared
 //! down are released at once ([`Locks::release_node`]).
 
+use crate::wire::{self, Envelope};
+use crate::{Cluster, ClusterMsg};
 use parking_lot::Mutex;
+use roost_core::cluster::ClientLock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -143,6 +146,94 @@ fn hand_on(e: &mut Entry) -> bool {
 }
 
 /// A token unique on this node for one lock request.
+/// How one try at a client id's lock ended.
+enum Try {
+    Granted(ClientLock),
+    /// The owner answered no (its holder kept the lock past the wait).
+    Refused,
+    /// The owner went away before it answered (declared down, its link gone).
+    OwnerLost,
+}
+
+/// Takes `client_id`'s lock from its owner ([`ClusterLink::lock_client`]).
+/// An owner that goes away mid-call is not a refusal: the owner is picked
+/// again among the members left, until [`WAIT`] has passed, so a CONNECT that
+/// meets a peer being declared down waits for the new owner instead of being
+/// refused with 0x88.
+///
+/// [`ClusterLink::lock_client`]: roost_core::cluster::ClusterLink::lock_client
+pub(crate) async fn lock_client(cluster: Weak<Cluster>, client_id: Arc<str>) -> Option<ClientLock> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let c = cluster.upgrade()?;
+        match try_lock(&c, &client_id, deadline).await {
+            Try::Granted(lock) => return Some(lock),
+            Try::Refused => return None,
+            Try::OwnerLost if Instant::now() >= deadline => {
+                tracing::warn!(%client_id, "client_lock_owner_lost");
+                return None;
+            }
+            Try::OwnerLost => {
+                drop(c);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn try_lock(c: &Cluster, client_id: &Arc<str>, deadline: Instant) -> Try {
+    let owner: Arc<str> = {
+        let mut members: Vec<Arc<str>> = c.peers.iter().map(|p| p.key().clone()).collect();
+        members.push(c.node.clone());
+        let names: Vec<&str> = members.iter().map(|m| &**m).collect();
+        owner_of(client_id, &names).unwrap_or(&c.node).into()
+    };
+    let asker = Asker {
+        node: c.node.clone(),
+        token: next_token(),
+    };
+    let wait = deadline.saturating_duration_since(Instant::now());
+    if owner == c.node {
+        let locks = c.locks.clone();
+        if locks.acquire(client_id.clone(), asker.clone(), wait).await {
+            let id = client_id.clone();
+            return Try::Granted(ClientLock::new(move || locks.release(&id, &asker)));
+        }
+        tracing::warn!(%client_id, %owner, "client_lock_not_granted");
+        return Try::Refused;
+    }
+    let Some(link) = c.peers.get(&owner).map(|p| p.link.clone()) else {
+        return Try::OwnerLost;
+    };
+    let request = wire::encode(&wire::Request::Lock {
+        client_id: client_id.to_string(),
+        node: asker.node.to_string(),
+        token: asker.token,
+    });
+    // The owner answers within its own WAIT: the extra covers a lost peer.
+    let r = link
+        .call(
+            |reply| ClusterMsg::Call(request, reply),
+            Some(wait + Duration::from_secs(2)),
+        )
+        .await;
+    let Ok(ractor::rpc::CallResult::Success(bytes)) = r else {
+        return Try::OwnerLost;
+    };
+    if !wire::decode::<wire::LockReply>(&bytes).is_ok_and(|r| r.granted) {
+        tracing::warn!(%client_id, %owner, "client_lock_not_granted");
+        return Try::Refused;
+    }
+    let unlock = wire::encode(&Envelope::Unlock {
+        node: asker.node.to_string(),
+        client_id: client_id.to_string(),
+        token: asker.token,
+    });
+    Try::Granted(ClientLock::new(move || {
+        let _ = link.cast(ClusterMsg::Frame(unlock));
+    }))
+}
+
 pub(crate) fn next_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
