@@ -13,6 +13,13 @@ if [ "$profile" = release ]; then flag=--release; else flag=; fi
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build $flag --target "$target" -p roost --bin roost
 bin="target/$target/$profile/roost"
+# Docker's build context is this checkout: a binary built under another
+# CARGO_TARGET_DIR is copied to where the Dockerfile takes it from.
+built="${CARGO_TARGET_DIR:-target}/$target/$profile/roost"
+if [ "$built" != "$bin" ]; then
+    mkdir -p "$(dirname "$bin")"
+    cp "$built" "$bin"
+fi
 if ldd "$bin" 2>&1 | grep -q "=>"; then
     echo "build-image: $bin is not static" >&2
     exit 1
