@@ -9,8 +9,8 @@
 //! - [`Tansu::start_scram`]: `--authentication` with SCRAM credentials.
 //!   tansu keeps them in its storage and its memory storage cannot take any
 //!   (a user is made only over an authenticated connection), so this one is
-//!   a second tansu build with the `libsql` feature (installed by hand in
-//!   `~/.cargo/tansu-libsql`; not yet in `.ci/run`), on an SQLite file: the test inserts the
+//!   tansu's `libsql` storage (`.ci/run` builds tansu with the `dynostore` and
+//!   `libsql` features), on an SQLite file: the test inserts the
 //!   credential row (salt, iterations, StoredKey, ServerKey, RFC 5802) into
 //!   its `scram_credential` table with the `sqlite3` CLI (Debian).
 
@@ -28,22 +28,16 @@ pub fn tansu_bin() -> PathBuf {
     let bin = PathBuf::from(home).join(".cargo/bin/tansu");
     assert!(
         bin.exists(),
-        "{} is missing: cargo install --locked tansu --version {TANSU_VERSION} --features dynostore (CI's .ci/run does)",
+        "{} is missing: cargo install --locked tansu --version {TANSU_VERSION} --features dynostore,libsql (CI's .ci/run does)",
         bin.display()
     );
     bin
 }
 
-/// The tansu with the `libsql` storage (SCRAM credentials in an SQLite file).
+/// The tansu with the `libsql` storage (SCRAM credentials in an SQLite file):
+/// the same binary, `.ci/run` builds it with both features.
 pub fn tansu_libsql_bin() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let bin = PathBuf::from(home).join(".cargo/tansu-libsql/bin/tansu");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo install --locked tansu --version {TANSU_VERSION} --features libsql --root ~/.cargo/tansu-libsql",
-        bin.display()
-    );
-    bin
+    tansu_bin()
 }
 
 /// A tansu broker on 127.0.0.1:`port`, killed on drop.
