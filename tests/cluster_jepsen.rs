@@ -14,7 +14,6 @@
 //! tests/jepsen/checker.rs and run here too.
 
 #[macro_use]
-#[allow(unused_macros)]
 mod common;
 mod jepsen;
 

@@ -10,6 +10,9 @@ use super::history::{Event, Op};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+/// A node's REST sample: when, and the `(client id, state)` pairs it listed.
+type Sample<'a> = (u64, &'a Vec<(String, String)>);
+
 /// An acknowledged message that did not reach a subscriber.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lost {
@@ -144,7 +147,8 @@ pub fn check(events: &[Event]) -> Verdict {
     let mut nodes_of: HashMap<&str, Vec<(u64, usize)>> = HashMap::new();
     let mut cleared: HashMap<&str, usize> = HashMap::new();
     let mut cleared_at: HashMap<&str, u64> = HashMap::new();
-    let mut last_sample: HashMap<usize, (u64, &Vec<(String, String)>)> = HashMap::new();
+    // Per node: the time of its last REST sample and the clients it listed.
+    let mut last_sample: HashMap<usize, Sample> = HashMap::new();
     let mut seen_doubles: std::collections::HashSet<String> = Default::default();
 
     for e in events {
