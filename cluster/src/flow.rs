@@ -176,7 +176,7 @@ pub(crate) fn enqueue(
         drop_queued(cluster, node, &p.message);
     }
     if wake {
-        crate::forwarder::wake(cluster);
+        cluster.wake_forwarder();
     }
     hold.map(|kind| {
         Arc::new(Held {

@@ -12,18 +12,6 @@ use crate::Cluster;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 
-/// Asks the forwarder to send what is queued (the caller set
-/// `Outbound::scheduled`).
-pub(crate) fn wake(cluster: &Cluster) {
-    match cluster.forwarder_ref.lock().as_ref() {
-        Some(f) => {
-            let _ = f.cast(ForwarderMsg::Flush);
-        }
-        // No forwarder (restarting): the next one flushes when it starts.
-        None => cluster.flow.outbound.lock().scheduled = false,
-    }
-}
-
 /// Messages of the forwarder.
 pub enum ForwarderMsg {
     /// Queues are waiting.

@@ -200,6 +200,18 @@ impl Cluster {
         link.cast(ClusterMsg::Frame(wire::encode(env))).is_ok()
     }
 
+    /// Asks the forwarder to send what is queued (the caller set
+    /// `Outbound::scheduled`).
+    pub(crate) fn wake_forwarder(&self) {
+        match self.forwarder_ref.lock().as_ref() {
+            Some(f) => {
+                let _ = f.cast(forwarder::ForwarderMsg::Flush);
+            }
+            // No forwarder (restarting): the next one flushes when it starts.
+            None => self.flow.outbound.lock().scheduled = false,
+        }
+    }
+
     /// A peer is gone (left its group, left the cluster, or went silent): its
     /// routes go with it.
     pub(crate) fn peer_down(&self, node: &str, why: &str) {

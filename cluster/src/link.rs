@@ -330,7 +330,7 @@ async fn on_frame(cluster: &Arc<Cluster>, env: Envelope) {
             count, congested, ..
         } => {
             if cluster.flow.credit(&node, count as usize, congested) {
-                crate::forwarder::wake(cluster);
+                cluster.wake_forwarder();
             }
         }
         Envelope::Drained { token, .. } => cluster.flow.drained(&node, token),

@@ -136,7 +136,7 @@ pub struct LiveSession {
     pub binding: Option<Binding>,
     pub data: SessionData,
     /// Its part in a cross-node takeover, while one lasts (`relay.rs`).
-    pub(crate) relay: Option<Box<super::relay::Relay>>,
+    pub(crate) relay: Option<Box<Relay>>,
 }
 
 impl LiveSession {
@@ -332,4 +332,23 @@ impl LiveSession {
         }
         pending
     }
+}
+
+/// A session's part in a cross-node takeover (see `relay.rs`).
+pub(crate) enum Relay {
+    /// This session moved to `node`: what reaches it goes there, in order,
+    /// once `node` is `ready`.
+    To {
+        node: Arc<str>,
+        ready: bool,
+        out: Vec<Delivery>,
+    },
+    /// This session moved here from `node`, which still relays: messages
+    /// that reach it directly wait in `held`; `relayed` has the content keys
+    /// of what was relayed, per publisher.
+    From {
+        node: Arc<str>,
+        held: Vec<Delivery>,
+        relayed: std::collections::HashMap<Arc<str>, Vec<u64>>,
+    },
 }

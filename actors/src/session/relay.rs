@@ -21,7 +21,7 @@
 //!    their content (topic, payload, QoS). If B never hears the end (A died),
 //!    it stops holding after the linger and [`HOLD_MARGIN`].
 
-use super::live::{Cx, LiveSession};
+use super::live::{Cx, LiveSession, Relay};
 use super::{Delivery, SessionMsg, SessionState};
 use roost_core::hooks::DropReason;
 use roost_core::Message;
@@ -35,25 +35,6 @@ use std::time::Duration;
 /// session still receiving a relay waits for its end: with the default
 /// linger, within the 5 s a takeover waits for its answer.
 pub(crate) const HOLD_MARGIN: Duration = Duration::from_secs(2);
-
-/// A session's part in a cross-node takeover.
-pub(crate) enum Relay {
-    /// This session moved to `node`: what reaches it goes there, in order,
-    /// once `node` is `ready`.
-    To {
-        node: Arc<str>,
-        ready: bool,
-        out: Vec<Delivery>,
-    },
-    /// This session moved here from `node`, which still relays: messages
-    /// that reach it directly wait in `held`; `relayed` has the content keys
-    /// of what was relayed, per publisher.
-    From {
-        node: Arc<str>,
-        held: Vec<Delivery>,
-        relayed: HashMap<Arc<str>, Vec<u64>>,
-    },
-}
 
 /// A message's content, for recognising the two copies of one message.
 fn key(m: &Message) -> u64 {
