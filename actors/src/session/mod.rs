@@ -605,6 +605,13 @@ impl SessionState {
         }
     }
 
+    /// Empties the session's subscriptions and gives them (their routes are
+    /// the caller's to remove).
+    fn take_subscriptions(&self) -> Vec<SubscriptionRecord> {
+        let mut d = self.handle.live.lock();
+        d.data.subscriptions.drain().map(|(_, r)| r).collect()
+    }
+
     /// Cross-node takeover: closes the connection with 0x8E [MQTT-3.1.4-3],
     /// ends the session here and hands over its subscriptions and messages.
     async fn hand_over(&mut self, resume: bool, to: Arc<str>) -> Option<SessionSnapshot> {
@@ -651,15 +658,7 @@ impl SessionState {
         // Ends here quietly: the messages went with the transfer (or the other
         // node starts clean), so nothing is redispatched to shared-group peers
         // that the new session will receive again.
-        let subs: Vec<SubscriptionRecord> = self
-            .handle
-            .live
-            .lock()
-            .data
-            .subscriptions
-            .drain()
-            .map(|(_, r)| r)
-            .collect();
+        let subs = self.take_subscriptions();
         for r in &subs {
             self.remove_route(&r.filter, r.group.clone()).await;
         }

@@ -213,15 +213,7 @@ impl SessionState {
                 _ => return false,
             }
         };
-        let subs: Vec<super::data::SubscriptionRecord> = self
-            .handle
-            .live
-            .lock()
-            .data
-            .subscriptions
-            .drain()
-            .map(|(_, r)| r)
-            .collect();
+        let subs = self.take_subscriptions();
         // The client came back to this node meanwhile: its new session's
         // subscriptions replaced these in the index (routes are per client
         // id), so they are its own now and stay.
