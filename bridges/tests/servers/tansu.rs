@@ -158,21 +158,33 @@ impl Tansu {
     /// with kcat as `partition|key|value|timestamp` lines, polled until at
     /// least `want` are there (at most 20 s).
     pub fn kcat(&self, topic: &str, partitions: u32, want: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let lines: Vec<String> = (0..partitions)
-                .flat_map(|p| kcat_consume(&self.hosts(), topic, p))
-                .collect();
-            if lines.len() >= want {
-                return lines;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kcat read {} of {want} records from {topic}",
-                lines.len()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+        kcat_until(&self.hosts(), topic, partitions, want, &[])
+    }
+}
+
+/// Every record of `topic`'s partitions `0..partitions` (kcat with `extra`
+/// arguments), polled until at least `want` are there (at most 20 s).
+fn kcat_until(
+    hosts: &str,
+    topic: &str,
+    partitions: u32,
+    want: usize,
+    extra: &[&str],
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines: Vec<String> = (0..partitions)
+            .flat_map(|p| kcat_consume_with(hosts, topic, p, extra))
+            .collect();
+        if lines.len() >= want {
+            return lines;
         }
+        assert!(
+            Instant::now() < deadline,
+            "kcat read {} of {want} records from {topic}",
+            lines.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -373,21 +385,7 @@ impl TlsTansu {
     pub fn kcat(&self, topic: &str, partitions: u32, want: usize) -> Vec<String> {
         let ca = format!("ssl.ca.location={}", self.ca_file());
         let tls = ["-X", "security.protocol=ssl", "-X", &ca];
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let lines: Vec<String> = (0..partitions)
-                .flat_map(|p| kcat_consume_with(&self.hosts(), topic, p, &tls))
-                .collect();
-            if lines.len() >= want {
-                return lines;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kcat read {} of {want} records from {topic}",
-                lines.len()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        kcat_until(&self.hosts(), topic, partitions, want, &tls)
     }
 }
 
