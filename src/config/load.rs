@@ -81,7 +81,7 @@ where
         other => ConfigError::Other(other.to_string()),
     })?;
     let mut merged = merged;
-    fill_empty_sections(&mut merged.cache, &sections());
+    fill_empty_sections(&mut merged.cache, sections());
     let sources = Sources {
         merged: &merged,
         file,
@@ -101,16 +101,20 @@ where
 }
 
 /// The shape of the configuration (which keys are sections), read from the rendered
-/// defaults so it cannot drift from [`render`].
-fn sections() -> config::Value {
-    let Ok(defaults) = render(&Config::default()) else {
-        return config::Value::default();
-    };
-    config::Config::builder()
-        .add_source(config::File::from_str(&defaults, config::FileFormat::Yaml))
-        .build()
-        .map(|c| c.cache)
-        .unwrap_or_default()
+/// defaults so it cannot drift from [`render`]. Worked out once per process: it is
+/// the same for every load.
+fn sections() -> &'static config::Value {
+    static SHAPE: std::sync::OnceLock<config::Value> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| {
+        let Ok(defaults) = render(&Config::default()) else {
+            return config::Value::default();
+        };
+        config::Config::builder()
+            .add_source(config::File::from_str(&defaults, config::FileFormat::Yaml))
+            .build()
+            .map(|c| c.cache)
+            .unwrap_or_default()
+    })
 }
 
 /// A section whose keys are all commented out (`mqtt:` and nothing under it) is null
