@@ -37,6 +37,7 @@ use roost_core::storage::{
     StoredSession,
 };
 use roost_core::Message;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -74,8 +75,8 @@ impl Refs {
         }
         let id = self.next_id;
         self.next_id += 1;
-        if !self.inline_ptr.contains_key(&ptr) {
-            self.inline_ptr.insert(ptr, id);
+        if let Entry::Vacant(first) = self.inline_ptr.entry(ptr) {
+            first.insert(id);
             self.inline.insert(id, m.clone());
             return (id, Some(encode_message(m)));
         }
@@ -152,7 +153,10 @@ fn entry_value(id: u64, message: Option<&[u8]>, entry: &[u8]) -> Vec<u8> {
 
 /// An entry's value read back: its message id, the message's encoding if it
 /// is inline, the runtime's entry.
-fn parse_entry_value(v: &[u8]) -> Option<(u64, Option<&[u8]>, &[u8])> {
+type EntryValue<'a> = (u64, Option<&'a [u8]>, &'a [u8]);
+
+/// Reads an entry's value ([`EntryValue`]).
+fn parse_entry_value(v: &[u8]) -> Option<EntryValue<'_>> {
     let id = be_u64(v)?;
     if id & INLINE == 0 {
         return Some((id, None, &v[8..]));

@@ -120,9 +120,9 @@ fn a_message_is_stored_once_and_goes_with_its_last_reference() {
     assert_eq!(store.refs.lock().len(), 2);
     assert_eq!(store.refs.lock().inline_len(), 2);
     // s0 and s1 let go of `a`; s2 still holds it.
-    for i in 0..2 {
+    for (i, held) in ids.iter().enumerate().take(2) {
         let changes = SessionChanges {
-            remove: vec![(0, ids[i][0])],
+            remove: vec![(0, held[0])],
             ..Default::default()
         };
         store.write(&format!("s{i}"), changes, None);
