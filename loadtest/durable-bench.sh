@@ -2,10 +2,13 @@
 # Issue 17's numbers (docs/benchmarks.md, "Issue 17"): QoS 1 throughput to
 # persistent sessions online and offline, with durable sessions on (the
 # default, sync: batch) and off, beside clean sessions; then the restart time
-# and store size with SESSIONS persistent sessions holding MESSAGES stored
-# deliveries in all. Release builds:
+# and store size with SESSIONS persistent sessions holding SESSIONS x PER
+# stored deliveries in all. Release builds:
 #   cargo build --release -p roost -p roost-bench
 #   loadtest/durable-bench.sh [duration] [sessions] [messages per session]
+# SKIP_ONLINE=1 skips the online runs, SKIP_OFFLINE=1 the offline ones,
+# SKIP_SYNC_OS=1 the sync: os one, SKIP_RESTART=1 the restart; RUNS=n repeats
+# the online runs n times (clean, durable, durable off, in turn).
 set -euo pipefail
 D=${1:-10s}
 SESSIONS=${2:-100000}
@@ -54,36 +57,69 @@ run_offline() { # label, roost env...
 }
 
 if [ "${SKIP_ONLINE:-}" != 1 ]; then
-run_pubsub clean ""
-run_pubsub durable "--persistent --session-expiry 3600"
-run_pubsub durable-off "--persistent --session-expiry 3600" ROOST__DURABLE_SESSIONS__ENABLE=false
-run_pubsub durable-sync-os "--persistent --session-expiry 3600" ROOST__DURABLE_STORAGE__SYNC=os
+for r in $(seq 1 "${RUNS:-1}"); do
+run_pubsub clean$r ""
+run_pubsub durable$r "--persistent --session-expiry 3600"
+run_pubsub durable-off$r "--persistent --session-expiry 3600" ROOST__DURABLE_SESSIONS__ENABLE=false
+[ "${SKIP_SYNC_OS:-}" = 1 ] || run_pubsub durable-sync-os$r "--persistent --session-expiry 3600" ROOST__DURABLE_STORAGE__SYNC=os
+done
 fi
+if [ "${SKIP_OFFLINE:-}" != 1 ]; then
 run_offline durable
 run_offline durable-off ROOST__DURABLE_SESSIONS__ENABLE=false
+fi
 
-# Restart with SESSIONS sessions and SESSIONS x PER stored messages. The
-# sessions are made in waves of at most WAVE connections (the open-file limit),
-# each wave connecting, subscribing and leaving.
-WAVE=${WAVE:-8000}
+# Restart with SESSIONS persistent sessions and SESSIONS x PER stored
+# messages. The sessions are made in waves of at most WAVE connections (the
+# open-file limit): each wave's clients connect (clean_start=false, session
+# expiry 1 day), subscribe at QoS 1 and leave, RATE connections a second (the
+# defaults, 5,000 at 2,000/s, held 4 s, made all 100,000 on a loaded 2-core
+# machine; 8,000 at 5,000/s lost 2-3% of them). The broker logs how many
+# sessions and messages it restored: read the counts there. SHAPE=distinct (the
+# default): each session subscribes to a topic of its own and receives PER messages of
+# its own (SESSIONS x PER messages, each held by one session); SHAPE=fanout:
+# every session subscribes to one topic and PER messages go to all of them
+# (PER messages, each held by every session). Then: SIGKILL (nothing flushed
+# but the synced journal), start (the start-up after a crash: every stored
+# message must be restored), SIGTERM (a clean close), start again.
+[ "${SKIP_RESTART:-}" = 1 ] && { rm -rf "$WORK"; exit 0; }
+WAVE=${WAVE:-5000}
+RATE=${RATE:-2000}
+SHAPE=${SHAPE:-distinct}
 dir=$WORK/restart
 start "$dir"
-made=0
-w=0
-while [ "$made" -lt "$SESSIONS" ]; do
-  n=$((SESSIONS - made < WAVE ? SESSIONS - made : WAVE))
-  "$BENCH" sub -q -p $PORT --prefix "wave$w" --persistent --session-expiry 86400 -S "$n" -R 5000 -t 'all/x' -Q 1 -d 1s > /dev/null
-  made=$((made + n)); w=$((w + 1))
-done
+waves=$(( (SESSIONS + WAVE - 1) / WAVE ))
+topic() { # wave
+  if [ "$SHAPE" = fanout ]; then echo 'all/x'; else echo "dev/$1/%i"; fi
+}
+size_of() { # wave
+  local n=$((SESSIONS - $1 * WAVE)); [ "$n" -gt "$WAVE" ] && n=$WAVE; echo "$n"
+}
 t0=$(date +%s.%N)
-"$BENCH" pub -q -p $PORT -P 1 -t 'all/x' -Q 1 -s 64 -L "$PER" --drain 300 > /dev/null
-echo "stored $((SESSIONS * PER)) deliveries in $(echo "$(date +%s.%N) - $t0" | bc) s"
-stop
+for w in $(seq 0 $((waves - 1))); do
+  "$BENCH" sub -q -p $PORT --prefix "wave$w" --persistent --session-expiry 86400 -S "$(size_of "$w")" -R "$RATE" -t "$(topic "$w")" -Q 1 -d 4s > /dev/null
+done
+echo "made $SESSIONS sessions in $(echo "$(date +%s.%N) - $t0" | bc) s"
+t0=$(date +%s.%N)
+if [ "$SHAPE" = fanout ]; then
+  "$BENCH" pub -q -p $PORT -P 1 -t 'all/x' -Q 1 -s 64 -L "$PER" --drain 300 > /dev/null
+else
+  for w in $(seq 0 $((waves - 1))); do
+    "$BENCH" pub -q -p $PORT --prefix "pwave$w" -R "$RATE" -P "$(size_of "$w")" -t "dev/$w/%i" -Q 1 -s 64 -L "$PER" --drain 300 > /dev/null
+  done
+fi
+echo "stored $((SESSIONS * PER)) deliveries ($SHAPE) in $(echo "$(date +%s.%N) - $t0" | bc) s (every PUBACK after its sync)"
+kill -KILL "$PID"; wait "$PID" || true
 size=$(du -sb "$dir/store" | cut -f1)
-: > "$dir.log"
-start "$dir"
-stop
-echo "restart: $(grep -o 'sessions_restored.*' "$dir.log" | tail -1)"
-echo "restart: $(grep -o 'startup_ms=[0-9]*' "$dir.log" | tail -1)"
-echo "store: $size bytes for $SESSIONS sessions and $((SESSIONS * PER)) stored messages"
+echo "store after SIGKILL: $size bytes for $SESSIONS sessions and $((SESSIONS * PER)) stored deliveries"
+echo "  per session (with its $PER deliveries): $((size / SESSIONS)) B; per delivery: $((size / (SESSIONS * PER))) B"
+for how in SIGKILL SIGTERM; do
+  : > "$dir.log"
+  start "$dir"
+  echo "start after $how: $(grep -o 'sessions_restored.*' "$dir.log" | tail -1)"
+  echo "start after $how: $(grep -o 'startup_ms=[0-9]*' "$dir.log" | tail -1)"
+  stop
+  size=$(du -sb "$dir/store" | cut -f1)
+  echo "store after the $how start's SIGTERM: $size bytes"
+done
 rm -rf "$WORK"

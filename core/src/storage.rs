@@ -67,7 +67,8 @@ pub struct StoredSession {
 pub struct StoredEntry {
     /// The entry's place in its session (ascending in queue order).
     pub seq: u64,
-    /// The id of the message in the shared log.
+    /// The message's id in the store (in the shared log, or of the entry that
+    /// holds it inline).
     pub message_id: u64,
     /// The message, shared by every entry that refers to it; its expiry
     /// already counted down by the time since it was stored.
@@ -156,7 +157,8 @@ pub struct StorageInfo {
     /// `durable_storage.max_size` (0 = unlimited).
     pub max_size: u64,
     pub sessions: u64,
-    /// Messages in the shared log (each once, however many sessions hold it).
+    /// Messages in the shared log (each once, however many sessions hold it;
+    /// a message only one session holds is inside its entry, not here).
     pub messages: u64,
     /// Queue and inflight entries of the stored sessions (references).
     pub session_entries: u64,

@@ -4,8 +4,10 @@
 //! One database under `<node.data_dir>/store` with five keyspaces: the
 //! durable sessions (client id -> the runtime's session record), their
 //! entries (client id + sequence number -> message id + the runtime's entry:
-//! one per queued or inflight message), the shared message log (message id ->
-//! message, stored once however many sessions hold it; see [`sessions`]), the
+//! one per queued or inflight message; the first entry to hold a message
+//! carries the message itself), the shared message log (message id ->
+//! message, for the other holders, stored once however many they are; see
+//! [`sessions`]), the
 //! retained messages (topic -> message) and the objects the API creates
 //! (name -> document). Every write goes through one writer thread ([`writer`]) that
 //! group-commits what was queued since its last batch: one write batch and

@@ -8,17 +8,26 @@
 //!   the client id's length (2 bytes), the client id and the entry's sequence
 //!   number (8 bytes), all big-endian, so a session's entries sort in queue
 //!   order -> the message id (8 bytes) and the runtime's entry (its QoS,
-//!   packet id, state...);
+//!   packet id, state...). The first entry to hold a message carries the
+//!   message itself (an *inline* entry: the id with its top bit set, the
+//!   message's length, 4 bytes, and the message as the log stores it, then
+//!   the runtime's entry): a message held by one session, the common case
+//!   online, costs one item to put and one to delete, not a log item and an
+//!   entry each;
 //! - `messages`: the shared log, message id (8 bytes) -> the time it was
-//!   stored (8 bytes) and the message ([`MessageRecord`]). A message is stored
-//!   once, however many sessions hold it.
+//!   stored (8 bytes) and the message ([`MessageRecord`]). A message that a
+//!   second entry holds while the first (inline) one is still stored goes
+//!   here, once, however many more sessions hold it; those entries refer to
+//!   it by id. So a message is on disc at most twice (inline and in the log),
+//!   whatever its fan-out.
 //!
-//! [`Refs`] counts the entries that refer to each message (in memory, rebuilt
-//! from the entries at start-up): the first reference writes the message, the
-//! last one's removal deletes it, in the same write batch as the entry. A
-//! message left without references by a crash between two batches is deleted
-//! when the store next loads. Messages are known by their `Arc`'s address
-//! while referred to (the `Arc` is held, so the address is not reused).
+//! [`Refs`] counts the entries that refer to each logged message (in memory,
+//! rebuilt from the entries at start-up): the first reference writes the
+//! message, the last one's removal deletes it, in the same write batch as
+//! the entry. A message left without references by a crash between two
+//! batches is deleted when the store next loads. Messages are known by their
+//! `Arc`'s address while referred to or held inline (the `Arc` is held, so
+//! the address is not reused).
 
 use crate::writer::{Op, Put, Space, Write};
 use crate::Store;
@@ -28,33 +37,49 @@ use roost_core::storage::{
     StoredSession,
 };
 use roost_core::Message;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The references to the shared log's messages.
+/// The top bit of an entry's message id: the message is inside the entry.
+const INLINE: u64 = 1 << 63;
+
+/// The references to the shared log's messages, and the messages held inline.
 #[derive(Default)]
 pub struct Refs {
-    /// A referred-to message's address -> its id.
+    /// A logged message's address -> its id.
     by_ptr: HashMap<usize, u64>,
-    /// id -> the message and how many entries refer to it.
+    /// id -> the logged message and how many entries refer to it.
     by_id: HashMap<u64, (Arc<Message>, u64)>,
+    /// A message held inline by one entry: its address -> that entry's id.
+    inline_ptr: HashMap<usize, u64>,
+    /// An inline entry's id -> its message.
+    inline: HashMap<u64, Arc<Message>>,
     next_id: u64,
 }
 
 impl Refs {
-    /// One more reference to `m`: its id, and its write if it is new to the log.
-    fn hold(&mut self, m: &Arc<Message>, writes: &mut Vec<Write>) -> u64 {
+    /// One more holder of `m`: its id, and the message's encoding if the
+    /// entry carries it (the first holder). A later holder, while the first
+    /// holds it, refers to the log (and writes the message there if it is new
+    /// to the log).
+    fn hold(&mut self, m: &Arc<Message>, writes: &mut Vec<Write>) -> (u64, Option<Vec<u8>>) {
         let ptr = Arc::as_ptr(m) as usize;
         if let Some(&id) = self.by_ptr.get(&ptr) {
             if let Some(e) = self.by_id.get_mut(&id) {
                 e.1 += 1;
-                return id;
+                return (id, None);
             }
         }
         let id = self.next_id;
         self.next_id += 1;
+        if let Entry::Vacant(first) = self.inline_ptr.entry(ptr) {
+            first.insert(id);
+            self.inline.insert(id, m.clone());
+            return (id, Some(encode_message(m)));
+        }
         self.by_ptr.insert(ptr, id);
         self.by_id.insert(id, (m.clone(), 1));
         writes.push((
@@ -62,11 +87,25 @@ impl Refs {
             id.to_be_bytes().to_vec(),
             Put::New(encode_message(m)),
         ));
-        id
+        (id, None)
     }
 
-    /// One reference fewer to `id`: the last one deletes the message.
+    /// The encoding an entry that already holds `id` carries again when it
+    /// is rewritten: the message if it is inline.
+    fn held(&self, id: u64) -> Option<Vec<u8>> {
+        self.inline.get(&id).map(|m| encode_message(m))
+    }
+
+    /// One holder fewer of `id`: an inline message goes with its entry; the
+    /// last reference to a logged one deletes it.
     fn release(&mut self, id: u64, writes: &mut Vec<Write>) {
+        if let Some(m) = self.inline.remove(&id) {
+            let ptr = Arc::as_ptr(&m) as usize;
+            if self.inline_ptr.get(&ptr) == Some(&id) {
+                self.inline_ptr.remove(&ptr);
+            }
+            return;
+        }
         let Some(e) = self.by_id.get_mut(&id) else {
             return;
         };
@@ -78,20 +117,110 @@ impl Refs {
         }
     }
 
-    /// Messages referred to.
+    /// Messages in the log referred to.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }
+
+    /// Messages held inline.
+    #[cfg(test)]
+    pub(crate) fn inline_len(&self) -> usize {
+        self.inline.len()
+    }
 }
 
-/// A message as the log stores it: when, then the message.
-fn encode_message(m: &Message) -> Vec<u8> {
-    let record = MessageRecord::of(m, Instant::now());
-    let mut v = unix_ms().to_be_bytes().to_vec();
+/// An entry's value: its message id, the message if it is inline, the
+/// runtime's entry.
+fn entry_value(id: u64, message: Option<&[u8]>, entry: &[u8]) -> Vec<u8> {
+    match message {
+        None => {
+            let mut v = Vec::with_capacity(8 + entry.len());
+            v.extend_from_slice(&id.to_be_bytes());
+            v.extend_from_slice(entry);
+            v
+        }
+        Some(m) => {
+            let mut v = Vec::with_capacity(12 + m.len() + entry.len());
+            v.extend_from_slice(&(id | INLINE).to_be_bytes());
+            v.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            v.extend_from_slice(m);
+            v.extend_from_slice(entry);
+            v
+        }
+    }
+}
+
+/// An entry's value read back: its message id, the message's encoding if it
+/// is inline, the runtime's entry.
+type EntryValue<'a> = (u64, Option<&'a [u8]>, &'a [u8]);
+
+/// Reads an entry's value ([`EntryValue`]).
+fn parse_entry_value(v: &[u8]) -> Option<EntryValue<'_>> {
+    let id = be_u64(v)?;
+    if id & INLINE == 0 {
+        return Some((id, None, &v[8..]));
+    }
+    let len = u32::from_be_bytes(v.get(8..12)?.try_into().ok()?) as usize;
+    let m = v.get(12..12 + len)?;
+    Some((id & !INLINE, Some(m), &v[12 + len..]))
+}
+
+/// A message as the log (or an inline entry) stores it: when (ms since the
+/// Unix epoch, 8 bytes), then the message as a [`MessageRecord`].
+pub(crate) fn encode_message(m: &Message) -> Vec<u8> {
+    let props = m.properties.as_deref();
+    let record = MessageRef {
+        topic: &m.topic,
+        payload: Raw(&m.payload),
+        qos: m.qos as u8,
+        retain: m.retain,
+        from: &m.from,
+        payload_format_indicator: props.and_then(|p| p.payload_format_indicator),
+        content_type: props.and_then(|p| p.content_type.as_deref()),
+        response_topic: props.and_then(|p| p.response_topic.as_deref()),
+        correlation_data: props.and_then(|p| p.correlation_data.as_deref()).map(Raw),
+        user_properties: props.map_or(&[][..], |p| &p.user_properties[..]),
+        expires_in_ms: m.expires_at.map(|at| {
+            at.saturating_duration_since(Instant::now())
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX)
+        }),
+    };
+    let mut v = Vec::with_capacity(32 + m.topic.len() + m.payload.len() + m.from.len());
+    v.extend_from_slice(&unix_ms().to_be_bytes());
     // A message is plain data: it always serialises.
-    v.extend(postcard::to_stdvec(&record).unwrap_or_default());
-    v
+    postcard::to_extend(&record, v).unwrap_or_default()
+}
+
+/// [`MessageRecord`] borrowed from a [`Message`]: the same fields in the same
+/// order, so postcard writes the same bytes (a byte slice and a `Vec<u8>`
+/// alike: its length, then its bytes), without copying the message into a
+/// record first (the copy and its allocations were most of what storing an
+/// online message cost its session). `encoded_as_a_record` checks it.
+#[derive(serde::Serialize)]
+struct MessageRef<'a> {
+    topic: &'a str,
+    payload: Raw<'a>,
+    qos: u8,
+    retain: bool,
+    from: &'a str,
+    payload_format_indicator: Option<u8>,
+    content_type: Option<&'a str>,
+    response_topic: Option<&'a str>,
+    correlation_data: Option<Raw<'a>>,
+    user_properties: &'a [(String, String)],
+    expires_in_ms: Option<u64>,
+}
+
+/// Bytes written as postcard writes a `Vec<u8>`, in one copy.
+struct Raw<'a>(&'a [u8]);
+
+impl serde::Serialize for Raw<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
 }
 
 /// A message from the log, its expiry counted down by the time since it was
@@ -167,23 +296,42 @@ impl SessionStore for Store {
         // The entries, each session's in order.
         let mut entries: HashMap<String, Vec<StoredEntry>> = HashMap::new();
         let mut counts: HashMap<u64, u64> = HashMap::new();
+        let mut inline: HashMap<u64, Arc<Message>> = HashMap::new();
         for (k, v) in self.scan(Space::Entries)? {
-            let parsed = parse_entry_key(&k).zip(be_u64(&v));
-            let Some(((client_id, seq), message_id)) = parsed else {
+            let parsed = parse_entry_key(&k).zip(parse_entry_value(&v));
+            let Some(((client_id, seq), (message_id, body, entry))) = parsed else {
                 cleanup.push((Space::Entries, k, Put::Delete));
                 continue;
             };
-            let Some(message) = messages.get(&message_id) else {
-                tracing::warn!(%client_id, seq, message_id, "stored_entry_without_message");
-                cleanup.push((Space::Entries, k, Put::Delete));
-                continue;
+            max_id = max_id.max(message_id + 1);
+            let message = match body {
+                Some(body) => match decode_message(body, now_ms, now) {
+                    Ok(m) => {
+                        let m = Arc::new(m);
+                        inline.insert(message_id, m.clone());
+                        m
+                    }
+                    Err(why) => {
+                        tracing::warn!(%client_id, seq, %why, "stored_message_undecodable");
+                        cleanup.push((Space::Entries, k, Put::Delete));
+                        continue;
+                    }
+                },
+                None => {
+                    let Some(message) = messages.get(&message_id) else {
+                        tracing::warn!(%client_id, seq, message_id, "stored_entry_without_message");
+                        cleanup.push((Space::Entries, k, Put::Delete));
+                        continue;
+                    };
+                    *counts.entry(message_id).or_default() += 1;
+                    message.clone()
+                }
             };
-            *counts.entry(message_id).or_default() += 1;
             entries.entry(client_id).or_default().push(StoredEntry {
                 seq,
                 message_id,
-                message: message.clone(),
-                entry: v[8..].to_vec(),
+                message,
+                entry: entry.to_vec(),
             });
         }
         // The sessions.
@@ -208,8 +356,10 @@ impl SessionStore for Store {
         for (client_id, list) in entries {
             for e in list {
                 cleanup.push((Space::Entries, entry_key(&client_id, e.seq), Put::Delete));
-                if let Some(c) = counts.get_mut(&e.message_id) {
-                    *c -= 1;
+                if inline.remove(&e.message_id).is_none() {
+                    if let Some(c) = counts.get_mut(&e.message_id) {
+                        *c -= 1;
+                    }
                 }
             }
         }
@@ -225,6 +375,10 @@ impl SessionStore for Store {
                     refs.by_id.insert(id, (m, n));
                 }
             }
+        }
+        for (id, m) in inline {
+            refs.inline_ptr.insert(Arc::as_ptr(&m) as usize, id);
+            refs.inline.insert(id, m);
         }
         let mut held = self.refs.lock();
         *held = refs;
@@ -251,13 +405,14 @@ impl SessionStore for Store {
         let mut ids = Vec::with_capacity(changes.put.len());
         let mut refs = self.refs.lock();
         for p in changes.put {
-            let (id, new) = match p.message {
-                EntryMessage::New(m) => (refs.hold(&m, &mut writes), true),
-                EntryMessage::Held(id) => (id, false),
+            let (id, body, new) = match p.message {
+                EntryMessage::New(m) => {
+                    let (id, body) = refs.hold(&m, &mut writes);
+                    (id, body, true)
+                }
+                EntryMessage::Held(id) => (id, refs.held(id), false),
             };
-            let mut value = Vec::with_capacity(8 + p.entry.len());
-            value.extend_from_slice(&id.to_be_bytes());
-            value.extend_from_slice(&p.entry);
+            let value = entry_value(id, body.as_deref(), &p.entry);
             // A new entry has a sequence number its session never used.
             let put = if new {
                 Put::New(value)

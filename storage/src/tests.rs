@@ -94,8 +94,9 @@ fn put(seq: u64, m: &Arc<Message>) -> EntryPut {
     }
 }
 
-/// A message held by many sessions is stored once, shared at load, and
-/// deleted with the last entry that refers to it.
+/// A message held by many sessions is inside the first one's entry and once
+/// in the log for the others, shared at load, and deleted from the log with
+/// the last entry that refers to it.
 #[test]
 fn a_message_is_stored_once_and_goes_with_its_last_reference() {
     let d = dir("shared-log");
@@ -111,21 +112,23 @@ fn a_message_is_stored_once_and_goes_with_its_last_reference() {
         };
         ids.push(store.write(&format!("s{i}"), changes, None));
     }
-    // Every session refers to the same two messages.
-    assert!(ids.iter().all(|i| *i == ids[0]));
+    // s0 holds both inline; s1 and s2 refer to the same two logged messages.
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(ids[1], ids[2]);
     store.flush_blocking();
     assert_eq!(store.info().messages, 2);
     assert_eq!(store.refs.lock().len(), 2);
+    assert_eq!(store.refs.lock().inline_len(), 2);
     // s0 and s1 let go of `a`; s2 still holds it.
-    for i in 0..2 {
+    for (i, held) in ids.iter().enumerate().take(2) {
         let changes = SessionChanges {
-            remove: vec![(0, ids[0][0])],
+            remove: vec![(0, held[0])],
             ..Default::default()
         };
         store.write(&format!("s{i}"), changes, None);
     }
     // s2 is removed altogether: `a` goes, `b` stays for s0 and s1.
-    store.delete("s2", vec![(0, ids[0][0]), (1, ids[0][1])], None);
+    store.delete("s2", vec![(0, ids[2][0]), (1, ids[2][1])], None);
     store.close();
     drop(store);
 
@@ -139,15 +142,14 @@ fn a_message_is_stored_once_and_goes_with_its_last_reference() {
         assert_eq!(&s.entries[0].message.payload[..], b"two");
         assert_eq!(s.entries[0].entry, vec![1]);
     }
-    // One message, shared by both sessions' entries.
-    assert!(Arc::ptr_eq(
-        &all[0].entries[0].message,
-        &all[1].entries[0].message
-    ));
+    assert_eq!(all[0].entries[0].message_id, ids[0][1]);
+    assert_eq!(all[1].entries[0].message_id, ids[1][1]);
+    // One message in the log (s1's), one inline (s0's).
     assert_eq!(store.refs.lock().len(), 1);
+    assert_eq!(store.refs.lock().inline_len(), 1);
     store.flush_blocking();
     assert_eq!(store.messages.iter().count(), 1);
-    // A new message gets an id the log has not used.
+    // A new message gets an id neither the log nor an entry has used.
     let c = message(b"three");
     let id = store.write(
         "s0",
@@ -157,7 +159,69 @@ fn a_message_is_stored_once_and_goes_with_its_last_reference() {
         },
         None,
     );
-    assert!(id[0] > ids[0][1]);
+    assert!(id[0] > ids[1][1] && id[0] > ids[0][1]);
+    store.close();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A message one session holds is one item (its entry), never a log item:
+/// rewritten (queue -> window) it keeps its message; removed, nothing is
+/// left; the message comes back from the entry after a reopen.
+#[test]
+fn a_message_one_session_holds_is_inside_its_entry() {
+    let d = dir("inline");
+    let config = DurableStorageConfig::default();
+    let store = Store::open(&d, &config).unwrap();
+    let (a, b) = (message(b"alone"), message(b"gone"));
+    let ids = store.write(
+        "s",
+        SessionChanges {
+            record: Some((1, vec![1])),
+            put: vec![put(0, &a), put(1, &b)],
+            remove: Vec::new(),
+        },
+        None,
+    );
+    // `a` moves into the window (its entry rewritten), `b` is acknowledged.
+    store.write(
+        "s",
+        SessionChanges {
+            put: vec![EntryPut {
+                seq: 0,
+                message: EntryMessage::Held(ids[0]),
+                entry: vec![9],
+            }],
+            remove: vec![(1, ids[1])],
+            ..Default::default()
+        },
+        None,
+    );
+    store.flush_blocking();
+    assert_eq!(store.messages.iter().count(), 0);
+    assert_eq!(store.entries.iter().count(), 1);
+    assert_eq!(store.refs.lock().inline_len(), 1);
+    store.close();
+    drop(store);
+    let store = Store::open(&d, &config).unwrap();
+    let all = store.load_all().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].entries.len(), 1);
+    let e = &all[0].entries[0];
+    assert_eq!((e.seq, e.message_id), (0, ids[0]));
+    assert_eq!(&e.message.payload[..], b"alone");
+    assert_eq!(e.entry, vec![9]);
+    // Released after the reopen, it leaves nothing behind.
+    store.write(
+        "s",
+        SessionChanges {
+            remove: vec![(0, ids[0])],
+            ..Default::default()
+        },
+        None,
+    );
+    store.flush_blocking();
+    assert_eq!(store.entries.iter().count(), 0);
+    assert_eq!(store.refs.lock().inline_len(), 0);
     store.close();
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -179,6 +243,17 @@ fn orphans_are_removed_at_load() {
         },
         None,
     );
+    // A session whose record went without its entries (its message inline).
+    store.write(
+        "gone",
+        SessionChanges {
+            record: Some((1, vec![1])),
+            put: vec![put(0, &message(b"y"))],
+            remove: Vec::new(),
+        },
+        None,
+    );
+    store.write_one(Space::Sessions, b"gone".to_vec(), None, None);
     // A message without an entry, an entry without a message.
     store.write_one(
         Space::Messages,
@@ -195,8 +270,11 @@ fn orphans_are_removed_at_load() {
     let all = store.load_all().unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].entries.len(), 1);
+    assert_eq!(&all[0].entries[0].message.payload[..], b"x");
+    assert_eq!(store.refs.lock().inline_len(), 1);
     store.flush_blocking();
-    assert_eq!(store.messages.iter().count(), 1);
+    // `x` is inside s's entry: nothing is left in the log.
+    assert_eq!(store.messages.iter().count(), 0);
     assert_eq!(store.entries.iter().count(), 1);
     store.close();
     let _ = std::fs::remove_dir_all(&d);
@@ -207,4 +285,31 @@ fn sessions_entry_key(client_id: &str, seq: u64) -> Vec<u8> {
     k.extend_from_slice(client_id.as_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// The message as an entry or the log stores it is postcard's encoding of
+/// core's `MessageRecord` (what the load decodes), properties included.
+#[test]
+fn encoded_as_a_record() {
+    use roost_core::message::MessageRecord;
+    let mut props = roost_protocol::Properties::default();
+    props.content_type = Some("text/plain".into());
+    props.response_topic = Some("re/ply".into());
+    props.correlation_data = Some(bytes::Bytes::from_static(b"\x00\x01corr"));
+    props.payload_format_indicator = Some(1);
+    props.user_properties = vec![("k".into(), "v".into()), ("a".into(), "b".into())];
+    for props in [roost_protocol::Properties::default(), props] {
+        let m = Message::new(
+            "a/b/c".into(),
+            bytes::Bytes::from(vec![7u8; 300]),
+            QoS::ExactlyOnce,
+            true,
+            "publisher-1".into(),
+            &props,
+        );
+        let ours = sessions::encode_message(&m);
+        let record =
+            postcard::to_stdvec(&MessageRecord::of(&m, std::time::Instant::now())).unwrap();
+        assert_eq!(&ours[8..], &record[..]);
+    }
 }

@@ -20,7 +20,8 @@ pub enum Space {
     Objects,
     /// A session's queue and inflight entries (references to messages).
     Entries,
-    /// The shared message log: each message once, by id.
+    /// The shared message log: each message held by more than one entry, once,
+    /// by id.
     Messages,
 }
 

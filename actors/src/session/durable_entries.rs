@@ -3,7 +3,8 @@
 //! that changed, and one entry per message it holds (queued or in flight),
 //! put when the message comes, rewritten when its state changes (queued ->
 //! in flight -> PUBREL sent), removed when it goes. The message itself is in
-//! the store's shared log, once for every session that holds it (see
+//! the first entry that holds it, and in the store's shared log, once, for
+//! every other session that holds it (see
 //! roost-storage's `sessions.rs`): a message queued for an offline session
 //! costs one small entry, not a rewrite of the queue around it.
 //!
