@@ -14,9 +14,7 @@ use roost_core::message::MessageRecord;
 use roost_core::retained::{refused, RetainedMap};
 use roost_core::storage::{unix_ms, RetainedStore, StorageError};
 use roost_core::{Message, Metrics};
-use roost_protocol::topic;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
