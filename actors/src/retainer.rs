@@ -5,11 +5,10 @@
 use crate::config::RetainerConfig;
 use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use roost_core::retained::RetainedMap;
+use roost_core::retained::{refused, RetainedMap};
 use roost_core::storage::RetainedStore;
 use roost_core::Message;
 use roost_core::Metrics;
-use roost_protocol::topic;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,24 +57,7 @@ impl RetainedStore for MemoryRetainer {
 
     /// The unexpired retained messages whose topic matches `filter`.
     fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
-        let now = Instant::now();
-        let map = self.messages.read();
-        let wildcard = filter.contains(['+', '#']);
-        if !wildcard {
-            return map
-                .get(filter)
-                .filter(|m| !m.is_expired(now))
-                .cloned()
-                .into_iter()
-                .collect();
-        }
-        let mut out: Vec<Arc<Message>> = map
-            .values()
-            .filter(|m| !m.is_expired(now) && topic::matches(filter, &m.topic))
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| a.topic.cmp(&b.topic));
-        out
+        self.messages.read().matching(filter, Instant::now())
     }
 
     /// Number of retained messages.
@@ -85,13 +67,7 @@ impl RetainedStore for MemoryRetainer {
 
     /// Every stored message that has not expired (a cluster peer's resync).
     fn all(&self) -> Vec<Arc<Message>> {
-        let now = Instant::now();
-        self.messages
-            .read()
-            .values()
-            .filter(|m| !m.is_expired(now))
-            .cloned()
-            .collect()
+        self.messages.read().unexpired(Instant::now())
     }
 
     /// Whether nothing is retained.
@@ -104,20 +80,8 @@ impl RetainedStore for MemoryRetainer {
         let now = Instant::now();
         let mut map = self.messages.write();
         let before = map.len();
-        map.retain(|_, m| !m.is_expired(now));
+        map.retain(|m| !m.is_expired(now));
         before - map.len()
-    }
-}
-
-/// A retained message refused at `retainer.max_retained_messages` or
-/// `max_retained_bytes` (EMQX refuses the new one and logs): counted in
-/// `messages.retained.dropped`, logged on the 1st, 2nd, 4th, 8th... refusal
-/// so a flood of them does not flood the log. The message is still delivered.
-pub fn refused(metrics: &Metrics, msg: &Message) {
-    metrics.messages_retained_dropped.inc();
-    let dropped = metrics.messages_retained_dropped.get();
-    if dropped.is_power_of_two() {
-        tracing::warn!(topic = ?msg.topic, dropped_total = dropped, "retained_message_dropped: retainer full");
     }
 }
 

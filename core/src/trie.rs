@@ -190,6 +190,59 @@ impl<K: std::hash::Hash + Eq, V> TopicTrie<K, V> {
         let dollar = topic.starts_with('$');
         walk(&self.root, topic.split('/'), !dollar, &mut f);
     }
+
+    /// Calls `f` with the entries of every key stored under a topic NAME
+    /// (exact levels, no wildcard) that `filter` matches: the reverse of
+    /// [`for_each_match`](Self::for_each_match), for retained messages. `+`
+    /// follows every child of a level, `#` takes its node and everything below;
+    /// a filter starting with a wildcard skips topics starting with `$`
+    /// [MQTT-4.7.2-1]. It visits only the branches the filter can match, and
+    /// walks iteratively (no recursion on topic depth).
+    pub fn for_each_topic_matched_by<'a>(&'a self, filter: &str, mut f: impl FnMut(&'a Map<K, V>)) {
+        let levels: Vec<&str> = filter.split('/').collect();
+        let mut pending: Vec<(&'a Node<K, V>, usize)> = vec![(&self.root, 0)];
+        // The first level's children, seen by a wildcard: no `$` topics.
+        let visible = |depth: usize, level: &str| depth > 0 || !level.starts_with('$');
+        while let Some((node, depth)) = pending.pop() {
+            let Some(&level) = levels.get(depth) else {
+                if !node.entries.is_empty() {
+                    f(&node.entries);
+                }
+                continue;
+            };
+            match level {
+                "#" => {
+                    // `#` matches the parent level too: "sport/#" matches "sport".
+                    if depth > 0 && !node.entries.is_empty() {
+                        f(&node.entries);
+                    }
+                    let mut below: Vec<&'a Node<K, V>> = node
+                        .children
+                        .iter()
+                        .filter(|(l, _)| visible(depth, l))
+                        .map(|(_, child)| child)
+                        .collect();
+                    while let Some(n) = below.pop() {
+                        if !n.entries.is_empty() {
+                            f(&n.entries);
+                        }
+                        below.extend(n.children.values());
+                    }
+                }
+                "+" => pending.extend(
+                    node.children
+                        .iter()
+                        .filter(|(l, _)| visible(depth, l))
+                        .map(|(_, child)| (child, depth + 1)),
+                ),
+                exact => {
+                    if let Some(child) = node.children.get(exact) {
+                        pending.push((child, depth + 1));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A branch [`walk`] has yet to follow: a node, the levels left below it, and

@@ -11,12 +11,10 @@ use crate::writer::Space;
 use crate::Store;
 use parking_lot::RwLock;
 use roost_core::message::MessageRecord;
-use roost_core::retained::RetainedMap;
+use roost_core::retained::{refused, RetainedMap};
 use roost_core::storage::{unix_ms, RetainedStore, StorageError};
 use roost_core::{Message, Metrics};
-use roost_protocol::topic;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,7 +55,7 @@ impl DiscRetainer {
     ) -> Result<DiscRetainer, StorageError> {
         let now_ms = unix_ms();
         let now = Instant::now();
-        let mut messages = HashMap::new();
+        let mut messages = Vec::new();
         for (key, value) in store.scan(Space::Retained)? {
             let stored: Stored = match postcard::from_bytes(&value) {
                 Ok(s) => s,
@@ -77,11 +75,11 @@ impl DiscRetainer {
                 record.expires_in_ms = Some(left - elapsed);
             }
             let m = record.into_message(now);
-            messages.insert(m.topic.clone(), Arc::new(m));
+            messages.push(Arc::new(m));
         }
         Ok(DiscRetainer {
             store,
-            messages: RwLock::new(RetainedMap::from_map(messages)),
+            messages: RwLock::new(RetainedMap::from_messages(messages)),
             limits,
             metrics,
         })
@@ -130,13 +128,7 @@ impl RetainedStore for DiscRetainer {
         let l = &self.limits;
         if !map.fits(&stored, l.max_retained_messages, l.max_retained_bytes) {
             drop(map);
-            // EMQX refuses the new retained message and logs (the log is
-            // thinned out so a flood of them does not flood it).
-            self.metrics.messages_retained_dropped.inc();
-            let dropped = self.metrics.messages_retained_dropped.get();
-            if dropped.is_power_of_two() {
-                tracing::warn!(topic = ?msg.topic, dropped_total = dropped, "retained_message_dropped: retainer full");
-            }
+            refused(&self.metrics, msg);
             return;
         }
         // Queued under the map's lock, so two publishes to one topic reach
@@ -146,33 +138,11 @@ impl RetainedStore for DiscRetainer {
     }
 
     fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
-        let now = Instant::now();
-        let map = self.messages.read();
-        if !filter.contains(['+', '#']) {
-            return map
-                .get(filter)
-                .filter(|m| !m.is_expired(now))
-                .cloned()
-                .into_iter()
-                .collect();
-        }
-        let mut out: Vec<Arc<Message>> = map
-            .values()
-            .filter(|m| !m.is_expired(now) && topic::matches(filter, &m.topic))
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| a.topic.cmp(&b.topic));
-        out
+        self.messages.read().matching(filter, Instant::now())
     }
 
     fn all(&self) -> Vec<Arc<Message>> {
-        let now = Instant::now();
-        self.messages
-            .read()
-            .values()
-            .filter(|m| !m.is_expired(now))
-            .cloned()
-            .collect()
+        self.messages.read().unexpired(Instant::now())
     }
 
     fn len(&self) -> usize {
@@ -183,10 +153,10 @@ impl RetainedStore for DiscRetainer {
         let now = Instant::now();
         let mut map = self.messages.write();
         let before = map.len();
-        map.retain(|topic, m| {
+        map.retain(|m| {
             let keep = !m.is_expired(now);
             if !keep {
-                self.forget(topic);
+                self.forget(&m.topic);
             }
             keep
         });
