@@ -21,6 +21,8 @@ mod context;
 pub mod data;
 pub mod durable;
 pub mod durable_entries;
+#[cfg(test)]
+mod hand_over_tests;
 pub mod handle;
 mod live;
 pub mod queue;
