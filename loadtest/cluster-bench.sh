@@ -5,6 +5,8 @@
 # fast as the in-flight window allows at QoS 0, 1 and 2, then QoS 1 at a fixed
 # total rate (RATE, default 20000 msgs/s) below what one node can deliver.
 #   loadtest/cluster-bench.sh [duration, default 10s]
+# It stops with an error if the two nodes do not list each other as up within
+# CLUSTER_WAIT seconds (default 30).
 # Everything runs on 127.0.0.0/8 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,14 +24,49 @@ for i in 1 2; do
     ROOST__NODE__NAME="bench$i@$ip" ROOST__CLUSTER__ENABLED=true \
     ROOST__CLUSTER__BIND="$ip:4370" ROOST__CLUSTER__SEEDS="127.0.0.41:4370,127.0.0.42:4370" \
     ROOST__LISTENERS__TCP__BIND="$ip:1883" ROOST__HTTP__BIND="$ip:18083" \
+    ROOST__NODE__DATA_DIR="$logs/data$i" \
     ROOST__LOG__LEVEL=warn "$roost" start >"$logs/node$i.log" 2>&1 &
     pids+=($!)
 done
-# Wait for the two nodes to see each other.
-for _ in $(seq 1 100); do
-    if curl -s -u admin:public http://127.0.0.41:18083/api/v5/cluster | grep -q '"state":"up"'; then break; fi
-    sleep 0.1
-done
+# Wait until each node lists the other as `up` (GET /api/v5/cluster, what
+# `roost ctl cluster status` shows); stop if the cluster does not form within
+# CLUSTER_WAIT seconds (default 30): cross-node figures from nodes that do not
+# see each other would measure nothing.
+up_on() { # node-number peer-name: whether node i lists peer as up
+    curl -sf -m 2 -u admin:public "http://127.0.0.4$1:18083/api/v5/cluster" 2>/dev/null |
+        python3 -c "
+import json, sys
+members = json.load(sys.stdin).get('members', [])
+sys.exit(0 if any(m.get('node') == '$2' and m.get('state') == 'up' for m in members) else 1)" 2>/dev/null
+}
+wait_for_cluster() {
+    local deadline=$((SECONDS + ${CLUSTER_WAIT:-30}))
+    while ((SECONDS < deadline)); do
+        for i in 1 2; do
+            if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
+                echo "cluster-bench: node $i exited before the cluster formed; its log:" >&2
+                tail -n 20 "$logs/node$i.log" >&2
+                exit 1
+            fi
+        done
+        if up_on 1 bench2@127.0.0.42 && up_on 2 bench1@127.0.0.41; then
+            return
+        fi
+        sleep 0.2
+    done
+    echo "cluster-bench: the cluster did not form within ${CLUSTER_WAIT:-30} s" \
+        "(bench1@127.0.0.41 and bench2@127.0.0.42 must list each other as up):" >&2
+    for i in 1 2; do
+        echo "--- node $i: GET /api/v5/cluster" >&2
+        curl -s -m 2 -u admin:public "http://127.0.0.4$i:18083/api/v5/cluster" >&2 || echo "(no answer)" >&2
+        echo >&2
+        echo "--- node $i: last log lines" >&2
+        tail -n 20 "$logs/node$i.log" >&2
+    done
+    exit 1
+}
+wait_for_cluster
+echo "cluster formed: bench1@127.0.0.41 and bench2@127.0.0.42 see each other up"
 
 run() { # label qos sub-addr [extra roost-bench args]
     local out

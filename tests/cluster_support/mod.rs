@@ -38,6 +38,12 @@ impl Node {
             ("ROOST__HTTP__BIND".into(), format!("{}:0", self.ip)),
         ];
         env.extend(self.extra.iter().cloned());
+        // The nodes' log filter when debugging a test (`Broker` clears
+        // RUST_LOG): e.g. ROOST_TEST_RUST_LOG=info,roost_actors::session=debug,
+        // with ROOST_TEST_LOG_DIR to keep every line (see `Broker`'s Drop).
+        if let Ok(f) = std::env::var("ROOST_TEST_RUST_LOG") {
+            env.push(("RUST_LOG".into(), f));
+        }
         env
     }
 

@@ -180,7 +180,15 @@ impl Drop for Broker {
     /// (libtest shows them with the failure).
     fn drop(&mut self) {
         let still_running = self.is_running();
+        let pid = self.pid();
         self.kill();
+        // When debugging a test: every line the broker printed, kept in
+        // $ROOST_TEST_LOG_DIR/<pid>.log (failing tests print only the last 60).
+        if let Some(dir) = std::env::var_os("ROOST_TEST_LOG_DIR") {
+            let _ = std::fs::create_dir_all(&dir);
+            let path = std::path::Path::new(&dir).join(format!("{pid}.log"));
+            let _ = std::fs::write(path, self.logs().join("\n"));
+        }
         if let Some(dir) = &self.data_dir {
             let _ = std::fs::remove_dir_all(dir);
         }

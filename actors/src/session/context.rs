@@ -15,6 +15,11 @@ use std::time::Duration;
 /// The ractor name of the sessions dynamic supervisor.
 pub const SESSIONS_NAME: &str = "roost/sessions";
 
+/// Unit tests that start the `sessions` supervisor under its global name
+/// take turns (the tests of one binary run in parallel).
+#[cfg(test)]
+pub(crate) static SESSIONS_NAME_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a start waits for a crashed session actor to be restarted by
 /// its supervisor.
 const START_PATIENCE: Duration = Duration::from_secs(2);

@@ -21,6 +21,8 @@ mod context;
 pub mod data;
 pub mod durable;
 pub mod durable_entries;
+#[cfg(test)]
+mod hand_over_tests;
 pub mod handle;
 mod live;
 pub mod queue;
@@ -642,6 +644,10 @@ impl SessionState {
             d.data.will = None;
             resume.then(|| d.data.transfer())
         };
+        // Unbound now: the publishers it held back go at once, not when the
+        // relay's linger ends (or their pause times out).
+        let queued = self.handle.live.lock().data.mqueue.len();
+        self.handle.note_backlog(queued, false);
         if resume && !linger.is_zero() {
             // Lossless takeover: the routes stay, what comes is relayed.
             self.start_relay_to(to, linger);

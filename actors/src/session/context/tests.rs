@@ -69,6 +69,7 @@ async fn children_become(sup: &ActorRef<DynamicSupervisorMsg>, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ended_session_never_gets_a_new_actor_and_its_successor_starts() {
+    let _turn = SESSIONS_NAME_TURN.lock().await;
     let (ctx, sup) = sessions().await;
 
     // A clean session with its actor, ended as its expiry ends it (the
@@ -120,5 +121,5 @@ async fn an_ended_session_never_gets_a_new_actor_and_its_successor_starts() {
         .expect("the next session of the client id starts");
     assert!(next.actor().is_some());
     assert_eq!(DynamicSupervisor::count_children(&sup).await.unwrap(), 1);
-    sup.stop(None);
+    sup.stop_and_wait(None, None).await.unwrap();
 }
