@@ -79,6 +79,69 @@ async fn a_rule_produces_records_that_kcat_reads_back() {
     }
 }
 
+/// Order per key with many requests in flight (EMQX's default
+/// `inflight_window: 100`): one produce request per record (`batch_size:
+/// 1`), 5 keys on 2 buffer workers, 200 records per key. Sent as they come,
+/// a key's requests would race each other to tansu; the buffer worker
+/// keeps at most one request per key in flight, so kcat reads each key's
+/// records once each, in the order they were published.
+#[tokio::test]
+async fn a_key_s_records_arrive_in_order_with_many_requests_in_flight() {
+    let kafka = Tansu::start();
+    kafka.create_topic("ordered", 3);
+    let connectors = format!(
+        r#"{{kafka_producer: {{k: {{bootstrap_hosts: "{}", connect_timeout: 5s}}}}}}"#,
+        kafka.hosts()
+    );
+    let actions = r#"{kafka_producer: {ordered: {connector: k,
+        parameters: {topic: ordered, partition_strategy: key_dispatch,
+                     message: {key: "${payload.dev}", value: "${payload.v}"}},
+        resource_opts: {batch_size: 1, batch_time: 0ms, inflight_window: 100, worker_pool_size: 2}}}}"#;
+    let rules =
+        r#"{o: {sql: 'SELECT payload FROM "ordered/#"', actions: ["kafka_producer:ordered"]}}"#;
+    let b = Broker::start_with(&[
+        ("ROOST__CONNECTORS", &connectors),
+        ("ROOST__ACTIONS", actions),
+        ("ROOST__RULES__RULES", rules),
+    ]);
+    // Each device's records come from two clients in turn: the key, not
+    // the client, is what keeps them together.
+    let mut clients = Vec::new();
+    for c in 0..2 {
+        clients.push(V4Client::connect(b.addr(), &format!("gw{c}")).await);
+    }
+    const KEYS: usize = 5;
+    const N: usize = 1000;
+    for i in 0..N {
+        let payload = format!(r#"{{"dev": "dev{}", "v": {i}}}"#, i % KEYS);
+        clients[(i / KEYS) % 2]
+            .publish("ordered/x", payload.as_bytes(), 1, false)
+            .await;
+    }
+    let lines = kafka.kcat("ordered", 3, N);
+    assert_eq!(lines.len(), N, "each record once");
+    let mut last: std::collections::HashMap<String, usize> = Default::default();
+    for l in &lines {
+        let f: Vec<&str> = l.split('|').collect();
+        let (key, v) = (f[1], f[2].parse::<usize>().unwrap());
+        assert_eq!(key, format!("dev{}", v % KEYS), "{l}");
+        let prev = last.insert(key.to_string(), v);
+        assert!(
+            prev.is_none_or(|prev| prev + KEYS == v),
+            "{key}: {prev:?} then {v}"
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = action_metrics(&b, "kafka_producer:ordered").await;
+        if m["success"].as_u64() == Some(N as u64) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{m}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[test]
 fn a_required_acks_the_client_cannot_honour_stops_start_up() {
     for acks in ["leader_only", "none"] {
