@@ -12,9 +12,13 @@
 //! right, an empty answer and the connection is piped from then on; wrong,
 //! error 58 (SASL_AUTHENTICATION_FAILED) with a message, and the connection
 //! is closed, as Kafka does. A client that speaks to a pre-0.10 broker
-//! (kcat here, see `KCAT_COMPAT`) sends the token without a request header
-//! (Kafka's legacy framing): it is answered with an empty frame. Any other
-//! request before authentication closes the connection.
+//! sends the token without a request header (Kafka's legacy framing): it is
+//! answered with an empty frame. Any other request before authentication
+//! closes the connection. kcat (librdkafka 2.0.2) needs the handshake for
+//! PLAIN, so it asks ApiVersions, whose v3 answer from tansu it misreads
+//! (see `KCAT_COMPAT`): the front answers librdkafka's v3 request itself
+//! with UNSUPPORTED_VERSION, as Kafka answers a version it lacks, and
+//! librdkafka asks again with v0, which tansu answers readably.
 
 use super::tansu::{kcat_until, Tansu};
 use std::io::{self, Read, Write};
@@ -80,7 +84,12 @@ impl PlainTansu {
     pub fn kcat(&self, topic: &str, partitions: u32, want: usize) -> Vec<String> {
         let user = format!("sasl.username={}", self.user);
         let password = format!("sasl.password={}", self.password);
+        // librdkafka needs the SaslHandshake for PLAIN, hence the
+        // ApiVersions request that `KCAT_COMPAT` turns off (the front
+        // makes it ask a version tansu answers readably).
         let sasl = [
+            "-X",
+            "api.version.request=true",
             "-X",
             "security.protocol=sasl_plaintext",
             "-X",
@@ -125,6 +134,7 @@ struct Header {
     api_key: i16,
     version: i16,
     correlation_id: [u8; 4],
+    client_id: String,
     body: usize,
 }
 
@@ -161,8 +171,12 @@ fn header(f: &[u8]) -> io::Result<Header> {
     let api_key = i16::from_be_bytes([f[0], f[1]]);
     let version = i16::from_be_bytes([f[2], f[3]]);
     let correlation_id = [f[4], f[5], f[6], f[7]];
-    let id_len = i16::from_be_bytes([f[8], f[9]]);
-    let mut at = 10 + id_len.max(0) as usize;
+    let id_len = i16::from_be_bytes([f[8], f[9]]).max(0) as usize;
+    let client_id = f
+        .get(10..10 + id_len)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let mut at = 10 + id_len;
     let flexible = match api_key {
         SASL_HANDSHAKE => version >= 3,
         SASL_AUTHENTICATE => version >= 2,
@@ -181,6 +195,7 @@ fn header(f: &[u8]) -> io::Result<Header> {
         api_key,
         version,
         correlation_id,
+        client_id,
         body: at,
     })
 }
@@ -218,6 +233,20 @@ fn front(
         let body = &frame[h.body..];
         let mut out = h.correlation_id.to_vec();
         match h.api_key {
+            API_VERSIONS if h.version >= 3 && h.client_id.starts_with("rdkafka") => {
+                // kcat's librdkafka (2.0.2) misreads tansu's ApiVersions v3
+                // answer (see `KCAT_COMPAT`): it is told v3 is not
+                // supported, as a Kafka broker answers an ApiVersions
+                // version it lacks (v0 body, UNSUPPORTED_VERSION, its own
+                // range 0..=2), and asks again with an older version,
+                // which tansu answers in a form it reads.
+                out.extend_from_slice(&35i16.to_be_bytes());
+                out.extend_from_slice(&1i32.to_be_bytes());
+                for v in [API_VERSIONS, 0, 2] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+                write_frame(&mut client, &out)?;
+            }
             API_VERSIONS => {
                 write_frame(&mut server, &frame)?;
                 let answer = read_frame(&mut server)?;
