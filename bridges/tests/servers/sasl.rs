@@ -11,10 +11,9 @@
 //! checks the PLAIN token (`authzid NUL username NUL password`, RFC 4616):
 //! right, an empty answer and the connection is piped from then on; wrong,
 //! error 58 (SASL_AUTHENTICATION_FAILED) with a message, and the connection
-//! is closed, as Kafka does. A client that speaks to a pre-0.10 broker
-//! sends the token without a request header (Kafka's legacy framing): it is
-//! answered with an empty frame. Any other request before authentication
-//! closes the connection. kcat (librdkafka 2.0.2) needs the handshake for
+//! is closed, as Kafka does. Any other request before authentication
+//! closes the connection (Kafka's legacy framing, a bare token without a
+//! request header, is not taken). kcat (librdkafka 2.0.2) needs the handshake for
 //! PLAIN, so it asks ApiVersions, whose v3 answer from tansu it misreads
 //! (see `KCAT_COMPAT`): the front answers librdkafka's v3 request itself
 //! with UNSUPPORTED_VERSION, as Kafka answers a version it lacks, and
@@ -220,14 +219,7 @@ fn front(
             .get(..2)
             .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
         if ![API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE].contains(&api_key) {
-            // Kafka's legacy framing: the bare token, answered with an
-            // empty frame; a wrong one closes the connection.
-            if !plain_ok(&frame, user, password) {
-                refused.fetch_add(1, Relaxed);
-                return Ok(());
-            }
-            write_frame(&mut client, &[])?;
-            break;
+            return Ok(());
         }
         let h = header(&frame)?;
         let body = &frame[h.body..];
