@@ -53,6 +53,14 @@ pub enum SendError {
         failed: usize,
         why: String,
     },
+    /// A batch that went in several requests (`kafka_producer`, one per
+    /// partition) went in part: the outputs at `unsent` (indices into the
+    /// batch, ascending) were not taken because of `why`, a retriable
+    /// error, and only they are sent again; the others were taken. So a
+    /// retry does not write a partition's records twice (which a consumer
+    /// would see as older records after newer ones).
+    #[error("{why}")]
+    Unsent { unsent: Vec<usize>, why: String },
 }
 
 /// What a connector is given besides its own fields.
@@ -114,6 +122,18 @@ pub trait Sink: Send + Sync + 'static {
     /// Sends one batch of rule outputs (1 to `batch_size` of them, in order).
     /// `Ok` means the external system took every one.
     fn send<'a>(&'a self, batch: &'a [Map]) -> BoxFuture<'a, Result<(), SendError>>;
+
+    /// For a type that keeps order (`kafka_producer` with `key_dispatch`):
+    /// the output's ordering key, a hash of what must stay in order (the
+    /// topic and the record's key). Outputs with the same key go to the
+    /// same buffer worker, and that worker never has two requests holding
+    /// one key in flight (or one waiting to be retried while a later one
+    /// goes), whatever `inflight_window` is. `None`, the default: no order
+    /// beyond one client's outputs going to one worker.
+    fn order_key(&self, output: &Map) -> Option<u64> {
+        let _ = output;
+        None
+    }
 }
 
 /// Where a source's messages go (the rule engine, as `$bridges/<type>:<name>`

@@ -420,8 +420,8 @@ async fn buffered_outputs_arrive_after_the_broker_restarts() {
 /// `servers::tansu`). Each connector authenticates and produces, and the
 /// records are read back by a client authenticated the same way; with a
 /// wrong password the health check and the send fail, and nothing is
-/// produced. (`plain` has no server to test against: tansu 0.6.0 builds its
-/// SASL library without PLAIN, see docs/architecture.md.)
+/// produced. (`plain`: tansu 0.6.0 builds its SASL library without PLAIN, so
+/// tests/bridges_kafka.rs tests it through a SASL front, `servers::sasl`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_sha_256_and_512_authenticate_and_a_wrong_password_does_not() {
     use rskafka::client::{Credentials, SaslConfig};

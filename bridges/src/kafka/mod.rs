@@ -21,6 +21,7 @@ use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -385,11 +386,17 @@ impl KafkaSink {
 
 impl Sink for KafkaSink {
     /// Records are grouped by topic and partition, each group produced in
-    /// requests of at most `max_batch_bytes`, in the batch's order.
+    /// requests of at most `max_batch_bytes`, in the batch's order. When a
+    /// request fails, only the records not yet taken are sent again
+    /// ([`SendError::Unsent`]): a partition never gets a record twice
+    /// because another partition failed.
     fn send<'a>(&'a self, batch: &'a [Map]) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let mut groups: Vec<((String, i32), Vec<Record>)> = Vec::new();
-            for out in batch {
+            // Each group: its partition, its records and their places in
+            // the batch.
+            type Group = ((String, i32), Vec<(usize, Record)>);
+            let mut groups: Vec<Group> = Vec::new();
+            for (i, out) in batch.iter().enumerate() {
                 let topic = self.topic.render(out);
                 let partitions = self.shared.partitions_of(&topic).await?;
                 let record = self.record(out);
@@ -400,13 +407,33 @@ impl Sink for KafkaSink {
                 };
                 let key = (topic, p);
                 match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, records)) => records.push(record),
-                    None => groups.push((key, vec![record])),
+                    Some((_, records)) => records.push((i, record)),
+                    None => groups.push((key, vec![(i, record)])),
                 }
             }
+            let mut unsent: Vec<usize> = Vec::new();
+            let mut failed: Option<SendError> = None;
             for ((topic, p), records) in groups {
-                let pc = self.shared.partition(&topic, p).await?;
+                if failed.is_some() {
+                    unsent.extend(records.iter().map(|(i, _)| *i));
+                    continue;
+                }
+                let (places, records): (Vec<usize>, Vec<Record>) = records.into_iter().unzip();
+                let mut places = places.into_iter();
+                let pc = match self.shared.partition(&topic, p).await {
+                    Ok(pc) => pc,
+                    Err(e) => {
+                        unsent.extend(places);
+                        failed = Some(e);
+                        continue;
+                    }
+                };
                 for chunk in partition::chunks(records, self.max_batch_bytes) {
+                    let n = chunk.len();
+                    if failed.is_some() {
+                        unsent.extend(places.by_ref().take(n));
+                        continue;
+                    }
                     // rskafka has no request timeout of its own: a broker that
                     // keeps the connection open but never answers would hold
                     // the batch forever.
@@ -420,13 +447,40 @@ impl Sink for KafkaSink {
                             ))),
                             Ok(r) => r.map(|_| ()).map_err(|e| classify(&e)),
                         };
-                    if let Err(e) = result {
-                        self.shared.forget(&topic, p).await;
-                        return Err(e);
+                    match result {
+                        Ok(()) => {
+                            places.by_ref().take(n).for_each(drop);
+                        }
+                        Err(e) => {
+                            self.shared.forget(&topic, p).await;
+                            unsent.extend(places.by_ref().take(n));
+                            failed = Some(e);
+                        }
                     }
                 }
             }
-            Ok(())
+            match failed {
+                None => Ok(()),
+                // Nothing was taken, or the error is not worth a retry.
+                Some(e) if unsent.len() == batch.len() => Err(e),
+                Some(SendError::Retriable(why)) => {
+                    unsent.sort_unstable();
+                    Err(SendError::Unsent { unsent, why })
+                }
+                Some(e) => Err(e),
+            }
         })
+    }
+
+    /// With `key_dispatch`, a record's topic and key: one key's records go
+    /// to one partition, and must reach it in the order the rule made them.
+    fn order_key(&self, out: &Map) -> Option<u64> {
+        if !self.key_dispatch {
+            return None;
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        self.topic.render(out).hash(&mut h);
+        bytes_of(&self.key, out).hash(&mut h);
+        Some(h.finish())
     }
 }

@@ -78,6 +78,9 @@ pub struct Buffer {
     batch_size: usize,
     /// The buffer it handed over to ([`Buffer::hand_over`]).
     successor: Mutex<Option<Arc<Buffer>>>,
+    /// For [`Sink::order_key`]: outputs that must stay in order share a
+    /// worker.
+    sink: Arc<dyn Sink>,
 }
 
 impl Buffer {
@@ -140,6 +143,7 @@ impl Buffer {
             dir,
             batch_size: opts.batch_size.max(1),
             successor: Mutex::new(None),
+            sink,
         }
     }
 
@@ -149,19 +153,17 @@ impl Buffer {
     }
 
     /// Queues one rule output. Never waits: a full buffer drops its oldest
-    /// (`dropped.queue_full`). Outputs with a `clientid` go to the worker of
-    /// that client (one client's outputs stay in order), others round-robin.
+    /// (`dropped.queue_full`). Outputs with an ordering key
+    /// ([`Sink::order_key`]) go to the worker of that key; others with a
+    /// `clientid` to the worker of that client (one client's outputs stay in
+    /// order), the rest round-robin.
     /// The worker is woken only when it has something new to do: the first
     /// output of an empty queue (it then times `batch_time`), a full batch,
     /// or memory to spill; otherwise it is awake already or its timer runs.
     pub fn push_owned(&self, output: Map) {
         let c = &self.counters;
         Counters::add(&c.matched, 1);
-        let lane = match output.get("clientid") {
-            Some(Value::Str(id)) => fnv(id) as usize,
-            _ => self.next.fetch_add(1, Relaxed),
-        } % self.lanes.len();
-        let lane = &self.lanes[lane];
+        let lane = &self.lanes[self.lane_of(&output)];
         let item = Item::new(output, worker::now_ms());
         let (dropped, len, spill) = {
             let mut q = lane.queue.lock();
@@ -185,11 +187,7 @@ impl Buffer {
         }
         let mut per_lane: Vec<Vec<queue::Item>> = self.lanes.iter().map(|_| Vec::new()).collect();
         for item in items {
-            let lane = match item.output.get("clientid") {
-                Some(Value::Str(id)) => fnv(id) as usize,
-                _ => self.next.fetch_add(1, Relaxed),
-            } % self.lanes.len();
-            per_lane[lane].push(item);
+            per_lane[self.lane_of(&item.output)].push(item);
         }
         let c = &self.counters;
         for (lane, items) in self.lanes.iter().zip(per_lane) {
@@ -215,6 +213,18 @@ impl Buffer {
             *lane.successor.lock() = Some(next.clone());
             lane.wake.notify_one();
         }
+    }
+
+    /// The worker an output goes to (see [`Self::push_owned`]).
+    fn lane_of(&self, output: &Map) -> usize {
+        let h = match self.sink.order_key(output) {
+            Some(key) => key as usize,
+            None => match output.get("clientid") {
+                Some(Value::Str(id)) => fnv(id) as usize,
+                _ => self.next.fetch_add(1, Relaxed),
+            },
+        };
+        h % self.lanes.len()
     }
 
     pub fn health(&self) -> Health {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::driver::{BoxFuture, ConfigError, SendError};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -317,4 +318,195 @@ async fn a_rebuilt_action_keeps_what_its_old_buffer_held() {
     .await;
     drop(new);
     assert!(!dir.exists(), "every segment directory removed");
+}
+
+/// A sink that keeps order per output `key` (as `kafka_producer` with
+/// `key_dispatch` does): each request "reaches the server" after a latency
+/// the test sets per output, and the server's log is what order is checked
+/// on. `fail_first` outputs fail their first try (retriable); with
+/// `unsent`, only them (the rest of the request is taken).
+#[derive(Default)]
+struct OrderedSink {
+    log: Mutex<Vec<(String, i64)>>,
+    latency_ms: Mutex<HashMap<i64, u64>>,
+    fail_first: Mutex<std::collections::HashSet<i64>>,
+    unsent: bool,
+    keyed: bool,
+}
+
+fn keyed(i: i64, key: &str, client: &str) -> Map {
+    let mut m = out(i);
+    m.insert("key".into(), Value::Str(key.into()));
+    m.insert("clientid".into(), Value::Str(client.into()));
+    m
+}
+
+fn key_of(m: &Map) -> String {
+    match m.get("key") {
+        Some(Value::Str(k)) => k.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Sink for OrderedSink {
+    fn send<'a>(&'a self, batch: &'a [Map]) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let latency = batch
+                .iter()
+                .filter_map(|o| self.latency_ms.lock().get(&n(o)).copied())
+                .max()
+                .unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+            let failing: Vec<usize> = {
+                let mut f = self.fail_first.lock();
+                (0..batch.len())
+                    .filter(|i| f.remove(&n(&batch[*i])))
+                    .collect()
+            };
+            if failing.is_empty() {
+                self.log
+                    .lock()
+                    .extend(batch.iter().map(|o| (key_of(o), n(o))));
+                return Ok(());
+            }
+            if !self.unsent {
+                return Err(SendError::Retriable("leader not available".into()));
+            }
+            self.log.lock().extend(
+                (0..batch.len())
+                    .filter(|i| !failing.contains(i))
+                    .map(|i| (key_of(&batch[i]), n(&batch[i]))),
+            );
+            Err(SendError::Unsent {
+                unsent: failing,
+                why: "leader not available".into(),
+            })
+        })
+    }
+
+    fn order_key(&self, output: &Map) -> Option<u64> {
+        self.keyed.then(|| fnv(&key_of(output)))
+    }
+}
+
+fn start_ordered(o: &ResourceOpts, sink: OrderedSink) -> (Arc<OrderedSink>, Buffer) {
+    let sink = Arc::new(sink);
+    let fake = Arc::new(FakeSink::default());
+    let b = Buffer::start(
+        "fake:ordered",
+        o,
+        sink.clone(),
+        Arc::new(FakeConnector(fake)),
+        None,
+        Arc::new(Counters::default()),
+    );
+    (sink, b)
+}
+
+/// Each key's outputs in the server's log, in the order they arrived.
+fn per_key(log: &[(String, i64)]) -> HashMap<String, Vec<i64>> {
+    let mut keys: HashMap<String, Vec<i64>> = HashMap::new();
+    for (k, i) in log {
+        keys.entry(k.clone()).or_default().push(*i);
+    }
+    keys
+}
+
+#[tokio::test]
+async fn a_key_stays_in_order_with_many_requests_in_flight() {
+    // 40 outputs of 2 keys from 40 different clients, one request each, up
+    // to 100 in flight on 4 workers; the earlier an output, the slower its
+    // request: sent all at once, they would arrive in reverse.
+    let o = opts(serde_json::json!({"worker_pool_size": 4, "batch_size": 1,
+        "inflight_window": 100, "batch_time": "0ms"}));
+    let sink = OrderedSink {
+        keyed: true,
+        ..Default::default()
+    };
+    for i in 0..40 {
+        sink.latency_ms.lock().insert(i, (40 - i as u64) * 3);
+    }
+    let (sink, b) = start_ordered(&o, sink);
+    for i in 0..40 {
+        b.push(&keyed(i, &format!("dev{}", i % 2), &format!("c{i}")));
+    }
+    until("40 delivered", || m(&b, "success") == 40).await;
+    let keys = per_key(&sink.log.lock());
+    assert_eq!(keys["dev0"], (0..40).step_by(2).collect::<Vec<_>>());
+    assert_eq!(keys["dev1"], (1..40).step_by(2).collect::<Vec<_>>());
+    assert!(accounted(&b));
+    assert_eq!(m(&b, "inflight"), 0);
+}
+
+#[tokio::test]
+async fn without_order_keys_requests_overtake_each_other() {
+    // The same flow on a sink that keeps no order: the later requests
+    // arrive first (what the test above would see without the ordering).
+    let o = opts(serde_json::json!({"worker_pool_size": 1, "batch_size": 1,
+        "inflight_window": 100, "batch_time": "0ms"}));
+    let sink = OrderedSink::default();
+    for i in 0..10 {
+        sink.latency_ms.lock().insert(i, (10 - i as u64) * 20);
+    }
+    let (sink, b) = start_ordered(&o, sink);
+    for i in 0..10 {
+        b.push(&keyed(i, "dev0", "c0"));
+    }
+    until("10 delivered", || m(&b, "success") == 10).await;
+    let got: Vec<i64> = sink.log.lock().iter().map(|(_, i)| *i).collect();
+    assert_ne!(got, (0..10).collect::<Vec<_>>(), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_retried_request_is_not_overtaken_by_a_later_one_of_its_key() {
+    // Output 0 fails its first try; 1.. of the same key are queued behind
+    // it with room in flight: they wait until 0 went (and, behind them in
+    // the worker's queue, the other key's).
+    let o = opts(serde_json::json!({"worker_pool_size": 1, "batch_size": 1,
+        "inflight_window": 100, "batch_time": "0ms", "resume_interval": "50ms"}));
+    let sink = OrderedSink {
+        keyed: true,
+        ..Default::default()
+    };
+    sink.fail_first.lock().insert(0);
+    let (sink, b) = start_ordered(&o, sink);
+    for i in 0..20 {
+        let key = if i < 10 { "dev0" } else { "dev1" };
+        b.push(&keyed(i, key, "c0"));
+    }
+    until("20 delivered", || m(&b, "success") == 20).await;
+    let keys = per_key(&sink.log.lock());
+    assert_eq!(keys["dev0"], (0..10).collect::<Vec<_>>());
+    assert_eq!(keys["dev1"], (10..20).collect::<Vec<_>>());
+    assert!(m(&b, "retried") >= 1);
+    assert!(accounted(&b));
+}
+
+#[tokio::test]
+async fn a_request_taken_in_part_sends_only_the_rest_again() {
+    // Batches of 4; outputs 2 and 3 (another partition, say) fail their
+    // first try: only they go again, nothing twice, and their key's later
+    // outputs come after them.
+    let o = opts(serde_json::json!({"worker_pool_size": 1, "batch_size": 4,
+        "inflight_window": 100, "batch_time": "10ms", "resume_interval": "50ms"}));
+    let sink = OrderedSink {
+        keyed: true,
+        unsent: true,
+        ..Default::default()
+    };
+    sink.fail_first.lock().extend([2, 3]);
+    let (sink, b) = start_ordered(&o, sink);
+    for i in 0..12 {
+        let key = if i % 4 < 2 { "a" } else { "b" };
+        b.push(&keyed(i, key, "c0"));
+    }
+    until("12 delivered", || m(&b, "success") == 12).await;
+    let log = sink.log.lock().clone();
+    assert_eq!(log.len(), 12, "each once: {log:?}");
+    let keys = per_key(&log);
+    assert_eq!(keys["a"], vec![0, 1, 4, 5, 8, 9]);
+    assert_eq!(keys["b"], vec![2, 3, 6, 7, 10, 11]);
+    assert_eq!(m(&b, "retried"), 2);
+    assert_eq!(m(&b, "failed"), 0);
+    assert!(accounted(&b));
 }

@@ -3,8 +3,11 @@
 //! `batch_time`, send it while fewer than `inflight_window` requests are in
 //! flight, and on a retriable error stop taking new batches ("blocked") and
 //! send the failed one again with backoff, dropping its outputs older than
-//! `request_ttl` (`dropped.expired`). Disk I/O (spill, read-back) happens
-//! here, never in the producers. Plus the action's monitor: health checks
+//! `request_ttl` (`dropped.expired`). With a sink that keeps order
+//! ([`Sink::order_key`]), a batch holding a key that a request in flight or
+//! waiting to be retried holds waits (and the batches after it), so one
+//! key's outputs reach the system in order. Disk I/O (spill, read-back)
+//! happens here, never in the producers. Plus the action's monitor: health checks
 //! every `health_check_interval`, and the rate samples.
 
 use super::metrics::Counters;
@@ -13,9 +16,11 @@ use super::{Health, Lane, ResourceOpts};
 use crate::driver::{Connector, SendError};
 use crate::manage::Status;
 use crate::Sink;
+use futures_util::FutureExt;
 use parking_lot::RwLock;
 use roost_rules::Map;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +39,48 @@ struct Request {
     queued_ms: Vec<i64>,
     /// Tries so far (0 for the first send).
     tries: u32,
+    /// Its place in the worker's order: requests waiting to be retried go
+    /// again oldest first.
+    seq: u64,
+    /// Its outputs' ordering keys (sorted, each once; empty for a sink that
+    /// keeps no order), held from its first send until it is done.
+    keys: Vec<u64>,
+}
+
+/// The ordering keys held by the requests in flight or waiting to be
+/// retried, each with how many hold it.
+#[derive(Default)]
+pub(crate) struct Held(HashMap<u64, u32>);
+
+impl Held {
+    pub(crate) fn conflicts(&self, keys: &[u64]) -> bool {
+        !self.0.is_empty() && keys.iter().any(|k| self.0.contains_key(k))
+    }
+
+    pub(crate) fn claim(&mut self, keys: &[u64]) {
+        for k in keys {
+            *self.0.entry(*k).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn release(&mut self, keys: &[u64]) {
+        for k in keys {
+            if let Some(n) = self.0.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    self.0.remove(k);
+                }
+            }
+        }
+    }
+}
+
+/// The sorted, deduplicated ordering keys of `outputs`.
+fn order_keys<'a>(sink: &dyn Sink, outputs: impl Iterator<Item = &'a Map>) -> Vec<u64> {
+    let mut keys: Vec<u64> = outputs.filter_map(|o| sink.order_key(o)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// The worker's requests in flight; what they hold leaves `inflight` however
@@ -66,6 +113,12 @@ pub(crate) async fn run(
     // goes: while any waits, no new batch is taken (EMQX's "blocked").
     let mut retrying: VecDeque<Request> = VecDeque::new();
     let mut retry_at = Instant::now();
+    // Ordering keys in flight or waiting to be retried; a batch cut that
+    // holds one of them waits here (counted in `inflight`), and no batch is
+    // cut after it until it has gone.
+    let mut held = Held::default();
+    let mut waiting: Option<Request> = None;
+    let mut seq: u64 = 0;
     let ttl = opts.request_ttl.as_millis() as i64;
     let batch_ms = opts.batch_time.as_millis() as i64;
     loop {
@@ -75,6 +128,7 @@ pub(crate) async fn run(
         let handing = lane.successor.lock().clone();
         if let Some(next) = &handing {
             if flight.set.is_empty() {
+                retrying.extend(waiting.take());
                 hand_over(&lane, &mut retrying, next, &c, &mut flight.items);
                 return;
             }
@@ -86,16 +140,32 @@ pub(crate) async fn run(
             && Instant::now() >= retry_at
             && flight.set.len() < opts.inflight_window
         {
-            let req = retrying.pop_front().expect("not empty");
-            if let Some(req) = expire(req, ttl, &c, &mut flight.items) {
+            let mut req = retrying.pop_front().expect("not empty");
+            if expire(&mut req, ttl, &c, &mut flight.items) {
                 Counters::add(&c.retried, req.outputs.len());
-                launch(&mut flight, &sink, req, false);
+                launch(&mut flight, &sink, req);
                 // One try at a time while the sink fails.
                 retry_at = Instant::now() + opts.resume_interval();
                 break;
             }
+            held.release(&req.keys);
         }
-        while handing.is_none() && retrying.is_empty() && flight.set.len() < opts.inflight_window {
+        // The batch that waits for its keys goes first, once they are free.
+        if handing.is_none() && retrying.is_empty() && flight.set.len() < opts.inflight_window {
+            if let Some(mut req) = waiting.take() {
+                if held.conflicts(&req.keys) {
+                    waiting = Some(req);
+                } else if expire(&mut req, ttl, &c, &mut flight.items) {
+                    held.claim(&req.keys);
+                    launch(&mut flight, &sink, req);
+                }
+            }
+        }
+        while handing.is_none()
+            && waiting.is_none()
+            && retrying.is_empty()
+            && flight.set.len() < opts.inflight_window
+        {
             let now = now_ms();
             let items = {
                 let mut q = lane.queue.lock();
@@ -129,10 +199,21 @@ pub(crate) async fn run(
             }
             let req = Request {
                 queued_ms: live.iter().map(|i| i.queued_ms).collect(),
+                keys: order_keys(&*sink, live.iter().map(|i| &i.output)),
                 outputs: live.into_iter().map(|i| i.output).collect(),
                 tries: 0,
+                seq,
             };
-            launch(&mut flight, &sink, req, true);
+            seq += 1;
+            if held.conflicts(&req.keys) {
+                // Counted in flight from now: it left the queue.
+                count_inflight(&mut flight, req.outputs.len());
+                waiting = Some(req);
+                break;
+            }
+            held.claim(&req.keys);
+            count_inflight(&mut flight, req.outputs.len());
+            launch(&mut flight, &sink, req);
         }
         let retry_due = (!retrying.is_empty()).then_some(retry_at);
         let timer = match (retry_due, next_batch_at) {
@@ -149,8 +230,9 @@ pub(crate) async fn run(
             _ = lane.wake.notified() => {}
             _ = sleep => {}
             Some(done) = flight.set.join_next() => {
-                let Ok((req, result)) = done else { continue };
+                let Ok((mut req, result)) = done else { continue };
                 let n = req.outputs.len();
+                let keys = std::mem::take(&mut req.keys);
                 if req.tries > 0 && !matches!(result, Err(SendError::Retriable(_))) {
                     // The sink answers again: the next waiting one goes now.
                     retry_at = Instant::now();
@@ -176,12 +258,28 @@ pub(crate) async fn run(
                         let rest = (!req.outputs.is_empty()).then_some((req, why));
                         (sent, failed, rest)
                     }
+                    Err(SendError::Unsent { unsent, why }) => {
+                        let mut req = req;
+                        let mut keep = vec![false; n];
+                        for i in unsent.into_iter().filter(|i| *i < n) {
+                            keep[i] = true;
+                        }
+                        retain_mask(&mut req, &keep);
+                        let rest_n = req.outputs.len();
+                        let rest = (rest_n > 0).then_some((req, why));
+                        (n - rest_n, 0, rest)
+                    }
                 };
                 flight.items -= done;
                 c.inflight.fetch_sub(done as i64, Relaxed);
                 Counters::add(&c.success, done - refused);
                 Counters::add(&c.failed, refused);
-                if let Some((req, why)) = rest {
+                if rest.is_none() {
+                    held.release(&keys);
+                }
+                if let Some((mut req, why)) = rest {
+                    // Its keys stay held until it is done.
+                    req.keys = keys;
                     tracing::debug!(error = %why, outputs = req.outputs.len(), tries = req.tries, "bridge_send_retry");
                     // Still inflight: sent again once the backoff has passed.
                     let backoff = Duration::from_millis(100 << req.tries.min(8))
@@ -190,12 +288,9 @@ pub(crate) async fn run(
                         retry_at = Instant::now() + backoff;
                     }
                     let req = Request { tries: req.tries + 1, ..req };
-                    if req.tries > 1 {
-                        // The one being retried keeps its place first.
-                        retrying.push_front(req);
-                    } else {
-                        retrying.push_back(req);
-                    }
+                    // Oldest first, however the answers came back.
+                    let at = retrying.partition_point(|r| r.seq < req.seq);
+                    retrying.insert(at, req);
                 }
             }
         }
@@ -239,40 +334,52 @@ fn hand_over(
     }
 }
 
-/// Spawns the send of `req`; `fresh` counts its outputs into `inflight`.
-fn launch(flight: &mut Flight, sink: &Arc<dyn Sink>, req: Request, fresh: bool) {
-    if fresh {
-        flight.items += req.outputs.len();
-        flight
-            .counters
-            .inflight
-            .fetch_add(req.outputs.len() as i64, Relaxed);
-    }
+/// Counts `n` outputs that left the queue into `inflight`.
+fn count_inflight(flight: &mut Flight, n: usize) {
+    flight.items += n;
+    flight.counters.inflight.fetch_add(n as i64, Relaxed);
+}
+
+/// Spawns the send of `req` (counted in `inflight` already).
+fn launch(flight: &mut Flight, sink: &Arc<dyn Sink>, req: Request) {
     let sink = sink.clone();
     flight.set.spawn(async move {
-        let result = sink.send(&req.outputs).await;
+        // A sink that panics fails its request (and frees its keys) rather
+        // than losing it.
+        let result = AssertUnwindSafe(sink.send(&req.outputs))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(SendError::Fatal("the sink panicked".into())));
         (req, result)
     });
 }
 
-/// Drops the outputs of `req` past `request_ttl` (`dropped.expired`); none
-/// left is `None`.
-fn expire(mut req: Request, ttl: i64, c: &Counters, inflight: &mut usize) -> Option<Request> {
+/// Drops the outputs of `req` past `request_ttl` (`dropped.expired`);
+/// whether any is left.
+fn expire(req: &mut Request, ttl: i64, c: &Counters, inflight: &mut usize) -> bool {
     let now = now_ms();
     let before = req.outputs.len();
-    let mut keep = req.queued_ms.iter().map(|t| now - t < ttl);
-    let mask: Vec<bool> = (0..before).map(|_| keep.next().unwrap_or(false)).collect();
-    let mut i = 0;
-    req.outputs.retain(|_| {
-        i += 1;
-        mask[i - 1]
-    });
-    req.queued_ms.retain(|t| now - t < ttl);
+    let mask: Vec<bool> = req.queued_ms.iter().map(|t| now - t < ttl).collect();
+    retain_mask(req, &mask);
     let gone = before - req.outputs.len();
     *inflight -= gone;
     c.inflight.fetch_sub(gone as i64, Relaxed);
     Counters::add(&c.dropped_expired, gone);
-    (!req.outputs.is_empty()).then_some(req)
+    !req.outputs.is_empty()
+}
+
+/// Keeps the outputs of `req` whose place in `keep` is true.
+fn retain_mask(req: &mut Request, keep: &[bool]) {
+    let mut i = 0;
+    req.outputs.retain(|_| {
+        i += 1;
+        keep.get(i - 1).copied().unwrap_or(false)
+    });
+    let mut i = 0;
+    req.queued_ms.retain(|_| {
+        i += 1;
+        keep.get(i - 1).copied().unwrap_or(false)
+    });
 }
 
 /// Writes the tail to a segment file when memory is full, and drops the

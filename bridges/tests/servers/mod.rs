@@ -13,10 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod mosquitto;
+mod sasl;
 mod tansu;
 // Each test binary uses some of the servers.
 #[allow(unused_imports)]
 pub use mosquitto::{Mosquitto, Subscriber};
+#[allow(unused_imports)]
+pub use sasl::PlainTansu;
 #[allow(unused_imports)]
 pub use tansu::{shared as shared_tansu, Scram, Tansu, TlsTansu};
 

@@ -74,6 +74,23 @@ impl Tansu {
         t
     }
 
+    /// On a port of its own, advertising `advertised` (a front's port, see
+    /// `servers::sasl`) in the cluster metadata.
+    pub(super) fn advertising(advertised: u16) -> Tansu {
+        let port = free_port();
+        let mut t = Tansu {
+            port,
+            args: Vec::new(),
+            child: None,
+            advertised,
+            bin: tansu_bin(),
+            storage: "memory://tansu/".into(),
+            dir: None,
+        };
+        t.restart();
+        t
+    }
+
     /// With `--authentication` (SASL required) and its SQLite storage, which
     /// [`Self::add_scram_user`] writes credentials into.
     pub fn start_scram() -> Tansu {
@@ -164,7 +181,7 @@ impl Tansu {
 
 /// Every record of `topic`'s partitions `0..partitions` (kcat with `extra`
 /// arguments), polled until at least `want` are there (at most 20 s).
-fn kcat_until(
+pub(super) fn kcat_until(
     hosts: &str,
     topic: &str,
     partitions: u32,
