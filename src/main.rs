@@ -20,7 +20,6 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
-use tracing_subscriber::EnvFilter;
 
 /// Exit code for a configuration that cannot be used (nothing was started).
 const EXIT_CONFIG: u8 = 2;
@@ -105,12 +104,9 @@ fn load(args: &ConfigArgs) -> Result<Config, ExitCode> {
 /// wins over `log.level` so a one-off debug run needs no config change.
 fn init_logging(config: &Config) -> Result<(), ExitCode> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => EnvFilter::builder()
-            .parse(&directives)
+        Ok(directives) if !directives.is_empty() => config::log_filter(&directives)
             .map_err(|e| format!("RUST_LOG: {directives:?} is not a log filter: {e}")),
-        _ => EnvFilter::builder()
-            .parse(&config.log.level)
-            .map_err(|e| format!("log.level: {e}")),
+        _ => config::log_filter(&config.log.level).map_err(|e| format!("log.level: {e}")),
     };
     let filter = filter.map_err(|message| {
         eprintln!("roost: config error: {message}");

@@ -160,10 +160,23 @@ impl Default for LogConfig {
     }
 }
 
+/// A tracing filter from `directives` (`log.level`, or `RUST_LOG`). Field
+/// values in it (`roost_actors[{client_id=abc}]=debug`) match literally: as
+/// regular expressions (tracing's default) a short value can take minutes and
+/// gigabytes to compile (the fuzz target `config_load` found one in
+/// `log.level`; tracing-subscriber's docs warn of the same).
+pub fn log_filter(
+    directives: &str,
+) -> Result<tracing_subscriber::EnvFilter, tracing_subscriber::filter::ParseError> {
+    tracing_subscriber::EnvFilter::builder()
+        .with_regex(false)
+        .parse(directives)
+}
+
 impl LogConfig {
     /// The level must be a filter tracing accepts, or logging could not start.
     fn validate(&self) -> Result<(), InvalidValue> {
-        match tracing_subscriber::EnvFilter::builder().parse(&self.level) {
+        match log_filter(&self.level) {
             Ok(_) => Ok(()),
             Err(e) => Err(InvalidValue::new(
                 "log.level",
