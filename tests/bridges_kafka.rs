@@ -172,6 +172,52 @@ fn a_required_acks_the_client_cannot_honour_stops_start_up() {
     }
 }
 
+/// Messages published by [`good_and_bad`].
+const GOOD_AND_BAD_N: usize = 20;
+
+/// A broker with two kafka_producer actions on connectors `good` and `bad`
+/// (to `hosts`, differing only in the connector field `good` / `bad`: `ssl:
+/// ...` or `authentication: ...`), both fed by one rule on `<topic>/#`: a
+/// record per message, keyed by client id, valued `n` by good_out and
+/// `bad-n` by bad_out. Publishes [`GOOD_AND_BAD_N`] messages and returns
+/// once good_out has sent them all.
+async fn good_and_bad(hosts: &str, topic: &str, good: &str, bad: &str) -> Broker {
+    let connectors = format!(
+        r#"{{kafka_producer: {{good: {{bootstrap_hosts: "{hosts}", connect_timeout: 2s, {good}}},
+                               bad: {{bootstrap_hosts: "{hosts}", connect_timeout: 2s, {bad}}}}}}}"#
+    );
+    let opts = "{batch_size: 10, batch_time: 20ms, health_check_interval: 1s, request_ttl: 5m}";
+    let actions = format!(
+        r#"{{kafka_producer: {{
+             good_out: {{connector: good, resource_opts: {opts}, parameters: {{topic: {topic}, message: {{key: "${{clientid}}", value: "${{n}}"}}}}}},
+             bad_out: {{connector: bad, resource_opts: {opts}, parameters: {{topic: {topic}, message: {{key: "${{clientid}}", value: "bad-${{n}}"}}}}}}}}}}"#
+    );
+    let rules = format!(
+        r#"{{{topic}: {{sql: 'SELECT payload.n AS n, clientid FROM "{topic}/#"', actions: ["kafka_producer:good_out", "kafka_producer:bad_out"]}}}}"#
+    );
+    let b = Broker::start_with(&[
+        ("ROOST__CONNECTORS", &connectors),
+        ("ROOST__ACTIONS", &actions),
+        ("ROOST__RULES__RULES", &rules),
+    ]);
+    let mut c = V4Client::connect(b.addr(), &format!("{topic}-pub")).await;
+    for i in 0..GOOD_AND_BAD_N {
+        let payload = format!(r#"{{"n": {i}}}"#);
+        c.publish(&format!("{topic}/{i}"), payload.as_bytes(), 1, false)
+            .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = action_metrics(&b, "kafka_producer:good_out").await;
+        if m["success"].as_u64() == Some(GOOD_AND_BAD_N as u64) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "good_out: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b
+}
+
 /// The connector's `ssl` (EMQX's client TLS options) against tansu behind
 /// stunnel, whose certificate a throwaway CA signed; the cluster metadata
 /// leads to the TLS port too. With that CA as `cacertfile`, records arrive
@@ -188,47 +234,15 @@ async fn records_go_over_tls_and_a_wrong_ca_holds_them_disconnected() {
     std::fs::create_dir_all(&other).unwrap();
     servers::write_pki(&other);
     let ssl = |ca: &str| format!("{{enable: true, verify: verify_peer, cacertfile: \"{ca}\"}}");
-    let connectors = format!(
-        r#"{{kafka_producer: {{good: {{bootstrap_hosts: "{h}", connect_timeout: 2s, ssl: {}}},
-                               bad: {{bootstrap_hosts: "{h}", connect_timeout: 2s, ssl: {}}}}}}}"#,
-        ssl(&kafka.ca_file()),
-        ssl(&other.join("ca.pem").display().to_string()),
-        h = kafka.hosts()
-    );
-    let opts = "{batch_size: 10, batch_time: 20ms, health_check_interval: 1s, request_ttl: 5m}";
-    let actions = format!(
-        r#"{{kafka_producer: {{
-             good_out: {{connector: good, resource_opts: {opts}, parameters: {{topic: secure, message: {{key: "${{clientid}}", value: "${{n}}"}}}}}},
-             bad_out: {{connector: bad, resource_opts: {opts}, parameters: {{topic: secure, message: {{key: "${{clientid}}", value: "bad-${{n}}"}}}}}}}}}}"#
-    );
-    let rules = r#"{tls: {sql: 'SELECT payload.n AS n, clientid FROM "tls/#"', actions: ["kafka_producer:good_out", "kafka_producer:bad_out"]}}"#;
-    let b = Broker::start_with(&[
-        ("ROOST__CONNECTORS", &connectors),
-        ("ROOST__ACTIONS", &actions),
-        ("ROOST__RULES__RULES", rules),
-    ]);
-    let mut c = V4Client::connect(b.addr(), "tls-pub").await;
-    const N: usize = 20;
-    for i in 0..N {
-        c.publish(
-            &format!("tls/{i}"),
-            format!(r#"{{"n": {i}}}"#).as_bytes(),
-            1,
-            false,
-        )
-        .await;
-    }
+    let b = good_and_bad(
+        &kafka.hosts(),
+        "secure",
+        &format!("ssl: {}", ssl(&kafka.ca_file())),
+        &format!("ssl: {}", ssl(&other.join("ca.pem").display().to_string())),
+    )
+    .await;
+    const N: usize = GOOD_AND_BAD_N;
     let count = |m: &serde_json::Value, k: &str| m[k].as_u64().unwrap_or(0);
-    // The good CA: every record arrives.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let m = action_metrics(&b, "kafka_producer:good_out").await;
-        if count(&m, "success") == N as u64 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "good_out: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let lines = kafka.kcat("secure", 1, N);
     let values: std::collections::BTreeSet<String> = lines
         .iter()
@@ -317,42 +331,15 @@ async fn plain_authenticates_and_a_wrong_password_holds_the_messages_disconnecte
     let kafka = PlainTansu::start("roost", "plain-secret");
     kafka.tansu.create_topic("plain", 1);
     let auth = |pw: &str| format!("{{mechanism: plain, username: roost, password: \"{pw}\"}}");
-    let connectors = format!(
-        r#"{{kafka_producer: {{good: {{bootstrap_hosts: "{h}", connect_timeout: 2s, authentication: {}}},
-                               bad: {{bootstrap_hosts: "{h}", connect_timeout: 2s, authentication: {}}}}}}}"#,
-        auth("plain-secret"),
-        auth("not-the-password"),
-        h = kafka.hosts()
-    );
-    let opts = "{batch_size: 10, batch_time: 20ms, health_check_interval: 1s, request_ttl: 5m}";
-    let actions = format!(
-        r#"{{kafka_producer: {{
-             good_out: {{connector: good, resource_opts: {opts}, parameters: {{topic: plain, message: {{key: "${{clientid}}", value: "${{n}}"}}}}}},
-             bad_out: {{connector: bad, resource_opts: {opts}, parameters: {{topic: plain, message: {{key: "${{clientid}}", value: "bad-${{n}}"}}}}}}}}}}"#
-    );
-    let rules = r#"{plain: {sql: 'SELECT payload.n AS n, clientid FROM "plain/#"', actions: ["kafka_producer:good_out", "kafka_producer:bad_out"]}}"#;
-    let b = Broker::start_with(&[
-        ("ROOST__CONNECTORS", &connectors),
-        ("ROOST__ACTIONS", &actions),
-        ("ROOST__RULES__RULES", rules),
-    ]);
-    let mut c = V4Client::connect(b.addr(), "plain-pub").await;
-    const N: usize = 20;
-    for i in 0..N {
-        let payload = format!(r#"{{"n": {i}}}"#);
-        c.publish(&format!("plain/{i}"), payload.as_bytes(), 1, false)
-            .await;
-    }
+    let b = good_and_bad(
+        &kafka.hosts(),
+        "plain",
+        &format!("authentication: {}", auth("plain-secret")),
+        &format!("authentication: {}", auth("not-the-password")),
+    )
+    .await;
+    const N: usize = GOOD_AND_BAD_N;
     let count = |m: &serde_json::Value, k: &str| m[k].as_u64().unwrap_or(0);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let m = action_metrics(&b, "kafka_producer:good_out").await;
-        if count(&m, "success") == N as u64 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "good_out: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let values: std::collections::BTreeSet<String> = kafka
         .kcat("plain", 1, N)
         .iter()

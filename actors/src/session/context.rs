@@ -130,4 +130,4 @@ fn session_spec(ctx: &Arc<SessionContext>, handle: &Arc<SessionHandle>) -> Child
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,8 @@
 //! timing; the session is driven through its handle as the registry and the
 //! cluster drive it, with a cluster link that only says the linger is 2 s.
 
-use super::context::{ensure_actor, SessionContext, SESSIONS_NAME, SESSIONS_NAME_TURN};
+use super::context::tests::sessions_with;
+use super::context::{ensure_actor, SessionContext, SESSIONS_NAME_TURN};
 use super::data::SessionData;
 use super::{BindArgs, Binding, ClientConn, Delivery, Outgoing, SessionHandle, SessionMsg};
 use crate::context::{BrokerContext, ConnId, Stores};
@@ -119,29 +120,6 @@ impl Waiter for Publisher {
     }
 }
 
-async fn sessions() -> (Arc<SessionContext>, ActorRef<DynamicSupervisorMsg>) {
-    let broker = BrokerContext::new(
-        crate::config::BrokerConfig::default(),
-        AuthzPolicy::default(),
-        Arc::new(Metrics::default()),
-        Arc::new(HooksBuilder::default().build()),
-        Some(Arc::new(Linger)),
-        Stores::default(),
-    );
-    let ctx = SessionContext::new(broker, Box::new(|_, _| {}));
-    let args = DynamicSupervisorArgs {
-        intensity: Intensity {
-            max_restarts: 100,
-            period: Duration::from_secs(1),
-        },
-        max_children: None,
-    };
-    let (sup, _) = Actor::spawn(Some(SESSIONS_NAME.into()), DynamicSupervisor, args)
-        .await
-        .expect("sessions supervisor");
-    (ctx, sup)
-}
-
 fn delivery(i: usize) -> Delivery {
     let msg = Message::new(
         "t".into(),
@@ -164,7 +142,7 @@ fn delivery(i: usize) -> Delivery {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_handed_over_lets_its_held_publishers_go_at_once() {
     let _turn = SESSIONS_NAME_TURN.lock().await;
-    let (ctx, sup) = sessions().await;
+    let (ctx, sup) = sessions_with(Some(Arc::new(Linger))).await;
     let h = SessionHandle::new("dev".into(), SessionData::new(1000), 32);
     ctx.sessions.insert(h.client_id.clone(), h.clone());
     ensure_actor(&ctx, &h).await.expect("actor");

@@ -24,14 +24,21 @@ use roost_supervisor::{DynamicSupervisorArgs, Intensity};
 
 /// The session layer on its own: a broker context and the `sessions`
 /// supervisor under its name (no listener, no router actors: the sessions
-/// here subscribe to nothing).
+/// here subscribe to nothing), with no cluster.
 async fn sessions() -> (Arc<SessionContext>, ActorRef<DynamicSupervisorMsg>) {
+    sessions_with(None).await
+}
+
+/// The same with `cluster` as the node's cluster link (session::hand_over_tests).
+pub(crate) async fn sessions_with(
+    cluster: Option<Arc<dyn roost_core::cluster::ClusterLink>>,
+) -> (Arc<SessionContext>, ActorRef<DynamicSupervisorMsg>) {
     let broker = BrokerContext::new(
         crate::config::BrokerConfig::default(),
         AuthzPolicy::default(),
         Arc::new(Metrics::default()),
         Arc::new(HooksBuilder::default().build()),
-        None,
+        cluster,
         Stores::default(),
     );
     let ctx = SessionContext::new(broker, Box::new(|_, _| {}));
