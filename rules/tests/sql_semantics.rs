@@ -266,6 +266,21 @@ fn output_names() {
     );
 }
 
+/// Each FOREACH output copies what was selected: a long list selected beside
+/// the collection would be copied once per item (the fuzz target sql_parse
+/// found one that took over 2 GB for one message). Past 64 MiB of outputs the
+/// run fails with an error instead; below it, the outputs are all there.
+#[test]
+fn foreach_outputs_are_bounded() {
+    let cols = columns(json!({"k": 1}));
+    let e = fails("FOREACH [1..20000] as big, [1..20000] FROM t", &cols);
+    assert!(e.to_string().contains("FOREACH's outputs pass"), "{e}");
+    let e = fails("FOREACH [1..20000] as big, [1..20000] as v DO big FROM t", &cols);
+    assert!(e.to_string().contains("FOREACH's outputs pass"), "{e}");
+    let out = run("FOREACH [1..100] as small, [1..100] as v DO v FROM t", &cols).unwrap();
+    assert_eq!(out.len(), 100);
+}
+
 #[test]
 fn foreach_names_and_where() {
     let cols = columns(json!({"list": [1, 2, 3], "k": 2}));

@@ -226,6 +226,11 @@ fn out_of_range_values_are_named() {
             "retainer.msg_clear_interval: ",
         ),
         ("ROOST__LOG__LEVEL", "info,=", "log.level: "),
+        (
+            "ROOST__LOG__LEVEL",
+            "roost_actors[{client_id=c1}]=debug",
+            "log.level: ",
+        ),
     ];
     for (var, value, prefix) in cases {
         let err = load_env(&[(var, value)]).unwrap_err().to_string();

@@ -19,6 +19,55 @@ impl Query {
     }
 }
 
+/// The most memory the outputs of one FOREACH may take for one message, as
+/// [`footprint`] estimates it. Each output copies what the statement
+/// selected, so a long list selected beside the collection is copied once
+/// per item: a FOREACH over a 7,641-element range with that range selected
+/// too made some 58 million values, over 2 GB, for one message (found by
+/// the fuzz target `sql_parse`). Past the bound the rule's run for that
+/// message fails, counted like any other evaluation error. Under `cargo
+/// fuzz` the bound is smaller, so that inputs reaching it stay cheap.
+#[cfg(not(fuzzing))]
+const MAX_FOREACH_BYTES: usize = 64 * 1024 * 1024;
+#[cfg(fuzzing)]
+const MAX_FOREACH_BYTES: usize = 1024 * 1024;
+
+fn over_bound(built: usize) -> Result<(), EvalError> {
+    if built > MAX_FOREACH_BYTES {
+        return Err(EvalError::Type(format!(
+            "FOREACH's outputs pass {MAX_FOREACH_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// About the memory `v` takes: a `Value` per element, plus its text,
+/// bytes and map keys. Iterative: a value of any depth costs heap, not stack.
+fn footprint(v: &Value) -> usize {
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += std::mem::size_of::<Value>();
+        match v {
+            Value::Str(s) => total += s.len(),
+            Value::Bin(b) => total += b.len(),
+            Value::Array(items) => stack.extend(items),
+            Value::Map(m) => {
+                for (k, v) in m {
+                    total += k.len();
+                    stack.push(v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+        }
+    }
+    total
+}
+
+fn map_footprint(m: &Map) -> usize {
+    m.iter().map(|(k, v)| k.len() + footprint(v)).sum()
+}
+
 impl Run<'_> {
     fn select(&self, q: &Query) -> Result<Vec<Map>, EvalError> {
         let out = self.transform(&q.fields, None, None)?;
@@ -87,6 +136,13 @@ impl Run<'_> {
             }
         }
         let mut outputs = Vec::new();
+        // Without DO each output copies the columns and everything selected.
+        let copied = if q.do_fields.is_empty() {
+            map_footprint(self.columns) + map_footprint(&selected)
+        } else {
+            0
+        };
+        let mut built = 0usize;
         for item in &collection {
             let scope = Scope {
                 item: Some((item_key, item)),
@@ -98,14 +154,20 @@ impl Run<'_> {
                     continue;
                 }
             }
-            outputs.push(if q.do_fields.is_empty() {
+            let out = if q.do_fields.is_empty() {
+                built += copied + footprint(item);
+                over_bound(built)?;
                 let mut out = self.columns.clone();
                 out.extend(selected.iter().map(|(k, v)| (k.clone(), v.clone())));
                 out.insert(item_key.to_string(), item.clone());
                 out
             } else {
-                self.transform(&q.do_fields, Some((item_key, item)), Some(&selected))?
-            });
+                let out = self.transform(&q.do_fields, Some((item_key, item)), Some(&selected))?;
+                built += map_footprint(&out);
+                over_bound(built)?;
+                out
+            };
+            outputs.push(out);
         }
         Ok(outputs)
     }
