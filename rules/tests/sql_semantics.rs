@@ -275,9 +275,16 @@ fn foreach_outputs_are_bounded() {
     let cols = columns(json!({"k": 1}));
     let e = fails("FOREACH [1..20000] as big, [1..20000] FROM t", &cols);
     assert!(e.to_string().contains("FOREACH's outputs pass"), "{e}");
-    let e = fails("FOREACH [1..20000] as big, [1..20000] as v DO big FROM t", &cols);
+    let e = fails(
+        "FOREACH [1..20000] as big, [1..20000] as v DO big FROM t",
+        &cols,
+    );
     assert!(e.to_string().contains("FOREACH's outputs pass"), "{e}");
-    let out = run("FOREACH [1..100] as small, [1..100] as v DO v FROM t", &cols).unwrap();
+    let out = run(
+        "FOREACH [1..100] as small, [1..100] as v DO v FROM t",
+        &cols,
+    )
+    .unwrap();
     assert_eq!(out.len(), 100);
 }
 
