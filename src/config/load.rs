@@ -45,6 +45,7 @@ where
             path: path.to_path_buf(),
             source,
         })?;
+        no_indexed_keys(&text, path)?;
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Yaml));
     }
     let (lists, env): (Vec<_>, Vec<_>) = env
@@ -98,6 +99,29 @@ where
             problem,
         })?;
     Ok(config)
+}
+
+/// The `config` crate reads each top-level key of a source as a path
+/// expression and sets `key[N]` by growing a list to N entries: a key like
+/// `x[400000002]` asked for 38 GB and aborted the process (found by the fuzz
+/// target `config_load`). Roost's top-level keys are section names, so a key
+/// with an index is refused as unknown before the crate builds anything.
+fn no_indexed_keys(text: &str, path: &Path) -> Result<(), ConfigError> {
+    use config::Source as _;
+    let top = config::File::from_str(text, config::FileFormat::Yaml)
+        .collect()
+        .map_err(|e| ConfigError::Yaml {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    match top.into_keys().find(|key| key.contains(['[', ']'])) {
+        Some(key) => Err(ConfigError::UnknownKey {
+            key,
+            origin: Origin::File(path.to_path_buf()),
+            suggestion: None,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The shape of the configuration (which keys are sections), read from the rendered
@@ -160,6 +184,15 @@ where
             .map_err(|_| ConfigError::EnvNotUnicode {
                 name: name.to_string(),
             })?;
+        // The name becomes a key path (see `no_indexed_keys`): letters,
+        // digits and `_` only, so it cannot carry an index.
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ConfigError::UnknownKey {
+                key: name.to_string(),
+                origin: Origin::Env(name.to_string()),
+                suggestion: None,
+            });
+        }
         vars.push((name.to_string(), value));
     }
     Ok(vars)

@@ -158,6 +158,28 @@ fn nested_unknown_key_in_a_file_is_named_with_the_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The `config` crate would read `mqtt[400000002]` as "index 400,000,002 of
+/// mqtt" and grow a list to it (38 GB; found by the fuzz target config_load):
+/// such a key is refused as unknown, in a file and in a variable's name.
+#[test]
+fn indexed_keys_are_refused_before_anything_is_built() {
+    let dir = std::env::temp_dir().join(format!("roost-config-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("index.yaml");
+    std::fs::write(&path, "mqtt[400000002]: 1\n").unwrap();
+    let err = load(Some(&path), env(&[])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("unknown key mqtt[400000002] (in {})", path.display())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = load_env(&[("ROOST__MQTT[400000002]", "1")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown key ROOST__MQTT[400000002] (from environment variable ROOST__MQTT[400000002])"
+    );
+}
+
 #[test]
 fn empty_sections_mean_defaults() {
     let dir = std::env::temp_dir().join(format!("roost-empty-unit-{}", std::process::id()));

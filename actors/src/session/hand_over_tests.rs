@@ -12,20 +12,16 @@
 //! cluster drive it, with a cluster link that only says the linger is 2 s.
 
 use super::context::tests::sessions_with;
-use super::context::{ensure_actor, SessionContext, SESSIONS_NAME_TURN};
+use super::context::{ensure_actor, SESSIONS_NAME_TURN};
 use super::data::SessionData;
 use super::{BindArgs, Binding, ClientConn, Delivery, Outgoing, SessionHandle, SessionMsg};
-use crate::context::{BrokerContext, ConnId, Stores};
+use crate::context::ConnId;
 use bytes::Bytes;
-use ractor::{Actor, ActorRef};
-use roost_core::authz::AuthzPolicy;
 use roost_core::cluster::{ClusterLink, ClusterStatus, Hold, RemoteMatches, Waiter};
-use roost_core::hooks::HooksBuilder;
 use roost_core::listing::ConnCounters;
 use roost_core::session::SessionSnapshot;
-use roost_core::{BoxFuture, ClientInfo, Message, Metrics, PeerInfo, SharedKey};
+use roost_core::{BoxFuture, ClientInfo, Message, PeerInfo, SharedKey};
 use roost_protocol::{Properties, ProtocolVersion, QoS, ReasonCode};
-use roost_supervisor::{DynamicSupervisor, DynamicSupervisorArgs, DynamicSupervisorMsg, Intensity};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
