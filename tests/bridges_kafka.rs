@@ -218,6 +218,35 @@ async fn good_and_bad(hosts: &str, topic: &str, good: &str, bad: &str) -> Broker
     b
 }
 
+/// Waits (30 s at most) until good_and_bad's bad_out says `disconnected` with
+/// a reason `why` accepts; returns the reason.
+async fn bad_out_disconnected(b: &Broker, why: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, reason) = action_status(b, "kafka_producer:bad_out").await;
+        if status == "disconnected" && why(&reason) {
+            return reason;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bad_out: {status} {reason}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// bad_out matched every message of good_and_bad and holds them all: none
+/// sent, none dropped.
+async fn bad_out_holds_all(b: &Broker) {
+    let m = action_metrics(b, "kafka_producer:bad_out").await;
+    let count = |k: &str| m[k].as_u64().unwrap_or(0);
+    let n = GOOD_AND_BAD_N as u64;
+    assert_eq!(count("matched"), n, "{m}");
+    assert_eq!(count("success"), 0, "{m}");
+    assert_eq!(count("dropped"), 0, "{m}");
+    assert_eq!(count("queuing") + count("inflight"), n, "held: {m}");
+}
+
 /// The connector's `ssl` (EMQX's client TLS options) against tansu behind
 /// stunnel, whose certificate a throwaway CA signed; the cluster metadata
 /// leads to the TLS port too. With that CA as `cacertfile`, records arrive
@@ -251,32 +280,11 @@ async fn records_go_over_tls_and_a_wrong_ca_holds_them_disconnected() {
     let want: std::collections::BTreeSet<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(values, want, "over TLS, only good_out's records: {lines:?}");
     // The wrong CA: disconnected, saying why, holding all it matched.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let (status, reason) = loop {
-        let (status, reason) = action_status(&b, "kafka_producer:bad_out").await;
-        let tls = reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer");
-        if status == "disconnected" && tls {
-            break (status, reason);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bad_out: {status} {reason}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(
-        reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer"),
-        "{status}: the TLS error, not {reason:?}"
-    );
-    let m = action_metrics(&b, "kafka_producer:bad_out").await;
-    assert_eq!(count(&m, "matched"), N as u64, "{m}");
-    assert_eq!(count(&m, "success"), 0, "{m}");
-    assert_eq!(count(&m, "dropped"), 0, "{m}");
-    assert_eq!(
-        count(&m, "queuing") + count(&m, "inflight"),
-        N as u64,
-        "held: {m}"
-    );
+    bad_out_disconnected(&b, |reason| {
+        reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer")
+    })
+    .await;
+    bad_out_holds_all(&b).await;
     assert_eq!(kafka.kcat("secure", 1, N).len(), N, "nothing from bad_out");
     // The connector given the right CA (PUT, as EMQX's API): the action is
     // rebuilt on it, and what its buffer held goes out.
@@ -339,7 +347,6 @@ async fn plain_authenticates_and_a_wrong_password_holds_the_messages_disconnecte
     )
     .await;
     const N: usize = GOOD_AND_BAD_N;
-    let count = |m: &serde_json::Value, k: &str| m[k].as_u64().unwrap_or(0);
     let values: std::collections::BTreeSet<String> = kafka
         .kcat("plain", 1, N)
         .iter()
@@ -347,30 +354,14 @@ async fn plain_authenticates_and_a_wrong_password_holds_the_messages_disconnecte
         .collect();
     let want: std::collections::BTreeSet<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(values, want, "with PLAIN, only good_out's records");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let reason = loop {
-        let (status, reason) = action_status(&b, "kafka_producer:bad_out").await;
-        if status == "disconnected" && reason.to_lowercase().contains("authentication") {
-            break reason;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bad_out: {status} {reason}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let reason = bad_out_disconnected(&b, |reason| {
+        reason.to_lowercase().contains("authentication")
+    })
+    .await;
     assert!(
         kafka.refused.load(std::sync::atomic::Ordering::Relaxed) > 0,
         "{reason}"
     );
-    let m = action_metrics(&b, "kafka_producer:bad_out").await;
-    assert_eq!(count(&m, "matched"), N as u64, "{m}");
-    assert_eq!(count(&m, "success"), 0, "{m}");
-    assert_eq!(count(&m, "dropped"), 0, "{m}");
-    assert_eq!(
-        count(&m, "queuing") + count(&m, "inflight"),
-        N as u64,
-        "held: {m}"
-    );
+    bad_out_holds_all(&b).await;
     assert_eq!(kafka.kcat("plain", 1, N).len(), N, "nothing from bad_out");
 }
